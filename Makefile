@@ -1,0 +1,170 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# One Makefile for the whole tree.  Sources are found by directory, so adding
+# a .c file to a module needs no edit here.
+#
+#   make                 binaries into build/bin/, gadgets into build/gadgets/
+#   make test            unit tests (cmocka) and integration tests (pytest)
+#   make test SANITIZE=1 the same under ASan+UBSan (build/san/)
+#   make run             ig run $(GADGET) $(ARGS) on this host
+#   make valgrind        unit tests under valgrind
+#   make fuzz            builds and briefly runs the libFuzzer harnesses
+#   make bench           the benchmark (writes docs/benchmarks.md)
+#   make lint / format / check-format
+
+SHELL := /bin/bash
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PYTHON ?= /usr/bin/python3
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter \
+	-Wmissing-prototypes -Wstrict-prototypes
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/gen \
+	-DIG_VERSION='"$(VERSION)"'
+LDFLAGS += $(SAN_FLAGS)
+LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lpthread
+
+LIB_DIRS := base bpf oci cri k8s agent
+LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/libig.a
+
+PROGS := ig
+IG_SRCS := $(wildcard cli/ig/*.c)
+IG_OBJS := $(IG_SRCS:%.c=$(BUILD)/obj/%.o)
+BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
+
+# gadgets/<name>/program.bpf.c -> build/gadgets/<name>/{program.bpf.o,gadget.yaml}
+GADGET_NAMES := $(patsubst gadgets/%/program.bpf.c,%,$(wildcard gadgets/*/program.bpf.c))
+GADGET_OBJS := $(GADGET_NAMES:%=build/gadgets/%/program.bpf.o)
+GADGET_YAMLS := $(GADGET_NAMES:%=build/gadgets/%/gadget.yaml)
+GADGET_HDRS := $(wildcard bpf/include/gadget/*.h)
+VMLINUX := build/gen/vmlinux.h
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
+	-Ibpf/include -Ibuild/gen
+
+# BPF objects the unit tests open: tests/data/bpf/*.bpf.c
+TEST_BPF_OBJS := $(patsubst tests/data/bpf/%.bpf.c,build/tests/data/%.bpf.o,$(wildcard tests/data/bpf/*.bpf.c))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+
+DEPS_STAMP := build/.deps-$(shell cat scripts/deps.sh | md5sum | cut -c1-8)
+
+GADGET ?= trace_exec
+ARGS ?=
+
+.PHONY: all deps gadgets test unit integration run valgrind fuzz bench lint format check-format clean
+.DEFAULT_GOAL := all
+
+all: $(BINS) gadgets
+
+$(DEPS_STAMP): scripts/deps.sh
+	@mkdir -p build
+	@./scripts/deps.sh
+	@touch $@
+
+deps: $(DEPS_STAMP)
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/ig: $(IG_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(IG_OBJS) $(LIB) $(LDLIBS) -o $@
+
+$(VMLINUX): | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
+	@mv $@.tmp $@
+
+gadgets: $(GADGET_OBJS) $(GADGET_YAMLS)
+
+build/gadgets/%/program.bpf.o: gadgets/%/program.bpf.c $(VMLINUX) $(GADGET_HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -Igadgets/$* -c $< -o $@.tmp
+	llvm-strip -g $@.tmp
+	@mv $@.tmp $@
+
+build/gadgets/%/gadget.yaml: gadgets/%/gadget.yaml
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+build/tests/data/%.bpf.o: tests/data/bpf/%.bpf.c $(VMLINUX) $(GADGET_HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_BPF_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
+		-DTEST_BPF_DIR='"$(CURDIR)/build/tests/data"' $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	IG=$(CURDIR)/$(BUILD)/bin/ig IG_GADGETS=$(CURDIR)/build/gadgets \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+test: all unit integration
+
+run: all
+	$(BUILD)/bin/ig run $(GADGET) $(ARGS)
+
+valgrind: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
+		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+		$$t >/dev/null; done
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ibuild/gen \
+		-DIG_VERSION='"fuzz"' $< $(LIB_SRCS) $(LDLIBS) -o $@
+
+FUZZ_SECONDS ?= 20
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+		echo "== $$n"; $$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus-$$n \
+		tests/fuzz/corpus/$$n 2>&1 | tail -2; done
+
+bench: all
+	$(PYTHON) bench/run.py
+
+LINT_BANNED := '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|system|popen)\s*\('
+lint:
+	@! grep -nE $(LINT_BANNED) $$(git ls-files '*.c' '*.h' | grep -v '^bpf/include/') \
+		|| { echo "lint: banned function above"; exit 1; }
+	@echo "lint: ok"
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^gadgets/')
+
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' | grep -v '^gadgets/')
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(IG_OBJS:.o=.d)

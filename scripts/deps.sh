@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Installs the Debian packages the project needs to build, test and
+# benchmark itself.  Idempotent and silent when everything is present, so the
+# Makefile can call it before every build.
+set -euo pipefail
+
+pkgs=(
+	# toolchain and BPF
+	clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+	# libraries
+	libyaml-dev libjansson-dev
+	# tests
+	libcmocka-dev python3-pytest python3-yaml valgrind
+	# peers the benchmark compares against
+	libbpf-tools bpftrace
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ "$st" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "deps: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/ig-deps.log 2>&1; then
+	apt-get update -qq >>/tmp/ig-deps.log 2>&1
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >>/tmp/ig-deps.log 2>&1 || {
+		echo "deps: apt-get failed, see /tmp/ig-deps.log" >&2
+		tail -20 /tmp/ig-deps.log >&2
+		exit 1
+	}
+fi
