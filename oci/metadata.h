@@ -44,10 +44,10 @@
 
 #include <stddef.h>
 
-#define OCI_METADATA_MAX_BYTES	     (1u << 20)
-#define OCI_METADATA_MAX_DEPTH	     16
-#define OCI_METADATA_MAX_ENTRIES     4096 /* datasources + fields + params + annotations */
-#define OCI_METADATA_MAX_SCALAR	     8192 /* bytes in any key or value that is kept */
+#define OCI_METADATA_MAX_BYTES	 (1u << 20)
+#define OCI_METADATA_MAX_DEPTH	 16
+#define OCI_METADATA_MAX_ENTRIES 4096 /* datasources + fields + params + annotations */
+#define OCI_METADATA_MAX_SCALAR	 8192 /* bytes in any key or value that is kept */
 
 struct oci_metadata_annotation {
 	char *key;
