@@ -35,7 +35,7 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/gen \
 	-DIG_VERSION='"$(VERSION)"'
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lpthread
+LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lcurl -lcrypto -larchive -lpthread
 
 LIB_DIRS := base bpf oci cri k8s agent
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
@@ -54,7 +54,7 @@ GADGET_YAMLS := $(GADGET_NAMES:%=build/gadgets/%/gadget.yaml)
 GADGET_HDRS := $(wildcard bpf/include/gadget/*.h)
 VMLINUX := build/gen/vmlinux.h
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
-	-Ibpf/include -Ibuild/gen
+	-Ibpf/include -Ibuild/gen -I/usr/include/$(shell $(CC) -print-multiarch)
 
 # BPF objects the unit tests open: tests/data/bpf/*.bpf.c
 TEST_BPF_OBJS := $(patsubst tests/data/bpf/%.bpf.c,build/tests/data/%.bpf.o,$(wildcard tests/data/bpf/*.bpf.c))
