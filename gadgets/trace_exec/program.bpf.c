@@ -85,6 +85,41 @@ static __always_inline void read_argv(struct event *e, const char *const *argv)
 	}
 }
 
+/*
+ * At sched_process_exec the kernel has just copied argv onto the new stack,
+ * so it is resident.  Reading it at syscall entry instead fails when the
+ * caller's strings sit in pages it has not touched since fork (a string
+ * literal in a freshly forked child): bpf_probe_read_user() cannot fault
+ * them in.  The entry copy remains for failed execs, which never get here.
+ */
+static __always_inline void read_argv_from_mm(struct event *e)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	__u32 size, last, count = 0;
+
+	if (!mm || end <= start)
+		return;
+	size = end - start > FULL_MAX_ARGS ? FULL_MAX_ARGS : end - start;
+	if (size == 0 || size > FULL_MAX_ARGS)
+		return;
+	if (bpf_probe_read_user(e->args, size, (const void *)start))
+		return;
+	last = size - 1;
+	if (last < FULL_MAX_ARGS)
+		e->args[last] = '\0'; /* truncated: keep it a string */
+	for (__u32 i = 0; i < FULL_MAX_ARGS; i++) {
+		if (i >= size)
+			break;
+		if (e->args[i] == '\0')
+			count++;
+	}
+	e->args_size = size;
+	e->args_count = count;
+}
+
 static __always_inline int enter_exec(const char *const *argv)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -153,6 +188,7 @@ int ig_sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 	e = bpf_map_lookup_elem(&execs, &old_tid);
 	if (!e)
 		return 0;
+	read_argv_from_mm(e);
 	emit(ctx, e, 0);
 	bpf_map_delete_elem(&execs, &old_tid);
 	return 0;
