@@ -116,7 +116,7 @@ build/tests/data/%.bpf.o: tests/data/bpf/%.bpf.c $(VMLINUX) $(GADGET_HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_BPF_OBJS)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_BPF_OBJS) $(VMLINUX)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
 		-DTEST_BPF_DIR='"$(CURDIR)/build/tests/data"' $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
