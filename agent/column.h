@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Columns: the values a pipeline can show, filter on and sort by.
+ *
+ * The catalog of a data source is derived once from its record layout and
+ * gadget.yaml annotations: one column per leaf field, plus the human-readable
+ * siblings of special fields ("error" for "error_raw"), plus one column per
+ * network endpoint struct.  Everything a record needs at run time (offsets,
+ * widths, how to render) is decided here so that formatting a record is a
+ * walk over precomputed columns.
+ *
+ * This header is internal to agent/.
+ */
+#ifndef AGENT_COLUMN_H
+#define AGENT_COLUMN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "agent/render.h"
+#include "base/buf.h"
+
+struct bpf_layout;
+struct bpf_layout_field;
+struct oci_metadata_ds;
+struct agent_users;
+
+enum agent_column_kind {
+	AGENT_COLUMN_UINT = 0,
+	AGENT_COLUMN_INT,
+	AGENT_COLUMN_BOOL,
+	AGENT_COLUMN_STRING,  /* char array up to its first NUL */
+	AGENT_COLUMN_STRINGS, /* NUL-separated strings, shown joined by spaces */
+	AGENT_COLUMN_ARRAY,   /* integers */
+	AGENT_COLUMN_HEX,     /* opaque bytes */
+	AGENT_COLUMN_L4,      /* gadget_l4endpoint_t */
+	AGENT_COLUMN_L3,      /* gadget_l3endpoint_t */
+	AGENT_COLUMN_IP,      /* an endpoint's address */
+	AGENT_COLUMN_PROTO,   /* an endpoint's IP protocol */
+	AGENT_COLUMN_ERRNO,
+	AGENT_COLUMN_SIGNAL,
+	AGENT_COLUMN_SYSCALL,
+	AGENT_COLUMN_FILE_FLAGS,
+	AGENT_COLUMN_FILE_MODE,
+	AGENT_COLUMN_ENUM,
+	AGENT_COLUMN_TIMESTAMP,
+	AGENT_COLUMN_BYTES,
+	AGENT_COLUMN_DURATION,
+	AGENT_COLUMN_USER,
+	AGENT_COLUMN_GROUP,
+	AGENT_COLUMN_EXTERN, /* computed by a caller's callback */
+};
+
+#define AGENT_COLUMN_HIDDEN	 (1u << 0) /* not in any default set */
+#define AGENT_COLUMN_HIDDEN_COLS (1u << 1) /* not in the default set of columns mode */
+#define AGENT_COLUMN_JSON_SKIP	 (1u << 2) /* not in the default set of json / yaml */
+#define AGENT_COLUMN_RIGHT	 (1u << 3) /* right-aligned in columns mode */
+
+/* Where an integer lives in a record. */
+struct agent_column_int {
+	uint32_t off;
+	uint8_t size; /* 1, 2, 4 or 8; 0 = absent */
+	uint8_t bit_off;
+	uint8_t bit_size; /* 0 unless a bitfield */
+	bool sign;
+};
+
+struct agent_column {
+	char *name;	   /* full dotted name: "proc.comm" */
+	char *short_name;  /* "comm": the header and a lookup alias when unambiguous */
+	char *description; /* NULL when none */
+	const char *type;  /* for --help: "uint32", "string", "errno", ... */
+	enum agent_column_kind kind;
+	unsigned int flags;
+	unsigned int width; /* columns mode; 0 = unlimited */
+
+	struct agent_column_int v; /* integer kinds and everything derived from one */
+	uint32_t off, size;	   /* STRING, STRINGS, ARRAY, HEX, IP: the bytes */
+	uint32_t elem_size;	   /* ARRAY */
+	bool elem_sign;
+	bool enum_flags; /* ENUM: every value is a single bit, show "A|B" */
+	struct agent_column_int port, proto, version; /* L4, L3, IP */
+	const struct bpf_layout_field *field;	      /* ENUM: names of the values */
+
+	int (*text_fn)(const void *record, size_t size, struct base_buf *out, void *ctx);
+	void *ctx; /* EXTERN */
+};
+
+/* State the renderers share, owned by the pipeline. */
+struct agent_column_env {
+	struct agent_users *users; /* created lazily by the user/group columns */
+	int64_t boot_to_real_ns;   /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+	struct agent_render_time_cache time;
+	struct base_buf scratch;
+};
+
+/*
+ * Builds the catalog of layout l with the annotations of md (may be NULL):
+ * a new array of *ret_n columns in layout order; free with
+ * agent_column_free_all().  -E2BIG, -ENOMEM.
+ */
+int agent_column_catalog(const struct bpf_layout *l, const struct oci_metadata_ds *md,
+			 struct agent_column **ret, size_t *ret_n);
+
+/* Fills c for a caller-computed column; strings are copied.  -ENOMEM. */
+int agent_column_init_extern(struct agent_column *c, const char *name, const char *description,
+			     bool hidden, int width,
+			     int (*text_fn)(const void *, size_t, struct base_buf *, void *),
+			     void *ctx);
+void agent_column_done(struct agent_column *c);
+void agent_column_free_all(struct agent_column *cols, size_t n);
+
+/*
+ * Looks a user-given name up: a full name first, then a short name that only
+ * one column has.  Returns the index, -ENOENT, or -EINVAL when the short name
+ * is ambiguous.
+ */
+int agent_column_find(const struct agent_column *cols, size_t n, const char *name, size_t len);
+
+/* Numbers compare as numbers; everything else as the text shown. */
+static inline bool agent_column_is_number(const struct agent_column *c)
+{
+	return c->kind == AGENT_COLUMN_UINT || c->kind == AGENT_COLUMN_INT ||
+	       c->kind == AGENT_COLUMN_BOOL;
+}
+
+/* Columns whose text sorts wrongly but whose raw integer sorts right. */
+static inline bool agent_column_sorts_by_int(const struct agent_column *c)
+{
+	return agent_column_is_number(c) || c->kind == AGENT_COLUMN_TIMESTAMP ||
+	       c->kind == AGENT_COLUMN_BYTES || c->kind == AGENT_COLUMN_DURATION;
+}
+
+/* An integer from a record, sign-extended when signed; 0 past the end. */
+uint64_t agent_column_read(const struct agent_column_int *v, const void *rec, size_t size);
+
+/* A STRING column's bytes in rec, without copying; length 0 past the end. */
+static inline const char *agent_column_string(const struct agent_column *c, const void *rec,
+					      size_t size, size_t *ret_len)
+{
+	const char *p = (const char *)rec + c->off;
+	size_t avail;
+
+	if (c->off >= size) {
+		*ret_len = 0;
+		return "";
+	}
+	avail = size - c->off < c->size ? size - c->off : c->size;
+	*ret_len = strnlen(p, avail);
+	return p;
+}
+
+/*
+ * Appends the value as text (what columns mode shows and text filters
+ * compare).  Returns 0, 1 when there is no value (nothing appended), or a
+ * negative errno.
+ */
+int agent_column_text(struct agent_column_env *env, const struct agent_column *c, const void *rec,
+		      size_t size, struct base_buf *out);
+
+/*
+ * Appends the value as JSON.  indent < 0 is compact; otherwise nested
+ * objects and arrays are pretty-printed with their members at indent + 2
+ * spaces.  0 or a negative errno.
+ */
+int agent_column_json(struct agent_column_env *env, const struct agent_column *c, const void *rec,
+		      size_t size, struct base_buf *out, int indent);
+
+/*
+ * Appends the value of a YAML mapping entry whose "key:" was just written:
+ * " scalar\n", or a newline and a nested mapping at indent spaces.
+ */
+int agent_column_yaml(struct agent_column_env *env, const struct agent_column *c, const void *rec,
+		      size_t size, struct base_buf *out, int indent);
+
+/* Appends n bytes; the fast path of every writer in agent/. */
+static inline int agent_put(struct base_buf *b, const void *p, size_t n)
+{
+	if (b->len + n < b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return base_buf_append(b, p, n);
+}
+
+/*
+ * Appends v in decimal; with room for the widest number it writes in place
+ * (every integer of every record goes through here).
+ */
+static inline int agent_put_u64(struct base_buf *b, uint64_t v)
+{
+	char tmp[20], *o;
+	size_t i = sizeof(tmp), n;
+
+	if (b->len + sizeof(tmp) >= b->cap)
+		return base_buf_put_u64(b, v);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	n = sizeof(tmp) - i;
+	o = b->data + b->len;
+	memcpy(o, tmp + i, n);
+	o[n] = '\0';
+	b->len += n;
+	return 0;
+}
+
+static inline int agent_put_i64(struct base_buf *b, int64_t v)
+{
+	int r;
+
+	if (v >= 0)
+		return agent_put_u64(b, (uint64_t)v);
+	r = agent_put(b, "-", 1);
+	/* -(v + 1) + 1 stays in range for INT64_MIN */
+	return r < 0 ? r : agent_put_u64(b, (uint64_t)(-(v + 1)) + 1);
+}
+
+#endif /* AGENT_COLUMN_H */

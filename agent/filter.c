@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Record filters.  See filter.h.
+ *
+ * Grammar: optional blanks, a field name ([A-Za-z0-9_.]+), optional blanks,
+ * an operator, then the value: everything to the end, blanks included, so
+ * that "fname==/tmp/a b" means what it says.  "field==" matches an empty
+ * value.
+ */
+#include "agent/filter.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum filter_op {
+	OP_EQ,
+	OP_NE,
+	OP_LT,
+	OP_LE,
+	OP_GT,
+	OP_GE,
+	OP_MATCH,
+	OP_NOMATCH,
+};
+
+struct agent_filter {
+	const struct agent_column *col;
+	enum filter_op op;
+	bool numeric;
+	uint64_t num; /* the value, sign-extended when the column is signed */
+	char *value;
+	size_t value_len;
+	bool has_re;
+	regex_t re;
+};
+
+static const struct {
+	const char *text;
+	enum filter_op op;
+} ops[] = {
+	/* two-character operators first, so "<=" is not read as "<" */
+	{"==", OP_EQ}, {"!=", OP_NE}, {">=", OP_GE},   {"<=", OP_LE}, {"!~", OP_NOMATCH},
+	{">", OP_GT},  {"<", OP_LT},  {"~", OP_MATCH}, {"=", OP_EQ},
+};
+
+/*
+ * glibc compiles "x+" as "xx*" and "x{n}" as n copies of x, so nested or
+ * stacked repetitions grow the compiled pattern exponentially ("a+++++..."
+ * takes gigabytes), and back-references make matching exponential.  The
+ * product of all repetition factors bounds the compiled size.
+ */
+#define FILTER_MAX_REGEX	 512
+#define FILTER_MAX_REPEAT_COPIES 4096
+
+static const char *regex_check(const char *re)
+{
+	size_t i = 0, n = strlen(re);
+	uint64_t copies = 1;
+	bool after_repeat = false;
+
+	if (n > FILTER_MAX_REGEX)
+		return "longer than 512 bytes";
+	while (i < n) {
+		uint64_t factor = 1;
+		char c = re[i];
+
+		if (c == '\\') {
+			if (i + 1 < n && re[i + 1] >= '1' && re[i + 1] <= '9')
+				return "back-references are not supported";
+			i += 2;
+			after_repeat = false;
+			continue;
+		}
+		if (c == '[') {
+			/* a bracket expression: its '+' and '{' are plain characters */
+			i++;
+			if (i < n && re[i] == '^')
+				i++;
+			if (i < n && re[i] == ']')
+				i++;
+			while (i < n && re[i] != ']') {
+				if (re[i] == '[' && i + 1 < n && strchr(":.=", re[i + 1])) {
+					const char end[3] = {re[i + 1], ']', '\0'};
+					const char *e = strstr(re + i + 2, end);
+
+					if (!e)
+						break;
+					i = (size_t)(e - re) + 2;
+					continue;
+				}
+				i++;
+			}
+			i++;
+			after_repeat = false;
+			continue;
+		}
+		if (c != '*' && c != '+' && c != '?' &&
+		    !(c == '{' && i + 1 < n && re[i + 1] >= '0' && re[i + 1] <= '9')) {
+			after_repeat = false;
+			i++;
+			continue;
+		}
+		if (after_repeat)
+			return "a repetition operator follows another one";
+		if (c == '+') {
+			factor = 2;
+		} else if (c == '{') {
+			char *end;
+			unsigned long lo = strtoul(re + i + 1, &end, 10), hi = lo;
+
+			if (*end == ',' && end[1] >= '0' && end[1] <= '9')
+				hi = strtoul(end + 1, &end, 10);
+			factor = (hi > lo ? hi : lo) + 1;
+			if (factor > FILTER_MAX_REPEAT_COPIES)
+				return "too many repetitions";
+			end = strchr(end, '}');
+			i = end ? (size_t)(end - re) : n - 1;
+		}
+		copies *= factor;
+		if (copies > FILTER_MAX_REPEAT_COPIES)
+			return "too many repetitions";
+		after_repeat = true;
+		i++;
+	}
+	return NULL;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.';
+}
+
+static int parse_number(struct agent_filter *f)
+{
+	size_t lead = strspn(f->value, " \t"), n = strlen(f->value + lead);
+	const char *s = f->value;
+	char *end;
+	int base = 10;
+
+	/* Blanks around a number mean nothing ("pid == 1"); in text they would. */
+	while (n && (f->value[lead + n - 1] == ' ' || f->value[lead + n - 1] == '\t'))
+		n--;
+	memmove(f->value, f->value + lead, n);
+	f->value[n] = '\0';
+
+	if (f->col->kind == AGENT_COLUMN_BOOL) {
+		if (!strcmp(s, "true") || !strcmp(s, "1")) {
+			f->num = 1;
+			return 0;
+		}
+		if (!strcmp(s, "false") || !strcmp(s, "0")) {
+			f->num = 0;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	if (!*s || (*s == '-' && f->col->kind == AGENT_COLUMN_UINT))
+		return -EINVAL;
+	if ((s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ||
+	    (s[0] == '-' && s[1] == '0' && (s[2] == 'x' || s[2] == 'X')))
+		base = 16;
+	errno = 0;
+	if (f->col->kind == AGENT_COLUMN_INT)
+		f->num = (uint64_t)strtoll(s, &end, base);
+	else
+		f->num = strtoull(s, &end, base);
+	if (errno || *end || end == s || (*s != '-' && (*s < '0' || *s > '9')))
+		return -EINVAL;
+	return 0;
+}
+
+int agent_filter_new(const char *expr, const struct agent_column *cols, size_t n_cols,
+		     struct agent_filter **ret, char *err, size_t errlen)
+{
+	struct agent_filter *f;
+	const char *p = expr, *name, *value;
+	size_t name_len, i;
+	int idx, r;
+
+	if (!expr)
+		return fail(err, errlen, "empty filter");
+	while (*p == ' ' || *p == '\t')
+		p++;
+	name = p;
+	while (name_char(*p))
+		p++;
+	name_len = (size_t)(p - name);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strncmp(p, ops[i].text, strlen(ops[i].text)))
+			break;
+	if (i == sizeof(ops) / sizeof(ops[0]))
+		return fail(err, errlen,
+			    "invalid filter '%s': expected FIELD OP VALUE with OP one of ==, !=, "
+			    "<, <=, >, >=, ~, !~",
+			    expr);
+	if (!name_len)
+		return fail(err, errlen, "invalid filter '%s': no field name before '%s'", expr,
+			    ops[i].text);
+	value = p + strlen(ops[i].text);
+	idx = agent_column_find(cols, n_cols, name, name_len);
+	if (idx == -EINVAL)
+		return fail(err, errlen,
+			    "invalid filter '%s': field '%.*s' is ambiguous, use its full name",
+			    expr, (int)name_len, name);
+	if (idx < 0)
+		return fail(err, errlen,
+			    "invalid filter '%s': unknown field '%.*s' (see --help for the fields "
+			    "of this gadget)",
+			    expr, (int)name_len, name);
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->col = &cols[idx];
+	f->op = ops[i].op;
+	f->value_len = strlen(value);
+	f->value = strdup(value);
+	if (!f->value) {
+		free(f);
+		return -ENOMEM;
+	}
+	if (f->op == OP_MATCH || f->op == OP_NOMATCH) {
+		const char *bad = regex_check(value);
+
+		if (bad) {
+			agent_filter_free(f);
+			return fail(err, errlen, "invalid filter '%s': regular expression %s", expr,
+				    bad);
+		}
+		r = regcomp(&f->re, value, REG_EXTENDED | REG_NOSUB);
+		if (r) {
+			char why[128];
+
+			regerror(r, &f->re, why, sizeof(why));
+			agent_filter_free(f);
+			return fail(err, errlen, "invalid filter '%s': bad regular expression: %s",
+				    expr, why);
+		}
+		f->has_re = true;
+	} else if (agent_column_is_number(f->col)) {
+		f->numeric = true;
+		if (parse_number(f) < 0) {
+			const char *what = f->col->kind == AGENT_COLUMN_BOOL ? "true or false"
+					   : f->col->kind == AGENT_COLUMN_INT
+						   ? "an integer"
+						   : "an unsigned integer";
+
+			fail(err, errlen, "invalid filter '%s': field '%s' needs %s, not '%s'",
+			     expr, f->col->name, what, value);
+			agent_filter_free(f);
+			return -EINVAL;
+		}
+	}
+	*ret = f;
+	return 0;
+}
+
+struct agent_filter *agent_filter_free(struct agent_filter *f)
+{
+	if (!f)
+		return NULL;
+	if (f->has_re)
+		regfree(&f->re);
+	free(f->value);
+	free(f);
+	return NULL;
+}
+
+static int compare(enum filter_op op, int c)
+{
+	switch (op) {
+	case OP_EQ:
+		return c == 0;
+	case OP_NE:
+		return c != 0;
+	case OP_LT:
+		return c < 0;
+	case OP_LE:
+		return c <= 0;
+	case OP_GT:
+		return c > 0;
+	case OP_GE:
+		return c >= 0;
+	default:
+		return 0;
+	}
+}
+
+static int compare_text(const struct agent_filter *f, const char *s, size_t n)
+{
+	size_t m = n < f->value_len ? n : f->value_len;
+	int c = memcmp(s, f->value, m);
+
+	if (!c)
+		c = n < f->value_len ? -1 : n > f->value_len;
+	return compare(f->op, c);
+}
+
+int agent_filter_match(const struct agent_filter *f, struct agent_column_env *env, const void *rec,
+		       size_t size)
+{
+	struct base_buf *tmp = &env->scratch;
+	const char *s;
+	size_t n;
+	int r;
+
+	if (f->numeric) {
+		uint64_t x = agent_column_read(&f->col->v, rec, size);
+		int c;
+
+		if (f->col->kind == AGENT_COLUMN_INT)
+			c = (int64_t)x < (int64_t)f->num ? -1 : (int64_t)x > (int64_t)f->num;
+		else
+			c = x < f->num ? -1 : x > f->num;
+		return compare(f->op, c);
+	}
+	if (f->col->kind == AGENT_COLUMN_STRING && !f->has_re) {
+		s = agent_column_string(f->col, rec, size, &n);
+		return compare_text(f, s, n);
+	}
+	base_buf_reset(tmp);
+	r = agent_column_text(env, f->col, rec, size, tmp);
+	if (r < 0)
+		return r;
+	if (!tmp->data) {
+		r = base_buf_reserve(tmp, 0);
+		if (r < 0)
+			return r;
+		tmp->data[0] = '\0';
+	}
+	if (f->has_re) {
+		r = regexec(&f->re, tmp->data, 0, NULL, 0);
+		return (r == 0) == (f->op == OP_MATCH);
+	}
+	return compare_text(f, tmp->data, tmp->len);
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The record pipeline: what happens to a gadget's records between the ring
+ * buffer (or a map iterator) and the user.
+ *
+ *   record -> filters (-F) -> [batches: sort, limit] -> format -> out_fd
+ *
+ * A pipeline is built from the record layout found in BTF (bpf/layout.h) and
+ * the data source's gadget.yaml annotations (oci/metadata.h).  Every leaf
+ * field becomes a column named by its dotted path ("proc.comm").  Fields of
+ * the gadget API's special types get a human-readable sibling: "error_raw"
+ * (gadget_errno) adds "error" = "ENOENT" and hides "error_raw" by default; a
+ * gadget_uid "uid" adds "user" = "root".  Callers add computed columns (the
+ * container and Kubernetes context) with agent_pipeline_add_column().
+ *
+ * Output formats:
+ *   columns     a header of upper-case names, then one line per record; each
+ *               cell is cut to its width with "…" (the last one is neither cut
+ *               nor padded); batches get a header each, separated by an empty
+ *               line or preceded by a screen clear
+ *   json        one object per line, nested by the dotted names; a batch is
+ *               one array on one line
+ *   jsonpretty  the same indented by two spaces; a batch is one array
+ *   yaml        one document per record ("---"); a batch is one document
+ *               holding a list
+ * A value the pipeline cannot give (a column callback returning 1) is null
+ * in JSON and YAML and empty in columns.
+ *
+ * Records may be shorter than the layout (gadgets submit only the used part
+ * of a trailing buffer): missing numbers read as 0, strings stop at the end
+ * of the record.  Nothing is ever read past the size given.
+ *
+ * Output is buffered and written to out_fd when the buffer passes 64 KiB and
+ * on agent_pipeline_flush().  A closed reader shows up as -EPIPE: callers
+ * should ignore SIGPIPE.
+ */
+#ifndef AGENT_PIPELINE_H
+#define AGENT_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+struct bpf_layout;
+struct oci_metadata_ds;
+struct agent_pipeline;
+
+enum agent_output {
+	AGENT_OUTPUT_COLUMNS = 0,
+	AGENT_OUTPUT_JSON,
+	AGENT_OUTPUT_JSONPRETTY,
+	AGENT_OUTPUT_YAML,
+};
+
+/* "columns", "json", "jsonpretty" or "yaml"; -EINVAL otherwise. */
+int agent_output_parse(const char *s, enum agent_output *ret);
+
+/* Buffered output is written out once it grows past this. */
+#define AGENT_PIPELINE_FLUSH_BYTES (64u << 10)
+/* Limits on the user's -F / --fields / --sort input. */
+#define AGENT_PIPELINE_MAX_FILTERS 64
+#define AGENT_PIPELINE_MAX_EXPR	   4096
+
+struct agent_pipeline_opts {
+	size_t sz; /* sizeof(struct agent_pipeline_opts) */
+	enum agent_output output;
+	/*
+	 * --fields: "a,b" is exactly these columns in this order; "+a,-b" adds to
+	 * and removes from the default set.  A struct's name ("proc") stands for
+	 * its fields; a field may also be named by its last component ("comm")
+	 * when no other field has it.  NULL = the default set.
+	 */
+	const char *fields;
+	/*
+	 * -F expressions "field OP value", all of which must match, with OP one
+	 * of == (or =), !=, <, <=, >, >=, ~ (POSIX extended regex), !~.  Integer
+	 * fields compare as numbers, everything else as the text shown.
+	 */
+	const char *const *filters;
+	size_t n_filters;
+	const char *sort;   /* batches: "-reads,file" ('-' = descending); NULL = none */
+	size_t max_entries; /* batches: at most this many rows; 0 = all */
+	int out_fd;	    /* output goes here */
+	bool clear_screen;  /* columns mode: clear the terminal before each batch */
+	bool no_header;	    /* columns mode: no header line */
+	char *errbuf;	    /* one-line reason for -EINVAL from _new/_add_column/_prepare */
+	size_t errbuf_len;
+};
+
+/* A column computed by the caller (enrichment: k8s.*, runtime.*). */
+struct agent_column_def {
+	const char *name; /* dotted: "runtime.containerName" */
+	const char *description;
+	bool hidden; /* not in the default set */
+	int width;   /* columns mode; 0 = default */
+	/*
+	 * Appends the value as text; returns 0, 1 when there is no value, or a
+	 * negative errno that stops the record.
+	 */
+	int (*text)(const void *record, size_t size, struct base_buf *out, void *ctx);
+	void *ctx;
+};
+
+/*
+ * Returns a new pipeline in *ret (free with agent_pipeline_free()).  layout
+ * and md are borrowed and must outlive the pipeline; md may be NULL.
+ * -EINVAL (with errbuf) on bad options, -ENOMEM.
+ */
+int agent_pipeline_new(const struct bpf_layout *layout, const struct oci_metadata_ds *md,
+		       const struct agent_pipeline_opts *opts, struct agent_pipeline **ret);
+
+/*
+ * Adds a caller-computed column; they come first in the default set, in the
+ * order added.  The strings are copied.  Before agent_pipeline_prepare();
+ * -EINVAL for a bad or duplicate name, -EBUSY once prepared.
+ */
+int agent_pipeline_add_column(struct agent_pipeline *p, const struct agent_column_def *def);
+
+/* Resolves fields, filters and sort keys; -EINVAL with a reason in errbuf. */
+int agent_pipeline_prepare(struct agent_pipeline *p);
+
+/* Streaming: filters and formats one record.  0 or -errno (-EPIPE, ...). */
+int agent_pipeline_record(struct agent_pipeline *p, const void *data, size_t size);
+
+/*
+ * A map iterator's or snapshot's whole output: filters, sorts, keeps
+ * max_entries and prints the batch (with its own header in columns mode).
+ */
+int agent_pipeline_batch(struct agent_pipeline *p, const void *const *records, size_t n,
+			 size_t record_size);
+
+/* Writes what is buffered to out_fd.  0, -EPIPE or another -errno. */
+int agent_pipeline_flush(struct agent_pipeline *p);
+
+/* For --help: one line per field with its type, description, hidden or not. */
+void agent_pipeline_print_fields(const struct agent_pipeline *p, struct base_buf *out);
+
+/* Records printed so far. */
+uint64_t agent_pipeline_matched(const struct agent_pipeline *p);
+
+struct agent_pipeline *agent_pipeline_free(struct agent_pipeline *p);
+
+#endif /* AGENT_PIPELINE_H */
