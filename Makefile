@@ -136,6 +136,7 @@ run: all
 valgrind: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
 		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+		--suppressions=tests/unit/libbpf.supp \
 		$$t >/dev/null; done
 
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(DEPS_STAMP)

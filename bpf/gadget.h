@@ -21,9 +21,9 @@
  * namespace filter and enriches records itself.
  *
  * Errors are -errno.  Each failing call also leaves a one-line, user-facing
- * reason in bpf_gadget_last_error() (for the open functions: in opts->errbuf),
- * e.g. "program 'ig_open_e': hook kprobe/do_sys_open is not supported by this
- * kernel (kprobes are not configured)".
+ * reason in bpf_gadget_last_error() (for the open functions: in opts->errbuf,
+ * prefixed with the gadget's name), e.g. "program 'ig_open_e': cannot attach
+ * kprobe/do_sys_open: kprobes are not available on this kernel".
  */
 #ifndef BPF_GADGET_H
 #define BPF_GADGET_H
@@ -37,9 +37,9 @@
 struct btf;
 struct bpf_gadget;
 
-#define BPF_GADGET_MAX_ELF_BYTES (256u << 20)
-#define BPF_GADGET_MAX_DS	 16
-#define BPF_GADGET_MAX_PARAMS	 64
+#define BPF_GADGET_MAX_ELF_BYTES  (256u << 20)
+#define BPF_GADGET_MAX_DS	  16
+#define BPF_GADGET_MAX_PARAMS	  64
 #define BPF_GADGET_MAX_ITER_PROGS 3
 /* Ring buffers smaller than this are grown at load time (see bpf_gadget_opts). */
 #define BPF_GADGET_DEFAULT_RINGBUF_BYTES (4u << 20)
@@ -51,17 +51,17 @@ enum bpf_gadget_ds_type {
 };
 
 struct bpf_gadget_ds {
-	char *name;			 /* data source name: "open" */
+	char *name; /* data source name: "open" */
 	enum bpf_gadget_ds_type type;
-	struct bpf_layout *layout;	 /* records of this data source */
-	char *map_name;			 /* TRACER: the ring buffer/perf array; MAPITER: the hash map */
-	bool perf_array;		 /* TRACER: a perf event array rather than a ring buffer */
-	uint32_t key_size;		 /* MAPITER: key bytes; value starts at value_offset */
-	uint32_t value_offset;		 /* MAPITER */
-	uint32_t value_size;		 /* MAPITER */
-	size_t n_progs;			 /* ITER: program names */
+	struct bpf_layout *layout; /* records of this data source */
+	char *map_name;		   /* TRACER: the ring buffer/perf array; MAPITER: the hash map */
+	bool perf_array;	   /* TRACER: a perf event array rather than a ring buffer */
+	uint32_t key_size;	   /* MAPITER: key bytes; value starts at value_offset */
+	uint32_t value_offset;	   /* MAPITER */
+	uint32_t value_size;	   /* MAPITER */
+	size_t n_progs;		   /* ITER: program names */
 	char *progs[BPF_GADGET_MAX_ITER_PROGS];
-	char *iter_kind;		 /* ITER: "task", "task_file", "tcp", ... from the section */
+	char *iter_kind; /* ITER: "task", "task_file", "tcp", ... from the section */
 };
 
 enum bpf_gadget_param_type {
@@ -73,12 +73,12 @@ enum bpf_gadget_param_type {
 };
 
 struct bpf_gadget_param {
-	char *name;		/* the variable: "targ_pid" */
-	char *type_name;	/* its BTF type name: "gadget_pid", "bool", "char[16]" */
+	char *name;	 /* the variable: "targ_pid" */
+	char *type_name; /* its BTF type name: "gadget_pid", "bool", "char[16]" */
 	enum bpf_gadget_param_type type;
 	uint32_t size;
-	char *default_value;	/* text of the initial value in .rodata: "0", "false", "" */
-	char *value;		/* text of the value set with bpf_gadget_set_param(), or NULL */
+	char *default_value; /* text of the initial value in .rodata: "0", "false", "" */
+	char *value;	     /* text of the value set with bpf_gadget_set_param(), or NULL */
 };
 
 struct bpf_gadget_opts {
@@ -101,6 +101,8 @@ struct bpf_gadget *bpf_gadget_free(struct bpf_gadget *g);
 
 const char *bpf_gadget_last_error(const struct bpf_gadget *g);
 const struct btf *bpf_gadget_btf(const struct bpf_gadget *g);
+/* The name from opts (or the file name); borrowed. */
+const char *bpf_gadget_name(const struct bpf_gadget *g);
 
 size_t bpf_gadget_ds_count(const struct bpf_gadget *g);
 const struct bpf_gadget_ds *bpf_gadget_ds_get(const struct bpf_gadget *g, size_t i);
@@ -123,13 +125,18 @@ int bpf_gadget_set_param(struct bpf_gadget *g, const char *name, const char *val
  */
 int bpf_gadget_mntns_filter_enable(struct bpf_gadget *g);
 int bpf_gadget_mntns_filter_add(struct bpf_gadget *g, uint64_t mntns_id);
+/* Removing an id that is not in the filter succeeds. */
 int bpf_gadget_mntns_filter_remove(struct bpf_gadget *g, uint64_t mntns_id);
+/* The filter map's fd (borrowed; -1 until enabled), e.g. to share it with another run. */
+int bpf_gadget_mntns_filter_fd(const struct bpf_gadget *g);
 
 int bpf_gadget_load(struct bpf_gadget *g);
 /* Attaches every program except iter/ ones (those run in bpf_gadget_iter_run()). */
 int bpf_gadget_attach(struct bpf_gadget *g);
 
-/* A record from a tracer. data is valid only during the call.  A negative
+/* A record from a tracer. data is valid only during the call.  size is what
+ * the program submitted, which may be less than ds->layout->size (variable
+ * length records) or more (perf event arrays pad to 8 bytes).  A negative
  * return stops bpf_gadget_consume() and is passed back. */
 typedef int (*bpf_gadget_record_fn)(const struct bpf_gadget_ds *ds, const void *data, size_t size,
 				    void *ctx);

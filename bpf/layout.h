@@ -23,21 +23,21 @@
 struct btf;
 
 /* Hard limits on what a gadget may describe; a larger type is -E2BIG. */
-#define BPF_LAYOUT_MAX_FIELDS	  512
-#define BPF_LAYOUT_MAX_DEPTH	  8
-#define BPF_LAYOUT_MAX_ENUM_VALS  1024
-#define BPF_LAYOUT_MAX_NAME	  128
-#define BPF_LAYOUT_MAX_RECORD	  (1u << 20)
+#define BPF_LAYOUT_MAX_FIELDS	 512
+#define BPF_LAYOUT_MAX_DEPTH	 8
+#define BPF_LAYOUT_MAX_ENUM_VALS 1024
+#define BPF_LAYOUT_MAX_NAME	 128
+#define BPF_LAYOUT_MAX_RECORD	 (1u << 20)
 
 enum bpf_layout_kind {
 	BPF_LAYOUT_STRUCT = 0, /* container: members follow it; no value of its own */
 	BPF_LAYOUT_INT,	       /* signed integer of size 1, 2, 4 or 8 */
 	BPF_LAYOUT_UINT,       /* unsigned integer of size 1, 2, 4 or 8 */
 	BPF_LAYOUT_BOOL,
-	BPF_LAYOUT_ENUM,       /* integer with names, see enum_vals */
-	BPF_LAYOUT_STRING,     /* char array: text up to the first NUL or size bytes */
-	BPF_LAYOUT_ARRAY,      /* array of integers: elem_kind, elem_size, count */
-	BPF_LAYOUT_BYTES,      /* anything else (unions, arrays of structs): opaque bytes */
+	BPF_LAYOUT_ENUM,   /* integer with names, see enum_vals */
+	BPF_LAYOUT_STRING, /* char array: text up to the first NUL or size bytes */
+	BPF_LAYOUT_ARRAY,  /* array of integers: elem_kind, elem_size, count */
+	BPF_LAYOUT_BYTES,  /* anything else (unions, arrays of structs): opaque bytes */
 };
 
 /* Meaning carried by the gadget API typedefs and structs (gadget/types.h). */
@@ -62,11 +62,11 @@ enum bpf_layout_special {
 	BPF_LAYOUT_SPECIAL_BYTES,      /* gadget_bytes: a size in bytes */
 	BPF_LAYOUT_SPECIAL_DURATION,   /* gadget_duration: nanoseconds */
 	BPF_LAYOUT_SPECIAL_KERNEL_STACK, /* gadget_kernel_stack */
-	BPF_LAYOUT_SPECIAL_IP_ADDR,    /* union gadget_ip_addr_t (BYTES, 16 bytes) */
-	BPF_LAYOUT_SPECIAL_L3ENDPOINT, /* struct gadget_l3endpoint_t (STRUCT) */
-	BPF_LAYOUT_SPECIAL_L4ENDPOINT, /* struct gadget_l4endpoint_t (STRUCT) */
-	BPF_LAYOUT_SPECIAL_PROCESS,    /* struct gadget_process (STRUCT) */
-	BPF_LAYOUT_SPECIAL_USER_STACK, /* struct gadget_user_stack (STRUCT) */
+	BPF_LAYOUT_SPECIAL_IP_ADDR,	 /* union gadget_ip_addr_t (BYTES, 16 bytes) */
+	BPF_LAYOUT_SPECIAL_L3ENDPOINT,	 /* struct gadget_l3endpoint_t (STRUCT) */
+	BPF_LAYOUT_SPECIAL_L4ENDPOINT,	 /* struct gadget_l4endpoint_t (STRUCT) */
+	BPF_LAYOUT_SPECIAL_PROCESS,	 /* struct gadget_process (STRUCT) */
+	BPF_LAYOUT_SPECIAL_USER_STACK,	 /* struct gadget_user_stack (STRUCT) */
 	BPF_LAYOUT_SPECIAL_COUNT_,
 };
 
@@ -83,8 +83,8 @@ struct bpf_layout_field {
 	unsigned int depth;
 	enum bpf_layout_kind kind;
 	enum bpf_layout_special special;
-	uint32_t offset; /* bytes from the start of the record */
-	uint32_t size;	 /* bytes; for bitfields the storage unit that holds them */
+	uint32_t offset;    /* bytes from the start of the record */
+	uint32_t size;	    /* bytes; for bitfields the storage unit that holds them */
 	uint8_t bit_offset; /* bitfields only: bits from offset (little endian) */
 	uint8_t bit_size;   /* 0 unless a bitfield */
 	/* BPF_LAYOUT_ARRAY */
@@ -98,8 +98,8 @@ struct bpf_layout_field {
 };
 
 struct bpf_layout {
-	char *name;	/* the type's name: "event" */
-	uint32_t size;	/* record size in bytes */
+	char *name;    /* the type's name: "event" */
+	uint32_t size; /* record size in bytes */
 	size_t n_fields;
 	struct bpf_layout_field *fields; /* pre-order: a STRUCT before its members */
 };
