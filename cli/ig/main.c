@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ig: run eBPF gadgets on this host.
+ *
+ * Entry point and command dispatch.  Each command lives in its own file and
+ * parses its own arguments; this file holds what they share.
+ */
+#include "cli/ig/ig.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "base/log.h"
+
+static const struct ig_cmd ig_cmds[] = {
+	{"run", ig_cmd_run, "run a gadget on this host and print its events"},
+	{"version", ig_cmd_version, "print the version of ig and what it runs on"},
+};
+
+void ig_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("ig: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void ig_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ig: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int parse_scaled(const char *s, const char *const *units, const double *scale, size_t n,
+			double dflt, uint64_t *ret)
+{
+	char *end;
+	double v;
+	size_t i;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0 || isnan(v))
+		return -EINVAL;
+	if (*end == '\0') {
+		v *= dflt;
+	} else {
+		for (i = 0; i < n; i++)
+			if (strcmp(end, units[i]) == 0)
+				break;
+		if (i == n)
+			return -EINVAL;
+		v *= scale[i];
+	}
+	if (v >= 18446744073709551615.0)
+		return -ERANGE;
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+int ig_parse_duration_ms(const char *s, uint64_t *ret)
+{
+	static const char *const units[] = {"ms", "s", "m", "h"};
+	static const double scale[] = {1, 1000, 60000, 3600000};
+
+	return parse_scaled(s, units, scale, 4, 1000, ret);
+}
+
+int ig_parse_size(const char *s, uint64_t *ret)
+{
+	static const char *const units[] = {"K", "KiB", "k", "M", "MiB", "G", "GiB"};
+	static const double scale[] = {1024, 1024, 1024, 1 << 20, 1 << 20, 1 << 30, 1 << 30};
+
+	return parse_scaled(s, units, scale, 7, 1, ret);
+}
+
+int ig_parse_uint(const char *s, uint64_t max, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || *end)
+		return -EINVAL;
+	if (v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+static bool dir_has(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+void ig_ensure_kernel_fs(void)
+{
+	/*
+	 * libbpf resolves tracepoint ids through tracefs; on a host that never
+	 * mounted it, every tracepoint attach would fail with ENOENT.
+	 */
+	if (!dir_has("/sys/kernel/tracing/events") && !dir_has("/sys/kernel/debug/tracing/events")) {
+		if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) < 0)
+			ig_warn("tracefs is not mounted and mounting it failed: %s", strerror(errno));
+	}
+	if (!dir_has("/sys/fs/bpf") || access("/sys/fs/bpf", W_OK) < 0)
+		return;
+	{
+		struct stat st, parent;
+
+		if (stat("/sys/fs/bpf", &st) == 0 && stat("/sys/fs", &parent) == 0 &&
+		    st.st_dev == parent.st_dev && mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL) < 0)
+			ig_warn("bpffs is not mounted and mounting it failed: %s", strerror(errno));
+	}
+}
+
+int ig_cmd_version(int argc, char **argv)
+{
+	struct utsname u;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("Usage: ig version\n\nPrints the version of ig, of the libbpf it uses and of the "
+		       "running kernel.\n");
+		return IG_EXIT_OK;
+	}
+	uname(&u);
+	printf("ig version %s\n", IG_VERSION);
+	printf("libbpf %u.%u\n", libbpf_major_version(), libbpf_minor_version());
+	printf("kernel %s %s\n", u.release, u.machine);
+	return IG_EXIT_OK;
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: ig [-v|--verbose] <command> [args]\n\n"
+		   "Runs eBPF gadgets on this host: programs that trace kernel events and\n"
+		   "print them as a table, JSON or YAML.\n\nCommands:\n");
+	for (i = 0; i < sizeof(ig_cmds) / sizeof(ig_cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", ig_cmds[i].name, ig_cmds[i].summary);
+	fprintf(f, "\nRun 'ig <command> --help' for the options of a command, and\n"
+		   "'ig run <gadget> --help' for the params and fields of a gadget.\n"
+		   "\nExamples:\n"
+		   "  ig run trace_exec\n"
+		   "  ig run trace_open -o json --failed\n"
+		   "  ig run top_file --sort -rbytes_raw --max-entries 10\n");
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	size_t c;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			base_log_set_level(BASE_LOG_DEBUG);
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return IG_EXIT_OK;
+		} else if (!strcmp(argv[i], "--version")) {
+			return ig_cmd_version(1, argv);
+		} else {
+			ig_error("unknown option '%s' (see 'ig --help')", argv[i]);
+			return IG_EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return IG_EXIT_USAGE;
+	}
+	if (!strcmp(argv[i], "help")) {
+		usage(stdout);
+		return IG_EXIT_OK;
+	}
+	for (c = 0; c < sizeof(ig_cmds) / sizeof(ig_cmds[0]); c++)
+		if (!strcmp(argv[i], ig_cmds[c].name))
+			return ig_cmds[c].fn(argc - i, argv + i);
+	ig_error("unknown command '%s' (see 'ig --help')", argv[i]);
+	return IG_EXIT_USAGE;
+}
