@@ -10,7 +10,7 @@ pkgs=(
 	# toolchain and BPF
 	clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	# libraries
-	libyaml-dev libjansson-dev
+	libyaml-dev libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev
 	# tests
 	libcmocka-dev python3-pytest python3-yaml valgrind
 	# peers the benchmark compares against
