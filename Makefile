@@ -168,4 +168,7 @@ check-format:
 clean:
 	rm -rf build
 
+# keep the test objects the unit tests need between runs
+.SECONDARY: $(TEST_BPF_OBJS)
+
 -include $(LIB_OBJS:.o=.d) $(IG_OBJS:.o=.d)
