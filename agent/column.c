@@ -4,9 +4,9 @@
  *
  * The catalog follows the layout's pre-order walk.  A field of a special
  * type named "x_raw" yields two columns, the human "x" first and the raw
- * number after it (hidden in columns, kept in JSON and YAML), so "x" sits where the gadget author put the
- * field; a special field without the suffix is shown in its human form in
- * place.  Sizes (gadget_bytes) and durations keep their number unless named
+ * number after it (hidden in columns, kept in JSON and YAML), so "x" sits where the gadget author
+ * put the field; a special field without the suffix is shown in its human form in place.  Sizes
+ * (gadget_bytes) and durations keep their number unless named
  * "_raw", as their raw form is what scripts want.
  */
 #include "agent/column.h"

@@ -24,7 +24,10 @@ struct base_buf {
 
 #define BASE_BUF_DEFAULT_MAX (64u << 20)
 
-#define BASE_BUF_INIT(maximum) {.data = NULL, .len = 0, .cap = 0, .max = (maximum)}
+#define BASE_BUF_INIT(maximum)                                                                     \
+	{                                                                                          \
+		.data = NULL, .len = 0, .cap = 0, .max = (maximum)                                 \
+	}
 
 /* Makes room for extra more bytes; -E2BIG past the maximum, -ENOMEM. */
 int base_buf_reserve(struct base_buf *b, size_t extra);

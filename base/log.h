@@ -26,7 +26,8 @@ void base_log_set_fn(base_log_fn fn);
 void base_log_set_level(enum base_log_level level);
 enum base_log_level base_log_get_level(void);
 
-void base_log(enum base_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void base_log(enum base_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #define base_log_error(...) base_log(BASE_LOG_ERROR, __VA_ARGS__)
 #define base_log_warn(...)  base_log(BASE_LOG_WARN, __VA_ARGS__)

@@ -127,9 +127,11 @@ void ig_ensure_kernel_fs(void)
 	 * libbpf resolves tracepoint ids through tracefs; on a host that never
 	 * mounted it, every tracepoint attach would fail with ENOENT.
 	 */
-	if (!dir_has("/sys/kernel/tracing/events") && !dir_has("/sys/kernel/debug/tracing/events")) {
+	if (!dir_has("/sys/kernel/tracing/events") &&
+	    !dir_has("/sys/kernel/debug/tracing/events")) {
 		if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) < 0)
-			ig_warn("tracefs is not mounted and mounting it failed: %s", strerror(errno));
+			ig_warn("tracefs is not mounted and mounting it failed: %s",
+				strerror(errno));
 	}
 	if (!dir_has("/sys/fs/bpf") || access("/sys/fs/bpf", W_OK) < 0)
 		return;
@@ -147,7 +149,8 @@ int ig_cmd_version(int argc, char **argv)
 	struct utsname u;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("Usage: ig version\n\nPrints the version of ig, of the libbpf it uses and of the "
+		printf("Usage: ig version\n\nPrints the version of ig, of the libbpf it uses and "
+		       "of the "
 		       "running kernel.\n");
 		return IG_EXIT_OK;
 	}

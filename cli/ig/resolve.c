@@ -121,7 +121,8 @@ int ig_resolve_gadget(const char *spec, struct ig_gadget_files *ret, char *err, 
 		if (is_dir(spec)) {
 			r = from_dir(spec, spec, &f);
 			if (r == -ENOENT)
-				snprintf(err, errlen, "%s: no program.bpf.o in this directory", spec);
+				snprintf(err, errlen, "%s: no program.bpf.o in this directory",
+					 spec);
 		} else if (is_file(spec)) {
 			r = from_file(spec, &f);
 		} else {

@@ -86,7 +86,7 @@ static const struct run_opt run_opts[] = {
 struct run_param {
 	const struct bpf_gadget_param *bp;
 	const struct oci_metadata_param *mp;
-	char *key;	    /* flag name without the dashes */
+	char *key;	   /* flag name without the dashes */
 	const char *value; /* given on the command line, or NULL */
 };
 
@@ -123,7 +123,8 @@ static const struct run_opt *find_long(const char *name, size_t len)
 	size_t i;
 
 	for (i = 0; i < N_RUN_OPTS; i++)
-		if (strlen(run_opts[i].long_name) == len && !strncmp(run_opts[i].long_name, name, len))
+		if (strlen(run_opts[i].long_name) == len &&
+		    !strncmp(run_opts[i].long_name, name, len))
 			return &run_opts[i];
 	return NULL;
 }
@@ -206,7 +207,8 @@ static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v)
 	switch (o->id) {
 	case OPT_OUTPUT:
 		if (agent_output_parse(v, &c->output) < 0) {
-			ig_error("invalid output format '%s' (columns, json, jsonpretty or yaml)", v);
+			ig_error("invalid output format '%s' (columns, json, jsonpretty or yaml)",
+				 v);
 			return -EINVAL;
 		}
 		return 0;
@@ -352,7 +354,8 @@ static int parse_args(struct run_ctx *c, int argc, char **argv, const char *gadg
 				v = eq + 1;
 			} else if (p->bp->type == BPF_GADGET_PARAM_BOOL) {
 				/* a bare boolean flag turns it on; "--x false" also reads */
-				v = (i + 1 < argc && is_bool_word(argv[i + 1])) ? argv[++i] : "true";
+				v = (i + 1 < argc && is_bool_word(argv[i + 1])) ? argv[++i]
+										: "true";
 			} else {
 				v = i + 1 < argc ? argv[++i] : NULL;
 				if (!v) {
@@ -475,8 +478,8 @@ static void print_help(struct run_ctx *c)
 		printf("  (none)\n");
 	for (i = 0; i < c->n_params; i++) {
 		const struct run_param *p = &c->params[i];
-		const char *dflt = p->mp && p->mp->default_value ? p->mp->default_value
-								   : p->bp->default_value;
+		const char *dflt =
+			p->mp && p->mp->default_value ? p->mp->default_value : p->bp->default_value;
 		char lhs[96];
 
 		snprintf(lhs, sizeof(lhs), "--%s %s", p->key, param_type_word(p->bp));
@@ -515,11 +518,12 @@ static int make_pipelines(struct run_ctx *c, bool for_help)
 			.sort = for_help ? NULL : c->sort,
 			.max_entries = c->max_entries,
 			.out_fd = STDOUT_FILENO,
-			.clear_screen = ds->type == BPF_GADGET_DS_MAPITER && isatty(STDOUT_FILENO) &&
-					c->output == AGENT_OUTPUT_COLUMNS && mds &&
-					oci_metadata_ds_annotation(mds, "cli.clear-screen-before") &&
-					!strcmp(oci_metadata_ds_annotation(mds, "cli.clear-screen-before"),
-						"true"),
+			.clear_screen =
+				ds->type == BPF_GADGET_DS_MAPITER && isatty(STDOUT_FILENO) &&
+				c->output == AGENT_OUTPUT_COLUMNS && mds &&
+				oci_metadata_ds_annotation(mds, "cli.clear-screen-before") &&
+				!strcmp(oci_metadata_ds_annotation(mds, "cli.clear-screen-before"),
+					"true"),
 			.no_header = c->no_header,
 			.errbuf = err,
 			.errbuf_len = sizeof(err),
@@ -850,7 +854,8 @@ int ig_cmd_run(int argc, char **argv)
 	};
 	const char *spec = find_gadget_arg(argc, argv);
 	char err[RUN_ERRBUF] = "";
-	struct bpf_gadget_opts gopts = {.sz = sizeof(gopts), .errbuf = err, .errbuf_len = sizeof(err)};
+	struct bpf_gadget_opts gopts = {
+		.sz = sizeof(gopts), .errbuf = err, .errbuf_len = sizeof(err)};
 	int r, ret = IG_EXIT_ERROR;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -861,7 +866,8 @@ int ig_cmd_run(int argc, char **argv)
 			return IG_EXIT_OK;
 		}
 		if (!c.help)
-			ig_error("which gadget? usage: ig run <gadget> [options] (see 'ig run --help')");
+			ig_error("which gadget? usage: ig run <gadget> [options] (see 'ig run "
+				 "--help')");
 		return IG_EXIT_USAGE;
 	}
 

@@ -383,13 +383,15 @@ static void test_json_default(void **state)
 		      "{\"timestamp\":null,\"timestamp_raw\":0,\"proc\":{\"comm\":\"cat\","
 		      "\"pid\":1234,\"mntns_id\":4026531840,"
 		      "\"creds\":{\"uid\":0,\"user\":\"root\",\"gid\":0,\"group\":\"root\"}},"
-		      "\"error\":\"ENOENT\",\"error_raw\":2,\"op\":\"OP_CLOSE\",\"op_raw\":1,\"lo\":5,\"hi\":-3,\"ok\":true,"
+		      "\"error\":\"ENOENT\",\"error_raw\":2,\"op\":\"OP_CLOSE\",\"op_raw\":1,"
+		      "\"lo\":5,\"hi\":-3,\"ok\":true,"
 		      "\"delta\":-5,\"dst\":{\"addr\":\"10.0.0.1\",\"version\":4,\"port\":443,"
 		      "\"proto\":\"TCP\"},\"fname\":\"/etc/passwd\",\"args\":\"cat -n file\"}\n"
 		      "{\"timestamp\":null,\"timestamp_raw\":0,\"proc\":{\"comm\":\"cat\","
 		      "\"pid\":1234,\"mntns_id\":4026531840,"
 		      "\"creds\":{\"uid\":0,\"user\":\"root\",\"gid\":0,\"group\":\"root\"}},"
-		      "\"error\":\"\",\"error_raw\":0,\"op\":\"OP_CLOSE\",\"op_raw\":1,\"lo\":5,\"hi\":-3,\"ok\":true,"
+		      "\"error\":\"\",\"error_raw\":0,\"op\":\"OP_CLOSE\",\"op_raw\":1,\"lo\":5,"
+		      "\"hi\":-3,\"ok\":true,"
 		      "\"delta\":-5,\"dst\":{\"addr\":\"10.0.0.1\",\"version\":4,\"port\":443,"
 		      "\"proto\":\"TCP\"},\"fname\":\"/etc/passwd\",\"args\":\"cat -n file\"}\n");
 }
@@ -755,8 +757,9 @@ static void test_batch_sort_keys(void **state)
 	make_ok(f, &o);
 	batch(f, ev, 4);
 	expect_output(
-		f, "{\"proc\":{\"comm\":\"a\",\"pid\":30}}\n{\"proc\":{\"comm\":\"a\",\"pid\":40}}\n"
-		   "{\"proc\":{\"comm\":\"b\",\"pid\":10}}\n");
+		f,
+		"{\"proc\":{\"comm\":\"a\",\"pid\":30}}\n{\"proc\":{\"comm\":\"a\",\"pid\":40}}\n"
+		"{\"proc\":{\"comm\":\"b\",\"pid\":10}}\n");
 
 	o.sort = "nope";
 	assert_int_equal(make(f, &o), -EINVAL);
@@ -777,8 +780,9 @@ static void test_batch_sort_stable(void **state)
 		ev[i].ok = i % 2;
 	}
 	batch(f, ev, 6);
-	expect_output(f, "{\"proc\":{\"pid\":0}}\n{\"proc\":{\"pid\":2}}\n{\"proc\":{\"pid\":4}}\n"
-			 "{\"proc\":{\"pid\":1}}\n{\"proc\":{\"pid\":3}}\n{\"proc\":{\"pid\":5}}\n");
+	expect_output(f,
+		      "{\"proc\":{\"pid\":0}}\n{\"proc\":{\"pid\":2}}\n{\"proc\":{\"pid\":4}}\n"
+		      "{\"proc\":{\"pid\":1}}\n{\"proc\":{\"pid\":3}}\n{\"proc\":{\"pid\":5}}\n");
 }
 
 static void test_batch_jsonpretty_yaml(void **state)

@@ -23,17 +23,17 @@ struct {
 const void *gadget_tracer_hook___hk_events___hk_event __attribute__((unused));
 const struct hk_event *__gadget_tracer_type_hook __attribute__((unused));
 
-#define HOOK_TRACER(section, prog)                                                   \
-	SEC(section)                                                                 \
-	int prog(void *ctx)                                                          \
-	{                                                                            \
-		struct hk_event *e = bpf_ringbuf_reserve(&hk_events, sizeof(*e), 0); \
-		if (!e)                                                              \
-			return 0;                                                    \
-		e->pid = bpf_get_current_pid_tgid() >> 32;                           \
-		bpf_ringbuf_submit(e, 0);                                            \
-		return 0;                                                            \
-	}                                                                            \
+#define HOOK_TRACER(section, prog)                                                                 \
+	SEC(section)                                                                               \
+	int prog(void *ctx)                                                                        \
+	{                                                                                          \
+		struct hk_event *e = bpf_ringbuf_reserve(&hk_events, sizeof(*e), 0);               \
+		if (!e)                                                                            \
+			return 0;                                                                  \
+		e->pid = bpf_get_current_pid_tgid() >> 32;                                         \
+		bpf_ringbuf_submit(e, 0);                                                          \
+		return 0;                                                                          \
+	}                                                                                          \
 	char LICENSE[] SEC("license") = "GPL";
 
 #endif /* TEST_HOOK_TRACER_H */
