@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+
 #define OPEN_LOOP_MAX_FILES 100000
 #define OPEN_LOOP_PATH_MAX  256
 /* Reading the clock costs ~20 ns; check the deadline once per batch of calls. */
@@ -42,44 +44,6 @@ struct open_loop_opts {
 	long rate;
 	int cpu;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t tv_ns(const struct timeval *tv)
-{
-	return (uint64_t)tv->tv_sec * 1000000000ull + (uint64_t)tv->tv_usec * 1000ull;
-}
-
-/* CPU used by this process and its reaped children: lets the harness tell
- * the load's own CPU use from other work on the same CPU. */
-static uint64_t cpu_used_ns(void)
-{
-	struct rusage self, children;
-
-	if (getrusage(RUSAGE_SELF, &self) || getrusage(RUSAGE_CHILDREN, &children))
-		return 0;
-	return tv_ns(&self.ru_utime) + tv_ns(&self.ru_stime) + tv_ns(&children.ru_utime) +
-	       tv_ns(&children.ru_stime);
-}
-
-static int parse_long(const char *s, long min, long max, long *ret)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
 
 static void usage(FILE *f)
 {
@@ -132,19 +96,6 @@ static int parse_args(int argc, char **argv, struct open_loop_opts *o)
 	o->cpu = (int)cpu;
 	if (!o->dir || !o->prefix || !o->files || (!o->duration_ms && !o->count))
 		return -EINVAL;
-	return 0;
-}
-
-static int pin_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return 0;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		return -errno;
 	return 0;
 }
 
