@@ -35,11 +35,16 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/gen \
 	-DIG_VERSION='"$(VERSION)"'
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lcurl -lcrypto -larchive -lpthread
+LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lcurl -lcrypto -larchive -lgrpc -lgpr -lprotobuf-c \
+	-lwebsockets -lpthread
 
 LIB_DIRS := base bpf oci cri k8s agent
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# <module>/*.proto -> $(BUILD)/gen/<module>/*.pb-c.{c,h} by protoc-c, compiled into the library
+PROTOS := $(wildcard $(addsuffix /*.proto,$(LIB_DIRS)))
+PROTO_C := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.c)
+PROTO_H := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.h)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(PROTO_C:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
 LIB := $(BUILD)/libig.a
 
 PROGS := ig
@@ -82,9 +87,19 @@ $(DEPS_STAMP): scripts/deps.sh
 
 deps: $(DEPS_STAMP)
 
-$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP) $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen $<
+
+# generated code: built with the project's flags except the ones protoc-c's
+# output does not meet
+$(BUILD)/obj/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -Wno-shadow -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -139,10 +154,10 @@ valgrind: $(UNIT_BINS)
 		--suppressions=tests/unit/libbpf.supp \
 		$$t >/dev/null; done
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(DEPS_STAMP)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(PROTO_C:$(BUILD)/%=build/%) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ibuild/gen \
-		-DIG_VERSION='"fuzz"' $< $(LIB_SRCS) $(LDLIBS) -o $@
+		-DIG_VERSION='"fuzz"' $< $(LIB_SRCS) $(PROTO_C:$(BUILD)/%=build/%) $(LDLIBS) -o $@
 
 FUZZ_SECONDS ?= 20
 fuzz: $(FUZZ_BINS)
@@ -169,6 +184,6 @@ clean:
 	rm -rf build
 
 # keep the test objects the unit tests need between runs
-.SECONDARY: $(TEST_BPF_OBJS)
+.SECONDARY: $(TEST_BPF_OBJS) $(PROTO_C) $(PROTO_H)
 
 -include $(LIB_OBJS:.o=.d) $(IG_OBJS:.o=.d)

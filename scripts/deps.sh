@@ -11,8 +11,12 @@ pkgs=(
 	clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	# libraries
 	libyaml-dev libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev
+	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev
 	# tests
 	libcmocka-dev python3-pytest python3-yaml valgrind
+	# real peers the integration tests start: an OCI registry and an independent
+	# client, htpasswd for its basic auth, a CRI runtime and a static shell image
+	docker-registry skopeo apache2-utils containerd runc busybox-static
 	# peers the benchmark compares against
 	libbpf-tools bpftrace
 )

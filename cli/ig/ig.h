@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct oci_store;
+
 #define IG_EXIT_OK    0
 #define IG_EXIT_ERROR 1
 #define IG_EXIT_USAGE 2
@@ -38,5 +40,40 @@ void ig_ensure_kernel_fs(void);
 
 int ig_cmd_run(int argc, char **argv);
 int ig_cmd_version(int argc, char **argv);
+int ig_cmd_image(int argc, char **argv);  /* image.c: build list remove tag inspect ... */
+int ig_cmd_login(int argc, char **argv);  /* registry.c */
+int ig_cmd_logout(int argc, char **argv); /* registry.c */
+
+/*
+ * The local image store: the --store flag's value when not NULL, else
+ * $IG_OCI_STORE, else OCI_STORE_DEFAULT_DIR.  Borrowed.  (image.c)
+ */
+const char *ig_store_dir(const char *flag);
+
+/* Registry options shared by ig image pull/push, ig login and ig run (registry.c). */
+struct ig_registry_flags {
+	const char *authfile;		 /* --authfile; NULL for oci_auth_file(NULL) */
+	const char *insecure_registries; /* --insecure-registries a,b: plain HTTP to these */
+	const char *ca_file;		 /* --tls-ca-file PEM */
+	bool tls_skip_verify;		 /* --tls-verify=false */
+};
+
+/*
+ * If argv[*i] is one of the registry flags ("--authfile X", "--authfile=X",
+ * ...), stores it, advances *i past its value and returns 1; returns 0 when
+ * it is not one, -EINVAL (after printing the error) for a missing value.
+ */
+int ig_registry_flag(struct ig_registry_flags *f, int argc, char **argv, int *i);
+/* Help lines for those flags, to append to a command's usage. */
+extern const char ig_registry_flags_help[];
+/*
+ * Pulls ref (a full reference with a registry) into the store, with
+ * progress on stderr when it is a terminal and credentials from the
+ * authfile.  Prints its own error; returns 0 or -errno.
+ */
+int ig_registry_pull(struct oci_store *s, const char *ref, const struct ig_registry_flags *f);
+/* ig image push / ig image pull, with argv[0] the verb (registry.c). */
+int ig_cmd_image_push(int argc, char **argv);
+int ig_cmd_image_pull(int argc, char **argv);
 
 #endif /* CLI_IG_H */

@@ -24,6 +24,9 @@
 
 static const struct ig_cmd ig_cmds[] = {
 	{"run", ig_cmd_run, "run a gadget on this host and print its events"},
+	{"image", ig_cmd_image, "build, list, push and pull gadget images"},
+	{"login", ig_cmd_login, "save credentials for a registry"},
+	{"logout", ig_cmd_logout, "forget the credentials for a registry"},
 	{"version", ig_cmd_version, "print the version of ig and what it runs on"},
 };
 
