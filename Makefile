@@ -136,11 +136,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_BPF_OBJS) $(VMLINUX)
 	$(CC) $(CFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
 		-DTEST_BPF_DIR='"$(CURDIR)/build/tests/data"' $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
+# the tiny CRI client the containerd integration tests drive pods with
+$(BUILD)/tests/cri_pod: tests/helpers/cri_pod.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all
+integration: all $(BUILD)/tests/cri_pod
 	IG=$(CURDIR)/$(BUILD)/bin/ig IG_GADGETS=$(CURDIR)/build/gadgets \
+		CRI_POD=$(CURDIR)/$(BUILD)/tests/cri_pod \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 test: all unit integration

@@ -40,6 +40,8 @@ void ig_ensure_kernel_fs(void);
 
 int ig_cmd_run(int argc, char **argv);
 int ig_cmd_version(int argc, char **argv);
+/* containers.c */
+int ig_cmd_list_containers(int argc, char **argv);
 int ig_cmd_image(int argc, char **argv);  /* image.c: build list remove tag inspect ... */
 int ig_cmd_login(int argc, char **argv);  /* registry.c */
 int ig_cmd_logout(int argc, char **argv); /* registry.c */
@@ -60,8 +62,9 @@ struct ig_registry_flags {
 
 /*
  * If argv[*i] is one of the registry flags ("--authfile X", "--authfile=X",
- * ...), stores it, advances *i past its value and returns 1; returns 0 when
- * it is not one, -EINVAL (after printing the error) for a missing value.
+ * ...), stores it, leaves *i on the last argument it used (its value, when
+ * separate) and returns 1; returns 0 when it is not one, -EINVAL (after
+ * printing the error) for a missing or bad value.
  */
 int ig_registry_flag(struct ig_registry_flags *f, int argc, char **argv, int *i);
 /* Help lines for those flags, to append to a command's usage. */

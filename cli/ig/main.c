@@ -27,6 +27,7 @@ static const struct ig_cmd ig_cmds[] = {
 	{"image", ig_cmd_image, "build, list, push and pull gadget images"},
 	{"login", ig_cmd_login, "save credentials for a registry"},
 	{"logout", ig_cmd_logout, "forget the credentials for a registry"},
+	{"list-containers", ig_cmd_list_containers, "list the containers of the host's runtimes"},
 	{"version", ig_cmd_version, "print the version of ig and what it runs on"},
 };
 

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ig list-containers: the containers the host's CRI runtimes run, as a table
+ * or as JSON objects with the enrichment field names of DESIGN.md, and with
+ * --watch the containers that start and stop from then on, until Ctrl-C.
+ *
+ * The flags are Inspektor Gadget's (--runtimes, --containerd-socketpath,
+ * --crio-socketpath, -c/--containername), so scripts written for it work.
+ */
+#include "cli/ig/ig.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cri/collection.h"
+
+#define CONTAINERS_DEFAULT_CONTAINERD "/run/containerd/containerd.sock"
+#define CONTAINERS_DEFAULT_CRIO	      "/run/crio/crio.sock"
+#define CONTAINERS_SHORT_ID	      12
+#define CONTAINERS_MAX_RUNTIME_ARG    256
+
+struct lc_opts {
+	bool json;
+	bool watch;
+	bool header_done;
+	const char *name; /* -c */
+};
+
+static void lc_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ig list-containers [flags]\n\n"
+		"Lists the containers of the host's container runtimes (over CRI), with\n"
+		"their pod, namespace, PID and namespace ids.  Sandboxes (pause\n"
+		"containers) are not listed.\n\n"
+		"Flags:\n"
+		"  -o, --output FORMAT          columns (default) or json (one object per line)\n"
+		"  -c, --containername NAME     only containers with this name\n"
+		"  -w, --watch                  print containers as they are added and removed,\n"
+		"                               until Ctrl-C\n"
+		"      --runtimes LIST          runtimes to ask (default containerd,cri-o)\n"
+		"      --containerd-socketpath PATH  (default " CONTAINERS_DEFAULT_CONTAINERD ")\n"
+		"      --crio-socketpath PATH   (default " CONTAINERS_DEFAULT_CRIO ")\n");
+}
+
+static void print_json(const struct lc_opts *o, const char *event, const struct cri_container *c)
+{
+	json_t *root, *k8s, *rt, *labels;
+	char *s;
+	size_t i;
+
+	labels = json_object();
+	for (i = 0; i < c->n_pod_labels; i++)
+		json_object_set_new(labels, c->pod_labels[i].key,
+				    json_string(c->pod_labels[i].value));
+	k8s = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b}", "namespace", c->pod_namespace, "podName",
+			c->pod_name, "podUid", c->pod_uid, "containerName", c->name, "podLabels",
+			labels, "hostNetwork", c->host_network);
+	rt = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:s}", "runtimeName", c->runtime,
+		       "containerId", c->id, "containerName", c->name, "containerPid",
+		       (json_int_t)c->pid, "containerImageName", c->image_name,
+		       "containerImageDigest", c->image_digest, "containerStartedAt",
+		       (json_int_t)c->started_at, "containerState",
+		       c->running ? "running" : "created");
+	root = json_pack("{s:o, s:o, s:I, s:I, s:I}", "k8s", k8s, "runtime", rt, "mntns",
+			 (json_int_t)c->mntns, "netns", (json_int_t)c->netns, "cgroupId",
+			 (json_int_t)c->cgroup_id);
+	if (!root)
+		return;
+	if (event)
+		json_object_set_new(root, "event", json_string(event));
+	s = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	json_decref(root);
+	(void)o;
+}
+
+static void print_row(struct lc_opts *o, const char *event, const struct cri_container *c)
+{
+	if (!o->header_done) {
+		if (o->watch)
+			printf("%-8s ", "EVENT");
+		printf("%-20s %-16s %-24s %-20s %-13s %-8s %-11s %-11s %s\n",
+		       "RUNTIME.CONTAINERNAME", "K8S.NAMESPACE", "K8S.PODNAME", "K8S.CONTAINERNAME",
+		       "RUNTIME.CONTAINERID", "PID", "MNTNS", "NETNS", "IMAGE");
+		o->header_done = true;
+	}
+	if (event)
+		printf("%-8s ", event);
+	printf("%-20s %-16s %-24s %-20s %-13.*s %-8u %-11llu %-11llu %s\n", c->name,
+	       c->pod_namespace, c->pod_name, c->name, CONTAINERS_SHORT_ID, c->id, c->pid,
+	       (unsigned long long)c->mntns, (unsigned long long)c->netns, c->image_name);
+}
+
+static void print_one(struct lc_opts *o, const char *event, const struct cri_container *c)
+{
+	if (o->name && strcmp(o->name, c->name))
+		return;
+	if (o->json)
+		print_json(o, event, c);
+	else
+		print_row(o, event, c);
+	fflush(stdout);
+}
+
+static int lc_foreach(void *userdata, const struct cri_container *c)
+{
+	print_one(userdata, NULL, c);
+	return 0;
+}
+
+static void lc_event(void *userdata, enum cri_collection_event ev, const struct cri_container *c)
+{
+	print_one(userdata, ev == CRI_COLLECTION_ADDED ? "ADDED" : "REMOVED", c);
+}
+
+static int lc_watch(struct cri_collection *coll, struct lc_opts *o)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	sigset_t mask;
+	int ep, sfd, sub, rc = IG_EXIT_OK;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (ep < 0 || sfd < 0) {
+		ig_error("cannot set up the event loop: %s", strerror(errno));
+		rc = IG_EXIT_ERROR;
+		goto out;
+	}
+	ev.data.u32 = 1;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.u32 = 2;
+	epoll_ctl(ep, EPOLL_CTL_ADD, cri_collection_fd(coll), &ev);
+	sub = cri_collection_subscribe(coll, lc_event, o);
+	if (sub < 0) {
+		ig_error("cannot watch containers: %s", strerror(-sub));
+		rc = IG_EXIT_ERROR;
+		goto out;
+	}
+	for (;;) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, 4, -1), k;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ig_error("epoll: %s", strerror(errno));
+			rc = IG_EXIT_ERROR;
+			break;
+		}
+		for (k = 0; k < n; k++) {
+			if (evs[k].data.u32 == 1)
+				goto out;
+			cri_collection_process(coll);
+		}
+	}
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (ep >= 0)
+		close(ep);
+	return rc;
+}
+
+/* "--flag value" or "--flag=value"; returns the value or NULL (not this flag). */
+static const char *flag_value(int argc, char **argv, int *i, const char *lng, const char *shrt,
+			      bool *missing)
+{
+	size_t n = strlen(lng);
+
+	if (!strncmp(argv[*i], lng, n) && argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (strcmp(argv[*i], lng) && (!shrt || strcmp(argv[*i], shrt)))
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static int parse_runtimes(const char *list, const char *containerd_sock, const char *crio_sock,
+			  struct cri_collection_runtime *rts, size_t *n)
+{
+	char buf[CONTAINERS_MAX_RUNTIME_ARG], *p, *comma;
+	size_t len = strlen(list), k;
+
+	if (len >= sizeof(buf) || !len) {
+		ig_error("invalid --runtimes '%s'", list);
+		return -EINVAL;
+	}
+	memcpy(buf, list, len + 1);
+	*n = 0;
+	for (p = buf; p; p = comma ? comma + 1 : NULL) {
+		struct cri_collection_runtime r = {0};
+
+		comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (!strcmp(p, "containerd")) {
+			r.name = "containerd";
+			r.socket_path = containerd_sock;
+		} else if (!strcmp(p, "cri-o") || !strcmp(p, "crio")) {
+			r.name = "cri-o";
+			r.socket_path = crio_sock;
+		} else {
+			ig_error(
+				"unsupported runtime '%s' in --runtimes (known: containerd, cri-o)",
+				p);
+			return -EINVAL;
+		}
+		for (k = 0; k < *n; k++)
+			if (!strcmp(rts[k].name, r.name))
+				break;
+		if (k < *n)
+			continue;
+		if (*n >= CRI_COLLECTION_MAX_RUNTIMES) {
+			ig_error("too many runtimes in --runtimes");
+			return -EINVAL;
+		}
+		rts[(*n)++] = r;
+	}
+	return 0;
+}
+
+int ig_cmd_list_containers(int argc, char **argv)
+{
+	struct cri_collection_runtime rts[CRI_COLLECTION_MAX_RUNTIMES];
+	const char *runtimes = "containerd,cri-o";
+	const char *containerd_sock = CONTAINERS_DEFAULT_CONTAINERD;
+	const char *crio_sock = CONTAINERS_DEFAULT_CRIO;
+	struct cri_collection_opts copts = {0};
+	struct cri_collection *coll = NULL;
+	struct lc_opts o = {0};
+	const char *v;
+	size_t n_rt = 0, k;
+	int i, err, rc;
+
+	for (i = 1; i < argc; i++) {
+		bool missing = false;
+
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			lc_usage(stdout);
+			return IG_EXIT_OK;
+		} else if (!strcmp(argv[i], "-w") || !strcmp(argv[i], "--watch")) {
+			o.watch = true;
+		} else if ((v = flag_value(argc, argv, &i, "--output", "-o", &missing))) {
+			if (!strcmp(v, "json")) {
+				o.json = true;
+			} else if (!strcmp(v, "columns")) {
+				o.json = false;
+			} else {
+				ig_error("unknown output format '%s' (columns or json)", v);
+				return IG_EXIT_USAGE;
+			}
+		} else if ((v = flag_value(argc, argv, &i, "--containername", "-c", &missing))) {
+			o.name = v;
+		} else if ((v = flag_value(argc, argv, &i, "--runtimes", NULL, &missing))) {
+			runtimes = v;
+		} else if ((v = flag_value(argc, argv, &i, "--containerd-socketpath", NULL,
+					   &missing))) {
+			containerd_sock = v;
+		} else if ((v = flag_value(argc, argv, &i, "--crio-socketpath", NULL, &missing))) {
+			crio_sock = v;
+		} else if (missing) {
+			ig_error("option '%s' needs a value", argv[i]);
+			return IG_EXIT_USAGE;
+		} else {
+			ig_error("unknown option '%s' (see 'ig list-containers --help')", argv[i]);
+			return IG_EXIT_USAGE;
+		}
+		if (missing) {
+			ig_error("option '%s' needs a value", argv[i]);
+			return IG_EXIT_USAGE;
+		}
+	}
+	if (parse_runtimes(runtimes, containerd_sock, crio_sock, rts, &n_rt) < 0)
+		return IG_EXIT_USAGE;
+	copts.runtimes = rts;
+	copts.n_runtimes = n_rt;
+	if (o.watch) {
+		sigset_t mask;
+
+		/*
+		 * Before the collection exists: gRPC starts threads that inherit
+		 * the mask, and Ctrl-C must reach our signalfd, not kill them.
+		 */
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGINT);
+		sigaddset(&mask, SIGTERM);
+		sigprocmask(SIG_BLOCK, &mask, NULL);
+	}
+	err = cri_collection_new(&copts, &coll);
+	if (err) {
+		char tried[1024];
+		size_t off = 0;
+
+		tried[0] = '\0';
+		for (k = 0; k < n_rt && off < sizeof(tried); k++) {
+			int w = snprintf(tried + off, sizeof(tried) - off, "%s%s at %s",
+					 k ? ", " : "", rts[k].name, rts[k].socket_path);
+
+			if (w < 0)
+				break;
+			off += (size_t)w;
+		}
+		ig_error("no container runtime answered (tried %s): %s", tried, strerror(-err));
+		return IG_EXIT_ERROR;
+	}
+	if (o.watch) {
+		rc = lc_watch(coll, &o);
+	} else {
+		cri_collection_foreach(coll, lc_foreach, &o);
+		rc = IG_EXIT_OK;
+	}
+	cri_collection_free(coll);
+	return rc;
+}
