@@ -75,7 +75,7 @@ DEPS_STAMP := build/.deps-$(shell cat scripts/deps.sh | md5sum | cut -c1-8)
 GADGET ?= trace_exec
 ARGS ?=
 
-.PHONY: all deps gadgets test unit integration run valgrind fuzz bench lint format check-format clean
+.PHONY: all deps tools gadgets test unit integration run valgrind fuzz bench lint format check-format clean
 .DEFAULT_GOAL := all
 
 all: $(BINS) gadgets
@@ -144,9 +144,12 @@ $(BUILD)/tests/cri_pod: tests/helpers/cri_pod.c $(LIB)
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all $(BUILD)/tests/cri_pod
+tools: ; ./scripts/k8s-tools.sh
+
+integration: all tools $(BUILD)/tests/cri_pod
 	IG=$(CURDIR)/$(BUILD)/bin/ig IG_GADGETS=$(CURDIR)/build/gadgets \
 		CRI_POD=$(CURDIR)/$(BUILD)/tests/cri_pod \
+		KUBECTL=$(CURDIR)/build/tools/bin/kubectl HELM=$(CURDIR)/build/tools/bin/helm \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 test: all unit integration

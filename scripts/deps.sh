@@ -14,6 +14,8 @@ pkgs=(
 	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev
 	# tests
 	libcmocka-dev python3-pytest python3-yaml valgrind
+	# stand-in API server certificates; unpacking kubectl/helm (scripts/k8s-tools.sh)
+	openssl unzip
 	# real peers the integration tests start: an OCI registry and an independent
 	# client, htpasswd for its basic auth, a CRI runtime and a static shell image
 	docker-registry skopeo apache2-utils containerd runc busybox-static
