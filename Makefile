@@ -141,14 +141,20 @@ $(BUILD)/tests/cri_pod: tests/helpers/cri_pod.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+# the Kubernetes client driver the API server integration tests run
+$(BUILD)/tests/k8s_tool: tests/helpers/k8s_tool.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 tools: ; ./scripts/k8s-tools.sh
 
-integration: all tools $(BUILD)/tests/cri_pod
+integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool
 	IG=$(CURDIR)/$(BUILD)/bin/ig IG_GADGETS=$(CURDIR)/build/gadgets \
 		CRI_POD=$(CURDIR)/$(BUILD)/tests/cri_pod \
+		K8S_TOOL=$(CURDIR)/$(BUILD)/tests/k8s_tool \
 		KUBECTL=$(CURDIR)/build/tools/bin/kubectl HELM=$(CURDIR)/build/tools/bin/helm \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
