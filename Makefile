@@ -35,7 +35,7 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/gen \
 	-DIG_VERSION='"$(VERSION)"'
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lcurl -lcrypto -larchive -lgrpc -lgpr -lprotobuf-c \
+LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lcurl -lssl -lcrypto -larchive -lgrpc -lgpr -lprotobuf-c \
 	-lwebsockets -lpthread
 
 LIB_DIRS := base bpf oci cri k8s agent
@@ -146,15 +146,22 @@ $(BUILD)/tests/k8s_tool: tests/helpers/k8s_tool.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+# the pods/portforward driver the port-forward integration tests run
+$(BUILD)/tests/pf_tool: tests/helpers/pf_tool.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 tools: ; ./scripts/k8s-tools.sh
 
-integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool
+integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool \
+		$(BUILD)/tests/pf_tool
 	IG=$(CURDIR)/$(BUILD)/bin/ig IG_GADGETS=$(CURDIR)/build/gadgets \
 		CRI_POD=$(CURDIR)/$(BUILD)/tests/cri_pod \
 		K8S_TOOL=$(CURDIR)/$(BUILD)/tests/k8s_tool \
+		PF_TOOL=$(CURDIR)/$(BUILD)/tests/pf_tool \
 		KUBECTL=$(CURDIR)/build/tools/bin/kubectl HELM=$(CURDIR)/build/tools/bin/helm \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 

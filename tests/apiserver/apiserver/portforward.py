@@ -22,6 +22,7 @@ import base64
 import select
 import socket
 import ssl
+import time
 
 from . import spdy
 from . import status as st
@@ -296,17 +297,23 @@ class Relay:
         except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
             pass
 
-    def _flush_blocking(self, timeout=2.0):
-        """Best effort: get the last frames (close, errors) out before closing."""
-        for _ in range(int(timeout / 0.05)):
-            if not self.out:
-                return
+    def _flush_blocking(self, timeout=5.0):
+        """Gets everything still queued (data the pod sent before closing,
+        then the close and error frames) out to a client that may be reading
+        slowly, as a real server does; gives up only after `timeout` seconds
+        without any progress."""
+        idle_since = time.monotonic()
+        while self.out and time.monotonic() - idle_since < timeout:
             _, w, _ = select.select([], [self.sock], [], 0.05)
-            if w:
-                try:
-                    self._send_out()
-                except OSError:
-                    return
+            if not w:
+                continue
+            before = len(self.out)
+            try:
+                self._send_out()
+            except OSError:
+                return
+            if len(self.out) < before:
+                idle_since = time.monotonic()
 
     def run(self):
         try:
