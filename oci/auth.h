@@ -30,7 +30,7 @@
 /* Environment variable naming the file, as podman and skopeo use it. */
 #define OCI_AUTH_FILE_ENV "REGISTRY_AUTH_FILE"
 /* Largest credentials file read. */
-#define OCI_AUTH_MAX_FILE (1u << 20)
+#define OCI_AUTH_MAX_FILE     (1u << 20)
 #define OCI_AUTH_MAX_USER     256
 #define OCI_AUTH_MAX_PASSWORD 4096
 
@@ -43,12 +43,19 @@ const char *oci_auth_file(const char *path);
 /*
  * Looks up registry in the file at path.  Returns 1 and new strings in
  * *ret_user and *ret_password (free()) when found, 0 when the file or the
- * entry is absent, -EINVAL when the file is not valid JSON or the entry is
- * malformed (the message in err), -EFBIG past OCI_AUTH_MAX_FILE.
+ * entry is absent (or has no "auth", as when a credential helper keeps
+ * it), -EINVAL when the file is not valid JSON or the entry is malformed,
+ * -EFBIG past OCI_AUTH_MAX_FILE; the message for the user is in err.  The
+ * calls below leave a file they cannot parse untouched.
  */
 int oci_auth_get(const char *path, const char *registry, char **ret_user, char **ret_password,
 		 char *err, size_t errlen);
-/* Adds or replaces the entry for registry. */
+/*
+ * Adds or replaces the entry for registry (an existing key that names the
+ * same registry, such as "https://host/v1/", is updated in place).  -EINVAL
+ * for an empty user name or one with ':', or a password longer than
+ * OCI_AUTH_MAX_PASSWORD.
+ */
 int oci_auth_set(const char *path, const char *registry, const char *user, const char *password,
 		 char *err, size_t errlen);
 /*
@@ -56,6 +63,12 @@ int oci_auth_set(const char *path, const char *registry, const char *user, const
  * Returns 1 if something was removed, 0 if there was nothing to remove.
  */
 int oci_auth_remove(const char *path, const char *registry, char *err, size_t errlen);
+
+/*
+ * base64 of "user:password", the form the file's "auth" field and HTTP Basic
+ * authentication carry, as a new string in *ret (free()).
+ */
+int oci_auth_encode_basic(const char *user, const char *password, char **ret);
 
 enum oci_auth_scheme {
 	OCI_AUTH_SCHEME_UNKNOWN = 0,
@@ -71,11 +84,13 @@ struct oci_auth_challenge {
 };
 
 /*
- * Parses a WWW-Authenticate header value (at most
- * OCI_REGISTRY_MAX_CHALLENGE bytes).  -EINVAL when it is malformed, and
+ * Parses a WWW-Authenticate header value of len bytes (no terminator
+ * needed).  -EFBIG past OCI_REGISTRY_MAX_CHALLENGE bytes, -EINVAL when it
+ * is malformed (a Bearer challenge without a realm included), and
  * -EOPNOTSUPP for a scheme other than Basic and Bearer (ret->scheme is set
- * to UNKNOWN then and the caller can name it).  Free the strings with
- * oci_auth_challenge_done().
+ * to UNKNOWN then and the caller can name it).  *ret is zeroed on failure.
+ * Free the strings with oci_auth_challenge_done(), which also takes a
+ * zeroed or already freed challenge.
  */
 int oci_auth_parse_challenge(const char *header, size_t len, struct oci_auth_challenge *ret);
 void oci_auth_challenge_done(struct oci_auth_challenge *c);

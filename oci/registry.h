@@ -24,11 +24,17 @@
  * enters the store until the whole image has been fetched and verified;
  * then the blobs are stored and the tag set under the store lock, so a
  * failed pull (corrupt or truncated blob, registry gone mid-pull, a limit
- * hit) leaves the store as it was.
+ * hit) leaves the store as it was.  (Only a failure while storing, a full
+ * disk, can leave blobs no tag names; the store's next garbage collection
+ * removes them.)
  *
  * Push: walks the local image, HEADs each blob and uploads only the missing
  * ones, then puts the manifests by digest and the top object by tag, children
  * before parents.
+ *
+ * Redirects (registries send blob GETs to object storage) are followed
+ * for GET and HEAD only, never from HTTPS to HTTP, and the Authorization
+ * header is dropped when one leaves the registry's scheme, host and port.
  *
  * Every response body is bounded (the limits below).  On failure functions
  * return -errno and leave a one-line message for the user in
@@ -37,9 +43,11 @@
  * from localhost:5000 has digest sha256:cd..").  Errors: -EACCES (401/403
  * after authenticating), -ENOENT (404: no such repository, tag or blob),
  * -EBADMSG (digest or size mismatch), -EPROTO (a reply that breaks the
- * protocol), -ECONNREFUSED / -EHOSTUNREACH / -ETIMEDOUT / -ECONNRESET
- * (transport), -EFBIG (over a limit), -EMEDIUMTYPE (not an image), or the
- * store's errors.  An object is not thread-safe.
+ * protocol, a TLS handshake that fails), -ECONNREFUSED / -EHOSTUNREACH /
+ * -ETIMEDOUT / -ECONNRESET (transport), -EKEYREJECTED (the server's
+ * certificate is not trusted), -EINVAL (an unusable CA file, a reference
+ * on another registry), -EFBIG (over a limit), -EMEDIUMTYPE (not an
+ * image), or the store's errors.  An object is not thread-safe.
  */
 #ifndef OCI_REGISTRY_H
 #define OCI_REGISTRY_H

@@ -731,6 +731,7 @@ struct store_walk {
 	struct oci_store *s;
 	const struct store_src *src;
 	bool read_leaves; /* read and verify config and layer blobs too */
+	bool post_order;  /* visit an object after its children, not before */
 	unsigned int budget;
 	store_visit_fn visit;
 	void *ctx;
@@ -842,13 +843,15 @@ static int store_walk_desc(struct store_walk *w, const struct store_desc *d, uns
 			goto out;
 		}
 	}
-	if (w->visit) {
+	if (w->visit && !w->post_order) {
 		r = w->visit(w, d, doc, buf, len);
 		if (r < 0)
 			goto out;
 	}
 	if (container)
 		r = store_walk_doc(w, d, doc, depth);
+	if (r == 0 && w->visit && w->post_order)
+		r = w->visit(w, d, doc, buf, len);
 out:
 	json_decref(doc);
 	free(buf);
@@ -947,8 +950,9 @@ static int store_index_set(json_t *root, const char *ref, const struct store_des
 }
 
 /*
- * Parses a reference that names a tag (no digest) into its canonical
- * string, the key of index.json entries.
+ * Parses a reference that names a tag, or a digest alone ("name@sha256:..."
+ * as a pull by digest records it), into its canonical string, the key of
+ * index.json entries.
  */
 static int store_canonical_tag(struct oci_store *s, const char *ref, char **ret)
 {
@@ -958,14 +962,24 @@ static int store_canonical_tag(struct oci_store *s, const char *ref, char **ret)
 	err = oci_ref_parse(ref, &r);
 	if (err < 0)
 		return store_fail(s, err, "invalid image reference \"%.200s\"", ref ? ref : "");
-	if (r->digest) {
+	if (r->digest && r->tag) {
 		oci_ref_free(r);
-		return store_fail(s, -EINVAL, "%.200s is a digest reference; a tag is needed here",
+		return store_fail(s, -EINVAL, "%.200s names both a tag and a digest; give one",
 				  ref);
 	}
 	err = oci_ref_format(r, ret);
 	oci_ref_free(r);
 	return err;
+}
+
+/* A canonical digest reference must name the digest it is stored with. */
+static int store_check_ref_digest(struct oci_store *s, const char *canonical, const char *digest)
+{
+	const char *at = strchr(canonical, '@');
+
+	if (at && strcmp(at + 1, digest))
+		return store_fail(s, -EINVAL, "%.200s cannot name blob %s", canonical, digest);
+	return 0;
 }
 
 /* ---- tag ---- */
@@ -1020,8 +1034,12 @@ int oci_store_tag(struct oci_store *s, const char *ref, const char *digest)
 	int r;
 
 	r = store_canonical_tag(s, ref, &name);
+	if (r == 0)
+		r = store_check_digest(s, digest);
+	if (r == 0)
+		r = store_check_ref_digest(s, name, digest);
 	if (r < 0)
-		return r;
+		goto out;
 	r = oci_store_lock(s);
 	if (r < 0)
 		goto out;
@@ -1043,6 +1061,53 @@ out:
 	json_decref(root);
 	json_decref(desc_obj);
 	free(name);
+	return r;
+}
+
+/* ---- walk (for push) ---- */
+
+static int store_lookup(struct oci_store *s, const char *ref, json_t **ret_root,
+			struct store_desc *ret);
+
+struct store_walk_pub {
+	struct store_set seen;
+	oci_store_walk_fn fn;
+	void *userdata;
+};
+
+static int store_visit_pub(struct store_walk *w, const struct store_desc *d, json_t *doc,
+			   const void *buf, size_t len)
+{
+	struct store_walk_pub *p = w->ctx;
+	int r = store_set_add(&p->seen, d->digest);
+
+	if (r <= 0)
+		return r;
+	r = p->fn(p->userdata, d->media_type, d->digest, d->size);
+	return r < 0 ? r : 0;
+}
+
+int oci_store_walk(struct oci_store *s, const char *ref, oci_store_walk_fn fn, void *userdata)
+{
+	struct store_src src = store_src_store(s);
+	struct store_walk_pub p = {.fn = fn, .userdata = userdata};
+	struct store_desc d;
+	struct store_walk w;
+	json_t *root = NULL;
+	int r;
+
+	r = store_lookup(s, ref, &root, &d);
+	if (r == 0 && !store_is_index_type(d.media_type) && !store_is_manifest_type(d.media_type))
+		r = store_fail(s, -EMEDIUMTYPE,
+			       "image %.200s has media type %.100s, not an image index or manifest",
+			       ref, d.media_type);
+	if (r == 0) {
+		store_walk_init(&w, s, &src, false, store_visit_pub, &p);
+		w.post_order = true;
+		r = store_walk_desc(&w, &d, 0);
+	}
+	store_set_done(&p.seen);
+	json_decref(root);
 	return r;
 }
 
@@ -2107,6 +2172,7 @@ static int store_import_refs(struct store_import *im, json_t *index, char ***ret
 	json_array_foreach(arr, i, e)
 	{
 		const char *name = store_entry_ref(e);
+		struct store_desc d;
 
 		if (!name)
 			continue;
@@ -2115,7 +2181,13 @@ static int store_import_refs(struct store_import *im, json_t *index, char ***ret
 			store_prefix(im->s, r, "tarball");
 			break;
 		}
+		/* A digest name must agree with its entry, or it would name another image. */
+		r = store_desc_parse(im->s, e, "tarball: " STORE_INDEX_FILE, &d);
+		if (r == 0)
+			r = store_check_ref_digest(im->s, refs[n], d.digest);
 		n++;
+		if (r < 0)
+			break;
 	}
 	if (r == 0 && n == 0)
 		r = store_fail(im->s, -ENOENT,

@@ -115,10 +115,23 @@ int oci_store_has_blob(struct oci_store *s, const char *digest);
 /*
  * Points ref (a reference with a tag and no digest) at blob digest, which
  * must be an image index or manifest present in the store; an existing tag
- * of the same name is moved.  Every blob the image references must be
- * present and intact (-ENOENT/-EBADMSG otherwise, nothing tagged).
+ * of the same name is moved.  ref may also be a digest reference without a
+ * tag ("name@sha256:...", what a pull by digest records), whose digest must
+ * then be digest.  Every blob the image references must be present and
+ * intact (-ENOENT/-EBADMSG otherwise, nothing tagged).
  */
 int oci_store_tag(struct oci_store *s, const char *ref, const char *digest);
+/*
+ * Calls fn for every object of image ref (tag or digest) once: children
+ * before parents, the top object last, which is the order a registry
+ * accepts them in (a manifest only after the blobs it names).  Indexes and
+ * manifests are read and verified on the way; configs and layers are only
+ * named (the caller reads them with oci_store_get_blob()).  A negative
+ * return of fn stops the walk and is returned.
+ */
+typedef int (*oci_store_walk_fn)(void *userdata, const char *media_type, const char *digest,
+				 uint64_t size);
+int oci_store_walk(struct oci_store *s, const char *ref, oci_store_walk_fn fn, void *userdata);
 /*
  * Removes ref from index.json, then collects the blobs no remaining image
  * references.  A digest reference ("name@sha256:...") removes every tag of

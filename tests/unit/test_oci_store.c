@@ -436,9 +436,13 @@ static void test_tag_checks(void **state)
 	assert_int_equal(oci_store_tag(s, "a:v1", ABSENT), -ENOENT);
 	assert_int_equal(oci_store_tag(s, "a:v1", a.config), -EINVAL); /* YAML is not JSON */
 	assert_int_equal(oci_store_tag(s, "Bad Ref", a.index), -EINVAL);
-	snprintf(ref, sizeof(ref), "a@%s", a.index);
+	/* a digest reference may only name its own digest (see test_tag_digest_ref) */
+	snprintf(ref, sizeof(ref), "a@%s", a.manifest);
 	assert_int_equal(oci_store_tag(s, ref, a.index), -EINVAL);
-	assert_msg(s, "is a digest reference; a tag is needed here");
+	assert_msg(s, "cannot name blob");
+	snprintf(ref, sizeof(ref), "a:v1@%s", a.index);
+	assert_int_equal(oci_store_tag(s, ref, a.index), -EINVAL);
+	assert_msg(s, "names both a tag and a digest");
 	/* an image with a blob missing cannot be tagged */
 	unlink(blob_path("s", a.program));
 	assert_int_equal(oci_store_tag(s, "a:v1", a.index), -ENOENT);
@@ -947,6 +951,158 @@ static void test_import_extra_files(void **state)
 	oci_store_free(s);
 }
 
+/* ---- walk and digest references (for the registry client) ---- */
+
+struct walk_rec {
+	char digests[8][OCI_DIGEST_SIZE];
+	char types[8][128];
+	uint64_t sizes[8];
+	int n;
+	int fail_at; /* return -EIO on this call; -1 never */
+};
+
+static int walk_cb(void *userdata, const char *media_type, const char *digest, uint64_t size)
+{
+	struct walk_rec *w = userdata;
+
+	if (w->n == w->fail_at)
+		return -EIO;
+	assert_true(w->n < 8);
+	snprintf(w->digests[w->n], OCI_DIGEST_SIZE, "%s", digest);
+	snprintf(w->types[w->n], sizeof(w->types[w->n]), "%s", media_type);
+	w->sizes[w->n] = size;
+	w->n++;
+	return 0;
+}
+
+static void test_walk(void **state)
+{
+	struct oci_store *s = open_store("s");
+	struct walk_rec w = {.fail_at = -1};
+	char manifest[2048], dup[OCI_DIGEST_SIZE], ref[256];
+	struct img a;
+
+	make_simple(s, YAML_A, PROG_A, &a);
+	tag(s, "localhost:5000/a:v1", a.index);
+	assert_int_equal(oci_store_walk(s, "localhost:5000/a:v1", walk_cb, &w), 0);
+	/* children before parents, the top object last */
+	assert_int_equal(w.n, 4);
+	assert_string_equal(w.digests[0], a.config);
+	assert_string_equal(w.types[0], OCI_MEDIA_TYPE_GADGET_CONFIG);
+	assert_int_equal(w.sizes[0], strlen(YAML_A));
+	assert_string_equal(w.digests[1], a.program);
+	assert_string_equal(w.types[1], OCI_MEDIA_TYPE_GADGET_PROGRAM);
+	assert_string_equal(w.digests[2], a.manifest);
+	assert_int_equal(w.sizes[2], a.manifest_len);
+	assert_string_equal(w.digests[3], a.index);
+	assert_string_equal(w.types[3], OCI_MEDIA_TYPE_INDEX);
+	assert_int_equal(w.sizes[3], a.index_len);
+
+	/* by digest, with no tag needed */
+	w = (struct walk_rec){.fail_at = -1};
+	snprintf(ref, sizeof(ref), "a@%s", a.manifest);
+	assert_int_equal(oci_store_walk(s, ref, walk_cb, &w), 0);
+	assert_int_equal(w.n, 3);
+	assert_string_equal(w.digests[2], a.manifest);
+
+	/* a blob named twice (config used as a layer too) is visited once */
+	snprintf(manifest, sizeof(manifest),
+		 "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\","
+		 "\"config\":{\"mediaType\":\"" OCI_MEDIA_TYPE_GADGET_CONFIG
+		 "\",\"digest\":\"%s\",\"size\":%zu},"
+		 "\"layers\":[{\"mediaType\":\"" OCI_MEDIA_TYPE_GADGET_CONFIG
+		 "\",\"digest\":\"%s\",\"size\":%zu}]}",
+		 a.config, strlen(YAML_A), a.config, strlen(YAML_A));
+	put(s, manifest, strlen(manifest), dup);
+	tag(s, "dup:v1", dup);
+	w = (struct walk_rec){.fail_at = -1};
+	assert_int_equal(oci_store_walk(s, "dup:v1", walk_cb, &w), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.digests[0], a.config);
+	assert_string_equal(w.digests[1], dup);
+
+	/* the callback's error stops the walk */
+	w = (struct walk_rec){.fail_at = 1};
+	assert_int_equal(oci_store_walk(s, "localhost:5000/a:v1", walk_cb, &w), -EIO);
+	assert_int_equal(w.n, 1);
+
+	/* absent images, and blobs that are not images */
+	w = (struct walk_rec){.fail_at = -1};
+	assert_int_equal(oci_store_walk(s, "nope:v1", walk_cb, &w), -ENOENT);
+	assert_msg(s, "not in the store");
+	snprintf(ref, sizeof(ref), "a@%s", a.config);
+	assert_int_not_equal(oci_store_walk(s, ref, walk_cb, &w), 0);
+	assert_int_equal(w.n, 0);
+
+	/* a missing blob of a tagged image is an error, not a short walk */
+	unlink(blob_path("s", a.manifest));
+	assert_int_equal(oci_store_walk(s, "localhost:5000/a:v1", walk_cb, &w), -ENOENT);
+	assert_msg(s, a.manifest);
+	oci_store_free(s);
+}
+
+static void test_tag_digest_ref(void **state)
+{
+	struct oci_store *s = open_store("s");
+	struct oci_store_gadget *g = NULL;
+	struct oci_store_image *images = NULL;
+	char ref[256], other[256], *index;
+	size_t n = 0;
+	struct img a;
+
+	make_simple(s, YAML_A, PROG_A, &a);
+	snprintf(ref, sizeof(ref), "localhost:5000/a@%s", a.index);
+	tag(s, ref, a.index);
+	/* listed under the digest reference, and it keeps the blobs from gc */
+	assert_int_equal(oci_store_list(s, &images, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(images[0].ref, ref);
+	assert_string_equal(images[0].digest, a.index);
+	oci_store_images_free(images, n);
+	assert_int_equal(oci_store_gc(s), 0);
+	assert_int_equal(oci_store_resolve(s, ref, NULL, &g), 0);
+	assert_string_equal(g->image_digest, a.index);
+	assert_memory_equal(g->program, PROG_A, strlen(PROG_A));
+	g = oci_store_gadget_free(g);
+	/* tagging it again does not add a second entry */
+	tag(s, ref, a.index);
+	index = read_file(tmp_path("s/index.json"), NULL);
+	assert_non_null(strstr(index, ref));
+	assert_null(strstr(strstr(index, ref) + 1, ref));
+	free(index);
+
+	/* it goes with a removal by digest, with its blobs */
+	snprintf(other, sizeof(other), "localhost:5000/a:v1");
+	tag(s, other, a.index);
+	assert_int_equal(oci_store_remove(s, ref), 0);
+	assert_int_equal(oci_store_list(s, &images, &n), 0);
+	assert_int_equal(n, 0);
+	oci_store_images_free(images, n);
+	assert_int_equal(count_dir(tmp_path("s/blobs/sha256")), 0);
+	oci_store_free(s);
+}
+
+static void test_export_import_digest_ref(void **state)
+{
+	struct oci_store *s = open_store("s"), *t = open_store("t");
+	char ref[256], **refs = NULL;
+	struct img a;
+	const char *one[1];
+
+	make_simple(s, YAML_A, PROG_A, &a);
+	snprintf(ref, sizeof(ref), "localhost:5000/a@%s", a.index);
+	tag(s, ref, a.index);
+	one[0] = ref;
+	assert_int_equal(oci_store_export(s, one, 1, tmp_path("a.tar")), 0);
+	assert_int_equal(oci_store_import(t, tmp_path("a.tar"), &refs), 0);
+	assert_non_null(refs);
+	assert_string_equal(refs[0], ref);
+	assert_null(refs[1]);
+	oci_store_strv_free(refs);
+	oci_store_free(t);
+	oci_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -962,6 +1118,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_export_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_extra_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tag_digest_ref, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_import_digest_ref, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
