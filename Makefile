@@ -10,6 +10,7 @@
 #   make valgrind        unit tests under valgrind
 #   make fuzz            builds and briefly runs the libFuzzer harnesses
 #   make bench           the benchmark (writes docs/benchmarks.md)
+#   make agent-image     build/agent-image.tar, the agent's OCI image
 #   make lint / format / check-format
 
 SHELL := /bin/bash
@@ -57,6 +58,9 @@ GADGET_NAMES := $(patsubst gadgets/%/program.bpf.c,%,$(wildcard gadgets/*/progra
 GADGET_OBJS := $(GADGET_NAMES:%=build/gadgets/%/program.bpf.o)
 GADGET_YAMLS := $(GADGET_NAMES:%=build/gadgets/%/gadget.yaml)
 GADGET_HDRS := $(wildcard bpf/include/gadget/*.h)
+GADGET_IMAGE_STAMPS := $(GADGET_NAMES:%=build/oci-stamps/%)
+# image creation time: reproducible, from the last commit unless given
+GADGET_EPOCH := $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null),0)
 VMLINUX := build/gen/vmlinux.h
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
 	-Ibpf/include -Ibuild/gen -I/usr/include/$(shell $(CC) -print-multiarch)
@@ -115,7 +119,7 @@ $(VMLINUX): | $(DEPS_STAMP)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
 	@mv $@.tmp $@
 
-gadgets: $(GADGET_OBJS) $(GADGET_YAMLS)
+gadgets: $(GADGET_OBJS) $(GADGET_YAMLS) $(GADGET_IMAGE_STAMPS)
 
 build/gadgets/%/program.bpf.o: gadgets/%/program.bpf.c $(VMLINUX) $(GADGET_HDRS)
 	@mkdir -p $(dir $@)
@@ -126,6 +130,15 @@ build/gadgets/%/program.bpf.o: gadgets/%/program.bpf.c $(VMLINUX) $(GADGET_HDRS)
 build/gadgets/%/gadget.yaml: gadgets/%/gadget.yaml
 	@mkdir -p $(dir $@)
 	cp $< $@
+
+# ... and as images <name>:latest in build/oci-store, where `ig run <name>`
+# finds them, built by the ig just built.  The stamp holds the digest.
+$(foreach g,$(GADGET_NAMES),$(eval build/oci-stamps/$(g): $(wildcard gadgets/$(g)/*)))
+build/oci-stamps/%: $(GADGET_HDRS) $(VMLINUX) oci/build.c | $(BUILD)/bin/ig
+	@mkdir -p $(dir $@)
+	SOURCE_DATE_EPOCH=$(GADGET_EPOCH) $(BUILD)/bin/ig image build gadgets/$* -t $*:latest \
+		--store build/oci-store -I bpf/include -I build/gen > $@.tmp
+	@mv $@.tmp $@
 
 build/tests/data/%.bpf.o: tests/data/bpf/%.bpf.c $(VMLINUX) $(GADGET_HDRS)
 	@mkdir -p $(dir $@)
@@ -155,6 +168,15 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 tools: ; ./scripts/k8s-tools.sh
+
+# the agent's container image, an OCI image tarball for `ctr -n k8s.io images
+# import` (the name deploy/ and charts/gadget use); see docs/agent.md
+AGENT_BIN ?= $(BUILD)/bin/gadget-agent
+AGENT_IMAGE ?= gadget-agent:latest
+.PHONY: agent-image
+agent-image: $(AGENT_BIN) scripts/agent-image.py
+	SOURCE_DATE_EPOCH=$(GADGET_EPOCH) $(PYTHON) scripts/agent-image.py --binary $(AGENT_BIN) \
+		--name $(AGENT_IMAGE) --install-name gadget-agent --out build/agent-image.tar
 
 integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool \
 		$(BUILD)/tests/pf_tool

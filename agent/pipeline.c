@@ -278,6 +278,8 @@ int agent_pipeline_add_column(struct agent_pipeline *p, const struct agent_colum
 			(p->n_cols - p->n_ext) * sizeof(*cols));
 		return r;
 	}
+	if (def->hidden_columns)
+		cols[p->n_ext].flags |= AGENT_COLUMN_HIDDEN_COLS;
 	p->n_ext++;
 	p->n_cols++;
 	return 0;

@@ -93,8 +93,9 @@ struct agent_pipeline_opts {
 struct agent_column_def {
 	const char *name; /* dotted: "runtime.containerName" */
 	const char *description;
-	bool hidden; /* not in the default set */
-	int width;   /* columns mode; 0 = default */
+	bool hidden;	     /* not in the default set */
+	bool hidden_columns; /* not in the default set of columns mode (still in json/yaml) */
+	int width;	     /* columns mode; 0 = default */
 	/*
 	 * Appends the value as text; returns 0, 1 when there is no value, or a
 	 * negative errno that stops the record.

@@ -22,10 +22,7 @@
 
 #include "cri/collection.h"
 
-#define CONTAINERS_DEFAULT_CONTAINERD "/run/containerd/containerd.sock"
-#define CONTAINERS_DEFAULT_CRIO	      "/run/crio/crio.sock"
-#define CONTAINERS_SHORT_ID	      12
-#define CONTAINERS_MAX_RUNTIME_ARG    256
+#define CONTAINERS_SHORT_ID 12
 
 struct lc_opts {
 	bool json;
@@ -46,9 +43,8 @@ static void lc_usage(FILE *f)
 		"  -c, --containername NAME     only containers with this name\n"
 		"  -w, --watch                  print containers as they are added and removed,\n"
 		"                               until Ctrl-C\n"
-		"      --runtimes LIST          runtimes to ask (default containerd,cri-o)\n"
-		"      --containerd-socketpath PATH  (default " CONTAINERS_DEFAULT_CONTAINERD ")\n"
-		"      --crio-socketpath PATH   (default " CONTAINERS_DEFAULT_CRIO ")\n");
+		"%s",
+		ig_runtimes_flags_help);
 }
 
 static void print_json(const struct lc_opts *o, const char *event, const struct cri_container *c)
@@ -192,62 +188,13 @@ static const char *flag_value(int argc, char **argv, int *i, const char *lng, co
 	return argv[++*i];
 }
 
-static int parse_runtimes(const char *list, const char *containerd_sock, const char *crio_sock,
-			  struct cri_collection_runtime *rts, size_t *n)
-{
-	char buf[CONTAINERS_MAX_RUNTIME_ARG], *p, *comma;
-	size_t len = strlen(list), k;
-
-	if (len >= sizeof(buf) || !len) {
-		ig_error("invalid --runtimes '%s'", list);
-		return -EINVAL;
-	}
-	memcpy(buf, list, len + 1);
-	*n = 0;
-	for (p = buf; p; p = comma ? comma + 1 : NULL) {
-		struct cri_collection_runtime r = {0};
-
-		comma = strchr(p, ',');
-		if (comma)
-			*comma = '\0';
-		if (!strcmp(p, "containerd")) {
-			r.name = "containerd";
-			r.socket_path = containerd_sock;
-		} else if (!strcmp(p, "cri-o") || !strcmp(p, "crio")) {
-			r.name = "cri-o";
-			r.socket_path = crio_sock;
-		} else {
-			ig_error(
-				"unsupported runtime '%s' in --runtimes (known: containerd, cri-o)",
-				p);
-			return -EINVAL;
-		}
-		for (k = 0; k < *n; k++)
-			if (!strcmp(rts[k].name, r.name))
-				break;
-		if (k < *n)
-			continue;
-		if (*n >= CRI_COLLECTION_MAX_RUNTIMES) {
-			ig_error("too many runtimes in --runtimes");
-			return -EINVAL;
-		}
-		rts[(*n)++] = r;
-	}
-	return 0;
-}
-
 int ig_cmd_list_containers(int argc, char **argv)
 {
-	struct cri_collection_runtime rts[CRI_COLLECTION_MAX_RUNTIMES];
-	const char *runtimes = "containerd,cri-o";
-	const char *containerd_sock = CONTAINERS_DEFAULT_CONTAINERD;
-	const char *crio_sock = CONTAINERS_DEFAULT_CRIO;
-	struct cri_collection_opts copts = {0};
+	struct ig_runtimes_flags rf = {0};
 	struct cri_collection *coll = NULL;
 	struct lc_opts o = {0};
 	const char *v;
-	size_t n_rt = 0, k;
-	int i, err, rc;
+	int i, r, rc;
 
 	for (i = 1; i < argc; i++) {
 		bool missing = false;
@@ -257,6 +204,9 @@ int ig_cmd_list_containers(int argc, char **argv)
 			return IG_EXIT_OK;
 		} else if (!strcmp(argv[i], "-w") || !strcmp(argv[i], "--watch")) {
 			o.watch = true;
+		} else if ((r = ig_runtimes_flag(&rf, argc, argv, &i)) != 0) {
+			if (r < 0)
+				return IG_EXIT_USAGE;
 		} else if ((v = flag_value(argc, argv, &i, "--output", "-o", &missing))) {
 			if (!strcmp(v, "json")) {
 				o.json = true;
@@ -268,13 +218,6 @@ int ig_cmd_list_containers(int argc, char **argv)
 			}
 		} else if ((v = flag_value(argc, argv, &i, "--containername", "-c", &missing))) {
 			o.name = v;
-		} else if ((v = flag_value(argc, argv, &i, "--runtimes", NULL, &missing))) {
-			runtimes = v;
-		} else if ((v = flag_value(argc, argv, &i, "--containerd-socketpath", NULL,
-					   &missing))) {
-			containerd_sock = v;
-		} else if ((v = flag_value(argc, argv, &i, "--crio-socketpath", NULL, &missing))) {
-			crio_sock = v;
 		} else if (missing) {
 			ig_error("option '%s' needs a value", argv[i]);
 			return IG_EXIT_USAGE;
@@ -282,15 +225,9 @@ int ig_cmd_list_containers(int argc, char **argv)
 			ig_error("unknown option '%s' (see 'ig list-containers --help')", argv[i]);
 			return IG_EXIT_USAGE;
 		}
-		if (missing) {
-			ig_error("option '%s' needs a value", argv[i]);
-			return IG_EXIT_USAGE;
-		}
 	}
-	if (parse_runtimes(runtimes, containerd_sock, crio_sock, rts, &n_rt) < 0)
+	if (ig_runtimes_check(&rf) < 0)
 		return IG_EXIT_USAGE;
-	copts.runtimes = rts;
-	copts.n_runtimes = n_rt;
 	if (o.watch) {
 		sigset_t mask;
 
@@ -303,23 +240,8 @@ int ig_cmd_list_containers(int argc, char **argv)
 		sigaddset(&mask, SIGTERM);
 		sigprocmask(SIG_BLOCK, &mask, NULL);
 	}
-	err = cri_collection_new(&copts, &coll);
-	if (err) {
-		char tried[1024];
-		size_t off = 0;
-
-		tried[0] = '\0';
-		for (k = 0; k < n_rt && off < sizeof(tried); k++) {
-			int w = snprintf(tried + off, sizeof(tried) - off, "%s%s at %s",
-					 k ? ", " : "", rts[k].name, rts[k].socket_path);
-
-			if (w < 0)
-				break;
-			off += (size_t)w;
-		}
-		ig_error("no container runtime answered (tried %s): %s", tried, strerror(-err));
+	if (ig_runtimes_collection_new(&rf, 0, false, &coll) < 0)
 		return IG_EXIT_ERROR;
-	}
 	if (o.watch) {
 		rc = lc_watch(coll, &o);
 	} else {

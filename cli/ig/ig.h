@@ -75,6 +75,31 @@ extern const char ig_registry_flags_help[];
  * authfile.  Prints its own error; returns 0 or -errno.
  */
 int ig_registry_pull(struct oci_store *s, const char *ref, const struct ig_registry_flags *f);
+/* Container runtime flags shared by ig list-containers and ig run (runtimes.c). */
+#define IG_RUNTIMES_CONTAINERD_SOCKET "/run/containerd/containerd.sock"
+#define IG_RUNTIMES_CRIO_SOCKET	      "/run/crio/crio.sock"
+
+struct cri_collection;
+
+struct ig_runtimes_flags {
+	const char *runtimes;	       /* --runtimes a,b; NULL: containerd,cri-o */
+	const char *containerd_socket; /* NULL: IG_RUNTIMES_CONTAINERD_SOCKET */
+	const char *crio_socket;       /* NULL: IG_RUNTIMES_CRIO_SOCKET */
+};
+
+/* Like ig_registry_flag(), for --runtimes, --containerd-socketpath, --crio-socketpath. */
+int ig_runtimes_flag(struct ig_runtimes_flags *f, int argc, char **argv, int *i);
+extern const char ig_runtimes_flags_help[];
+/* Validates --runtimes; prints the error; -EINVAL. */
+int ig_runtimes_check(const struct ig_runtimes_flags *f);
+/*
+ * The container collection of the runtimes the flags name, each call bounded
+ * by timeout_ms.  When none answers, prints an error naming the sockets tried
+ * (only at debug level when quiet) and returns -errno.
+ */
+int ig_runtimes_collection_new(const struct ig_runtimes_flags *f, int timeout_ms, bool quiet,
+			       struct cri_collection **ret);
+
 /* ig image push / ig image pull, with argv[0] the verb (registry.c). */
 int ig_cmd_image_push(int argc, char **argv);
 int ig_cmd_image_pull(int argc, char **argv);

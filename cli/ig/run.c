@@ -6,7 +6,15 @@
  *
  * The loop is one epoll set: tracers wake it when their ring buffer passes the
  * gadget's wakeup threshold, and a short drain timer collects what arrived
- * without a wakeup (the no-wakeup submits that keep per-event cost low).
+ * without a wakeup (the no-wakeup submits that keep per-event cost low).  The
+ * container collection's fd is in the same set.
+ *
+ * Containers: records with a mount namespace field are enriched with their
+ * container, pod and namespace whenever a CRI runtime answers.  A container
+ * selector (-c, --k8s-*) gives the run its own mount namespace filter map,
+ * filled from the collection's ADDED/REMOVED callbacks, so the kernel drops
+ * everything else; with --host the selection is made here instead, letting
+ * host processes through.
  */
 #include "cli/ig/ig.h"
 
@@ -20,17 +28,28 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
+#include "agent/enrich.h"
 #include "agent/pipeline.h"
+#include "agent/selector.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "bpf/gadget.h"
 #include "cli/ig/resolve.h"
+#include "cri/collection.h"
 #include "oci/metadata.h"
+#include "oci/store.h"
 
 #define RUN_MAX_FILTERS	     32
 #define RUN_ERRBUF	     512
 #define RUN_DEFAULT_DRAIN_MS 10
 #define RUN_LOST_CHECK_MS    1000
+/*
+ * Bound on each CRI call: a runtime that hangs must neither hold up the
+ * start of a run that does not need it nor stall the event loop for long.
+ */
+#define RUN_CRI_TIMEOUT_MS 1000
 
 enum run_opt_id {
 	OPT_OUTPUT = 1,
@@ -44,6 +63,14 @@ enum run_opt_id {
 	OPT_RING_SIZE,
 	OPT_DRAIN_INTERVAL,
 	OPT_NO_HEADER,
+	OPT_STORE,
+	OPT_PULL,
+	OPT_CONTAINERNAME,
+	OPT_K8S_NAMESPACE,
+	OPT_K8S_PODNAME,
+	OPT_K8S_CONTAINERNAME,
+	OPT_K8S_SELECTOR,
+	OPT_HOST,
 	OPT_HELP,
 };
 
@@ -78,6 +105,21 @@ static const struct run_opt run_opts[] = {
 	{"drain-interval", 0, true, OPT_DRAIN_INTERVAL, "DURATION",
 	 "how often tracer buffers are drained without a wakeup (default 10ms)"},
 	{"no-header", 0, false, OPT_NO_HEADER, NULL, "columns output: do not print the header"},
+	{"store", 0, true, OPT_STORE, "DIR",
+	 "local image store (default: $IG_OCI_STORE, else " OCI_STORE_DEFAULT_DIR ")"},
+	{"pull", 0, true, OPT_PULL, "POLICY",
+	 "images with a registry: always, missing (default) or never pull before running"},
+	{"containername", 'c', true, OPT_CONTAINERNAME, "NAME",
+	 "only events from containers with this name"},
+	{"k8s-namespace", 0, true, OPT_K8S_NAMESPACE, "NS",
+	 "only events from pods in namespace NS"},
+	{"k8s-podname", 0, true, OPT_K8S_PODNAME, "POD", "only events from pods named POD"},
+	{"k8s-containername", 0, true, OPT_K8S_CONTAINERNAME, "NAME",
+	 "only events from containers named NAME in their pod"},
+	{"k8s-selector", 0, true, OPT_K8S_SELECTOR, "k=v,...",
+	 "only events from pods with all these labels"},
+	{"host", 0, false, OPT_HOST, NULL,
+	 "with a container selector: also show events of host processes"},
 	{"help", 'h', false, OPT_HELP, NULL, "show this help, with the gadget's params and fields"},
 };
 
@@ -113,6 +155,20 @@ struct run_ctx {
 	uint64_t drain_ms;
 	bool no_header;
 	bool help;
+	const char *store_dir;
+	enum ig_pull_policy pull;
+	struct ig_registry_flags reg;
+	struct ig_runtimes_flags rt;
+	struct agent_selector sel;
+	bool host;
+
+	/* containers */
+	struct cri_collection *coll; /* NULL: no runtime answered */
+	struct agent_enrich *enrich;
+	int filter_sub;	  /* the mount namespace filter's subscription, or -1 */
+	bool select_here; /* --host with a selector: select in on_record */
+	uint32_t mntns_off[BPF_GADGET_MAX_DS];
+	bool has_mntns[BPF_GADGET_MAX_DS];
 
 	uint64_t lost_reported[BPF_GADGET_MAX_DS];
 	int stop_err; /* first error a callback hit */
@@ -150,11 +206,25 @@ static struct run_param *find_param(struct run_ctx *c, const char *key, size_t l
 }
 
 /*
+ * The registry flags (--authfile, --tls-ca-file, ...) belong to registry.c,
+ * the container runtime ones (--runtimes, ...) to runtimes.c;
+ * on success *i is left on the last argument the flag used.
+ */
+static int registry_flag(struct run_ctx *c, int argc, char **argv, int *i)
+{
+	int r = ig_registry_flag(&c->reg, argc, argv, i);
+
+	/* the container runtime flags are shared with list-containers the same way */
+	return r ? r : ig_runtimes_flag(&c->rt, argc, argv, i);
+}
+
+/*
  * The first argument that is neither an option nor an option's value names
  * the gadget; it is needed before the rest can be parsed, since the gadget
- * brings its own params.
+ * brings its own params.  *bad is set when a registry flag lacks its value
+ * (already reported).
  */
-static const char *find_gadget_arg(int argc, char **argv)
+static const char *find_gadget_arg(struct run_ctx *c, int argc, char **argv, bool *bad)
 {
 	int i;
 
@@ -168,6 +238,14 @@ static const char *find_gadget_arg(int argc, char **argv)
 			return a;
 		if (a[1] == '-') {
 			const char *eq = strchr(a + 2, '=');
+			int r = registry_flag(c, argc, argv, &i);
+
+			if (r < 0) {
+				*bad = true;
+				return NULL;
+			}
+			if (r > 0)
+				continue;
 
 			o = find_long(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
 			if (o && o->has_arg && !eq)
@@ -183,19 +261,37 @@ static const char *find_gadget_arg(int argc, char **argv)
 
 static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v);
 
-static int prescan_ring_size(struct run_ctx *c, int argc, char **argv)
+/*
+ * Options needed before the gadget is opened, which is before the full
+ * parse: where to find it (--store, --pull, registry flags) and the ring
+ * sizes, fixed when the object is opened.
+ */
+static int prescan(struct run_ctx *c, int argc, char **argv)
 {
-	const struct run_opt *o = find_long("ring-size", 9);
+	static const char *const early[] = {"ring-size", "store", "pull"};
 	int i;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
+		const char *a = argv[i];
+		int j = i;
+
+		if (!strcmp(a, "--"))
 			break;
-		if (!strncmp(argv[i], "--ring-size=", 12) && set_option(c, o, argv[i] + 12) < 0)
+		if (strncmp(a, "--", 2))
+			continue;
+		if (registry_flag(c, argc, argv, &j) < 0)
 			return -EINVAL;
-		if (!strcmp(argv[i], "--ring-size") && i + 1 < argc &&
-		    set_option(c, o, argv[i + 1]) < 0)
-			return -EINVAL;
+		for (size_t k = 0; k < sizeof(early) / sizeof(early[0]); k++) {
+			const struct run_opt *o = find_long(early[k], strlen(early[k]));
+			size_t len = strlen(early[k]);
+
+			if (strncmp(a + 2, early[k], len))
+				continue;
+			if (a[2 + len] == '=' && set_option(c, o, a + 3 + len) < 0)
+				return -EINVAL;
+			if (a[2 + len] == '\0' && i + 1 < argc && set_option(c, o, argv[i + 1]) < 0)
+				return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -251,6 +347,41 @@ static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v)
 		break;
 	case OPT_NO_HEADER:
 		c->no_header = true;
+		return 0;
+	case OPT_STORE:
+		c->store_dir = v;
+		return 0;
+	case OPT_PULL:
+		r = ig_pull_policy_parse(v, &c->pull);
+		if (r < 0) {
+			ig_error("invalid value '%s' for --pull (always, missing or never)", v);
+			return r;
+		}
+		return 0;
+	case OPT_CONTAINERNAME:
+		c->sel.container_name = v;
+		return 0;
+	case OPT_K8S_NAMESPACE:
+		c->sel.k8s_namespace = v;
+		return 0;
+	case OPT_K8S_PODNAME:
+		c->sel.k8s_podname = v;
+		return 0;
+	case OPT_K8S_CONTAINERNAME:
+		c->sel.k8s_containername = v;
+		return 0;
+	case OPT_K8S_SELECTOR: {
+		char why[128] = "";
+
+		r = agent_selector_set_labels(&c->sel, v, why, sizeof(why));
+		if (r < 0) {
+			ig_error("invalid --k8s-selector '%s': %s", v, why[0] ? why : strerror(-r));
+			return r;
+		}
+		return 0;
+	}
+	case OPT_HOST:
+		c->host = true;
 		return 0;
 	case OPT_HELP:
 		c->help = true;
@@ -326,7 +457,12 @@ static int parse_args(struct run_ctx *c, int argc, char **argv, const char *gadg
 			const char *name = a + 2, *eq = strchr(name, '=');
 			size_t len = eq ? (size_t)(eq - name) : strlen(name);
 			struct run_param *p;
+			int r = registry_flag(c, argc, argv, &i);
 
+			if (r < 0)
+				return -EINVAL;
+			if (r > 0)
+				continue;
 			o = find_long(name, len);
 			if (o) {
 				if (o->has_arg) {
@@ -452,8 +588,14 @@ static void print_help(struct run_ctx *c)
 	size_t i;
 
 	printf("Usage: ig run <gadget> [options] [--<param> VALUE ...]\n\n"
-	       "<gadget> is the name of a built gadget (e.g. trace_open), a directory holding\n"
-	       "program.bpf.o and gadget.yaml, or the path of an eBPF object.\n\nOptions:\n");
+	       "<gadget> is one of:\n"
+	       "  an image reference with a registry (localhost:5000/trace_open:v1,\n"
+	       "    ghcr.io/org/gadget@sha256:...), run from the local store and pulled\n"
+	       "    from its registry when missing (see --pull);\n"
+	       "  a short name (trace_open, mygadget:v2): an image in the local store, else\n"
+	       "    an in-tree gadget shipped with ig;\n"
+	       "  a directory holding program.bpf.o and gadget.yaml, or an eBPF object file.\n"
+	       "\nOptions:\n");
 	for (i = 0; i < N_RUN_OPTS; i++) {
 		const struct run_opt *o = &run_opts[i];
 		char lhs[64];
@@ -466,6 +608,10 @@ static void print_help(struct run_ctx *c)
 				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
 		printf("  %-32s %s\n", lhs, o->help);
 	}
+	printf("\nRegistry options (for pulls):\n%s", ig_registry_flags_help);
+	printf("\nContainer runtimes (for container filters and the k8s.* and runtime.*\n"
+	       "fields):\n%s",
+	       ig_runtimes_flags_help);
 	if (!c->gadget)
 		return;
 
@@ -473,6 +619,9 @@ static void print_help(struct run_ctx *c)
 	if (c->md && c->md->description)
 		printf(": %s", c->md->description);
 	printf("\n");
+	if (c->files.image)
+		printf("Image %s (%s) from the store %s\n", c->files.ref,
+		       c->files.image->image_digest, c->files.store_dir);
 	printf("\nParams of %s:\n", c->files.name);
 	if (!c->n_params)
 		printf("  (none)\n");
@@ -530,6 +679,14 @@ static int make_pipelines(struct run_ctx *c, bool for_help)
 		};
 		int r = agent_pipeline_new(ds->layout, mds, &po, &c->pipes[i]);
 
+		c->has_mntns[i] = agent_enrich_mntns_offset(ds->layout, &c->mntns_off[i]) == 0;
+		/*
+		 * Without a runtime the columns stay in JSON (with empty values,
+		 * so the output has one shape) but leave the table alone.
+		 */
+		if (r >= 0 && c->enrich && c->has_mntns[i])
+			r = agent_enrich_add_columns(c->enrich, c->pipes[i], ds->layout,
+						     c->coll != NULL || for_help);
 		if (r >= 0)
 			r = agent_pipeline_prepare(c->pipes[i]);
 		if (r < 0) {
@@ -568,6 +725,101 @@ static int apply_params(struct run_ctx *c)
 	return 0;
 }
 
+/*
+ * --host with a selector: host processes and the selected containers pass;
+ * records without a mount namespace field cannot be told apart and pass too.
+ */
+static bool selected_here(struct run_ctx *c, size_t ds, const void *data, size_t size)
+{
+	const struct cri_container *ct;
+	uint64_t mntns;
+
+	if (!c->select_here || !c->has_mntns[ds] || (size_t)c->mntns_off[ds] + 8 > size)
+		return true;
+	memcpy(&mntns, (const char *)data + c->mntns_off[ds], sizeof(mntns));
+	ct = agent_enrich_lookup(c->enrich, mntns);
+	return !ct || agent_selector_match(&c->sel, ct);
+}
+
+/* Keeps the run's mount namespace filter in step with the selected containers. */
+static void on_container(void *userdata, enum cri_collection_event ev,
+			 const struct cri_container *ct)
+{
+	struct run_ctx *c = userdata;
+	bool add = ev == CRI_COLLECTION_ADDED;
+	int r;
+
+	if (!agent_selector_match(&c->sel, ct))
+		return;
+	r = add ? bpf_gadget_mntns_filter_add(c->gadget, ct->mntns)
+		: bpf_gadget_mntns_filter_remove(c->gadget, ct->mntns);
+	if (r < 0) {
+		ig_warn("container %s: %s", ct->name, bpf_gadget_last_error(c->gadget));
+		return;
+	}
+	base_log_debug("ig: run: filter %s mntns %llu: container %s (%.12s) of pod %s/%s",
+		       add ? "+" : "-", (unsigned long long)ct->mntns, ct->name, ct->id,
+		       ct->pod_namespace, ct->pod_name);
+}
+
+/*
+ * The container collection, before the pipelines (their columns depend on
+ * it).  A selector needs a runtime; otherwise a missing one only means no
+ * enrichment, and is not worth more than a debug line.
+ */
+static int setup_containers(struct run_ctx *c)
+{
+	bool need = !agent_selector_empty(&c->sel);
+	sigset_t mask;
+	int r;
+
+	/*
+	 * gRPC starts threads that inherit the signal mask: block now, so that
+	 * Ctrl-C reaches the event loop's signalfd and not one of them.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	r = ig_runtimes_collection_new(&c->rt, RUN_CRI_TIMEOUT_MS, !need, &c->coll);
+	if (r < 0 && need)
+		return r;
+	r = agent_enrich_new(c->coll, &c->enrich);
+	if (r < 0)
+		ig_error("container enrichment: %s", strerror(-r));
+	return r;
+}
+
+/* After the pipelines, before load: the filter replaces the gadget's map at load. */
+static int setup_filter(struct run_ctx *c)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	int r;
+
+	if (agent_selector_empty(&c->sel))
+		return 0;
+	if (c->host) {
+		c->select_here = true;
+		return 0;
+	}
+	r = bpf_gadget_mntns_filter_enable(c->gadget);
+	if (r < 0) {
+		ig_error("%s cannot filter by container: %s", c->files.name,
+			 bpf_gadget_last_error(c->gadget));
+		return r;
+	}
+	if (!bpf_obj_get_info_by_fd(bpf_gadget_mntns_filter_fd(c->gadget), &info, &len))
+		base_log_debug("ig: run: mount namespace filter map id %u", info.id);
+	/* replays the containers already running as ADDED */
+	c->filter_sub = cri_collection_subscribe(c->coll, on_container, c);
+	if (c->filter_sub < 0) {
+		ig_error("watching containers: %s", strerror(-c->filter_sub));
+		return c->filter_sub;
+	}
+	return 0;
+}
+
 static int on_record(const struct bpf_gadget_ds *ds, const void *data, size_t size, void *ctx)
 {
 	struct run_ctx *c = ctx;
@@ -578,6 +830,8 @@ static int on_record(const struct bpf_gadget_ds *ds, const void *data, size_t si
 			i++;
 	if (i == c->n_ds)
 		return 0;
+	if (c->select_here && !selected_here(c, i, data, size))
+		return 0;
 	return agent_pipeline_record(c->pipes[i], data, size);
 }
 
@@ -585,12 +839,26 @@ static int on_batch(const struct bpf_gadget_ds *ds, const void *const *records, 
 		    size_t record_size, void *ctx)
 {
 	struct run_ctx *c = ctx;
-	size_t i;
+	const void **kept;
+	size_t i, k, m = 0;
+	int r;
 
 	for (i = 0; i < c->n_ds; i++)
 		if (bpf_gadget_ds_get(c->gadget, i) == ds)
-			return agent_pipeline_batch(c->pipes[i], records, n, record_size);
-	return 0;
+			break;
+	if (i == c->n_ds)
+		return 0;
+	if (!c->select_here || !c->has_mntns[i] || !n)
+		return agent_pipeline_batch(c->pipes[i], records, n, record_size);
+	kept = calloc(n, sizeof(*kept));
+	if (!kept)
+		return -ENOMEM;
+	for (k = 0; k < n; k++)
+		if (selected_here(c, i, records[k], record_size))
+			kept[m++] = records[k];
+	r = agent_pipeline_batch(c->pipes[i], kept, m, record_size);
+	free(kept);
+	return r;
 }
 
 static int flush_all(struct run_ctx *c)
@@ -655,7 +923,7 @@ static void timer_ack(int fd)
 		return;
 }
 
-enum loop_tag { TAG_SIGNAL = 1, TAG_RING, TAG_DRAIN, TAG_FETCH, TAG_TIMEOUT, TAG_LOST };
+enum loop_tag { TAG_SIGNAL = 1, TAG_RING, TAG_DRAIN, TAG_FETCH, TAG_TIMEOUT, TAG_LOST, TAG_CRI };
 
 static int ep_add(int ep, int fd, enum loop_tag tag)
 {
@@ -750,6 +1018,8 @@ static int run_loop(struct run_ctx *c)
 			goto out_err;
 		}
 	}
+	if (c->coll && (r = ep_add(ep, cri_collection_fd(c->coll), TAG_CRI)) < 0)
+		goto out_err;
 	if (c->timeout_ms) {
 		tmo = timer_new(c->timeout_ms, false);
 		if (tmo < 0 || (r = ep_add(ep, tmo, TAG_TIMEOUT)) < 0) {
@@ -785,6 +1055,15 @@ static int run_loop(struct run_ctx *c)
 			case TAG_LOST:
 				timer_ack(lost);
 				report_lost(c, false);
+				break;
+			case TAG_CRI:
+				/*
+				 * Containers come and go here (the filter map
+				 * follows in the callbacks); a runtime that is
+				 * down is retried by the collection itself.
+				 */
+				cri_collection_process(c->coll);
+				agent_enrich_expire(c->enrich);
 				break;
 			case TAG_FETCH:
 				timer_ack(fetch);
@@ -836,8 +1115,13 @@ static void run_ctx_done(struct run_ctx *c)
 {
 	size_t i;
 
+	if (c->coll && c->filter_sub >= 0)
+		cri_collection_unsubscribe(c->coll, c->filter_sub);
 	for (i = 0; i < BPF_GADGET_MAX_DS; i++)
 		c->pipes[i] = agent_pipeline_free(c->pipes[i]);
+	c->enrich = agent_enrich_free(c->enrich);
+	c->coll = cri_collection_free(c->coll);
+	agent_selector_done(&c->sel);
 	for (i = 0; i < c->n_params; i++)
 		free(c->params[i].key);
 	c->gadget = bpf_gadget_free(c->gadget);
@@ -851,14 +1135,19 @@ int ig_cmd_run(int argc, char **argv)
 		.output = AGENT_OUTPUT_COLUMNS,
 		.fetch_interval_ms = 1000,
 		.drain_ms = RUN_DEFAULT_DRAIN_MS,
+		.filter_sub = -1,
 	};
-	const char *spec = find_gadget_arg(argc, argv);
-	char err[RUN_ERRBUF] = "";
+	char err[IG_RESOLVE_ERRLEN] = "";
 	struct bpf_gadget_opts gopts = {
 		.sz = sizeof(gopts), .errbuf = err, .errbuf_len = sizeof(err)};
+	struct ig_resolve_opts ropts = {0};
+	bool bad = false;
+	const char *spec = find_gadget_arg(&c, argc, argv, &bad);
 	int r, ret = IG_EXIT_ERROR;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (bad)
+		return IG_EXIT_USAGE;
 	if (!spec) {
 		/* no gadget: only --help makes sense */
 		if (parse_args(&c, argc, argv, NULL) == 0 && c.help) {
@@ -871,12 +1160,27 @@ int ig_cmd_run(int argc, char **argv)
 		return IG_EXIT_USAGE;
 	}
 
-	r = ig_resolve_gadget(spec, &c.files, err, sizeof(err));
-	if (r < 0) {
-		ig_error("%s", err);
+	if (prescan(&c, argc, argv) < 0) {
+		ret = IG_EXIT_USAGE;
 		goto out;
 	}
-	if (c.files.yaml_path) {
+	ropts.store_dir = c.store_dir;
+	ropts.pull = c.pull;
+	ropts.registry = &c.reg;
+	r = ig_resolve_gadget(spec, &ropts, &c.files, err, sizeof(err));
+	if (r < 0) {
+		if (err[0])
+			ig_error("%s", err);
+		goto out;
+	}
+	if (c.files.image) {
+		r = oci_metadata_parse(c.files.image->config, c.files.image->config_len, &c.md, err,
+				       sizeof(err));
+		if (r < 0) {
+			ig_error("image %s: %s", c.files.ref, err);
+			goto out;
+		}
+	} else if (c.files.yaml_path) {
 		r = oci_metadata_load(c.files.yaml_path, &c.md, err, sizeof(err));
 		if (r < 0) {
 			ig_error("%s", err);
@@ -884,13 +1188,12 @@ int ig_cmd_run(int argc, char **argv)
 		}
 	}
 	gopts.name = c.files.name;
-	/* ring sizes are fixed when the object is opened, before the full parse */
-	if (prescan_ring_size(&c, argc, argv) < 0) {
-		ret = IG_EXIT_USAGE;
-		goto out;
-	}
 	gopts.ringbuf_min_bytes = (uint32_t)c.ring_size;
-	r = bpf_gadget_open_file(c.files.elf_path, &gopts, &c.gadget);
+	if (c.files.image)
+		r = bpf_gadget_open_mem(c.files.image->program, c.files.image->program_len, &gopts,
+					&c.gadget);
+	else
+		r = bpf_gadget_open_file(c.files.elf_path, &gopts, &c.gadget);
 	if (r < 0) {
 		ig_error("%s", err[0] ? err : strerror(-r));
 		goto out;
@@ -902,12 +1205,19 @@ int ig_cmd_run(int argc, char **argv)
 		goto out;
 	}
 	if (c.help) {
-		if (make_pipelines(&c, true) == 0) {
+		/* no runtime is asked, but the enrichment fields are listed */
+		if (agent_enrich_new(NULL, &c.enrich) == 0 && make_pipelines(&c, true) == 0) {
 			print_help(&c);
 			ret = IG_EXIT_OK;
 		}
 		goto out;
 	}
+	if (ig_runtimes_check(&c.rt) < 0) {
+		ret = IG_EXIT_USAGE;
+		goto out;
+	}
+	if (setup_containers(&c) < 0)
+		goto out;
 	if (make_pipelines(&c, false) < 0) {
 		ret = IG_EXIT_USAGE;
 		goto out;
@@ -916,6 +1226,8 @@ int ig_cmd_run(int argc, char **argv)
 		ret = IG_EXIT_USAGE;
 		goto out;
 	}
+	if (setup_filter(&c) < 0)
+		goto out;
 
 	ig_ensure_kernel_fs();
 	bpf_gadget_set_record_fn(c.gadget, on_record, &c);

@@ -24,11 +24,12 @@ def unique(prefix="igt"):
 class IgRun:
     """ig run in the background; stdout lines are collected by a thread."""
 
-    def __init__(self, args, env=None):
+    def __init__(self, args, env=None, verbose=False):
         e = dict(os.environ, IG_GADGETS=GADGETS)
         if env:
             e.update(env)
-        self.args = [IG, "run"] + list(args)
+        # verbose: "ig -v run", whose debug lines go to err_lines
+        self.args = [IG] + (["-v"] if verbose else []) + ["run"] + list(args)
         self.proc = subprocess.Popen(
             self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e, text=True,
             start_new_session=True)

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Container enrichment: the runtime.* and k8s.* columns of a record, found
+ * through the record's mount namespace id (its gadget_mntns_id field) in the
+ * container collection.
+ *
+ *   runtime.containerName  runtime.containerId  runtime.containerPid
+ *   runtime.containerImageName  runtime.runtimeName
+ *   k8s.namespace  k8s.podName  k8s.containerName  k8s.podLabels ("k=v,k2=v2")
+ *
+ * A record from a process outside any container (the host) gets empty
+ * values.  Lookups are O(1): the collection's mntns hash, and the last answer
+ * is kept, since consecutive records mostly come from one process.
+ *
+ * A container's last records may still sit in a ring buffer when the
+ * collection reports it removed; its details are kept for
+ * AGENT_ENRICH_GRACE_MS afterwards so that those records are still named.
+ */
+#ifndef AGENT_ENRICH_H
+#define AGENT_ENRICH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct agent_pipeline;
+struct bpf_layout;
+struct cri_collection;
+struct cri_container;
+
+#define AGENT_ENRICH_GRACE_MS 2000
+/* Removed containers remembered at once; the oldest go first past this. */
+#define AGENT_ENRICH_MAX_GONE 1024
+
+struct agent_enrich;
+
+/*
+ * coll (borrowed, may be NULL: every record then looks like the host's) must
+ * outlive the object.  Returns a new object; free with agent_enrich_free().
+ */
+int agent_enrich_new(struct cri_collection *coll, struct agent_enrich **ret);
+struct agent_enrich *agent_enrich_free(struct agent_enrich *e);
+
+/*
+ * The offset of the record's mount namespace id: the first field of type
+ * gadget_mntns_id.  -ENOENT when the layout has none.
+ */
+int agent_enrich_mntns_offset(const struct bpf_layout *l, uint32_t *ret);
+
+/*
+ * Adds the enrichment columns to p (before agent_pipeline_prepare()) for
+ * records laid out by l.  With show, K8S.NAMESPACE, K8S.PODNAME and
+ * K8S.CONTAINERNAME are in the default columns; every column is in the default
+ * JSON and YAML output either way.  -ENOENT when l has no mount namespace
+ * field (nothing added); other -errno from agent_pipeline_add_column().
+ */
+int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
+			     const struct bpf_layout *l, bool show);
+
+/*
+ * The container whose mount namespace is mntns, or one removed less than
+ * AGENT_ENRICH_GRACE_MS ago; NULL for the host.  Borrowed until the next
+ * collection event or agent_enrich_expire().
+ */
+const struct cri_container *agent_enrich_lookup(struct agent_enrich *e, uint64_t mntns);
+
+/* Forgets removed containers past their grace period; call now and then. */
+void agent_enrich_expire(struct agent_enrich *e);
+
+#endif /* AGENT_ENRICH_H */

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Container selectors; see selector.h.
+ */
+#include "agent/selector.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri/collection.h"
+
+static int fail(char *errbuf, size_t len, int err, const char *what, const char *item)
+{
+	if (errbuf && len)
+		snprintf(errbuf, len, "%s%s%.*s%s", what, item ? " '" : "", 64, item ? item : "",
+			 item ? "'" : "");
+	return err;
+}
+
+int agent_selector_set_labels(struct agent_selector *s, const char *text, char *errbuf,
+			      size_t errbuf_len)
+{
+	struct agent_selector_label labels[AGENT_SELECTOR_MAX_LABELS];
+	size_t len, n = 0, i;
+	char *copy, *p, *comma;
+
+	if (!s || !text)
+		return -EINVAL;
+	len = strnlen(text, AGENT_SELECTOR_MAX_TEXT + 1);
+	if (len > AGENT_SELECTOR_MAX_TEXT)
+		return fail(errbuf, errbuf_len, -E2BIG, "label selector too long", NULL);
+	if (!len)
+		return fail(errbuf, errbuf_len, -EINVAL, "empty label selector", NULL);
+	copy = strdup(text);
+	if (!copy)
+		return -ENOMEM;
+	for (p = copy; p; p = comma ? comma + 1 : NULL) {
+		char *eq;
+
+		comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		eq = strchr(p, '=');
+		if (!eq || eq == p) {
+			fail(errbuf, errbuf_len, -EINVAL,
+			     eq ? "label selector: empty key in"
+				: "label selector: expected key=value, got",
+			     p);
+			free(copy);
+			return -EINVAL;
+		}
+		if (n == AGENT_SELECTOR_MAX_LABELS) {
+			free(copy);
+			return fail(errbuf, errbuf_len, -E2BIG, "label selector: too many labels",
+				    NULL);
+		}
+		*eq = '\0';
+		for (i = 0; i < n; i++) {
+			if (!strcmp(labels[i].key, p)) {
+				fail(errbuf, errbuf_len, -EINVAL, "label selector: repeated key",
+				     p);
+				free(copy);
+				return -EINVAL;
+			}
+		}
+		labels[n].key = p;
+		labels[n].value = eq + 1;
+		n++;
+	}
+	free(s->labels_text);
+	s->labels_text = copy;
+	memcpy(s->labels, labels, n * sizeof(labels[0]));
+	s->n_labels = n;
+	return 0;
+}
+
+void agent_selector_done(struct agent_selector *s)
+{
+	if (!s)
+		return;
+	free(s->labels_text);
+	s->labels_text = NULL;
+	s->n_labels = 0;
+}
+
+static bool set(const char *v)
+{
+	return v && *v;
+}
+
+bool agent_selector_empty(const struct agent_selector *s)
+{
+	return !s || (!set(s->container_name) && !set(s->k8s_namespace) && !set(s->k8s_podname) &&
+		      !set(s->k8s_containername) && !s->n_labels);
+}
+
+static bool eq_or_unset(const char *want, const char *have)
+{
+	return !set(want) || (have && !strcmp(want, have));
+}
+
+static bool has_label(const struct cri_container *c, const struct agent_selector_label *l)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_pod_labels; i++)
+		if (!strcmp(c->pod_labels[i].key, l->key))
+			return !strcmp(c->pod_labels[i].value, l->value);
+	return false;
+}
+
+bool agent_selector_match(const struct agent_selector *s, const struct cri_container *c)
+{
+	size_t i;
+
+	if (!c)
+		return false;
+	if (!s)
+		return true;
+	if (!eq_or_unset(s->container_name, c->name) ||
+	    !eq_or_unset(s->k8s_namespace, c->pod_namespace) ||
+	    !eq_or_unset(s->k8s_podname, c->pod_name) ||
+	    !eq_or_unset(s->k8s_containername, c->name))
+		return false;
+	for (i = 0; i < s->n_labels; i++)
+		if (!has_label(c, &s->labels[i]))
+			return false;
+	return true;
+}

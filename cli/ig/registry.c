@@ -1,0 +1,681 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ig image push / ig image pull / ig login / ig logout: the command line
+ * over the registry client (oci/registry.c) and the credentials file
+ * (oci/auth.c).
+ *
+ * The flags are the ones of Inspektor Gadget's ig, so scripts written for
+ * it keep working: --authfile, --insecure-registries, --tls-verify=false,
+ * plus --tls-ca-file for registries with a private CA.  ig run shares them
+ * through ig_registry_flag() and ig_registry_pull().
+ */
+#include "cli/ig/ig.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oci/auth.h"
+#include "oci/ref.h"
+#include "oci/registry.h"
+#include "oci/store.h"
+
+#define REG_ERRBUF 512
+/* How often the progress line is redrawn. */
+#define REG_PROGRESS_MS 200
+
+/* ---- flags shared with ig run ---- */
+
+const char ig_registry_flags_help[] =
+	"      --authfile PATH         registry credentials (default $" OCI_AUTH_FILE_ENV
+	" or " OCI_AUTH_DEFAULT_FILE ")\n"
+	"      --insecure-registries LIST\n"
+	"                              registries (host:port,...) reached over plain HTTP\n"
+	"      --tls-ca-file PEM       also trust these CA certificates for registries\n"
+	"      --tls-verify=false      do not check the registry's certificate\n";
+
+/* Matches "--name VALUE" and "--name=VALUE"; *ret is the value. */
+static int reg_flag_value(const char *name, int argc, char **argv, int *i, const char **ret)
+{
+	const char *a = argv[*i];
+	size_t len = strlen(name);
+
+	if (strncmp(a, name, len))
+		return 0;
+	if (a[len] == '=') {
+		*ret = a + len + 1;
+		return 1;
+	}
+	if (a[len] != '\0')
+		return 0;
+	if (*i + 1 >= argc) {
+		ig_error("%s needs a value", name);
+		return -EINVAL;
+	}
+	*ret = argv[++*i];
+	return 1;
+}
+
+int ig_registry_flag(struct ig_registry_flags *f, int argc, char **argv, int *i)
+{
+	const char *v;
+	int r;
+
+	if ((r = reg_flag_value("--authfile", argc, argv, i, &f->authfile)) != 0)
+		return r;
+	if ((r = reg_flag_value("--insecure-registries", argc, argv, i, &f->insecure_registries)) !=
+	    0)
+		return r;
+	if ((r = reg_flag_value("--tls-ca-file", argc, argv, i, &f->ca_file)) != 0)
+		return r;
+	/* A boolean: only "--tls-verify" or "--tls-verify=BOOL", never a separate value. */
+	if (!strcmp(argv[*i], "--tls-verify")) {
+		f->tls_skip_verify = false;
+		return 1;
+	}
+	if (!strncmp(argv[*i], "--tls-verify=", 13)) {
+		v = argv[*i] + 13;
+		if (!strcmp(v, "true")) {
+			f->tls_skip_verify = false;
+		} else if (!strcmp(v, "false")) {
+			f->tls_skip_verify = true;
+		} else {
+			ig_error("--tls-verify takes true or false, not '%s'", v);
+			return -EINVAL;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* True if registry is one of the comma-separated list. */
+static bool reg_is_insecure(const char *list, const char *registry)
+{
+	size_t len = strlen(registry);
+	const char *p = list;
+
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		while (n && *p == ' ') {
+			p++;
+			n--;
+		}
+		while (n && p[n - 1] == ' ')
+			n--;
+		if (n == len && !strncmp(p, registry, len))
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* ---- progress ---- */
+
+struct reg_progress {
+	bool tty;
+	bool shown; /* a line is on the screen and needs a newline */
+	uint64_t last_ms;
+	char what[32];
+};
+
+static uint64_t reg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void reg_human(uint64_t v, char *buf, size_t len)
+{
+	if (v >= (1u << 20))
+		snprintf(buf, len, "%.1f MiB", (double)v / (1u << 20));
+	else if (v >= 1024)
+		snprintf(buf, len, "%.1f KiB", (double)v / 1024);
+	else
+		snprintf(buf, len, "%llu B", (unsigned long long)v);
+}
+
+static void reg_progress_cb(void *userdata, const char *what, uint64_t done, uint64_t total)
+{
+	struct reg_progress *p = userdata;
+	char d[32], t[32], name[32];
+	uint64_t now = reg_now_ms();
+	bool end = total && done >= total;
+
+	if (!p->tty)
+		return;
+	/* "sha256:0123456789ab", like docker's short ids */
+	snprintf(name, sizeof(name), "%.19s", what);
+	if (!end && strcmp(name, p->what) == 0 && now - p->last_ms < REG_PROGRESS_MS)
+		return;
+	snprintf(p->what, sizeof(p->what), "%s", name);
+	p->last_ms = now;
+	reg_human(done, d, sizeof(d));
+	if (total) {
+		reg_human(total, t, sizeof(t));
+		fprintf(stderr, "\r\033[K%s  %s / %s", name, d, t);
+	} else {
+		fprintf(stderr, "\r\033[K%s  %s", name, d);
+	}
+	p->shown = true;
+	fflush(stderr);
+}
+
+static void reg_progress_end(struct reg_progress *p)
+{
+	if (p->shown)
+		fputs("\r\033[K", stderr);
+	p->shown = false;
+}
+
+/* ---- client setup ---- */
+
+struct reg_client {
+	struct oci_registry *reg;
+	struct reg_progress progress;
+	char *user, *password;
+};
+
+static void reg_client_done(struct reg_client *c)
+{
+	reg_progress_end(&c->progress);
+	c->reg = oci_registry_free(c->reg);
+	free(c->user);
+	if (c->password)
+		explicit_bzero(c->password, strlen(c->password));
+	free(c->password);
+	c->user = c->password = NULL;
+}
+
+/*
+ * Opens a client for registry with the flags; the credentials are user and
+ * password when given, else the authfile's entry.
+ */
+static int reg_client_open(struct reg_client *c, const char *registry,
+			   const struct ig_registry_flags *f, const char *user,
+			   const char *password)
+{
+	struct oci_registry_opts opts = {0};
+	char err[REG_ERRBUF];
+	int r;
+
+	*c = (struct reg_client){0};
+	c->progress.tty = isatty(STDERR_FILENO);
+	if (!user) {
+		const char *path = oci_auth_file(f->authfile);
+
+		r = oci_auth_get(path, registry, &c->user, &c->password, err, sizeof(err));
+		if (r < 0) {
+			ig_error("%s", err);
+			return r;
+		}
+		user = c->user;
+		password = c->password;
+	}
+	opts.registry = registry;
+	opts.plain_http = reg_is_insecure(f->insecure_registries, registry);
+	opts.tls_skip_verify = f->tls_skip_verify;
+	opts.ca_file = f->ca_file;
+	opts.username = user;
+	opts.password = password;
+	opts.progress = reg_progress_cb;
+	opts.progress_userdata = &c->progress;
+	r = oci_registry_new(&opts, &c->reg);
+	if (r < 0) {
+		ig_error("cannot set up a client for %s: %s", registry, strerror(-r));
+		reg_client_done(c);
+		return r;
+	}
+	return 0;
+}
+
+/* Prints the client's error once, with what the user can do about it. */
+static void reg_report(struct reg_client *c, int r, const char *prefix)
+{
+	const char *hint = "";
+
+	if (r == -EKEYREJECTED)
+		hint = " (use --tls-ca-file to trust its CA, or --tls-verify=false)";
+	else if (r == -EPROTO && strstr(oci_registry_errmsg(c->reg), "plain HTTP"))
+		hint = " (name it in --insecure-registries if it does)";
+	ig_error("%s%s%s", prefix, oci_registry_errmsg(c->reg), hint);
+}
+
+/* Parses ref and checks that it names a registry. */
+static int reg_parse_ref(const char *ref, struct oci_ref **ret)
+{
+	struct oci_ref *r = NULL;
+
+	if (oci_ref_parse(ref, &r) < 0) {
+		ig_error("invalid image reference '%s'", ref);
+		return -EINVAL;
+	}
+	if (!r->registry) {
+		ig_error("'%s' names no registry (use host[:port]/name[:tag])", ref);
+		oci_ref_free(r);
+		return -EINVAL;
+	}
+	*ret = r;
+	return 0;
+}
+
+int ig_registry_pull(struct oci_store *s, const char *ref, const struct ig_registry_flags *f)
+{
+	char digest[OCI_DIGEST_SIZE];
+	struct reg_client c;
+	struct oci_ref *pr = NULL;
+	int r;
+
+	r = reg_parse_ref(ref, &pr);
+	if (r < 0)
+		return r;
+	r = reg_client_open(&c, pr->registry, f, NULL, NULL);
+	oci_ref_free(pr);
+	if (r < 0)
+		return r;
+	r = oci_registry_pull(c.reg, s, ref, digest);
+	reg_progress_end(&c.progress);
+	if (r < 0)
+		reg_report(&c, r, "");
+	reg_client_done(&c);
+	return r;
+}
+
+/* ---- ig image push / pull ---- */
+
+static void reg_image_usage(FILE *out, const char *verb)
+{
+	if (!strcmp(verb, "push"))
+		fprintf(out, "Usage: ig image push [options] IMAGE\n\n"
+			     "Uploads IMAGE from the local store to the registry it names,\n"
+			     "skipping blobs the registry already has.\n\n");
+	else
+		fprintf(out, "Usage: ig image pull [options] IMAGE\n\n"
+			     "Downloads IMAGE (host[:port]/name:tag or name@sha256:...) into the\n"
+			     "local store, verifying the digest of everything it fetches.\n\n");
+	fprintf(out,
+		"Options:\n"
+		"      --store DIR             local image store (default $IG_OCI_STORE or "
+		"%s)\n"
+		"%s"
+		"  -h, --help                  show this help\n",
+		OCI_STORE_DEFAULT_DIR, ig_registry_flags_help);
+}
+
+/* Parses "VERB [options] IMAGE"; returns the exit code on error or help, else -1. */
+static int reg_image_args(int argc, char **argv, struct ig_registry_flags *f, const char **store,
+			  const char **image)
+{
+	const char *verb = argv[0];
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			reg_image_usage(stdout, verb);
+			return IG_EXIT_OK;
+		}
+		r = ig_registry_flag(f, argc, argv, &i);
+		if (r < 0)
+			return IG_EXIT_USAGE;
+		if (r > 0)
+			continue;
+		if (!strcmp(a, "--store")) {
+			if (i + 1 >= argc) {
+				ig_error("--store needs a value");
+				return IG_EXIT_USAGE;
+			}
+			*store = argv[++i];
+			continue;
+		}
+		if (!strncmp(a, "--store=", 8)) {
+			*store = a + 8;
+			continue;
+		}
+		if (a[0] == '-' && a[1]) {
+			ig_error("unknown option '%s' (see 'ig image %s --help')", a, verb);
+			return IG_EXIT_USAGE;
+		}
+		if (*image) {
+			ig_error("ig image %s takes one image, got '%s' and '%s'", verb, *image, a);
+			return IG_EXIT_USAGE;
+		}
+		*image = a;
+	}
+	if (!*image) {
+		ig_error("ig image %s needs an image reference", verb);
+		reg_image_usage(stderr, verb);
+		return IG_EXIT_USAGE;
+	}
+	return -1;
+}
+
+static int reg_open_store(const char *flag, struct oci_store **ret)
+{
+	const char *dir = ig_store_dir(flag);
+	int r;
+
+	r = oci_store_open(dir, ret);
+	if (r < 0)
+		ig_error("cannot open the image store %s: %s", dir, strerror(-r));
+	return r;
+}
+
+int ig_cmd_image_pull(int argc, char **argv)
+{
+	struct ig_registry_flags f = {0};
+	const char *store_flag = NULL, *image = NULL;
+	char digest[OCI_DIGEST_SIZE];
+	struct oci_store *s = NULL;
+	struct oci_ref *pr = NULL;
+	struct reg_client c;
+	int r;
+
+	r = reg_image_args(argc, argv, &f, &store_flag, &image);
+	if (r >= 0)
+		return r;
+	if (reg_parse_ref(image, &pr) < 0)
+		return IG_EXIT_USAGE;
+	r = reg_open_store(store_flag, &s);
+	if (r == 0)
+		r = reg_client_open(&c, pr->registry, &f, NULL, NULL);
+	if (r == 0) {
+		r = oci_registry_pull(c.reg, s, image, digest);
+		reg_progress_end(&c.progress);
+		if (r < 0)
+			reg_report(&c, r, "");
+		else
+			printf("Pulled %s\ndigest: %s\n", image, digest);
+		reg_client_done(&c);
+	}
+	oci_ref_free(pr);
+	oci_store_free(s);
+	return r < 0 ? IG_EXIT_ERROR : IG_EXIT_OK;
+}
+
+int ig_cmd_image_push(int argc, char **argv)
+{
+	struct ig_registry_flags f = {0};
+	const char *store_flag = NULL, *image = NULL;
+	char digest[OCI_DIGEST_SIZE];
+	struct oci_store *s = NULL;
+	struct oci_ref *pr = NULL;
+	struct reg_client c;
+	int r;
+
+	r = reg_image_args(argc, argv, &f, &store_flag, &image);
+	if (r >= 0)
+		return r;
+	if (reg_parse_ref(image, &pr) < 0)
+		return IG_EXIT_USAGE;
+	r = reg_open_store(store_flag, &s);
+	if (r == 0)
+		r = reg_client_open(&c, pr->registry, &f, NULL, NULL);
+	if (r == 0) {
+		r = oci_registry_push(c.reg, s, image, NULL, digest);
+		reg_progress_end(&c.progress);
+		if (r < 0)
+			reg_report(&c, r, "");
+		else
+			printf("Pushed %s\ndigest: %s\n", image, digest);
+		reg_client_done(&c);
+	}
+	oci_ref_free(pr);
+	oci_store_free(s);
+	return r < 0 ? IG_EXIT_ERROR : IG_EXIT_OK;
+}
+
+/* ---- ig login / logout ---- */
+
+static void reg_login_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ig login [options] REGISTRY\n\n"
+		"Checks a user name and password against REGISTRY (host[:port]) and\n"
+		"saves them in the credentials file (mode 0600), which podman, skopeo\n"
+		"and docker can share.\n\n"
+		"Options:\n"
+		"  -u, --username USER         user name (asked for on a terminal when absent)\n"
+		"  -p, --password PASS         password (visible to other users: prefer\n"
+		"                              --password-stdin)\n"
+		"      --password-stdin        read the password from standard input\n"
+		"%s"
+		"  -h, --help                  show this help\n",
+		ig_registry_flags_help);
+}
+
+/* Reads one line (at most max bytes) from f into a new string, without the newline. */
+static int reg_read_line(FILE *f, size_t max, char **ret)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	n = getline(&line, &cap, f);
+	if (n < 0) {
+		free(line);
+		return -ENODATA;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if ((size_t)n > max) {
+		explicit_bzero(line, n);
+		free(line);
+		return -E2BIG;
+	}
+	*ret = line;
+	return 0;
+}
+
+/* Asks on the terminal; echo off for secrets. */
+static int reg_prompt(const char *prompt, bool secret, size_t max, char **ret)
+{
+	struct termios old, quiet;
+	bool restore = false;
+	int r;
+
+	if (!isatty(STDIN_FILENO))
+		return -ENOTTY;
+	fputs(prompt, stderr);
+	fflush(stderr);
+	if (secret && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
+	r = reg_read_line(stdin, max, ret);
+	if (restore) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	return r;
+}
+
+int ig_cmd_login(int argc, char **argv)
+{
+	struct ig_registry_flags f = {0};
+	const char *registry = NULL, *user_flag = NULL, *pass_flag = NULL;
+	char *user = NULL, *password = NULL, err[REG_ERRBUF];
+	bool pass_stdin = false;
+	struct reg_client c;
+	int i, r, ret = IG_EXIT_ERROR;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			reg_login_usage(stdout);
+			return IG_EXIT_OK;
+		}
+		r = ig_registry_flag(&f, argc, argv, &i);
+		if (r < 0)
+			return IG_EXIT_USAGE;
+		if (r > 0)
+			continue;
+		if (!strcmp(a, "-u") || !strcmp(a, "--username") || !strcmp(a, "-p") ||
+		    !strcmp(a, "--password")) {
+			if (i + 1 >= argc) {
+				ig_error("%s needs a value", a);
+				return IG_EXIT_USAGE;
+			}
+			if (a[1] == 'u' || a[2] == 'u')
+				user_flag = argv[++i];
+			else
+				pass_flag = argv[++i];
+		} else if (!strncmp(a, "--username=", 11)) {
+			user_flag = a + 11;
+		} else if (!strncmp(a, "--password=", 11)) {
+			pass_flag = a + 11;
+		} else if (!strcmp(a, "--password-stdin")) {
+			pass_stdin = true;
+		} else if (a[0] == '-' && a[1]) {
+			ig_error("unknown option '%s' (see 'ig login --help')", a);
+			return IG_EXIT_USAGE;
+		} else if (registry) {
+			ig_error("ig login takes one registry, got '%s' and '%s'", registry, a);
+			return IG_EXIT_USAGE;
+		} else {
+			registry = a;
+		}
+	}
+	if (!registry) {
+		ig_error("ig login needs a registry (host[:port])");
+		reg_login_usage(stderr);
+		return IG_EXIT_USAGE;
+	}
+	if (pass_flag && pass_stdin) {
+		ig_error("--password and --password-stdin are mutually exclusive");
+		return IG_EXIT_USAGE;
+	}
+	if (pass_stdin && !user_flag) {
+		ig_error("--password-stdin needs --username");
+		return IG_EXIT_USAGE;
+	}
+	if (user_flag) {
+		user = strdup(user_flag);
+		r = user ? 0 : -ENOMEM;
+	} else {
+		r = reg_prompt("Username: ", false, OCI_AUTH_MAX_USER, &user);
+	}
+	if (r == 0 && pass_flag) {
+		password = strdup(pass_flag);
+		r = password ? 0 : -ENOMEM;
+	} else if (r == 0 && pass_stdin) {
+		r = reg_read_line(stdin, OCI_AUTH_MAX_PASSWORD, &password);
+	} else if (r == 0) {
+		r = reg_prompt("Password: ", true, OCI_AUTH_MAX_PASSWORD, &password);
+	}
+	if (r == -ENOTTY) {
+		ig_error("no terminal to ask for credentials: give --username and "
+			 "--password-stdin");
+		goto out;
+	}
+	if (r == -E2BIG) {
+		ig_error("the user name or password is too long");
+		goto out;
+	}
+	if (r < 0) {
+		ig_error("cannot read the credentials: %s",
+			 r == -ENODATA ? "no input" : strerror(-r));
+		goto out;
+	}
+	if (!*user || !*password) {
+		ig_error("the user name and password must not be empty");
+		goto out;
+	}
+	if (reg_client_open(&c, registry, &f, user, password) < 0)
+		goto out;
+	r = oci_registry_ping(c.reg);
+	if (r < 0) {
+		char prefix[300];
+
+		snprintf(prefix, sizeof(prefix), "login to %s failed: ", registry);
+		reg_report(&c, r, prefix);
+		reg_client_done(&c);
+		goto out;
+	}
+	reg_client_done(&c);
+	r = oci_auth_set(oci_auth_file(f.authfile), registry, user, password, err, sizeof(err));
+	if (r < 0) {
+		ig_error("%s", err);
+		goto out;
+	}
+	printf("Login Succeeded\n");
+	ret = IG_EXIT_OK;
+out:
+	if (password)
+		explicit_bzero(password, strlen(password));
+	free(password);
+	free(user);
+	return ret;
+}
+
+int ig_cmd_logout(int argc, char **argv)
+{
+	const char *registry = NULL, *authfile = NULL;
+	char err[REG_ERRBUF];
+	bool all = false;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			printf("Usage: ig logout [options] REGISTRY | --all\n\n"
+			       "Removes the credentials for REGISTRY (or for every registry)\n"
+			       "from the credentials file.\n\n"
+			       "Options:\n"
+			       "  -a, --all                   forget every registry\n"
+			       "      --authfile PATH         registry credentials (default $%s or "
+			       "%s)\n"
+			       "  -h, --help                  show this help\n",
+			       OCI_AUTH_FILE_ENV, OCI_AUTH_DEFAULT_FILE);
+			return IG_EXIT_OK;
+		}
+		if (!strcmp(a, "-a") || !strcmp(a, "--all")) {
+			all = true;
+		} else if (!strcmp(a, "--authfile")) {
+			if (i + 1 >= argc) {
+				ig_error("--authfile needs a value");
+				return IG_EXIT_USAGE;
+			}
+			authfile = argv[++i];
+		} else if (!strncmp(a, "--authfile=", 11)) {
+			authfile = a + 11;
+		} else if (a[0] == '-' && a[1]) {
+			ig_error("unknown option '%s' (see 'ig logout --help')", a);
+			return IG_EXIT_USAGE;
+		} else if (registry) {
+			ig_error("ig logout takes one registry, got '%s' and '%s'", registry, a);
+			return IG_EXIT_USAGE;
+		} else {
+			registry = a;
+		}
+	}
+	if (!!registry == all) {
+		ig_error("ig logout needs either a registry or --all");
+		return IG_EXIT_USAGE;
+	}
+	r = oci_auth_remove(oci_auth_file(authfile), registry, err, sizeof(err));
+	if (r < 0) {
+		ig_error("%s", err);
+		return IG_EXIT_ERROR;
+	}
+	if (r == 0 && registry) {
+		ig_error("not logged in to %s", registry);
+		return IG_EXIT_ERROR;
+	}
+	if (registry)
+		printf("Removed login credentials for %s\n", registry);
+	else
+		printf("Removed login credentials for all registries\n");
+	return IG_EXIT_OK;
+}
