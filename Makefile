@@ -35,8 +35,10 @@ WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter \
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/gen \
 	-DIG_VERSION='"$(VERSION)"'
-LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lcurl -lssl -lcrypto -larchive -lgrpc -lgpr -lprotobuf-c \
+# --as-needed: a program records only the libraries it uses (ig does not need
+# libwebsockets, which only the kubectl plugin's port-forward uses)
+LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
+LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lcurl -lssl -lcrypto -larchive -lprotobuf-c \
 	-lwebsockets -lpthread
 
 LIB_DIRS := base bpf oci cri k8s agent
@@ -94,6 +96,12 @@ deps: $(DEPS_STAMP)
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP) $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# gRPC is dlopen()ed by cri/transport.c (see there); tell it the soname found
+# here, once the packages are installed (hence '=': expanded when compiling)
+GRPC_SONAME = $(shell objdump -p /usr/lib/$$($(CC) -print-multiarch)/libgrpc.so 2>/dev/null | \
+	awk '/SONAME/ { print $$2 }')
+$(BUILD)/obj/cri/transport.o: CFLAGS += -DCRI_GRPC_SONAME='"$(GRPC_SONAME)"'
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/gen
