@@ -21,7 +21,8 @@ Environment:
   BENCH_QUICK=1       a ~2 minute smoke run (fewer rounds, shorter loads)
   BENCH_ROUNDS=N      repetitions per measurement (default 5, quick 2)
   BENCH_LOAD_MS=MS    length of one load run (default 2000, quick 1000)
-  BENCH_ONLY=a,b      run only these measurements: open, exec, rate, startup
+  BENCH_ONLY=a,b      run only these measurements: open, exec, rate, startup,
+                      containers (bench/containers.py)
   BENCH_SUBJECTS=a,b  run only these subjects (and the no-tracer baselines)
   BENCH_IG=PATH       the ig binary to measure (default build/bin/ig)
 """
@@ -1283,6 +1284,9 @@ def render_report(results, cfg):
             w("Notes:\n")
             w("\n".join(notes) + "\n")
 
+    if "containers" in results:
+        import containers  # bench/containers.py
+        w("\n".join(containers.render(results["containers"])))
     w("## Containers and cluster\n")
     w("Placeholder: this section grows when the container collection, the gadget-agent and "
       "`kubectl gadget` land (per-event cost with container enrichment and a mount-namespace "
@@ -1332,6 +1336,9 @@ def main():
                 [by_name["ig-json"], by_name["opensnoop"]], ws, cfg)
         if cfg.wants("startup"):
             results["startup"] = measure_startup(subjects, ws, cfg)
+        if cfg.wants("containers"):
+            import containers  # bench/containers.py
+            results["containers"] = containers.measure(cfg.rounds, log)
         results["targets"] = evaluate_targets(results)
     finally:
         kill_all_children()

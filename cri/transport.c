@@ -41,38 +41,38 @@
 #define CRI_GRPC_SONAME "libgrpc.so"
 #endif
 
-#define TRANSPORT_GRPC_FUNCS(X) \
-	X(gpr_free) \
-	X(gpr_inf_future) \
-	X(gpr_now) \
-	X(gpr_time_add) \
-	X(gpr_time_from_millis) \
-	X(grpc_byte_buffer_destroy) \
-	X(grpc_byte_buffer_length) \
-	X(grpc_byte_buffer_reader_destroy) \
-	X(grpc_byte_buffer_reader_init) \
-	X(grpc_byte_buffer_reader_readall) \
-	X(grpc_call_cancel) \
-	X(grpc_call_start_batch) \
-	X(grpc_call_unref) \
-	X(grpc_channel_create) \
-	X(grpc_channel_create_call) \
-	X(grpc_channel_credentials_release) \
-	X(grpc_channel_destroy) \
-	X(grpc_completion_queue_create_for_pluck) \
-	X(grpc_completion_queue_destroy) \
-	X(grpc_completion_queue_pluck) \
-	X(grpc_completion_queue_shutdown) \
-	X(grpc_empty_slice) \
-	X(grpc_init) \
-	X(grpc_insecure_credentials_create) \
-	X(grpc_metadata_array_destroy) \
-	X(grpc_metadata_array_init) \
-	X(grpc_raw_byte_buffer_create) \
-	X(grpc_shutdown) \
-	X(grpc_slice_from_copied_buffer) \
-	X(grpc_slice_from_static_string) \
-	X(grpc_slice_to_c_string) \
+#define TRANSPORT_GRPC_FUNCS(X)                                                                    \
+	X(gpr_free)                                                                                \
+	X(gpr_inf_future)                                                                          \
+	X(gpr_now)                                                                                 \
+	X(gpr_time_add)                                                                            \
+	X(gpr_time_from_millis)                                                                    \
+	X(grpc_byte_buffer_destroy)                                                                \
+	X(grpc_byte_buffer_length)                                                                 \
+	X(grpc_byte_buffer_reader_destroy)                                                         \
+	X(grpc_byte_buffer_reader_init)                                                            \
+	X(grpc_byte_buffer_reader_readall)                                                         \
+	X(grpc_call_cancel)                                                                        \
+	X(grpc_call_start_batch)                                                                   \
+	X(grpc_call_unref)                                                                         \
+	X(grpc_channel_create)                                                                     \
+	X(grpc_channel_create_call)                                                                \
+	X(grpc_channel_credentials_release)                                                        \
+	X(grpc_channel_destroy)                                                                    \
+	X(grpc_completion_queue_create_for_pluck)                                                  \
+	X(grpc_completion_queue_destroy)                                                           \
+	X(grpc_completion_queue_pluck)                                                             \
+	X(grpc_completion_queue_shutdown)                                                          \
+	X(grpc_empty_slice)                                                                        \
+	X(grpc_init)                                                                               \
+	X(grpc_insecure_credentials_create)                                                        \
+	X(grpc_metadata_array_destroy)                                                             \
+	X(grpc_metadata_array_init)                                                                \
+	X(grpc_raw_byte_buffer_create)                                                             \
+	X(grpc_shutdown)                                                                           \
+	X(grpc_slice_from_copied_buffer)                                                           \
+	X(grpc_slice_from_static_string)                                                           \
+	X(grpc_slice_to_c_string)                                                                  \
 	X(grpc_slice_unref)
 
 static struct {
@@ -94,12 +94,12 @@ static void transport_grpc_load(void)
 		return;
 	}
 	/* dlsym() on the handle also searches libgpr, which libgrpc depends on. */
-#define TRANSPORT_GRPC_SYM(f)                                                                       \
-	transport_grpc.p_##f = (__typeof__(f) *)dlsym(h, #f);                                       \
-	if (!transport_grpc.p_##f) {                                                                \
-		base_log_debug("cri: %s has no %s", CRI_GRPC_SONAME, #f);                           \
-		transport_grpc_err = -ELIBBAD;                                                      \
-		return;                                                                             \
+#define TRANSPORT_GRPC_SYM(f)                                                                      \
+	transport_grpc.p_##f = (__typeof__(f) *)dlsym(h, #f);                                      \
+	if (!transport_grpc.p_##f) {                                                               \
+		base_log_debug("cri: %s has no %s", CRI_GRPC_SONAME, #f);                          \
+		transport_grpc_err = -ELIBBAD;                                                     \
+		return;                                                                            \
 	}
 	TRANSPORT_GRPC_FUNCS(TRANSPORT_GRPC_SYM)
 #undef TRANSPORT_GRPC_SYM
@@ -107,38 +107,39 @@ static void transport_grpc_load(void)
 }
 
 /* The calls below go through the table; the headers above declared their types. */
-#define gpr_free transport_grpc.p_gpr_free
-#define gpr_inf_future transport_grpc.p_gpr_inf_future
-#define gpr_now transport_grpc.p_gpr_now
-#define gpr_time_add transport_grpc.p_gpr_time_add
-#define gpr_time_from_millis transport_grpc.p_gpr_time_from_millis
-#define grpc_byte_buffer_destroy transport_grpc.p_grpc_byte_buffer_destroy
-#define grpc_byte_buffer_length transport_grpc.p_grpc_byte_buffer_length
-#define grpc_byte_buffer_reader_destroy transport_grpc.p_grpc_byte_buffer_reader_destroy
-#define grpc_byte_buffer_reader_init transport_grpc.p_grpc_byte_buffer_reader_init
-#define grpc_byte_buffer_reader_readall transport_grpc.p_grpc_byte_buffer_reader_readall
-#define grpc_call_cancel transport_grpc.p_grpc_call_cancel
-#define grpc_call_start_batch transport_grpc.p_grpc_call_start_batch
-#define grpc_call_unref transport_grpc.p_grpc_call_unref
-#define grpc_channel_create transport_grpc.p_grpc_channel_create
-#define grpc_channel_create_call transport_grpc.p_grpc_channel_create_call
+#define gpr_free			 transport_grpc.p_gpr_free
+#define gpr_inf_future			 transport_grpc.p_gpr_inf_future
+#define gpr_now				 transport_grpc.p_gpr_now
+#define gpr_time_add			 transport_grpc.p_gpr_time_add
+#define gpr_time_from_millis		 transport_grpc.p_gpr_time_from_millis
+#define grpc_byte_buffer_destroy	 transport_grpc.p_grpc_byte_buffer_destroy
+#define grpc_byte_buffer_length		 transport_grpc.p_grpc_byte_buffer_length
+#define grpc_byte_buffer_reader_destroy	 transport_grpc.p_grpc_byte_buffer_reader_destroy
+#define grpc_byte_buffer_reader_init	 transport_grpc.p_grpc_byte_buffer_reader_init
+#define grpc_byte_buffer_reader_readall	 transport_grpc.p_grpc_byte_buffer_reader_readall
+#define grpc_call_cancel		 transport_grpc.p_grpc_call_cancel
+#define grpc_call_start_batch		 transport_grpc.p_grpc_call_start_batch
+#define grpc_call_unref			 transport_grpc.p_grpc_call_unref
+#define grpc_channel_create		 transport_grpc.p_grpc_channel_create
+#define grpc_channel_create_call	 transport_grpc.p_grpc_channel_create_call
 #define grpc_channel_credentials_release transport_grpc.p_grpc_channel_credentials_release
-#define grpc_channel_destroy transport_grpc.p_grpc_channel_destroy
-#define grpc_completion_queue_create_for_pluck transport_grpc.p_grpc_completion_queue_create_for_pluck
-#define grpc_completion_queue_destroy transport_grpc.p_grpc_completion_queue_destroy
-#define grpc_completion_queue_pluck transport_grpc.p_grpc_completion_queue_pluck
-#define grpc_completion_queue_shutdown transport_grpc.p_grpc_completion_queue_shutdown
-#define grpc_empty_slice transport_grpc.p_grpc_empty_slice
-#define grpc_init transport_grpc.p_grpc_init
+#define grpc_channel_destroy		 transport_grpc.p_grpc_channel_destroy
+#define grpc_completion_queue_create_for_pluck                                                     \
+	transport_grpc.p_grpc_completion_queue_create_for_pluck
+#define grpc_completion_queue_destroy	 transport_grpc.p_grpc_completion_queue_destroy
+#define grpc_completion_queue_pluck	 transport_grpc.p_grpc_completion_queue_pluck
+#define grpc_completion_queue_shutdown	 transport_grpc.p_grpc_completion_queue_shutdown
+#define grpc_empty_slice		 transport_grpc.p_grpc_empty_slice
+#define grpc_init			 transport_grpc.p_grpc_init
 #define grpc_insecure_credentials_create transport_grpc.p_grpc_insecure_credentials_create
-#define grpc_metadata_array_destroy transport_grpc.p_grpc_metadata_array_destroy
-#define grpc_metadata_array_init transport_grpc.p_grpc_metadata_array_init
-#define grpc_raw_byte_buffer_create transport_grpc.p_grpc_raw_byte_buffer_create
-#define grpc_shutdown transport_grpc.p_grpc_shutdown
-#define grpc_slice_from_copied_buffer transport_grpc.p_grpc_slice_from_copied_buffer
-#define grpc_slice_from_static_string transport_grpc.p_grpc_slice_from_static_string
-#define grpc_slice_to_c_string transport_grpc.p_grpc_slice_to_c_string
-#define grpc_slice_unref transport_grpc.p_grpc_slice_unref
+#define grpc_metadata_array_destroy	 transport_grpc.p_grpc_metadata_array_destroy
+#define grpc_metadata_array_init	 transport_grpc.p_grpc_metadata_array_init
+#define grpc_raw_byte_buffer_create	 transport_grpc.p_grpc_raw_byte_buffer_create
+#define grpc_shutdown			 transport_grpc.p_grpc_shutdown
+#define grpc_slice_from_copied_buffer	 transport_grpc.p_grpc_slice_from_copied_buffer
+#define grpc_slice_from_static_string	 transport_grpc.p_grpc_slice_from_static_string
+#define grpc_slice_to_c_string		 transport_grpc.p_grpc_slice_to_c_string
+#define grpc_slice_unref		 transport_grpc.p_grpc_slice_unref
 
 /* How soon gRPC retries a broken connection by itself (we also rebuild). */
 #define TRANSPORT_RECONNECT_MIN_MS 100

@@ -2,7 +2,7 @@
 /*
  * Tests for the container enrichment columns (agent/enrich.c) where no
  * runtime is involved: finding a record's mount namespace field, the columns
- * a pipeline gets (all of them in JSON, the K8S.* ones in the table only when
+ * a pipeline is given (all of them in JSON, the K8S.* ones in the table only when
  * a runtime answers), and host records (no container) with empty values.
  * Lookups in a real container collection, and the grace period of removed
  * containers, are covered by tests/integration/test_run_containers.py.
