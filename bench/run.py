@@ -22,7 +22,7 @@ Environment:
   BENCH_ROUNDS=N      repetitions per measurement (default 5, quick 2)
   BENCH_LOAD_MS=MS    length of one load run (default 2000, quick 1000)
   BENCH_ONLY=a,b      run only these measurements: open, exec, rate, startup,
-                      containers (bench/containers.py)
+                      containers (bench/containers.py), k8s (bench/k8s_scale.py)
   BENCH_SUBJECTS=a,b  run only these subjects (and the no-tracer baselines)
   BENCH_IG=PATH       the ig binary to measure (default build/bin/ig)
 """
@@ -1287,6 +1287,9 @@ def render_report(results, cfg):
     if "containers" in results:
         import containers  # bench/containers.py
         w("\n".join(containers.render(results["containers"])))
+    if "k8s" in results:
+        import k8s_scale  # bench/k8s_scale.py
+        w("\n".join(k8s_scale.render(results["k8s"])))
     w("## Containers and cluster\n")
     w("Placeholder: this section grows when the container collection, the gadget-agent and "
       "`kubectl gadget` land (per-event cost with container enrichment and a mount-namespace "
@@ -1339,6 +1342,9 @@ def main():
         if cfg.wants("containers"):
             import containers  # bench/containers.py
             results["containers"] = containers.measure(cfg.rounds, log)
+        if cfg.wants("k8s"):
+            import k8s_scale  # bench/k8s_scale.py
+            results["k8s"] = k8s_scale.measure(min(cfg.rounds, 3), log)
         results["targets"] = evaluate_targets(results)
     finally:
         kill_all_children()
