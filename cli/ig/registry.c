@@ -369,7 +369,8 @@ static int reg_open_store(const char *flag, struct oci_store **ret)
 	return r;
 }
 
-int ig_cmd_image_pull(int argc, char **argv)
+/* ig image pull and ig image push: the same steps around one library call. */
+static int reg_transfer(int argc, char **argv, bool push)
 {
 	struct ig_registry_flags f = {0};
 	const char *store_flag = NULL, *image = NULL;
@@ -388,12 +389,13 @@ int ig_cmd_image_pull(int argc, char **argv)
 	if (r == 0)
 		r = reg_client_open(&c, pr->registry, &f, NULL, NULL);
 	if (r == 0) {
-		r = oci_registry_pull(c.reg, s, image, digest);
+		r = push ? oci_registry_push(c.reg, s, image, NULL, digest)
+			 : oci_registry_pull(c.reg, s, image, digest);
 		reg_progress_end(&c.progress);
 		if (r < 0)
 			reg_report(&c, r, "");
 		else
-			printf("Pulled %s\ndigest: %s\n", image, digest);
+			printf("%s %s\ndigest: %s\n", push ? "Pushed" : "Pulled", image, digest);
 		reg_client_done(&c);
 	}
 	oci_ref_free(pr);
@@ -401,36 +403,14 @@ int ig_cmd_image_pull(int argc, char **argv)
 	return r < 0 ? IG_EXIT_ERROR : IG_EXIT_OK;
 }
 
+int ig_cmd_image_pull(int argc, char **argv)
+{
+	return reg_transfer(argc, argv, false);
+}
+
 int ig_cmd_image_push(int argc, char **argv)
 {
-	struct ig_registry_flags f = {0};
-	const char *store_flag = NULL, *image = NULL;
-	char digest[OCI_DIGEST_SIZE];
-	struct oci_store *s = NULL;
-	struct oci_ref *pr = NULL;
-	struct reg_client c;
-	int r;
-
-	r = reg_image_args(argc, argv, &f, &store_flag, &image);
-	if (r >= 0)
-		return r;
-	if (reg_parse_ref(image, &pr) < 0)
-		return IG_EXIT_USAGE;
-	r = reg_open_store(store_flag, &s);
-	if (r == 0)
-		r = reg_client_open(&c, pr->registry, &f, NULL, NULL);
-	if (r == 0) {
-		r = oci_registry_push(c.reg, s, image, NULL, digest);
-		reg_progress_end(&c.progress);
-		if (r < 0)
-			reg_report(&c, r, "");
-		else
-			printf("Pushed %s\ndigest: %s\n", image, digest);
-		reg_client_done(&c);
-	}
-	oci_ref_free(pr);
-	oci_store_free(s);
-	return r < 0 ? IG_EXIT_ERROR : IG_EXIT_OK;
+	return reg_transfer(argc, argv, true);
 }
 
 /* ---- ig login / logout ---- */
