@@ -50,9 +50,10 @@ PROTO_H := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.h)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(PROTO_C:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
 LIB := $(BUILD)/libig.a
 
-PROGS := ig
-IG_SRCS := $(wildcard cli/ig/*.c)
-IG_OBJS := $(IG_SRCS:%.c=$(BUILD)/obj/%.o)
+# one program per directory of cli/: cli/<prog>/*.c -> $(BUILD)/bin/<prog>
+PROGS := $(patsubst cli/%/,%,$(sort $(dir $(wildcard cli/*/*.c))))
+PROG_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/$(1)/*.c))
+ALL_PROG_OBJS := $(foreach p,$(PROGS),$(call PROG_OBJS,$(p)))
 BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
 
 # gadgets/<name>/program.bpf.c -> build/gadgets/<name>/{program.bpf.o,gadget.yaml}
@@ -118,9 +119,12 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/bin/ig: $(IG_OBJS) $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $(IG_OBJS) $(LIB) $(LDLIBS) -o $@
+define PROG_RULE
+$(BUILD)/bin/$(1): $(call PROG_OBJS,$(1)) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) $(call PROG_OBJS,$(1)) $(LIB) $$(LDLIBS) -o $$@
+endef
+$(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
 
 $(VMLINUX): | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -238,4 +242,4 @@ clean:
 # keep the test objects the unit tests need between runs
 .SECONDARY: $(TEST_BPF_OBJS) $(PROTO_C) $(PROTO_H)
 
--include $(LIB_OBJS:.o=.d) $(IG_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(ALL_PROG_OBJS:.o=.d)
