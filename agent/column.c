@@ -11,6 +11,7 @@
  */
 #include "agent/column.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -722,8 +723,60 @@ int agent_column_init_extern(struct agent_column *c, const char *name, const cha
 	return 0;
 }
 
+int agent_column_init_ep_k8s(struct agent_column *c, const struct agent_column *ep_col,
+			     enum agent_column_ep_part part)
+{
+	static const char *const leaf[] = {
+		[AGENT_COLUMN_EP_KIND] = "kind",
+		[AGENT_COLUMN_EP_NAME] = "name",
+		[AGENT_COLUMN_EP_NAMESPACE] = "namespace",
+	};
+	static const unsigned int width[] = {
+		[AGENT_COLUMN_EP_KIND] = 8,
+		[AGENT_COLUMN_EP_NAME] = 24,
+		[AGENT_COLUMN_EP_NAMESPACE] = 16,
+	};
+	static const char *const what[] = {
+		[AGENT_COLUMN_EP_KIND] = "Pod, Service or Node with this address",
+		[AGENT_COLUMN_EP_NAME] = "Name of the pod, service or node with this address",
+		[AGENT_COLUMN_EP_NAMESPACE] = "Namespace of the pod or service with this address",
+	};
+	struct base_buf b = BASE_BUF_INIT(0);
+
+	memset(c, 0, sizeof(*c));
+	c->kind = AGENT_COLUMN_EP_K8S;
+	c->type = "string";
+	c->flags = (ep_col->flags & AGENT_COLUMN_HIDDEN) | AGENT_COLUMN_HIDDEN_COLS;
+	c->width = width[part];
+	c->off = ep_col->off;
+	c->size = ep_col->size;
+	c->version = ep_col->version;
+	c->ep = ep_col->ep;
+	c->ep_part = part;
+	if (base_buf_printf(&b, "%s.k8s.%s", ep_col->name, leaf[part]) < 0)
+		return -ENOMEM;
+	c->name = base_buf_take(&b);
+	/* the header is cut like any cell: leave room for "DST.K8S.NAMESPACE" */
+	if (c->name && strlen(c->name) > c->width && strlen(c->name) <= MAX_WIDTH)
+		c->width = (unsigned int)strlen(c->name);
+	/* "src.k8s.name": a bare "name" would be ambiguous between endpoints */
+	c->short_name = c->name ? strdup(c->name) : NULL;
+	c->description = strdup(what[part]);
+	if (!c->name || !c->short_name || !c->description) {
+		agent_column_done(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void agent_column_done(struct agent_column *c)
 {
+	if (c->kind == AGENT_COLUMN_L4 && c->ep) {
+		if (c->ep->val.ref && c->ep->res.release)
+			c->ep->res.release(c->ep->res.ctx, c->ep->val.ref);
+		free(c->ep);
+		c->ep = NULL;
+	}
 	free(c->name);
 	free(c->short_name);
 	free(c->description);
@@ -918,6 +971,60 @@ static int text_proto(uint64_t proto, struct base_buf *out)
 	return name ? base_buf_puts(out, name) : base_buf_put_u64(out, proto);
 }
 
+/*
+ * The cluster object behind the endpoint's address, once per record; NULL
+ * when there is none.  A failed lookup counts as none: a record is worth
+ * more than its enrichment.
+ */
+static const struct agent_endpoint_k8s *
+ep_lookup(struct agent_column_env *env, const struct agent_column *c, const void *rec, size_t size)
+{
+	struct agent_column_ep *ep = c->ep;
+	unsigned int version;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (ep->epoch == env->epoch)
+		return ep->found ? &ep->val : NULL;
+	if (ep->val.ref && ep->res.release)
+		ep->res.release(ep->res.ctx, ep->val.ref);
+	memset(&ep->val, 0, sizeof(ep->val));
+	ep->epoch = env->epoch;
+	ep->found = false;
+	version = (unsigned int)agent_column_read(&c->version, rec, size);
+	if ((version != 4 && version != 6) || !c->size ||
+	    avail(c->off, 16, size) < (version == 4 ? 4u : 16u))
+		return NULL;
+	if (!inet_ntop(version == 4 ? AF_INET : AF_INET6, (const uint8_t *)rec + c->off, ip,
+		       sizeof(ip)))
+		return NULL;
+	ep->found = ep->res.lookup(ep->res.ctx, ip, &ep->val) == 0;
+	if (!ep->found && ep->val.ref && ep->res.release)
+		ep->res.release(ep->res.ctx, ep->val.ref);
+	if (!ep->found)
+		memset(&ep->val, 0, sizeof(ep->val));
+	return ep->found ? &ep->val : NULL;
+}
+
+static const char *ep_part_of(const struct agent_endpoint_k8s *v, enum agent_column_ep_part part)
+{
+	const char *s = NULL;
+
+	if (!v)
+		return "";
+	switch (part) {
+	case AGENT_COLUMN_EP_KIND:
+		s = v->kind;
+		break;
+	case AGENT_COLUMN_EP_NAME:
+		s = v->name;
+		break;
+	case AGENT_COLUMN_EP_NAMESPACE:
+		s = v->namespace;
+		break;
+	}
+	return s ? s : "";
+}
+
 static int text_endpoint(const struct agent_column *c, const void *rec, size_t size,
 			 struct base_buf *out)
 {
@@ -1013,6 +1120,8 @@ int agent_column_text(struct agent_column_env *env, const struct agent_column *c
 		}
 		return r < 0 ? r : r ? 1 : 0;
 	}
+	case AGENT_COLUMN_EP_K8S:
+		return base_buf_puts(out, ep_part_of(ep_lookup(env, c, rec, size), c->ep_part));
 	}
 	return 1;
 }
@@ -1055,6 +1164,37 @@ static int json_text(struct agent_column_env *env, const struct agent_column *c,
 		return agent_put(out, "null", 4);
 	return agent_escape_json(out, env->scratch.data ? env->scratch.data : "", env->scratch.len,
 				 0);
+}
+
+/* ,"k8s":{"kind":..,"name":..,"namespace":..} with members at indent (< 0: compact) */
+static int json_endpoint_k8s(struct agent_column_env *env, const struct agent_column *c,
+			     const void *rec, size_t size, struct base_buf *out, int indent)
+{
+	static const char *const keys[] = {"kind", "name", "namespace"};
+	const struct agent_endpoint_k8s *v = ep_lookup(env, c, rec, size);
+	const char *colon = indent < 0 ? ":" : ": ";
+	size_t k;
+	int r = base_buf_putc(out, ',');
+
+	if (r >= 0)
+		r = put_newline(out, indent);
+	if (r >= 0)
+		r = base_buf_printf(out, "\"k8s\"%s{", colon);
+	for (k = 0; k < 3 && r >= 0; k++) {
+		const char *s = ep_part_of(v, (enum agent_column_ep_part)k);
+
+		if (k)
+			r = base_buf_putc(out, ',');
+		if (r >= 0)
+			r = put_newline(out, indent < 0 ? -1 : indent + 2);
+		if (r >= 0)
+			r = base_buf_printf(out, "\"%s\"%s", keys[k], colon);
+		if (r >= 0)
+			r = agent_escape_json(out, s, strlen(s), 0);
+	}
+	if (r >= 0)
+		r = put_newline(out, indent);
+	return r < 0 ? r : base_buf_putc(out, '}');
 }
 
 /* {"addr":..,"version":..,"port":..,"proto":..} */
@@ -1101,6 +1241,8 @@ static int json_endpoint(struct agent_column_env *env, const struct agent_column
 			r = base_buf_printf(out, "\"proto\"%s\"%llu\"", colon,
 					    (unsigned long long)proto);
 	}
+	if (r >= 0 && c->ep)
+		r = json_endpoint_k8s(env, c, rec, size, out, in);
 	if (r >= 0)
 		r = put_newline(out, indent);
 	return r < 0 ? r : base_buf_putc(out, '}');
@@ -1155,6 +1297,29 @@ int agent_column_json(struct agent_column_env *env, const struct agent_column *c
 	}
 }
 
+/* "\nk8s:" and its members one level deeper than indent */
+static int yaml_endpoint_k8s(struct agent_column_env *env, const struct agent_column *c,
+			     const void *rec, size_t size, struct base_buf *out, int indent)
+{
+	static const char *const keys[] = {"kind: ", "name: ", "namespace: "};
+	const struct agent_endpoint_k8s *v = ep_lookup(env, c, rec, size);
+	size_t k;
+	int r = put_newline(out, indent);
+
+	if (r >= 0)
+		r = base_buf_puts(out, "k8s:");
+	for (k = 0; k < 3 && r >= 0; k++) {
+		const char *s = ep_part_of(v, (enum agent_column_ep_part)k);
+
+		r = put_newline(out, indent + 2);
+		if (r >= 0)
+			r = base_buf_puts(out, keys[k]);
+		if (r >= 0)
+			r = agent_escape_yaml(out, s, strlen(s));
+	}
+	return r;
+}
+
 int agent_column_yaml(struct agent_column_env *env, const struct agent_column *c, const void *rec,
 		      size_t size, struct base_buf *out, int indent)
 {
@@ -1205,6 +1370,8 @@ int agent_column_yaml(struct agent_column_env *env, const struct agent_column *c
 			r = base_buf_printf(out, "proto: %s", name);
 		else if (r >= 0)
 			r = base_buf_printf(out, "proto: \"%llu\"", (unsigned long long)proto);
+		if (r >= 0 && c->ep)
+			r = yaml_endpoint_k8s(env, c, rec, size, out, indent);
 		break;
 	}
 	default:

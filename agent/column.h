@@ -5,7 +5,8 @@
  * The catalog of a data source is derived once from its record layout and
  * gadget.yaml annotations: one column per leaf field, plus the human-readable
  * siblings of special fields ("error" for "error_raw"), plus one column per
- * network endpoint struct.  Everything a record needs at run time (offsets,
+ * network endpoint struct (and, once a resolver is given, the F.k8s.* names
+ * of the cluster object behind an L4 endpoint F).  Everything a record needs at run time (offsets,
  * widths, how to render) is decided here so that formatting a record is a
  * walk over precomputed columns.
  *
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "agent/pipeline.h"
 #include "agent/render.h"
 #include "base/buf.h"
 
@@ -51,6 +53,7 @@ enum agent_column_kind {
 	AGENT_COLUMN_USER,
 	AGENT_COLUMN_GROUP,
 	AGENT_COLUMN_EXTERN, /* computed by a caller's callback */
+	AGENT_COLUMN_EP_K8S, /* F.k8s.kind/name/namespace of an L4 endpoint F */
 };
 
 #define AGENT_COLUMN_HIDDEN	 (1u << 0) /* not in any default set */
@@ -65,6 +68,24 @@ struct agent_column_int {
 	uint8_t bit_off;
 	uint8_t bit_size; /* 0 unless a bitfield */
 	bool sign;
+};
+
+/*
+ * The cluster object behind an L4 endpoint's address, shared by the endpoint
+ * column (which owns it) and its F.k8s.* columns; looked up once per record
+ * (agent_column_env.epoch) and held until the next record.
+ */
+struct agent_column_ep {
+	struct agent_endpoint_resolver res;
+	uint64_t epoch; /* of the record val belongs to; 0 = none yet */
+	bool found;
+	struct agent_endpoint_k8s val;
+};
+
+enum agent_column_ep_part {
+	AGENT_COLUMN_EP_KIND = 0,
+	AGENT_COLUMN_EP_NAME,
+	AGENT_COLUMN_EP_NAMESPACE,
 };
 
 struct agent_column {
@@ -86,6 +107,9 @@ struct agent_column {
 
 	int (*text_fn)(const void *record, size_t size, struct base_buf *out, void *ctx);
 	void *ctx; /* EXTERN */
+
+	struct agent_column_ep *ep; /* L4 (owner) and EP_K8S: NULL unless resolved */
+	enum agent_column_ep_part ep_part;
 };
 
 /* State the renderers share, owned by the pipeline. */
@@ -94,6 +118,7 @@ struct agent_column_env {
 	int64_t boot_to_real_ns;   /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	struct agent_render_time_cache time;
 	struct base_buf scratch;
+	uint64_t epoch; /* bumped for every record looked at; see agent_pipeline_epoch() */
 };
 
 /*
@@ -109,6 +134,12 @@ int agent_column_init_extern(struct agent_column *c, const char *name, const cha
 			     bool hidden, int width,
 			     int (*text_fn)(const void *, size_t, struct base_buf *, void *),
 			     void *ctx);
+/*
+ * Fills c as part of the L4 endpoint column ep_col, whose resolver state ep
+ * it shares (ep_col must own it).  -ENOMEM.
+ */
+int agent_column_init_ep_k8s(struct agent_column *c, const struct agent_column *ep_col,
+			     enum agent_column_ep_part part);
 void agent_column_done(struct agent_column *c);
 void agent_column_free_all(struct agent_column *cols, size_t n);
 

@@ -19,6 +19,7 @@
 #include "base/buf.h"
 #include "bpf/layout.h"
 #include "cri/collection.h"
+#include "k8s/enrich.h"
 
 #define GONE_BUCKETS 256
 
@@ -32,6 +33,8 @@ enum enrich_field {
 	F_K8S_POD_NAME,
 	F_K8S_CONTAINER_NAME,
 	F_K8S_POD_LABELS,
+	F_K8S_OWNER_KIND, /* only with the API caches */
+	F_K8S_OWNER_NAME,
 	F_COUNT_,
 };
 
@@ -52,6 +55,12 @@ static const struct {
 	[F_K8S_POD_NAME] = {"k8s.podName", "Pod name", 20, true},
 	[F_K8S_CONTAINER_NAME] = {"k8s.containerName", "Container name in the pod", 18, true},
 	[F_K8S_POD_LABELS] = {"k8s.podLabels", "Pod labels, k=v,k2=v2", 24, false},
+	[F_K8S_OWNER_KIND] =
+		{"k8s.owner.kind",
+		 "Kind of the pod's owner: Deployment, StatefulSet, DaemonSet, CronJob, "
+		 "...",
+		 14, false},
+	[F_K8S_OWNER_NAME] = {"k8s.owner.name", "Name of the pod's owner", 20, false},
 };
 
 struct enrich_gone {
@@ -63,6 +72,8 @@ struct enrich_gone {
 
 struct enrich_col {
 	struct agent_enrich *e;
+	const struct agent_pipeline *p;
+	struct k8s_enrich *k8s; /* NULL: the runtime's view only */
 	uint32_t off;
 	enum enrich_field field;
 	struct enrich_col *next;
@@ -79,6 +90,14 @@ struct agent_enrich {
 	bool cached;
 	uint64_t cache_mntns;
 	const struct cri_container *cache;
+
+	/*
+	 * The API's pod of the record being formatted: one lookup per record
+	 * (agent_pipeline_epoch()) for all the columns that need it, held
+	 * until the next record so its strings stay valid.
+	 */
+	uint64_t pod_epoch;
+	struct k8s_cache_obj *pod;
 };
 
 static uint64_t now_ms(void)
@@ -254,6 +273,7 @@ struct agent_enrich *agent_enrich_free(struct agent_enrich *e)
 		next = col->next;
 		free(col);
 	}
+	k8s_cache_obj_unref(e->pod);
 	free(e);
 	return NULL;
 }
@@ -320,9 +340,25 @@ static int put_labels(struct base_buf *out, const struct cri_container *c)
 	return r < 0 ? r : 0;
 }
 
+/* The pod of container c in the API caches, or NULL. */
+static const struct k8s_cache_obj *api_pod(const struct enrich_col *col,
+					   const struct cri_container *c)
+{
+	struct agent_enrich *e = col->e;
+	uint64_t epoch = agent_pipeline_epoch(col->p);
+
+	if (e->pod_epoch == epoch)
+		return e->pod;
+	e->pod = k8s_cache_obj_unref(e->pod);
+	e->pod = k8s_enrich_container_pod(col->k8s, c->id, c->pod_namespace, c->pod_name);
+	e->pod_epoch = epoch;
+	return e->pod;
+}
+
 static int col_text(const void *rec, size_t size, struct base_buf *out, void *ctx)
 {
 	const struct enrich_col *col = ctx;
+	const struct k8s_cache_obj *pod = NULL;
 	const struct cri_container *c;
 	const char *s = NULL;
 	uint64_t mntns;
@@ -358,7 +394,17 @@ static int col_text(const void *rec, size_t size, struct base_buf *out, void *ct
 		s = c->pod_name;
 		break;
 	case F_K8S_POD_LABELS:
-		return put_labels(out, c);
+		pod = col->k8s ? api_pod(col, c) : NULL;
+		if (!pod)
+			return put_labels(out, c);
+		s = pod->labels;
+		break;
+	case F_K8S_OWNER_KIND:
+	case F_K8S_OWNER_NAME:
+		pod = col->k8s ? api_pod(col, c) : NULL;
+		if (pod)
+			s = col->field == F_K8S_OWNER_KIND ? pod->owner_kind : pod->owner_name;
+		break;
 	case F_COUNT_:
 		break;
 	}
@@ -371,6 +417,12 @@ static int col_text(const void *rec, size_t size, struct base_buf *out, void *ct
 int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
 			     const struct bpf_layout *l, bool show)
 {
+	return agent_enrich_add_columns_k8s(e, p, l, show, NULL);
+}
+
+int agent_enrich_add_columns_k8s(struct agent_enrich *e, struct agent_pipeline *p,
+				 const struct bpf_layout *l, bool show, struct k8s_enrich *k8s)
+{
 	uint32_t off;
 	size_t i;
 	int r;
@@ -381,6 +433,8 @@ int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
 	if (r)
 		return r;
 	for (i = 0; i < F_COUNT_; i++) {
+		if (!k8s && (i == F_K8S_OWNER_KIND || i == F_K8S_OWNER_NAME))
+			continue;
 		struct enrich_col *col = calloc(1, sizeof(*col));
 		struct agent_column_def def = {
 			.name = fields[i].name,
@@ -394,6 +448,8 @@ int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
 		if (!col)
 			return -ENOMEM;
 		col->e = e;
+		col->p = p;
+		col->k8s = k8s;
 		col->off = off;
 		col->field = (enum enrich_field)i;
 		col->next = e->cols;
@@ -403,4 +459,35 @@ int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
 			return r;
 	}
 	return 0;
+}
+
+static int endpoint_lookup(void *ctx, const char *ip, struct agent_endpoint_k8s *ret)
+{
+	struct k8s_cache_obj *o = k8s_enrich_ip(ctx, ip);
+
+	if (!o)
+		return 1;
+	ret->kind = k8s_enrich_kind_name(o->kind);
+	ret->name = o->name;
+	ret->namespace = o->namespace;
+	ret->ref = o;
+	return 0;
+}
+
+static void endpoint_release(void *ctx, void *ref)
+{
+	k8s_cache_obj_unref(ref);
+}
+
+int agent_enrich_add_endpoint_columns(struct agent_pipeline *p, struct k8s_enrich *k8s)
+{
+	struct agent_endpoint_resolver res = {
+		.lookup = endpoint_lookup,
+		.release = endpoint_release,
+		.ctx = k8s,
+	};
+
+	if (!p || !k8s)
+		return -EINVAL;
+	return agent_pipeline_add_endpoint_k8s(p, &res);
 }

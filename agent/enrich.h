@@ -8,6 +8,15 @@
  *   runtime.containerImageName  runtime.runtimeName
  *   k8s.namespace  k8s.podName  k8s.containerName  k8s.podLabels ("k=v,k2=v2")
  *
+ * With the Kubernetes API caches (k8s/enrich.h), the pod of a container is
+ * also looked up there (by container id, then by namespace/name), which
+ * adds k8s.owner.kind and k8s.owner.name (the resolved owner: a
+ * Deployment rather than its ReplicaSet) and takes k8s.podLabels from the
+ * pod's current labels, so a relabelled pod shows its new labels; a pod the
+ * API does not know keeps the runtime's labels.  Network endpoints
+ * (gadget_l4endpoint_t fields) get the name of the pod, service or node
+ * behind their address: agent_enrich_add_endpoint_columns().
+ *
  * A record from a process outside any container (the host) gets empty
  * values.  Lookups are O(1): the collection's mntns hash, and the last answer
  * is kept, since consecutive records mostly come from one process.
@@ -27,6 +36,7 @@ struct agent_pipeline;
 struct bpf_layout;
 struct cri_collection;
 struct cri_container;
+struct k8s_enrich;
 
 #define AGENT_ENRICH_GRACE_MS 2000
 /* Removed containers remembered at once; the oldest go first past this. */
@@ -56,6 +66,20 @@ int agent_enrich_mntns_offset(const struct bpf_layout *l, uint32_t *ret);
  */
 int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
 			     const struct bpf_layout *l, bool show);
+/*
+ * The same, with the pod looked up in the API caches of k8s (borrowed; it
+ * must outlive p) as the header comment says; k8s may be NULL.  The owner
+ * columns are in the default JSON and YAML output, not in the table.
+ */
+int agent_enrich_add_columns_k8s(struct agent_enrich *e, struct agent_pipeline *p,
+				 const struct bpf_layout *l, bool show, struct k8s_enrich *k8s);
+
+/*
+ * F.k8s.kind, F.k8s.name and F.k8s.namespace of every gadget_l4endpoint_t
+ * field F of p (see agent_pipeline_add_endpoint_k8s()), from
+ * k8s_enrich_ip() of k8s (borrowed; it must outlive p).
+ */
+int agent_enrich_add_endpoint_columns(struct agent_pipeline *p, struct k8s_enrich *k8s);
 
 /*
  * The container whose mount namespace is mntns, or one removed less than

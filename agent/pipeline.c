@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,13 @@
 
 /* A column name given by a caller; longer ones are refused. */
 #define MAX_COLUMN_NAME 128
+/*
+ * Each pipeline's epochs start at a multiple of this, from a process-wide
+ * counter, so that no two pipelines ever share an epoch value.
+ */
+#define EPOCH_SPAN (UINT64_C(1) << 40)
+
+static _Atomic uint64_t epoch_base;
 
 struct prog_op {
 	const struct agent_column *c;
@@ -63,6 +71,8 @@ struct agent_pipeline {
 	bool no_header;
 	char *errbuf;
 	size_t errbuf_len;
+	int (*record_fn)(void *ctx, const char *json, size_t len);
+	void *record_ctx;
 
 	/* the caller's columns (n_ext of them) first, then the layout's */
 	struct agent_column *cols;
@@ -156,6 +166,11 @@ int agent_pipeline_new(const struct bpf_layout *layout, const struct oci_metadat
 	p->no_header = o.no_header;
 	p->errbuf = o.errbuf;
 	p->errbuf_len = o.errbuf_len;
+	p->record_fn = o.record_fn;
+	p->record_ctx = o.record_ctx;
+	if (p->record_fn)
+		p->output = AGENT_OUTPUT_JSON;
+	p->env.epoch = atomic_fetch_add(&epoch_base, EPOCH_SPAN) + 1;
 	p->out.max = BASE_BUF_DEFAULT_MAX;
 	p->env.scratch.max = BASE_BUF_DEFAULT_MAX;
 	agent_render_time_cache_init(&p->env.time);
@@ -282,6 +297,59 @@ int agent_pipeline_add_column(struct agent_pipeline *p, const struct agent_colum
 		cols[p->n_ext].flags |= AGENT_COLUMN_HIDDEN_COLS;
 	p->n_ext++;
 	p->n_cols++;
+	return 0;
+}
+
+int agent_pipeline_add_endpoint_k8s(struct agent_pipeline *p,
+				    const struct agent_endpoint_resolver *res)
+{
+	size_t i;
+	int r;
+
+	if (!p || !res || !res->lookup)
+		return -EINVAL;
+	if (p->prepared)
+		return -EBUSY;
+	for (i = p->n_ext; i < p->n_cols; i++) {
+		struct agent_column *cols;
+		size_t end = i + 1, len = strlen(p->cols[i].name), k;
+		char probe[MAX_COLUMN_NAME * 2 + 16];
+
+		if (p->cols[i].kind != AGENT_COLUMN_L4 || p->cols[i].ep)
+			continue;
+		/* a gadget field of that name would clash: leave that endpoint alone */
+		snprintf(probe, sizeof(probe), "%s.k8s", p->cols[i].name);
+		if (agent_column_find(p->cols, p->n_cols, probe, strlen(probe)) >= 0)
+			continue;
+		/* after the endpoint's own members, so the columns stay grouped */
+		while (end < p->n_cols && !strncmp(p->cols[end].name, p->cols[i].name, len) &&
+		       p->cols[end].name[len] == '.')
+			end++;
+		cols = realloc(p->cols, (p->n_cols + 3) * sizeof(*cols));
+		if (!cols)
+			return -ENOMEM;
+		p->cols = cols;
+		cols[i].ep = calloc(1, sizeof(*cols[i].ep));
+		if (!cols[i].ep)
+			return -ENOMEM;
+		cols[i].ep->res = *res;
+		memmove(&cols[end + 3], &cols[end], (p->n_cols - end) * sizeof(*cols));
+		for (k = 0; k < 3; k++) {
+			r = agent_column_init_ep_k8s(&cols[end + k], &cols[i],
+						     (enum agent_column_ep_part)k);
+			if (r < 0) {
+				while (k--)
+					agent_column_done(&cols[end + k]);
+				memmove(&cols[end], &cols[end + 3],
+					(p->n_cols - end) * sizeof(*cols));
+				free(cols[i].ep);
+				cols[i].ep = NULL;
+				return r;
+			}
+		}
+		p->n_cols += 3;
+		i = end + 2;
+	}
 	return 0;
 }
 
@@ -854,6 +922,7 @@ static int matches(struct agent_pipeline *p, const void *rec, size_t size)
 {
 	size_t i;
 
+	p->env.epoch++;
 	for (i = 0; i < p->n_filters; i++) {
 		int r = agent_filter_match(p->filters[i], &p->env, rec, size);
 
@@ -879,6 +948,10 @@ int agent_pipeline_flush(struct agent_pipeline *p)
 
 	if (!p)
 		return -EINVAL;
+	if (p->record_fn) {
+		base_buf_reset(&p->out);
+		return 0;
+	}
 	while (off < p->out.len) {
 		ssize_t n = write(p->out_fd, p->out.data + off, p->out.len - off);
 
@@ -913,6 +986,21 @@ static int maybe_flush(struct agent_pipeline *p)
 	return p->out.len >= AGENT_PIPELINE_FLUSH_BYTES ? agent_pipeline_flush(p) : 0;
 }
 
+/*
+ * Callback output: hands over the record just formatted into the (otherwise
+ * empty) output buffer, which is then reused for the next one.
+ */
+static int sink(struct agent_pipeline *p, int r)
+{
+	if (r >= 0)
+		r = p->record_fn(p->record_ctx, p->out.data ? p->out.data : "{}",
+				 p->out.data ? p->out.len : 2);
+	base_buf_reset(&p->out);
+	if (r >= 0)
+		p->matched++;
+	return r < 0 ? r : 0;
+}
+
 int agent_pipeline_record(struct agent_pipeline *p, const void *data, size_t size)
 {
 	size_t len;
@@ -940,6 +1028,8 @@ int agent_pipeline_record(struct agent_pipeline *p, const void *data, size_t siz
 	case AGENT_OUTPUT_JSON:
 	case AGENT_OUTPUT_JSONPRETTY:
 		r = emit_prog(p, &p->stream, data, size);
+		if (p->record_fn)
+			return sink(p, r);
 		if (r >= 0)
 			r = base_buf_putc(&p->out, '\n');
 		break;
@@ -1012,6 +1102,7 @@ static int sort_rows(struct agent_pipeline *p, const void *const *records, size_
 	for (i = 0; i < n && r >= 0; i++) {
 		const void *rec = records[rows[i].idx];
 
+		p->env.epoch++;
 		for (k = 0; k < nk && r >= 0; k++) {
 			const struct agent_column *c = p->keys[k].c;
 			size_t at = i * nk + k;
@@ -1090,6 +1181,13 @@ int agent_pipeline_batch(struct agent_pipeline *p, const void *const *records, s
 	if (p->max_entries && m > p->max_entries)
 		m = p->max_entries;
 
+	if (p->record_fn) {
+		for (i = 0; i < m && r >= 0; i++) {
+			p->env.epoch++;
+			r = sink(p, emit_prog(p, &p->stream, records[rows[i].idx], record_size));
+		}
+		goto out;
+	}
 	len = p->out.len;
 	switch (p->output) {
 	case AGENT_OUTPUT_COLUMNS:
@@ -1099,12 +1197,15 @@ int agent_pipeline_batch(struct agent_pipeline *p, const void *const *records, s
 			r = base_buf_putc(&p->out, '\n');
 		if (r >= 0 && !p->no_header)
 			r = agent_put(&p->out, p->header, p->header_len);
-		for (i = 0; i < m && r >= 0; i++)
+		for (i = 0; i < m && r >= 0; i++) {
+			p->env.epoch++;
 			r = emit_row(p, records[rows[i].idx], record_size);
+		}
 		break;
 	case AGENT_OUTPUT_JSON:
 		/* one object per line, as when streaming, so line-based readers work */
 		for (i = 0; i < m && r >= 0; i++) {
+			p->env.epoch++;
 			r = emit_prog(p, &p->item, records[rows[i].idx], record_size);
 			if (r >= 0)
 				r = base_buf_putc(&p->out, '\n');
@@ -1113,6 +1214,7 @@ int agent_pipeline_batch(struct agent_pipeline *p, const void *const *records, s
 	case AGENT_OUTPUT_JSONPRETTY:
 		r = base_buf_puts(&p->out, m ? "[\n" : "[");
 		for (i = 0; i < m && r >= 0; i++) {
+			p->env.epoch++;
 			r = base_buf_puts(&p->out, "  ");
 			if (r >= 0)
 				r = emit_prog(p, &p->item, records[rows[i].idx], record_size);
@@ -1124,8 +1226,10 @@ int agent_pipeline_batch(struct agent_pipeline *p, const void *const *records, s
 		break;
 	case AGENT_OUTPUT_YAML:
 		r = base_buf_puts(&p->out, m ? "---\n" : "---\n[]\n");
-		for (i = 0; i < m && r >= 0; i++)
+		for (i = 0; i < m && r >= 0; i++) {
+			p->env.epoch++;
 			r = emit_prog(p, &p->item, records[rows[i].idx], record_size);
+		}
 		break;
 	}
 	if (r < 0) {
@@ -1170,6 +1274,65 @@ void agent_pipeline_print_fields(const struct agent_pipeline *p, struct base_buf
 		if (base_buf_putc(out, '\n') < 0)
 			return;
 	}
+}
+
+size_t agent_pipeline_field_count(const struct agent_pipeline *p)
+{
+	return p && p->prepared ? p->n_cols : 0;
+}
+
+/* The i-th column in the order agent_pipeline_field() describes. */
+static const struct agent_column *field_at(const struct agent_pipeline *p, size_t i, bool *sel)
+{
+	size_t j, k = p->n_sel;
+
+	if (!p->fields) {
+		*sel = false;
+		return &p->cols[i];
+	}
+	*sel = i < p->n_sel;
+	if (*sel)
+		return p->sel[i];
+	for (j = 0; j < p->n_cols; j++) {
+		if (selected(p, &p->cols[j]))
+			continue;
+		if (k++ == i)
+			return &p->cols[j];
+	}
+	return NULL;
+}
+
+int agent_pipeline_field(const struct agent_pipeline *p, size_t i, struct agent_pipeline_field *ret)
+{
+	const struct agent_column *c;
+	bool sel;
+
+	if (!p || !ret || !p->prepared)
+		return -EINVAL;
+	if (i >= p->n_cols)
+		return -ERANGE;
+	c = field_at(p, i, &sel);
+	if (!c)
+		return -ERANGE;
+	ret->name = c->name;
+	ret->short_name = c->short_name;
+	ret->type = c->type;
+	ret->description = c->description ? c->description : "";
+	if (p->fields) {
+		ret->visible_json = ret->visible_columns = sel;
+	} else {
+		ret->visible_json = !(c->flags & (AGENT_COLUMN_HIDDEN | AGENT_COLUMN_JSON_SKIP));
+		ret->visible_columns =
+			!(c->flags & (AGENT_COLUMN_HIDDEN | AGENT_COLUMN_HIDDEN_COLS));
+	}
+	ret->width = c->width;
+	ret->align_right = c->flags & AGENT_COLUMN_RIGHT;
+	return 0;
+}
+
+uint64_t agent_pipeline_epoch(const struct agent_pipeline *p)
+{
+	return p ? p->env.epoch : 0;
 }
 
 uint64_t agent_pipeline_matched(const struct agent_pipeline *p)

@@ -32,7 +32,9 @@
  *
  * Output is buffered and written to out_fd when the buffer passes 64 KiB and
  * on agent_pipeline_flush().  A closed reader shows up as -EPIPE: callers
- * should ignore SIGPIPE.
+ * should ignore SIGPIPE.  Or, with record_fn, each record goes to the caller
+ * on its own as a json line without the newline (the agent's RecordBatch),
+ * formatted in the same reused buffer.
  */
 #ifndef AGENT_PIPELINE_H
 #define AGENT_PIPELINE_H
@@ -87,6 +89,15 @@ struct agent_pipeline_opts {
 	bool no_header;	    /* columns mode: no header line */
 	char *errbuf;	    /* one-line reason for -EINVAL from _new/_add_column/_prepare */
 	size_t errbuf_len;
+	/*
+	 * Instead of out_fd: each record that passes, of a batch too (one by
+	 * one, after sort and max_entries), as one compact JSON object without
+	 * a newline, exactly a line of json output.  json is borrowed for the
+	 * call; the output format is json whatever output says.  A negative
+	 * return stops the record or batch and is passed back.
+	 */
+	int (*record_fn)(void *ctx, const char *json, size_t len);
+	void *record_ctx;
 };
 
 /* A column computed by the caller (enrichment: k8s.*, runtime.*). */
@@ -105,6 +116,25 @@ struct agent_column_def {
 };
 
 /*
+ * Who is behind a network address in the cluster: the F.k8s.kind, F.k8s.name
+ * and F.k8s.namespace of an endpoint field F.  lookup() fills *ret (strings
+ * valid until release(ref) is called) and returns 0, or 1 when the address
+ * is unknown; release() may be NULL.
+ */
+struct agent_endpoint_k8s {
+	const char *kind; /* "Pod", "Service", "Node" */
+	const char *name;
+	const char *namespace; /* "" for nodes */
+	void *ref;
+};
+
+struct agent_endpoint_resolver {
+	int (*lookup)(void *ctx, const char *ip, struct agent_endpoint_k8s *ret);
+	void (*release)(void *ctx, void *ref);
+	void *ctx;
+};
+
+/*
  * Returns a new pipeline in *ret (free with agent_pipeline_free()).  layout
  * and md are borrowed and must outlive the pipeline; md may be NULL.
  * -EINVAL (with errbuf) on bad options, -ENOMEM.
@@ -118,6 +148,16 @@ int agent_pipeline_new(const struct bpf_layout *layout, const struct oci_metadat
  * -EINVAL for a bad or duplicate name, -EBUSY once prepared.
  */
 int agent_pipeline_add_column(struct agent_pipeline *p, const struct agent_column_def *def);
+
+/*
+ * Adds F.k8s.kind, F.k8s.name and F.k8s.namespace after every
+ * gadget_l4endpoint_t field F, and a "k8s" member to F's own JSON and YAML
+ * object.  They are in the default json set (inside F) but not in the
+ * default columns.  Looked up once per record and endpoint.  Before
+ * agent_pipeline_prepare(); -EBUSY after, -ENOMEM.
+ */
+int agent_pipeline_add_endpoint_k8s(struct agent_pipeline *p,
+				    const struct agent_endpoint_resolver *res);
 
 /* Resolves fields, filters and sort keys; -EINVAL with a reason in errbuf. */
 int agent_pipeline_prepare(struct agent_pipeline *p);
@@ -137,6 +177,34 @@ int agent_pipeline_flush(struct agent_pipeline *p);
 
 /* For --help: one line per field with its type, description, hidden or not. */
 void agent_pipeline_print_fields(const struct agent_pipeline *p, struct base_buf *out);
+
+/* A field as GadgetInfo describes it (agent_runner_field); strings borrowed. */
+struct agent_pipeline_field {
+	const char *name;
+	const char *short_name;
+	const char *type;
+	const char *description; /* "" when none */
+	bool visible_json;	 /* in the json output as the options make it */
+	bool visible_columns;	 /* in the columns output as the options make it */
+	unsigned int width;	 /* 0 = unlimited */
+	bool align_right;
+};
+
+/*
+ * After agent_pipeline_prepare(): every field, in default order, or, with a
+ * fields option, the selected ones first in their order (visible in both
+ * outputs) and the others after them (in neither).  -ERANGE past the end.
+ */
+size_t agent_pipeline_field_count(const struct agent_pipeline *p);
+int agent_pipeline_field(const struct agent_pipeline *p, size_t i,
+			 struct agent_pipeline_field *ret);
+
+/*
+ * A number that changes with every record the pipeline looks at (filters,
+ * sort keys, output) and is never reused by any pipeline of the process:
+ * computed columns use it to do a lookup once per record.
+ */
+uint64_t agent_pipeline_epoch(const struct agent_pipeline *p);
 
 /* Records printed so far. */
 uint64_t agent_pipeline_matched(const struct agent_pipeline *p);

@@ -39,6 +39,16 @@ struct k8s_cache_obj *k8s_enrich_container(struct k8s_enrich *e, const char *id)
 	return e->o.pods && id && *id ? k8s_cache_get_by_container_id(e->o.pods, id) : NULL;
 }
 
+struct k8s_cache_obj *k8s_enrich_container_pod(struct k8s_enrich *e, const char *id, const char *ns,
+					       const char *name)
+{
+	struct k8s_cache_obj *o = k8s_enrich_container(e, id);
+
+	if (!o && ns && *ns && name && *name)
+		o = k8s_enrich_pod(e, ns, name);
+	return o;
+}
+
 struct k8s_cache_obj *k8s_enrich_ip(struct k8s_enrich *e, const char *ip)
 {
 	struct k8s_cache *order[] = {e->o.pods, e->o.services, e->o.nodes};

@@ -39,6 +39,14 @@ struct k8s_enrich *k8s_enrich_free(struct k8s_enrich *e);
 struct k8s_cache_obj *k8s_enrich_pod(struct k8s_enrich *e, const char *ns, const char *name);
 /* The pod running a container ("containerd://<id>" or the bare id). */
 struct k8s_cache_obj *k8s_enrich_container(struct k8s_enrich *e, const char *id);
+/*
+ * The pod of a container as the runtime names it: by container id first
+ * (the pod's status lists it once the kubelet has reported it), then by the
+ * pod namespace/name of the CRI labels (covers a container too new for
+ * that).  Any argument may be NULL or "".  A new reference or NULL.
+ */
+struct k8s_cache_obj *k8s_enrich_container_pod(struct k8s_enrich *e, const char *id, const char *ns,
+					       const char *name);
 /* The pod, service or node behind an IP address (see above); o->kind says which. */
 struct k8s_cache_obj *k8s_enrich_ip(struct k8s_enrich *e, const char *ip);
 

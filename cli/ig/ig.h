@@ -100,6 +100,18 @@ int ig_runtimes_check(const struct ig_runtimes_flags *f);
 int ig_runtimes_collection_new(const struct ig_runtimes_flags *f, int timeout_ms, bool quiet,
 			       struct cri_collection **ret);
 
+/*
+ * ig run --kubeconfig (kube.c): the Kubernetes API caches behind the
+ * k8s.podLabels, k8s.owner.* and endpoint columns.  Prints its own error;
+ * -errno when the configuration is bad or the server cannot be reached.
+ */
+struct ig_kube;
+struct k8s_enrich;
+int ig_kube_start(const char *kubeconfig, const char *context, bool endpoints,
+		  struct ig_kube **ret);
+struct k8s_enrich *ig_kube_enrich(const struct ig_kube *k);
+struct ig_kube *ig_kube_free(struct ig_kube *k);
+
 /* ig image push / ig image pull, with argv[0] the verb (registry.c). */
 int ig_cmd_image_push(int argc, char **argv);
 int ig_cmd_image_pull(int argc, char **argv);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * ig run: open a gadget, apply its params, load and attach it, and feed what
- * it produces through the record pipeline until Ctrl-C, a timeout, or (for
+ * ig run: the command line front end of the gadget runner (agent/runner.h),
+ * which opens the gadget, applies its params, builds the record pipelines and
+ * the container filter, and loads and attaches it.  Here: the options (the
+ * gadget brings its own params, so the command line is read after the gadget
+ * is open), --help, and the event loop, until Ctrl-C, a timeout, or (for
  * snapshots and counted map fetches) the end of the data.
  *
  * The loop is one epoll set: tracers wake it when their ring buffer passes the
@@ -10,11 +13,10 @@
  * container collection's fd is in the same set.
  *
  * Containers: records with a mount namespace field are enriched with their
- * container, pod and namespace whenever a CRI runtime answers.  A container
- * selector (-c, --k8s-*) gives the run its own mount namespace filter map,
- * filled from the collection's ADDED/REMOVED callbacks, so the kernel drops
- * everything else; with --host the selection is made here instead, letting
- * host processes through.
+ * container, pod and namespace whenever a CRI runtime answers; with
+ * --kubeconfig also with what the Kubernetes API knows of the pod (kube.c).
+ * A container selector (-c, --k8s-*) gives the run its own mount namespace
+ * filter map, kept current by the runner from the collection's events.
  */
 #include "cli/ig/ig.h"
 
@@ -28,10 +30,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-
 #include "agent/enrich.h"
 #include "agent/pipeline.h"
+#include "agent/runner.h"
 #include "agent/selector.h"
 #include "base/buf.h"
 #include "base/log.h"
@@ -41,8 +42,8 @@
 #include "oci/metadata.h"
 #include "oci/store.h"
 
-#define RUN_MAX_FILTERS	     32
-#define RUN_ERRBUF	     512
+#define RUN_MAX_FILTERS	     AGENT_RUNNER_MAX_FILTERS
+#define RUN_ERRBUF	     2048
 #define RUN_DEFAULT_DRAIN_MS 10
 #define RUN_LOST_CHECK_MS    1000
 /*
@@ -71,6 +72,8 @@ enum run_opt_id {
 	OPT_K8S_CONTAINERNAME,
 	OPT_K8S_SELECTOR,
 	OPT_HOST,
+	OPT_KUBECONFIG,
+	OPT_CONTEXT,
 	OPT_HELP,
 };
 
@@ -120,26 +123,28 @@ static const struct run_opt run_opts[] = {
 	 "only events from pods with all these labels"},
 	{"host", 0, false, OPT_HOST, NULL,
 	 "with a container selector: also show events of host processes"},
+	{"kubeconfig", 0, true, OPT_KUBECONFIG, "FILE",
+	 "enrich from this cluster's API: current k8s.podLabels, k8s.owner.kind/name, the pod, "
+	 "service or node behind network endpoints (see docs/kubernetes.md)"},
+	{"context", 0, true, OPT_CONTEXT, "NAME",
+	 "with --kubeconfig: use this context instead of the current one"},
 	{"help", 'h', false, OPT_HELP, NULL, "show this help, with the gadget's params and fields"},
 };
 
 #define N_RUN_OPTS (sizeof(run_opts) / sizeof(run_opts[0]))
 
 struct run_param {
-	const struct bpf_gadget_param *bp;
-	const struct oci_metadata_param *mp;
-	char *key;	   /* flag name without the dashes */
+	const struct agent_runner_param_info *info;
 	const char *value; /* given on the command line, or NULL */
 };
 
 struct run_ctx {
 	struct ig_gadget_files files;
-	struct bpf_gadget *gadget;
 	struct oci_metadata *md;
-	struct agent_pipeline *pipes[BPF_GADGET_MAX_DS];
-	size_t n_ds;
-	struct run_param params[BPF_GADGET_MAX_PARAMS];
+	struct agent_runner *runner;
+	struct run_param params[AGENT_RUNNER_MAX_PARAMS];
 	size_t n_params;
+	char err[RUN_ERRBUF];
 
 	/* options */
 	enum agent_output output;
@@ -161,17 +166,15 @@ struct run_ctx {
 	struct ig_runtimes_flags rt;
 	struct agent_selector sel;
 	bool host;
+	const char *kubeconfig;
+	const char *context;
 
-	/* containers */
+	/* containers and the cluster */
 	struct cri_collection *coll; /* NULL: no runtime answered */
 	struct agent_enrich *enrich;
-	int filter_sub;	  /* the mount namespace filter's subscription, or -1 */
-	bool select_here; /* --host with a selector: select in on_record */
-	uint32_t mntns_off[BPF_GADGET_MAX_DS];
-	bool has_mntns[BPF_GADGET_MAX_DS];
+	struct ig_kube *kube;
 
 	uint64_t lost_reported[BPF_GADGET_MAX_DS];
-	int stop_err; /* first error a callback hit */
 };
 
 static const struct run_opt *find_long(const char *name, size_t len)
@@ -200,7 +203,8 @@ static struct run_param *find_param(struct run_ctx *c, const char *key, size_t l
 	size_t i;
 
 	for (i = 0; i < c->n_params; i++)
-		if (strlen(c->params[i].key) == len && !strncmp(c->params[i].key, key, len))
+		if (strlen(c->params[i].info->key) == len &&
+		    !strncmp(c->params[i].info->key, key, len))
 			return &c->params[i];
 	return NULL;
 }
@@ -383,6 +387,12 @@ static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v)
 	case OPT_HOST:
 		c->host = true;
 		return 0;
+	case OPT_KUBECONFIG:
+		c->kubeconfig = v;
+		return 0;
+	case OPT_CONTEXT:
+		c->context = v;
+		return 0;
 	case OPT_HELP:
 		c->help = true;
 		return 0;
@@ -488,14 +498,14 @@ static int parse_args(struct run_ctx *c, int argc, char **argv, const char *gadg
 			}
 			if (eq) {
 				v = eq + 1;
-			} else if (p->bp->type == BPF_GADGET_PARAM_BOOL) {
+			} else if (p->info->type == BPF_GADGET_PARAM_BOOL) {
 				/* a bare boolean flag turns it on; "--x false" also reads */
 				v = (i + 1 < argc && is_bool_word(argv[i + 1])) ? argv[++i]
 										: "true";
 			} else {
 				v = i + 1 < argc ? argv[++i] : NULL;
 				if (!v) {
-					ig_error("param --%s needs a value", p->key);
+					ig_error("param --%s needs a value", p->info->key);
 					return -EINVAL;
 				}
 			}
@@ -505,49 +515,24 @@ static int parse_args(struct run_ctx *c, int argc, char **argv, const char *gadg
 	return 0;
 }
 
-/* targ_pid -> pid, show_threads -> show-threads, unless gadget.yaml names it. */
-static char *param_key(const struct bpf_gadget_param *bp, const struct oci_metadata_param *mp)
+/* The param table of the open gadget, for the command line. */
+static void collect_params(struct run_ctx *c)
 {
-	const char *src = bp->name;
-	char *k, *p;
+	size_t i, n = agent_runner_param_count(c->runner);
 
-	if (mp && mp->key && *mp->key)
-		return strdup(mp->key);
-	if (!strncmp(src, "targ_", 5) && src[5])
-		src += 5;
-	k = strdup(src);
-	for (p = k; p && *p; p++)
-		if (*p == '_')
-			*p = '-';
-	return k;
+	for (i = 0; i < n && c->n_params < AGENT_RUNNER_MAX_PARAMS; i++) {
+		struct run_param *p = &c->params[c->n_params++];
+
+		p->info = agent_runner_param(c->runner, i);
+		if (find_long(p->info->key, strlen(p->info->key)))
+			ig_warn("gadget param '%s' is shadowed by the run option --%s",
+				p->info->name, p->info->key);
+	}
 }
 
-/* The filter params every gadget gets from <gadget/filter.h> rarely carry a
- * description in gadget.yaml; say what they do. */
-static const char *param_description(const struct run_param *p)
+static const char *param_type_word(int type)
 {
-	static const struct {
-		const char *name, *text;
-	} known[] = {
-		{"targ_pid", "Show only events from this process id (0: all)"},
-		{"targ_tid", "Show only events from this thread id (0: all)"},
-		{"targ_uid", "Show only events from this user id (4294967295: all)"},
-		{"targ_gid", "Show only events from this group id (4294967295: all)"},
-		{"targ_comm", "Show only events from processes with this command name"},
-	};
-	size_t i;
-
-	if (p->mp && p->mp->description)
-		return p->mp->description;
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (!strcmp(p->bp->name, known[i].name))
-			return known[i].text;
-	return "";
-}
-
-static const char *param_type_word(const struct bpf_gadget_param *bp)
-{
-	switch (bp->type) {
+	switch (type) {
 	case BPF_GADGET_PARAM_BOOL:
 		return "bool";
 	case BPF_GADGET_PARAM_INT:
@@ -562,29 +547,38 @@ static const char *param_type_word(const struct bpf_gadget_param *bp)
 	return "value";
 }
 
-static int collect_params(struct run_ctx *c)
+/* One line per field: its type, description, and whether the output shows it. */
+static void print_fields(const struct run_ctx *c, const struct agent_runner_ds_info *ds)
 {
-	size_t i, n = bpf_gadget_param_count(c->gadget);
+	size_t i, w = 0;
 
-	for (i = 0; i < n && c->n_params < BPF_GADGET_MAX_PARAMS; i++) {
-		struct run_param *p = &c->params[c->n_params];
+	for (i = 0; i < ds->n_fields; i++) {
+		size_t n = strlen(ds->fields[i].name);
 
-		p->bp = bpf_gadget_param_get(c->gadget, i);
-		p->mp = oci_metadata_find_param(c->md, p->bp->name);
-		p->key = param_key(p->bp, p->mp);
-		if (!p->key)
-			return -ENOMEM;
-		if (find_long(p->key, strlen(p->key)))
-			ig_warn("gadget param '%s' is shadowed by the run option --%s", p->bp->name,
-				p->key);
-		c->n_params++;
+		if (n > w)
+			w = n;
 	}
-	return 0;
+	if (w > 40)
+		w = 40;
+	for (i = 0; i < ds->n_fields; i++) {
+		const struct agent_runner_field *f = &ds->fields[i];
+		const char *d = f->description ? f->description : "";
+		bool hidden =
+			c->output == AGENT_OUTPUT_COLUMNS ? !f->visible_columns : !f->visible_json;
+		struct base_buf b = BASE_BUF_INIT(0);
+
+		if (base_buf_printf(&b, "  %-*s  %-10s  %s%s%s", (int)w, f->name, f->type, d,
+				    *d && hidden ? " " : "", hidden ? "(hidden)" : "") < 0)
+			return;
+		while (b.len && b.data[b.len - 1] == ' ')
+			b.len--;
+		printf("%.*s\n", (int)b.len, b.data);
+		base_buf_done(&b);
+	}
 }
 
 static void print_help(struct run_ctx *c)
 {
-	struct base_buf b = BASE_BUF_INIT(0);
 	size_t i;
 
 	printf("Usage: ig run <gadget> [options] [--<param> VALUE ...]\n\n"
@@ -612,7 +606,7 @@ static void print_help(struct run_ctx *c)
 	printf("\nContainer runtimes (for container filters and the k8s.* and runtime.*\n"
 	       "fields):\n%s",
 	       ig_runtimes_flags_help);
-	if (!c->gadget)
+	if (!c->runner)
 		return;
 
 	printf("\nGadget %s", c->files.name);
@@ -626,75 +620,47 @@ static void print_help(struct run_ctx *c)
 	if (!c->n_params)
 		printf("  (none)\n");
 	for (i = 0; i < c->n_params; i++) {
-		const struct run_param *p = &c->params[i];
-		const char *dflt =
-			p->mp && p->mp->default_value ? p->mp->default_value : p->bp->default_value;
+		const struct agent_runner_param_info *p = c->params[i].info;
+		const char *dflt = p->default_value;
 		char lhs[96];
 
-		snprintf(lhs, sizeof(lhs), "--%s %s", p->key, param_type_word(p->bp));
-		printf("  %-32s %s%s(default: %s)\n", lhs, param_description(p),
-		       *param_description(p) ? " " : "", dflt && *dflt ? dflt : "\"\"");
+		snprintf(lhs, sizeof(lhs), "--%s %s", p->key, param_type_word(p->type));
+		printf("  %-32s %s%s(default: %s)\n", lhs, p->description,
+		       *p->description ? " " : "", dflt && *dflt ? dflt : "\"\"");
 	}
-	for (i = 0; i < c->n_ds; i++) {
-		const struct bpf_gadget_ds *ds = bpf_gadget_ds_get(c->gadget, i);
+	for (i = 0; i < agent_runner_ds_count(c->runner); i++) {
+		const struct agent_runner_ds_info *ds = agent_runner_ds(c->runner, i);
 		static const char *const kinds[] = {"tracer", "map iterator", "snapshot"};
 
 		printf("\nFields of data source '%s' (%s):\n", ds->name, kinds[ds->type]);
-		if (!c->pipes[i])
-			continue;
-		base_buf_reset(&b);
-		agent_pipeline_print_fields(c->pipes[i], &b);
-		fputs(b.data ? b.data : "", stdout);
+		print_fields(c, ds);
 	}
-	base_buf_done(&b);
 }
 
-static int make_pipelines(struct run_ctx *c, bool for_help)
+/* The options as the runner takes them. */
+static void runner_opts(const struct run_ctx *c, struct agent_runner_opts *o, bool for_help)
 {
-	size_t i;
-
-	c->n_ds = bpf_gadget_ds_count(c->gadget);
-	for (i = 0; i < c->n_ds; i++) {
-		const struct bpf_gadget_ds *ds = bpf_gadget_ds_get(c->gadget, i);
-		const struct oci_metadata_ds *mds = oci_metadata_find_ds(c->md, ds->name);
-		char err[RUN_ERRBUF] = "";
-		struct agent_pipeline_opts po = {
-			.sz = sizeof(po),
-			.output = c->output,
-			.fields = for_help ? NULL : c->fields,
-			.filters = for_help ? NULL : c->filters,
-			.n_filters = for_help ? 0 : c->n_filters,
-			.sort = for_help ? NULL : c->sort,
-			.max_entries = c->max_entries,
-			.out_fd = STDOUT_FILENO,
-			.clear_screen =
-				ds->type == BPF_GADGET_DS_MAPITER && isatty(STDOUT_FILENO) &&
-				c->output == AGENT_OUTPUT_COLUMNS && mds &&
-				oci_metadata_ds_annotation(mds, "cli.clear-screen-before") &&
-				!strcmp(oci_metadata_ds_annotation(mds, "cli.clear-screen-before"),
-					"true"),
-			.no_header = c->no_header,
-			.errbuf = err,
-			.errbuf_len = sizeof(err),
-		};
-		int r = agent_pipeline_new(ds->layout, mds, &po, &c->pipes[i]);
-
-		c->has_mntns[i] = agent_enrich_mntns_offset(ds->layout, &c->mntns_off[i]) == 0;
-		/*
-		 * Without a runtime the columns stay in JSON (with empty values,
-		 * so the output has one shape) but leave the table alone.
-		 */
-		if (r >= 0 && c->enrich && c->has_mntns[i])
-			r = agent_enrich_add_columns(c->enrich, c->pipes[i], ds->layout,
-						     c->coll != NULL || for_help);
-		if (r >= 0)
-			r = agent_pipeline_prepare(c->pipes[i]);
-		if (r < 0) {
-			ig_error("%s", err[0] ? err : strerror(-r));
-			return r;
-		}
+	memset(o, 0, sizeof(*o));
+	o->sz = sizeof(*o);
+	o->output = c->output;
+	if (!for_help) {
+		o->fields = c->fields;
+		o->filters = c->filters;
+		o->n_filters = c->n_filters;
+		o->sort = c->sort;
 	}
-	return 0;
+	o->max_entries = (size_t)c->max_entries;
+	o->no_header = c->no_header;
+	o->out_fd = STDOUT_FILENO;
+	o->selector = for_help ? NULL : &c->sel;
+	o->host = c->host;
+	o->coll = c->coll;
+	o->enrich = c->enrich;
+	o->k8s = ig_kube_enrich(c->kube);
+	o->errbuf = (char *)c->err;
+	o->errbuf_len = sizeof(c->err);
+	/* with no runtime, --help still lists the enrichment fields as a run shows them */
+	o->show_enrich_columns = for_help;
 }
 
 static int apply_params(struct run_ctx *c)
@@ -703,63 +669,17 @@ static int apply_params(struct run_ctx *c)
 
 	for (i = 0; i < c->n_params; i++) {
 		const struct run_param *p = &c->params[i];
-		const char *v = p->value;
 		int r;
 
-		if (!v && p->mp && p->mp->default_value)
-			v = p->mp->default_value;
-		if (!v)
+		if (!p->value)
 			continue;
-		r = bpf_gadget_set_param(c->gadget, p->bp->name, v);
+		r = agent_runner_set_param(c->runner, p->info->key, p->value);
 		if (r < 0) {
-			const char *why = bpf_gadget_last_error(c->gadget);
-
-			if (p->value)
-				ig_error("--%s: %s", p->key, why && *why ? why : strerror(-r));
-			else
-				ig_error("gadget.yaml default of param '%s': %s", p->bp->name,
-					 why && *why ? why : strerror(-r));
+			ig_error("--%s: %s", p->info->key, c->err[0] ? c->err : strerror(-r));
 			return r;
 		}
 	}
 	return 0;
-}
-
-/*
- * --host with a selector: host processes and the selected containers pass;
- * records without a mount namespace field cannot be told apart and pass too.
- */
-static bool selected_here(struct run_ctx *c, size_t ds, const void *data, size_t size)
-{
-	const struct cri_container *ct;
-	uint64_t mntns;
-
-	if (!c->select_here || !c->has_mntns[ds] || (size_t)c->mntns_off[ds] + 8 > size)
-		return true;
-	memcpy(&mntns, (const char *)data + c->mntns_off[ds], sizeof(mntns));
-	ct = agent_enrich_lookup(c->enrich, mntns);
-	return !ct || agent_selector_match(&c->sel, ct);
-}
-
-/* Keeps the run's mount namespace filter in step with the selected containers. */
-static void on_container(void *userdata, enum cri_collection_event ev,
-			 const struct cri_container *ct)
-{
-	struct run_ctx *c = userdata;
-	bool add = ev == CRI_COLLECTION_ADDED;
-	int r;
-
-	if (!agent_selector_match(&c->sel, ct))
-		return;
-	r = add ? bpf_gadget_mntns_filter_add(c->gadget, ct->mntns)
-		: bpf_gadget_mntns_filter_remove(c->gadget, ct->mntns);
-	if (r < 0) {
-		ig_warn("container %s: %s", ct->name, bpf_gadget_last_error(c->gadget));
-		return;
-	}
-	base_log_debug("ig: run: filter %s mntns %llu: container %s (%.12s) of pod %s/%s",
-		       add ? "+" : "-", (unsigned long long)ct->mntns, ct->name, ct->id,
-		       ct->pod_namespace, ct->pod_name);
 }
 
 /*
@@ -770,17 +690,8 @@ static void on_container(void *userdata, enum cri_collection_event ev,
 static int setup_containers(struct run_ctx *c)
 {
 	bool need = !agent_selector_empty(&c->sel);
-	sigset_t mask;
 	int r;
 
-	/*
-	 * gRPC starts threads that inherit the signal mask: block now, so that
-	 * Ctrl-C reaches the event loop's signalfd and not one of them.
-	 */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	r = ig_runtimes_collection_new(&c->rt, RUN_CRI_TIMEOUT_MS, !need, &c->coll);
 	if (r < 0 && need)
 		return r;
@@ -790,100 +701,17 @@ static int setup_containers(struct run_ctx *c)
 	return r;
 }
 
-/* After the pipelines, before load: the filter replaces the gadget's map at load. */
-static int setup_filter(struct run_ctx *c)
-{
-	struct bpf_map_info info = {0};
-	__u32 len = sizeof(info);
-	int r;
-
-	if (agent_selector_empty(&c->sel))
-		return 0;
-	if (c->host) {
-		c->select_here = true;
-		return 0;
-	}
-	r = bpf_gadget_mntns_filter_enable(c->gadget);
-	if (r < 0) {
-		ig_error("%s cannot filter by container: %s", c->files.name,
-			 bpf_gadget_last_error(c->gadget));
-		return r;
-	}
-	if (!bpf_obj_get_info_by_fd(bpf_gadget_mntns_filter_fd(c->gadget), &info, &len))
-		base_log_debug("ig: run: mount namespace filter map id %u", info.id);
-	/* replays the containers already running as ADDED */
-	c->filter_sub = cri_collection_subscribe(c->coll, on_container, c);
-	if (c->filter_sub < 0) {
-		ig_error("watching containers: %s", strerror(-c->filter_sub));
-		return c->filter_sub;
-	}
-	return 0;
-}
-
-static int on_record(const struct bpf_gadget_ds *ds, const void *data, size_t size, void *ctx)
-{
-	struct run_ctx *c = ctx;
-	size_t i = 0;
-
-	if (c->n_ds > 1)
-		while (i < c->n_ds && bpf_gadget_ds_get(c->gadget, i) != ds)
-			i++;
-	if (i == c->n_ds)
-		return 0;
-	if (c->select_here && !selected_here(c, i, data, size))
-		return 0;
-	return agent_pipeline_record(c->pipes[i], data, size);
-}
-
-static int on_batch(const struct bpf_gadget_ds *ds, const void *const *records, size_t n,
-		    size_t record_size, void *ctx)
-{
-	struct run_ctx *c = ctx;
-	const void **kept;
-	size_t i, k, m = 0;
-	int r;
-
-	for (i = 0; i < c->n_ds; i++)
-		if (bpf_gadget_ds_get(c->gadget, i) == ds)
-			break;
-	if (i == c->n_ds)
-		return 0;
-	if (!c->select_here || !c->has_mntns[i] || !n)
-		return agent_pipeline_batch(c->pipes[i], records, n, record_size);
-	kept = calloc(n, sizeof(*kept));
-	if (!kept)
-		return -ENOMEM;
-	for (k = 0; k < n; k++)
-		if (selected_here(c, i, records[k], record_size))
-			kept[m++] = records[k];
-	r = agent_pipeline_batch(c->pipes[i], kept, m, record_size);
-	free(kept);
-	return r;
-}
-
-static int flush_all(struct run_ctx *c)
-{
-	size_t i;
-	int r;
-
-	for (i = 0; i < c->n_ds; i++) {
-		r = agent_pipeline_flush(c->pipes[i]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
 static void report_lost(struct run_ctx *c, bool final)
 {
 	size_t i;
 
-	for (i = 0; i < c->n_ds; i++) {
-		const struct bpf_gadget_ds *ds = bpf_gadget_ds_get(c->gadget, i);
-		uint64_t lost = 0;
+	for (i = 0; i < agent_runner_ds_count(c->runner) && i < BPF_GADGET_MAX_DS; i++) {
+		const struct agent_runner_ds_info *ds = agent_runner_ds(c->runner, i);
+		uint64_t lost;
 
-		if (ds->type != BPF_GADGET_DS_TRACER || bpf_gadget_lost(c->gadget, ds, &lost) < 0)
+		if (ds->type != AGENT_RUNNER_DS_TRACER)
 			continue;
+		lost = agent_runner_ds_lost(c->runner, i);
 		if (lost > c->lost_reported[i]) {
 			ig_warn("%llu records lost on '%s' (buffer full; try a larger --ring-size)",
 				(unsigned long long)(lost - c->lost_reported[i]), ds->name);
@@ -932,65 +760,30 @@ static int ep_add(int ep, int fd, enum loop_tag tag)
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-static int fetch_mapiters(struct run_ctx *c)
+/* A failure of the runner while running, reported once; a closed reader is none. */
+static int loop_error(struct run_ctx *c, int r)
 {
-	size_t i;
-	int r;
-
-	for (i = 0; i < c->n_ds; i++) {
-		const struct bpf_gadget_ds *ds = bpf_gadget_ds_get(c->gadget, i);
-
-		if (ds->type != BPF_GADGET_DS_MAPITER)
-			continue;
-		r = bpf_gadget_mapiter_fetch(c->gadget, ds, true, on_batch, c);
-		if (r < 0) {
-			ig_error("fetching '%s': %s", ds->name, bpf_gadget_last_error(c->gadget));
-			return r;
-		}
-	}
-	return flush_all(c);
+	if (r != -EPIPE)
+		ig_error("%s", c->err[0] ? c->err : strerror(-r));
+	return r;
 }
 
 static int run_loop(struct run_ctx *c)
 {
-	bool has_tracer = false, has_mapiter = false, has_iter = false;
+	bool has_tracer = agent_runner_has_tracer(c->runner);
+	bool has_mapiter = agent_runner_has_mapiter(c->runner);
 	int ep = -1, sfd = -1, drain = -1, fetch = -1, tmo = -1, lost = -1;
 	uint64_t fetches = 0;
 	sigset_t mask;
-	size_t i;
 	int r = 0;
 
-	for (i = 0; i < c->n_ds; i++) {
-		enum bpf_gadget_ds_type t = bpf_gadget_ds_get(c->gadget, i)->type;
-
-		has_tracer |= t == BPF_GADGET_DS_TRACER;
-		has_mapiter |= t == BPF_GADGET_DS_MAPITER;
-		has_iter |= t == BPF_GADGET_DS_ITER;
-	}
-
-	/* Snapshots run once and end the run, like a 'ps'. */
-	if (has_iter) {
-		for (i = 0; i < c->n_ds; i++) {
-			const struct bpf_gadget_ds *ds = bpf_gadget_ds_get(c->gadget, i);
-
-			if (ds->type != BPF_GADGET_DS_ITER)
-				continue;
-			r = bpf_gadget_iter_run(c->gadget, ds, on_batch, c);
-			if (r < 0) {
-				ig_error("running '%s': %s", ds->name,
-					 bpf_gadget_last_error(c->gadget));
-				return r;
-			}
-		}
-		r = flush_all(c);
-		if (!has_tracer && !has_mapiter)
-			return r;
-	}
+	/* Snapshots ran in agent_runner_start() and end the run, like a 'ps'. */
+	if (agent_runner_done(c->runner))
+		return 0;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (ep < 0 || sfd < 0 || ep_add(ep, sfd, TAG_SIGNAL) < 0) {
@@ -999,7 +792,7 @@ static int run_loop(struct run_ctx *c)
 		goto out;
 	}
 	if (has_tracer) {
-		int pfd = bpf_gadget_poll_fd(c->gadget);
+		int pfd = agent_runner_fd(c->runner);
 
 		if (pfd >= 0 && (r = ep_add(ep, pfd, TAG_RING)) < 0)
 			goto out_err;
@@ -1059,35 +852,40 @@ static int run_loop(struct run_ctx *c)
 			case TAG_CRI:
 				/*
 				 * Containers come and go here (the filter map
-				 * follows in the callbacks); a runtime that is
-				 * down is retried by the collection itself.
+				 * follows in the runner's callbacks); a runtime
+				 * that is down is retried by the collection itself.
 				 */
 				cri_collection_process(c->coll);
 				agent_enrich_expire(c->enrich);
 				break;
 			case TAG_FETCH:
 				timer_ack(fetch);
-				r = fetch_mapiters(c);
-				if (r < 0)
+				r = agent_runner_fetch(c->runner);
+				if (r < 0) {
+					loop_error(c, r);
 					goto out;
+				}
 				if (c->fetch_count && ++fetches >= c->fetch_count)
 					stop = true;
 				break;
 			}
 		}
 		if (consume || stop) {
-			r = has_tracer ? bpf_gadget_consume(c->gadget) : 0;
-			if (r >= 0)
-				r = flush_all(c);
-			if (r < 0)
+			r = agent_runner_consume(c->runner);
+			if (r < 0) {
+				loop_error(c, r);
 				goto out;
+			}
 		}
 		if (stop)
 			break;
 	}
 	/* What a map holds at Ctrl-C is shown, unless the fetch count was reached. */
-	if (has_mapiter && !(c->fetch_count && fetches >= c->fetch_count))
-		r = fetch_mapiters(c);
+	if (has_mapiter && !(c->fetch_count && fetches >= c->fetch_count)) {
+		r = agent_runner_fetch(c->runner);
+		if (r < 0)
+			loop_error(c, r);
+	}
 	if (has_tracer)
 		report_lost(c, true);
 	goto out;
@@ -1113,20 +911,52 @@ out:
 
 static void run_ctx_done(struct run_ctx *c)
 {
-	size_t i;
-
-	if (c->coll && c->filter_sub >= 0)
-		cri_collection_unsubscribe(c->coll, c->filter_sub);
-	for (i = 0; i < BPF_GADGET_MAX_DS; i++)
-		c->pipes[i] = agent_pipeline_free(c->pipes[i]);
+	/* the runner unsubscribes from the collection and uses the enrichment */
+	c->runner = agent_runner_free(c->runner);
 	c->enrich = agent_enrich_free(c->enrich);
 	c->coll = cri_collection_free(c->coll);
+	c->kube = ig_kube_free(c->kube);
 	agent_selector_done(&c->sel);
-	for (i = 0; i < c->n_params; i++)
-		free(c->params[i].key);
-	c->gadget = bpf_gadget_free(c->gadget);
 	c->md = oci_metadata_free(c->md);
 	ig_gadget_files_done(&c->files);
+}
+
+/* Opens the gadget the resolver found, with its gadget.yaml. */
+static int open_gadget(struct run_ctx *c)
+{
+	struct agent_runner_opts o = {
+		.sz = sizeof(o),
+		.name = c->files.name,
+		.ring_min_bytes = (uint32_t)c->ring_size,
+		.errbuf = c->err,
+		.errbuf_len = sizeof(c->err),
+	};
+	int r;
+
+	if (c->files.image) {
+		r = oci_metadata_parse(c->files.image->config, c->files.image->config_len, &c->md,
+				       c->err, sizeof(c->err));
+		if (r < 0) {
+			ig_error("image %s: %s", c->files.ref, c->err);
+			return r;
+		}
+		o.program = c->files.image->program;
+		o.program_len = c->files.image->program_len;
+	} else {
+		if (c->files.yaml_path) {
+			r = oci_metadata_load(c->files.yaml_path, &c->md, c->err, sizeof(c->err));
+			if (r < 0) {
+				ig_error("%s", c->err);
+				return r;
+			}
+		}
+		o.elf_path = c->files.elf_path;
+	}
+	o.md = c->md;
+	r = agent_runner_new(&o, &c->runner);
+	if (r < 0)
+		ig_error("%s", c->err[0] ? c->err : strerror(-r));
+	return r;
 }
 
 int ig_cmd_run(int argc, char **argv)
@@ -1135,14 +965,12 @@ int ig_cmd_run(int argc, char **argv)
 		.output = AGENT_OUTPUT_COLUMNS,
 		.fetch_interval_ms = 1000,
 		.drain_ms = RUN_DEFAULT_DRAIN_MS,
-		.filter_sub = -1,
 	};
-	char err[IG_RESOLVE_ERRLEN] = "";
-	struct bpf_gadget_opts gopts = {
-		.sz = sizeof(gopts), .errbuf = err, .errbuf_len = sizeof(err)};
+	struct agent_runner_opts ro;
 	struct ig_resolve_opts ropts = {0};
 	bool bad = false;
 	const char *spec = find_gadget_arg(&c, argc, argv, &bad);
+	sigset_t mask;
 	int r, ret = IG_EXIT_ERROR;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -1167,78 +995,80 @@ int ig_cmd_run(int argc, char **argv)
 	ropts.store_dir = c.store_dir;
 	ropts.pull = c.pull;
 	ropts.registry = &c.reg;
-	r = ig_resolve_gadget(spec, &ropts, &c.files, err, sizeof(err));
+	r = ig_resolve_gadget(spec, &ropts, &c.files, c.err, sizeof(c.err));
 	if (r < 0) {
-		if (err[0])
-			ig_error("%s", err);
+		if (c.err[0])
+			ig_error("%s", c.err);
 		goto out;
 	}
-	if (c.files.image) {
-		r = oci_metadata_parse(c.files.image->config, c.files.image->config_len, &c.md, err,
-				       sizeof(err));
-		if (r < 0) {
-			ig_error("image %s: %s", c.files.ref, err);
-			goto out;
-		}
-	} else if (c.files.yaml_path) {
-		r = oci_metadata_load(c.files.yaml_path, &c.md, err, sizeof(err));
-		if (r < 0) {
-			ig_error("%s", err);
-			goto out;
-		}
-	}
-	gopts.name = c.files.name;
-	gopts.ringbuf_min_bytes = (uint32_t)c.ring_size;
-	if (c.files.image)
-		r = bpf_gadget_open_mem(c.files.image->program, c.files.image->program_len, &gopts,
-					&c.gadget);
-	else
-		r = bpf_gadget_open_file(c.files.elf_path, &gopts, &c.gadget);
-	if (r < 0) {
-		ig_error("%s", err[0] ? err : strerror(-r));
+	if (open_gadget(&c) < 0)
 		goto out;
-	}
-	if (collect_params(&c) < 0)
-		goto out;
+	collect_params(&c);
 	if (parse_args(&c, argc, argv, spec) < 0) {
 		ret = IG_EXIT_USAGE;
 		goto out;
 	}
 	if (c.help) {
 		/* no runtime is asked, but the enrichment fields are listed */
-		if (agent_enrich_new(NULL, &c.enrich) == 0 && make_pipelines(&c, true) == 0) {
-			print_help(&c);
-			ret = IG_EXIT_OK;
+		if (agent_enrich_new(NULL, &c.enrich) < 0)
+			goto out;
+		runner_opts(&c, &ro, true);
+		r = agent_runner_set_opts(c.runner, &ro);
+		if (r >= 0)
+			r = agent_runner_prepare(c.runner);
+		if (r < 0) {
+			ig_error("%s", c.err[0] ? c.err : strerror(-r));
+			goto out;
 		}
-		goto out;
-	}
-	if (ig_runtimes_check(&c.rt) < 0) {
-		ret = IG_EXIT_USAGE;
-		goto out;
-	}
-	if (setup_containers(&c) < 0)
-		goto out;
-	if (make_pipelines(&c, false) < 0) {
-		ret = IG_EXIT_USAGE;
+		print_help(&c);
+		ret = IG_EXIT_OK;
 		goto out;
 	}
 	if (apply_params(&c) < 0) {
 		ret = IG_EXIT_USAGE;
 		goto out;
 	}
-	if (setup_filter(&c) < 0)
-		goto out;
-
-	ig_ensure_kernel_fs();
-	bpf_gadget_set_record_fn(c.gadget, on_record, &c);
-	r = bpf_gadget_load(c.gadget);
-	if (r < 0) {
-		ig_error("%s", bpf_gadget_last_error(c.gadget));
+	if (ig_runtimes_check(&c.rt) < 0) {
+		ret = IG_EXIT_USAGE;
 		goto out;
 	}
-	r = bpf_gadget_attach(c.gadget);
+	if (c.context && !c.kubeconfig) {
+		ig_error("--context needs --kubeconfig");
+		ret = IG_EXIT_USAGE;
+		goto out;
+	}
+	/*
+	 * gRPC and the Kubernetes caches start threads that inherit the signal
+	 * mask: block now, so that Ctrl-C reaches the event loop's signalfd
+	 * and not one of them.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if (setup_containers(&c) < 0)
+		goto out;
+	if (c.kubeconfig && ig_kube_start(c.kubeconfig, c.context,
+					  agent_runner_has_l4endpoint(c.runner), &c.kube) < 0)
+		goto out;
+	runner_opts(&c, &ro, false);
+	r = agent_runner_set_opts(c.runner, &ro);
+	if (r >= 0)
+		r = agent_runner_prepare(c.runner);
 	if (r < 0) {
-		ig_error("%s", bpf_gadget_last_error(c.gadget));
+		ig_error("%s", c.err[0] ? c.err : strerror(-r));
+		if (r == -EINVAL)
+			ret = IG_EXIT_USAGE;
+		goto out;
+	}
+
+	ig_ensure_kernel_fs();
+	r = agent_runner_start(c.runner);
+	if (r < 0) {
+		if (r != -EPIPE)
+			ig_error("%s", c.err[0] ? c.err : strerror(-r));
+		else
+			ret = IG_EXIT_OK;
 		goto out;
 	}
 	r = run_loop(&c);

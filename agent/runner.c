@@ -1,0 +1,796 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * One gadget run, shared by ig run and the agent.  See runner.h.
+ *
+ * The runner glues the gadget runtime (bpf/gadget.h) to one record pipeline
+ * per data source (agent/pipeline.h): tracer records arrive one by one
+ * through the gadget's record callback, map iterator fetches and snapshots
+ * as whole batches.  Containers enter twice: the mount namespace filter map
+ * follows the collection's ADDED/REMOVED events for the containers the
+ * selector matches (so the kernel drops everything else), and the
+ * enrichment columns name each record's container.  With "host" the kernel
+ * cannot do the selection (host processes have no entry in the filter), so
+ * it is done here per record instead.
+ */
+#include "agent/runner.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "agent/enrich.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "bpf/gadget.h"
+#include "cri/collection.h"
+#include "oci/metadata.h"
+
+/* What every caller of the first version of the options sets. */
+#define OPTS_MIN_SZ (offsetof(struct agent_runner_opts, errbuf_len) + sizeof(size_t))
+
+/* Width of the k8s.node column: node names are DNS names, mostly short. */
+#define NODE_COLUMN_WIDTH 16
+
+struct runner_ds {
+	struct agent_runner *r;
+	size_t idx;
+	const struct bpf_gadget_ds *ds;
+	struct agent_pipeline *pipe;
+	uint32_t mntns_off;
+	bool has_mntns;
+	uint64_t fetches;
+	struct agent_runner_ds_info info;
+	struct agent_runner_field *fields;
+};
+
+struct runner_param {
+	struct agent_runner_param_info info;
+	char *key;
+	bool set; /* by agent_runner_set_param() */
+};
+
+struct agent_runner {
+	struct agent_runner_opts o;
+	struct bpf_gadget *gadget;
+	struct runner_ds ds[BPF_GADGET_MAX_DS];
+	size_t n_ds;
+	struct runner_param params[BPF_GADGET_MAX_PARAMS];
+	size_t n_params;
+	bool has_tracer, has_mapiter, has_iter, has_l4;
+
+	int filter_sub; /* the collection subscription filling the filter, or -1 */
+	bool select_here;
+	bool prepared, started;
+	int cb_err; /* the last error a record or batch callback returned */
+};
+
+static int set_err(struct agent_runner *r, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int set_err(struct agent_runner *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->o.errbuf && r->o.errbuf_len) {
+		va_start(ap, fmt);
+		vsnprintf(r->o.errbuf, r->o.errbuf_len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static const char *gadget_error(const struct agent_runner *r, int err)
+{
+	const char *why = bpf_gadget_last_error(r->gadget);
+
+	return why && *why ? why : strerror(-err);
+}
+
+/* Copies the caller's options, tolerating older (shorter) versions of the struct. */
+static int copy_opts(struct agent_runner_opts *dst, const struct agent_runner_opts *opts)
+{
+	if (!opts || opts->sz < OPTS_MIN_SZ)
+		return -EINVAL;
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst, opts, opts->sz < sizeof(*dst) ? opts->sz : sizeof(*dst));
+	dst->sz = sizeof(*dst);
+	return 0;
+}
+
+/* targ_pid -> pid, show_threads -> show-threads, unless gadget.yaml names it. */
+static char *param_key(const struct bpf_gadget_param *bp, const struct oci_metadata_param *mp)
+{
+	const char *src = bp->name;
+	char *k, *p;
+
+	if (mp && mp->key && *mp->key)
+		return strdup(mp->key);
+	if (!strncmp(src, "targ_", 5) && src[5])
+		src += 5;
+	k = strdup(src);
+	for (p = k; p && *p; p++)
+		if (*p == '_')
+			*p = '-';
+	return k;
+}
+
+/*
+ * The filter params every gadget gets from <gadget/filter.h> rarely carry a
+ * description in gadget.yaml; say what they do.
+ */
+static const char *param_description(const struct bpf_gadget_param *bp,
+				     const struct oci_metadata_param *mp)
+{
+	static const struct {
+		const char *name, *text;
+	} known[] = {
+		{"targ_pid", "Show only events from this process id (0: all)"},
+		{"targ_tid", "Show only events from this thread id (0: all)"},
+		{"targ_uid", "Show only events from this user id (4294967295: all)"},
+		{"targ_gid", "Show only events from this group id (4294967295: all)"},
+		{"targ_comm", "Show only events from processes with this command name"},
+	};
+	size_t i;
+
+	if (mp && mp->description)
+		return mp->description;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(bp->name, known[i].name))
+			return known[i].text;
+	return "";
+}
+
+static int collect_params(struct agent_runner *r)
+{
+	size_t i, n = bpf_gadget_param_count(r->gadget);
+
+	for (i = 0; i < n && r->n_params < BPF_GADGET_MAX_PARAMS; i++) {
+		struct runner_param *p = &r->params[r->n_params];
+		const struct bpf_gadget_param *bp = bpf_gadget_param_get(r->gadget, i);
+		const struct oci_metadata_param *mp = oci_metadata_find_param(r->o.md, bp->name);
+
+		p->key = param_key(bp, mp);
+		if (!p->key)
+			return -ENOMEM;
+		p->info.key = p->key;
+		p->info.name = bp->name;
+		p->info.description = param_description(bp, mp);
+		p->info.default_value = mp && mp->default_value ? mp->default_value
+					: bp->default_value	? bp->default_value
+								: "";
+		p->info.type_name = bp->type_name ? bp->type_name : "";
+		p->info.type = (int)bp->type;
+		r->n_params++;
+	}
+	return 0;
+}
+
+static void collect_ds(struct agent_runner *r)
+{
+	size_t i, j;
+
+	r->n_ds = bpf_gadget_ds_count(r->gadget);
+	if (r->n_ds > BPF_GADGET_MAX_DS)
+		r->n_ds = BPF_GADGET_MAX_DS;
+	for (i = 0; i < r->n_ds; i++) {
+		struct runner_ds *d = &r->ds[i];
+		const struct bpf_layout *l;
+
+		d->r = r;
+		d->idx = i;
+		d->ds = bpf_gadget_ds_get(r->gadget, i);
+		l = d->ds->layout;
+		d->info.name = d->ds->name;
+		d->info.md = oci_metadata_find_ds(r->o.md, d->ds->name);
+		switch (d->ds->type) {
+		case BPF_GADGET_DS_TRACER:
+			d->info.type = AGENT_RUNNER_DS_TRACER;
+			r->has_tracer = true;
+			break;
+		case BPF_GADGET_DS_MAPITER:
+			d->info.type = AGENT_RUNNER_DS_MAPITER;
+			r->has_mapiter = true;
+			break;
+		case BPF_GADGET_DS_ITER:
+			d->info.type = AGENT_RUNNER_DS_ITER;
+			r->has_iter = true;
+			break;
+		}
+		d->has_mntns = l && agent_enrich_mntns_offset(l, &d->mntns_off) == 0;
+		for (j = 0; l && j < l->n_fields; j++)
+			if (l->fields[j].special == BPF_LAYOUT_SPECIAL_L4ENDPOINT)
+				r->has_l4 = true;
+	}
+}
+
+int agent_runner_new(const struct agent_runner_opts *opts, struct agent_runner **ret)
+{
+	struct bpf_gadget_opts gopts = {.sz = sizeof(gopts)};
+	struct agent_runner *r;
+	int err;
+
+	if (!ret)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->filter_sub = -1;
+	err = copy_opts(&r->o, opts);
+	if (err < 0)
+		goto fail;
+	if (r->o.errbuf && r->o.errbuf_len)
+		r->o.errbuf[0] = '\0';
+	if (!r->o.program == !r->o.elf_path || (r->o.program && !r->o.program_len)) {
+		err = set_err(r, -EINVAL, "a gadget needs a program in memory or a file");
+		goto fail;
+	}
+	gopts.name = r->o.name;
+	gopts.ringbuf_min_bytes = r->o.ring_min_bytes;
+	gopts.errbuf = r->o.errbuf;
+	gopts.errbuf_len = r->o.errbuf_len;
+	if (r->o.program)
+		err = bpf_gadget_open_mem(r->o.program, r->o.program_len, &gopts, &r->gadget);
+	else
+		err = bpf_gadget_open_file(r->o.elf_path, &gopts, &r->gadget);
+	if (err < 0) {
+		if (r->o.errbuf && r->o.errbuf_len && !r->o.errbuf[0])
+			set_err(r, err, "%s: %s", r->o.name ? r->o.name : r->o.elf_path,
+				strerror(-err));
+		if (err != -ENOMEM)
+			err = -ENOEXEC;
+		goto fail;
+	}
+	err = collect_params(r);
+	if (err < 0)
+		goto fail;
+	collect_ds(r);
+	*ret = r;
+	return 0;
+fail:
+	agent_runner_free(r);
+	return err;
+}
+
+int agent_runner_set_opts(struct agent_runner *r, const struct agent_runner_opts *opts)
+{
+	struct agent_runner_opts o;
+	int err;
+
+	if (!r)
+		return -EINVAL;
+	if (r->prepared)
+		return -EBUSY;
+	err = copy_opts(&o, opts);
+	if (err < 0)
+		return err;
+	/* what the open gadget was made from stays */
+	o.name = r->o.name;
+	o.program = r->o.program;
+	o.program_len = r->o.program_len;
+	o.elf_path = r->o.elf_path;
+	o.md = r->o.md;
+	o.ring_min_bytes = r->o.ring_min_bytes;
+	r->o = o;
+	return 0;
+}
+
+bool agent_runner_has_l4endpoint(const struct agent_runner *r)
+{
+	return r && r->has_l4;
+}
+
+static struct runner_param *find_param(struct agent_runner *r, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_params; i++)
+		if (!strcmp(r->params[i].key, key))
+			return &r->params[i];
+	for (i = 0; i < r->n_params; i++)
+		if (!strcmp(r->params[i].info.name, key))
+			return &r->params[i];
+	return NULL;
+}
+
+int agent_runner_set_param(struct agent_runner *r, const char *key, const char *value)
+{
+	struct runner_param *p;
+	int err;
+
+	if (!r || !key || !value)
+		return -EINVAL;
+	if (r->started)
+		return set_err(r, -EBUSY, "param '%s' cannot change once the gadget runs", key);
+	p = find_param(r, key);
+	if (!p)
+		return set_err(r, -ENOENT, "unknown param '%s'", key);
+	err = bpf_gadget_set_param(r->gadget, p->info.name, value);
+	if (err < 0) {
+		set_err(r, err, "%s", gadget_error(r, err));
+		return err == -ENOMEM ? err : -EINVAL;
+	}
+	p->set = true;
+	return 0;
+}
+
+/* gadget.yaml's defaults for the params nobody set. */
+static int apply_defaults(struct agent_runner *r)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < r->n_params; i++) {
+		const struct runner_param *p = &r->params[i];
+		const struct oci_metadata_param *mp =
+			oci_metadata_find_param(r->o.md, p->info.name);
+
+		if (p->set || !mp || !mp->default_value)
+			continue;
+		err = bpf_gadget_set_param(r->gadget, p->info.name, mp->default_value);
+		if (err < 0)
+			return set_err(r, err == -ENOMEM ? err : -EINVAL,
+				       "gadget.yaml default of param '%s': %s", p->info.name,
+				       gadget_error(r, err));
+	}
+	return 0;
+}
+
+static int node_text(const void *rec, size_t size, struct base_buf *out, void *ctx)
+{
+	const struct agent_runner *r = ctx;
+	int err = base_buf_puts(out, r->o.node_name);
+
+	return err < 0 ? err : 0;
+}
+
+static int sink_record(void *ctx, const char *json, size_t len)
+{
+	struct runner_ds *d = ctx;
+	const struct agent_runner *r = d->r;
+
+	return r->o.sink.record(r->o.sink.ctx, d->idx, json, len);
+}
+
+static int fill_fields(struct runner_ds *d)
+{
+	size_t i, n = agent_pipeline_field_count(d->pipe);
+
+	d->fields = calloc(n ? n : 1, sizeof(*d->fields));
+	if (!d->fields)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct agent_pipeline_field f;
+		struct agent_runner_field *o = &d->fields[i];
+
+		if (agent_pipeline_field(d->pipe, i, &f) < 0)
+			break;
+		o->name = f.name;
+		o->short_name = f.short_name;
+		o->type = f.type;
+		o->description = f.description;
+		o->visible_json = f.visible_json;
+		o->visible_columns = f.visible_columns;
+		o->width = (int)f.width;
+		o->align_right = f.align_right;
+	}
+	d->info.fields = d->fields;
+	d->info.n_fields = i;
+	return 0;
+}
+
+static int make_pipeline(struct agent_runner *r, struct runner_ds *d)
+{
+	bool sink = r->o.sink.record != NULL;
+	struct agent_pipeline_opts po = {
+		.sz = sizeof(po),
+		.output = r->o.output,
+		.fields = r->o.fields,
+		.filters = r->o.filters,
+		.n_filters = r->o.n_filters,
+		.sort = r->o.sort,
+		.max_entries = r->o.max_entries,
+		.out_fd = sink ? -1 : r->o.out_fd,
+		.clear_screen = r->o.clear_screen && d->ds->type == BPF_GADGET_DS_MAPITER,
+		.no_header = r->o.no_header,
+		.errbuf = r->o.errbuf,
+		.errbuf_len = r->o.errbuf_len,
+		.record_fn = sink ? sink_record : NULL,
+		.record_ctx = d,
+	};
+	const struct bpf_layout *l = d->ds->layout;
+	int err;
+
+	err = agent_pipeline_new(l, d->info.md, &po, &d->pipe);
+	if (err >= 0 && r->o.node_name && *r->o.node_name) {
+		struct agent_column_def def = {
+			.name = "k8s.node",
+			.description = "Kubernetes node the record comes from",
+			.width = NODE_COLUMN_WIDTH,
+			.text = node_text,
+			.ctx = r,
+		};
+
+		err = agent_pipeline_add_column(d->pipe, &def);
+	}
+	/*
+	 * Without a runtime the columns stay in JSON (with empty values, so
+	 * the output has one shape) but leave the table alone.
+	 */
+	if (err >= 0 && r->o.enrich && d->has_mntns)
+		err = agent_enrich_add_columns_k8s(r->o.enrich, d->pipe, l,
+						   r->o.coll || r->o.show_enrich_columns, r->o.k8s);
+	if (err >= 0 && r->o.k8s)
+		err = agent_enrich_add_endpoint_columns(d->pipe, r->o.k8s);
+	if (err >= 0)
+		err = agent_pipeline_prepare(d->pipe);
+	if (err >= 0)
+		err = fill_fields(d);
+	if (err < 0 && r->o.errbuf && r->o.errbuf_len && !r->o.errbuf[0])
+		set_err(r, err, "data source '%s': %s", d->ds->name, strerror(-err));
+	return err;
+}
+
+/* Keeps the run's mount namespace filter in step with the selected containers. */
+static void on_container(void *userdata, enum cri_collection_event ev,
+			 const struct cri_container *ct)
+{
+	struct agent_runner *r = userdata;
+	bool add = ev == CRI_COLLECTION_ADDED;
+	int err;
+
+	if (!agent_selector_match(r->o.selector, ct))
+		return;
+	err = add ? bpf_gadget_mntns_filter_add(r->gadget, ct->mntns)
+		  : bpf_gadget_mntns_filter_remove(r->gadget, ct->mntns);
+	if (err < 0) {
+		/* nobody to return this to: the container's events go missing */
+		base_log_warn("%s: container %s: %s", bpf_gadget_name(r->gadget), ct->name,
+			      gadget_error(r, err));
+		return;
+	}
+	base_log_debug("runner: %s: filter %s mntns %llu: container %s (%.12s) of pod %s/%s",
+		       bpf_gadget_name(r->gadget), add ? "+" : "-", (unsigned long long)ct->mntns,
+		       ct->name, ct->id, ct->pod_namespace, ct->pod_name);
+}
+
+/* After the pipelines, before load: the filter replaces the gadget's map at load. */
+static int setup_filter(struct agent_runner *r)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	int err;
+
+	if (!r->o.selector || agent_selector_empty(r->o.selector))
+		return 0;
+	if (!r->o.coll)
+		return set_err(r, -ENODEV, "selecting containers needs a container runtime");
+	if (r->o.host) {
+		r->select_here = true;
+		return 0;
+	}
+	err = bpf_gadget_mntns_filter_enable(r->gadget);
+	if (err < 0)
+		return set_err(r, err == -ENOMEM ? err : -EOPNOTSUPP,
+			       "%s cannot filter by container: %s", bpf_gadget_name(r->gadget),
+			       gadget_error(r, err));
+	if (!bpf_obj_get_info_by_fd(bpf_gadget_mntns_filter_fd(r->gadget), &info, &len))
+		base_log_debug("runner: %s: mount namespace filter map id %u",
+			       bpf_gadget_name(r->gadget), info.id);
+	/* replays the containers already running as ADDED */
+	r->filter_sub = cri_collection_subscribe(r->o.coll, on_container, r);
+	if (r->filter_sub < 0)
+		return set_err(r, r->filter_sub, "watching containers: %s",
+			       strerror(-r->filter_sub));
+	return 0;
+}
+
+int agent_runner_prepare(struct agent_runner *r)
+{
+	size_t i;
+	int err;
+
+	if (!r)
+		return -EINVAL;
+	if (r->prepared)
+		return -EBUSY;
+	if (r->o.errbuf && r->o.errbuf_len)
+		r->o.errbuf[0] = '\0';
+	if (r->o.n_filters > AGENT_RUNNER_MAX_FILTERS)
+		return set_err(r, -EINVAL, "too many filters (at most %d)",
+			       AGENT_RUNNER_MAX_FILTERS);
+	if (r->o.selector && !agent_selector_empty(r->o.selector) && !r->o.coll)
+		return set_err(r, -ENODEV, "selecting containers needs a container runtime");
+	err = apply_defaults(r);
+	if (err < 0)
+		return err;
+	for (i = 0; i < r->n_ds; i++) {
+		err = make_pipeline(r, &r->ds[i]);
+		if (err < 0)
+			return err;
+	}
+	err = setup_filter(r);
+	if (err < 0)
+		return err;
+	r->prepared = true;
+	return 0;
+}
+
+static struct runner_ds *ds_of(struct agent_runner *r, const struct bpf_gadget_ds *ds)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_ds; i++)
+		if (r->ds[i].ds == ds)
+			return &r->ds[i];
+	return NULL;
+}
+
+/*
+ * host with a selector: host processes and the selected containers pass;
+ * records without a mount namespace field cannot be told apart and pass too.
+ */
+static bool selected_here(struct agent_runner *r, const struct runner_ds *d, const void *data,
+			  size_t size)
+{
+	const struct cri_container *ct;
+	uint64_t mntns;
+
+	if (!r->select_here || !d->has_mntns || (size_t)d->mntns_off + sizeof(mntns) > size)
+		return true;
+	memcpy(&mntns, (const char *)data + d->mntns_off, sizeof(mntns));
+	ct = agent_enrich_lookup(r->o.enrich, mntns);
+	return !ct || agent_selector_match(r->o.selector, ct);
+}
+
+static int on_record(const struct bpf_gadget_ds *ds, const void *data, size_t size, void *ctx)
+{
+	struct agent_runner *r = ctx;
+	struct runner_ds *d = r->n_ds == 1 && r->ds[0].ds == ds ? &r->ds[0] : ds_of(r, ds);
+	int err;
+
+	if (!d || !selected_here(r, d, data, size))
+		return 0;
+	err = agent_pipeline_record(d->pipe, data, size);
+	if (err < 0)
+		r->cb_err = err;
+	return err;
+}
+
+static int on_batch(const struct bpf_gadget_ds *ds, const void *const *records, size_t n,
+		    size_t record_size, void *ctx)
+{
+	struct agent_runner *r = ctx;
+	struct runner_ds *d = ds_of(r, ds);
+	const void **kept;
+	size_t k, m = 0;
+	int err;
+
+	if (!d)
+		return 0;
+	if (!r->select_here || !d->has_mntns || !n) {
+		err = agent_pipeline_batch(d->pipe, records, n, record_size);
+	} else {
+		kept = calloc(n, sizeof(*kept));
+		if (!kept)
+			return -ENOMEM;
+		for (k = 0; k < n; k++)
+			if (selected_here(r, d, records[k], record_size))
+				kept[m++] = records[k];
+		err = agent_pipeline_batch(d->pipe, kept, m, record_size);
+		free(kept);
+	}
+	if (err < 0)
+		r->cb_err = err;
+	return err;
+}
+
+static int flush_all(struct agent_runner *r)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < r->n_ds; i++) {
+		err = agent_pipeline_flush(r->ds[i].pipe);
+		if (err < 0)
+			return set_err(r, err, "writing records: %s", strerror(-err));
+	}
+	return 0;
+}
+
+/* After a batch of data source d went out: the sink learns the fetch ended. */
+static int fetch_done(struct agent_runner *r, struct runner_ds *d)
+{
+	d->fetches++;
+	if (!r->o.sink.record || !r->o.sink.fetch_end)
+		return 0;
+	return r->o.sink.fetch_end(r->o.sink.ctx, d->idx, d->fetches);
+}
+
+/* Why a drain or fetch failed: a callback's own error, or the gadget's. */
+static int run_err(struct agent_runner *r, int err, const char *what, const char *ds)
+{
+	if (err == r->cb_err)
+		return set_err(r, err, "%s '%s': %s", what, ds, strerror(-err));
+	return set_err(r, err, "%s '%s': %s", what, ds, gadget_error(r, err));
+}
+
+/* Snapshots: run once, like a 'ps'. */
+static int run_iters(struct agent_runner *r)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < r->n_ds; i++) {
+		struct runner_ds *d = &r->ds[i];
+
+		if (d->ds->type != BPF_GADGET_DS_ITER)
+			continue;
+		r->cb_err = 0;
+		err = bpf_gadget_iter_run(r->gadget, d->ds, on_batch, r);
+		if (err < 0)
+			return run_err(r, err, "running", d->ds->name);
+		err = flush_all(r);
+		if (err >= 0)
+			err = fetch_done(r, d);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+int agent_runner_start(struct agent_runner *r)
+{
+	int err;
+
+	if (!r || !r->prepared)
+		return -EINVAL;
+	if (r->started)
+		return -EBUSY;
+	if (r->o.errbuf && r->o.errbuf_len)
+		r->o.errbuf[0] = '\0';
+	bpf_gadget_set_record_fn(r->gadget, on_record, r);
+	err = bpf_gadget_load(r->gadget);
+	if (err < 0)
+		return set_err(r, err, "%s", gadget_error(r, err));
+	r->started = true;
+	err = bpf_gadget_attach(r->gadget);
+	if (err < 0)
+		return set_err(r, err, "%s", gadget_error(r, err));
+	return r->has_iter ? run_iters(r) : 0;
+}
+
+int agent_runner_fd(const struct agent_runner *r)
+{
+	return r && r->has_tracer ? bpf_gadget_poll_fd(r->gadget) : -1;
+}
+
+int agent_runner_consume(struct agent_runner *r)
+{
+	int err;
+
+	if (!r || !r->started)
+		return -EINVAL;
+	if (r->has_tracer) {
+		r->cb_err = 0;
+		err = bpf_gadget_consume(r->gadget);
+		if (err < 0) {
+			flush_all(r);
+			return run_err(r, err, "reading", bpf_gadget_name(r->gadget));
+		}
+	}
+	return flush_all(r);
+}
+
+int agent_runner_fetch(struct agent_runner *r)
+{
+	size_t i;
+	int err;
+
+	if (!r || !r->started)
+		return -EINVAL;
+	for (i = 0; i < r->n_ds; i++) {
+		struct runner_ds *d = &r->ds[i];
+
+		if (d->ds->type != BPF_GADGET_DS_MAPITER)
+			continue;
+		r->cb_err = 0;
+		err = bpf_gadget_mapiter_fetch(r->gadget, d->ds, true, on_batch, r);
+		if (err < 0)
+			return run_err(r, err, "fetching", d->ds->name);
+		err = flush_all(r);
+		if (err >= 0)
+			err = fetch_done(r, d);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+bool agent_runner_has_tracer(const struct agent_runner *r)
+{
+	return r && r->has_tracer;
+}
+
+bool agent_runner_has_mapiter(const struct agent_runner *r)
+{
+	return r && r->has_mapiter;
+}
+
+bool agent_runner_done(const struct agent_runner *r)
+{
+	return r && r->started && !r->has_tracer && !r->has_mapiter;
+}
+
+uint64_t agent_runner_ds_lost(const struct agent_runner *r, size_t ds)
+{
+	uint64_t lost = 0;
+
+	if (!r || ds >= r->n_ds || r->ds[ds].ds->type != BPF_GADGET_DS_TRACER || !r->started)
+		return 0;
+	if (bpf_gadget_lost(r->gadget, r->ds[ds].ds, &lost) < 0)
+		return 0;
+	return lost;
+}
+
+uint64_t agent_runner_lost(const struct agent_runner *r)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; r && i < r->n_ds; i++)
+		sum += agent_runner_ds_lost(r, i);
+	return sum;
+}
+
+uint64_t agent_runner_records(const struct agent_runner *r)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; r && i < r->n_ds; i++)
+		sum += agent_pipeline_matched(r->ds[i].pipe);
+	return sum;
+}
+
+size_t agent_runner_ds_count(const struct agent_runner *r)
+{
+	return r ? r->n_ds : 0;
+}
+
+const struct agent_runner_ds_info *agent_runner_ds(const struct agent_runner *r, size_t i)
+{
+	return r && i < r->n_ds ? &r->ds[i].info : NULL;
+}
+
+size_t agent_runner_param_count(const struct agent_runner *r)
+{
+	return r ? r->n_params : 0;
+}
+
+const struct agent_runner_param_info *agent_runner_param(const struct agent_runner *r, size_t i)
+{
+	return r && i < r->n_params ? &r->params[i].info : NULL;
+}
+
+struct agent_runner *agent_runner_free(struct agent_runner *r)
+{
+	size_t i;
+
+	if (!r)
+		return NULL;
+	if (r->o.coll && r->filter_sub >= 0)
+		cri_collection_unsubscribe(r->o.coll, r->filter_sub);
+	for (i = 0; i < BPF_GADGET_MAX_DS; i++) {
+		r->ds[i].pipe = agent_pipeline_free(r->ds[i].pipe);
+		free(r->ds[i].fields);
+	}
+	for (i = 0; i < r->n_params; i++)
+		free(r->params[i].key);
+	bpf_gadget_free(r->gadget);
+	free(r);
+	return NULL;
+}

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One gadget run: what `ig run` does in-process and what the agent does for
+ * each run and each detached instance.  A runner opens a gadget (an ELF in
+ * memory or on disk plus its gadget.yaml), applies params, builds one record
+ * pipeline per data source (filters, enrichment, fields, format), keeps the
+ * run's mount namespace filter in step with the selected containers, then
+ * loads and attaches it.
+ *
+ * A runner does not own an event loop: its owner polls agent_runner_fd()
+ * and calls agent_runner_consume() on readiness and on a drain timer, and
+ * agent_runner_fetch() on the map fetch timer.  Many runners may share one
+ * loop (the agent) and one container collection; nothing here blocks, and
+ * nothing here is thread-safe: one thread owns a runner and the collection.
+ *
+ * Output goes either to a file descriptor in any agent_output format (ig), or
+ * record by record to a callback as JSON objects (the agent's RecordBatch).
+ */
+#ifndef AGENT_RUNNER_H
+#define AGENT_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/pipeline.h"
+#include "agent/selector.h"
+
+struct agent_enrich;
+struct cri_collection;
+struct k8s_enrich;
+struct oci_metadata;
+struct agent_runner;
+
+/* Params and -F filters one run takes at most. */
+#define AGENT_RUNNER_MAX_PARAMS	 64
+#define AGENT_RUNNER_MAX_FILTERS AGENT_PIPELINE_MAX_FILTERS
+
+/* Callbacks for AGENT_RUNNER_SINK_CALLBACK output. */
+struct agent_runner_sink {
+	/*
+	 * One record of data source ds (index as in agent_runner_ds()), a JSON
+	 * object without a newline, exactly a line of `ig run -o json`.  json
+	 * is borrowed for the call.  A negative return stops the runner's
+	 * current consume/fetch and is passed back by it.
+	 */
+	int (*record)(void *ctx, size_t ds, const char *json, size_t len);
+	/*
+	 * Map iterators and snapshots: the records of fetch number `fetch`
+	 * (1, 2, ...) of data source ds have all been given to record().
+	 * Called for empty fetches too.  May be NULL.
+	 */
+	int (*fetch_end)(void *ctx, size_t ds, uint64_t fetch);
+	void *ctx;
+};
+
+struct agent_runner_opts {
+	size_t sz; /* sizeof(struct agent_runner_opts) */
+
+	/* The gadget: program from memory (program/program_len) or a file (elf_path). */
+	const char *name; /* for messages and the BPF object: "trace_open" */
+	const void *program;
+	size_t program_len;
+	const char *elf_path;
+	const struct oci_metadata *md; /* gadget.yaml; borrowed, may be NULL */
+
+	/* Pipeline options, as agent_pipeline_opts (fields/filters/sort/max_entries). */
+	enum agent_output output;
+	const char *fields;
+	const char *const *filters;
+	size_t n_filters;
+	const char *sort;
+	size_t max_entries;
+	bool no_header;
+	bool clear_screen; /* columns: clear the terminal before each map fetch */
+	int out_fd;	   /* output without a sink */
+	/* When sink.record is set, records go there as JSON and output/out_fd are ignored. */
+	struct agent_runner_sink sink;
+
+	/* Containers; every pointer is borrowed and must outlive the runner. */
+	const struct agent_selector *selector; /* NULL or empty: everything */
+	bool host;			       /* with a selector: host processes pass too */
+	struct cri_collection *coll;	       /* NULL: no runtime (a selector is then -ENODEV) */
+	struct agent_enrich *enrich;	       /* runtime.* and k8s.* columns; may be NULL */
+	struct k8s_enrich *k8s;		       /* podLabels, owner, endpoints; may be NULL */
+	const char *node_name;		       /* k8s.node column when set */
+
+	uint32_t ring_min_bytes; /* grow tracer ring buffers to this; 0 = default */
+
+	char *errbuf; /* one-line reason for a failure of agent_runner_new/_start */
+	size_t errbuf_len;
+
+	/*
+	 * Describing only (ig run --help): the k8s.* columns count as shown in
+	 * the table even without a container collection.
+	 */
+	bool show_enrich_columns;
+};
+
+/*
+ * The life of a runner:
+ *
+ *   agent_runner_new()        opens the gadget; its params are known
+ *   agent_runner_set_param()  any number of times
+ *   agent_runner_prepare()    gadget.yaml defaults for params not set, the
+ *                             pipelines, the container filter; the data
+ *                             sources and fields are known (GetGadgetInfo,
+ *                             ig run --help); nothing is in the kernel yet
+ *   agent_runner_start()      load and attach
+ *   agent_runner_consume() / _fetch() from the owner's loop
+ *   agent_runner_free()
+ *
+ * The opts strings and objects are borrowed and must outlive the runner.
+ * Failures return -errno with a one-line reason in opts->errbuf.
+ */
+
+/* -ENOEXEC for a gadget that does not open, -ENOMEM. */
+int agent_runner_new(const struct agent_runner_opts *opts, struct agent_runner **ret);
+struct agent_runner *agent_runner_free(struct agent_runner *r);
+
+/*
+ * Before agent_runner_prepare(): takes every option of opts again except the
+ * gadget (name, program, elf_path, md) and ring_min_bytes, which only
+ * agent_runner_new() reads.  For a caller that learns its options from the
+ * gadget's params (ig run parses its command line after opening the
+ * gadget).  -EBUSY once prepared.
+ */
+int agent_runner_set_opts(struct agent_runner *r, const struct agent_runner_opts *opts);
+
+/*
+ * True when a data source has a gadget_l4endpoint_t field: the run can use
+ * services and nodes in opts.k8s (known from agent_runner_new() on).
+ */
+bool agent_runner_has_l4endpoint(const struct agent_runner *r);
+
+/*
+ * key: the param's key (flag name without dashes, "failed") or its eBPF
+ * variable name.  -ENOENT for a key the gadget does not have, -EINVAL for a
+ * value its type does not take.
+ */
+int agent_runner_set_param(struct agent_runner *r, const char *key, const char *value);
+
+/*
+ * -EINVAL for a bad field list, filter or sort key, -ENODEV for a selector
+ * without a container collection, -EOPNOTSUPP for a selector on a gadget
+ * that cannot filter by container.
+ */
+int agent_runner_prepare(struct agent_runner *r);
+
+/* Loads and attaches; snapshots (iterators) run once here.  errbuf says why not. */
+int agent_runner_start(struct agent_runner *r);
+
+/* Poll for EPOLLIN (tracers); -1 when the gadget has no tracer. */
+int agent_runner_fd(const struct agent_runner *r);
+/* Reads what the ring buffers hold and flushes output.  0 or -errno. */
+int agent_runner_consume(struct agent_runner *r);
+/* Map iterators: one fetch of each (read and clear), then flush.  0 or -errno. */
+int agent_runner_fetch(struct agent_runner *r);
+
+bool agent_runner_has_tracer(const struct agent_runner *r);
+bool agent_runner_has_mapiter(const struct agent_runner *r);
+/* Snapshot only: nothing left to do after agent_runner_start(). */
+bool agent_runner_done(const struct agent_runner *r);
+
+/* Records the kernel could not queue, summed over the tracers. */
+uint64_t agent_runner_lost(const struct agent_runner *r);
+/* The same for data source ds alone (0 for anything but a tracer). */
+uint64_t agent_runner_ds_lost(const struct agent_runner *r, size_t ds);
+/* Records that passed the filters and were output. */
+uint64_t agent_runner_records(const struct agent_runner *r);
+
+/* Describing a run (ig run --help, GadgetInfo). */
+enum agent_runner_ds_type {
+	AGENT_RUNNER_DS_TRACER,
+	AGENT_RUNNER_DS_MAPITER,
+	AGENT_RUNNER_DS_ITER,
+};
+
+struct agent_runner_field {
+	const char *name;	/* dotted, as in JSON: "proc.comm" */
+	const char *short_name; /* column header before upper-casing: "comm" */
+	const char *type;	/* as ig run --help shows it: "uint32", "string", "errno" */
+	const char *description;
+	bool visible_json;
+	bool visible_columns;
+	int width; /* 0 = unlimited */
+	bool align_right;
+};
+
+struct agent_runner_ds_info {
+	const char *name;
+	enum agent_runner_ds_type type;
+	const struct oci_metadata_ds *md;	 /* annotations; may be NULL */
+	const struct agent_runner_field *fields; /* after the fields option, default order */
+	size_t n_fields;
+};
+
+struct agent_runner_param_info {
+	const char *key;  /* flag name: "failed" */
+	const char *name; /* eBPF variable: "targ_failed" */
+	const char *description;
+	const char *default_value;
+	const char *type_name; /* BTF type: "bool", "gadget_pid" */
+	int type;	       /* enum bpf_gadget_param_type */
+};
+
+size_t agent_runner_ds_count(const struct agent_runner *r);
+const struct agent_runner_ds_info *agent_runner_ds(const struct agent_runner *r, size_t i);
+size_t agent_runner_param_count(const struct agent_runner *r);
+const struct agent_runner_param_info *agent_runner_param(const struct agent_runner *r, size_t i);
+
+#endif /* AGENT_RUNNER_H */
