@@ -38,7 +38,9 @@ override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/
 # --as-needed: a program records only the libraries it uses (ig does not need
 # libwebsockets, which only the kubectl plugin's port-forward uses)
 LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
-LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lcurl -lssl -lcrypto -larchive -lprotobuf-c \
+# libcurl and libarchive are dlopen()ed (base/curl.c, base/archive.c): most
+# runs of ig need neither, and their dependencies cost every start
+LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c \
 	-lwebsockets -lpthread
 
 LIB_DIRS := base bpf oci cri k8s agent
@@ -104,6 +106,12 @@ GRPC_SONAME = $(shell objdump -p /usr/lib/$$($(CC) -print-multiarch)/libgrpc.so 
 	awk '/SONAME/ { print $$2 }')
 $(BUILD)/obj/cri/transport.o: CFLAGS += -DCRI_GRPC_SONAME='"$(GRPC_SONAME)"'
 
+# the same for libcurl and libarchive (base/curl.c, base/archive.c)
+SONAME_OF = $(shell objdump -p /usr/lib/$$($(CC) -print-multiarch)/$(1) 2>/dev/null | \
+	awk '/SONAME/ { print $$2 }')
+$(BUILD)/obj/base/curl.o: CFLAGS += -DBASE_CURL_SONAME='"$(call SONAME_OF,libcurl.so)"'
+$(BUILD)/obj/base/archive.o: CFLAGS += -DBASE_ARCHIVE_SONAME='"$(call SONAME_OF,libarchive.so)"'
+
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/gen
 	protoc-c --c_out=$(BUILD)/gen $<
@@ -156,10 +164,12 @@ build/tests/data/%.bpf.o: tests/data/bpf/%.bpf.c $(VMLINUX) $(GADGET_HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# -larchive: test_oci_store writes its hostile tarballs with libarchive itself
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_BPF_OBJS) $(VMLINUX)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
-		-DTEST_BPF_DIR='"$(CURDIR)/build/tests/data"' $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+		-DTEST_BPF_DIR='"$(CURDIR)/build/tests/data"' $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka \
+		-larchive -o $@
 
 # the tiny CRI client the containerd integration tests drive pods with
 $(BUILD)/tests/cri_pod: tests/helpers/cri_pod.c $(LIB)

@@ -15,7 +15,6 @@
  */
 #include "k8s/client.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -25,6 +24,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/curl.h"
 #include "base/log.h"
 #include "k8s/config.h"
 
@@ -54,14 +54,6 @@ struct client_xfer {
 	bool is_error_reply;
 	struct timespec last_data;
 };
-
-static pthread_once_t client_once = PTHREAD_ONCE_INIT;
-static CURLcode client_global_rc;
-
-static void client_global_init(void)
-{
-	client_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void client_setf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -97,12 +89,13 @@ int k8s_client_new(struct k8s_config *cfg, const struct k8s_client_opts *opts,
 		   struct k8s_client **ret)
 {
 	struct k8s_client *c;
+	int err;
 
-	pthread_once(&client_once, client_global_init);
-	if (client_global_rc != CURLE_OK)
-		return -ENOMEM;
 	if (!cfg || !k8s_config_server(cfg))
 		return -EINVAL;
+	err = base_curl_load(NULL, 0);
+	if (err < 0)
+		return err;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;

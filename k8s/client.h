@@ -61,7 +61,9 @@ struct k8s_client_opts {
 
 /*
  * Returns a new client in *ret (free with k8s_client_free()).  cfg is
- * borrowed and must outlive the client.  -ENOMEM, -EINVAL (bad server URL).
+ * borrowed and must outlive the client.  -ENOMEM, -EINVAL (bad server URL),
+ * -ELIBACC or -ELIBBAD when libcurl, loaded on first use, cannot be:
+ * base_curl_load() (base/curl.h) then has the message for the user.
  */
 int k8s_client_new(struct k8s_config *cfg, const struct k8s_client_opts *opts,
 		   struct k8s_client **ret);

@@ -38,7 +38,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <openssl/err.h>
@@ -46,6 +45,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "base/curl.h"
 #include "base/log.h"
 
 #define PF_PROTOCOL "v4.channel.k8s.io"
@@ -922,6 +922,9 @@ static void pf_fetch_status(struct k8s_portforward *pf, const struct k8s_portfor
 	const char *msg;
 	CURL *c;
 
+	/* Only to explain a refusal: without libcurl the status code has to do. */
+	if (base_curl_load(NULL, 0) < 0)
+		return;
 	c = curl_easy_init();
 	if (!c)
 		return;

@@ -16,7 +16,6 @@
  */
 #include "oci/registry.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -27,6 +26,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/curl.h"
 #include "base/log.h"
 #include "oci/auth.h"
 #include "oci/ref.h"
@@ -184,11 +184,16 @@ int oci_registry_new(const struct oci_registry_opts *opts, struct oci_registry *
 	bool fail = false;
 	size_t len;
 
+	int err;
+
 	if (!opts || !opts->registry || !*opts->registry || !!opts->username != !!opts->password)
 		return -EINVAL;
 	len = strlen(opts->registry);
 	if (len > OCI_REF_NAME_MAX_LEN || strcspn(opts->registry, "/ \t\r\n?#@") != len)
 		return -EINVAL;
+	err = base_curl_load(NULL, 0);
+	if (err < 0)
+		return err;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;

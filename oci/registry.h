@@ -94,7 +94,11 @@ struct oci_registry_opts {
 	void *progress_userdata;
 };
 
-/* Returns a new client in *ret; free with oci_registry_free().  No I/O. */
+/*
+ * Returns a new client in *ret; free with oci_registry_free().  No I/O.
+ * Loads libcurl the first time: -ELIBACC or -ELIBBAD when it cannot be,
+ * and base_curl_load() (base/curl.h) then has the message for the user.
+ */
 int oci_registry_new(const struct oci_registry_opts *opts, struct oci_registry **ret);
 struct oci_registry *oci_registry_free(struct oci_registry *r);
 /* The message for the last failure ("" if none yet); borrowed. */

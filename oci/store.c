@@ -17,8 +17,6 @@
  */
 #include "oci/store.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/archive.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "oci/metadata.h"
@@ -1669,6 +1668,15 @@ out:
 
 /* ---- export ---- */
 
+/* libarchive is loaded only for export and import; say so if it cannot be. */
+static int store_archive_load(struct oci_store *s)
+{
+	char msg[BASE_ARCHIVE_ERRLEN];
+	int r = base_archive_load(msg, sizeof(msg));
+
+	return r < 0 ? store_fail(s, r, "%s", msg) : 0;
+}
+
 static int store_archive_fail(struct oci_store *s, struct archive *a, int r, const char *what)
 {
 	const char *msg = archive_error_string(a);
@@ -1850,6 +1858,9 @@ int oci_store_export(struct oci_store *s, const char *const *refs, size_t n, con
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
 		return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
+	r = store_archive_load(s);
+	if (r < 0)
+		return r;
 	r = store_index_read(s, &root);
 	if (r == 0)
 		r = store_export_index(s, root, refs, n, &index);
@@ -2250,6 +2261,9 @@ int oci_store_import(struct oci_store *s, const char *path, char ***ret_refs)
 	unsigned char rnd[8];
 	int r;
 
+	r = store_archive_load(s);
+	if (r < 0)
+		return r;
 	r = oci_store_lock(s);
 	if (r < 0)
 		return r;

@@ -187,6 +187,9 @@ int oci_store_resolve(struct oci_store *s, const char *ref, const char *arch,
 struct oci_store_gadget *oci_store_gadget_free(struct oci_store_gadget *g);
 
 /*
+ * Export and import load libarchive on first use, and fail with -ELIBACC or
+ * -ELIBBAD and a message naming the package when it cannot be loaded.
+ *
  * Writes the images named by refs (all tagged images when n == 0) as an OCI
  * layout tarball to path (replaced atomically).  Entries are sorted and carry
  * fixed owners and times, so the same images give the same tarball.  Every

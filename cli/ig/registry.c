@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/curl.h"
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
@@ -229,7 +230,12 @@ static int reg_client_open(struct reg_client *c, const char *registry,
 	opts.progress_userdata = &c->progress;
 	r = oci_registry_new(&opts, &c->reg);
 	if (r < 0) {
-		ig_error("cannot set up a client for %s: %s", registry, strerror(-r));
+		char why[BASE_CURL_ERRLEN];
+
+		/* libcurl is loaded on first use: say which library to install */
+		if (base_curl_load(why, sizeof(why)) == 0)
+			snprintf(why, sizeof(why), "%s", strerror(-r));
+		ig_error("cannot set up a client for %s: %s", registry, why);
 		reg_client_done(c);
 		return r;
 	}
