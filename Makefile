@@ -186,6 +186,11 @@ $(BUILD)/tests/pf_tool: tests/helpers/pf_tool.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+# the control API client the agent integration tests run
+$(BUILD)/tests/agent_client: tests/helpers/agent_client.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -201,11 +206,12 @@ agent-image: $(AGENT_BIN) scripts/agent-image.py
 		--name $(AGENT_IMAGE) --install-name gadget-agent --out build/agent-image.tar
 
 integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool \
-		$(BUILD)/tests/pf_tool
+		$(BUILD)/tests/pf_tool $(BUILD)/tests/agent_client
 	IG=$(CURDIR)/$(BUILD)/bin/ig IG_GADGETS=$(CURDIR)/build/gadgets \
 		CRI_POD=$(CURDIR)/$(BUILD)/tests/cri_pod \
 		K8S_TOOL=$(CURDIR)/$(BUILD)/tests/k8s_tool \
 		PF_TOOL=$(CURDIR)/$(BUILD)/tests/pf_tool \
+		AGENT_CLIENT=$(CURDIR)/$(BUILD)/tests/agent_client \
 		KUBECTL=$(CURDIR)/build/tools/bin/kubectl HELM=$(CURDIR)/build/tools/bin/helm \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 

@@ -1,0 +1,848 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * config.yaml and its overrides.  See config.h.
+ *
+ * The file is loaded as a libyaml document and walked against a table of
+ * known keys, so the set of keys, their types and the messages that name
+ * them live in one place.  Aliases are refused (they are of no use in this
+ * file and would let a small file expand into a large one).
+ */
+#include "agent/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+static void cfg_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void cfg_runtimes_clear(struct agent_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_runtimes; i++) {
+		free(c->runtimes[i].name);
+		free(c->runtimes[i].socket_path);
+		c->runtimes[i].name = c->runtimes[i].socket_path = NULL;
+	}
+	c->n_runtimes = 0;
+}
+
+static int cfg_default_runtimes(struct agent_config *c)
+{
+	cfg_runtimes_clear(c);
+	c->runtimes[0].name = strdup("containerd");
+	c->runtimes[0].socket_path = strdup(AGENT_CONFIG_CONTAINERD_SOCKET);
+	c->runtimes[1].name = strdup("cri-o");
+	c->runtimes[1].socket_path = strdup(AGENT_CONFIG_CRIO_SOCKET);
+	c->n_runtimes = 2;
+	if (!c->runtimes[0].name || !c->runtimes[0].socket_path || !c->runtimes[1].name ||
+	    !c->runtimes[1].socket_path)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Replaces *dst with a copy of v (NULL stays NULL). */
+static int cfg_set_str(char **dst, const char *v)
+{
+	char *p = NULL;
+
+	if (v) {
+		p = strdup(v);
+		if (!p)
+			return -ENOMEM;
+	}
+	free(*dst);
+	*dst = p;
+	return 0;
+}
+
+int agent_config_init(struct agent_config *c)
+{
+	int r = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->queue_max_records = AGENT_CONFIG_DEFAULT_MAX_RECORDS;
+	c->log_level = BASE_LOG_INFO;
+	r |= cfg_set_str(&c->host_root, "/");
+	r |= cfg_set_str(&c->gadget_namespace, AGENT_CONFIG_DEFAULT_NAMESPACE);
+	r |= cfg_set_str(&c->instance_label, AGENT_CONFIG_DEFAULT_LABEL);
+	r |= cfg_set_str(&c->listen_address, AGENT_CONFIG_DEFAULT_LISTEN);
+	r |= cfg_set_str(&c->listen_unix, AGENT_CONFIG_DEFAULT_UNIX);
+	r |= cfg_set_str(&c->health_address, AGENT_CONFIG_DEFAULT_HEALTH);
+	r |= cfg_set_str(&c->store_dir, AGENT_CONFIG_DEFAULT_STORE);
+	r |= cfg_default_runtimes(c);
+	return r ? -ENOMEM : 0;
+}
+
+void agent_config_done(struct agent_config *c)
+{
+	if (!c)
+		return;
+	free(c->node_name);
+	free(c->host_root);
+	free(c->gadget_namespace);
+	free(c->instance_label);
+	cfg_runtimes_clear(c);
+	free(c->listen_address);
+	free(c->listen_unix);
+	free(c->health_address);
+	free(c->store_dir);
+	cfg_strv_free(c->insecure_registries, c->n_insecure_registries);
+	cfg_strv_free(c->allowed_gadgets, c->n_allowed_gadgets);
+	memset(c, 0, sizeof(*c));
+}
+
+int agent_config_parse_log_level(const char *s, enum base_log_level *ret)
+{
+	static const struct {
+		const char *name;
+		enum base_log_level level;
+	} levels[] = {
+		{"debug", BASE_LOG_DEBUG},
+		{"info", BASE_LOG_INFO},
+		{"warn", BASE_LOG_WARN},
+		{"error", BASE_LOG_ERROR},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (!strcmp(s, levels[i].name)) {
+			*ret = levels[i].level;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* ------------------------------------------------------------ the walk */
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_MAP,
+	CFG_UINT,
+	CFG_LOG_LEVEL,
+	CFG_STRLIST,
+	CFG_RUNTIMES,
+};
+
+struct cfg_key {
+	const char *path; /* dotted */
+	enum cfg_type type;
+	size_t off;	  /* into struct agent_config */
+	size_t count_off; /* CFG_STRLIST: the count */
+};
+
+#define CFG_OFF(f) offsetof(struct agent_config, f)
+
+static const struct cfg_key cfg_keys[] = {
+	{"nodeName", CFG_STRING, CFG_OFF(node_name), 0},
+	{"hostRoot", CFG_STRING, CFG_OFF(host_root), 0},
+	{"gadgetNamespace", CFG_STRING, CFG_OFF(gadget_namespace), 0},
+	{"instanceConfigMapLabel", CFG_STRING, CFG_OFF(instance_label), 0},
+	{"runtimes", CFG_RUNTIMES, 0, 0},
+	{"listen", CFG_MAP, 0, 0},
+	{"listen.address", CFG_STRING, CFG_OFF(listen_address), 0},
+	{"listen.unixSocket", CFG_STRING, CFG_OFF(listen_unix), 0},
+	{"health", CFG_MAP, 0, 0},
+	{"health.address", CFG_STRING, CFG_OFF(health_address), 0},
+	{"oci", CFG_MAP, 0, 0},
+	{"oci.storeDir", CFG_STRING, CFG_OFF(store_dir), 0},
+	{"oci.insecureRegistries", CFG_STRLIST, CFG_OFF(insecure_registries),
+	 CFG_OFF(n_insecure_registries)},
+	{"oci.allowedGadgets", CFG_STRLIST, CFG_OFF(allowed_gadgets), CFG_OFF(n_allowed_gadgets)},
+	{"queue", CFG_MAP, 0, 0},
+	{"queue.maxRecords", CFG_UINT, CFG_OFF(queue_max_records), 0},
+	{"logLevel", CFG_LOG_LEVEL, CFG_OFF(log_level), 0},
+};
+
+struct cfg_walk {
+	struct agent_config *c;
+	yaml_document_t *doc;
+	const char *name;
+	char *err;
+	size_t errlen;
+};
+
+static int cfg_fail(struct cfg_walk *w, const yaml_node_t *n, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Messages quote values from the file: keep them on one line whatever those hold. */
+static void cfg_oneline(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static int cfg_fail(struct cfg_walk *w, const yaml_node_t *n, int r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n)
+		snprintf(w->err, w->errlen, "%s:%zu: %s", w->name, n->start_mark.line + 1, msg);
+	else
+		snprintf(w->err, w->errlen, "%s: %s", w->name, msg);
+	cfg_oneline(w->err);
+	return r;
+}
+
+static const char *cfg_node_type_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	default:
+		return "a scalar";
+	}
+}
+
+/* A plain null, "~", "null" or nothing: the key keeps its default. */
+static bool cfg_is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = (const char *)n->data.scalar.value;
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+/* The scalar's text, or NULL (after setting the error) for anything else. */
+static const char *cfg_scalar(struct cfg_walk *w, const yaml_node_t *n, const char *path, int *r)
+{
+	if (n->type != YAML_SCALAR_NODE) {
+		*r = cfg_fail(w, n, -EINVAL, "%s: expected a string, got %s", path,
+			      cfg_node_type_name(n));
+		return NULL;
+	}
+	if (n->data.scalar.length > AGENT_CONFIG_MAX_VALUE) {
+		*r = cfg_fail(w, n, -E2BIG, "%s: value longer than %u bytes", path,
+			      AGENT_CONFIG_MAX_VALUE);
+		return NULL;
+	}
+	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
+		*r = cfg_fail(w, n, -EINVAL, "%s: value contains a NUL byte", path);
+		return NULL;
+	}
+	return (const char *)n->data.scalar.value;
+}
+
+static const struct cfg_key *cfg_find_key(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cfg_keys) / sizeof(cfg_keys[0]); i++)
+		if (!strcmp(cfg_keys[i].path, path))
+			return &cfg_keys[i];
+	return NULL;
+}
+
+static int cfg_strlist(struct cfg_walk *w, const struct cfg_key *k, const yaml_node_t *n)
+{
+	char ***dst = (char ***)((char *)w->c + k->off);
+	size_t *count = (size_t *)((char *)w->c + k->count_off);
+	yaml_node_item_t *it;
+	char **v;
+	size_t i = 0, len;
+	int r = 0;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return cfg_fail(w, n, -EINVAL, "%s: expected a list of strings, got %s", k->path,
+				cfg_node_type_name(n));
+	len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (len > AGENT_CONFIG_MAX_LIST)
+		return cfg_fail(w, n, -E2BIG, "%s: more than %d entries", k->path,
+				AGENT_CONFIG_MAX_LIST);
+	v = calloc(len + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+		char path[64];
+		const char *s;
+
+		snprintf(path, sizeof(path), "%s[%zu]", k->path, i);
+		s = cfg_scalar(w, item, path, &r);
+		if (!s)
+			goto fail;
+		if (!*s) {
+			r = cfg_fail(w, item, -EINVAL, "%s: empty string", path);
+			goto fail;
+		}
+		v[i] = strdup(s);
+		if (!v[i]) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
+	cfg_strv_free(*dst, *count);
+	*dst = v;
+	*count = len;
+	return 0;
+fail:
+	cfg_strv_free(v, len);
+	return r;
+}
+
+static int cfg_runtimes(struct cfg_walk *w, const yaml_node_t *n)
+{
+	struct agent_config_runtime rts[AGENT_CONFIG_MAX_RUNTIMES] = {0};
+	yaml_node_item_t *it;
+	size_t i = 0, k, len;
+	int r = 0;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return cfg_fail(w, n, -EINVAL, "runtimes: expected a list, got %s",
+				cfg_node_type_name(n));
+	len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (len > AGENT_CONFIG_MAX_RUNTIMES)
+		return cfg_fail(w, n, -E2BIG, "runtimes: more than %d entries",
+				AGENT_CONFIG_MAX_RUNTIMES);
+	if (len == 0) /* empty means the defaults, as documented */
+		return cfg_default_runtimes(w->c);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+		yaml_node_pair_t *p;
+
+		if (item->type != YAML_MAPPING_NODE) {
+			r = cfg_fail(w, item, -EINVAL,
+				     "runtimes[%zu]: expected a mapping {name, socketPath}, got %s",
+				     i, cfg_node_type_name(item));
+			goto out;
+		}
+		for (p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top; p++) {
+			yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+			yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+			char path[64];
+			const char *key, *val;
+			char **dst;
+
+			key = kn->type == YAML_SCALAR_NODE ? (const char *)kn->data.scalar.value
+							   : NULL;
+			if (key && !strcmp(key, "name")) {
+				dst = &rts[i].name;
+			} else if (key && !strcmp(key, "socketPath")) {
+				dst = &rts[i].socket_path;
+			} else {
+				r = cfg_fail(w, kn, -EINVAL, "unknown key 'runtimes[%zu].%s'", i,
+					     key ? key : "?");
+				goto out;
+			}
+			snprintf(path, sizeof(path), "runtimes[%zu].%s", i, key);
+			if (*dst) {
+				r = cfg_fail(w, kn, -EINVAL, "%s: given twice", path);
+				goto out;
+			}
+			val = cfg_scalar(w, vn, path, &r);
+			if (!val)
+				goto out;
+			*dst = strdup(val);
+			if (!*dst) {
+				r = -ENOMEM;
+				goto out;
+			}
+		}
+		if (!rts[i].name ||
+		    (strcmp(rts[i].name, "containerd") && strcmp(rts[i].name, "cri-o"))) {
+			r = cfg_fail(w, item, -EINVAL,
+				     "runtimes[%zu].name: must be containerd or cri-o, not '%s'", i,
+				     rts[i].name ? rts[i].name : "");
+			goto out;
+		}
+		if (!rts[i].socket_path) {
+			rts[i].socket_path = strdup(!strcmp(rts[i].name, "containerd")
+							    ? AGENT_CONFIG_CONTAINERD_SOCKET
+							    : AGENT_CONFIG_CRIO_SOCKET);
+			if (!rts[i].socket_path) {
+				r = -ENOMEM;
+				goto out;
+			}
+		}
+	}
+	cfg_runtimes_clear(w->c);
+	memcpy(w->c->runtimes, rts, sizeof(rts));
+	w->c->n_runtimes = len;
+	return 0;
+out:
+	for (k = 0; k < len; k++) {
+		free(rts[k].name);
+		free(rts[k].socket_path);
+	}
+	return r;
+}
+
+static int cfg_uint(struct cfg_walk *w, const struct cfg_key *k, const yaml_node_t *n)
+{
+	const char *s = (const char *)n->data.scalar.value;
+	unsigned long long v;
+	char *end;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !*s ||
+	    *s == '-' || *s == '+')
+		goto bad;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		goto bad;
+	if (v < 1 || v > AGENT_CONFIG_MAX_QUEUE_RECORDS)
+		return cfg_fail(w, n, -EINVAL, "%s: %llu is out of range (1 to %u)", k->path, v,
+				AGENT_CONFIG_MAX_QUEUE_RECORDS);
+	*(uint32_t *)((char *)w->c + k->off) = (uint32_t)v;
+	return 0;
+bad:
+	if (n->type != YAML_SCALAR_NODE)
+		return cfg_fail(w, n, -EINVAL, "%s: expected an integer, got %s", k->path,
+				cfg_node_type_name(n));
+	return cfg_fail(w, n, -EINVAL, "%s: expected an integer, got '%.64s'", k->path, s);
+}
+
+static int cfg_map(struct cfg_walk *w, const yaml_node_t *n, const char *prefix);
+
+static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_node_t *n)
+{
+	const char *s;
+	int r = 0;
+
+	if (cfg_is_null(n))
+		return 0;
+	switch (k->type) {
+	case CFG_MAP:
+		if (n->type != YAML_MAPPING_NODE)
+			return cfg_fail(w, n, -EINVAL, "%s: expected a mapping, got %s", k->path,
+					cfg_node_type_name(n));
+		return cfg_map(w, n, k->path);
+	case CFG_STRING:
+		s = cfg_scalar(w, n, k->path, &r);
+		if (!s)
+			return r;
+		return cfg_set_str((char **)((char *)w->c + k->off), s);
+	case CFG_UINT:
+		return cfg_uint(w, k, n);
+	case CFG_LOG_LEVEL:
+		s = cfg_scalar(w, n, k->path, &r);
+		if (!s)
+			return r;
+		if (agent_config_parse_log_level(s, (enum base_log_level *)((char *)w->c + k->off)))
+			return cfg_fail(w, n, -EINVAL,
+					"%s: '%.64s' is not a level (debug, info, warn, error)",
+					k->path, s);
+		return 0;
+	case CFG_STRLIST:
+		return cfg_strlist(w, k, n);
+	case CFG_RUNTIMES:
+		return cfg_runtimes(w, n);
+	}
+	return -EINVAL;
+}
+
+static int cfg_map(struct cfg_walk *w, const yaml_node_t *n, const char *prefix)
+{
+	yaml_node_pair_t *p, *q;
+	int r;
+
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+		const struct cfg_key *k;
+		char path[128];
+		const char *key;
+
+		if (kn->type != YAML_SCALAR_NODE)
+			return cfg_fail(w, kn, -EINVAL, "%s%skeys must be strings", prefix,
+					*prefix ? ": " : "");
+		key = (const char *)kn->data.scalar.value;
+		snprintf(path, sizeof(path), "%s%s%.64s", prefix, *prefix ? "." : "", key);
+		for (q = n->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *other = yaml_document_get_node(w->doc, q->key);
+
+			if (other->type == YAML_SCALAR_NODE &&
+			    !strcmp((const char *)other->data.scalar.value, key))
+				return cfg_fail(w, kn, -EINVAL, "%s: given twice", path);
+		}
+		k = cfg_find_key(path);
+		if (!k)
+			return cfg_fail(w, kn, -EINVAL, "unknown key '%s'", path);
+		r = cfg_value(w, k, yaml_document_get_node(w->doc, p->value));
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* libyaml has no switch for aliases: refuse any in the event stream first. */
+static int cfg_check_aliases(const char *text, size_t len, struct cfg_walk *w)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int r = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	for (;;) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			snprintf(w->err, w->errlen, "%s:%zu: invalid YAML: %s", w->name,
+				 parser.problem_mark.line + 1,
+				 parser.problem ? parser.problem : "syntax error");
+			r = -EINVAL;
+			break;
+		}
+		if (ev.type == YAML_ALIAS_EVENT) {
+			snprintf(w->err, w->errlen, "%s:%zu: aliases are not allowed", w->name,
+				 ev.start_mark.line + 1);
+			r = -EINVAL;
+		}
+		if (ev.type == YAML_STREAM_END_EVENT || r) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return r;
+}
+
+int agent_config_parse(struct agent_config *c, const char *text, size_t len, const char *name,
+		       char *err, size_t errlen)
+{
+	struct cfg_walk w = {.c = c, .name = name, .err = err, .errlen = errlen};
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	yaml_node_t *root;
+	int r;
+
+	err[0] = '\0';
+	if (len > AGENT_CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than %u bytes", name, AGENT_CONFIG_MAX_BYTES);
+		return -E2BIG;
+	}
+	r = cfg_check_aliases(text, len, &w);
+	if (r)
+		return r;
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s:%zu: invalid YAML: %s", name,
+			 parser.problem_mark.line + 1,
+			 parser.problem ? parser.problem : "syntax error");
+		yaml_parser_delete(&parser);
+		return -EINVAL;
+	}
+	w.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (!root || cfg_is_null(root)) {
+		r = 0; /* an empty file: every default */
+	} else if (root->type != YAML_MAPPING_NODE) {
+		r = cfg_fail(&w, root, -EINVAL, "expected a mapping of keys at the top, got %s",
+			     cfg_node_type_name(root));
+	} else {
+		r = cfg_map(&w, root, "");
+	}
+	if (!r && root) {
+		if (!yaml_parser_load(&parser, &extra)) {
+			r = cfg_fail(&w, NULL, -EINVAL, "invalid YAML after the first document");
+		} else {
+			if (yaml_document_get_root_node(&extra))
+				r = cfg_fail(&w, yaml_document_get_root_node(&extra), -EINVAL,
+					     "more than one YAML document");
+			yaml_document_delete(&extra);
+		}
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return r;
+}
+
+int agent_config_load(struct agent_config *c, const char *path, bool missing_ok, char *err,
+		      size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	size_t len = 0;
+	int fd, r;
+
+	err[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ENOENT && missing_ok)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return r;
+	}
+	buf = malloc(AGENT_CONFIG_MAX_BYTES + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, AGENT_CONFIG_MAX_BYTES + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > AGENT_CONFIG_MAX_BYTES) {
+			r = -E2BIG;
+			snprintf(err, errlen, "%s: larger than %u bytes", path,
+				 AGENT_CONFIG_MAX_BYTES);
+			goto out;
+		}
+	}
+	buf[len] = '\0';
+	r = agent_config_parse(c, buf, len, path, err, errlen);
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int agent_config_set(struct agent_config *c, const char *key, const char *value, char *err,
+		     size_t errlen)
+{
+	err[0] = '\0';
+	if (!strcmp(key, "logLevel")) {
+		if (agent_config_parse_log_level(value, &c->log_level)) {
+			snprintf(err, errlen,
+				 "'%.64s' is not a log level (debug, info, warn, error)", value);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strlen(value) > AGENT_CONFIG_MAX_VALUE) {
+		snprintf(err, errlen, "value longer than %u bytes", AGENT_CONFIG_MAX_VALUE);
+		return -E2BIG;
+	}
+	if (!strcmp(key, "nodeName"))
+		return cfg_set_str(&c->node_name, value);
+	if (!strcmp(key, "hostRoot"))
+		return cfg_set_str(&c->host_root, value);
+	if (!strcmp(key, "gadgetNamespace"))
+		return cfg_set_str(&c->gadget_namespace, value);
+	snprintf(err, errlen, "'%s' cannot be overridden", key);
+	return -EINVAL;
+}
+
+/* ------------------------------------------------------------ validation */
+
+int agent_config_parse_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len,
+			       bool *ret_loopback)
+{
+	char host[64];
+	const char *colon, *h = s;
+	unsigned long port;
+	size_t hlen;
+	char *end;
+
+	memset(ret, 0, sizeof(*ret));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hlen = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;
+		hlen = (size_t)(colon - s);
+	}
+	if (!hlen || hlen >= sizeof(host) || !colon[1])
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || colon[1] == '-' || colon[1] == '+' || port < 1 || port > 65535)
+		return -EINVAL;
+	if (!strcmp(host, "localhost"))
+		memcpy(host, "127.0.0.1", sizeof("127.0.0.1"));
+	if (s[0] != '[') {
+		struct sockaddr_in *in = (struct sockaddr_in *)ret;
+
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return -EINVAL;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*ret_len = sizeof(*in);
+		if (ret_loopback)
+			*ret_loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ret;
+
+		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+			return -EINVAL;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*ret_len = sizeof(*in6);
+		if (ret_loopback)
+			*ret_loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	}
+	return 0;
+}
+
+/* RFC 1123 label, as Kubernetes names namespaces. */
+static bool cfg_dns_label(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (!n || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* A label key or value: [A-Za-z0-9._/-]. */
+static bool cfg_label_part(const char *s, size_t n, bool key)
+{
+	size_t i;
+
+	if (n > (key ? 253u : 63u))
+		return false;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' ||
+		      (key && ch == '/')))
+			return false;
+	}
+	return true;
+}
+
+static int cfg_validate(const struct agent_config *c, char *err, size_t errlen);
+
+int agent_config_validate(const struct agent_config *c, char *err, size_t errlen)
+{
+	int r = cfg_validate(c, err, errlen);
+
+	cfg_oneline(err);
+	return r;
+}
+
+static int cfg_validate(const struct agent_config *c, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *eq;
+	bool loop;
+	size_t i;
+
+	err[0] = '\0';
+	if (agent_config_parse_address(c->listen_address, &ss, &sl, &loop)) {
+		snprintf(err, errlen, "listen.address: '%s' is not a host:port address",
+			 c->listen_address);
+		return -EINVAL;
+	}
+	if (!loop) {
+		snprintf(err, errlen,
+			 "listen.address: '%s' is not a loopback address (the control API is "
+			 "reached through the API server's port-forward only)",
+			 c->listen_address);
+		return -EINVAL;
+	}
+	if (agent_config_parse_address(c->health_address, &ss, &sl, NULL)) {
+		snprintf(err, errlen, "health.address: '%s' is not a host:port address",
+			 c->health_address);
+		return -EINVAL;
+	}
+	if (c->listen_unix[0] && c->listen_unix[0] != '/') {
+		snprintf(err, errlen, "listen.unixSocket: '%s' is not an absolute path",
+			 c->listen_unix);
+		return -EINVAL;
+	}
+	if (strlen(c->listen_unix) + strlen(c->host_root) >= 100) {
+		snprintf(err, errlen,
+			 "listen.unixSocket: '%s' under hostRoot is too long for a "
+			 "unix socket",
+			 c->listen_unix);
+		return -EINVAL;
+	}
+	if (c->host_root[0] != '/') {
+		snprintf(err, errlen, "hostRoot: '%s' is not an absolute path", c->host_root);
+		return -EINVAL;
+	}
+	if (!cfg_dns_label(c->gadget_namespace)) {
+		snprintf(err, errlen, "gadgetNamespace: '%s' is not a valid namespace name",
+			 c->gadget_namespace);
+		return -EINVAL;
+	}
+	eq = strchr(c->instance_label, '=');
+	if (!eq || eq == c->instance_label ||
+	    !cfg_label_part(c->instance_label, (size_t)(eq - c->instance_label), true) || !eq[1] ||
+	    !cfg_label_part(eq + 1, strlen(eq + 1), false)) {
+		snprintf(err, errlen, "instanceConfigMapLabel: '%s' is not a key=value label",
+			 c->instance_label);
+		return -EINVAL;
+	}
+	for (i = 0; i < c->n_runtimes; i++)
+		if (c->runtimes[i].socket_path[0] != '/') {
+			snprintf(err, errlen,
+				 "runtimes[%zu].socketPath: '%s' is not an absolute path", i,
+				 c->runtimes[i].socket_path);
+			return -EINVAL;
+		}
+	if (!c->store_dir[0]) {
+		snprintf(err, errlen, "oci.storeDir: empty");
+		return -EINVAL;
+	}
+	for (i = 0; i < c->n_allowed_gadgets; i++) {
+		const char *star = strchr(c->allowed_gadgets[i], '*');
+
+		if (star && star[1]) {
+			snprintf(err, errlen,
+				 "oci.allowedGadgets[%zu]: '%s': '*' is only allowed at the end", i,
+				 c->allowed_gadgets[i]);
+			return -EINVAL;
+		}
+	}
+	for (i = 0; i < c->n_insecure_registries; i++)
+		if (strpbrk(c->insecure_registries[i], "/ ")) {
+			snprintf(err, errlen,
+				 "oci.insecureRegistries[%zu]: '%s' is not host[:port]", i,
+				 c->insecure_registries[i]);
+			return -EINVAL;
+		}
+	if (c->node_name && !c->node_name[0]) {
+		snprintf(err, errlen, "nodeName: empty");
+		return -EINVAL;
+	}
+	return 0;
+}

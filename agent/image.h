@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Gadget images for the agent: what `image` in GetGadgetInfo, RunGadget and
+ * an instance spec names, found in the agent's image store (oci.storeDir)
+ * and pulled from its registry when missing.
+ *
+ *  - a short name ("trace_exec", "trace_exec:latest", "org/g:v1") is looked
+ *    up in the store only, under its canonical form ("trace_exec:latest"):
+ *    the agent has no default registry to pull short names from;
+ *  - a full reference ("localhost:5000/trace_exec:v1", "...@sha256:...")
+ *    is taken from the store, or pulled into it from its registry first
+ *    (plain HTTP for oci.insecureRegistries, credentials from the usual
+ *    credentials file).
+ *
+ * oci.allowedGadgets is checked on the canonical reference before anything
+ * is read or pulled: a pattern with a trailing '*' is a prefix, any other
+ * pattern must name the same image ("trace_exec" allows
+ * "trace_exec:latest").
+ *
+ * agent_image_resolve() blocks (disk, network) and touches no shared state:
+ * the agent calls it from a worker thread, with its own store object each
+ * time, so a slow registry never stalls the event loop.
+ */
+#ifndef AGENT_IMAGE_H
+#define AGENT_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "oci/digest.h"
+
+/* Longest message a failed resolution leaves. */
+#define AGENT_IMAGE_ERRLEN 1024
+/* Time a pull may stall or take to connect before it is given up. */
+#define AGENT_IMAGE_STALL_MS   10000
+#define AGENT_IMAGE_CONNECT_MS 5000
+
+struct agent_image_opts {
+	const char *store_dir;
+	const char *const *insecure_registries; /* "host[:port]" */
+	size_t n_insecure_registries;
+	const char *const *allowed; /* oci.allowedGadgets; none: all */
+	size_t n_allowed;
+	const char *authfile; /* NULL: oci_auth_file(NULL) */
+};
+
+/* A resolved gadget; everything owned. */
+struct agent_image {
+	char *ref;		      /* canonical reference found: "trace_exec:latest" */
+	char *name;		      /* short name: "trace_exec" */
+	char digest[OCI_DIGEST_SIZE]; /* the platform manifest's digest */
+	void *program;
+	size_t program_len;
+	char *config; /* gadget.yaml, NUL-terminated; NULL when absent */
+	size_t config_len;
+	bool pulled; /* it came from the registry this time */
+};
+
+enum agent_image_error {
+	AGENT_IMAGE_OK = 0,
+	AGENT_IMAGE_BAD_REF,	 /* not a reference */
+	AGENT_IMAGE_NOT_ALLOWED, /* not in oci.allowedGadgets */
+	AGENT_IMAGE_NOT_FOUND,	 /* not in the store, nor in the registry */
+	AGENT_IMAGE_FAILED,	 /* pull, store or verification failed */
+};
+
+/*
+ * The allowedGadgets check alone (no I/O): 0, or -EACCES with the reason in
+ * err, -EINVAL when image is not a reference.
+ */
+int agent_image_check_allowed(const struct agent_image_opts *o, const char *image, char *err,
+			      size_t errlen);
+
+/*
+ * Finds image, pulling it when it has a registry and the store lacks it.
+ * Returns 0 and a new image in *ret (free with agent_image_free()), or
+ * -errno with *ret_kind saying which kind of failure it was and a one-line
+ * message in err.
+ */
+int agent_image_resolve(const struct agent_image_opts *o, const char *image,
+			struct agent_image **ret, enum agent_image_error *ret_kind, char *err,
+			size_t errlen);
+struct agent_image *agent_image_free(struct agent_image *img);
+
+#endif /* AGENT_IMAGE_H */

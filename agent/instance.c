@@ -1,0 +1,828 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * instance.yaml, spec checks and the replay buffer.  See instance.h.
+ *
+ * A spec is built with borrowed pointers (into the YAML document) and then
+ * packed and unpacked once, which gives a copy that owns every byte and is
+ * freed by protobuf-c like any received message: there is one way to free
+ * a spec, whichever way it was made.
+ *
+ * The writer uses libyaml's emitter, so quoting is libyaml's problem: a
+ * param value of "true" or "0x10" stays a string for every reader.
+ */
+#include "agent/instance.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "agent/wire.h"
+
+/* Messages quote values from the document: keep them on one line whatever those hold. */
+static void inst_oneline(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+bool agent_instance_name_valid(const char *name)
+{
+	size_t i, n = name ? strlen(name) : 0;
+
+	if (!n || n > AGENT_INSTANCE_MAX_NAME || name[0] == '-' || name[n - 1] == '-')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '-'))
+			return false;
+	return true;
+}
+
+Gadget__Agent__V1__InstanceSpec *agent_instance_spec_free(Gadget__Agent__V1__InstanceSpec *spec)
+{
+	if (spec)
+		protobuf_c_message_free_unpacked(&spec->base, NULL);
+	return NULL;
+}
+
+/* pack + unpack: a copy that owns everything. */
+static int inst_own(const Gadget__Agent__V1__InstanceSpec *spec,
+		    Gadget__Agent__V1__InstanceSpec **ret)
+{
+	size_t len = protobuf_c_message_get_packed_size(&spec->base);
+	uint8_t *buf = malloc(len ? len : 1);
+	Gadget__Agent__V1__InstanceSpec *copy;
+
+	if (!buf)
+		return -ENOMEM;
+	protobuf_c_message_pack(&spec->base, buf);
+	copy = gadget__agent__v1__instance_spec__unpack(NULL, len, buf);
+	free(buf);
+	if (!copy)
+		return -ENOMEM;
+	*ret = copy;
+	return 0;
+}
+
+int agent_instance_spec_dup(const Gadget__Agent__V1__InstanceSpec *spec,
+			    Gadget__Agent__V1__InstanceSpec **ret)
+{
+	return inst_own(spec, ret);
+}
+
+bool agent_instance_spec_for_node(const Gadget__Agent__V1__InstanceSpec *spec, const char *node)
+{
+	size_t i;
+
+	if (!spec->n_nodes)
+		return true;
+	for (i = 0; i < spec->n_nodes; i++)
+		if (node && !strcmp(spec->nodes[i], node))
+			return true;
+	return false;
+}
+
+int agent_instance_spec_check(const Gadget__Agent__V1__InstanceSpec *spec, char *err, size_t errlen)
+{
+	const Gadget__Agent__V1__GadgetSpec *g = spec->gadget;
+
+	err[0] = '\0';
+	if (!agent_instance_name_valid(spec->name)) {
+		snprintf(err, errlen,
+			 "instance name '%.80s' is not a DNS label (lowercase letters, digits and "
+			 "'-', at most %d)",
+			 spec->name ? spec->name : "", AGENT_INSTANCE_MAX_NAME);
+		inst_oneline(err);
+		return -EINVAL;
+	}
+	if (!g || !g->image || !g->image[0]) {
+		snprintf(err, errlen, "instance %s: no gadget image", spec->name);
+		return -EINVAL;
+	}
+	if (g->timeout_ms) {
+		snprintf(err, errlen, "instance %s: timeout_ms must be 0 for an instance",
+			 spec->name);
+		return -EINVAL;
+	}
+	if (spec->replay_records > AGENT_WIRE_MAX_REPLAY_RECORDS) {
+		snprintf(err, errlen, "instance %s: replay_records %u is over the maximum %d",
+			 spec->name, spec->replay_records, AGENT_WIRE_MAX_REPLAY_RECORDS);
+		return -EINVAL;
+	}
+	if (g->n_params > AGENT_INSTANCE_MAX_LIST || g->n_filters > AGENT_INSTANCE_MAX_LIST ||
+	    spec->n_nodes > AGENT_INSTANCE_MAX_LIST || spec->n_tags > AGENT_INSTANCE_MAX_LIST ||
+	    (g->selector && g->selector->n_labels > AGENT_INSTANCE_MAX_LIST)) {
+		snprintf(err, errlen,
+			 "instance %s: more than %d params, filters, nodes, tags or "
+			 "labels",
+			 spec->name, AGENT_INSTANCE_MAX_LIST);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ parsing */
+
+struct inst_parse {
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+	/* scratch the borrowed spec points into; freed after packing */
+	void *allocs[64];
+	size_t n_allocs;
+};
+
+static int inst_fail(struct inst_parse *p, const yaml_node_t *n, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int inst_fail(struct inst_parse *p, const yaml_node_t *n, int r, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n)
+		snprintf(p->err, p->errlen, "instance.yaml:%zu: %s", n->start_mark.line + 1, msg);
+	else
+		snprintf(p->err, p->errlen, "instance.yaml: %s", msg);
+	inst_oneline(p->err);
+	return r;
+}
+
+static void *inst_calloc(struct inst_parse *p, size_t n, size_t size)
+{
+	void *v;
+
+	if (p->n_allocs == sizeof(p->allocs) / sizeof(p->allocs[0]))
+		return NULL;
+	v = calloc(n ? n : 1, size);
+	if (v)
+		p->allocs[p->n_allocs++] = v;
+	return v;
+}
+
+static bool inst_is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = (const char *)n->data.scalar.value;
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null");
+}
+
+static yaml_node_t *inst_node(struct inst_parse *p, int id)
+{
+	return yaml_document_get_node(p->doc, id);
+}
+
+static int inst_str(struct inst_parse *p, const yaml_node_t *n, const char *key, char **ret)
+{
+	if (inst_is_null(n))
+		return 0;
+	if (n->type != YAML_SCALAR_NODE)
+		return inst_fail(p, n, -EINVAL, "%s: expected a string", key);
+	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
+		return inst_fail(p, n, -EINVAL, "%s: contains a NUL byte", key);
+	*ret = (char *)n->data.scalar.value;
+	return 0;
+}
+
+static int inst_uint(struct inst_parse *p, const yaml_node_t *n, const char *key, uint64_t max,
+		     uint64_t *ret)
+{
+	const char *s;
+	unsigned long long v;
+	char *end;
+
+	if (inst_is_null(n))
+		return 0;
+	if (n->type != YAML_SCALAR_NODE)
+		return inst_fail(p, n, -EINVAL, "%s: expected a number", key);
+	s = (const char *)n->data.scalar.value;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *s == '-' || *s == '+' || errno || *end || v > max)
+		return inst_fail(p, n, -EINVAL, "%s: '%.32s' is not a number from 0 to %" PRIu64,
+				 key, s, max);
+	*ret = v;
+	return 0;
+}
+
+static int inst_bool(struct inst_parse *p, const yaml_node_t *n, const char *key, bool *ret)
+{
+	const char *s;
+
+	if (inst_is_null(n))
+		return 0;
+	s = n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : "";
+	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+		*ret = true;
+	else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+		*ret = false;
+	else
+		return inst_fail(p, n, -EINVAL, "%s: expected true or false", key);
+	return 0;
+}
+
+static int inst_strlist(struct inst_parse *p, const yaml_node_t *n, const char *key, char ***ret,
+			size_t *ret_n)
+{
+	yaml_node_item_t *it;
+	size_t len, i = 0;
+	char **v;
+
+	if (inst_is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return inst_fail(p, n, -EINVAL, "%s: expected a list of strings", key);
+	len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (len > AGENT_INSTANCE_MAX_LIST)
+		return inst_fail(p, n, -E2BIG, "%s: more than %d entries", key,
+				 AGENT_INSTANCE_MAX_LIST);
+	v = inst_calloc(p, len, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *item = inst_node(p, *it);
+
+		if (item->type != YAML_SCALAR_NODE)
+			return inst_fail(p, item, -EINVAL, "%s[%zu]: expected a string", key, i);
+		v[i] = (char *)item->data.scalar.value;
+	}
+	*ret = v;
+	*ret_n = len;
+	return 0;
+}
+
+/*
+ * A key given twice is an error, as YAML says (and as gadget.yaml is read);
+ * the mappings read here are small, so the quadratic check is bounded.
+ */
+static int inst_unique_keys(struct inst_parse *p, const yaml_node_t *n, const char *what)
+{
+	yaml_node_pair_t *a, *b;
+
+	if (n->data.mapping.pairs.top - n->data.mapping.pairs.start > AGENT_INSTANCE_MAX_LIST)
+		return inst_fail(p, n, -E2BIG, "%s: more than %d keys", what,
+				 AGENT_INSTANCE_MAX_LIST);
+	for (a = n->data.mapping.pairs.start; a < n->data.mapping.pairs.top; a++) {
+		yaml_node_t *ka = inst_node(p, a->key);
+
+		if (ka->type != YAML_SCALAR_NODE)
+			return inst_fail(p, ka, -EINVAL, "%s: keys must be strings", what);
+		for (b = n->data.mapping.pairs.start; b < a; b++) {
+			yaml_node_t *kb = inst_node(p, b->key);
+
+			if (!strcmp((const char *)ka->data.scalar.value,
+				    (const char *)kb->data.scalar.value))
+				return inst_fail(p, ka, -EINVAL, "%s: key '%.64s' given twice",
+						 what, (const char *)ka->data.scalar.value);
+		}
+	}
+	return 0;
+}
+
+/* A mapping of strings into KeyValue messages. */
+static int inst_kvmap(struct inst_parse *p, const yaml_node_t *n, const char *key,
+		      Gadget__Agent__V1__KeyValue ***ret, size_t *ret_n)
+{
+	Gadget__Agent__V1__KeyValue *kvs, **ptrs;
+	yaml_node_pair_t *pair;
+	size_t len, i = 0;
+	int r;
+
+	if (inst_is_null(n))
+		return 0;
+	if (n->type != YAML_MAPPING_NODE)
+		return inst_fail(p, n, -EINVAL, "%s: expected a mapping of strings", key);
+	len = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (len > AGENT_INSTANCE_MAX_LIST)
+		return inst_fail(p, n, -E2BIG, "%s: more than %d entries", key,
+				 AGENT_INSTANCE_MAX_LIST);
+	r = inst_unique_keys(p, n, key);
+	if (r)
+		return r;
+	kvs = inst_calloc(p, len, sizeof(*kvs));
+	ptrs = inst_calloc(p, len, sizeof(*ptrs));
+	if (!kvs || !ptrs)
+		return -ENOMEM;
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++, i++) {
+		yaml_node_t *k = inst_node(p, pair->key), *v = inst_node(p, pair->value);
+
+		if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
+			return inst_fail(p, k, -EINVAL, "%s: keys and values must be strings", key);
+		gadget__agent__v1__key_value__init(&kvs[i]);
+		kvs[i].key = (char *)k->data.scalar.value;
+		kvs[i].value = (char *)v->data.scalar.value;
+		ptrs[i] = &kvs[i];
+	}
+	*ret = ptrs;
+	*ret_n = len;
+	return 0;
+}
+
+static int inst_selector(struct inst_parse *p, const yaml_node_t *n,
+			 Gadget__Agent__V1__Selector *sel)
+{
+	yaml_node_pair_t *pair;
+	int r = 0;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return inst_fail(p, n, -EINVAL, "selector: expected a mapping");
+	r = inst_unique_keys(p, n, "selector");
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top && !r; pair++) {
+		yaml_node_t *k = inst_node(p, pair->key), *v = inst_node(p, pair->value);
+		const char *key =
+			k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+
+		if (!strcmp(key, "namespace"))
+			r = inst_str(p, v, "selector.namespace", &sel->namespace_);
+		else if (!strcmp(key, "podname"))
+			r = inst_str(p, v, "selector.podname", &sel->podname);
+		else if (!strcmp(key, "containername"))
+			r = inst_str(p, v, "selector.containername", &sel->containername);
+		else if (!strcmp(key, "runtimeContainername"))
+			r = inst_str(p, v, "selector.runtimeContainername",
+				     &sel->runtime_containername);
+		else if (!strcmp(key, "labels"))
+			r = inst_kvmap(p, v, "selector.labels", &sel->labels, &sel->n_labels);
+		else if (!strcmp(key, "host")) {
+			bool b = false;
+
+			r = inst_bool(p, v, "selector.host", &b);
+			sel->host = b;
+		}
+	}
+	return r;
+}
+
+static int inst_top(struct inst_parse *p, const yaml_node_t *root,
+		    Gadget__Agent__V1__InstanceSpec *spec, Gadget__Agent__V1__GadgetSpec *g,
+		    Gadget__Agent__V1__Selector *sel, struct agent_instance_extra *extra)
+{
+	yaml_node_pair_t *pair;
+	uint64_t u;
+	int r;
+
+	r = inst_unique_keys(p, root, "instance.yaml");
+	for (pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top && !r;
+	     pair++) {
+		yaml_node_t *k = inst_node(p, pair->key), *v = inst_node(p, pair->value);
+		const char *key =
+			k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+
+		u = 0;
+		if (!strcmp(key, "name")) {
+			r = inst_str(p, v, key, &spec->name);
+		} else if (!strcmp(key, "image")) {
+			r = inst_str(p, v, key, &g->image);
+		} else if (!strcmp(key, "params")) {
+			r = inst_kvmap(p, v, key, &g->params, &g->n_params);
+		} else if (!strcmp(key, "selector")) {
+			if (!inst_is_null(v)) {
+				r = inst_selector(p, v, sel);
+				g->selector = sel;
+			}
+		} else if (!strcmp(key, "fields")) {
+			r = inst_str(p, v, key, &g->fields);
+		} else if (!strcmp(key, "filters")) {
+			r = inst_strlist(p, v, key, &g->filters, &g->n_filters);
+		} else if (!strcmp(key, "sort")) {
+			r = inst_str(p, v, key, &g->sort);
+		} else if (!strcmp(key, "maxEntries")) {
+			r = inst_uint(p, v, key, UINT32_MAX, &u);
+			g->max_entries = (uint32_t)u;
+		} else if (!strcmp(key, "mapFetchIntervalMs")) {
+			r = inst_uint(p, v, key, UINT64_MAX, &g->map_fetch_interval_ms);
+		} else if (!strcmp(key, "mapFetchCount")) {
+			r = inst_uint(p, v, key, UINT64_MAX, &g->map_fetch_count);
+		} else if (!strcmp(key, "nodes")) {
+			r = inst_strlist(p, v, key, &spec->nodes, &spec->n_nodes);
+		} else if (!strcmp(key, "tags")) {
+			r = inst_strlist(p, v, key, &spec->tags, &spec->n_tags);
+		} else if (!strcmp(key, "replayRecords")) {
+			r = inst_uint(p, v, key, AGENT_WIRE_MAX_REPLAY_RECORDS, &u);
+			spec->replay_records = (uint32_t)u;
+		} else if (extra && !strcmp(key, "id")) {
+			char *id = NULL;
+
+			r = inst_str(p, v, key, &id);
+			if (!r && id) {
+				free(extra->id);
+				extra->id = strdup(id);
+				if (!extra->id)
+					r = -ENOMEM;
+			}
+		} else if (extra && !strcmp(key, "createdUnixMs")) {
+			r = inst_uint(p, v, key, INT64_MAX, &u);
+			extra->created_unix_ms = (int64_t)u;
+		}
+		/* anything else: written by a newer agent, ignored */
+	}
+	return r;
+}
+
+int agent_instance_spec_parse(const char *text, size_t len, Gadget__Agent__V1__InstanceSpec **ret,
+			      struct agent_instance_extra *extra, char *err, size_t errlen)
+{
+	struct inst_parse p = {.err = err, .errlen = errlen};
+	Gadget__Agent__V1__InstanceSpec spec;
+	Gadget__Agent__V1__GadgetSpec g;
+	Gadget__Agent__V1__Selector sel;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	size_t i;
+	int r;
+
+	err[0] = '\0';
+	if (extra)
+		*extra = (struct agent_instance_extra){0};
+	if (len > AGENT_INSTANCE_MAX_YAML) {
+		snprintf(err, errlen, "instance.yaml: larger than %u bytes",
+			 AGENT_INSTANCE_MAX_YAML);
+		return -E2BIG;
+	}
+	if (memchr(text, '*', len)) {
+		/* cheap guard against alias expansion; '*' has no use in a spec's keys */
+		yaml_parser_t ap;
+		yaml_event_t ev;
+		bool alias = false, done = false;
+
+		if (!yaml_parser_initialize(&ap))
+			return -ENOMEM;
+		yaml_parser_set_input_string(&ap, (const unsigned char *)text, len);
+		while (!done && !alias && yaml_parser_parse(&ap, &ev)) {
+			alias = ev.type == YAML_ALIAS_EVENT;
+			done = ev.type == YAML_STREAM_END_EVENT;
+			yaml_event_delete(&ev);
+		}
+		yaml_parser_delete(&ap);
+		if (alias) {
+			snprintf(err, errlen, "instance.yaml: aliases are not allowed");
+			return -EINVAL;
+		}
+	}
+	gadget__agent__v1__instance_spec__init(&spec);
+	gadget__agent__v1__gadget_spec__init(&g);
+	gadget__agent__v1__selector__init(&sel);
+	spec.gadget = &g;
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "instance.yaml:%zu: invalid YAML: %s",
+			 parser.problem_mark.line + 1,
+			 parser.problem ? parser.problem : "syntax error");
+		yaml_parser_delete(&parser);
+		return -EINVAL;
+	}
+	p.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (!root || root->type != YAML_MAPPING_NODE) {
+		r = inst_fail(&p, root, -EINVAL, "expected a mapping with name and image");
+		goto out;
+	}
+	r = inst_top(&p, root, &spec, &g, &sel, extra);
+	if (r)
+		goto out;
+	if (!spec.name || !spec.name[0]) {
+		r = inst_fail(&p, root, -EINVAL, "no name");
+		goto out;
+	}
+	if (!g.image || !g.image[0]) {
+		r = inst_fail(&p, root, -EINVAL, "no image");
+		goto out;
+	}
+	r = inst_own(&spec, ret);
+out:
+	for (i = 0; i < p.n_allocs; i++)
+		free(p.allocs[i]);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (r && extra) {
+		free(extra->id);
+		extra->id = NULL;
+	}
+	if (r && !err[0])
+		snprintf(err, errlen, "instance.yaml: %s", strerror(-r));
+	return r;
+}
+
+/* ------------------------------------------------------------ writing */
+
+struct inst_emit {
+	yaml_emitter_t em;
+	struct base_buf *out;
+	int err;
+};
+
+static int inst_write(void *data, unsigned char *buffer, size_t size)
+{
+	struct inst_emit *e = data;
+	int r = base_buf_append(e->out, buffer, size);
+
+	if (r) {
+		e->err = r;
+		return 0;
+	}
+	return 1;
+}
+
+static int inst_ev(struct inst_emit *e, yaml_event_t *ev)
+{
+	if (!yaml_emitter_emit(&e->em, ev))
+		return e->err ? e->err : -ENOMEM;
+	return 0;
+}
+
+static int inst_scalar(struct inst_emit *e, const char *s, bool quoted)
+{
+	yaml_event_t ev;
+
+	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
+					  quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+						 : YAML_ANY_SCALAR_STYLE))
+		return -ENOMEM;
+	return inst_ev(e, &ev);
+}
+
+static int inst_begin(struct inst_emit *e, bool seq, bool flow)
+{
+	yaml_event_t ev;
+	int ok;
+
+	if (seq)
+		ok = yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+							  flow ? YAML_FLOW_SEQUENCE_STYLE
+							       : YAML_ANY_SEQUENCE_STYLE);
+	else
+		ok = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+							 YAML_BLOCK_MAPPING_STYLE);
+	if (!ok)
+		return -ENOMEM;
+	return inst_ev(e, &ev);
+}
+
+static int inst_end(struct inst_emit *e, bool seq)
+{
+	yaml_event_t ev;
+
+	if (seq)
+		yaml_sequence_end_event_initialize(&ev);
+	else
+		yaml_mapping_end_event_initialize(&ev);
+	return inst_ev(e, &ev);
+}
+
+static int inst_kv_str(struct inst_emit *e, const char *k, const char *v)
+{
+	int r = inst_scalar(e, k, false);
+
+	return r ? r : inst_scalar(e, v, true);
+}
+
+static int inst_kv_u64(struct inst_emit *e, const char *k, uint64_t v)
+{
+	char num[32];
+	int r = inst_scalar(e, k, false);
+
+	snprintf(num, sizeof(num), "%" PRIu64, v);
+	return r ? r : inst_scalar(e, num, false);
+}
+
+static int inst_list(struct inst_emit *e, const char *k, char **v, size_t n)
+{
+	size_t i;
+	int r = inst_scalar(e, k, false);
+
+	if (!r)
+		r = inst_begin(e, true, true);
+	for (i = 0; i < n && !r; i++)
+		r = inst_scalar(e, v[i], true);
+	return r ? r : inst_end(e, true);
+}
+
+static int inst_kvs(struct inst_emit *e, const char *k, Gadget__Agent__V1__KeyValue **kv, size_t n)
+{
+	size_t i;
+	int r = inst_scalar(e, k, false);
+
+	if (!r)
+		r = inst_begin(e, false, false);
+	for (i = 0; i < n && !r; i++)
+		r = inst_kv_str(e, kv[i]->key, kv[i]->value);
+	return r ? r : inst_end(e, false);
+}
+
+static int inst_emit_selector(struct inst_emit *e, const Gadget__Agent__V1__Selector *s)
+{
+	int r = inst_scalar(e, "selector", false);
+
+	if (!r)
+		r = inst_begin(e, false, false);
+	if (!r && s->namespace_[0])
+		r = inst_kv_str(e, "namespace", s->namespace_);
+	if (!r && s->podname[0])
+		r = inst_kv_str(e, "podname", s->podname);
+	if (!r && s->containername[0])
+		r = inst_kv_str(e, "containername", s->containername);
+	if (!r && s->runtime_containername[0])
+		r = inst_kv_str(e, "runtimeContainername", s->runtime_containername);
+	if (!r && s->n_labels)
+		r = inst_kvs(e, "labels", s->labels, s->n_labels);
+	if (!r && s->host) {
+		r = inst_scalar(e, "host", false);
+		if (!r)
+			r = inst_scalar(e, "true", false);
+	}
+	return r ? r : inst_end(e, false);
+}
+
+static int inst_emit_spec(struct inst_emit *e, const Gadget__Agent__V1__InstanceSpec *spec,
+			  const struct agent_instance_extra *extra)
+{
+	const Gadget__Agent__V1__GadgetSpec *g = spec->gadget;
+	yaml_event_t ev;
+	int r;
+
+	if (!yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING))
+		return -ENOMEM;
+	r = inst_ev(e, &ev);
+	if (!r && !yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1))
+		r = -ENOMEM;
+	if (!r)
+		r = inst_ev(e, &ev);
+	if (!r)
+		r = inst_begin(e, false, false);
+	if (!r && extra && extra->id)
+		r = inst_kv_str(e, "id", extra->id);
+	if (!r && extra && extra->created_unix_ms)
+		r = inst_kv_u64(e, "createdUnixMs", (uint64_t)extra->created_unix_ms);
+	if (!r)
+		r = inst_kv_str(e, "name", spec->name);
+	if (!r)
+		r = inst_kv_str(e, "image", g && g->image ? g->image : "");
+	if (!r && g && g->n_params)
+		r = inst_kvs(e, "params", g->params, g->n_params);
+	if (!r && g && g->selector)
+		r = inst_emit_selector(e, g->selector);
+	if (!r && g && g->fields[0])
+		r = inst_kv_str(e, "fields", g->fields);
+	if (!r && g && g->n_filters)
+		r = inst_list(e, "filters", g->filters, g->n_filters);
+	if (!r && g && g->sort[0])
+		r = inst_kv_str(e, "sort", g->sort);
+	if (!r && g && g->max_entries)
+		r = inst_kv_u64(e, "maxEntries", g->max_entries);
+	if (!r && g && g->map_fetch_interval_ms)
+		r = inst_kv_u64(e, "mapFetchIntervalMs", g->map_fetch_interval_ms);
+	if (!r && g && g->map_fetch_count)
+		r = inst_kv_u64(e, "mapFetchCount", g->map_fetch_count);
+	if (!r)
+		r = inst_list(e, "nodes", spec->nodes, spec->n_nodes);
+	if (!r && spec->replay_records)
+		r = inst_kv_u64(e, "replayRecords", spec->replay_records);
+	if (!r)
+		r = inst_list(e, "tags", spec->tags, spec->n_tags);
+	if (!r)
+		r = inst_end(e, false);
+	if (!r && !yaml_document_end_event_initialize(&ev, 1))
+		r = -ENOMEM;
+	if (!r)
+		r = inst_ev(e, &ev);
+	if (!r && !yaml_stream_end_event_initialize(&ev))
+		r = -ENOMEM;
+	if (!r)
+		r = inst_ev(e, &ev);
+	return r;
+}
+
+int agent_instance_spec_format(const Gadget__Agent__V1__InstanceSpec *spec,
+			       const struct agent_instance_extra *extra, struct base_buf *out)
+{
+	struct inst_emit e = {.out = out};
+	int r;
+
+	if (!yaml_emitter_initialize(&e.em))
+		return -ENOMEM;
+	yaml_emitter_set_output(&e.em, inst_write, &e);
+	yaml_emitter_set_unicode(&e.em, 1);
+	yaml_emitter_set_width(&e.em, -1);
+	r = inst_emit_spec(&e, spec, extra);
+	if (!r && !yaml_emitter_flush(&e.em))
+		r = e.err ? e.err : -ENOMEM;
+	yaml_emitter_delete(&e.em);
+	return r;
+}
+
+/* ------------------------------------------------------------ replay */
+
+struct inst_slot {
+	uint64_t seq;
+	size_t ds;
+	char *json;
+	size_t len;
+	size_t cap;
+};
+
+struct agent_instance_ring {
+	struct inst_slot *slots;
+	size_t cap;
+	size_t head; /* oldest */
+	size_t n;
+};
+
+int agent_instance_ring_new(size_t capacity, struct agent_instance_ring **ret)
+{
+	struct agent_instance_ring *r;
+
+	if (!capacity || capacity > AGENT_WIRE_MAX_REPLAY_RECORDS)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->slots = calloc(capacity, sizeof(*r->slots));
+	if (!r->slots) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->cap = capacity;
+	*ret = r;
+	return 0;
+}
+
+struct agent_instance_ring *agent_instance_ring_free(struct agent_instance_ring *r)
+{
+	size_t i;
+
+	if (!r)
+		return NULL;
+	for (i = 0; i < r->cap; i++)
+		free(r->slots[i].json);
+	free(r->slots);
+	free(r);
+	return NULL;
+}
+
+int agent_instance_ring_push(struct agent_instance_ring *r, uint64_t seq, size_t ds,
+			     const char *json, size_t len)
+{
+	struct inst_slot *s;
+
+	if (r->n == r->cap) {
+		s = &r->slots[r->head];
+		r->head = (r->head + 1) % r->cap;
+		r->n--;
+	} else {
+		s = &r->slots[(r->head + r->n) % r->cap];
+	}
+	/* a much larger slot than needed is given back, so one burst is not kept */
+	if (len + 1 > s->cap || s->cap > 4 * (len + 1) + 4096) {
+		char *p = realloc(s->json, len + 1);
+
+		if (!p)
+			return -ENOMEM;
+		s->json = p;
+		s->cap = len + 1;
+	}
+	memcpy(s->json, json, len);
+	s->json[len] = '\0';
+	s->len = len;
+	s->seq = seq;
+	s->ds = ds;
+	r->n++;
+	return 0;
+}
+
+size_t agent_instance_ring_count(const struct agent_instance_ring *r)
+{
+	return r ? r->n : 0;
+}
+
+void agent_instance_ring_get(const struct agent_instance_ring *r, size_t i, uint64_t *ret_seq,
+			     size_t *ret_ds, const char **ret_json, size_t *ret_len)
+{
+	const struct inst_slot *s = &r->slots[(r->head + i) % r->cap];
+
+	*ret_seq = s->seq;
+	*ret_ds = s->ds;
+	*ret_json = s->json;
+	*ret_len = s->len;
+}
+
+void agent_instance_ring_clear(struct agent_instance_ring *r)
+{
+	if (r) {
+		r->head = 0;
+		r->n = 0;
+	}
+}
