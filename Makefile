@@ -106,6 +106,8 @@ GRPC_SONAME = $(shell objdump -p /usr/lib/$$($(CC) -print-multiarch)/libgrpc.so 
 	awk '/SONAME/ { print $$2 }')
 $(BUILD)/obj/cri/transport.o: CFLAGS += -DCRI_GRPC_SONAME='"$(GRPC_SONAME)"'
 
+# kubectl-gadget embeds deploy/*.yaml with .incbin (see cli/kubectl-gadget/manifests.c)
+$(BUILD)/obj/cli/kubectl-gadget/manifests.o: $(wildcard deploy/*.yaml)
 # the same for libcurl and libarchive (base/curl.c, base/archive.c)
 SONAME_OF = $(shell objdump -p /usr/lib/$$($(CC) -print-multiarch)/$(1) 2>/dev/null | \
 	awk '/SONAME/ { print $$2 }')

@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kubectl-gadget: the kubectl plugin that deploys the gadget agents and runs
+ * gadgets on the nodes of a cluster (`kubectl gadget run trace_exec -n shop`).
+ *
+ * Entry point and command dispatch.  The global flags (--kubeconfig,
+ * --context, -n, --gadget-namespace) are taken out of the command line
+ * wherever they appear, the way kubectl's own flags may come before or after
+ * the command; each command then parses the rest itself.
+ */
+#include "cli/kubectl-gadget/kg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/curl.h"
+#include "base/log.h"
+#include "k8s/client.h"
+#include "k8s/config.h"
+
+static const struct kg_cmd kg_cmds[] = {
+	{"deploy", kg_cmd_deploy, "install the gadget agents (a DaemonSet) and wait for them"},
+	{"undeploy", kg_cmd_undeploy, "remove the agents, their namespace and its instances"},
+	{"run", kg_cmd_run, "run a gadget on the nodes and print the merged records"},
+	{"attach", kg_cmd_attach, "show the records of a detached gadget instance"},
+	{"list", kg_cmd_list, "list the detached gadget instances"},
+	{"delete", kg_cmd_delete, "delete a detached gadget instance"},
+	{"list-containers", kg_cmd_list_containers, "list the containers the agents see"},
+	{"version", kg_cmd_version, "print the version of the plugin and of every agent"},
+};
+
+#define N_CMDS (sizeof(kg_cmds) / sizeof(kg_cmds[0]))
+
+void kg_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs(KG_NAME ": error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void kg_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs(KG_NAME ": warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+bool kg_is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+int64_t kg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int kg_parse_duration_ms(const char *s, uint64_t *ret)
+{
+	static const struct {
+		const char *unit;
+		double scale;
+	} units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	char *end;
+	double v;
+	size_t i;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || isnan(v) || v < 0)
+		return -EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].unit))
+			break;
+	if (i == sizeof(units) / sizeof(units[0]))
+		return -EINVAL;
+	v *= units[i].scale;
+	/* a day of milliseconds fits many times; anything near 2^64 is a typo */
+	if (v >= 9.2e15)
+		return -ERANGE;
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+int kg_parse_uint(const char *s, uint64_t max, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || *end)
+		return -EINVAL;
+	if (v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+int kg_opt_match(const struct kg_opt *opts, size_t n, int argc, char **argv, int *i,
+		 const char **value)
+{
+	const char *a = argv[*i], *v = NULL;
+	const struct kg_opt *o = NULL;
+	size_t k;
+
+	if (a[0] != '-' || a[1] == '\0' || !strcmp(a, "--"))
+		return 0;
+	if (a[1] == '-') {
+		const char *name = a + 2, *eq = strchr(name, '=');
+		size_t len = eq ? (size_t)(eq - name) : strlen(name);
+
+		for (k = 0; k < n && !o; k++)
+			if (strlen(opts[k].long_name) == len &&
+			    !strncmp(opts[k].long_name, name, len))
+				o = &opts[k];
+		if (!o)
+			return 0;
+		if (!o->has_arg && eq) {
+			kg_error("option --%s takes no value", o->long_name);
+			return -EINVAL;
+		}
+		if (o->has_arg)
+			v = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+	} else {
+		for (k = 0; k < n && !o; k++)
+			if (opts[k].short_name && opts[k].short_name == a[1])
+				o = &opts[k];
+		if (!o)
+			return 0;
+		if (!o->has_arg && a[2]) {
+			kg_error("unknown option '%s'", a);
+			return -EINVAL;
+		}
+		if (o->has_arg)
+			v = a[2] ? a + 2 : (*i + 1 < argc ? argv[++*i] : NULL);
+	}
+	if (o->has_arg && !v) {
+		kg_error("option --%s needs a value", o->long_name);
+		return -EINVAL;
+	}
+	if (v && strlen(v) > KG_MAX_FLAG_VALUE) {
+		kg_error("the value of --%s is longer than %d bytes", o->long_name,
+			 KG_MAX_FLAG_VALUE);
+		return -EINVAL;
+	}
+	*value = o->has_arg ? v : "true";
+	return o->id;
+}
+
+void kg_opt_help(const struct kg_opt *opts, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct kg_opt *o = &opts[i];
+		char lhs[64];
+
+		if (o->short_name)
+			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->short_name, o->long_name,
+				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
+		else
+			snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->long_name,
+				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
+		printf("  %-30s %s\n", lhs, o->help);
+	}
+}
+
+int kg_connect(struct kg_global *g)
+{
+	struct k8s_config_opts co = {.kubeconfig = g->kubeconfig, .context = g->context};
+	struct k8s_client_opts cl = {.user_agent = KG_NAME "/" IG_VERSION};
+	char err[KG_ERRLEN] = "";
+	int r;
+
+	if (g->client)
+		return 0;
+	r = k8s_config_load(&co, &g->cfg, err, sizeof(err));
+	if (r < 0) {
+		kg_error("no usable Kubernetes configuration: %s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	r = k8s_client_new(g->cfg, &cl, &g->client);
+	if (r == -ELIBACC || r == -ELIBBAD) {
+		/* libcurl is loaded on first use: its loader says what is missing */
+		base_curl_load(err, sizeof(err));
+		kg_error("%s", err[0] ? err : strerror(-r));
+		g->cfg = k8s_config_free(g->cfg);
+		return r;
+	}
+	if (r < 0) {
+		kg_error("API server %s: %s", k8s_config_server(g->cfg), strerror(-r));
+		g->cfg = k8s_config_free(g->cfg);
+		return r;
+	}
+	return 0;
+}
+
+void kg_disconnect(struct kg_global *g)
+{
+	g->client = k8s_client_free(g->client);
+	g->cfg = k8s_config_free(g->cfg);
+}
+
+void kg_api_error(const struct kg_global *g, int r, const char *err)
+{
+	const char *server = g->cfg ? k8s_config_server(g->cfg) : "?";
+
+	switch (r) {
+	case -ECONNREFUSED:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -ETIMEDOUT:
+	case -ECONNRESET:
+	case -EKEYREJECTED:
+		kg_error("cannot reach the API server at %s: %s", server,
+			 err && *err ? err : strerror(-r));
+		return;
+	case -EACCES:
+		kg_error("the API server at %s refused the credentials: %s", server,
+			 err && *err ? err : strerror(-r));
+		return;
+	default:
+		kg_error("%s", err && *err ? err : strerror(-r));
+	}
+}
+
+const char *kg_namespace(const struct kg_global *g)
+{
+	if (g->namespace_)
+		return g->namespace_;
+	return g->cfg ? k8s_config_namespace(g->cfg) : "default";
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: kubectl gadget <command> [options]\n\n"
+		   "Runs eBPF gadgets on the nodes of a Kubernetes cluster through the gadget\n"
+		   "agents (one per node, deployed by 'kubectl gadget deploy'), and prints their\n"
+		   "records merged, each naming its node, pod, namespace and container.\n"
+		   "\nCommands:\n");
+	for (i = 0; i < N_CMDS; i++)
+		fprintf(f, "  %-16s %s\n", kg_cmds[i].name, kg_cmds[i].summary);
+	fprintf(f,
+		"\nGlobal options (before or after the command):\n"
+		"      --kubeconfig FILE         the kubeconfig to use (default: $KUBECONFIG, "
+		"else\n"
+		"                                ~/.kube/config)\n"
+		"      --context NAME            the kubeconfig context to use\n"
+		"  -n, --namespace NS            the namespace of the pods to trace (default: the\n"
+		"                                context's namespace, else \"default\")\n"
+		"      --gadget-namespace NS     where the agents run (default \"gadget\")\n"
+		"  -h, --help                    this help; 'kubectl gadget <command> --help'\n"
+		"                                for a command's options\n"
+		"      --version                 the plugin's version\n"
+		"\nExamples:\n"
+		"  kubectl gadget deploy\n"
+		"  kubectl gadget run trace_exec -n shop\n"
+		"  kubectl gadget run trace_open -A -o json --failed --timeout 10s\n"
+		"  kubectl gadget run trace_exec -n shop --detach --name execs\n"
+		"  kubectl gadget attach execs\n");
+}
+
+enum global_id { G_KUBECONFIG = 1, G_CONTEXT, G_NAMESPACE, G_GADGET_NAMESPACE };
+
+static const struct kg_opt global_opts[] = {
+	{"kubeconfig", 0, true, G_KUBECONFIG, "FILE", ""},
+	{"context", 0, true, G_CONTEXT, "NAME", ""},
+	{"namespace", 'n', true, G_NAMESPACE, "NS", ""},
+	{"gadget-namespace", 0, true, G_GADGET_NAMESPACE, "NS", ""},
+};
+
+/*
+ * Takes the global flags out of argv (up to a "--"), compacting the rest in
+ * place.  Returns the new argc, or -EINVAL after printing the error.
+ */
+static int take_globals(struct kg_global *g, int argc, char **argv)
+{
+	int i, out = 1;
+
+	for (i = 1; i < argc; i++) {
+		const char *v = NULL;
+		int id;
+
+		if (!strcmp(argv[i], "--")) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		id = kg_opt_match(global_opts, sizeof(global_opts) / sizeof(global_opts[0]), argc,
+				  argv, &i, &v);
+		if (id < 0)
+			return id;
+		switch (id) {
+		case G_KUBECONFIG:
+			g->kubeconfig = v;
+			break;
+		case G_CONTEXT:
+			g->context = v;
+			break;
+		case G_NAMESPACE:
+			if (!*v) {
+				kg_error("-n/--namespace needs a namespace name");
+				return -EINVAL;
+			}
+			g->namespace_ = v;
+			break;
+		case G_GADGET_NAMESPACE:
+			if (!*v) {
+				kg_error("--gadget-namespace needs a namespace name");
+				return -EINVAL;
+			}
+			g->gadget_namespace = v;
+			break;
+		default:
+			argv[out++] = argv[i];
+			break;
+		}
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+static void log_sink(enum base_log_level level, const char *fmt, va_list ap)
+{
+	fputs(KG_NAME ": debug: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+	struct kg_global g = {.gadget_namespace = KG_DEFAULT_GADGET_NAMESPACE};
+	int i = 1, ret;
+	size_t c;
+
+	/* a closed stdout (| head) is an error to see, not a signal to die of */
+	signal(SIGPIPE, SIG_IGN);
+	argc = take_globals(&g, argc, argv);
+	if (argc < 0)
+		return KG_EXIT_USAGE;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			base_log_set_fn(log_sink);
+			base_log_set_level(BASE_LOG_DEBUG);
+		} else if (kg_is_help(argv[i])) {
+			usage(stdout);
+			return KG_EXIT_OK;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("kubectl-gadget version %s\n", IG_VERSION);
+			return KG_EXIT_OK;
+		} else {
+			kg_error("unknown option '%s' (see 'kubectl gadget --help')", argv[i]);
+			return KG_EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return KG_EXIT_USAGE;
+	}
+	if (!strcmp(argv[i], "help")) {
+		usage(stdout);
+		return KG_EXIT_OK;
+	}
+	for (c = 0; c < N_CMDS; c++) {
+		if (strcmp(argv[i], kg_cmds[c].name))
+			continue;
+		ret = kg_cmds[c].fn(&g, argc - i, argv + i);
+		kg_disconnect(&g);
+		return ret;
+	}
+	kg_error("unknown command '%s' (see 'kubectl gadget --help')", argv[i]);
+	return KG_EXIT_USAGE;
+}

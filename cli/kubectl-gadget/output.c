@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Rendering agent records as columns, json, jsonpretty or yaml; see
+ * output.h.
+ */
+#include "cli/kubectl-gadget/output.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/escape.h"
+#include "base/buf.h"
+#include "cli/kubectl-gadget/yaml.h"
+
+/* Data sources and columns one gadget may describe. */
+#define KG_OUTPUT_MAX_DS     64
+#define KG_OUTPUT_MAX_FIELDS 1024
+/* Longest header name kept. */
+#define KG_OUTPUT_MAX_HEADER 128
+/* Most bytes of one output line (a record in columns or json output). */
+#define KG_OUTPUT_MAX_LINE (32u << 20)
+
+struct kg_col {
+	char *name;   /* dotted path in the record */
+	char *header; /* upper-cased */
+	unsigned int width;
+	bool right;
+};
+
+struct kg_ds_cols {
+	char *name;
+	struct kg_col *cols;
+	size_t n;
+};
+
+struct kg_printer {
+	enum kg_output o;
+	FILE *out;
+	bool has_info;
+	struct kg_ds_cols ds[KG_OUTPUT_MAX_DS];
+	size_t n_ds;
+	struct base_buf line;
+
+	/* columns: which table is on screen */
+	const struct kg_ds_cols *shown_ds;
+	uint64_t shown_fetch;
+	bool any_table;
+	bool bad_record_warned;
+};
+
+int kg_output_parse(const char *s, enum kg_output *ret)
+{
+	static const char *const names[] = {"columns", "json", "jsonpretty", "yaml"};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(s, names[i])) {
+			*ret = (enum kg_output)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int kg_printer_new(enum kg_output o, FILE *out, struct kg_printer **ret)
+{
+	struct kg_printer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->o = o;
+	p->out = out;
+	p->line.max = KG_OUTPUT_MAX_LINE;
+	*ret = p;
+	return 0;
+}
+
+static void ds_cols_done(struct kg_ds_cols *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		free(d->cols[i].name);
+		free(d->cols[i].header);
+	}
+	free(d->cols);
+	free(d->name);
+	memset(d, 0, sizeof(*d));
+}
+
+struct kg_printer *kg_printer_free(struct kg_printer *p)
+{
+	size_t i;
+
+	if (!p)
+		return NULL;
+	for (i = 0; i < p->n_ds; i++)
+		ds_cols_done(&p->ds[i]);
+	base_buf_done(&p->line);
+	free(p);
+	return NULL;
+}
+
+bool kg_printer_has_info(const struct kg_printer *p)
+{
+	return p->has_info;
+}
+
+/* ---- choosing fields ---- */
+
+static bool in_default(const Gadget__Agent__V1__FieldInfo *f, bool columns)
+{
+	return columns ? f->visible_columns : f->visible_json;
+}
+
+static void sel_add(const Gadget__Agent__V1__FieldInfo **sel, size_t *n,
+		    const Gadget__Agent__V1__FieldInfo *f)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (sel[i] == f)
+			return;
+	sel[(*n)++] = f;
+}
+
+static void sel_remove(const Gadget__Agent__V1__FieldInfo **sel, size_t *n,
+		       const Gadget__Agent__V1__FieldInfo *f)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++) {
+		if (sel[i] == f) {
+			memmove(&sel[i], &sel[i + 1], (*n - i - 1) * sizeof(*sel));
+			(*n)--;
+			return;
+		}
+	}
+}
+
+static bool name_is(const char *s, const char *name, size_t len)
+{
+	return strlen(s) == len && !strncmp(s, name, len);
+}
+
+/*
+ * One --fields item: a full name, a struct's fields ("proc": those in the
+ * default set, else all), or a last component only one field has.
+ */
+static int sel_item(const Gadget__Agent__V1__DataSourceInfo *ds, bool columns,
+		    const Gadget__Agent__V1__FieldInfo **sel, size_t *n, const char *name,
+		    size_t len, bool remove, char *err, size_t errlen)
+{
+	const Gadget__Agent__V1__FieldInfo *hit = NULL;
+	size_t i, pass, found = 0, shorts = 0;
+
+	for (i = 0; i < ds->n_fields; i++)
+		if (name_is(ds->fields[i]->name, name, len))
+			hit = ds->fields[i];
+	for (pass = 0; !hit && pass < 2 && !found; pass++) {
+		for (i = 0; i < ds->n_fields; i++) {
+			const Gadget__Agent__V1__FieldInfo *f = ds->fields[i];
+
+			if (strncmp(f->name, name, len) || f->name[len] != '.')
+				continue;
+			if (pass == 0 && !in_default(f, columns))
+				continue;
+			if (remove)
+				sel_remove(sel, n, f);
+			else
+				sel_add(sel, n, f);
+			found++;
+		}
+	}
+	if (found)
+		return 0;
+	for (i = 0; !hit && i < ds->n_fields; i++) {
+		const char *dot = strrchr(ds->fields[i]->name, '.');
+		const char *last = dot ? dot + 1 : ds->fields[i]->name;
+
+		if (name_is(last, name, len) || name_is(ds->fields[i]->short_name, name, len)) {
+			shorts++;
+			if (shorts == 1)
+				hit = ds->fields[i];
+		}
+	}
+	if (shorts > 1) {
+		snprintf(err, errlen, "field '%.*s' is ambiguous, use its full name", (int)len,
+			 name);
+		return -EINVAL;
+	}
+	if (!hit) {
+		snprintf(err, errlen,
+			 "unknown field '%.*s' (see 'kubectl gadget run IMAGE --help' for the "
+			 "fields of the gadget)",
+			 (int)len, name);
+		return -EINVAL;
+	}
+	if (remove)
+		sel_remove(sel, n, hit);
+	else
+		sel_add(sel, n, hit);
+	return 0;
+}
+
+static void trim(const char **s, size_t *n)
+{
+	while (*n && (**s == ' ' || **s == '\t'))
+		(*s)++, (*n)--;
+	while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+/* The fields --fields selects in one data source, in order, into sel. */
+static int select_fields(const Gadget__Agent__V1__DataSourceInfo *ds, const char *fields,
+			 bool columns, const Gadget__Agent__V1__FieldInfo **sel, size_t *ret_n,
+			 char *err, size_t errlen)
+{
+	const char *item;
+	bool relative = false;
+	size_t i, n = 0;
+	int r;
+
+	/* one item with a sign makes the whole list relative to the defaults */
+	for (item = fields; item && *item;) {
+		size_t len = strcspn(item, ",");
+		const char *t = item;
+
+		item += len;
+		if (*item)
+			item++;
+		trim(&t, &len);
+		if (len && (*t == '+' || *t == '-'))
+			relative = true;
+	}
+	if (!fields || relative)
+		for (i = 0; i < ds->n_fields; i++)
+			if (in_default(ds->fields[i], columns))
+				sel[n++] = ds->fields[i];
+	for (item = fields; item && *item;) {
+		size_t len = strcspn(item, ",");
+		const char *t = item;
+		bool remove = false;
+
+		item += len;
+		if (*item)
+			item++;
+		trim(&t, &len);
+		if (len && (*t == '+' || *t == '-')) {
+			remove = *t == '-';
+			t++;
+			len--;
+			trim(&t, &len);
+		}
+		if (!len)
+			continue;
+		r = sel_item(ds, columns, sel, &n, t, len, remove, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	*ret_n = n;
+	return 0;
+}
+
+static char *upper_dup(const char *s)
+{
+	size_t i, n = strlen(s);
+	char *u;
+
+	if (n > KG_OUTPUT_MAX_HEADER)
+		n = KG_OUTPUT_MAX_HEADER;
+	u = malloc(n + 1);
+	if (!u)
+		return NULL;
+	for (i = 0; i < n; i++)
+		u[i] = (s[i] >= 'a' && s[i] <= 'z') ? (char)(s[i] - 32) : s[i];
+	u[n] = '\0';
+	return u;
+}
+
+static int build_cols(struct kg_ds_cols *d, const Gadget__Agent__V1__FieldInfo **sel, size_t n)
+{
+	size_t i, j;
+
+	d->cols = calloc(n ? n : 1, sizeof(*d->cols));
+	if (!d->cols)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const char *h = sel[i]->short_name && *sel[i]->short_name ? sel[i]->short_name
+									  : sel[i]->name;
+
+		/* a short name two columns share would be ambiguous: the full name then */
+		for (j = 0; j < n; j++)
+			if (j != i && sel[j]->short_name && !strcmp(sel[j]->short_name, h))
+				h = sel[i]->name;
+		d->cols[i].name = strdup(sel[i]->name);
+		d->cols[i].header = upper_dup(h);
+		d->cols[i].width = sel[i]->width;
+		d->cols[i].right = sel[i]->alignment == GADGET__AGENT__V1__ALIGNMENT__ALIGN_RIGHT;
+		d->n++;
+		if (!d->cols[i].name || !d->cols[i].header)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int kg_printer_set_info(struct kg_printer *p, const Gadget__Agent__V1__GadgetInfo *info,
+			const char *fields, char *err, size_t errlen)
+{
+	const Gadget__Agent__V1__FieldInfo **sel;
+	bool columns = p->o == KG_OUTPUT_COLUMNS;
+	size_t i, n;
+	int r = 0;
+
+	if (p->has_info)
+		return 0;
+	if (info->n_data_sources > KG_OUTPUT_MAX_DS) {
+		snprintf(err, errlen, "the gadget has more than %d data sources", KG_OUTPUT_MAX_DS);
+		return -E2BIG;
+	}
+	for (i = 0; i < info->n_data_sources; i++) {
+		if (info->data_sources[i]->n_fields > KG_OUTPUT_MAX_FIELDS) {
+			snprintf(err, errlen, "data source '%s' has more than %d fields",
+				 info->data_sources[i]->name, KG_OUTPUT_MAX_FIELDS);
+			return -E2BIG;
+		}
+	}
+	sel = calloc(KG_OUTPUT_MAX_FIELDS, sizeof(*sel));
+	if (!sel)
+		return -ENOMEM;
+	for (i = 0; i < info->n_data_sources && r >= 0; i++) {
+		const Gadget__Agent__V1__DataSourceInfo *ds = info->data_sources[i];
+
+		r = select_fields(ds, fields, columns, sel, &n, err, errlen);
+		if (r < 0 || !columns)
+			continue;
+		p->ds[p->n_ds].name = strdup(ds->name);
+		r = p->ds[p->n_ds].name ? build_cols(&p->ds[p->n_ds], sel, n) : -ENOMEM;
+		p->n_ds++;
+	}
+	free(sel);
+	if (r < 0) {
+		for (i = 0; i < p->n_ds; i++)
+			ds_cols_done(&p->ds[i]);
+		p->n_ds = 0;
+		return r;
+	}
+	p->has_info = true;
+	return 0;
+}
+
+char *kg_printer_spec_fields(const struct kg_printer *p, const char *fields)
+{
+	struct base_buf b = BASE_BUF_INIT(0);
+	size_t i;
+
+	if (p->o != KG_OUTPUT_COLUMNS || p->n_ds != 1)
+		return fields ? strdup(fields) : NULL;
+	for (i = 0; i < p->ds[0].n; i++)
+		if (base_buf_printf(&b, "%s%s", i ? "," : "", p->ds[0].cols[i].name) < 0) {
+			base_buf_done(&b);
+			return NULL;
+		}
+	/* an empty selection still has to say "nothing", not "the default" */
+	return b.data ? base_buf_take(&b) : strdup(fields ? fields : "");
+}
+
+/* ---- printing ---- */
+
+static int out_write(struct kg_printer *p, const char *s, size_t n)
+{
+	if (n && fwrite(s, 1, n, p->out) != n)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int kg_printer_flush(struct kg_printer *p)
+{
+	if (fflush(p->out) == EOF || ferror(p->out))
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+/* The value at a dotted path: nested objects, else a key with dots in it. */
+static json_t *lookup(json_t *rec, const char *path)
+{
+	json_t *cur = rec;
+	const char *p = path;
+
+	while (cur && *p) {
+		size_t n = strcspn(p, ".");
+		char key[256];
+
+		if (n >= sizeof(key) || !json_is_object(cur))
+			return json_object_get(rec, path);
+		memcpy(key, p, n);
+		key[n] = '\0';
+		cur = json_object_get(cur, key);
+		p += n;
+		if (*p)
+			p++;
+	}
+	return cur ? cur : json_object_get(rec, path);
+}
+
+static int cell_text(struct base_buf *b, const json_t *v)
+{
+	char tmp[64];
+	char *s;
+	int r;
+
+	switch (v ? json_typeof(v) : JSON_NULL) {
+	case JSON_STRING:
+		return base_buf_append(b, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		return base_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	case JSON_REAL:
+		snprintf(tmp, sizeof(tmp), "%g", json_real_value(v));
+		return base_buf_puts(b, tmp);
+	case JSON_TRUE:
+		return base_buf_puts(b, "true");
+	case JSON_FALSE:
+		return base_buf_puts(b, "false");
+	case JSON_NULL:
+		return 0;
+	default:
+		s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (!s)
+			return -ENOMEM;
+		r = base_buf_puts(b, s);
+		free(s);
+		return r;
+	}
+}
+
+/* A cell as ig prints it: the last one is neither cut nor padded (unless right-aligned). */
+static int put_cell(struct base_buf *b, const struct kg_col *c, const char *s, size_t n, bool last)
+{
+	size_t w = c->width;
+
+	if (last)
+		w = c->right && w > agent_escape_width(s, n) ? w : 0;
+	return agent_escape_cell(b, s, n, w, c->right, !last || c->right);
+}
+
+static int put_header(struct kg_printer *p, const struct kg_ds_cols *d)
+{
+	size_t i;
+	int r = 0;
+
+	base_buf_reset(&p->line);
+	if (p->any_table)
+		r = base_buf_putc(&p->line, '\n');
+	for (i = 0; i < d->n && r >= 0; i++) {
+		if (i)
+			r = base_buf_putc(&p->line, ' ');
+		if (r >= 0)
+			r = put_cell(&p->line, &d->cols[i], d->cols[i].header,
+				     strlen(d->cols[i].header), i + 1 == d->n);
+	}
+	if (r >= 0)
+		r = base_buf_putc(&p->line, '\n');
+	p->any_table = true;
+	return r < 0 ? r : out_write(p, p->line.data, p->line.len);
+}
+
+static const struct kg_ds_cols *find_ds(const struct kg_printer *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_ds; i++)
+		if (!strcmp(p->ds[i].name, name))
+			return &p->ds[i];
+	/* a record naming no data source belongs to the only one there is */
+	return p->n_ds == 1 && !*name ? &p->ds[0] : NULL;
+}
+
+static int print_columns(struct kg_printer *p, const struct kg_ds_cols *d, uint64_t fetch,
+			 json_t *rec)
+{
+	struct base_buf val = BASE_BUF_INIT(KG_OUTPUT_MAX_LINE);
+	size_t i;
+	int r = 0;
+
+	if (d != p->shown_ds || fetch != p->shown_fetch) {
+		r = put_header(p, d);
+		p->shown_ds = d;
+		p->shown_fetch = fetch;
+	}
+	base_buf_reset(&p->line);
+	for (i = 0; i < d->n && r >= 0; i++) {
+		base_buf_reset(&val);
+		r = cell_text(&val, lookup(rec, d->cols[i].name));
+		if (r >= 0 && i)
+			r = base_buf_putc(&p->line, ' ');
+		if (r >= 0)
+			r = put_cell(&p->line, &d->cols[i], val.data ? val.data : "", val.len,
+				     i + 1 == d->n);
+	}
+	if (r >= 0)
+		r = base_buf_putc(&p->line, '\n');
+	base_buf_done(&val);
+	return r < 0 ? r : out_write(p, p->line.data, p->line.len);
+}
+
+int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, const uint8_t *rec,
+		      size_t len)
+{
+	const struct kg_ds_cols *d = NULL;
+	json_error_t jerr;
+	json_t *v;
+	char *s;
+	int r;
+
+	if (p->o == KG_OUTPUT_JSON) {
+		/* as is, but one record is one line whatever the agent put in it */
+		if (!memchr(rec, '\n', len) && !memchr(rec, '\r', len)) {
+			r = out_write(p, (const char *)rec, len);
+			return r < 0 ? r : out_write(p, "\n", 1);
+		}
+		base_buf_reset(&p->line);
+		r = base_buf_append(&p->line, rec, len);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < p->line.len; i++)
+			if (p->line.data[i] == '\n' || p->line.data[i] == '\r')
+				p->line.data[i] = ' ';
+		r = base_buf_putc(&p->line, '\n');
+		return r < 0 ? r : out_write(p, p->line.data, p->line.len);
+	}
+	if (p->o == KG_OUTPUT_COLUMNS) {
+		d = find_ds(p, ds ? ds : "");
+		if (!d)
+			return 0;
+	}
+	v = json_loadb((const char *)rec, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!v || !json_is_object(v)) {
+		if (!p->bad_record_warned) {
+			fflush(p->out);
+			fprintf(stderr, "kubectl-gadget: warning: skipping a record that is not a "
+					"JSON object\n");
+			p->bad_record_warned = true;
+		}
+		json_decref(v);
+		return 0;
+	}
+	switch (p->o) {
+	case KG_OUTPUT_COLUMNS:
+		r = print_columns(p, d, fetch, v);
+		break;
+	case KG_OUTPUT_JSONPRETTY:
+		s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		r = s ? out_write(p, s, strlen(s)) : -ENOMEM;
+		if (r >= 0)
+			r = out_write(p, "\n", 1);
+		free(s);
+		break;
+	default:
+		base_buf_reset(&p->line);
+		r = base_buf_puts(&p->line, "---\n");
+		if (r >= 0)
+			r = kg_yaml_emit(&p->line, v);
+		if (r >= 0)
+			r = out_write(p, p->line.data, p->line.len);
+		break;
+	}
+	json_decref(v);
+	return r;
+}
+
+/* ---- help ---- */
+
+static const char *param_type_word(Gadget__Agent__V1__ParamType t)
+{
+	switch (t) {
+	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_BOOL:
+		return "bool";
+	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_INT:
+		return "int";
+	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_UINT:
+		return "uint";
+	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_ENUM:
+		return "enum";
+	default:
+		return "string";
+	}
+}
+
+static const char *ds_type_word(Gadget__Agent__V1__DataSourceType t)
+{
+	switch (t) {
+	case GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_TRACER:
+		return "tracer";
+	case GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_MAPITER:
+		return "map iterator";
+	case GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_ITER:
+		return "snapshot";
+	default:
+		return "data source";
+	}
+}
+
+void kg_print_gadget_help(const Gadget__Agent__V1__GadgetInfo *info)
+{
+	size_t i, j;
+
+	printf("\nGadget %s", info->name && *info->name ? info->name : info->image);
+	if (info->description && *info->description)
+		printf(": %s", info->description);
+	printf("\nImage %s%s%s%s\n", info->image, info->digest && *info->digest ? " (" : "",
+	       info->digest ? info->digest : "", info->digest && *info->digest ? ")" : "");
+	printf("\nParams:\n");
+	if (!info->n_params)
+		printf("  (none)\n");
+	for (i = 0; i < info->n_params; i++) {
+		const Gadget__Agent__V1__ParamInfo *pi = info->params[i];
+		char lhs[96];
+
+		snprintf(lhs, sizeof(lhs), "--%s %s", pi->key, param_type_word(pi->type));
+		printf("  %-30s %s%s(default: %s)", lhs, pi->description,
+		       *pi->description ? " " : "",
+		       *pi->default_value ? pi->default_value : "\"\"");
+		if (pi->n_values) {
+			printf(" one of:");
+			for (j = 0; j < pi->n_values; j++)
+				printf(" %s", pi->values[j]);
+		}
+		printf("\n");
+	}
+	for (i = 0; i < info->n_data_sources; i++) {
+		const Gadget__Agent__V1__DataSourceInfo *ds = info->data_sources[i];
+
+		printf("\nFields of data source '%s' (%s):\n", ds->name, ds_type_word(ds->type));
+		for (j = 0; j < ds->n_fields; j++) {
+			const Gadget__Agent__V1__FieldInfo *f = ds->fields[j];
+			const char *shown = f->visible_columns && f->visible_json ? ""
+					    : f->visible_json			  ? " [json only]"
+					    : f->visible_columns ? " [columns only]"
+								 : " [hidden]";
+
+			printf("  %-30s %-10s %s%s\n", f->name, f->type, f->description, shown);
+		}
+	}
+}

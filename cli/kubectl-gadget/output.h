@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Printing the records agents send.
+ *
+ * Every record arrives as a JSON object, exactly a line of `ig run -o json`
+ * (docs/api.md "Records").  json output passes it through as one line;
+ * jsonpretty and yaml re-indent it; columns output renders the fields the
+ * gadget describes in GadgetInfo (header: the upper-cased short names,
+ * width and alignment per field) by looking each dotted name up in the
+ * record.  The columns are chosen here from --fields, with the grammar of
+ * ig run ("a,b" exactly these, "+a,-b" change the default set, a struct's
+ * name for all its fields, a unique last component for a field), so an
+ * unknown field is a usage error before anything runs.
+ *
+ * Records come from remote agents: each is bounded by the wire limit
+ * (AGENT_WIRE_MAX_MESSAGE), a raw newline in one never splits an output
+ * line, and table cells go through agent_escape_cell() so no control
+ * character reaches the terminal.
+ */
+#ifndef CLI_KG_OUTPUT_H
+#define CLI_KG_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "agent/api.pb-c.h"
+
+enum kg_output {
+	KG_OUTPUT_COLUMNS = 0,
+	KG_OUTPUT_JSON,
+	KG_OUTPUT_JSONPRETTY,
+	KG_OUTPUT_YAML,
+};
+
+/* "columns", "json", "jsonpretty" or "yaml"; -EINVAL otherwise. */
+int kg_output_parse(const char *s, enum kg_output *ret);
+
+struct kg_printer;
+
+/* Returns a new printer writing to out (borrowed); free with kg_printer_free(). */
+int kg_printer_new(enum kg_output o, FILE *out, struct kg_printer **ret);
+struct kg_printer *kg_printer_free(struct kg_printer *p);
+
+/*
+ * Checks fields (--fields, NULL for the default set) against every data
+ * source of info and, for columns output, chooses the columns.  The first
+ * call decides; later ones (other nodes' RunStarted) are ignored.  -EINVAL
+ * with a one-line reason in err.
+ */
+int kg_printer_set_info(struct kg_printer *p, const Gadget__Agent__V1__GadgetInfo *info,
+			const char *fields, char *err, size_t errlen);
+bool kg_printer_has_info(const struct kg_printer *p);
+
+/*
+ * What GadgetSpec.fields should be so the records hold what is printed:
+ * for columns output of a one-data-source gadget, the chosen columns by
+ * full name ("a,b,c"); otherwise fields as given.  A new string (free()),
+ * or NULL for the default set; after kg_printer_set_info().
+ */
+char *kg_printer_spec_fields(const struct kg_printer *p, const char *fields);
+
+/*
+ * Prints one record of data source ds (fetch: its map fetch number, 0 for
+ * tracers; columns output starts a new table at each new fetch).  0, or
+ * -EPIPE / -errno when the output is gone.
+ */
+int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, const uint8_t *rec,
+		      size_t len);
+/* Writes what stdio holds; -EPIPE when the reader went away. */
+int kg_printer_flush(struct kg_printer *p);
+
+/* For run IMAGE --help: the params and fields of a gadget. */
+void kg_print_gadget_help(const Gadget__Agent__V1__GadgetInfo *info);
+
+#endif /* CLI_KG_OUTPUT_H */
