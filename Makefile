@@ -217,6 +217,14 @@ integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool \
 		KUBECTL=$(CURDIR)/build/tools/bin/kubectl HELM=$(CURDIR)/build/tools/bin/helm \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
+# only the three-node cluster-mode end-to-end test (tests/integration/cluster.py)
+.PHONY: e2e
+e2e: all tools $(BUILD)/tests/cri_pod
+	CRI_POD=$(CURDIR)/$(BUILD)/tests/cri_pod GADGET_AGENT=$(CURDIR)/$(BUILD)/bin/gadget-agent \
+		KUBECTL_GADGET=$(CURDIR)/$(BUILD)/bin/kubectl-gadget \
+		KUBECTL=$(CURDIR)/build/tools/bin/kubectl HELM=$(CURDIR)/build/tools/bin/helm \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/test_cluster.py
+
 test: all unit integration
 
 run: all
