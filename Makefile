@@ -205,7 +205,9 @@ AGENT_IMAGE ?= gadget-agent:latest
 .PHONY: agent-image
 agent-image: $(AGENT_BIN) scripts/agent-image.py
 	SOURCE_DATE_EPOCH=$(GADGET_EPOCH) $(PYTHON) scripts/agent-image.py --binary $(AGENT_BIN) \
-		--name $(AGENT_IMAGE) --install-name gadget-agent --out build/agent-image.tar
+		--name $(AGENT_IMAGE) --install-name gadget-agent --out build/agent-image.tar \
+		--dlopen $(GRPC_SONAME) --dlopen $(call SONAME_OF,libcurl.so) \
+		--dlopen $(call SONAME_OF,libarchive.so)
 
 integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool \
 		$(BUILD)/tests/pf_tool $(BUILD)/tests/agent_client

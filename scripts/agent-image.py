@@ -9,6 +9,9 @@ layer holding only what the binary needs to run:
 
   /usr/bin/<name>                    the binary (the image's entrypoint)
   <every library ldd reports>        at the path ldd reports, symlinks resolved
+  <each --dlopen library>            and every library it needs: the agent loads
+                                     gRPC, libcurl and libarchive with dlopen(),
+                                     which ldd of the binary cannot see
   <the ELF interpreter>              e.g. /lib64/ld-linux-x86-64.so.2
   /etc/passwd, /etc/group            root and nobody
   /etc/nsswitch.conf                 files, then DNS
@@ -228,13 +231,36 @@ def gzip_bytes(data):
     return buf.getvalue()
 
 
-def build(binary, name, install_name, epoch):
+def find_library(name):
+    """The path of a library given by path or by soname (as dlopen() finds it)."""
+    if "/" in name:
+        if not os.path.isfile(name):
+            raise ImageError(f"--dlopen {name}: no such file")
+        return name
+    env = dict(os.environ, LC_ALL="C")
+    try:
+        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, env=env,
+                             timeout=LDD_TIMEOUT_SECONDS).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ImageError(f"ldconfig -p: {e}") from None
+    for line in out.splitlines():
+        fields = line.split(" => ")
+        if len(fields) == 2 and fields[0].split()[0] == name:
+            return fields[1].strip()
+    raise ImageError(f"--dlopen {name}: not in the loader cache (is its package installed?)")
+
+
+def build(binary, name, install_name, epoch, dlopen=()):
     data, mode = read_file(binary)
     arch, interp = elf_info(data, binary)
     layer = Layer(epoch)
     layer.add_file("/usr/bin/" + install_name, data, 0o755)
     if interp:
         libs = libraries(binary)
+        for extra in dlopen:
+            path = find_library(extra)
+            libs.extend([path] + libraries(path))
+        libs = sorted(set(libs))
         if interp not in libs:
             libs.append(interp)
         for lib in sorted(libs):
@@ -327,6 +353,9 @@ def main(argv=None):
     p.add_argument("--install-name",
                    help="file name under /usr/bin in the image (default: the binary's)")
     p.add_argument("--out", required=True, help="the tarball to write")
+    p.add_argument("--dlopen", action="append", default=[], metavar="LIB",
+                   help="a library the binary loads at run time (soname or path); it and "
+                        "the libraries it needs go into the image too (repeatable)")
     args = p.parse_args(argv)
 
     try:
@@ -340,7 +369,7 @@ def main(argv=None):
         return 2
     try:
         name = normalize_name(args.name)
-        index, blobs, digest = build(args.binary, name, install, epoch)
+        index, blobs, digest = build(args.binary, name, install, epoch, args.dlopen)
         write_layout(args.out, index, blobs, epoch)
     except ImageError as e:
         print(f"agent-image: {e}", file=sys.stderr)
