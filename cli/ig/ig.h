@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/parse.h" /* durations, sizes, counts on the command line */
+
 struct oci_store;
 
 #define IG_EXIT_OK    0
@@ -27,13 +29,6 @@ struct ig_cmd {
 
 void ig_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ig_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* "10" (seconds), "1.5s", "500ms", "2m", "1h" -> milliseconds; -EINVAL. */
-int ig_parse_duration_ms(const char *s, uint64_t *ret);
-/* "4096", "64K", "4M", "4MiB", "1G" -> bytes; -EINVAL / -ERANGE. */
-int ig_parse_size(const char *s, uint64_t *ret);
-/* Decimal unsigned within max; -EINVAL / -ERANGE. */
-int ig_parse_uint(const char *s, uint64_t max, uint64_t *ret);
 
 /* Mounts tracefs and bpffs where they are missing; warns, never fails. */
 void ig_ensure_kernel_fs(void);

@@ -326,26 +326,26 @@ static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v)
 		c->sort = v;
 		return 0;
 	case OPT_MAX_ENTRIES:
-		r = ig_parse_uint(v, 1u << 30, &c->max_entries);
+		r = base_parse_uint(v, 1u << 30, &c->max_entries);
 		break;
 	case OPT_FETCH_INTERVAL:
-		r = ig_parse_duration_ms(v, &c->fetch_interval_ms);
+		r = base_parse_duration_ms(v, &c->fetch_interval_ms);
 		if (!r && c->fetch_interval_ms == 0)
 			r = -EINVAL;
 		break;
 	case OPT_FETCH_COUNT:
-		r = ig_parse_uint(v, UINT32_MAX, &c->fetch_count);
+		r = base_parse_uint(v, UINT32_MAX, &c->fetch_count);
 		break;
 	case OPT_TIMEOUT:
-		r = ig_parse_duration_ms(v, &c->timeout_ms);
+		r = base_parse_duration_ms(v, &c->timeout_ms);
 		break;
 	case OPT_RING_SIZE:
-		r = ig_parse_size(v, &c->ring_size);
+		r = base_parse_size(v, &c->ring_size);
 		if (!r && (c->ring_size < 4096 || c->ring_size > (1u << 30)))
 			r = -ERANGE;
 		break;
 	case OPT_DRAIN_INTERVAL:
-		r = ig_parse_duration_ms(v, &c->drain_ms);
+		r = base_parse_duration_ms(v, &c->drain_ms);
 		if (!r && c->drain_ms == 0)
 			r = -EINVAL;
 		break;

@@ -563,7 +563,7 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 			return KG_EXIT_USAGE;
 		}
 	}
-	if (kg_parse_duration_ms(timeout_text, &timeout_ms) < 0 || !timeout_ms) {
+	if (base_parse_duration_ms(timeout_text, &timeout_ms) < 0 || !timeout_ms) {
 		kg_error("invalid --timeout '%s' (e.g. 30s, 2m)", timeout_text);
 		return KG_EXIT_USAGE;
 	}
@@ -723,7 +723,7 @@ int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv)
 			return KG_EXIT_USAGE;
 		}
 	}
-	if (kg_parse_duration_ms(timeout_text, &timeout_ms) < 0 || !timeout_ms) {
+	if (base_parse_duration_ms(timeout_text, &timeout_ms) < 0 || !timeout_ms) {
 		kg_error("invalid --timeout '%s' (e.g. 30s, 2m)", timeout_text);
 		return KG_EXIT_USAGE;
 	}

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/parse.h" /* durations and counts on the command line */
+
 struct k8s_config;
 struct k8s_client;
 
@@ -70,10 +72,6 @@ void kg_api_error(const struct kg_global *g, int r, const char *err);
 /* -n, else the context's namespace, else "default".  After kg_connect(). */
 const char *kg_namespace(const struct kg_global *g);
 
-/* "10" (seconds), "1.5s", "500ms", "2m", "1h" -> milliseconds; -EINVAL. */
-int kg_parse_duration_ms(const char *s, uint64_t *ret);
-/* Decimal unsigned within max; -EINVAL / -ERANGE. */
-int kg_parse_uint(const char *s, uint64_t max, uint64_t *ret);
 /* True for -h and --help. */
 bool kg_is_help(const char *arg);
 /* CLOCK_MONOTONIC in milliseconds. */

@@ -74,54 +74,6 @@ int64_t kg_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int kg_parse_duration_ms(const char *s, uint64_t *ret)
-{
-	static const struct {
-		const char *unit;
-		double scale;
-	} units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-	char *end;
-	double v;
-	size_t i;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || isnan(v) || v < 0)
-		return -EINVAL;
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(end, units[i].unit))
-			break;
-	if (i == sizeof(units) / sizeof(units[0]))
-		return -EINVAL;
-	v *= units[i].scale;
-	/* a day of milliseconds fits many times; anything near 2^64 is a typo */
-	if (v >= 9.2e15)
-		return -ERANGE;
-	*ret = (uint64_t)v;
-	return 0;
-}
-
-int kg_parse_uint(const char *s, uint64_t max, uint64_t *ret)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (errno || *end)
-		return -EINVAL;
-	if (v > max)
-		return -ERANGE;
-	*ret = v;
-	return 0;
-}
-
 int kg_opt_match(const struct kg_opt *opts, size_t n, int argc, char **argv, int *i,
 		 const char **value)
 {

@@ -199,18 +199,18 @@ static int set_opt(struct run_args *a, int id, const char *v)
 		a->sort = v;
 		return 0;
 	case R_MAX_ENTRIES:
-		r = kg_parse_uint(v, UINT32_MAX, &a->max_entries);
+		r = base_parse_uint(v, UINT32_MAX, &a->max_entries);
 		break;
 	case R_FETCH_INTERVAL:
-		r = kg_parse_duration_ms(v, &a->fetch_interval_ms);
+		r = base_parse_duration_ms(v, &a->fetch_interval_ms);
 		if (!r && !a->fetch_interval_ms)
 			r = -EINVAL;
 		break;
 	case R_FETCH_COUNT:
-		r = kg_parse_uint(v, UINT32_MAX, &a->fetch_count);
+		r = base_parse_uint(v, UINT32_MAX, &a->fetch_count);
 		break;
 	case R_TIMEOUT:
-		r = kg_parse_duration_ms(v, &a->timeout_ms);
+		r = base_parse_duration_ms(v, &a->timeout_ms);
 		if (!r && !a->timeout_ms)
 			r = -EINVAL;
 		break;
