@@ -376,6 +376,13 @@ class SlowProxy:
 
     def stop(self):
         self.stopped = True
+        # close() alone leaves _accept() blocked in accept(); once woken it
+        # could retry on the reused descriptor number and take a later
+        # server's connection (seen: the token server's).  shutdown() wakes it.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
         for c in self.conns:
             try:
