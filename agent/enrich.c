@@ -415,13 +415,7 @@ static int col_text(const void *rec, size_t size, struct base_buf *out, void *ct
 }
 
 int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
-			     const struct bpf_layout *l, bool show)
-{
-	return agent_enrich_add_columns_k8s(e, p, l, show, NULL);
-}
-
-int agent_enrich_add_columns_k8s(struct agent_enrich *e, struct agent_pipeline *p,
-				 const struct bpf_layout *l, bool show, struct k8s_enrich *k8s)
+			     const struct bpf_layout *l, bool show, struct k8s_enrich *k8s)
 {
 	uint32_t off;
 	size_t i;

@@ -61,18 +61,14 @@ int agent_enrich_mntns_offset(const struct bpf_layout *l, uint32_t *ret);
  * Adds the enrichment columns to p (before agent_pipeline_prepare()) for
  * records laid out by l.  With show, K8S.NAMESPACE, K8S.PODNAME and
  * K8S.CONTAINERNAME are in the default columns; every column is in the default
- * JSON and YAML output either way.  -ENOENT when l has no mount namespace
- * field (nothing added); other -errno from agent_pipeline_add_column().
+ * JSON and YAML output either way.  With k8s (borrowed, it must outlive p;
+ * may be NULL) the pod is also looked up in the API caches, as the header
+ * comment says, and the owner columns are added (JSON and YAML only).
+ * -ENOENT when l has no mount namespace field (nothing added); other -errno
+ * from agent_pipeline_add_column().
  */
 int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
-			     const struct bpf_layout *l, bool show);
-/*
- * The same, with the pod looked up in the API caches of k8s (borrowed; it
- * must outlive p) as the header comment says; k8s may be NULL.  The owner
- * columns are in the default JSON and YAML output, not in the table.
- */
-int agent_enrich_add_columns_k8s(struct agent_enrich *e, struct agent_pipeline *p,
-				 const struct bpf_layout *l, bool show, struct k8s_enrich *k8s);
+			     const struct bpf_layout *l, bool show, struct k8s_enrich *k8s);
 
 /*
  * F.k8s.kind, F.k8s.name and F.k8s.namespace of every gadget_l4endpoint_t

@@ -421,8 +421,8 @@ static int make_pipeline(struct agent_runner *r, struct runner_ds *d)
 	 * the output has one shape) but leave the table alone.
 	 */
 	if (err >= 0 && r->o.enrich && d->has_mntns)
-		err = agent_enrich_add_columns_k8s(r->o.enrich, d->pipe, l,
-						   r->o.coll || r->o.show_enrich_columns, r->o.k8s);
+		err = agent_enrich_add_columns(r->o.enrich, d->pipe, l,
+					       r->o.coll || r->o.show_enrich_columns, r->o.k8s);
 	if (err >= 0 && r->o.k8s)
 		err = agent_enrich_add_endpoint_columns(d->pipe, r->o.k8s);
 	if (err >= 0)

@@ -74,7 +74,7 @@ static char *run(enum agent_output out, bool show, const char *sel, size_t size)
 	o.out_fd = fd;
 	assert_int_equal(agent_enrich_new(NULL, &e), 0);
 	assert_int_equal(agent_pipeline_new(&layout, NULL, &o, &p), 0);
-	assert_int_equal(agent_enrich_add_columns(e, p, &layout, show), 0);
+	assert_int_equal(agent_enrich_add_columns(e, p, &layout, show, NULL), 0);
 	assert_int_equal(agent_pipeline_prepare(p), 0);
 	assert_int_equal(agent_pipeline_record(p, &ev, size), 0);
 	assert_int_equal(agent_pipeline_flush(p), 0);
@@ -108,8 +108,8 @@ static void test_no_mntns_adds_nothing(void **state)
 	(void)state;
 	assert_int_equal(agent_enrich_new(NULL, &e), 0);
 	assert_int_equal(agent_pipeline_new(&plain, NULL, &o, &p), 0);
-	assert_int_equal(agent_enrich_add_columns(e, p, &plain, true), -ENOENT);
-	assert_int_equal(agent_enrich_add_columns(NULL, p, &plain, true), -EINVAL);
+	assert_int_equal(agent_enrich_add_columns(e, p, &plain, true, NULL), -ENOENT);
+	assert_int_equal(agent_enrich_add_columns(NULL, p, &plain, true, NULL), -EINVAL);
 	assert_null(agent_enrich_lookup(e, 4026531840u));
 	agent_enrich_expire(e);
 	agent_pipeline_free(p);
