@@ -1008,18 +1008,12 @@ static void drain_update(struct agent_daemon *d)
  * subscribed to it for its mount namespace filter, and only the loop's
  * thread may touch the collection while the loop runs.
  */
-static bool run_subscribed(const struct drun *r)
-{
-	return r->d->coll && !agent_selector_empty(&r->sel) &&
-	       !(r->spec && r->spec->selector && r->spec->selector->host);
-}
-
 /*
  * Frees the runner of r and what it borrows.  Closing a loaded gadget's
  * links waits for the kernel (an RCU grace period per tracepoint, tens of
- * milliseconds each), so that goes to a worker whenever the runner does not
- * hold a collection subscription (or the loop has stopped processing the
- * collection): the loop goes on serving the other clients meanwhile.
+ * milliseconds each), so that goes to a worker: the loop goes on serving the
+ * other clients meanwhile.  The runner stops following the container
+ * collection here first, since only the loop may touch the collection.
  */
 static void run_bury(struct drun *r)
 {
@@ -1033,7 +1027,8 @@ static void run_bury(struct drun *r)
 	};
 	struct djob *j = NULL;
 
-	if (r->loaded && r->runner && (d->stopping || !run_subscribed(r)))
+	agent_runner_unfollow(r->runner);
+	if (r->loaded && r->runner)
 		j = job_new(JOB_DETACH, 0, 0, NULL);
 	r->runner = NULL;
 	r->img = NULL;

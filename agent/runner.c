@@ -776,14 +776,21 @@ const struct agent_runner_param_info *agent_runner_param(const struct agent_runn
 	return r && i < r->n_params ? &r->params[i].info : NULL;
 }
 
+void agent_runner_unfollow(struct agent_runner *r)
+{
+	if (r && r->o.coll && r->filter_sub >= 0)
+		cri_collection_unsubscribe(r->o.coll, r->filter_sub);
+	if (r)
+		r->filter_sub = -1;
+}
+
 struct agent_runner *agent_runner_free(struct agent_runner *r)
 {
 	size_t i;
 
 	if (!r)
 		return NULL;
-	if (r->o.coll && r->filter_sub >= 0)
-		cri_collection_unsubscribe(r->o.coll, r->filter_sub);
+	agent_runner_unfollow(r);
 	for (i = 0; i < BPF_GADGET_MAX_DS; i++) {
 		r->ds[i].pipe = agent_pipeline_free(r->ds[i].pipe);
 		free(r->ds[i].fields);

@@ -116,7 +116,18 @@ struct agent_runner_opts {
 
 /* -ENOEXEC for a gadget that does not open, -ENOMEM. */
 int agent_runner_new(const struct agent_runner_opts *opts, struct agent_runner **ret);
+/*
+ * Frees the runner.  Without agent_runner_unfollow() first, it must be called
+ * from the thread that runs the container collection (opts.coll).
+ */
 struct agent_runner *agent_runner_free(struct agent_runner *r);
+/*
+ * Stops following the container collection: the filter map keeps the
+ * containers it has.  Call it from the collection's thread before handing
+ * the runner to another thread to free: closing a loaded gadget's links
+ * waits for the kernel, and a callback must not find the runner half freed.
+ */
+void agent_runner_unfollow(struct agent_runner *r);
 
 /*
  * Before agent_runner_prepare(): takes every option of opts again except the

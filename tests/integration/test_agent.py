@@ -552,6 +552,24 @@ def test_a_gadget_detaching_does_not_stall_other_clients(agents):
     assert lines[-2]["fetch"] == 1 and lines[-2]["fetch_end"]
 
 
+def test_a_selected_gadget_detaching_does_not_stall_other_clients(agents, containerd,  # noqa: F811
+                                                                   pods):
+    # the same with a container selector: the run follows the container
+    # collection, which only the loop may touch, yet its detach stays off it
+    a_pod = pods[0]
+    a = agents(runtimes=crt(containerd))
+    rc, lines, _ = a.client("run", "top_file", "--namespace", a_pod.ns, "--fetch-count", "1",
+                            "--fetch-interval", "100", "--quiet-records")
+    assert rc == 0 and lines[-1]["reason"] == "RUN_END_DONE", lines
+    t0 = time.monotonic()
+    rc, info = a.answer("info")
+    assert rc == 0 and time.monotonic() - t0 < 0.5
+    # and the collection goes on serving selected runs
+    rc, lines, _ = a.client("run", "trace_exec", "--namespace", a_pod.ns, "--stop-after-ms",
+                            "300")
+    assert rc == 0 and lines[-1]["reason"] == "RUN_END_STOPPED", lines
+
+
 def test_snapshot_and_map_iterator_fetches(agents):
     a = agents()
     me = os.getpid()
