@@ -719,6 +719,9 @@ static int info_build(struct dinfo *o, const struct agent_runner *rn, const char
 		pi[i].default_value = cstr(p->default_value);
 		pi[i].type = param_type(p->type);
 		pi[i].type_name = cstr(p->type_name);
+		/* protobuf-c wants char **; the message is only packed, never freed */
+		pi[i].values = (char **)p->values;
+		pi[i].n_values = p->n_values;
 	}
 	o->gi.image = cstr(image);
 	o->gi.digest = cstr(img ? img->digest : NULL);

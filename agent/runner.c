@@ -164,6 +164,8 @@ static int collect_params(struct agent_runner *r)
 								: "";
 		p->info.type_name = bp->type_name ? bp->type_name : "";
 		p->info.type = (int)bp->type;
+		p->info.values = bp->enum_values;
+		p->info.n_values = bp->n_enum_values;
 		r->n_params++;
 	}
 	return 0;

@@ -213,6 +213,9 @@ struct agent_runner_param_info {
 	const char *default_value;
 	const char *type_name; /* BTF type: "bool", "gadget_pid" */
 	int type;	       /* enum bpf_gadget_param_type */
+	/* BPF_GADGET_PARAM_ENUM: the accepted names */
+	const char *const *values;
+	size_t n_values;
 };
 
 size_t agent_runner_ds_count(const struct agent_runner *r);

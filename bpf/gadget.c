@@ -702,6 +702,14 @@ static int add_param(struct bpf_gadget *g, const char *var_name)
 				 var_name);
 	p->type = priv->desc.type;
 	p->size = priv->desc.size;
+	if (p->type == BPF_GADGET_PARAM_ENUM) {
+		err = bpf_param_enum_values(&priv->desc, &p->enum_values, &p->n_enum_values);
+		if (err == -E2BIG)
+			return set_error(g, -EINVAL, "param '%s': an enum of more than %d values",
+					 var_name, BPF_GADGET_MAX_ENUM_VALUES);
+		if (err)
+			return err;
+	}
 	init = bpf_map__initial_value(priv->var.map, &total);
 	if (!init)
 		return -EINVAL;
@@ -761,6 +769,7 @@ struct bpf_gadget *bpf_gadget_free(struct bpf_gadget *g)
 		free(g->params[i].type_name);
 		free(g->params[i].default_value);
 		free(g->params[i].value);
+		free(g->params[i].enum_values);
 	}
 	bpf_object__close(g->obj);
 	free(g->log_buf);

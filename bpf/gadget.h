@@ -41,6 +41,8 @@ struct bpf_gadget;
 #define BPF_GADGET_MAX_DS	  16
 #define BPF_GADGET_MAX_PARAMS	  64
 #define BPF_GADGET_MAX_ITER_PROGS 3
+/* Enumerators listed for an enum param; a larger enum is refused. */
+#define BPF_GADGET_MAX_ENUM_VALUES 256
 /* Ring buffers smaller than this are grown at load time (see bpf_gadget_opts). */
 #define BPF_GADGET_DEFAULT_RINGBUF_BYTES (4u << 20)
 
@@ -79,6 +81,9 @@ struct bpf_gadget_param {
 	uint32_t size;
 	char *default_value; /* text of the initial value in .rodata: "0", "false", "" */
 	char *value;	     /* text of the value set with bpf_gadget_set_param(), or NULL */
+	/* ENUM: the enumerator names in BTF order, borrowed from the gadget's BTF */
+	const char **enum_values;
+	size_t n_enum_values;
 };
 
 struct bpf_gadget_opts {

@@ -195,6 +195,31 @@ static void enum_entry(const struct bpf_param_desc *d, const struct btf_type *t,
 		*name = "";
 }
 
+int bpf_param_enum_values(const struct bpf_param_desc *d, const char ***ret, size_t *ret_n)
+{
+	const struct btf_type *t;
+	const char **names;
+	int64_t v;
+	int i, n;
+
+	if (d->type != BPF_GADGET_PARAM_ENUM)
+		return -EINVAL;
+	t = btf__type_by_id(d->btf, d->type_id);
+	if (!t || !btf_is_any_enum(t))
+		return -EINVAL;
+	n = btf_vlen(t);
+	if (n > BPF_GADGET_MAX_ENUM_VALUES)
+		return -E2BIG;
+	names = calloc(n ? n : 1, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		enum_entry(d, t, i, &names[i], &v);
+	*ret = names;
+	*ret_n = (size_t)n;
+	return 0;
+}
+
 int bpf_param_format(const struct bpf_param_desc *d, const void *bytes, char **ret)
 {
 	struct base_buf b = BASE_BUF_INIT(PARAM_MAX_TEXT + 64);

@@ -32,6 +32,13 @@ struct bpf_param_desc {
 int bpf_param_describe(const struct btf *btf, uint32_t type_id, struct bpf_param_desc *d,
 		       char **ret_type_name);
 
+/*
+ * The enumerator names of an enum param, in declaration order: a new array
+ * in *ret (free() it) of names borrowed from d->btf.  -EINVAL for another
+ * type, -E2BIG past BPF_GADGET_MAX_ENUM_VALUES.
+ */
+int bpf_param_enum_values(const struct bpf_param_desc *d, const char ***ret, size_t *ret_n);
+
 /* The text form of d->size bytes: "42", "true", "comm", "OP_READ". New string in *ret. */
 int bpf_param_format(const struct bpf_param_desc *d, const void *bytes, char **ret);
 

@@ -625,8 +625,10 @@ static void print_help(struct run_ctx *c)
 		char lhs[96];
 
 		snprintf(lhs, sizeof(lhs), "--%s %s", p->key, param_type_word(p->type));
-		printf("  %-32s %s%s(default: %s)\n", lhs, p->description,
-		       *p->description ? " " : "", dflt && *dflt ? dflt : "\"\"");
+		printf("  %-32s %s%s", lhs, p->description, *p->description ? " " : "");
+		for (size_t k = 0; k < p->n_values; k++)
+			printf("%s%s", k ? ", " : "(one of: ", p->values[k]);
+		printf("%s(default: %s)\n", p->n_values ? ") " : "", dflt && *dflt ? dflt : "\"\"");
 	}
 	for (i = 0; i < agent_runner_ds_count(c->runner); i++) {
 		const struct agent_runner_ds_info *ds = agent_runner_ds(c->runner, i);

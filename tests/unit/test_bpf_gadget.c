@@ -236,6 +236,10 @@ static void test_discover_tracer(void **state)
 	assert_int_equal(p->type, BPF_GADGET_PARAM_ENUM);
 	assert_string_equal(p->type_name, "enum tr_mode");
 	assert_string_equal(p->default_value, "TR_MODE_B");
+	assert_int_equal(p->n_enum_values, 3);
+	assert_string_equal(p->enum_values[0], "TR_MODE_A");
+	assert_string_equal(p->enum_values[2], "TR_MODE_C");
+	assert_int_equal(bpf_gadget_param_find(g, "targ_tag")->n_enum_values, 0);
 	p = bpf_gadget_param_find(g, "targ_small");
 	assert_int_equal(p->type, BPF_GADGET_PARAM_INT);
 	assert_string_equal(p->default_value, "-3");

@@ -164,6 +164,14 @@ static void test_params_described_and_checked(void **state)
 	assert_string_equal(p->name, "targ_magic");
 	assert_string_equal(p->default_value, "4660");
 	assert_null(agent_runner_param(r, 7));
+	assert_int_equal(p->n_values, 0);
+	/* an enum lists the names it accepts (GetGadgetInfo, ig run --help) */
+	for (i = 0; i < agent_runner_param_count(r); i++)
+		if (!strcmp(agent_runner_param(r, i)->key, "mode"))
+			p = agent_runner_param(r, i);
+	assert_string_equal(p->name, "targ_mode");
+	assert_int_equal(p->n_values, 3);
+	assert_string_equal(p->values[1], "TR_MODE_B");
 
 	/* by key and by eBPF variable name */
 	assert_int_equal(agent_runner_set_param(r, "magic", "77"), 0);
