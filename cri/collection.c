@@ -786,7 +786,7 @@ static void events_drain(struct cri_collection *c, int ri)
 
 int cri_collection_sync(struct cri_collection *c)
 {
-	size_t i;
+	size_t i, n_up = 0;
 	int err, first = 0;
 
 	if (!c)
@@ -797,9 +797,11 @@ int cri_collection_sync(struct cri_collection *c)
 		err = sync_runtime(c, (int)i);
 		if (err && !first)
 			first = err;
+		if (!err)
+			n_up++;
 		events_open(c, (int)i);
 	}
-	return first;
+	return n_up ? 0 : first;
 }
 
 static void timer_drain(int fd)
@@ -905,9 +907,13 @@ static int runtime_init(struct cri_collection *c, struct coll_runtime *r,
 	err = cri_client_new(o->socket_path, timeout_ms, &r->client);
 	if (err)
 		return err;
+	/* a runtime that does not answer yet stays, down: every sync asks it again */
 	err = cri_client_version(r->client, &v);
-	if (err)
+	if (err) {
+		base_log_debug("cri: %s at %s does not answer yet: %s", o->name, o->socket_path,
+			       strerror(-err));
 		return err;
+	}
 	base_log_debug("cri: %s at %s: %s %s (CRI %s)", o->name, o->socket_path, v->runtime_name,
 		       v->runtime_version, v->runtime_api_version);
 	runtime__v1__version_response__free_unpacked(v, NULL);
@@ -930,7 +936,7 @@ int cri_collection_new(const struct cri_collection_opts *opts, struct cri_collec
 	struct itimerspec its;
 	struct cri_collection *c;
 	int err = 0, first = 0;
-	size_t i;
+	size_t i, n_up = 0;
 
 	if (!opts || !ret || !opts->n_runtimes || opts->n_runtimes > CRI_COLLECTION_MAX_RUNTIMES)
 		return -EINVAL;
@@ -963,20 +969,18 @@ int cri_collection_new(const struct cri_collection_opts *opts, struct cri_collec
 		struct coll_runtime *r = &c->rt[c->n_rt];
 
 		err = runtime_init(c, r, &opts->runtimes[i], opts->timeout_ms);
-		if (err) {
-			base_log_debug("cri: skipping %s at %s: %s",
-				       opts->runtimes[i].name ? opts->runtimes[i].name : "?",
-				       opts->runtimes[i].socket_path ? opts->runtimes[i].socket_path
-								     : "?",
-				       strerror(-err));
-			if (!first || first == -ENOENT)
-				first = err;
+		if (err && !r->client) {
 			runtime_done(c, r);
-			continue;
+			goto fail;
 		}
+		/* "no socket" says the least: keep looking for a better reason */
+		if (err && (!first || first == -ENOENT))
+			first = err;
+		if (!err)
+			n_up++;
 		c->n_rt++;
 	}
-	if (!c->n_rt) {
+	if (!n_up) {
 		err = first ? first : -ENOENT;
 		goto fail;
 	}
@@ -1081,11 +1085,16 @@ size_t cri_collection_count(const struct cri_collection *c)
 
 size_t cri_collection_runtimes(const struct cri_collection *c, const char **names, size_t max)
 {
-	size_t i;
+	size_t i, n = 0;
 
 	if (!c)
 		return 0;
-	for (i = 0; i < c->n_rt && i < max; i++)
-		names[i] = c->rt[i].name;
-	return c->n_rt;
+	for (i = 0; i < c->n_rt; i++) {
+		if (!c->rt[i].up)
+			continue;
+		if (n < max)
+			names[n] = c->rt[i].name;
+		n++;
+	}
+	return n;
 }

@@ -117,9 +117,10 @@ struct cri_collection;
 
 /*
  * Connects to each runtime (Version) and lists what runs.  A runtime whose
- * socket is missing is skipped; so is one that does not answer, as long as
- * another does.  When none answers, returns the first error that is not
- * -ENOENT (else -ENOENT).  Returns a new collection; free with
+ * socket is missing, or that does not answer, is kept as down as long as
+ * another answers, and asked again at every sync: it joins when it starts.
+ * When none answers, returns the first error that is not -ENOENT (else
+ * -ENOENT).  Returns a new collection; free with
  * cri_collection_free().
  */
 int cri_collection_new(const struct cri_collection_opts *opts, struct cri_collection **ret);
@@ -130,7 +131,11 @@ struct cri_collection *cri_collection_free(struct cri_collection *c);
 int cri_collection_fd(const struct cri_collection *c);
 /* Handles what is pending; never blocks longer than the CRI calls it makes. */
 int cri_collection_process(struct cri_collection *c);
-/* Re-lists every runtime now. */
+/*
+ * Re-lists every runtime now, including those that did not answer before
+ * (a runtime started after the collection is found this way).  0 when at
+ * least one answered, else the first error.
+ */
 int cri_collection_sync(struct cri_collection *c);
 
 /* Calls fn(ADDED) for each current container first; returns an id >= 0. */
@@ -145,7 +150,7 @@ const struct cri_container *cri_collection_find_by_mntns(const struct cri_collec
 							 uint64_t mntns);
 const struct cri_container *cri_collection_find_by_id(const struct cri_collection *c,
 						      const char *id);
-/* Names of the runtimes that answered (borrowed), for messages. */
+/* Names of the runtimes answering at the last sync (borrowed), for messages. */
 size_t cri_collection_runtimes(const struct cri_collection *c, const char **names, size_t max);
 
 /*

@@ -19,7 +19,7 @@ import uuid
 import pytest
 
 from conftest import get, ig
-from containerd import containerd  # noqa: F401  (module-scoped fixture)
+from containerd import Containerd, containerd  # noqa: F401  (module-scoped fixture)
 
 LOOP = "while true; do /bin/true {m}; sleep 0.2; done"
 
@@ -218,6 +218,30 @@ def test_run_survives_containerd_restart(containerd, pods, ig_run):  # noqa: F81
     finally:
         c.remove_container(cid)
     assert run.stop() == 0
+
+
+def test_runtime_started_after_ig_is_picked_up(containerd, pods, ig_run):  # noqa: F811
+    # a second runtime (another containerd, given as the cri-o socket) that
+    # only starts once ig runs: its containers are named without a restart
+    a, _ = pods
+    late = Containerd()
+    run = ig_run("trace_exec", "-o", "json", "--runtimes", "containerd,cri-o",
+                 "--containerd-socketpath", containerd.socket, "--crio-socketpath", late.socket)
+    try:
+        run.wait_for(with_marker(a.marker))
+        late.start()
+        late.import_image()
+        pod = Pod(late, uid("late-ns"), {"app": "late"}, uid("late"))
+        rec = run.wait_for(lambda rs: [r for r in with_marker(pod.marker)(rs)
+                                       if get(r, "k8s.podName")], timeout=20)[0]
+        assert get(rec, "k8s.podName") == pod.name
+        assert get(rec, "k8s.namespace") == pod.ns
+        assert get(rec, "runtime.containerId") == pod.cid
+        assert get(rec, "runtime.runtimeName") == "cri-o"
+        # (before the cleanup, which kills every process naming its directory)
+        assert run.stop() == 0
+    finally:
+        late.cleanup()
 
 
 def test_selector_without_runtime_is_a_clear_error(tmp_path):
