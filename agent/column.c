@@ -1151,6 +1151,19 @@ static int put_newline(struct base_buf *out, int indent)
 	return r < 0 ? r : put_indent(out, indent);
 }
 
+/* The text of an AGENT_COLUMN_NUMBER column, if it is one, else false (then quoted). */
+static bool is_decimal(const struct agent_column *c, const struct base_buf *b)
+{
+	size_t i;
+
+	if (!(c->flags & AGENT_COLUMN_NUMBER) || !b->len || b->len > 20)
+		return false;
+	for (i = 0; i < b->len; i++)
+		if (b->data[i] < '0' || b->data[i] > '9')
+			return false;
+	return true;
+}
+
 static int json_text(struct agent_column_env *env, const struct agent_column *c, const void *rec,
 		     size_t size, struct base_buf *out)
 {
@@ -1162,6 +1175,8 @@ static int json_text(struct agent_column_env *env, const struct agent_column *c,
 		return r;
 	if (r)
 		return agent_put(out, "null", 4);
+	if (is_decimal(c, &env->scratch))
+		return agent_put(out, env->scratch.data, env->scratch.len);
 	return agent_escape_json(out, env->scratch.data ? env->scratch.data : "", env->scratch.len,
 				 0);
 }
@@ -1384,7 +1399,9 @@ int agent_column_yaml(struct agent_column_env *env, const struct agent_column *c
 			break;
 		}
 		r = base_buf_putc(out, ' ');
-		if (r >= 0)
+		if (r >= 0 && is_decimal(c, &env->scratch))
+			r = agent_put(out, env->scratch.data, env->scratch.len);
+		else if (r >= 0)
 			r = agent_escape_yaml(out, env->scratch.data ? env->scratch.data : "",
 					      env->scratch.len);
 		break;

@@ -60,6 +60,8 @@ enum agent_column_kind {
 #define AGENT_COLUMN_HIDDEN_COLS (1u << 1) /* not in the default set of columns mode */
 #define AGENT_COLUMN_JSON_SKIP	 (1u << 2) /* not in the default set of json / yaml */
 #define AGENT_COLUMN_RIGHT	 (1u << 3) /* right-aligned in columns mode */
+/* a caller-computed column whose text is a decimal number: unquoted in JSON and YAML */
+#define AGENT_COLUMN_NUMBER (1u << 4)
 
 /* Where an integer lives in a record. */
 struct agent_column_int {

@@ -368,8 +368,8 @@ static int col_text(const void *rec, size_t size, struct base_buf *out, void *ct
 		return 0;
 	memcpy(&mntns, (const char *)rec + col->off, sizeof(mntns));
 	c = agent_enrich_lookup(col->e, mntns);
-	if (!c)
-		return 0;
+	if (!c) /* the host: empty text, and no number (null in JSON) */
+		return col->field == F_RT_CONTAINER_PID ? 1 : 0;
 	switch (col->field) {
 	case F_RT_CONTAINER_NAME:
 	case F_K8S_CONTAINER_NAME:
@@ -435,6 +435,7 @@ int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
 			.description = fields[i].description,
 			.hidden_columns = !(show && fields[i].shown),
 			.width = fields[i].width,
+			.number = i == F_RT_CONTAINER_PID,
 			.text = col_text,
 			.ctx = col,
 		};

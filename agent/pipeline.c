@@ -293,6 +293,10 @@ int agent_pipeline_add_column(struct agent_pipeline *p, const struct agent_colum
 			(p->n_cols - p->n_ext) * sizeof(*cols));
 		return r;
 	}
+	if (def->number) {
+		cols[p->n_ext].flags |= AGENT_COLUMN_NUMBER | AGENT_COLUMN_RIGHT;
+		cols[p->n_ext].type = "uint64";
+	}
 	if (def->hidden_columns)
 		cols[p->n_ext].flags |= AGENT_COLUMN_HIDDEN_COLS;
 	p->n_ext++;
@@ -1078,7 +1082,11 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 		} else {
 			size_t n = s->lens[i] < s->lens[j] ? s->lens[i] : s->lens[j];
 
-			c = memcmp(s->text + s->offs[i], s->text + s->offs[j], n);
+			/* decimal text without leading zeros: the shorter is smaller */
+			if ((key->c->flags & AGENT_COLUMN_NUMBER) && s->lens[i] != s->lens[j])
+				c = s->lens[i] < s->lens[j] ? -1 : 1;
+			else
+				c = memcmp(s->text + s->offs[i], s->text + s->offs[j], n);
 			if (!c)
 				c = s->lens[i] < s->lens[j] ? -1 : s->lens[i] > s->lens[j];
 		}

@@ -107,6 +107,7 @@ struct agent_column_def {
 	bool hidden;	     /* not in the default set */
 	bool hidden_columns; /* not in the default set of columns mode (still in json/yaml) */
 	int width;	     /* columns mode; 0 = default */
+	bool number;	     /* the text is a decimal number: unquoted in JSON, sorts as one */
 	/*
 	 * Appends the value as text; returns 0, 1 when there is no value, or a
 	 * negative errno that stops the record.

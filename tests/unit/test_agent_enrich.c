@@ -126,7 +126,7 @@ static void test_host_record_json(void **state)
 	got = run(AGENT_OUTPUT_JSON, false, NULL, sizeof(struct test_event));
 	assert_string_equal(
 		got, "{\"runtime\":{\"containerName\":\"\",\"containerId\":\"\","
-		     "\"containerPid\":\"\",\"containerImageName\":\"\",\"runtimeName\":\"\"},"
+		     "\"containerPid\":null,\"containerImageName\":\"\",\"runtimeName\":\"\"},"
 		     "\"k8s\":{\"namespace\":\"\",\"podName\":\"\",\"containerName\":\"\","
 		     "\"podLabels\":\"\"},\"pid\":42,\"mntns_id\":4026531840,\"comm\":\"sh\"}\n");
 	free(got);
