@@ -100,12 +100,6 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP) $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# gRPC is dlopen()ed by cri/transport.c (see there); tell it the soname found
-# here, once the packages are installed (hence '=': expanded when compiling)
-GRPC_SONAME = $(shell objdump -p /usr/lib/$$($(CC) -print-multiarch)/libgrpc.so 2>/dev/null | \
-	awk '/SONAME/ { print $$2 }')
-$(BUILD)/obj/cri/transport.o: CFLAGS += -DCRI_GRPC_SONAME='"$(GRPC_SONAME)"'
-
 # kubectl-gadget embeds deploy/*.yaml with .incbin (see cli/kubectl-gadget/manifests.c)
 $(BUILD)/obj/cli/kubectl-gadget/manifests.o: $(wildcard deploy/*.yaml)
 # the same for libcurl and libarchive (base/curl.c, base/archive.c)
@@ -193,6 +187,11 @@ $(BUILD)/tests/agent_client: tests/helpers/agent_client.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+# the raw gRPC client the CRI transport integration tests run
+$(BUILD)/tests/cri_call: tests/helpers/cri_call.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -206,16 +205,17 @@ AGENT_IMAGE ?= gadget-agent:latest
 agent-image: $(AGENT_BIN) scripts/agent-image.py
 	SOURCE_DATE_EPOCH=$(GADGET_EPOCH) $(PYTHON) scripts/agent-image.py --binary $(AGENT_BIN) \
 		--name $(AGENT_IMAGE) --install-name gadget-agent --out build/agent-image.tar \
-		--dlopen $(GRPC_SONAME) --dlopen $(call SONAME_OF,libcurl.so) \
+		--dlopen $(call SONAME_OF,libcurl.so) \
 		--dlopen $(call SONAME_OF,libarchive.so)
 
 integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool \
-		$(BUILD)/tests/pf_tool $(BUILD)/tests/agent_client
+		$(BUILD)/tests/pf_tool $(BUILD)/tests/agent_client $(BUILD)/tests/cri_call
 	IG=$(CURDIR)/$(BUILD)/bin/ig IG_GADGETS=$(CURDIR)/build/gadgets \
 		CRI_POD=$(CURDIR)/$(BUILD)/tests/cri_pod \
 		K8S_TOOL=$(CURDIR)/$(BUILD)/tests/k8s_tool \
 		PF_TOOL=$(CURDIR)/$(BUILD)/tests/pf_tool \
 		AGENT_CLIENT=$(CURDIR)/$(BUILD)/tests/agent_client \
+		CRI_CALL=$(CURDIR)/$(BUILD)/tests/cri_call \
 		KUBECTL=$(CURDIR)/build/tools/bin/kubectl HELM=$(CURDIR)/build/tools/bin/helm \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 

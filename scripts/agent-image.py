@@ -10,7 +10,7 @@ layer holding only what the binary needs to run:
   /usr/bin/<name>                    the binary (the image's entrypoint)
   <every library ldd reports>        at the path ldd reports, symlinks resolved
   <each --dlopen library>            and every library it needs: the agent loads
-                                     gRPC, libcurl and libarchive with dlopen(),
+                                     libcurl and libarchive with dlopen(),
                                      which ldd of the binary cannot see
   <the ELF interpreter>              e.g. /lib64/ld-linux-x86-64.so.2
   /etc/passwd, /etc/group            root and nobody

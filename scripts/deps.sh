@@ -11,9 +11,11 @@ pkgs=(
 	clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	# libraries
 	libyaml-dev libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev
-	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev
+	libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev
 	# tests
 	libcmocka-dev python3-pytest python3-yaml valgrind
+	# an independent gRPC server for the CRI transport tests
+	python3-grpcio
 	# stand-in API server certificates; unpacking kubectl/helm (scripts/k8s-tools.sh)
 	openssl unzip
 	# real peers the integration tests start: an OCI registry and an independent

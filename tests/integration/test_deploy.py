@@ -507,8 +507,8 @@ def ldd_paths(binary):
     return paths
 
 
-# what the agent dlopen()s: gRPC (CRI), libcurl (API server, registries), libarchive
-DLOPEN = ["libgrpc.so", "libcurl.so", "libarchive.so"]
+# what the agent dlopen()s: libcurl (API server, registries), libarchive
+DLOPEN = ["libcurl.so", "libarchive.so"]
 
 
 def soname(lib):
