@@ -23,7 +23,7 @@ Environment:
   BENCH_LOAD_MS=MS    length of one load run (default 2000, quick 1000)
   BENCH_ONLY=a,b      run only these measurements: open, exec, rate, startup,
                       containers (bench/containers.py), k8s (bench/k8s_scale.py),
-                      agent (bench/agent.py)
+                      agent (bench/agent.py), enrich (bench/enrich.py)
   BENCH_SUBJECTS=a,b  run only these subjects (and the no-tracer baselines)
   BENCH_IG=PATH       the ig binary to measure (default build/bin/ig)
 """
@@ -1328,6 +1328,9 @@ def render_report(results, cfg):
     if "agent" in results:
         import agent  # bench/agent.py
         w("\n".join(agent.render(results["agent"])))
+    if "enrich" in results:
+        import enrich  # bench/enrich.py
+        w("\n".join(enrich.render(results["enrich"])))
     return "\n".join(out)
 
 
@@ -1381,6 +1384,9 @@ def main():
         if cfg.wants("agent"):
             import agent  # bench/agent.py
             results["agent"] = agent.measure(min(cfg.rounds, 3), log)
+        if cfg.wants("enrich"):
+            import enrich  # bench/enrich.py
+            results["enrich"] = enrich.measure(cfg.rounds, log)
         results["targets"] = evaluate_targets(results)
     finally:
         kill_all_children()
