@@ -1331,6 +1331,11 @@ def render_report(results, cfg):
     if "enrich" in results:
         import enrich  # bench/enrich.py
         w("\n".join(enrich.render(results["enrich"])))
+    try:
+        with open(os.path.join(REPO, "bench", "changes.md")) as f:
+            w(f.read())
+    except OSError:
+        pass
     return "\n".join(out)
 
 
