@@ -276,9 +276,10 @@ def render(res):
     out.append(f"| busy: agent CPU per record | {m['busy_cpu_us_per_record']:.2f} µs |")
     out.append("")
     top = ", ".join(f"{name} {mb:.1f} MB" for name, mb in res["trials"][0]["idle_top_libs"])
-    out.append(f"Largest resident mappings when idle (first round): {top}. The agent loads "
-               "gRPC (for CRI) and libcurl (for the API server) with dlopen() when it first "
-               "needs them; on a node it needs both.\n")
+    out.append(f"Largest resident mappings when idle (first round): {top}. The agent speaks "
+               "CRI itself (gRPC over HTTP/2 on the runtime's socket, `cri/h2.c`) and loads "
+               "libcurl (for the API server; it brings libcrypto and its own dependencies) "
+               "with dlopen() when it first needs it, which on a node is at start.\n")
     drops = [t["busy"]["dropped"] for t in res["trials"]]
     lost = [t["busy"]["kernel_lost"] for t in res["trials"]]
     out.append(f"Records the agent dropped for the client (its queue was full; counted and "
