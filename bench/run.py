@@ -1022,8 +1022,13 @@ def evaluate_targets(results):
 
     floor_add = added("floor")
     over = ig_add / floor_add if ig_add and floor_add and floor_add > 0 else None
-    rows.append(("... within 2.5x of the floor", "<= 2.5x",
-                 "%.1fx (floor %s)" % (over, fmt_ns(floor_add)) if over else "n/a",
+    if over:
+        got = "%.1fx (floor %s)" % (over, fmt_ns(floor_add))
+    elif floor_add is not None:
+        got = "floor %s: not above this run's no-tracer noise" % fmt_ns(floor_add)
+    else:
+        got = "n/a"
+    rows.append(("... within 2.5x of the floor", "<= 2.5x", got,
                  verdict(over is not None and over <= 2.5, over is None)))
 
     rate = get(results, "max_rate", "ig-json")
