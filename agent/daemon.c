@@ -1007,11 +1007,6 @@ static void drain_update(struct agent_daemon *d)
 }
 
 /*
- * Whether freeing r's runner touches the container collection: it
- * subscribed to it for its mount namespace filter, and only the loop's
- * thread may touch the collection while the loop runs.
- */
-/*
  * Frees the runner of r and what it borrows.  Closing a loaded gadget's
  * links waits for the kernel (an RCU grace period per tracepoint, tens of
  * milliseconds each), so that goes to a worker: the loop goes on serving the
