@@ -133,15 +133,27 @@ static void test_limits(void **state)
 		.max_entries = 1024,
 	};
 	struct bpf_snapshot s;
-	int fd = make_map(1024);
+	int fd = make_map(1024), r;
 
-	/* Room for 10 records: reads stop there rather than overflowing. */
+	/*
+	 * Room for 10 records: reads stop there rather than overflowing.  A
+	 * batch read takes whole hash buckets, so it may stop one bucket short
+	 * of the room (where the keys fall depends on the map's random hash
+	 * seed); walking the keys fills it exactly.
+	 */
+	bpf_snapshot_init(&s, sizeof(struct record), 10 * sizeof(struct record));
+	r = bpf_snapshot_map(&s, fd, &o);
+	assert_true(r > 0 && r <= 10);
+	assert_int_equal(s.n, r);
+	bpf_snapshot_done(&s);
+	o.no_batch = true;
 	bpf_snapshot_init(&s, sizeof(struct record), 10 * sizeof(struct record));
 	assert_int_equal(bpf_snapshot_map(&s, fd, &o), 10);
 	assert_int_equal(s.n, 10);
 	/* Full: nothing more fits. */
 	assert_int_equal(bpf_snapshot_map(&s, fd, &o), -E2BIG);
 	bpf_snapshot_done(&s);
+	o.no_batch = false;
 
 	/* Layouts that do not hold the value are refused. */
 	bpf_snapshot_init(&s, 8, 0);
