@@ -193,6 +193,7 @@ $(BUILD)/tests/cri_call: tests/helpers/cri_call.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 unit: $(UNIT_BINS)
+	@./scripts/kernel-fs.sh
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 tools: ; ./scripts/k8s-tools.sh
@@ -233,6 +234,7 @@ run: all
 	$(BUILD)/bin/ig run $(GADGET) $(ARGS)
 
 valgrind: $(UNIT_BINS)
+	@./scripts/kernel-fs.sh
 	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
 		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 		--suppressions=tests/unit/libbpf.supp \
