@@ -43,7 +43,7 @@ LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
 LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c \
 	-lwebsockets -lpthread
 
-LIB_DIRS := base bpf oci cri k8s agent
+LIB_DIRS := base bpf oci cri k8s run agent
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
 # <module>/*.proto -> $(BUILD)/gen/<module>/*.pb-c.{c,h} by protoc-c, compiled into the library
 PROTOS := $(wildcard $(addsuffix /*.proto,$(LIB_DIRS)))

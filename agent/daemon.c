@@ -14,7 +14,7 @@
  * for that subscriber only and reported with its next batch.  Instances
  * also keep the published records in their replay ring.
  *
- * Snapshot gadgets produce their records inside agent_runner_start(),
+ * Snapshot gadgets produce their records inside run_runner_start(),
  * before RunStarted can be sent, so batches published while a run is
  * starting are held and sent right after RunStarted.
  *
@@ -54,12 +54,12 @@
 #include <jansson.h>
 
 #include "agent/config.h"
-#include "agent/enrich.h"
+#include "run/enrich.h"
 #include "agent/health.h"
 #include "agent/image.h"
 #include "agent/instance.h"
-#include "agent/runner.h"
-#include "agent/selector.h"
+#include "run/runner.h"
+#include "run/selector.h"
 #include "agent/server.h"
 #include "agent/wire.h"
 #include "base/buf.h"
@@ -161,15 +161,15 @@ struct drun {
 	char *image; /* as requested */
 	struct agent_image *img;
 	struct oci_metadata *md;
-	struct agent_runner *runner;
-	struct agent_runner_opts ropts;
-	struct agent_selector sel;
+	struct run_runner *runner;
+	struct run_runner_opts ropts;
+	struct run_selector sel;
 	char errbuf[MSG_LEN];
 	struct dsrc ring_src, fetch_src, timeout_src;
 	int fetch_fd, timeout_fd;
 	bool ring_added;
 	bool has_tracer, has_mapiter, starting;
-	bool loaded; /* agent_runner_start() was called: links to close */
+	bool loaded; /* run_runner_start() was called: links to close */
 	uint64_t seq, cur_fetch, fetches, lost_seen;
 	struct dbatch b;
 	struct dbatch *held, **held_tail;
@@ -211,11 +211,11 @@ enum djob_purpose {
 
 /* What a runner borrows, freed with it (in a worker when it may be). */
 struct dgrave {
-	struct agent_runner *runner;
+	struct run_runner *runner;
 	struct agent_image *img;
 	struct oci_metadata *md;
 	Gadget__Agent__V1__GadgetSpec *spec;
-	struct agent_selector sel;
+	struct run_selector sel;
 };
 
 struct djob {
@@ -271,8 +271,8 @@ struct agent_daemon {
 	size_t n_rts;
 	char *host_root; /* "" for "/" */
 	struct cri_collection *coll;
-	struct agent_enrich *enrich0; /* before a runtime answered */
-	struct agent_enrich *enrich;
+	struct run_enrich *enrich0; /* before a runtime answered */
+	struct run_enrich *enrich;
 
 	/* Kubernetes */
 	struct k8s_config *kcfg;
@@ -438,10 +438,10 @@ static pb_errcode image_errcode(enum agent_image_error k)
 
 static void grave_free(struct dgrave *g)
 {
-	g->runner = agent_runner_free(g->runner);
+	g->runner = run_runner_free(g->runner);
 	g->md = oci_metadata_free(g->md);
 	g->img = agent_image_free(g->img);
-	agent_selector_done(&g->sel);
+	run_selector_done(&g->sel);
 	memset(&g->sel, 0, sizeof(g->sel));
 	if (g->spec)
 		msg_free(&g->spec->base);
@@ -640,10 +640,10 @@ static Gadget__Agent__V1__ParamType param_type(int t)
 }
 
 /* GadgetInfo of a prepared runner; strings are borrowed from it and from img/md. */
-static int info_build(struct dinfo *o, const struct agent_runner *rn, const char *image,
+static int info_build(struct dinfo *o, const struct run_runner *rn, const char *image,
 		      const struct agent_image *img, const struct oci_metadata *md)
 {
-	size_t n_ds = agent_runner_ds_count(rn), n_params = agent_runner_param_count(rn);
+	size_t n_ds = run_runner_ds_count(rn), n_params = run_runner_param_count(rn);
 	size_t n_fields = 0, n_ann = 0, i, k, fi = 0, ai = 0;
 	Gadget__Agent__V1__DataSourceInfo *ds, **dsp;
 	Gadget__Agent__V1__FieldInfo *f, **fp;
@@ -653,7 +653,7 @@ static int info_build(struct dinfo *o, const struct agent_runner *rn, const char
 	gadget__agent__v1__gadget_info__init(&o->gi);
 	o->n_allocs = 0;
 	for (i = 0; i < n_ds; i++) {
-		const struct agent_runner_ds_info *di = agent_runner_ds(rn, i);
+		const struct run_runner_ds_info *di = run_runner_ds(rn, i);
 
 		n_fields += di->n_fields;
 		n_ann += di->md ? di->md->n_annotations : 0;
@@ -671,20 +671,20 @@ static int info_build(struct dinfo *o, const struct agent_runner *rn, const char
 		return -ENOMEM;
 	}
 	for (i = 0; i < n_ds; i++) {
-		const struct agent_runner_ds_info *di = agent_runner_ds(rn, i);
+		const struct run_runner_ds_info *di = run_runner_ds(rn, i);
 
 		gadget__agent__v1__data_source_info__init(&ds[i]);
 		dsp[i] = &ds[i];
 		ds[i].name = cstr(di->name);
-		ds[i].type = di->type == AGENT_RUNNER_DS_TRACER
+		ds[i].type = di->type == RUN_RUNNER_DS_TRACER
 				     ? GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_TRACER
-			     : di->type == AGENT_RUNNER_DS_MAPITER
+			     : di->type == RUN_RUNNER_DS_MAPITER
 				     ? GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_MAPITER
 				     : GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_ITER;
 		ds[i].fields = &fp[fi];
 		ds[i].n_fields = di->n_fields;
 		for (k = 0; k < di->n_fields; k++, fi++) {
-			const struct agent_runner_field *src = &di->fields[k];
+			const struct run_runner_field *src = &di->fields[k];
 
 			gadget__agent__v1__field_info__init(&f[fi]);
 			fp[fi] = &f[fi];
@@ -709,7 +709,7 @@ static int info_build(struct dinfo *o, const struct agent_runner *rn, const char
 		}
 	}
 	for (i = 0; i < n_params; i++) {
-		const struct agent_runner_param_info *p = agent_runner_param(rn, i);
+		const struct run_runner_param_info *p = run_runner_param(rn, i);
 
 		gadget__agent__v1__param_info__init(&pi[i]);
 		pp[i] = &pi[i];
@@ -775,7 +775,7 @@ static void sub_send_ended(struct drun *r, struct dsub *s, Gadget__Agent__V1__Ru
 	}
 	re.records = r->seq;
 	re.dropped_total = s->dropped_total;
-	re.kernel_lost = r->runner ? agent_runner_lost(r->runner) : r->lost_seen;
+	re.kernel_lost = r->runner ? run_runner_lost(r->runner) : r->lost_seen;
 	resp.id = s->req_id;
 	resp.payload_case = RESP(RUN_ENDED);
 	resp.run_ended = &re;
@@ -789,7 +789,7 @@ static void sub_send_batch(struct drun *r, struct dsub *s, const struct dbatch *
 {
 	Gadget__Agent__V1__RecordBatch rb = GADGET__AGENT__V1__RECORD_BATCH__INIT;
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	const struct agent_runner_ds_info *di;
+	const struct run_runner_ds_info *di;
 
 	rb.run_id = s->run_id;
 	rb.first_seq = first_seq;
@@ -797,12 +797,12 @@ static void sub_send_batch(struct drun *r, struct dsub *s, const struct dbatch *
 	rb.dropped_total = s->dropped_total;
 	rb.records = (ProtobufCBinaryData *)bins + first;
 	rb.n_records = n;
-	di = b && r->runner ? agent_runner_ds(r->runner, b->ds) : NULL;
+	di = b && r->runner ? run_runner_ds(r->runner, b->ds) : NULL;
 	rb.data_source = cstr(di ? di->name : NULL);
 	rb.fetch = b ? b->fetch : 0;
 	rb.fetch_end = b ? b->fetch_end : false;
 	rb.replay = replay;
-	rb.kernel_lost = r->runner ? agent_runner_lost(r->runner) : r->lost_seen;
+	rb.kernel_lost = r->runner ? run_runner_lost(r->runner) : r->lost_seen;
 	resp.id = s->req_id;
 	resp.payload_case = RESP(RECORDS);
 	resp.records = &rb;
@@ -913,7 +913,7 @@ static void run_publish(struct drun *r)
 		batch_reset(&r->b);
 		return;
 	}
-	/* records made inside agent_runner_start(): kept until RunStarted is out */
+	/* records made inside run_runner_start(): kept until RunStarted is out */
 	h = calloc(1, sizeof(*h));
 	if (!h) {
 		batch_reset(&r->b);
@@ -944,8 +944,8 @@ static void run_release_held(struct drun *r)
 static int run_on_record(void *ctx, size_t ds, const char *json, size_t len)
 {
 	struct drun *r = ctx;
-	const struct agent_runner_ds_info *di = agent_runner_ds(r->runner, ds);
-	uint64_t fetch = di && di->type != AGENT_RUNNER_DS_TRACER ? r->cur_fetch : 0;
+	const struct run_runner_ds_info *di = run_runner_ds(r->runner, ds);
+	uint64_t fetch = di && di->type != RUN_RUNNER_DS_TRACER ? r->cur_fetch : 0;
 
 	if (r->b.n && (r->b.ds != ds || r->b.fetch != fetch ||
 		       batch_bytes(&r->b) + len + BATCH_PER_RECORD > AGENT_WIRE_MAX_BATCH_BYTES))
@@ -984,7 +984,7 @@ static void run_count_lost(struct drun *r)
 
 	if (!r->runner)
 		return;
-	lost = agent_runner_lost(r->runner);
+	lost = run_runner_lost(r->runner);
 	if (lost > r->lost_seen) {
 		r->stat->lost += lost - r->lost_seen;
 		r->lost_seen = lost;
@@ -1025,7 +1025,7 @@ static void run_bury(struct drun *r)
 	};
 	struct djob *j = NULL;
 
-	agent_runner_unfollow(r->runner);
+	run_runner_unfollow(r->runner);
 	if (r->loaded && r->runner)
 		j = job_new(JOB_DETACH, 0, 0, NULL);
 	r->runner = NULL;
@@ -1053,7 +1053,7 @@ static void run_stop_runner(struct drun *r)
 	if (r->runner || r->fetch_fd >= 0 || r->timeout_fd >= 0)
 		d->freed = true;
 	if (r->ring_added)
-		ep_del(d, agent_runner_fd(r->runner));
+		ep_del(d, run_runner_fd(r->runner));
 	r->ring_added = false;
 	if (r->fetch_fd >= 0) {
 		ep_del(d, r->fetch_fd);
@@ -1137,7 +1137,7 @@ static struct drun *run_new(struct agent_daemon *d, const Gadget__Agent__V1__Gad
 static int run_selector(struct drun *r, char *msg, size_t len)
 {
 	const Gadget__Agent__V1__Selector *s = r->spec->selector;
-	struct base_buf text = BASE_BUF_INIT(AGENT_SELECTOR_MAX_TEXT);
+	struct base_buf text = BASE_BUF_INIT(RUN_SELECTOR_MAX_TEXT);
 	char why[160] = "";
 	size_t i;
 	int rc = 0;
@@ -1160,13 +1160,13 @@ static int run_selector(struct drun *r, char *msg, size_t len)
 		}
 		if (base_buf_printf(&text, "%s%s=%s", i ? "," : "", kv->key, kv->value) < 0) {
 			snprintf(msg, len, "selector labels longer than %d bytes",
-				 AGENT_SELECTOR_MAX_TEXT);
+				 RUN_SELECTOR_MAX_TEXT);
 			rc = -E2BIG;
 			goto out;
 		}
 	}
 	if (text.len) {
-		rc = agent_selector_set_labels(&r->sel, text.data, why, sizeof(why));
+		rc = run_selector_set_labels(&r->sel, text.data, why, sizeof(why));
 		if (rc < 0)
 			snprintf(msg, len, "selector labels: %s", why[0] ? why : strerror(-rc));
 	}
@@ -1207,7 +1207,7 @@ static struct k8s_enrich *k8s_enrich_l4(struct agent_daemon *d)
 
 static bool run_wants_containers(const struct drun *r)
 {
-	return !agent_selector_empty(&r->sel);
+	return !run_selector_empty(&r->sel);
 }
 
 /* "containerd at /run/...sock, cri-o at ..." for messages. */
@@ -1267,13 +1267,13 @@ static int run_build(struct drun *r, const Gadget__Agent__V1__KeyValue *const *p
 		}
 	}
 	r->stat = stat_for(d, r->img->name);
-	r->ropts = (struct agent_runner_opts){
-		.sz = sizeof(struct agent_runner_opts),
+	r->ropts = (struct run_runner_opts){
+		.sz = sizeof(struct run_runner_opts),
 		.name = r->img->name,
 		.program = r->img->program,
 		.program_len = r->img->program_len,
 		.md = r->md,
-		.output = AGENT_OUTPUT_JSON,
+		.output = RUN_OUTPUT_JSON,
 		.fields = g->fields && g->fields[0] ? g->fields : NULL,
 		.filters = (const char *const *)g->filters,
 		.n_filters = g->n_filters,
@@ -1291,30 +1291,30 @@ static int run_build(struct drun *r, const Gadget__Agent__V1__KeyValue *const *p
 	};
 	r->ropts.errbuf_len = sizeof(r->errbuf);
 	r->errbuf[0] = '\0';
-	if (g->n_filters > AGENT_RUNNER_MAX_FILTERS) {
+	if (g->n_filters > RUN_RUNNER_MAX_FILTERS) {
 		*code = ERRC(INVALID_PARAM);
-		snprintf(msg, len, "more than %d filters", AGENT_RUNNER_MAX_FILTERS);
+		snprintf(msg, len, "more than %d filters", RUN_RUNNER_MAX_FILTERS);
 		return -E2BIG;
 	}
-	rc = agent_runner_new(&r->ropts, &r->runner);
+	rc = run_runner_new(&r->ropts, &r->runner);
 	if (rc < 0) {
 		*code = rc == -ENOMEM ? ERRC(INTERNAL) : ERRC(GADGET);
 		snprintf(msg, len, "%.100s: %.900s", r->img->ref,
 			 r->errbuf[0] ? r->errbuf : strerror(-rc));
 		return rc;
 	}
-	if (start && d->kc && agent_runner_has_l4endpoint(r->runner)) {
+	if (start && d->kc && run_runner_has_l4endpoint(r->runner)) {
 		r->ropts.k8s = k8s_enrich_l4(d);
-		agent_runner_set_opts(r->runner, &r->ropts);
+		run_runner_set_opts(r->runner, &r->ropts);
 	}
-	if (n_params > AGENT_RUNNER_MAX_PARAMS) {
+	if (n_params > RUN_RUNNER_MAX_PARAMS) {
 		*code = ERRC(INVALID_PARAM);
-		snprintf(msg, len, "more than %d params", AGENT_RUNNER_MAX_PARAMS);
+		snprintf(msg, len, "more than %d params", RUN_RUNNER_MAX_PARAMS);
 		return -E2BIG;
 	}
 	for (i = 0; i < n_params; i++) {
 		r->errbuf[0] = '\0';
-		rc = agent_runner_set_param(r->runner, params[i]->key, params[i]->value);
+		rc = run_runner_set_param(r->runner, params[i]->key, params[i]->value);
 		if (rc < 0) {
 			*code = ERRC(INVALID_PARAM);
 			if (r->errbuf[0])
@@ -1329,7 +1329,7 @@ static int run_build(struct drun *r, const Gadget__Agent__V1__KeyValue *const *p
 		}
 	}
 	r->errbuf[0] = '\0';
-	rc = agent_runner_prepare(r->runner);
+	rc = run_runner_prepare(r->runner);
 	if (rc < 0) {
 		*code = rc == -ENODEV					     ? ERRC(UNAVAILABLE)
 			: rc == -EINVAL || rc == -EOPNOTSUPP || rc == -E2BIG ? ERRC(INVALID_PARAM)
@@ -1339,13 +1339,13 @@ static int run_build(struct drun *r, const Gadget__Agent__V1__KeyValue *const *p
 	}
 	if (!start)
 		return 0;
-	r->has_tracer = agent_runner_has_tracer(r->runner);
-	r->has_mapiter = agent_runner_has_mapiter(r->runner);
+	r->has_tracer = run_runner_has_tracer(r->runner);
+	r->has_mapiter = run_runner_has_mapiter(r->runner);
 	r->starting = true;
 	r->loaded = true;
 	r->cur_fetch = 1;
 	r->errbuf[0] = '\0';
-	rc = agent_runner_start(r->runner);
+	rc = run_runner_start(r->runner);
 	r->starting = false;
 	if (rc < 0) {
 		*code = ERRC(GADGET);
@@ -1363,7 +1363,7 @@ static int run_go(struct drun *r, uint64_t timeout_ms)
 	struct dsub *s;
 	int fd, rc;
 
-	fd = agent_runner_fd(r->runner);
+	fd = run_runner_fd(r->runner);
 	if (r->has_tracer && fd >= 0) {
 		rc = ep_add(d, fd, &r->ring_src, SRC_RING, r);
 		if (rc < 0)
@@ -1415,7 +1415,7 @@ static void run_end(struct drun *r, Gadget__Agent__V1__RunEndReason reason, cons
 
 	if (r->runner && !r->starting) {
 		if (r->has_tracer && !error)
-			agent_runner_consume(r->runner);
+			run_runner_consume(r->runner);
 		run_publish(r);
 		run_count_lost(r);
 	}
@@ -1462,7 +1462,7 @@ static void run_consume(struct drun *r)
 	if (!r->runner || !r->has_tracer)
 		return;
 	r->errbuf[0] = '\0';
-	rc = agent_runner_consume(r->runner);
+	rc = run_runner_consume(r->runner);
 	if (rc < 0)
 		run_fail(r, rc);
 }
@@ -1477,7 +1477,7 @@ static void run_fetch(struct drun *r)
 		return;
 	r->cur_fetch = ++r->fetches;
 	r->errbuf[0] = '\0';
-	rc = agent_runner_fetch(r->runner);
+	rc = run_runner_fetch(r->runner);
 	if (rc < 0) {
 		run_fail(r, rc);
 		return;
@@ -1556,12 +1556,12 @@ static void coll_try(struct agent_daemon *d)
 		d->coll = NULL;
 		return;
 	}
-	rc = agent_enrich_new(d->coll, &d->enrich);
+	rc = run_enrich_new(d->coll, &d->enrich);
 	if (rc == 0)
 		rc = ep_add(d, cri_collection_fd(d->coll), &d->coll_src, SRC_COLL, d->coll);
 	if (rc < 0) {
 		base_log_error("agent: container collection: %s", strerror(-rc));
-		d->enrich = agent_enrich_free(d->enrich);
+		d->enrich = run_enrich_free(d->enrich);
 		d->coll = cri_collection_free(d->coll);
 		return;
 	}
@@ -2365,7 +2365,7 @@ static void done_run(struct agent_daemon *d, struct djob *j, struct agent_sessio
 	base_log_info("agent: run %llu: %s for %s (%s)", (unsigned long long)r->id, r->img->ref,
 		      agent_session_client(s)[0] ? agent_session_client(s) : "a client",
 		      agent_session_peer(s));
-	if (agent_runner_done(r->runner))
+	if (run_runner_done(r->runner))
 		run_end(r, END(DONE), NULL);
 }
 
@@ -2729,7 +2729,7 @@ static void done_cm_delete(struct agent_daemon *d, struct djob *j, struct agent_
 }
 
 struct containers_ctx {
-	const struct agent_selector *sel;
+	const struct run_selector *sel;
 	Gadget__Agent__V1__Container *v;
 	Gadget__Agent__V1__Container **pv;
 	Gadget__Agent__V1__KeyValue *kv;
@@ -2760,7 +2760,7 @@ static int containers_count(void *userdata, const struct cri_container *ct)
 {
 	struct containers_ctx *c = userdata;
 
-	if (agent_selector_match(c->sel, ct)) {
+	if (run_selector_match(c->sel, ct)) {
 		c->max++;
 		c->max_kv += ct->n_pod_labels + ct->n_labels;
 	}
@@ -2772,7 +2772,7 @@ static int containers_fill(void *userdata, const struct cri_container *ct)
 	struct containers_ctx *c = userdata;
 	Gadget__Agent__V1__Container *o;
 
-	if (c->n == c->max || !agent_selector_match(c->sel, ct))
+	if (c->n == c->max || !run_selector_match(c->sel, ct))
 		return 0;
 	o = &c->v[c->n];
 	gadget__agent__v1__container__init(o);
@@ -2842,7 +2842,7 @@ static void req_containers(struct agent_daemon *d, struct agent_session *s, uint
 	free(c.pv);
 	free(c.kv);
 	free(c.pkv);
-	agent_selector_done(&tmp.sel);
+	run_selector_done(&tmp.sel);
 }
 
 static void on_request(void *ctx, struct agent_session *s, const Gadget__Agent__V1__Request *req)
@@ -3286,7 +3286,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	}
 
 	/* no runtime yet: fields still come out, empty, as they will with one */
-	rc = agent_enrich_new(NULL, &d->enrich0);
+	rc = run_enrich_new(NULL, &d->enrich0);
 	if (rc < 0)
 		goto fail;
 	coll_try(d);
@@ -3419,7 +3419,7 @@ int agent_daemon_run(struct agent_daemon *d)
 				fd_drain(d->retry_fd);
 				coll_try(d);
 				if (d->coll)
-					agent_enrich_expire(d->enrich);
+					run_enrich_expire(d->enrich);
 				break;
 			case SRC_JOBS:
 				jobs_complete(d);
@@ -3435,7 +3435,7 @@ int agent_daemon_run(struct agent_daemon *d)
 				break;
 			case SRC_COLL:
 				cri_collection_process(d->coll);
-				agent_enrich_expire(d->enrich);
+				run_enrich_expire(d->enrich);
 				break;
 			case SRC_RING:
 				run_consume(src->obj);
@@ -3513,8 +3513,8 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	d->pods = k8s_cache_free(d->pods);
 	d->kc = k8s_client_free(d->kc);
 	d->kcfg = k8s_config_free(d->kcfg);
-	d->enrich = agent_enrich_free(d->enrich);
-	d->enrich0 = agent_enrich_free(d->enrich0);
+	d->enrich = run_enrich_free(d->enrich);
+	d->enrich0 = run_enrich_free(d->enrich0);
 	d->coll = cri_collection_free(d->coll);
 	for (i = 0; i < d->n_rts; i++)
 		free(d->rt_paths[i]);

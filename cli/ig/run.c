@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * ig run: the command line front end of the gadget runner (agent/runner.h),
+ * ig run: the command line front end of the gadget runner (run/runner.h),
  * which opens the gadget, applies its params, builds the record pipelines and
  * the container filter, and loads and attaches it.  Here: the options (the
  * gadget brings its own params, so the command line is read after the gadget
@@ -30,10 +30,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "agent/enrich.h"
-#include "agent/pipeline.h"
-#include "agent/runner.h"
-#include "agent/selector.h"
+#include "run/enrich.h"
+#include "run/pipeline.h"
+#include "run/runner.h"
+#include "run/selector.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "bpf/gadget.h"
@@ -42,7 +42,7 @@
 #include "oci/metadata.h"
 #include "oci/store.h"
 
-#define RUN_MAX_FILTERS	     AGENT_RUNNER_MAX_FILTERS
+#define RUN_MAX_FILTERS	     RUN_RUNNER_MAX_FILTERS
 #define RUN_ERRBUF	     2048
 #define RUN_DEFAULT_DRAIN_MS 10
 #define RUN_LOST_CHECK_MS    1000
@@ -134,20 +134,20 @@ static const struct run_opt run_opts[] = {
 #define N_RUN_OPTS (sizeof(run_opts) / sizeof(run_opts[0]))
 
 struct run_param {
-	const struct agent_runner_param_info *info;
+	const struct run_runner_param_info *info;
 	const char *value; /* given on the command line, or NULL */
 };
 
 struct run_ctx {
 	struct ig_gadget_files files;
 	struct oci_metadata *md;
-	struct agent_runner *runner;
-	struct run_param params[AGENT_RUNNER_MAX_PARAMS];
+	struct run_runner *runner;
+	struct run_param params[RUN_RUNNER_MAX_PARAMS];
 	size_t n_params;
 	char err[RUN_ERRBUF];
 
 	/* options */
-	enum agent_output output;
+	enum run_output output;
 	const char *fields;
 	const char *filters[RUN_MAX_FILTERS];
 	size_t n_filters;
@@ -164,14 +164,14 @@ struct run_ctx {
 	enum ig_pull_policy pull;
 	struct ig_registry_flags reg;
 	struct ig_runtimes_flags rt;
-	struct agent_selector sel;
+	struct run_selector sel;
 	bool host;
 	const char *kubeconfig;
 	const char *context;
 
 	/* containers and the cluster */
 	struct cri_collection *coll; /* NULL: no runtime answered */
-	struct agent_enrich *enrich;
+	struct run_enrich *enrich;
 	struct ig_kube *kube;
 
 	uint64_t lost_reported[BPF_GADGET_MAX_DS];
@@ -306,7 +306,7 @@ static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v)
 
 	switch (o->id) {
 	case OPT_OUTPUT:
-		if (agent_output_parse(v, &c->output) < 0) {
+		if (run_output_parse(v, &c->output) < 0) {
 			ig_error("invalid output format '%s' (columns, json, jsonpretty or yaml)",
 				 v);
 			return -EINVAL;
@@ -377,7 +377,7 @@ static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v)
 	case OPT_K8S_SELECTOR: {
 		char why[128] = "";
 
-		r = agent_selector_set_labels(&c->sel, v, why, sizeof(why));
+		r = run_selector_set_labels(&c->sel, v, why, sizeof(why));
 		if (r < 0) {
 			ig_error("invalid --k8s-selector '%s': %s", v, why[0] ? why : strerror(-r));
 			return r;
@@ -518,12 +518,12 @@ static int parse_args(struct run_ctx *c, int argc, char **argv, const char *gadg
 /* The param table of the open gadget, for the command line. */
 static void collect_params(struct run_ctx *c)
 {
-	size_t i, n = agent_runner_param_count(c->runner);
+	size_t i, n = run_runner_param_count(c->runner);
 
-	for (i = 0; i < n && c->n_params < AGENT_RUNNER_MAX_PARAMS; i++) {
+	for (i = 0; i < n && c->n_params < RUN_RUNNER_MAX_PARAMS; i++) {
 		struct run_param *p = &c->params[c->n_params++];
 
-		p->info = agent_runner_param(c->runner, i);
+		p->info = run_runner_param(c->runner, i);
 		if (find_long(p->info->key, strlen(p->info->key)))
 			ig_warn("gadget param '%s' is shadowed by the run option --%s",
 				p->info->name, p->info->key);
@@ -548,7 +548,7 @@ static const char *param_type_word(int type)
 }
 
 /* One line per field: its type, description, and whether the output shows it. */
-static void print_fields(const struct run_ctx *c, const struct agent_runner_ds_info *ds)
+static void print_fields(const struct run_ctx *c, const struct run_runner_ds_info *ds)
 {
 	size_t i, w = 0;
 
@@ -561,10 +561,10 @@ static void print_fields(const struct run_ctx *c, const struct agent_runner_ds_i
 	if (w > 40)
 		w = 40;
 	for (i = 0; i < ds->n_fields; i++) {
-		const struct agent_runner_field *f = &ds->fields[i];
+		const struct run_runner_field *f = &ds->fields[i];
 		const char *d = f->description ? f->description : "";
 		bool hidden =
-			c->output == AGENT_OUTPUT_COLUMNS ? !f->visible_columns : !f->visible_json;
+			c->output == RUN_OUTPUT_COLUMNS ? !f->visible_columns : !f->visible_json;
 		struct base_buf b = BASE_BUF_INIT(0);
 
 		if (base_buf_printf(&b, "  %-*s  %-10s  %s%s%s", (int)w, f->name, f->type, d,
@@ -620,7 +620,7 @@ static void print_help(struct run_ctx *c)
 	if (!c->n_params)
 		printf("  (none)\n");
 	for (i = 0; i < c->n_params; i++) {
-		const struct agent_runner_param_info *p = c->params[i].info;
+		const struct run_runner_param_info *p = c->params[i].info;
 		const char *dflt = p->default_value;
 		char lhs[96];
 
@@ -630,8 +630,8 @@ static void print_help(struct run_ctx *c)
 			printf("%s%s", k ? ", " : "(one of: ", p->values[k]);
 		printf("%s(default: %s)\n", p->n_values ? ") " : "", dflt && *dflt ? dflt : "\"\"");
 	}
-	for (i = 0; i < agent_runner_ds_count(c->runner); i++) {
-		const struct agent_runner_ds_info *ds = agent_runner_ds(c->runner, i);
+	for (i = 0; i < run_runner_ds_count(c->runner); i++) {
+		const struct run_runner_ds_info *ds = run_runner_ds(c->runner, i);
 		static const char *const kinds[] = {"tracer", "map iterator", "snapshot"};
 
 		printf("\nFields of data source '%s' (%s):\n", ds->name, kinds[ds->type]);
@@ -640,7 +640,7 @@ static void print_help(struct run_ctx *c)
 }
 
 /* The options as the runner takes them. */
-static void runner_opts(const struct run_ctx *c, struct agent_runner_opts *o, bool for_help)
+static void runner_opts(const struct run_ctx *c, struct run_runner_opts *o, bool for_help)
 {
 	memset(o, 0, sizeof(*o));
 	o->sz = sizeof(*o);
@@ -675,7 +675,7 @@ static int apply_params(struct run_ctx *c)
 
 		if (!p->value)
 			continue;
-		r = agent_runner_set_param(c->runner, p->info->key, p->value);
+		r = run_runner_set_param(c->runner, p->info->key, p->value);
 		if (r < 0) {
 			ig_error("--%s: %s", p->info->key, c->err[0] ? c->err : strerror(-r));
 			return r;
@@ -691,13 +691,13 @@ static int apply_params(struct run_ctx *c)
  */
 static int setup_containers(struct run_ctx *c)
 {
-	bool need = !agent_selector_empty(&c->sel);
+	bool need = !run_selector_empty(&c->sel);
 	int r;
 
 	r = ig_runtimes_collection_new(&c->rt, RUN_CRI_TIMEOUT_MS, !need, &c->coll);
 	if (r < 0 && need)
 		return r;
-	r = agent_enrich_new(c->coll, &c->enrich);
+	r = run_enrich_new(c->coll, &c->enrich);
 	if (r < 0)
 		ig_error("container enrichment: %s", strerror(-r));
 	return r;
@@ -707,13 +707,13 @@ static void report_lost(struct run_ctx *c, bool final)
 {
 	size_t i;
 
-	for (i = 0; i < agent_runner_ds_count(c->runner) && i < BPF_GADGET_MAX_DS; i++) {
-		const struct agent_runner_ds_info *ds = agent_runner_ds(c->runner, i);
+	for (i = 0; i < run_runner_ds_count(c->runner) && i < BPF_GADGET_MAX_DS; i++) {
+		const struct run_runner_ds_info *ds = run_runner_ds(c->runner, i);
 		uint64_t lost;
 
-		if (ds->type != AGENT_RUNNER_DS_TRACER)
+		if (ds->type != RUN_RUNNER_DS_TRACER)
 			continue;
-		lost = agent_runner_ds_lost(c->runner, i);
+		lost = run_runner_ds_lost(c->runner, i);
 		if (lost > c->lost_reported[i]) {
 			ig_warn("%llu records lost on '%s' (buffer full; try a larger --ring-size)",
 				(unsigned long long)(lost - c->lost_reported[i]), ds->name);
@@ -772,15 +772,15 @@ static int loop_error(struct run_ctx *c, int r)
 
 static int run_loop(struct run_ctx *c)
 {
-	bool has_tracer = agent_runner_has_tracer(c->runner);
-	bool has_mapiter = agent_runner_has_mapiter(c->runner);
+	bool has_tracer = run_runner_has_tracer(c->runner);
+	bool has_mapiter = run_runner_has_mapiter(c->runner);
 	int ep = -1, sfd = -1, drain = -1, fetch = -1, tmo = -1, lost = -1;
 	uint64_t fetches = 0;
 	sigset_t mask;
 	int r = 0;
 
-	/* Snapshots ran in agent_runner_start() and end the run, like a 'ps'. */
-	if (agent_runner_done(c->runner))
+	/* Snapshots ran in run_runner_start() and end the run, like a 'ps'. */
+	if (run_runner_done(c->runner))
 		return 0;
 
 	sigemptyset(&mask);
@@ -794,7 +794,7 @@ static int run_loop(struct run_ctx *c)
 		goto out;
 	}
 	if (has_tracer) {
-		int pfd = agent_runner_fd(c->runner);
+		int pfd = run_runner_fd(c->runner);
 
 		if (pfd >= 0 && (r = ep_add(ep, pfd, TAG_RING)) < 0)
 			goto out_err;
@@ -858,11 +858,11 @@ static int run_loop(struct run_ctx *c)
 				 * that is down is retried by the collection itself.
 				 */
 				cri_collection_process(c->coll);
-				agent_enrich_expire(c->enrich);
+				run_enrich_expire(c->enrich);
 				break;
 			case TAG_FETCH:
 				timer_ack(fetch);
-				r = agent_runner_fetch(c->runner);
+				r = run_runner_fetch(c->runner);
 				if (r < 0) {
 					loop_error(c, r);
 					goto out;
@@ -873,7 +873,7 @@ static int run_loop(struct run_ctx *c)
 			}
 		}
 		if (consume || stop) {
-			r = agent_runner_consume(c->runner);
+			r = run_runner_consume(c->runner);
 			if (r < 0) {
 				loop_error(c, r);
 				goto out;
@@ -884,7 +884,7 @@ static int run_loop(struct run_ctx *c)
 	}
 	/* What a map holds at Ctrl-C is shown, unless the fetch count was reached. */
 	if (has_mapiter && !(c->fetch_count && fetches >= c->fetch_count)) {
-		r = agent_runner_fetch(c->runner);
+		r = run_runner_fetch(c->runner);
 		if (r < 0)
 			loop_error(c, r);
 	}
@@ -914,11 +914,11 @@ out:
 static void run_ctx_done(struct run_ctx *c)
 {
 	/* the runner unsubscribes from the collection and uses the enrichment */
-	c->runner = agent_runner_free(c->runner);
-	c->enrich = agent_enrich_free(c->enrich);
+	c->runner = run_runner_free(c->runner);
+	c->enrich = run_enrich_free(c->enrich);
 	c->coll = cri_collection_free(c->coll);
 	c->kube = ig_kube_free(c->kube);
-	agent_selector_done(&c->sel);
+	run_selector_done(&c->sel);
 	c->md = oci_metadata_free(c->md);
 	ig_gadget_files_done(&c->files);
 }
@@ -926,7 +926,7 @@ static void run_ctx_done(struct run_ctx *c)
 /* Opens the gadget the resolver found, with its gadget.yaml. */
 static int open_gadget(struct run_ctx *c)
 {
-	struct agent_runner_opts o = {
+	struct run_runner_opts o = {
 		.sz = sizeof(o),
 		.name = c->files.name,
 		.ring_min_bytes = (uint32_t)c->ring_size,
@@ -955,7 +955,7 @@ static int open_gadget(struct run_ctx *c)
 		o.elf_path = c->files.elf_path;
 	}
 	o.md = c->md;
-	r = agent_runner_new(&o, &c->runner);
+	r = run_runner_new(&o, &c->runner);
 	if (r < 0)
 		ig_error("%s", c->err[0] ? c->err : strerror(-r));
 	return r;
@@ -964,11 +964,11 @@ static int open_gadget(struct run_ctx *c)
 int ig_cmd_run(int argc, char **argv)
 {
 	struct run_ctx c = {
-		.output = AGENT_OUTPUT_COLUMNS,
+		.output = RUN_OUTPUT_COLUMNS,
 		.fetch_interval_ms = 1000,
 		.drain_ms = RUN_DEFAULT_DRAIN_MS,
 	};
-	struct agent_runner_opts ro;
+	struct run_runner_opts ro;
 	struct ig_resolve_opts ropts = {0};
 	bool bad = false;
 	const char *spec = find_gadget_arg(&c, argc, argv, &bad);
@@ -1012,12 +1012,12 @@ int ig_cmd_run(int argc, char **argv)
 	}
 	if (c.help) {
 		/* no runtime is asked, but the enrichment fields are listed */
-		if (agent_enrich_new(NULL, &c.enrich) < 0)
+		if (run_enrich_new(NULL, &c.enrich) < 0)
 			goto out;
 		runner_opts(&c, &ro, true);
-		r = agent_runner_set_opts(c.runner, &ro);
+		r = run_runner_set_opts(c.runner, &ro);
 		if (r >= 0)
-			r = agent_runner_prepare(c.runner);
+			r = run_runner_prepare(c.runner);
 		if (r < 0) {
 			ig_error("%s", c.err[0] ? c.err : strerror(-r));
 			goto out;
@@ -1051,12 +1051,12 @@ int ig_cmd_run(int argc, char **argv)
 	if (setup_containers(&c) < 0)
 		goto out;
 	if (c.kubeconfig && ig_kube_start(c.kubeconfig, c.context,
-					  agent_runner_has_l4endpoint(c.runner), &c.kube) < 0)
+					  run_runner_has_l4endpoint(c.runner), &c.kube) < 0)
 		goto out;
 	runner_opts(&c, &ro, false);
-	r = agent_runner_set_opts(c.runner, &ro);
+	r = run_runner_set_opts(c.runner, &ro);
 	if (r >= 0)
-		r = agent_runner_prepare(c.runner);
+		r = run_runner_prepare(c.runner);
 	if (r < 0) {
 		ig_error("%s", c.err[0] ? c.err : strerror(-r));
 		if (r == -EINVAL)
@@ -1065,7 +1065,7 @@ int ig_cmd_run(int argc, char **argv)
 	}
 
 	ig_ensure_kernel_fs();
-	r = agent_runner_start(c.runner);
+	r = run_runner_start(c.runner);
 	if (r < 0) {
 		if (r != -EPIPE)
 			ig_error("%s", c.err[0] ? c.err : strerror(-r));

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/escape.h"
-#include "agent/selector.h"
+#include "run/escape.h"
+#include "run/selector.h"
 #include "base/buf.h"
 #include "cli/kubectl-gadget/agents.h"
 #include "cli/kubectl-gadget/output.h"
@@ -218,18 +218,18 @@ static void lc_print(json_t *all, enum kg_output o)
 				v[k] = "";
 		}
 		base_buf_reset(&b);
-		agent_escape_cell(&b, v[0], strlen(v[0]), 16, false, true);
+		run_escape_cell(&b, v[0], strlen(v[0]), 16, false, true);
 		base_buf_putc(&b, ' ');
-		agent_escape_cell(&b, v[1], strlen(v[1]), 20, false, true);
+		run_escape_cell(&b, v[1], strlen(v[1]), 20, false, true);
 		base_buf_putc(&b, ' ');
-		agent_escape_cell(&b, v[2], strlen(v[2]), 28, false, true);
+		run_escape_cell(&b, v[2], strlen(v[2]), 28, false, true);
 		base_buf_putc(&b, ' ');
-		agent_escape_cell(&b, v[3], strlen(v[3]), 20, false, true);
+		run_escape_cell(&b, v[3], strlen(v[3]), 20, false, true);
 		base_buf_putc(&b, ' ');
-		agent_escape_cell(&b, v[4], strlen(v[4]) < 13 ? strlen(v[4]) : 13, 13, false, true);
+		run_escape_cell(&b, v[4], strlen(v[4]) < 13 ? strlen(v[4]) : 13, 13, false, true);
 		base_buf_printf(&b, " %8lld ",
 				(long long)json_integer_value(json_object_get(c, "pid")));
-		agent_escape_cell(&b, v[5], strlen(v[5]), 0, false, false);
+		run_escape_cell(&b, v[5], strlen(v[5]), 0, false, false);
 		if (b.data)
 			printf("%s\n", b.data);
 	}
@@ -252,11 +252,11 @@ int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv)
 	Gadget__Agent__V1__ListContainers lc = GADGET__AGENT__V1__LIST_CONTAINERS__INIT;
 	Gadget__Agent__V1__Selector ps = GADGET__AGENT__V1__SELECTOR__INIT;
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
-	Gadget__Agent__V1__KeyValue lkv[AGENT_SELECTOR_MAX_LABELS];
-	Gadget__Agent__V1__KeyValue *lkvp[AGENT_SELECTOR_MAX_LABELS];
+	Gadget__Agent__V1__KeyValue lkv[RUN_SELECTOR_MAX_LABELS];
+	Gadget__Agent__V1__KeyValue *lkvp[RUN_SELECTOR_MAX_LABELS];
 	enum kg_output o = KG_OUTPUT_COLUMNS;
 	const char *nodes[KG_MAX_NODE_FLAGS], *labels = NULL, *pod = NULL, *ctr = NULL;
-	struct agent_selector sel = {0};
+	struct run_selector sel = {0};
 	struct lc_ctx lctx = {0};
 	struct ask_ctx c = {.on_answer = lc_answer, .ud = &lctx};
 	struct kg_agents as = {0};
@@ -307,7 +307,7 @@ int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv)
 			return KG_EXIT_USAGE;
 		}
 	}
-	if (labels && agent_selector_set_labels(&sel, labels, why, sizeof(why)) < 0) {
+	if (labels && run_selector_set_labels(&sel, labels, why, sizeof(why)) < 0) {
 		kg_error("invalid -l/--selector '%s': %s", labels, why);
 		return KG_EXIT_USAGE;
 	}
@@ -346,7 +346,7 @@ int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv)
 	lc_print(lctx.all, o);
 out:
 	json_decref(lctx.all);
-	agent_selector_done(&sel);
+	run_selector_done(&sel);
 	kg_agents_done(&as);
 	return ret;
 }

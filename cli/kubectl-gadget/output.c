@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/escape.h"
+#include "run/escape.h"
 #include "base/buf.h"
 #include "cli/kubectl-gadget/yaml.h"
 
@@ -441,8 +441,8 @@ static int put_cell(struct base_buf *b, const struct kg_col *c, const char *s, s
 	size_t w = c->width;
 
 	if (last)
-		w = c->right && w > agent_escape_width(s, n) ? w : 0;
-	return agent_escape_cell(b, s, n, w, c->right, !last || c->right);
+		w = c->right && w > run_escape_width(s, n) ? w : 0;
+	return run_escape_cell(b, s, n, w, c->right, !last || c->right);
 }
 
 static int put_header(struct kg_printer *p, const struct kg_ds_cols *d)

@@ -14,7 +14,7 @@
  *
  * Records come from remote agents: each is bounded by the wire limit
  * (AGENT_WIRE_MAX_MESSAGE), a raw newline in one never splits an output
- * line, and table cells go through agent_escape_cell() so no control
+ * line, and table cells go through run_escape_cell() so no control
  * character reaches the terminal.
  */
 #ifndef CLI_KG_OUTPUT_H

@@ -25,7 +25,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "agent/selector.h"
+#include "run/selector.h"
 #include "cli/kubectl-gadget/agents.h"
 #include "cli/kubectl-gadget/output.h"
 
@@ -711,7 +711,7 @@ static void report_connect_failures(struct kg_agents *as)
 		kg_agent_report(&as->v[i]);
 }
 
-static int build_selector(struct run_args *a, struct agent_selector *sel,
+static int build_selector(struct run_args *a, struct run_selector *sel,
 			  Gadget__Agent__V1__Selector *ps, Gadget__Agent__V1__KeyValue *lkv,
 			  Gadget__Agent__V1__KeyValue **lkvp)
 {
@@ -719,7 +719,7 @@ static int build_selector(struct run_args *a, struct agent_selector *sel,
 	size_t i;
 
 	if (a->labels) {
-		int r = agent_selector_set_labels(sel, a->labels, why, sizeof(why));
+		int r = run_selector_set_labels(sel, a->labels, why, sizeof(why));
 
 		if (r < 0) {
 			kg_error("invalid -l/--selector '%s': %s", a->labels,
@@ -886,11 +886,11 @@ static int run_stream(struct kg_agents *as, struct kg_printer *pr,
 int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 {
 	struct run_args a = {.output = KG_OUTPUT_COLUMNS};
-	struct agent_selector sel = {0};
+	struct run_selector sel = {0};
 	Gadget__Agent__V1__Selector ps = GADGET__AGENT__V1__SELECTOR__INIT;
 	Gadget__Agent__V1__GadgetSpec spec = GADGET__AGENT__V1__GADGET_SPEC__INIT;
-	Gadget__Agent__V1__KeyValue lkv[AGENT_SELECTOR_MAX_LABELS];
-	Gadget__Agent__V1__KeyValue *lkvp[AGENT_SELECTOR_MAX_LABELS];
+	Gadget__Agent__V1__KeyValue lkv[RUN_SELECTOR_MAX_LABELS];
+	Gadget__Agent__V1__KeyValue *lkvp[RUN_SELECTOR_MAX_LABELS];
 	Gadget__Agent__V1__Response *info = NULL;
 	struct kg_agents as = {0};
 	struct kg_printer *pr = NULL;
@@ -1007,7 +1007,7 @@ out:
 	agent_wire_response_free(info);
 	kg_printer_free(pr);
 	kg_agents_done(&as);
-	agent_selector_done(&sel);
+	run_selector_done(&sel);
 	run_args_done(&a);
 	return ret;
 }

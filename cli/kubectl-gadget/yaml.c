@@ -13,7 +13,7 @@
 
 #include <yaml.h>
 
-#include "agent/escape.h"
+#include "run/escape.h"
 
 /* Aliases may make a small document expand a lot: bound the nodes converted. */
 #define KG_YAML_MAX_NODES (1u << 20)
@@ -298,7 +298,7 @@ static int emit_scalar(struct base_buf *b, const json_t *v)
 
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		return agent_escape_yaml(b, json_string_value(v), json_string_length(v));
+		return run_escape_yaml(b, json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
 		return base_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	case JSON_REAL:
@@ -364,7 +364,7 @@ static int emit_block(struct base_buf *b, const json_t *v, int indent, bool inli
 				r = pad(b, indent);
 			first = false;
 			if (r >= 0)
-				r = agent_escape_yaml(b, key, strlen(key));
+				r = run_escape_yaml(b, key, strlen(key));
 			if (r >= 0)
 				r = base_buf_putc(b, ':');
 			if (r >= 0)

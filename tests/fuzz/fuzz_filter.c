@@ -15,7 +15,7 @@
  * Records are copied into exactly-sized heap buffers so that AddressSanitizer
  * catches a read past their end.
  */
-#include "agent/pipeline.h"
+#include "run/pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -122,8 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int devnull = -1;
 	const uint8_t *p = data, *end = data + size;
 	char *filters[4] = {0}, *fields = NULL, *sort = NULL;
-	struct agent_column_def ext = {.name = "k8s.podName", .text = ext_text};
-	struct agent_pipeline *pl = NULL;
+	struct run_column_def ext = {.name = "k8s.podName", .text = ext_text};
+	struct run_pipeline *pl = NULL;
 	char err[256] = "";
 	size_t n_filters = 0, i;
 	bool batch;
@@ -157,9 +157,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sort = NULL;
 	}
 
-	struct agent_pipeline_opts o = {
+	struct run_pipeline_opts o = {
 		.sz = sizeof(o),
-		.output = (enum agent_output)(data[0] & 3),
+		.output = (enum run_output)(data[0] & 3),
 		.fields = fields,
 		.filters = (const char *const *)filters,
 		.n_filters = n_filters,
@@ -170,11 +170,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.errbuf_len = sizeof(err),
 	};
 
-	r = agent_pipeline_new(&layout, NULL, &o, &pl);
+	r = run_pipeline_new(&layout, NULL, &o, &pl);
 	if (r == 0)
-		r = agent_pipeline_add_column(pl, &ext);
+		r = run_pipeline_add_column(pl, &ext);
 	if (r == 0)
-		r = agent_pipeline_prepare(pl);
+		r = run_pipeline_prepare(pl);
 	if (r < 0) {
 		/* a refusal explains itself in one line */
 		if (r == -EINVAL && (!err[0] || strchr(err, '\n')))
@@ -197,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			p += rs;
 			n++;
 		}
-		agent_pipeline_batch(pl, recs, n, rs);
+		run_pipeline_batch(pl, recs, n, rs);
 		for (i = 0; i < n; i++)
 			free(copies[i]);
 	} else {
@@ -212,14 +212,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!rec)
 				break;
 			memcpy(rec, p, rs);
-			agent_pipeline_record(pl, rec, rs);
+			run_pipeline_record(pl, rec, rs);
 			free(rec);
 			p += rs;
 		}
 	}
-	agent_pipeline_flush(pl);
+	run_pipeline_flush(pl);
 out:
-	agent_pipeline_free(pl);
+	run_pipeline_free(pl);
 	for (i = 0; i < n_filters; i++)
 		free(filters[i]);
 	free(fields);

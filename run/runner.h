@@ -7,39 +7,39 @@
  * run's mount namespace filter in step with the selected containers, then
  * loads and attaches it.
  *
- * A runner does not own an event loop: its owner polls agent_runner_fd()
- * and calls agent_runner_consume() on readiness and on a drain timer, and
- * agent_runner_fetch() on the map fetch timer.  Many runners may share one
+ * A runner does not own an event loop: its owner polls run_runner_fd()
+ * and calls run_runner_consume() on readiness and on a drain timer, and
+ * run_runner_fetch() on the map fetch timer.  Many runners may share one
  * loop (the agent) and one container collection; nothing here blocks, and
  * nothing here is thread-safe: one thread owns a runner and the collection.
  *
- * Output goes either to a file descriptor in any agent_output format (ig), or
+ * Output goes either to a file descriptor in any run_output format (ig), or
  * record by record to a callback as JSON objects (the agent's RecordBatch).
  */
-#ifndef AGENT_RUNNER_H
-#define AGENT_RUNNER_H
+#ifndef RUN_RUNNER_H
+#define RUN_RUNNER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/pipeline.h"
-#include "agent/selector.h"
+#include "run/pipeline.h"
+#include "run/selector.h"
 
-struct agent_enrich;
+struct run_enrich;
 struct cri_collection;
 struct k8s_enrich;
 struct oci_metadata;
-struct agent_runner;
+struct run_runner;
 
 /* Params and -F filters one run takes at most. */
-#define AGENT_RUNNER_MAX_PARAMS	 64
-#define AGENT_RUNNER_MAX_FILTERS AGENT_PIPELINE_MAX_FILTERS
+#define RUN_RUNNER_MAX_PARAMS  64
+#define RUN_RUNNER_MAX_FILTERS RUN_PIPELINE_MAX_FILTERS
 
-/* Callbacks for AGENT_RUNNER_SINK_CALLBACK output. */
-struct agent_runner_sink {
+/* Callbacks for RUN_RUNNER_SINK_CALLBACK output. */
+struct run_runner_sink {
 	/*
-	 * One record of data source ds (index as in agent_runner_ds()), a JSON
+	 * One record of data source ds (index as in run_runner_ds()), a JSON
 	 * object without a newline, exactly a line of `ig run -o json`.  json
 	 * is borrowed for the call.  A negative return stops the runner's
 	 * current consume/fetch and is passed back by it.
@@ -54,8 +54,8 @@ struct agent_runner_sink {
 	void *ctx;
 };
 
-struct agent_runner_opts {
-	size_t sz; /* sizeof(struct agent_runner_opts) */
+struct run_runner_opts {
+	size_t sz; /* sizeof(struct run_runner_opts) */
 
 	/* The gadget: program from memory (program/program_len) or a file (elf_path). */
 	const char *name; /* for messages and the BPF object: "trace_open" */
@@ -64,8 +64,8 @@ struct agent_runner_opts {
 	const char *elf_path;
 	const struct oci_metadata *md; /* gadget.yaml; borrowed, may be NULL */
 
-	/* Pipeline options, as agent_pipeline_opts (fields/filters/sort/max_entries). */
-	enum agent_output output;
+	/* Pipeline options, as run_pipeline_opts (fields/filters/sort/max_entries). */
+	enum run_output output;
 	const char *fields;
 	const char *const *filters;
 	size_t n_filters;
@@ -75,19 +75,19 @@ struct agent_runner_opts {
 	bool clear_screen; /* columns: clear the terminal before each map fetch */
 	int out_fd;	   /* output without a sink */
 	/* When sink.record is set, records go there as JSON and output/out_fd are ignored. */
-	struct agent_runner_sink sink;
+	struct run_runner_sink sink;
 
 	/* Containers; every pointer is borrowed and must outlive the runner. */
-	const struct agent_selector *selector; /* NULL or empty: everything */
-	bool host;			       /* with a selector: host processes pass too */
-	struct cri_collection *coll;	       /* NULL: no runtime (a selector is then -ENODEV) */
-	struct agent_enrich *enrich;	       /* runtime.* and k8s.* columns; may be NULL */
-	struct k8s_enrich *k8s;		       /* podLabels, owner, endpoints; may be NULL */
-	const char *node_name;		       /* k8s.node column when set */
+	const struct run_selector *selector; /* NULL or empty: everything */
+	bool host;			     /* with a selector: host processes pass too */
+	struct cri_collection *coll;	     /* NULL: no runtime (a selector is then -ENODEV) */
+	struct run_enrich *enrich;	     /* runtime.* and k8s.* columns; may be NULL */
+	struct k8s_enrich *k8s;		     /* podLabels, owner, endpoints; may be NULL */
+	const char *node_name;		     /* k8s.node column when set */
 
 	uint32_t ring_min_bytes; /* grow tracer ring buffers to this; 0 = default */
 
-	char *errbuf; /* one-line reason for a failure of agent_runner_new/_start */
+	char *errbuf; /* one-line reason for a failure of run_runner_new/_start */
 	size_t errbuf_len;
 
 	/*
@@ -100,94 +100,94 @@ struct agent_runner_opts {
 /*
  * The life of a runner:
  *
- *   agent_runner_new()        opens the gadget; its params are known
- *   agent_runner_set_param()  any number of times
- *   agent_runner_prepare()    gadget.yaml defaults for params not set, the
+ *   run_runner_new()        opens the gadget; its params are known
+ *   run_runner_set_param()  any number of times
+ *   run_runner_prepare()    gadget.yaml defaults for params not set, the
  *                             pipelines, the container filter; the data
  *                             sources and fields are known (GetGadgetInfo,
  *                             ig run --help); nothing is in the kernel yet
- *   agent_runner_start()      load and attach
- *   agent_runner_consume() / _fetch() from the owner's loop
- *   agent_runner_free()
+ *   run_runner_start()      load and attach
+ *   run_runner_consume() / _fetch() from the owner's loop
+ *   run_runner_free()
  *
  * The opts strings and objects are borrowed and must outlive the runner.
  * Failures return -errno with a one-line reason in opts->errbuf.
  */
 
 /* -ENOEXEC for a gadget that does not open, -ENOMEM. */
-int agent_runner_new(const struct agent_runner_opts *opts, struct agent_runner **ret);
+int run_runner_new(const struct run_runner_opts *opts, struct run_runner **ret);
 /*
- * Frees the runner.  Without agent_runner_unfollow() first, it must be called
+ * Frees the runner.  Without run_runner_unfollow() first, it must be called
  * from the thread that runs the container collection (opts.coll).
  */
-struct agent_runner *agent_runner_free(struct agent_runner *r);
+struct run_runner *run_runner_free(struct run_runner *r);
 /*
  * Stops following the container collection: the filter map keeps the
  * containers it has.  Call it from the collection's thread before handing
  * the runner to another thread to free: closing a loaded gadget's links
  * waits for the kernel, and a callback must not find the runner half freed.
  */
-void agent_runner_unfollow(struct agent_runner *r);
+void run_runner_unfollow(struct run_runner *r);
 
 /*
- * Before agent_runner_prepare(): takes every option of opts again except the
+ * Before run_runner_prepare(): takes every option of opts again except the
  * gadget (name, program, elf_path, md) and ring_min_bytes, which only
- * agent_runner_new() reads.  For a caller that learns its options from the
+ * run_runner_new() reads.  For a caller that learns its options from the
  * gadget's params (ig run parses its command line after opening the
  * gadget).  -EBUSY once prepared.
  */
-int agent_runner_set_opts(struct agent_runner *r, const struct agent_runner_opts *opts);
+int run_runner_set_opts(struct run_runner *r, const struct run_runner_opts *opts);
 
 /*
  * True when a data source has a gadget_l4endpoint_t field: the run can use
- * services and nodes in opts.k8s (known from agent_runner_new() on).
+ * services and nodes in opts.k8s (known from run_runner_new() on).
  */
-bool agent_runner_has_l4endpoint(const struct agent_runner *r);
+bool run_runner_has_l4endpoint(const struct run_runner *r);
 
 /*
  * key: the param's key (flag name without dashes, "failed") or its eBPF
  * variable name.  -ENOENT for a key the gadget does not have, -EINVAL for a
  * value its type does not take.
  */
-int agent_runner_set_param(struct agent_runner *r, const char *key, const char *value);
+int run_runner_set_param(struct run_runner *r, const char *key, const char *value);
 
 /*
  * -EINVAL for a bad field list, filter or sort key, -ENODEV for a selector
  * without a container collection, -EOPNOTSUPP for a selector on a gadget
  * that cannot filter by container.
  */
-int agent_runner_prepare(struct agent_runner *r);
+int run_runner_prepare(struct run_runner *r);
 
 /* Loads and attaches; snapshots (iterators) run once here.  errbuf says why not. */
-int agent_runner_start(struct agent_runner *r);
+int run_runner_start(struct run_runner *r);
 
 /* Poll for EPOLLIN (tracers); -1 when the gadget has no tracer. */
-int agent_runner_fd(const struct agent_runner *r);
+int run_runner_fd(const struct run_runner *r);
 /* Reads what the ring buffers hold and flushes output.  0 or -errno. */
-int agent_runner_consume(struct agent_runner *r);
+int run_runner_consume(struct run_runner *r);
 /* Map iterators: one fetch of each (read and clear), then flush.  0 or -errno. */
-int agent_runner_fetch(struct agent_runner *r);
+int run_runner_fetch(struct run_runner *r);
 
-bool agent_runner_has_tracer(const struct agent_runner *r);
-bool agent_runner_has_mapiter(const struct agent_runner *r);
-/* Snapshot only: nothing left to do after agent_runner_start(). */
-bool agent_runner_done(const struct agent_runner *r);
+bool run_runner_has_tracer(const struct run_runner *r);
+bool run_runner_has_mapiter(const struct run_runner *r);
+/* Snapshot only: nothing left to do after run_runner_start(). */
+bool run_runner_done(const struct run_runner *r);
 
 /* Records the kernel could not queue, summed over the tracers. */
-uint64_t agent_runner_lost(const struct agent_runner *r);
+uint64_t run_runner_lost(const struct run_runner *r);
 /* The same for data source ds alone (0 for anything but a tracer). */
-uint64_t agent_runner_ds_lost(const struct agent_runner *r, size_t ds);
+uint64_t run_runner_ds_lost(const struct run_runner *r, size_t ds);
 /* Records that passed the filters and were output. */
-uint64_t agent_runner_records(const struct agent_runner *r);
+uint64_t run_runner_records(const struct run_runner *r);
 
 /* Describing a run (ig run --help, GadgetInfo). */
-enum agent_runner_ds_type {
-	AGENT_RUNNER_DS_TRACER,
-	AGENT_RUNNER_DS_MAPITER,
-	AGENT_RUNNER_DS_ITER,
+enum run_runner_ds_type {
+	RUN_RUNNER_DS_TRACER,
+	RUN_RUNNER_DS_MAPITER,
+	RUN_RUNNER_DS_ITER,
 };
 
-struct agent_runner_field {
+struct run_runner_field {
 	const char *name;	/* dotted, as in JSON: "proc.comm" */
 	const char *short_name; /* column header before upper-casing: "comm" */
 	const char *type;	/* as ig run --help shows it: "uint32", "string", "errno" */
@@ -198,15 +198,15 @@ struct agent_runner_field {
 	bool align_right;
 };
 
-struct agent_runner_ds_info {
+struct run_runner_ds_info {
 	const char *name;
-	enum agent_runner_ds_type type;
-	const struct oci_metadata_ds *md;	 /* annotations; may be NULL */
-	const struct agent_runner_field *fields; /* after the fields option, default order */
+	enum run_runner_ds_type type;
+	const struct oci_metadata_ds *md;      /* annotations; may be NULL */
+	const struct run_runner_field *fields; /* after the fields option, default order */
 	size_t n_fields;
 };
 
-struct agent_runner_param_info {
+struct run_runner_param_info {
 	const char *key;  /* flag name: "failed" */
 	const char *name; /* eBPF variable: "targ_failed" */
 	const char *description;
@@ -218,9 +218,9 @@ struct agent_runner_param_info {
 	size_t n_values;
 };
 
-size_t agent_runner_ds_count(const struct agent_runner *r);
-const struct agent_runner_ds_info *agent_runner_ds(const struct agent_runner *r, size_t i);
-size_t agent_runner_param_count(const struct agent_runner *r);
-const struct agent_runner_param_info *agent_runner_param(const struct agent_runner *r, size_t i);
+size_t run_runner_ds_count(const struct run_runner *r);
+const struct run_runner_ds_info *run_runner_ds(const struct run_runner *r, size_t i);
+size_t run_runner_param_count(const struct run_runner *r);
+const struct run_runner_param_info *run_runner_param(const struct run_runner *r, size_t i);
 
-#endif /* AGENT_RUNNER_H */
+#endif /* RUN_RUNNER_H */

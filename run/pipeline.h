@@ -11,7 +11,7 @@
  * the gadget API's special types get a human-readable sibling: "error_raw"
  * (gadget_errno) adds "error" = "ENOENT" and hides "error_raw" by default; a
  * gadget_uid "uid" adds "user" = "root".  Callers add computed columns (the
- * container and Kubernetes context) with agent_pipeline_add_column().
+ * container and Kubernetes context) with run_pipeline_add_column().
  *
  * Output formats:
  *   columns     a header of upper-case names, then one line per record; each
@@ -31,13 +31,13 @@
  * of the record.  Nothing is ever read past the size given.
  *
  * Output is buffered and written to out_fd when the buffer passes 64 KiB and
- * on agent_pipeline_flush().  A closed reader shows up as -EPIPE: callers
+ * on run_pipeline_flush().  A closed reader shows up as -EPIPE: callers
  * should ignore SIGPIPE.  Or, with record_fn, each record goes to the caller
  * on its own as a json line without the newline (the agent's RecordBatch),
  * formatted in the same reused buffer.
  */
-#ifndef AGENT_PIPELINE_H
-#define AGENT_PIPELINE_H
+#ifndef RUN_PIPELINE_H
+#define RUN_PIPELINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,27 +47,27 @@
 
 struct bpf_layout;
 struct oci_metadata_ds;
-struct agent_pipeline;
+struct run_pipeline;
 
-enum agent_output {
-	AGENT_OUTPUT_COLUMNS = 0,
-	AGENT_OUTPUT_JSON,
-	AGENT_OUTPUT_JSONPRETTY,
-	AGENT_OUTPUT_YAML,
+enum run_output {
+	RUN_OUTPUT_COLUMNS = 0,
+	RUN_OUTPUT_JSON,
+	RUN_OUTPUT_JSONPRETTY,
+	RUN_OUTPUT_YAML,
 };
 
 /* "columns", "json", "jsonpretty" or "yaml"; -EINVAL otherwise. */
-int agent_output_parse(const char *s, enum agent_output *ret);
+int run_output_parse(const char *s, enum run_output *ret);
 
 /* Buffered output is written out once it grows past this. */
-#define AGENT_PIPELINE_FLUSH_BYTES (64u << 10)
+#define RUN_PIPELINE_FLUSH_BYTES (64u << 10)
 /* Limits on the user's -F / --fields / --sort input. */
-#define AGENT_PIPELINE_MAX_FILTERS 64
-#define AGENT_PIPELINE_MAX_EXPR	   4096
+#define RUN_PIPELINE_MAX_FILTERS 64
+#define RUN_PIPELINE_MAX_EXPR	 4096
 
-struct agent_pipeline_opts {
-	size_t sz; /* sizeof(struct agent_pipeline_opts) */
-	enum agent_output output;
+struct run_pipeline_opts {
+	size_t sz; /* sizeof(struct run_pipeline_opts) */
+	enum run_output output;
 	/*
 	 * --fields: "a,b" is exactly these columns in this order; "+a,-b" adds to
 	 * and removes from the default set.  A struct's name ("proc") stands for
@@ -101,7 +101,7 @@ struct agent_pipeline_opts {
 };
 
 /* A column computed by the caller (enrichment: k8s.*, runtime.*). */
-struct agent_column_def {
+struct run_column_def {
 	const char *name; /* dotted: "runtime.containerName" */
 	const char *description;
 	bool hidden;	     /* not in the default set */
@@ -122,65 +122,64 @@ struct agent_column_def {
  * valid until release(ref) is called) and returns 0, or 1 when the address
  * is unknown; release() may be NULL.
  */
-struct agent_endpoint_k8s {
+struct run_endpoint_k8s {
 	const char *kind; /* "Pod", "Service", "Node" */
 	const char *name;
 	const char *namespace; /* "" for nodes */
 	void *ref;
 };
 
-struct agent_endpoint_resolver {
-	int (*lookup)(void *ctx, const char *ip, struct agent_endpoint_k8s *ret);
+struct run_endpoint_resolver {
+	int (*lookup)(void *ctx, const char *ip, struct run_endpoint_k8s *ret);
 	void (*release)(void *ctx, void *ref);
 	void *ctx;
 };
 
 /*
- * Returns a new pipeline in *ret (free with agent_pipeline_free()).  layout
+ * Returns a new pipeline in *ret (free with run_pipeline_free()).  layout
  * and md are borrowed and must outlive the pipeline; md may be NULL.
  * -EINVAL (with errbuf) on bad options, -ENOMEM.
  */
-int agent_pipeline_new(const struct bpf_layout *layout, const struct oci_metadata_ds *md,
-		       const struct agent_pipeline_opts *opts, struct agent_pipeline **ret);
+int run_pipeline_new(const struct bpf_layout *layout, const struct oci_metadata_ds *md,
+		     const struct run_pipeline_opts *opts, struct run_pipeline **ret);
 
 /*
  * Adds a caller-computed column; they come first in the default set, in the
- * order added.  The strings are copied.  Before agent_pipeline_prepare();
+ * order added.  The strings are copied.  Before run_pipeline_prepare();
  * -EINVAL for a bad or duplicate name, -EBUSY once prepared.
  */
-int agent_pipeline_add_column(struct agent_pipeline *p, const struct agent_column_def *def);
+int run_pipeline_add_column(struct run_pipeline *p, const struct run_column_def *def);
 
 /*
  * Adds F.k8s.kind, F.k8s.name and F.k8s.namespace after every
  * gadget_l4endpoint_t field F, and a "k8s" member to F's own JSON and YAML
  * object.  They are in the default json set (inside F) but not in the
  * default columns.  Looked up once per record and endpoint.  Before
- * agent_pipeline_prepare(); -EBUSY after, -ENOMEM.
+ * run_pipeline_prepare(); -EBUSY after, -ENOMEM.
  */
-int agent_pipeline_add_endpoint_k8s(struct agent_pipeline *p,
-				    const struct agent_endpoint_resolver *res);
+int run_pipeline_add_endpoint_k8s(struct run_pipeline *p, const struct run_endpoint_resolver *res);
 
 /* Resolves fields, filters and sort keys; -EINVAL with a reason in errbuf. */
-int agent_pipeline_prepare(struct agent_pipeline *p);
+int run_pipeline_prepare(struct run_pipeline *p);
 
 /* Streaming: filters and formats one record.  0 or -errno (-EPIPE, ...). */
-int agent_pipeline_record(struct agent_pipeline *p, const void *data, size_t size);
+int run_pipeline_record(struct run_pipeline *p, const void *data, size_t size);
 
 /*
  * A map iterator's or snapshot's whole output: filters, sorts, keeps
  * max_entries and prints the batch (with its own header in columns mode).
  */
-int agent_pipeline_batch(struct agent_pipeline *p, const void *const *records, size_t n,
-			 size_t record_size);
+int run_pipeline_batch(struct run_pipeline *p, const void *const *records, size_t n,
+		       size_t record_size);
 
 /* Writes what is buffered to out_fd.  0, -EPIPE or another -errno. */
-int agent_pipeline_flush(struct agent_pipeline *p);
+int run_pipeline_flush(struct run_pipeline *p);
 
 /* For --help: one line per field with its type, description, hidden or not. */
-void agent_pipeline_print_fields(const struct agent_pipeline *p, struct base_buf *out);
+void run_pipeline_print_fields(const struct run_pipeline *p, struct base_buf *out);
 
-/* A field as GadgetInfo describes it (agent_runner_field); strings borrowed. */
-struct agent_pipeline_field {
+/* A field as GadgetInfo describes it (run_runner_field); strings borrowed. */
+struct run_pipeline_field {
 	const char *name;
 	const char *short_name;
 	const char *type;
@@ -192,24 +191,23 @@ struct agent_pipeline_field {
 };
 
 /*
- * After agent_pipeline_prepare(): every field, in default order, or, with a
+ * After run_pipeline_prepare(): every field, in default order, or, with a
  * fields option, the selected ones first in their order (visible in both
  * outputs) and the others after them (in neither).  -ERANGE past the end.
  */
-size_t agent_pipeline_field_count(const struct agent_pipeline *p);
-int agent_pipeline_field(const struct agent_pipeline *p, size_t i,
-			 struct agent_pipeline_field *ret);
+size_t run_pipeline_field_count(const struct run_pipeline *p);
+int run_pipeline_field(const struct run_pipeline *p, size_t i, struct run_pipeline_field *ret);
 
 /*
  * A number that changes with every record the pipeline looks at (filters,
  * sort keys, output) and is never reused by any pipeline of the process:
  * computed columns use it to do a lookup once per record.
  */
-uint64_t agent_pipeline_epoch(const struct agent_pipeline *p);
+uint64_t run_pipeline_epoch(const struct run_pipeline *p);
 
 /* Records printed so far. */
-uint64_t agent_pipeline_matched(const struct agent_pipeline *p);
+uint64_t run_pipeline_matched(const struct run_pipeline *p);
 
-struct agent_pipeline *agent_pipeline_free(struct agent_pipeline *p);
+struct run_pipeline *run_pipeline_free(struct run_pipeline *p);
 
-#endif /* AGENT_PIPELINE_H */
+#endif /* RUN_PIPELINE_H */

@@ -8,7 +8,7 @@
  * the exception: user space hides some kernel bits (O_LARGEFILE is 0 on
  * 64-bit glibc), and records carry what the kernel saw.
  */
-#include "agent/render.h"
+#include "run/render.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -177,7 +177,7 @@ static const char *const syscall_names[] = {
 static const char *const syscall_names[] = {NULL};
 #endif
 
-const char *agent_render_errno_name(uint64_t e)
+const char *run_render_errno_name(uint64_t e)
 {
 	size_t i;
 
@@ -189,7 +189,7 @@ const char *agent_render_errno_name(uint64_t e)
 	return NULL;
 }
 
-int agent_render_errno(struct base_buf *b, uint64_t v)
+int run_render_errno(struct base_buf *b, uint64_t v)
 {
 	/* gadget_errno is 32 bits; gadgets store either errno or -errno. */
 	int32_t s = (int32_t)(uint32_t)v;
@@ -200,13 +200,13 @@ int agent_render_errno(struct base_buf *b, uint64_t v)
 		return base_buf_put_u64(b, v);
 	if (!e)
 		return 0;
-	name = agent_render_errno_name(e);
+	name = run_render_errno_name(e);
 	if (name)
 		return base_buf_puts(b, name);
 	return base_buf_put_i64(b, s);
 }
 
-int agent_render_signal(struct base_buf *b, uint64_t sig)
+int run_render_signal(struct base_buf *b, uint64_t sig)
 {
 	if (sig < ARRAY_SIZE(signal_names) && signal_names[sig])
 		return base_buf_puts(b, signal_names[sig]);
@@ -217,7 +217,7 @@ int agent_render_signal(struct base_buf *b, uint64_t sig)
 	return base_buf_put_u64(b, sig);
 }
 
-int agent_render_syscall(struct base_buf *b, uint64_t nr)
+int run_render_syscall(struct base_buf *b, uint64_t nr)
 {
 	if (nr < ARRAY_SIZE(syscall_names) && syscall_names[nr])
 		return base_buf_puts(b, syscall_names[nr]);
@@ -261,7 +261,7 @@ static const struct {
 	{010000000, "O_PATH"},
 };
 
-int agent_render_file_flags(struct base_buf *b, uint64_t flags)
+int run_render_file_flags(struct base_buf *b, uint64_t flags)
 {
 	static const char *const acc[] = {"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"};
 	uint64_t rest = flags & ~(uint64_t)3;
@@ -282,7 +282,7 @@ int agent_render_file_flags(struct base_buf *b, uint64_t flags)
 	return r;
 }
 
-int agent_render_file_mode(struct base_buf *b, uint64_t mode)
+int run_render_file_mode(struct base_buf *b, uint64_t mode)
 {
 	char s[10];
 	char type;
@@ -323,7 +323,7 @@ int agent_render_file_mode(struct base_buf *b, uint64_t mode)
 	return base_buf_append(b, s, sizeof(s));
 }
 
-int agent_render_bytes(struct base_buf *b, uint64_t n)
+int run_render_bytes(struct base_buf *b, uint64_t n)
 {
 	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 	double v = (double)n;
@@ -362,7 +362,7 @@ static int put_decimal(struct base_buf *b, uint64_t whole, uint64_t frac, int di
 	return base_buf_puts(b, tmp);
 }
 
-int agent_render_duration(struct base_buf *b, int64_t ns)
+int run_render_duration(struct base_buf *b, int64_t ns)
 {
 	uint64_t u = ns < 0 ? (uint64_t)(-(ns + 1)) + 1 : (uint64_t)ns;
 	int r = 0;
@@ -400,7 +400,7 @@ int agent_render_duration(struct base_buf *b, int64_t ns)
 	return r < 0 ? r : base_buf_putc(b, 's');
 }
 
-int agent_render_ip(struct base_buf *b, const uint8_t addr[16], unsigned int version)
+int run_render_ip(struct base_buf *b, const uint8_t addr[16], unsigned int version)
 {
 	char tmp[INET6_ADDRSTRLEN];
 
@@ -416,7 +416,7 @@ int agent_render_ip(struct base_buf *b, const uint8_t addr[16], unsigned int ver
 	return base_buf_puts(b, tmp);
 }
 
-const char *agent_render_proto_name(uint64_t proto)
+const char *run_render_proto_name(uint64_t proto)
 {
 	switch (proto) {
 	case 1:
@@ -444,13 +444,13 @@ const char *agent_render_proto_name(uint64_t proto)
 	}
 }
 
-void agent_render_time_cache_init(struct agent_render_time_cache *c)
+void run_render_time_cache_init(struct run_render_time_cache *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->sec = INT64_MIN;
 }
 
-static void fill_time_cache(struct agent_render_time_cache *c, int64_t sec)
+static void fill_time_cache(struct run_render_time_cache *c, int64_t sec)
 {
 	time_t t = (time_t)sec;
 	struct tm tm;
@@ -481,8 +481,7 @@ static void fill_time_cache(struct agent_render_time_cache *c, int64_t sec)
 	c->zone_len = 6;
 }
 
-int agent_render_timestamp(struct base_buf *b, int64_t realtime_ns,
-			   struct agent_render_time_cache *c)
+int run_render_timestamp(struct base_buf *b, int64_t realtime_ns, struct run_render_time_cache *c)
 {
 	int64_t sec, nsec;
 	char *p;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Tests for the record pipeline (agent/pipeline.c).
+ * Tests for the record pipeline (run/pipeline.c).
  *
  * The layout below is built by hand the way bpf/layout.c would describe a
  * gadget's event struct: a process struct with nested credentials, special
@@ -9,7 +9,7 @@
  * field.  Records go through a pipeline writing into a memfd and the tests
  * compare the exact text a user would see.
  */
-#include "agent/pipeline.h"
+#include "run/pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -197,11 +197,11 @@ static void fill(struct test_event *e, const char *comm, uint32_t pid, uint32_t 
 struct fixture {
 	int fd;
 	char err[256];
-	struct agent_pipeline *p;
+	struct run_pipeline *p;
 };
 
 struct popts {
-	enum agent_output output;
+	enum run_output output;
 	const char *fields;
 	const char *const *filters;
 	size_t n_filters;
@@ -214,7 +214,7 @@ struct popts {
 
 static int make(struct fixture *f, const struct popts *o)
 {
-	struct agent_pipeline_opts po = {
+	struct run_pipeline_opts po = {
 		.sz = sizeof(po),
 		.output = o->output,
 		.fields = o->fields,
@@ -230,11 +230,11 @@ static int make(struct fixture *f, const struct popts *o)
 	};
 	int r;
 
-	f->p = agent_pipeline_free(f->p);
+	f->p = run_pipeline_free(f->p);
 	f->err[0] = '\0';
-	r = agent_pipeline_new(&layout, o->no_md ? NULL : &md, &po, &f->p);
+	r = run_pipeline_new(&layout, o->no_md ? NULL : &md, &po, &f->p);
 	if (r == 0)
-		r = agent_pipeline_prepare(f->p);
+		r = run_pipeline_prepare(f->p);
 	return r;
 }
 
@@ -253,7 +253,7 @@ static char *output(struct fixture *f)
 	off_t n;
 	char *s;
 
-	assert_int_equal(agent_pipeline_flush(f->p), 0);
+	assert_int_equal(run_pipeline_flush(f->p), 0);
 	n = lseek(f->fd, 0, SEEK_END);
 	assert_true(n >= 0);
 	s = malloc((size_t)n + 1);
@@ -294,7 +294,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	agent_pipeline_free(f->p);
+	run_pipeline_free(f->p);
 	close(f->fd);
 	free(f);
 	return 0;
@@ -302,31 +302,31 @@ static int teardown(void **state)
 
 static void record(struct fixture *f, const struct test_event *e)
 {
-	assert_int_equal(agent_pipeline_record(f->p, e, sizeof(*e)), 0);
+	assert_int_equal(run_pipeline_record(f->p, e, sizeof(*e)), 0);
 }
 
 static void test_output_parse(void **state)
 {
-	enum agent_output o = AGENT_OUTPUT_JSON;
+	enum run_output o = RUN_OUTPUT_JSON;
 
 	(void)state;
-	assert_int_equal(agent_output_parse("columns", &o), 0);
-	assert_int_equal(o, AGENT_OUTPUT_COLUMNS);
-	assert_int_equal(agent_output_parse("jsonpretty", &o), 0);
-	assert_int_equal(o, AGENT_OUTPUT_JSONPRETTY);
-	assert_int_equal(agent_output_parse("yaml", &o), 0);
-	assert_int_equal(o, AGENT_OUTPUT_YAML);
-	assert_int_equal(agent_output_parse("json", &o), 0);
-	assert_int_equal(o, AGENT_OUTPUT_JSON);
-	assert_int_equal(agent_output_parse("JSON", &o), -EINVAL);
-	assert_int_equal(agent_output_parse("", &o), -EINVAL);
-	assert_int_equal(o, AGENT_OUTPUT_JSON);
+	assert_int_equal(run_output_parse("columns", &o), 0);
+	assert_int_equal(o, RUN_OUTPUT_COLUMNS);
+	assert_int_equal(run_output_parse("jsonpretty", &o), 0);
+	assert_int_equal(o, RUN_OUTPUT_JSONPRETTY);
+	assert_int_equal(run_output_parse("yaml", &o), 0);
+	assert_int_equal(o, RUN_OUTPUT_YAML);
+	assert_int_equal(run_output_parse("json", &o), 0);
+	assert_int_equal(o, RUN_OUTPUT_JSON);
+	assert_int_equal(run_output_parse("JSON", &o), -EINVAL);
+	assert_int_equal(run_output_parse("", &o), -EINVAL);
+	assert_int_equal(o, RUN_OUTPUT_JSON);
 }
 
 static void test_columns_default(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_COLUMNS};
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS};
 	struct test_event e;
 
 	make_ok(f, &o);
@@ -349,13 +349,13 @@ static void test_columns_default(void **state)
 		      "10.0.0.1:443           /etc/pass… cat -n file\n"
 		      "a-very-long-com        5        0 root       EACCES     7     false -5     "
 		      "[::1]:80               /x         cat -n file\n");
-	assert_int_equal(agent_pipeline_matched(f->p), 2);
+	assert_int_equal(run_pipeline_matched(f->p), 2);
 }
 
 static void test_columns_no_md_no_header(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_COLUMNS,
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS,
 			  .no_md = true,
 			  .no_header = true,
 			  .fields = "proc.pid,lo,hi,delta,args"};
@@ -371,7 +371,7 @@ static void test_columns_no_md_no_header(void **state)
 static void test_json_default(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_JSON};
+	struct popts o = {.output = RUN_OUTPUT_JSON};
 	struct test_event e;
 
 	make_ok(f, &o);
@@ -399,7 +399,7 @@ static void test_json_default(void **state)
 static void test_json_fields_order_and_nesting(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_JSON,
+	struct popts o = {.output = RUN_OUTPUT_JSON,
 			  .fields = "proc.pid,fname,proc.comm,error_raw,dst.port,op_raw"};
 	struct test_event e;
 
@@ -414,7 +414,7 @@ static void test_json_fields_order_and_nesting(void **state)
 static void test_jsonpretty(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_JSONPRETTY,
+	struct popts o = {.output = RUN_OUTPUT_JSONPRETTY,
 			  .fields = "proc.comm,proc.creds.uid,dst,error"};
 	struct test_event e;
 
@@ -441,7 +441,7 @@ static void test_jsonpretty(void **state)
 static void test_yaml(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_YAML,
+	struct popts o = {.output = RUN_OUTPUT_YAML,
 			  .fields = "proc.comm,proc.pid,dst,fname,ok,timestamp,error"};
 	struct test_event e;
 
@@ -481,7 +481,7 @@ static void test_yaml(void **state)
 static void test_fields_relative(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_COLUMNS,
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS,
 			  .fields = "-proc.comm, -dst,-args,+error_raw,-fname,-proc.creds.uid,"
 				    "-proc.creds.user,-ok,-delta"};
 	struct test_event e;
@@ -497,7 +497,7 @@ static void test_fields_relative(void **state)
 static void test_fields_struct_and_short_names(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_COLUMNS, .fields = "proc,fname"};
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS, .fields = "proc,fname"};
 	struct test_event e;
 
 	/* "proc" stands for its columns of the default set (not mntns_id). */
@@ -508,7 +508,7 @@ static void test_fields_struct_and_short_names(void **state)
 			 "cat                 1234        0 root       /etc/passwd\n");
 
 	/* A last component is enough when unique; JSON still nests it. */
-	o.output = AGENT_OUTPUT_JSON;
+	o.output = RUN_OUTPUT_JSON;
 	o.fields = "comm,port,mntns_id";
 	make_ok(f, &o);
 	record(f, &e);
@@ -519,7 +519,7 @@ static void test_fields_struct_and_short_names(void **state)
 static void test_fields_errors(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_COLUMNS, .fields = "proc.comm,nope"};
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS, .fields = "proc.comm,nope"};
 
 	assert_int_equal(make(f, &o), -EINVAL);
 	assert_string_equal(f->err,
@@ -541,7 +541,7 @@ static void test_fields_errors(void **state)
 static void filter_case(struct fixture *f, const char *expr, bool want_match)
 {
 	const char *filters[] = {expr};
-	struct popts o = {.output = AGENT_OUTPUT_JSON,
+	struct popts o = {.output = RUN_OUTPUT_JSON,
 			  .fields = "proc.pid",
 			  .filters = filters,
 			  .n_filters = 1};
@@ -556,7 +556,7 @@ static void filter_case(struct fixture *f, const char *expr, bool want_match)
 		print_error("filter '%s': want %s\n", expr, want_match ? "match" : "no match");
 	assert_int_equal(got[0] != '\0', want_match);
 	free(got);
-	assert_int_equal(agent_pipeline_matched(f->p), want_match ? 1 : 0);
+	assert_int_equal(run_pipeline_matched(f->p), want_match ? 1 : 0);
 }
 
 static void test_filter_operators(void **state)
@@ -620,7 +620,7 @@ static void test_filter_empty_errno(void **state)
 {
 	struct fixture *f = *state;
 	const char *filters[] = {"error==", "comm~^c"};
-	struct popts o = {.output = AGENT_OUTPUT_COLUMNS,
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS,
 			  .fields = "pid,error",
 			  .filters = filters,
 			  .n_filters = 2,
@@ -641,7 +641,7 @@ static void test_filter_empty_errno(void **state)
 static void expect_filter_error(struct fixture *f, const char *expr, const char *msg)
 {
 	const char *filters[] = {"pid>0", expr};
-	struct popts o = {.output = AGENT_OUTPUT_JSON, .filters = filters, .n_filters = 2};
+	struct popts o = {.output = RUN_OUTPUT_JSON, .filters = filters, .n_filters = 2};
 
 	assert_int_equal(make(f, &o), -EINVAL);
 	if (strcmp(f->err, msg))
@@ -702,7 +702,7 @@ static void batch(struct fixture *f, struct test_event *ev, size_t n)
 
 	for (i = 0; i < n; i++)
 		recs[i] = &ev[i];
-	assert_int_equal(agent_pipeline_batch(f->p, recs, n, sizeof(*ev)), 0);
+	assert_int_equal(run_pipeline_batch(f->p, recs, n, sizeof(*ev)), 0);
 }
 
 static void three(struct test_event *ev)
@@ -715,7 +715,7 @@ static void three(struct test_event *ev)
 static void test_batch_sort_limit_columns(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_COLUMNS,
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS,
 			  .fields = "comm,pid",
 			  .sort = "-pid",
 			  .max_entries = 2};
@@ -732,13 +732,13 @@ static void test_batch_sort_limit_columns(void **state)
 			 "COMM                 PID\n"
 			 "a                     30\n"
 			 "c                     20\n");
-	assert_int_equal(agent_pipeline_matched(f->p), 4);
+	assert_int_equal(run_pipeline_matched(f->p), 4);
 }
 
 static void test_batch_sort_keys(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_JSON, .fields = "comm,pid", .sort = "error,comm"};
+	struct popts o = {.output = RUN_OUTPUT_JSON, .fields = "comm,pid", .sort = "error,comm"};
 	struct test_event ev[4];
 
 	make_ok(f, &o);
@@ -770,7 +770,7 @@ static void test_batch_sort_keys(void **state)
 static void test_batch_sort_stable(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_JSON, .fields = "pid", .sort = "ok"};
+	struct popts o = {.output = RUN_OUTPUT_JSON, .fields = "pid", .sort = "ok"};
 	struct test_event ev[6];
 	size_t i;
 
@@ -788,7 +788,7 @@ static void test_batch_sort_stable(void **state)
 static void test_batch_jsonpretty_yaml(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_JSONPRETTY, .fields = "comm,pid", .sort = "pid"};
+	struct popts o = {.output = RUN_OUTPUT_JSONPRETTY, .fields = "comm,pid", .sort = "pid"};
 	struct test_event ev[3];
 
 	make_ok(f, &o);
@@ -811,7 +811,7 @@ static void test_batch_jsonpretty_yaml(void **state)
 			 "]\n"
 			 "[]\n");
 
-	o.output = AGENT_OUTPUT_YAML;
+	o.output = RUN_OUTPUT_YAML;
 	o.fields = "pid,comm,dst";
 	make_ok(f, &o);
 	batch(f, ev, 3);
@@ -848,7 +848,7 @@ static void test_batch_jsonpretty_yaml(void **state)
 static void test_batch_clear_screen(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_COLUMNS, .fields = "pid", .clear = true};
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS, .fields = "pid", .clear = true};
 	struct test_event ev[3];
 
 	make_ok(f, &o);
@@ -861,7 +861,7 @@ static void test_batch_clear_screen(void **state)
 static void test_json_escaping(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_JSON, .fields = "fname"};
+	struct popts o = {.output = RUN_OUTPUT_JSON, .fields = "fname"};
 	struct test_event e;
 
 	make_ok(f, &o);
@@ -881,7 +881,7 @@ static void test_json_escaping(void **state)
 static void test_columns_sanitize(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_COLUMNS, .fields = "fname,pid", .no_header = true};
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS, .fields = "fname,pid", .no_header = true};
 	struct test_event e;
 
 	make_ok(f, &o);
@@ -894,19 +894,19 @@ static void test_columns_sanitize(void **state)
 static void test_short_records(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_JSON,
+	struct popts o = {.output = RUN_OUTPUT_JSON,
 			  .fields = "proc.comm,proc.pid,fname,args,dst,error"};
 	struct test_event e;
 
 	make_ok(f, &o);
 	fill(&e, "cat", 1234, 2, "/etc/passwd");
 	/* args cut after "cat\0-n": the rest of the record was not submitted */
-	assert_int_equal(agent_pipeline_record(f->p, &e, OFF(args) + 6), 0);
+	assert_int_equal(run_pipeline_record(f->p, &e, OFF(args) + 6), 0);
 	/* fname cut in the middle, no NUL within the record */
-	assert_int_equal(agent_pipeline_record(f->p, &e, OFF(fname) + 4), 0);
+	assert_int_equal(run_pipeline_record(f->p, &e, OFF(fname) + 4), 0);
 	/* only the first 20 bytes: comm cut, pid missing */
-	assert_int_equal(agent_pipeline_record(f->p, &e, 20), 0);
-	assert_int_equal(agent_pipeline_record(f->p, &e, 0), 0);
+	assert_int_equal(run_pipeline_record(f->p, &e, 20), 0);
+	assert_int_equal(run_pipeline_record(f->p, &e, 0), 0);
 	expect_output(
 		f, "{\"proc\":{\"comm\":\"cat\",\"pid\":1234},\"fname\":\"/etc/passwd\",\"args\":"
 		   "\"cat -n\",\"dst\":{\"addr\":\"10.0.0.1\",\"version\":4,\"port\":443,\"proto\":"
@@ -920,15 +920,15 @@ static void test_short_records(void **state)
 		   "{\"proc\":{\"comm\":\"\",\"pid\":0},\"fname\":\"\",\"args\":\"\",\"dst\":"
 		   "{\"addr\":\"\",\"version\":0,\"port\":0,\"proto\":\"0\"},\"error\":\"\"}\n");
 	/* a NULL record of size 0 is an empty record, with data it is an error */
-	assert_int_equal(agent_pipeline_record(f->p, NULL, 0), 0);
-	assert_int_equal(agent_pipeline_record(f->p, NULL, 4), -EINVAL);
+	assert_int_equal(run_pipeline_record(f->p, NULL, 0), 0);
+	assert_int_equal(run_pipeline_record(f->p, NULL, 4), -EINVAL);
 	free(output(f));
 }
 
 static void test_timestamp(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_JSON, .fields = "timestamp,timestamp_raw"};
+	struct popts o = {.output = RUN_OUTPUT_JSON, .fields = "timestamp,timestamp_raw"};
 	struct test_event e;
 	struct timespec bt, rt;
 	char *got, *p;
@@ -975,46 +975,46 @@ static int ctx_text(const void *rec, size_t size, struct base_buf *out, void *ct
 static void test_extern_columns(void **state)
 {
 	struct fixture *f = *state;
-	struct agent_pipeline_opts po = {
+	struct run_pipeline_opts po = {
 		.sz = sizeof(po),
-		.output = AGENT_OUTPUT_JSON,
+		.output = RUN_OUTPUT_JSON,
 		.fields = "-error,-op,-lo,-hi,-ok,-delta,-dst,-fname,-args,-timestamp,-proc,"
 			  "-timestamp_raw,-error_raw,-op_raw",
 		.out_fd = f->fd,
 		.errbuf = f->err,
 		.errbuf_len = sizeof(f->err),
 	};
-	struct agent_column_def pod = {.name = "k8s.podName",
-				       .description = "Pod",
-				       .width = 12,
-				       .text = ctx_text,
-				       .ctx = (void *)"pod"};
-	struct agent_column_def node = {
+	struct run_column_def pod = {.name = "k8s.podName",
+				     .description = "Pod",
+				     .width = 12,
+				     .text = ctx_text,
+				     .ctx = (void *)"pod"};
+	struct run_column_def node = {
 		.name = "k8s.node", .hidden = true, .text = ctx_text, .ctx = (void *)"node"};
-	struct agent_column_def rt = {
+	struct run_column_def rt = {
 		.name = "runtime.containerName", .text = ctx_text, .ctx = (void *)"c"};
 	struct test_event e;
 
-	assert_int_equal(agent_pipeline_new(&layout, &md, &po, &f->p), 0);
-	assert_int_equal(agent_pipeline_add_column(f->p, &pod), 0);
-	assert_int_equal(agent_pipeline_add_column(f->p, &node), 0);
-	assert_int_equal(agent_pipeline_add_column(f->p, &rt), 0);
-	assert_int_equal(agent_pipeline_add_column(f->p, &pod), -EINVAL);
+	assert_int_equal(run_pipeline_new(&layout, &md, &po, &f->p), 0);
+	assert_int_equal(run_pipeline_add_column(f->p, &pod), 0);
+	assert_int_equal(run_pipeline_add_column(f->p, &node), 0);
+	assert_int_equal(run_pipeline_add_column(f->p, &rt), 0);
+	assert_int_equal(run_pipeline_add_column(f->p, &pod), -EINVAL);
 	assert_string_equal(f->err, "column 'k8s.podName' already exists");
 	{
-		struct agent_column_def bad = {.name = "proc", .text = ctx_text};
+		struct run_column_def bad = {.name = "proc", .text = ctx_text};
 
-		assert_int_equal(agent_pipeline_add_column(f->p, &bad), -EINVAL);
+		assert_int_equal(run_pipeline_add_column(f->p, &bad), -EINVAL);
 		assert_string_equal(f->err, "column 'proc' conflicts with field 'proc.comm'");
 		bad.name = "a..b";
-		assert_int_equal(agent_pipeline_add_column(f->p, &bad), -EINVAL);
+		assert_int_equal(run_pipeline_add_column(f->p, &bad), -EINVAL);
 		bad.name = "ok2";
 		bad.text = NULL;
-		assert_int_equal(agent_pipeline_add_column(f->p, &bad), -EINVAL);
+		assert_int_equal(run_pipeline_add_column(f->p, &bad), -EINVAL);
 	}
-	assert_int_equal(agent_pipeline_prepare(f->p), 0);
-	assert_int_equal(agent_pipeline_add_column(f->p, &rt), -EBUSY);
-	assert_int_equal(agent_pipeline_prepare(f->p), -EBUSY);
+	assert_int_equal(run_pipeline_prepare(f->p), 0);
+	assert_int_equal(run_pipeline_add_column(f->p, &rt), -EBUSY);
+	assert_int_equal(run_pipeline_prepare(f->p), -EBUSY);
 	fill(&e, "x", 7, 0, "/");
 	record(f, &e);
 	e.pid = 1;
@@ -1024,19 +1024,19 @@ static void test_extern_columns(void **state)
 		      "{\"k8s\":{\"podName\":\"pod-7\"},\"runtime\":{\"containerName\":\"c-7\"}}\n"
 		      "{\"k8s\":{\"podName\":null},\"runtime\":{\"containerName\":null}}\n");
 
-	f->p = agent_pipeline_free(f->p);
-	po.output = AGENT_OUTPUT_COLUMNS;
+	f->p = run_pipeline_free(f->p);
+	po.output = RUN_OUTPUT_COLUMNS;
 	po.fields = "k8s.podName,k8s.node,pid";
 	po.filters = (const char *const[]){"k8s.node~^node-[0-9]$"};
 	po.n_filters = 1;
-	assert_int_equal(agent_pipeline_new(&layout, &md, &po, &f->p), 0);
-	assert_int_equal(agent_pipeline_add_column(f->p, &pod), 0);
+	assert_int_equal(run_pipeline_new(&layout, &md, &po, &f->p), 0);
+	assert_int_equal(run_pipeline_add_column(f->p, &pod), 0);
 	/* the fields name a column not added yet: prepare fails and can be retried */
-	assert_int_equal(agent_pipeline_prepare(f->p), -EINVAL);
+	assert_int_equal(run_pipeline_prepare(f->p), -EINVAL);
 	assert_string_equal(f->err,
 			    "unknown field 'k8s.node' (see --help for the fields of this gadget)");
-	assert_int_equal(agent_pipeline_add_column(f->p, &node), 0);
-	assert_int_equal(agent_pipeline_prepare(f->p), 0);
+	assert_int_equal(run_pipeline_add_column(f->p, &node), 0);
+	assert_int_equal(run_pipeline_prepare(f->p), 0);
 	e.pid = 7;
 	record(f, &e);
 	e.pid = 12;
@@ -1050,11 +1050,11 @@ static void test_extern_columns(void **state)
 static void test_print_fields(void **state)
 {
 	struct fixture *f = *state;
-	struct popts o = {.output = AGENT_OUTPUT_COLUMNS};
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS};
 	struct base_buf b = BASE_BUF_INIT(0);
 
 	make_ok(f, &o);
-	agent_pipeline_print_fields(f->p, &b);
+	run_pipeline_print_fields(f->p, &b);
 	assert_non_null(b.data);
 	assert_string_equal(b.data, "  timestamp         timestamp   (hidden)\n"
 				    "  timestamp_raw     uint64      (hidden)\n"
@@ -1089,33 +1089,33 @@ static void test_print_fields(void **state)
 static void test_bad_opts(void **state)
 {
 	struct fixture *f = *state;
-	struct agent_pipeline_opts po = {.sz = sizeof(po), .out_fd = f->fd};
-	struct agent_pipeline *p = NULL;
+	struct run_pipeline_opts po = {.sz = sizeof(po), .out_fd = f->fd};
+	struct run_pipeline *p = NULL;
 	struct test_event e;
 
-	assert_int_equal(agent_pipeline_new(NULL, NULL, &po, &p), -EINVAL);
+	assert_int_equal(run_pipeline_new(NULL, NULL, &po, &p), -EINVAL);
 	po.sz = 0;
-	assert_int_equal(agent_pipeline_new(&layout, NULL, &po, &p), -EINVAL);
+	assert_int_equal(run_pipeline_new(&layout, NULL, &po, &p), -EINVAL);
 	po.sz = sizeof(po);
-	po.output = (enum agent_output)9;
-	assert_int_equal(agent_pipeline_new(&layout, NULL, &po, &p), -EINVAL);
+	po.output = (enum run_output)9;
+	assert_int_equal(run_pipeline_new(&layout, NULL, &po, &p), -EINVAL);
 	assert_null(p);
-	po.output = AGENT_OUTPUT_JSON;
-	assert_int_equal(agent_pipeline_new(&layout, NULL, &po, &p), 0);
+	po.output = RUN_OUTPUT_JSON;
+	assert_int_equal(run_pipeline_new(&layout, NULL, &po, &p), 0);
 	/* records before prepare are refused */
 	fill(&e, "x", 1, 0, "/");
-	assert_int_equal(agent_pipeline_record(p, &e, sizeof(e)), -EINVAL);
-	assert_int_equal(agent_pipeline_prepare(p), 0);
-	assert_int_equal(agent_pipeline_prepare(p), -EBUSY);
-	assert_null(agent_pipeline_free(p));
-	assert_null(agent_pipeline_free(NULL));
+	assert_int_equal(run_pipeline_record(p, &e, sizeof(e)), -EINVAL);
+	assert_int_equal(run_pipeline_prepare(p), 0);
+	assert_int_equal(run_pipeline_prepare(p), -EBUSY);
+	assert_null(run_pipeline_free(p));
+	assert_null(run_pipeline_free(NULL));
 }
 
 static void test_epipe(void **state)
 {
 	struct fixture *f = *state;
-	struct agent_pipeline_opts po = {.sz = sizeof(po), .output = AGENT_OUTPUT_JSON};
-	struct agent_pipeline *p = NULL;
+	struct run_pipeline_opts po = {.sz = sizeof(po), .output = RUN_OUTPUT_JSON};
+	struct run_pipeline *p = NULL;
 	struct test_event e;
 	int fds[2];
 
@@ -1124,22 +1124,22 @@ static void test_epipe(void **state)
 	close(fds[0]);
 	po.out_fd = fds[1];
 	signal(SIGPIPE, SIG_IGN);
-	assert_int_equal(agent_pipeline_new(&layout, NULL, &po, &p), 0);
-	assert_int_equal(agent_pipeline_prepare(p), 0);
+	assert_int_equal(run_pipeline_new(&layout, NULL, &po, &p), 0);
+	assert_int_equal(run_pipeline_prepare(p), 0);
 	fill(&e, "x", 1, 0, "/");
-	assert_int_equal(agent_pipeline_record(p, &e, sizeof(e)), 0);
-	assert_int_equal(agent_pipeline_flush(p), -EPIPE);
+	assert_int_equal(run_pipeline_record(p, &e, sizeof(e)), 0);
+	assert_int_equal(run_pipeline_flush(p), -EPIPE);
 	/* nothing left to write */
-	assert_int_equal(agent_pipeline_flush(p), 0);
-	agent_pipeline_free(p);
+	assert_int_equal(run_pipeline_flush(p), 0);
+	run_pipeline_free(p);
 	close(fds[1]);
 }
 
 static void test_auto_flush_nonblocking(void **state)
 {
 	struct fixture *f = *state;
-	struct agent_pipeline_opts po = {.sz = sizeof(po), .output = AGENT_OUTPUT_JSON};
-	struct agent_pipeline *p = NULL;
+	struct run_pipeline_opts po = {.sz = sizeof(po), .output = RUN_OUTPUT_JSON};
+	struct run_pipeline *p = NULL;
 	struct test_event e;
 	size_t total = 0, i;
 	int fds[2];
@@ -1151,8 +1151,8 @@ static void test_auto_flush_nonblocking(void **state)
 	/* The size of one record's line, for the reader to check its total. */
 	po.out_fd = f->fd;
 	fill(&e, "x", 1, 0, "/");
-	assert_int_equal(agent_pipeline_new(&layout, NULL, &po, &f->p), 0);
-	assert_int_equal(agent_pipeline_prepare(f->p), 0);
+	assert_int_equal(run_pipeline_new(&layout, NULL, &po, &f->p), 0);
+	assert_int_equal(run_pipeline_prepare(f->p), 0);
 	record(f, &e);
 	text = output(f);
 	one = strlen(text);
@@ -1177,14 +1177,14 @@ static void test_auto_flush_nonblocking(void **state)
 	}
 	close(fds[0]);
 	po.out_fd = fds[1];
-	assert_int_equal(agent_pipeline_new(&layout, NULL, &po, &p), 0);
-	assert_int_equal(agent_pipeline_prepare(p), 0);
+	assert_int_equal(run_pipeline_new(&layout, NULL, &po, &p), 0);
+	assert_int_equal(run_pipeline_prepare(p), 0);
 	for (i = 0; i < 2000; i++)
-		assert_int_equal(agent_pipeline_record(p, &e, sizeof(e)), 0);
-	assert_int_equal(agent_pipeline_flush(p), 0);
-	total = agent_pipeline_matched(p);
+		assert_int_equal(run_pipeline_record(p, &e, sizeof(e)), 0);
+	assert_int_equal(run_pipeline_flush(p), 0);
+	total = run_pipeline_matched(p);
 	assert_int_equal(total, 2000);
-	agent_pipeline_free(p);
+	run_pipeline_free(p);
 	close(fds[1]);
 	{
 		int status = 0;

@@ -5,7 +5,7 @@
  * The JSON writer is on the hot path of every record, so it looks each byte
  * up in a class table and copies runs of plain ASCII in one go.
  */
-#include "agent/escape.h"
+#include "run/escape.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -43,7 +43,7 @@ static inline bool needs_look(uint64_t w)
 	       has_zero(w ^ ('\\' * ONES)) || (w & HIGHS);
 }
 
-size_t agent_escape_utf8_len(const unsigned char *s, size_t n)
+size_t run_escape_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
 
@@ -102,7 +102,7 @@ static int quote(struct base_buf *b, const char *str, size_t n, size_t keep, boo
 
 	if (n > (SIZE_MAX - keep) / 6 - 1)
 		return -E2BIG;
-	r = base_buf_reserve(b, AGENT_ESCAPE_JSON_MAX(n) + keep);
+	r = base_buf_reserve(b, RUN_ESCAPE_JSON_MAX(n) + keep);
 	if (r < 0)
 		return r;
 	o = b->data + b->len;
@@ -158,7 +158,7 @@ static int quote(struct base_buf *b, const char *str, size_t n, size_t keep, boo
 			i++;
 			continue;
 		}
-		len = agent_escape_utf8_len(s + i, n - i);
+		len = run_escape_utf8_len(s + i, n - i);
 		if (!len) {
 			o = put_u(o, 0xfffd);
 			i++;
@@ -181,7 +181,7 @@ static int quote(struct base_buf *b, const char *str, size_t n, size_t keep, boo
 	return 0;
 }
 
-int agent_escape_json(struct base_buf *b, const char *s, size_t n, size_t keep)
+int run_escape_json(struct base_buf *b, const char *s, size_t n, size_t keep)
 {
 	return quote(b, s, n, keep, false);
 }
@@ -198,7 +198,7 @@ static bool yaml_reserved(const char *s, size_t n)
 	return false;
 }
 
-bool agent_escape_yaml_plain(const char *str, size_t n)
+bool run_escape_yaml_plain(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i;
@@ -218,7 +218,7 @@ bool agent_escape_yaml_plain(const char *str, size_t n)
 		if ((s[i] == ':' && i + 1 < n && s[i + 1] == ' ') ||
 		    (s[i] == '#' && s[i - 1] == ' '))
 			return false;
-		len = agent_escape_utf8_len(s + i, n - i);
+		len = run_escape_utf8_len(s + i, n - i);
 		if (!len || yaml_special_cp(s + i, len))
 			return false;
 		i += len;
@@ -226,20 +226,20 @@ bool agent_escape_yaml_plain(const char *str, size_t n)
 	return true;
 }
 
-int agent_escape_yaml(struct base_buf *b, const char *s, size_t n)
+int run_escape_yaml(struct base_buf *b, const char *s, size_t n)
 {
-	if (agent_escape_yaml_plain(s, n))
+	if (run_escape_yaml_plain(s, n))
 		return base_buf_append(b, s, n);
 	return quote(b, s, n, 0, true);
 }
 
-size_t agent_escape_width(const char *str, size_t n)
+size_t run_escape_width(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, w = 0;
 
 	while (i < n) {
-		size_t len = s[i] < 0x80 ? 1 : agent_escape_utf8_len(s + i, n - i);
+		size_t len = s[i] < 0x80 ? 1 : run_escape_utf8_len(s + i, n - i);
 
 		i += len ? len : 1;
 		w++;
@@ -249,11 +249,11 @@ size_t agent_escape_width(const char *str, size_t n)
 
 static const char ellipsis[] = "\xe2\x80\xa6"; /* … */
 
-int agent_escape_cell(struct base_buf *b, const char *str, size_t n, size_t width, bool right,
-		      bool pad)
+int run_escape_cell(struct base_buf *b, const char *str, size_t n, size_t width, bool right,
+		    bool pad)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t w = agent_escape_width(str, n);
+	size_t w = run_escape_width(str, n);
 	size_t keep = w, fill = 0, i = 0, k;
 	char *o;
 	int r;
@@ -272,7 +272,7 @@ int agent_escape_cell(struct base_buf *b, const char *str, size_t n, size_t widt
 		o += fill;
 	}
 	for (k = 0; k < keep; k++) {
-		size_t len = s[i] < 0x80 ? 1 : agent_escape_utf8_len(s + i, n - i);
+		size_t len = s[i] < 0x80 ? 1 : run_escape_utf8_len(s + i, n - i);
 
 		if (!len || s[i] < 0x20 || s[i] == 0x7f ||
 		    (len == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0)) {

@@ -8,8 +8,8 @@
  * pure functions that append text to a buffer; they know nothing of records.
  * Each returns 0 or a negative errno from the buffer (-E2BIG, -ENOMEM).
  */
-#ifndef AGENT_RENDER_H
-#define AGENT_RENDER_H
+#ifndef RUN_RENDER_H
+#define RUN_RENDER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,30 +18,30 @@
 #include "base/buf.h"
 
 /* Name of errno e ("ENOENT") or NULL when unknown; 0 has no name. */
-const char *agent_render_errno_name(uint64_t e);
+const char *run_render_errno_name(uint64_t e);
 /* An errno as stored by a gadget: positive or negated, 0 renders as "". */
-int agent_render_errno(struct base_buf *b, uint64_t v);
-int agent_render_signal(struct base_buf *b, uint64_t sig);
-int agent_render_syscall(struct base_buf *b, uint64_t nr);
+int run_render_errno(struct base_buf *b, uint64_t v);
+int run_render_signal(struct base_buf *b, uint64_t sig);
+int run_render_syscall(struct base_buf *b, uint64_t nr);
 /* open(2) flags with the kernel's bit values: "O_WRONLY|O_CREAT|O_TRUNC". */
-int agent_render_file_flags(struct base_buf *b, uint64_t flags);
+int run_render_file_flags(struct base_buf *b, uint64_t flags);
 /* st_mode-like bits as ls -l shows them: "-rw-r--r--", "drwxrwxrwt". */
-int agent_render_file_mode(struct base_buf *b, uint64_t mode);
+int run_render_file_mode(struct base_buf *b, uint64_t mode);
 /* A size in bytes with binary units: "512 B", "1.5 KiB". */
-int agent_render_bytes(struct base_buf *b, uint64_t n);
+int run_render_bytes(struct base_buf *b, uint64_t n);
 /* Nanoseconds the way Go prints a time.Duration: "1.5ms", "2m3.5s". */
-int agent_render_duration(struct base_buf *b, int64_t ns);
+int run_render_duration(struct base_buf *b, int64_t ns);
 /* IPv4 (version 4, first 4 bytes) or IPv6 (version 6) address; "" otherwise. */
-int agent_render_ip(struct base_buf *b, const uint8_t addr[16], unsigned int version);
+int run_render_ip(struct base_buf *b, const uint8_t addr[16], unsigned int version);
 /* IP protocol number: "TCP", "UDP", ... or NULL when unknown. */
-const char *agent_render_proto_name(uint64_t proto);
+const char *run_render_proto_name(uint64_t proto);
 
 /*
  * Wall-clock timestamps.  Splitting a time into calendar fields costs far
  * more than the rest of a record, and consecutive records nearly always share
  * the second, so the text of the last second is kept here.
  */
-struct agent_render_time_cache {
+struct run_render_time_cache {
 	int64_t sec;   /* second the text below belongs to; INT64_MIN if none */
 	char date[24]; /* "2024-05-01T10:00:00" */
 	size_t date_len;
@@ -49,9 +49,8 @@ struct agent_render_time_cache {
 	size_t zone_len;
 };
 
-void agent_render_time_cache_init(struct agent_render_time_cache *c);
+void run_render_time_cache_init(struct run_render_time_cache *c);
 /* realtime_ns since the epoch as RFC 3339 with nanoseconds in local time. */
-int agent_render_timestamp(struct base_buf *b, int64_t realtime_ns,
-			   struct agent_render_time_cache *c);
+int run_render_timestamp(struct base_buf *b, int64_t realtime_ns, struct run_render_time_cache *c);
 
-#endif /* AGENT_RENDER_H */
+#endif /* RUN_RENDER_H */

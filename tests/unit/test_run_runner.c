@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Tests for the gadget runner (agent/runner.c) against the real kernel: the
+ * Tests for the gadget runner (run/runner.c) against the real kernel: the
  * test gadgets of tests/data/bpf are opened, given params, prepared, loaded
  * and attached, and the test makes the syscalls they trace itself (getppid()
  * for the tracer and the map iterator; the task iterator lists this very
@@ -8,7 +8,7 @@
  * describe, the JSON records the sink receives (parsed back with jansson),
  * the end of each fetch, and the errors of bad params, fields and options.
  */
-#include "agent/runner.h"
+#include "run/runner.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -24,8 +24,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "agent/enrich.h"
-#include "agent/selector.h"
+#include "run/enrich.h"
+#include "run/selector.h"
 
 #define OBJ(name) TEST_BPF_DIR "/" name ".bpf.o"
 
@@ -104,9 +104,9 @@ static const char *str_at(json_t *j, const char *a, const char *b)
 	return json_string_value(v);
 }
 
-static struct agent_runner_opts base_opts(const char *obj, char *err, size_t errlen)
+static struct run_runner_opts base_opts(const char *obj, char *err, size_t errlen)
 {
-	struct agent_runner_opts o = {
+	struct run_runner_opts o = {
 		.sz = sizeof(o),
 		.name = "t",
 		.elf_path = obj,
@@ -118,8 +118,8 @@ static struct agent_runner_opts base_opts(const char *obj, char *err, size_t err
 	return o;
 }
 
-static const struct agent_runner_field *field(const struct agent_runner_ds_info *ds,
-					      const char *name, size_t *idx)
+static const struct run_runner_field *field(const struct run_runner_ds_info *ds, const char *name,
+					    size_t *idx)
 {
 	size_t i;
 
@@ -134,7 +134,7 @@ static const struct agent_runner_field *field(const struct agent_runner_ds_info 
 }
 
 /* Drains until want records arrived, or two seconds passed. */
-static void consume_until(struct agent_runner *r, struct got *g, size_t want)
+static void consume_until(struct run_runner *r, struct got *g, size_t want)
 {
 	int i;
 
@@ -142,7 +142,7 @@ static void consume_until(struct agent_runner *r, struct got *g, size_t want)
 		struct timespec ts = {0, 10 * 1000000L};
 
 		getppid();
-		assert_int_equal(agent_runner_consume(r), 0);
+		assert_int_equal(run_runner_consume(r), 0);
 		nanosleep(&ts, NULL);
 	}
 }
@@ -150,131 +150,131 @@ static void consume_until(struct agent_runner *r, struct got *g, size_t want)
 static void test_params_described_and_checked(void **state)
 {
 	char err[512] = "";
-	struct agent_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
-	struct agent_runner *r = NULL;
-	const struct agent_runner_param_info *p = NULL;
+	struct run_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
+	struct run_runner *r = NULL;
+	const struct run_runner_param_info *p = NULL;
 	size_t i;
 
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_param_count(r), 7);
-	for (i = 0; i < agent_runner_param_count(r); i++)
-		if (!strcmp(agent_runner_param(r, i)->key, "magic"))
-			p = agent_runner_param(r, i);
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_param_count(r), 7);
+	for (i = 0; i < run_runner_param_count(r); i++)
+		if (!strcmp(run_runner_param(r, i)->key, "magic"))
+			p = run_runner_param(r, i);
 	assert_non_null(p);
 	assert_string_equal(p->name, "targ_magic");
 	assert_string_equal(p->default_value, "4660");
-	assert_null(agent_runner_param(r, 7));
+	assert_null(run_runner_param(r, 7));
 	assert_int_equal(p->n_values, 0);
 	/* an enum lists the names it accepts (GetGadgetInfo, ig run --help) */
-	for (i = 0; i < agent_runner_param_count(r); i++)
-		if (!strcmp(agent_runner_param(r, i)->key, "mode"))
-			p = agent_runner_param(r, i);
+	for (i = 0; i < run_runner_param_count(r); i++)
+		if (!strcmp(run_runner_param(r, i)->key, "mode"))
+			p = run_runner_param(r, i);
 	assert_string_equal(p->name, "targ_mode");
 	assert_int_equal(p->n_values, 3);
 	assert_string_equal(p->values[1], "TR_MODE_B");
 
 	/* by key and by eBPF variable name */
-	assert_int_equal(agent_runner_set_param(r, "magic", "77"), 0);
-	assert_int_equal(agent_runner_set_param(r, "targ_pid", "1"), 0);
+	assert_int_equal(run_runner_set_param(r, "magic", "77"), 0);
+	assert_int_equal(run_runner_set_param(r, "targ_pid", "1"), 0);
 
-	assert_int_equal(agent_runner_set_param(r, "no-such", "1"), -ENOENT);
+	assert_int_equal(run_runner_set_param(r, "no-such", "1"), -ENOENT);
 	assert_non_null(strstr(err, "no-such"));
-	assert_int_equal(agent_runner_set_param(r, "magic", "abc"), -EINVAL);
+	assert_int_equal(run_runner_set_param(r, "magic", "abc"), -EINVAL);
 	assert_non_null(strstr(err, "abc"));
-	assert_int_equal(agent_runner_set_param(r, "u8", "300"), -EINVAL);
-	assert_int_equal(agent_runner_set_param(r, "enabled", "maybe"), -EINVAL);
-	agent_runner_free(r);
+	assert_int_equal(run_runner_set_param(r, "u8", "300"), -EINVAL);
+	assert_int_equal(run_runner_set_param(r, "enabled", "maybe"), -EINVAL);
+	run_runner_free(r);
 }
 
 static void test_not_a_gadget(void **state)
 {
 	char path[] = "/tmp/runner-junk-XXXXXX", err[512] = "";
 	int fd = mkstemp(path);
-	struct agent_runner_opts o = base_opts(path, err, sizeof(err));
-	struct agent_runner *r = NULL;
+	struct run_runner_opts o = base_opts(path, err, sizeof(err));
+	struct run_runner *r = NULL;
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "not an ELF file at all", 22), 22);
 	close(fd);
-	assert_int_equal(agent_runner_new(&o, &r), -ENOEXEC);
+	assert_int_equal(run_runner_new(&o, &r), -ENOEXEC);
 	assert_null(r);
 	assert_true(err[0]);
 	unlink(path);
 
 	o.elf_path = NULL;
-	assert_int_equal(agent_runner_new(&o, &r), -EINVAL);
+	assert_int_equal(run_runner_new(&o, &r), -EINVAL);
 	o.sz = 8;
-	assert_int_equal(agent_runner_new(&o, &r), -EINVAL);
+	assert_int_equal(run_runner_new(&o, &r), -EINVAL);
 }
 
 static void test_bad_options_fail_prepare(void **state)
 {
 	static const char *const bad_filter[] = {"nosuchfield==1"};
 	char err[512] = "";
-	struct agent_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
-	struct agent_selector sel = {.container_name = "web"};
-	struct agent_runner *r = NULL;
+	struct run_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
+	struct run_selector sel = {.container_name = "web"};
+	struct run_runner *r = NULL;
 
 	o.fields = "pid,bogus";
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_prepare(r), -EINVAL);
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_prepare(r), -EINVAL);
 	assert_non_null(strstr(err, "bogus"));
-	r = agent_runner_free(r);
+	r = run_runner_free(r);
 
 	o.fields = NULL;
 	o.filters = bad_filter;
 	o.n_filters = 1;
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_prepare(r), -EINVAL);
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_prepare(r), -EINVAL);
 	assert_non_null(strstr(err, "nosuchfield"));
-	r = agent_runner_free(r);
+	r = run_runner_free(r);
 
 	o.filters = NULL;
 	o.n_filters = 0;
 	o.sort = "-nosuch";
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_prepare(r), -EINVAL);
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_prepare(r), -EINVAL);
 	assert_non_null(strstr(err, "nosuch"));
-	r = agent_runner_free(r);
+	r = run_runner_free(r);
 
 	/* a selector without a container runtime cannot select anything */
 	o.sort = NULL;
 	o.selector = &sel;
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_prepare(r), -ENODEV);
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_prepare(r), -ENODEV);
 	assert_true(err[0]);
 	/* nothing was loaded: starting is refused */
-	assert_int_equal(agent_runner_start(r), -EINVAL);
-	agent_runner_free(r);
+	assert_int_equal(run_runner_start(r), -EINVAL);
+	run_runner_free(r);
 }
 
 static void test_fields_listed(void **state)
 {
 	char err[512] = "";
-	struct agent_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
-	struct agent_runner *r = NULL;
-	struct agent_enrich *e = NULL;
-	const struct agent_runner_ds_info *ds;
-	const struct agent_runner_field *f;
+	struct run_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
+	struct run_runner *r = NULL;
+	struct run_enrich *e = NULL;
+	const struct run_runner_ds_info *ds;
+	const struct run_runner_field *f;
 	size_t i_ns = 0, i_comm = 0;
 
-	assert_int_equal(agent_enrich_new(NULL, &e), 0);
+	assert_int_equal(run_enrich_new(NULL, &e), 0);
 	o.enrich = e;
 	o.node_name = "node-7";
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_ds_count(r), 1);
-	ds = agent_runner_ds(r, 0);
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_ds_count(r), 1);
+	ds = run_runner_ds(r, 0);
 	assert_string_equal(ds->name, "my_events");
-	assert_int_equal(ds->type, AGENT_RUNNER_DS_TRACER);
+	assert_int_equal(ds->type, RUN_RUNNER_DS_TRACER);
 	assert_int_equal(ds->n_fields, 0); /* known once prepared */
-	assert_true(agent_runner_has_tracer(r));
-	assert_false(agent_runner_has_mapiter(r));
-	assert_false(agent_runner_has_l4endpoint(r));
-	assert_int_equal(agent_runner_prepare(r), 0);
-	assert_int_equal(agent_runner_prepare(r), -EBUSY);
-	assert_int_equal(agent_runner_set_opts(r, &o), -EBUSY);
+	assert_true(run_runner_has_tracer(r));
+	assert_false(run_runner_has_mapiter(r));
+	assert_false(run_runner_has_l4endpoint(r));
+	assert_int_equal(run_runner_prepare(r), 0);
+	assert_int_equal(run_runner_prepare(r), -EBUSY);
+	assert_int_equal(run_runner_set_opts(r, &o), -EBUSY);
 
-	ds = agent_runner_ds(r, 0);
+	ds = run_runner_ds(r, 0);
 	assert_true(ds->n_fields > 10);
 	/* k8s.node first: the callers' columns lead, the node's first of all */
 	assert_string_equal(ds->fields[0].name, "k8s.node");
@@ -307,58 +307,58 @@ static void test_fields_listed(void **state)
 	assert_non_null(field(ds, "runtime.containerId", NULL));
 	/* the API's columns only come with the API */
 	assert_null(field(ds, "k8s.owner.kind", NULL));
-	agent_runner_free(r);
-	agent_enrich_free(e);
+	run_runner_free(r);
+	run_enrich_free(e);
 }
 
 static void test_fields_option_orders_fields(void **state)
 {
 	char err[512] = "";
-	struct agent_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
-	struct agent_runner *r = NULL;
-	const struct agent_runner_ds_info *ds;
+	struct run_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
+	struct run_runner *r = NULL;
+	const struct run_runner_ds_info *ds;
 	size_t i;
 
-	assert_int_equal(agent_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_new(&o, &r), 0);
 	/* the options may come after the gadget is open */
 	o.fields = "tag,pid";
-	assert_int_equal(agent_runner_set_opts(r, &o), 0);
-	assert_int_equal(agent_runner_prepare(r), 0);
-	ds = agent_runner_ds(r, 0);
+	assert_int_equal(run_runner_set_opts(r, &o), 0);
+	assert_int_equal(run_runner_prepare(r), 0);
+	ds = run_runner_ds(r, 0);
 	assert_string_equal(ds->fields[0].name, "tag");
 	assert_string_equal(ds->fields[1].name, "pid");
 	for (i = 0; i < ds->n_fields; i++)
 		assert_int_equal(ds->fields[i].visible_json, i < 2);
-	agent_runner_free(r);
+	run_runner_free(r);
 }
 
 static void test_sink_gets_records_of_a_syscall(void **state)
 {
 	char err[512] = "", pid[16];
 	struct got g = {0};
-	struct agent_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
-	struct agent_runner *r = NULL;
+	struct run_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
+	struct run_runner *r = NULL;
 	json_t *j;
 
 	o.sink.record = on_record;
 	o.sink.fetch_end = on_fetch_end;
 	o.sink.ctx = &g;
 	o.node_name = "node-7";
-	o.output = AGENT_OUTPUT_COLUMNS; /* ignored with a sink */
+	o.output = RUN_OUTPUT_COLUMNS; /* ignored with a sink */
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_set_param(r, "pid", pid), 0);
-	assert_int_equal(agent_runner_set_param(r, "tag", "xyz"), 0);
-	assert_int_equal(agent_runner_prepare(r), 0);
-	assert_int_equal(agent_runner_start(r), 0);
-	assert_true(agent_runner_fd(r) >= 0);
-	assert_false(agent_runner_done(r));
-	assert_int_equal(agent_runner_set_param(r, "tag", "late"), -EBUSY);
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_set_param(r, "pid", pid), 0);
+	assert_int_equal(run_runner_set_param(r, "tag", "xyz"), 0);
+	assert_int_equal(run_runner_prepare(r), 0);
+	assert_int_equal(run_runner_start(r), 0);
+	assert_true(run_runner_fd(r) >= 0);
+	assert_false(run_runner_done(r));
+	assert_int_equal(run_runner_set_param(r, "tag", "late"), -EBUSY);
 
 	consume_until(r, &g, 3);
 	assert_true(g.n >= 3);
-	assert_int_equal(agent_runner_records(r), g.n);
-	assert_int_equal(agent_runner_lost(r), 0);
+	assert_int_equal(run_runner_records(r), g.n);
+	assert_int_equal(run_runner_lost(r), 0);
 	assert_int_equal(g.n_fetch_ends, 0); /* tracers have no fetches */
 
 	j = parse(g.records[0]);
@@ -375,8 +375,8 @@ static void test_sink_gets_records_of_a_syscall(void **state)
 	/* a failing sink stops the drain and says so */
 	g.fail_with = -EPIPE;
 	getppid();
-	assert_int_equal(agent_runner_consume(r), -EPIPE);
-	agent_runner_free(r);
+	assert_int_equal(run_runner_consume(r), -EPIPE);
+	run_runner_free(r);
 	got_done(&g);
 }
 
@@ -385,65 +385,65 @@ static void test_sink_filters_and_fields(void **state)
 	static const char *const keep_none[] = {"pid==1"};
 	char err[512] = "", pid[16];
 	struct got g = {0};
-	struct agent_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
-	struct agent_runner *r = NULL;
+	struct run_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
+	struct run_runner *r = NULL;
 	int i;
 
 	o.sink.record = on_record;
 	o.sink.ctx = &g;
 	o.fields = "pid,magic";
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_set_param(r, "pid", pid), 0);
-	assert_int_equal(agent_runner_set_param(r, "magic", "5"), 0);
-	assert_int_equal(agent_runner_prepare(r), 0);
-	assert_int_equal(agent_runner_start(r), 0);
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_set_param(r, "pid", pid), 0);
+	assert_int_equal(run_runner_set_param(r, "magic", "5"), 0);
+	assert_int_equal(run_runner_prepare(r), 0);
+	assert_int_equal(run_runner_start(r), 0);
 	consume_until(r, &g, 1);
 	assert_true(g.n >= 1);
 	snprintf(err, sizeof(err), "{\"pid\":%d,\"magic\":5}", (int)getpid());
 	assert_string_equal(g.records[0], err);
-	agent_runner_free(r);
+	run_runner_free(r);
 	got_done(&g);
 
 	/* a filter nothing passes: nothing arrives, though the gadget fires */
 	o.fields = NULL;
 	o.filters = keep_none;
 	o.n_filters = 1;
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_set_param(r, "pid", pid), 0);
-	assert_int_equal(agent_runner_prepare(r), 0);
-	assert_int_equal(agent_runner_start(r), 0);
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_set_param(r, "pid", pid), 0);
+	assert_int_equal(run_runner_prepare(r), 0);
+	assert_int_equal(run_runner_start(r), 0);
 	for (i = 0; i < 20; i++) {
 		getppid();
-		assert_int_equal(agent_runner_consume(r), 0);
+		assert_int_equal(run_runner_consume(r), 0);
 	}
 	assert_int_equal(g.n, 0);
-	assert_int_equal(agent_runner_records(r), 0);
-	agent_runner_free(r);
+	assert_int_equal(run_runner_records(r), 0);
+	run_runner_free(r);
 }
 
 static void test_fd_output(void **state)
 {
 	char err[512] = "", pid[16], buf[8192];
-	struct agent_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
-	struct agent_runner *r = NULL;
+	struct run_runner_opts o = base_opts(OBJ("gadget_tracer"), err, sizeof(err));
+	struct run_runner *r = NULL;
 	int fd = memfd_create("runner-out", MFD_CLOEXEC), i;
 	ssize_t n;
 
 	assert_true(fd >= 0);
 	o.out_fd = fd;
-	o.output = AGENT_OUTPUT_COLUMNS;
+	o.output = RUN_OUTPUT_COLUMNS;
 	o.fields = "pid,tag";
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_set_param(r, "pid", pid), 0);
-	assert_int_equal(agent_runner_prepare(r), 0);
-	assert_int_equal(agent_runner_start(r), 0);
-	for (i = 0; i < 200 && !agent_runner_records(r); i++) {
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_set_param(r, "pid", pid), 0);
+	assert_int_equal(run_runner_prepare(r), 0);
+	assert_int_equal(run_runner_start(r), 0);
+	for (i = 0; i < 200 && !run_runner_records(r); i++) {
 		getppid();
-		assert_int_equal(agent_runner_consume(r), 0);
+		assert_int_equal(run_runner_consume(r), 0);
 	}
-	agent_runner_free(r);
+	run_runner_free(r);
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	assert_true(n > 0);
 	buf[n] = '\0';
@@ -457,8 +457,8 @@ static void test_snapshot_runs_at_start(void **state)
 {
 	char err[512] = "", want[32];
 	struct got g = {0};
-	struct agent_runner_opts o = base_opts(OBJ("gadget_iter"), err, sizeof(err));
-	struct agent_runner *r = NULL;
+	struct run_runner_opts o = base_opts(OBJ("gadget_iter"), err, sizeof(err));
+	struct run_runner *r = NULL;
 	size_t i, mine = 0;
 	json_int_t prev = -1;
 
@@ -466,12 +466,12 @@ static void test_snapshot_runs_at_start(void **state)
 	o.sink.fetch_end = on_fetch_end;
 	o.sink.ctx = &g;
 	o.sort = "pid";
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_int_equal(agent_runner_ds(r, 0)->type, AGENT_RUNNER_DS_ITER);
-	assert_int_equal(agent_runner_fd(r), -1);
-	assert_int_equal(agent_runner_prepare(r), 0);
-	assert_int_equal(agent_runner_start(r), 0);
-	assert_true(agent_runner_done(r));
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_int_equal(run_runner_ds(r, 0)->type, RUN_RUNNER_DS_ITER);
+	assert_int_equal(run_runner_fd(r), -1);
+	assert_int_equal(run_runner_prepare(r), 0);
+	assert_int_equal(run_runner_start(r), 0);
+	assert_true(run_runner_done(r));
 	assert_int_equal(g.n_fetch_ends, 1);
 	assert_int_equal(g.fetch_ends[0], 1);
 	assert_true(g.n > 1);
@@ -489,7 +489,7 @@ static void test_snapshot_runs_at_start(void **state)
 		json_decref(j);
 	}
 	assert_int_equal(mine, 1);
-	agent_runner_free(r);
+	run_runner_free(r);
 	got_done(&g);
 }
 
@@ -497,8 +497,8 @@ static void test_mapiter_fetches(void **state)
 {
 	char err[512] = "", pid[16];
 	struct got g = {0};
-	struct agent_runner_opts o = base_opts(OBJ("gadget_mapiter"), err, sizeof(err));
-	struct agent_runner *r = NULL;
+	struct run_runner_opts o = base_opts(OBJ("gadget_mapiter"), err, sizeof(err));
+	struct run_runner *r = NULL;
 	json_t *j;
 	int i;
 
@@ -506,16 +506,16 @@ static void test_mapiter_fetches(void **state)
 	o.sink.fetch_end = on_fetch_end;
 	o.sink.ctx = &g;
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	assert_int_equal(agent_runner_new(&o, &r), 0);
-	assert_true(agent_runner_has_mapiter(r));
-	assert_false(agent_runner_has_tracer(r));
-	assert_int_equal(agent_runner_set_param(r, "pid", pid), 0);
-	assert_int_equal(agent_runner_prepare(r), 0);
-	assert_int_equal(agent_runner_start(r), 0);
-	assert_false(agent_runner_done(r));
+	assert_int_equal(run_runner_new(&o, &r), 0);
+	assert_true(run_runner_has_mapiter(r));
+	assert_false(run_runner_has_tracer(r));
+	assert_int_equal(run_runner_set_param(r, "pid", pid), 0);
+	assert_int_equal(run_runner_prepare(r), 0);
+	assert_int_equal(run_runner_start(r), 0);
+	assert_false(run_runner_done(r));
 	for (i = 0; i < 5; i++)
 		getppid();
-	assert_int_equal(agent_runner_fetch(r), 0);
+	assert_int_equal(run_runner_fetch(r), 0);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.n_fetch_ends, 1);
 	assert_int_equal(g.fetch_ends[0], 1);
@@ -525,11 +525,11 @@ static void test_mapiter_fetches(void **state)
 	json_decref(j);
 
 	/* the fetch cleared the map: the next one is empty, and still ends */
-	assert_int_equal(agent_runner_fetch(r), 0);
+	assert_int_equal(run_runner_fetch(r), 0);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.n_fetch_ends, 2);
 	assert_int_equal(g.fetch_ends[1], 2);
-	agent_runner_free(r);
+	run_runner_free(r);
 	got_done(&g);
 }
 

@@ -9,7 +9,7 @@
  * (gadget_bytes) and durations keep their number unless named
  * "_raw", as their raw form is what scripts want.
  */
-#include "agent/column.h"
+#include "run/column.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/escape.h"
-#include "agent/users.h"
+#include "run/escape.h"
+#include "run/users.h"
 #include "bpf/layout.h"
 #include "oci/metadata.h"
 
@@ -30,11 +30,11 @@
 struct catalog {
 	const struct bpf_layout *l;
 	const struct oci_metadata_ds *md;
-	struct agent_column *cols;
+	struct run_column *cols;
 	size_t n, cap;
 	/* the endpoint struct being walked, if any */
 	int ep_depth;
-	struct agent_column_int ep_version;
+	struct run_column_int ep_version;
 };
 
 static const char *ann(const struct catalog *b, const char *name, const char *key)
@@ -67,9 +67,9 @@ static bool ann_uint(const char *v, unsigned int *ret)
 	return true;
 }
 
-static struct agent_column *catalog_add(struct catalog *b)
+static struct run_column *catalog_add(struct catalog *b)
 {
-	struct agent_column *c;
+	struct run_column *c;
 
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 32;
@@ -117,7 +117,7 @@ static bool field_exists(const struct bpf_layout *l, const char *full)
 	return false;
 }
 
-static bool int_of(const struct bpf_layout_field *f, struct agent_column_int *v)
+static bool int_of(const struct bpf_layout_field *f, struct run_column_int *v)
 {
 	if (f->kind != BPF_LAYOUT_INT && f->kind != BPF_LAYOUT_UINT && f->kind != BPF_LAYOUT_BOOL &&
 	    f->kind != BPF_LAYOUT_ENUM)
@@ -134,7 +134,7 @@ static bool int_of(const struct bpf_layout_field *f, struct agent_column_int *v)
 	return true;
 }
 
-static const char *int_type(const struct agent_column_int *v)
+static const char *int_type(const struct run_column_int *v)
 {
 	static const char *const u[] = {"uint8", "uint16", "uint32", "uint64"};
 	static const char *const s[] = {"int8", "int16", "int32", "int64"};
@@ -144,83 +144,83 @@ static const char *int_type(const struct agent_column_int *v)
 }
 
 /* Widths and alignment that fit a kind of value, before annotations. */
-static void apply_template(struct agent_column *c, const char *t)
+static void apply_template(struct run_column *c, const char *t)
 {
 	if (!strcmp(t, "comm")) {
 		c->width = 16;
-		c->flags &= ~AGENT_COLUMN_RIGHT;
+		c->flags &= ~RUN_COLUMN_RIGHT;
 	} else if (!strcmp(t, "pid")) {
 		c->width = 7;
-		c->flags |= AGENT_COLUMN_RIGHT;
+		c->flags |= RUN_COLUMN_RIGHT;
 	} else if (!strcmp(t, "ns")) {
 		c->width = 12;
-		c->flags |= AGENT_COLUMN_RIGHT;
+		c->flags |= RUN_COLUMN_RIGHT;
 	} else if (!strcmp(t, "mntns_id") || !strcmp(t, "netns_id")) {
 		c->width = 12;
-		c->flags |= AGENT_COLUMN_RIGHT | AGENT_COLUMN_HIDDEN_COLS;
+		c->flags |= RUN_COLUMN_RIGHT | RUN_COLUMN_HIDDEN_COLS;
 	} else if (!strcmp(t, "uid") || !strcmp(t, "gid")) {
 		c->width = 8;
-		c->flags |= AGENT_COLUMN_RIGHT;
+		c->flags |= RUN_COLUMN_RIGHT;
 	} else if (!strcmp(t, "timestamp")) {
 		c->width = 35;
-		c->flags &= ~AGENT_COLUMN_RIGHT;
+		c->flags &= ~RUN_COLUMN_RIGHT;
 	} else if (!strcmp(t, "syscall")) {
 		c->width = 18;
-		c->flags &= ~AGENT_COLUMN_RIGHT;
+		c->flags &= ~RUN_COLUMN_RIGHT;
 	} else if (!strcmp(t, "l4endpoint")) {
 		c->width = 22;
-		c->flags &= ~AGENT_COLUMN_RIGHT;
+		c->flags &= ~RUN_COLUMN_RIGHT;
 	} else if (!strcmp(t, "l3endpoint")) {
 		c->width = 16;
-		c->flags &= ~AGENT_COLUMN_RIGHT;
+		c->flags &= ~RUN_COLUMN_RIGHT;
 	}
 }
 
-static void default_width(struct agent_column *c)
+static void default_width(struct run_column *c)
 {
 	switch (c->kind) {
-	case AGENT_COLUMN_UINT:
-	case AGENT_COLUMN_INT:
+	case RUN_COLUMN_UINT:
+	case RUN_COLUMN_INT:
 		c->width = c->v.size == 1 ? 4 : c->v.size == 2 ? 6 : c->v.size == 4 ? 10 : 16;
-		c->flags |= AGENT_COLUMN_RIGHT;
+		c->flags |= RUN_COLUMN_RIGHT;
 		break;
-	case AGENT_COLUMN_BOOL:
+	case RUN_COLUMN_BOOL:
 		c->width = 5;
 		break;
-	case AGENT_COLUMN_ERRNO:
-	case AGENT_COLUMN_FILE_MODE:
-	case AGENT_COLUMN_USER:
-	case AGENT_COLUMN_GROUP:
+	case RUN_COLUMN_ERRNO:
+	case RUN_COLUMN_FILE_MODE:
+	case RUN_COLUMN_USER:
+	case RUN_COLUMN_GROUP:
 		c->width = 10;
 		break;
-	case AGENT_COLUMN_SIGNAL:
+	case RUN_COLUMN_SIGNAL:
 		c->width = 9;
 		break;
-	case AGENT_COLUMN_PROTO:
+	case RUN_COLUMN_PROTO:
 		c->width = 6;
 		break;
-	case AGENT_COLUMN_FILE_FLAGS:
+	case RUN_COLUMN_FILE_FLAGS:
 		c->width = 24;
 		break;
-	case AGENT_COLUMN_ENUM:
+	case RUN_COLUMN_ENUM:
 		c->width = 12;
 		break;
-	case AGENT_COLUMN_BYTES:
-	case AGENT_COLUMN_DURATION:
+	case RUN_COLUMN_BYTES:
+	case RUN_COLUMN_DURATION:
 		c->width = 10;
-		c->flags |= AGENT_COLUMN_RIGHT;
+		c->flags |= RUN_COLUMN_RIGHT;
 		break;
-	case AGENT_COLUMN_TIMESTAMP:
+	case RUN_COLUMN_TIMESTAMP:
 		apply_template(c, "timestamp");
 		break;
-	case AGENT_COLUMN_SYSCALL:
+	case RUN_COLUMN_SYSCALL:
 		apply_template(c, "syscall");
 		break;
-	case AGENT_COLUMN_L4:
+	case RUN_COLUMN_L4:
 		apply_template(c, "l4endpoint");
 		break;
-	case AGENT_COLUMN_L3:
-	case AGENT_COLUMN_IP:
+	case RUN_COLUMN_L3:
+	case RUN_COLUMN_IP:
 		apply_template(c, "l3endpoint");
 		break;
 	default:
@@ -268,7 +268,7 @@ static const char *special_short_name(const struct bpf_layout_field *f)
 }
 
 /* Annotations of gadget.yaml, looked up by the column's full name. */
-static int apply_annotations(const struct catalog *b, struct agent_column *c)
+static int apply_annotations(const struct catalog *b, struct run_column *c)
 {
 	const char *v;
 	unsigned int w, lo, hi;
@@ -284,18 +284,18 @@ static int apply_annotations(const struct catalog *b, struct agent_column *c)
 		c->width = hi;
 	v = ann(b, c->name, "columns.alignment");
 	if (v && !strcmp(v, "right"))
-		c->flags |= AGENT_COLUMN_RIGHT;
+		c->flags |= RUN_COLUMN_RIGHT;
 	else if (v && !strcmp(v, "left"))
-		c->flags &= ~AGENT_COLUMN_RIGHT;
+		c->flags &= ~RUN_COLUMN_RIGHT;
 	v = ann(b, c->name, "columns.hidden");
 	if (ann_true(v))
-		c->flags |= AGENT_COLUMN_HIDDEN_COLS;
+		c->flags |= RUN_COLUMN_HIDDEN_COLS;
 	else if (ann_false(v))
-		c->flags &= ~(AGENT_COLUMN_HIDDEN_COLS | AGENT_COLUMN_HIDDEN);
+		c->flags &= ~(RUN_COLUMN_HIDDEN_COLS | RUN_COLUMN_HIDDEN);
 	if (ann_true(ann(b, c->name, "json.skip")))
-		c->flags |= AGENT_COLUMN_JSON_SKIP;
-	if (c->kind == AGENT_COLUMN_STRING && ann_true(ann(b, c->name, "strings.nul-separated")))
-		c->kind = AGENT_COLUMN_STRINGS;
+		c->flags |= RUN_COLUMN_JSON_SKIP;
+	if (c->kind == RUN_COLUMN_STRING && ann_true(ann(b, c->name, "strings.nul-separated")))
+		c->kind = RUN_COLUMN_STRINGS;
 	v = ann(b, c->name, "description");
 	if (v) {
 		c->description = strdup(v);
@@ -306,7 +306,7 @@ static int apply_annotations(const struct catalog *b, struct agent_column *c)
 }
 
 /* Names, widths and annotations common to every column of the layout. */
-static int finish(struct catalog *b, struct agent_column *c, const char *short_name,
+static int finish(struct catalog *b, struct run_column *c, const char *short_name,
 		  const char *template)
 {
 	if (!c->name)
@@ -320,34 +320,34 @@ static int finish(struct catalog *b, struct agent_column *c, const char *short_n
 	return apply_annotations(b, c);
 }
 
-static const char *derived_type(enum agent_column_kind k)
+static const char *derived_type(enum run_column_kind k)
 {
 	switch (k) {
-	case AGENT_COLUMN_ERRNO:
+	case RUN_COLUMN_ERRNO:
 		return "errno";
-	case AGENT_COLUMN_SIGNAL:
+	case RUN_COLUMN_SIGNAL:
 		return "signal";
-	case AGENT_COLUMN_SYSCALL:
+	case RUN_COLUMN_SYSCALL:
 		return "syscall";
-	case AGENT_COLUMN_FILE_FLAGS:
+	case RUN_COLUMN_FILE_FLAGS:
 		return "file flags";
-	case AGENT_COLUMN_FILE_MODE:
+	case RUN_COLUMN_FILE_MODE:
 		return "file mode";
-	case AGENT_COLUMN_ENUM:
+	case RUN_COLUMN_ENUM:
 		return "enum";
-	case AGENT_COLUMN_TIMESTAMP:
+	case RUN_COLUMN_TIMESTAMP:
 		return "timestamp";
-	case AGENT_COLUMN_BYTES:
+	case RUN_COLUMN_BYTES:
 		return "bytes";
-	case AGENT_COLUMN_DURATION:
+	case RUN_COLUMN_DURATION:
 		return "duration";
-	case AGENT_COLUMN_USER:
+	case RUN_COLUMN_USER:
 		return "user";
-	case AGENT_COLUMN_GROUP:
+	case RUN_COLUMN_GROUP:
 		return "group";
-	case AGENT_COLUMN_PROTO:
+	case RUN_COLUMN_PROTO:
 		return "protocol";
-	case AGENT_COLUMN_IP:
+	case RUN_COLUMN_IP:
 		return "ip address";
 	default:
 		return "string";
@@ -359,28 +359,28 @@ static int derived_kind(const struct catalog *b, const struct bpf_layout_field *
 {
 	switch (f->special) {
 	case BPF_LAYOUT_SPECIAL_TIMESTAMP:
-		return AGENT_COLUMN_TIMESTAMP;
+		return RUN_COLUMN_TIMESTAMP;
 	case BPF_LAYOUT_SPECIAL_ERRNO:
-		return AGENT_COLUMN_ERRNO;
+		return RUN_COLUMN_ERRNO;
 	case BPF_LAYOUT_SPECIAL_SIGNAL:
-		return AGENT_COLUMN_SIGNAL;
+		return RUN_COLUMN_SIGNAL;
 	case BPF_LAYOUT_SPECIAL_SYSCALL:
-		return AGENT_COLUMN_SYSCALL;
+		return RUN_COLUMN_SYSCALL;
 	case BPF_LAYOUT_SPECIAL_FILE_FLAGS:
-		return AGENT_COLUMN_FILE_FLAGS;
+		return RUN_COLUMN_FILE_FLAGS;
 	case BPF_LAYOUT_SPECIAL_FILE_MODE:
-		return AGENT_COLUMN_FILE_MODE;
+		return RUN_COLUMN_FILE_MODE;
 	case BPF_LAYOUT_SPECIAL_BYTES:
-		return AGENT_COLUMN_BYTES;
+		return RUN_COLUMN_BYTES;
 	case BPF_LAYOUT_SPECIAL_DURATION:
-		return AGENT_COLUMN_DURATION;
+		return RUN_COLUMN_DURATION;
 	default:
 		break;
 	}
 	if (f->kind == BPF_LAYOUT_ENUM)
-		return AGENT_COLUMN_ENUM;
+		return RUN_COLUMN_ENUM;
 	if (b->ep_depth >= 0 && (!strcmp(f->name, "proto_raw") || !strcmp(f->name, "proto")))
-		return AGENT_COLUMN_PROTO;
+		return RUN_COLUMN_PROTO;
 	return -1;
 }
 
@@ -399,23 +399,23 @@ static bool enum_is_flags(const struct bpf_layout_field *f)
 	return bits >= 3;
 }
 
-static void set_derived(struct agent_column *c, enum agent_column_kind k,
-			const struct bpf_layout_field *f, const struct agent_column_int *v)
+static void set_derived(struct run_column *c, enum run_column_kind k,
+			const struct bpf_layout_field *f, const struct run_column_int *v)
 {
 	c->kind = k;
 	c->v = *v;
 	c->type = derived_type(k);
-	if (k == AGENT_COLUMN_ENUM) {
+	if (k == RUN_COLUMN_ENUM) {
 		c->field = f;
 		c->enum_flags = enum_is_flags(f);
 	}
 }
 
-static int numeric_kind(const struct bpf_layout_field *f, const struct agent_column_int *v)
+static int numeric_kind(const struct bpf_layout_field *f, const struct run_column_int *v)
 {
 	if (f->kind == BPF_LAYOUT_BOOL)
-		return AGENT_COLUMN_BOOL;
-	return v->sign ? AGENT_COLUMN_INT : AGENT_COLUMN_UINT;
+		return RUN_COLUMN_BOOL;
+	return v->sign ? RUN_COLUMN_INT : RUN_COLUMN_UINT;
 }
 
 /* "uid" -> "user", "gid" -> "group", "loginuid" -> "loginuid_user" */
@@ -439,12 +439,12 @@ static char *uid_sibling_name(const struct catalog *b, const struct bpf_layout_f
 }
 
 static int add_uid_gid(struct catalog *b, const struct bpf_layout_field *f,
-		       const struct agent_column_int *v, unsigned int hidden)
+		       const struct run_column_int *v, unsigned int hidden)
 {
 	bool uid = f->special == BPF_LAYOUT_SPECIAL_UID;
 	size_t n = strlen(f->name);
 	bool raw = n > RAW_SUFFIX_LEN && !strcmp(f->name + n - RAW_SUFFIX_LEN, RAW_SUFFIX);
-	struct agent_column *c = catalog_add(b);
+	struct run_column *c = catalog_add(b);
 	char *sib;
 	int r;
 
@@ -464,13 +464,13 @@ static int add_uid_gid(struct catalog *b, const struct bpf_layout_field *f,
 		return 0;
 	}
 	if (raw)
-		c->flags |= AGENT_COLUMN_HIDDEN;
+		c->flags |= RUN_COLUMN_HIDDEN;
 	c = catalog_add(b);
 	if (!c) {
 		free(sib);
 		return -ENOMEM;
 	}
-	set_derived(c, uid ? AGENT_COLUMN_USER : AGENT_COLUMN_GROUP, f, v);
+	set_derived(c, uid ? RUN_COLUMN_USER : RUN_COLUMN_GROUP, f, v);
 	c->flags = hidden;
 	c->name = sib;
 	return finish(b, c, leaf_of(sib), NULL);
@@ -483,7 +483,7 @@ static int add_endpoint_addr(struct catalog *b, const struct bpf_layout_field *f
 	size_t n = strlen(f->name);
 	char *name = raw ? sibling_name(f->full_name, f->name, n - RAW_SUFFIX_LEN)
 			 : strdup(f->full_name);
-	struct agent_column *c;
+	struct run_column *c;
 	int r;
 
 	if (!name)
@@ -498,7 +498,7 @@ static int add_endpoint_addr(struct catalog *b, const struct bpf_layout_field *f
 			free(name);
 			return -ENOMEM;
 		}
-		c->kind = AGENT_COLUMN_IP;
+		c->kind = RUN_COLUMN_IP;
 		c->type = "ip address";
 		c->off = f->offset;
 		c->size = 16;
@@ -508,12 +508,12 @@ static int add_endpoint_addr(struct catalog *b, const struct bpf_layout_field *f
 		r = finish(b, c, leaf_of(name), NULL);
 		if (r < 0 || !raw)
 			return r;
-		hidden |= AGENT_COLUMN_HIDDEN;
+		hidden |= RUN_COLUMN_HIDDEN;
 	}
 	c = catalog_add(b);
 	if (!c)
 		return -ENOMEM;
-	c->kind = AGENT_COLUMN_HEX;
+	c->kind = RUN_COLUMN_HEX;
 	c->type = "bytes";
 	c->off = f->offset;
 	c->size = f->size;
@@ -525,16 +525,16 @@ static int add_endpoint_addr(struct catalog *b, const struct bpf_layout_field *f
 /* Columns of a leaf field: its own, and the human form of a special one. */
 static int add_leaf(struct catalog *b, const struct bpf_layout_field *f)
 {
-	unsigned int hidden = b->ep_depth >= 0 ? AGENT_COLUMN_HIDDEN : 0;
+	unsigned int hidden = b->ep_depth >= 0 ? RUN_COLUMN_HIDDEN : 0;
 	const char *template = special_template(f->special);
-	struct agent_column_int v = {0};
-	struct agent_column *c;
+	struct run_column_int v = {0};
+	struct run_column *c;
 	size_t n = strlen(f->name);
 	bool raw = n > RAW_SUFFIX_LEN && !strcmp(f->name + n - RAW_SUFFIX_LEN, RAW_SUFFIX);
 	int dk = -1, r;
 
 	if (f->special == BPF_LAYOUT_SPECIAL_MNTNS_ID || f->special == BPF_LAYOUT_SPECIAL_NETNS_ID)
-		hidden |= AGENT_COLUMN_HIDDEN_COLS;
+		hidden |= RUN_COLUMN_HIDDEN_COLS;
 	if (f->special == BPF_LAYOUT_SPECIAL_IP_ADDR && b->ep_depth >= 0 && f->size >= 16)
 		return add_endpoint_addr(b, f, hidden, raw);
 	if (int_of(f, &v)) {
@@ -555,18 +555,18 @@ static int add_leaf(struct catalog *b, const struct bpf_layout_field *f)
 				free(name);
 				return -ENOMEM;
 			}
-			set_derived(c, (enum agent_column_kind)dk, f, &v);
+			set_derived(c, (enum run_column_kind)dk, f, &v);
 			c->flags = hidden;
 			c->name = name;
 			r = finish(b, c, leaf_of(name), NULL);
 			if (r < 0)
 				return r;
 			/* the number stays in JSON and YAML: it is what scripts compare */
-			hidden |= AGENT_COLUMN_HIDDEN_COLS;
+			hidden |= RUN_COLUMN_HIDDEN_COLS;
 		}
 		dk = -1;
 	}
-	if (dk == AGENT_COLUMN_BYTES || dk == AGENT_COLUMN_DURATION)
+	if (dk == RUN_COLUMN_BYTES || dk == RUN_COLUMN_DURATION)
 		dk = -1;
 
 	c = catalog_add(b);
@@ -575,13 +575,13 @@ static int add_leaf(struct catalog *b, const struct bpf_layout_field *f)
 	c->flags = hidden;
 	c->name = strdup(f->full_name);
 	if (dk >= 0) {
-		set_derived(c, (enum agent_column_kind)dk, f, &v);
+		set_derived(c, (enum run_column_kind)dk, f, &v);
 	} else if (v.size) {
 		c->kind = numeric_kind(f, &v);
 		c->v = v;
-		c->type = c->kind == AGENT_COLUMN_BOOL ? "bool" : int_type(&v);
+		c->type = c->kind == RUN_COLUMN_BOOL ? "bool" : int_type(&v);
 	} else if (f->kind == BPF_LAYOUT_STRING) {
-		c->kind = AGENT_COLUMN_STRING;
+		c->kind = RUN_COLUMN_STRING;
 		c->type = "string";
 		c->off = f->offset;
 		c->size = f->size;
@@ -591,14 +591,14 @@ static int add_leaf(struct catalog *b, const struct bpf_layout_field *f)
 		   (f->elem_size == 1 || f->elem_size == 2 || f->elem_size == 4 ||
 		    f->elem_size == 8) &&
 		   f->count && (uint64_t)f->elem_size * f->count <= f->size) {
-		c->kind = AGENT_COLUMN_ARRAY;
+		c->kind = RUN_COLUMN_ARRAY;
 		c->type = "array";
 		c->off = f->offset;
 		c->size = f->elem_size * f->count;
 		c->elem_size = f->elem_size;
 		c->elem_sign = f->elem_kind == BPF_LAYOUT_INT;
 	} else {
-		c->kind = AGENT_COLUMN_HEX;
+		c->kind = RUN_COLUMN_HEX;
 		c->type = "bytes";
 		c->off = f->offset;
 		c->size = f->size;
@@ -618,7 +618,7 @@ static const struct bpf_layout_field *member(const struct bpf_layout *l, size_t 
 }
 
 static void member_int(const struct bpf_layout *l, size_t parent, const char *name, const char *alt,
-		       uint32_t dflt_off, uint8_t dflt_size, struct agent_column_int *v)
+		       uint32_t dflt_off, uint8_t dflt_size, struct run_column_int *v)
 {
 	const struct bpf_layout_field *f = member(l, parent, name);
 
@@ -640,11 +640,11 @@ static int add_endpoint(struct catalog *b, size_t i)
 	const struct bpf_layout_field *f = &b->l->fields[i];
 	const struct bpf_layout_field *addr = member(b->l, i, "addr_raw");
 	bool l4 = f->special == BPF_LAYOUT_SPECIAL_L4ENDPOINT;
-	struct agent_column *c = catalog_add(b);
+	struct run_column *c = catalog_add(b);
 
 	if (!c)
 		return -ENOMEM;
-	c->kind = l4 ? AGENT_COLUMN_L4 : AGENT_COLUMN_L3;
+	c->kind = l4 ? RUN_COLUMN_L4 : RUN_COLUMN_L3;
 	c->type = l4 ? "l4endpoint" : "l3endpoint";
 	c->name = strdup(f->full_name);
 	c->off = addr ? addr->offset : f->offset;
@@ -661,8 +661,8 @@ static int add_endpoint(struct catalog *b, size_t i)
 	return finish(b, c, f->name, NULL);
 }
 
-int agent_column_catalog(const struct bpf_layout *l, const struct oci_metadata_ds *md,
-			 struct agent_column **ret, size_t *ret_n)
+int run_column_catalog(const struct bpf_layout *l, const struct oci_metadata_ds *md,
+		       struct run_column **ret, size_t *ret_n)
 {
 	struct catalog b = {.l = l, .md = md, .ep_depth = -1};
 	int skip_depth = -1;
@@ -693,7 +693,7 @@ int agent_column_catalog(const struct bpf_layout *l, const struct oci_metadata_d
 		r = add_leaf(&b, f);
 	}
 	if (r < 0) {
-		agent_column_free_all(b.cols, b.n);
+		run_column_free_all(b.cols, b.n);
 		return r;
 	}
 	*ret = b.cols;
@@ -701,15 +701,15 @@ int agent_column_catalog(const struct bpf_layout *l, const struct oci_metadata_d
 	return 0;
 }
 
-int agent_column_init_extern(struct agent_column *c, const char *name, const char *description,
-			     bool hidden, int width,
-			     int (*text_fn)(const void *, size_t, struct base_buf *, void *),
-			     void *ctx)
+int run_column_init_extern(struct run_column *c, const char *name, const char *description,
+			   bool hidden, int width,
+			   int (*text_fn)(const void *, size_t, struct base_buf *, void *),
+			   void *ctx)
 {
 	memset(c, 0, sizeof(*c));
-	c->kind = AGENT_COLUMN_EXTERN;
+	c->kind = RUN_COLUMN_EXTERN;
 	c->type = "string";
-	c->flags = hidden ? AGENT_COLUMN_HIDDEN : 0;
+	c->flags = hidden ? RUN_COLUMN_HIDDEN : 0;
 	c->width = width > 0 && width <= MAX_WIDTH ? (unsigned int)width : 16;
 	c->text_fn = text_fn;
 	c->ctx = ctx;
@@ -717,36 +717,36 @@ int agent_column_init_extern(struct agent_column *c, const char *name, const cha
 	c->short_name = strdup(name);
 	c->description = description ? strdup(description) : NULL;
 	if (!c->name || !c->short_name || (description && !c->description)) {
-		agent_column_done(c);
+		run_column_done(c);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-int agent_column_init_ep_k8s(struct agent_column *c, const struct agent_column *ep_col,
-			     enum agent_column_ep_part part)
+int run_column_init_ep_k8s(struct run_column *c, const struct run_column *ep_col,
+			   enum run_column_ep_part part)
 {
 	static const char *const leaf[] = {
-		[AGENT_COLUMN_EP_KIND] = "kind",
-		[AGENT_COLUMN_EP_NAME] = "name",
-		[AGENT_COLUMN_EP_NAMESPACE] = "namespace",
+		[RUN_COLUMN_EP_KIND] = "kind",
+		[RUN_COLUMN_EP_NAME] = "name",
+		[RUN_COLUMN_EP_NAMESPACE] = "namespace",
 	};
 	static const unsigned int width[] = {
-		[AGENT_COLUMN_EP_KIND] = 8,
-		[AGENT_COLUMN_EP_NAME] = 24,
-		[AGENT_COLUMN_EP_NAMESPACE] = 16,
+		[RUN_COLUMN_EP_KIND] = 8,
+		[RUN_COLUMN_EP_NAME] = 24,
+		[RUN_COLUMN_EP_NAMESPACE] = 16,
 	};
 	static const char *const what[] = {
-		[AGENT_COLUMN_EP_KIND] = "Pod, Service or Node with this address",
-		[AGENT_COLUMN_EP_NAME] = "Name of the pod, service or node with this address",
-		[AGENT_COLUMN_EP_NAMESPACE] = "Namespace of the pod or service with this address",
+		[RUN_COLUMN_EP_KIND] = "Pod, Service or Node with this address",
+		[RUN_COLUMN_EP_NAME] = "Name of the pod, service or node with this address",
+		[RUN_COLUMN_EP_NAMESPACE] = "Namespace of the pod or service with this address",
 	};
 	struct base_buf b = BASE_BUF_INIT(0);
 
 	memset(c, 0, sizeof(*c));
-	c->kind = AGENT_COLUMN_EP_K8S;
+	c->kind = RUN_COLUMN_EP_K8S;
 	c->type = "string";
-	c->flags = (ep_col->flags & AGENT_COLUMN_HIDDEN) | AGENT_COLUMN_HIDDEN_COLS;
+	c->flags = (ep_col->flags & RUN_COLUMN_HIDDEN) | RUN_COLUMN_HIDDEN_COLS;
 	c->width = width[part];
 	c->off = ep_col->off;
 	c->size = ep_col->size;
@@ -763,15 +763,15 @@ int agent_column_init_ep_k8s(struct agent_column *c, const struct agent_column *
 	c->short_name = c->name ? strdup(c->name) : NULL;
 	c->description = strdup(what[part]);
 	if (!c->name || !c->short_name || !c->description) {
-		agent_column_done(c);
+		run_column_done(c);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-void agent_column_done(struct agent_column *c)
+void run_column_done(struct run_column *c)
 {
-	if (c->kind == AGENT_COLUMN_L4 && c->ep) {
+	if (c->kind == RUN_COLUMN_L4 && c->ep) {
 		if (c->ep->val.ref && c->ep->res.release)
 			c->ep->res.release(c->ep->res.ctx, c->ep->val.ref);
 		free(c->ep);
@@ -783,16 +783,16 @@ void agent_column_done(struct agent_column *c)
 	c->name = c->short_name = c->description = NULL;
 }
 
-void agent_column_free_all(struct agent_column *cols, size_t n)
+void run_column_free_all(struct run_column *cols, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		agent_column_done(&cols[i]);
+		run_column_done(&cols[i]);
 	free(cols);
 }
 
-int agent_column_find(const struct agent_column *cols, size_t n, const char *name, size_t len)
+int run_column_find(const struct run_column *cols, size_t n, const char *name, size_t len)
 {
 	size_t i, found = n;
 
@@ -809,7 +809,7 @@ int agent_column_find(const struct agent_column *cols, size_t n, const char *nam
 	return found == n ? -ENOENT : (int)found;
 }
 
-uint64_t agent_column_read(const struct agent_column_int *v, const void *rec, size_t size)
+uint64_t run_column_read(const struct run_column_int *v, const void *rec, size_t size)
 {
 	const uint8_t *p = (const uint8_t *)rec + v->off;
 	unsigned int bits = v->size * 8;
@@ -851,15 +851,15 @@ uint64_t agent_column_read(const struct agent_column_int *v, const void *rec, si
 	return x;
 }
 
-static int put_int(const struct agent_column_int *v, const void *rec, size_t size,
+static int put_int(const struct run_column_int *v, const void *rec, size_t size,
 		   struct base_buf *out)
 {
-	uint64_t x = agent_column_read(v, rec, size);
+	uint64_t x = run_column_read(v, rec, size);
 
-	return v->sign ? agent_put_i64(out, (int64_t)x) : agent_put_u64(out, x);
+	return v->sign ? run_put_i64(out, (int64_t)x) : run_put_u64(out, x);
 }
 
-static int text_enum(const struct agent_column *c, uint64_t x, struct base_buf *out)
+static int text_enum(const struct run_column *c, uint64_t x, struct base_buf *out)
 {
 	const struct bpf_layout_field *f = c->field;
 	uint64_t rest = x;
@@ -897,7 +897,7 @@ static size_t avail(uint32_t off, uint32_t len, size_t size)
 	return size - off < len ? size - off : len;
 }
 
-static int text_strings(const struct agent_column *c, const void *rec, size_t size,
+static int text_strings(const struct run_column *c, const void *rec, size_t size,
 			struct base_buf *out)
 {
 	const char *p = (const char *)rec + c->off;
@@ -917,10 +917,10 @@ static int text_strings(const struct agent_column *c, const void *rec, size_t si
 	return 0;
 }
 
-static int text_array(const struct agent_column *c, const void *rec, size_t size,
+static int text_array(const struct run_column *c, const void *rec, size_t size,
 		      struct base_buf *out, const char *sep)
 {
-	struct agent_column_int e = {.size = (uint8_t)c->elem_size, .sign = c->elem_sign};
+	struct run_column_int e = {.size = (uint8_t)c->elem_size, .sign = c->elem_sign};
 	size_t n = avail(c->off, c->size, size) / c->elem_size, i;
 	int r = base_buf_putc(out, '[');
 
@@ -934,8 +934,7 @@ static int text_array(const struct agent_column *c, const void *rec, size_t size
 	return r < 0 ? r : base_buf_putc(out, ']');
 }
 
-static int text_hex(const struct agent_column *c, const void *rec, size_t size,
-		    struct base_buf *out)
+static int text_hex(const struct run_column *c, const void *rec, size_t size, struct base_buf *out)
 {
 	static const char digits[] = "0123456789abcdef";
 	const uint8_t *p = (const uint8_t *)rec + c->off;
@@ -955,18 +954,18 @@ static int text_hex(const struct agent_column *c, const void *rec, size_t size,
 	return 0;
 }
 
-static int text_ip(const struct agent_column *c, const void *rec, size_t size, struct base_buf *out)
+static int text_ip(const struct run_column *c, const void *rec, size_t size, struct base_buf *out)
 {
-	unsigned int version = (unsigned int)agent_column_read(&c->version, rec, size);
+	unsigned int version = (unsigned int)run_column_read(&c->version, rec, size);
 
 	if (!c->size || avail(c->off, 16, size) < (version == 4 ? 4u : 16u))
 		return 0;
-	return agent_render_ip(out, (const uint8_t *)rec + c->off, version);
+	return run_render_ip(out, (const uint8_t *)rec + c->off, version);
 }
 
 static int text_proto(uint64_t proto, struct base_buf *out)
 {
-	const char *name = agent_render_proto_name(proto);
+	const char *name = run_render_proto_name(proto);
 
 	return name ? base_buf_puts(out, name) : base_buf_put_u64(out, proto);
 }
@@ -976,10 +975,10 @@ static int text_proto(uint64_t proto, struct base_buf *out)
  * when there is none.  A failed lookup counts as none: a record is worth
  * more than its enrichment.
  */
-static const struct agent_endpoint_k8s *
-ep_lookup(struct agent_column_env *env, const struct agent_column *c, const void *rec, size_t size)
+static const struct run_endpoint_k8s *
+ep_lookup(struct run_column_env *env, const struct run_column *c, const void *rec, size_t size)
 {
-	struct agent_column_ep *ep = c->ep;
+	struct run_column_ep *ep = c->ep;
 	unsigned int version;
 	char ip[INET6_ADDRSTRLEN];
 
@@ -990,7 +989,7 @@ ep_lookup(struct agent_column_env *env, const struct agent_column *c, const void
 	memset(&ep->val, 0, sizeof(ep->val));
 	ep->epoch = env->epoch;
 	ep->found = false;
-	version = (unsigned int)agent_column_read(&c->version, rec, size);
+	version = (unsigned int)run_column_read(&c->version, rec, size);
 	if ((version != 4 && version != 6) || !c->size ||
 	    avail(c->off, 16, size) < (version == 4 ? 4u : 16u))
 		return NULL;
@@ -1005,34 +1004,34 @@ ep_lookup(struct agent_column_env *env, const struct agent_column *c, const void
 	return ep->found ? &ep->val : NULL;
 }
 
-static const char *ep_part_of(const struct agent_endpoint_k8s *v, enum agent_column_ep_part part)
+static const char *ep_part_of(const struct run_endpoint_k8s *v, enum run_column_ep_part part)
 {
 	const char *s = NULL;
 
 	if (!v)
 		return "";
 	switch (part) {
-	case AGENT_COLUMN_EP_KIND:
+	case RUN_COLUMN_EP_KIND:
 		s = v->kind;
 		break;
-	case AGENT_COLUMN_EP_NAME:
+	case RUN_COLUMN_EP_NAME:
 		s = v->name;
 		break;
-	case AGENT_COLUMN_EP_NAMESPACE:
+	case RUN_COLUMN_EP_NAMESPACE:
 		s = v->namespace;
 		break;
 	}
 	return s ? s : "";
 }
 
-static int text_endpoint(const struct agent_column *c, const void *rec, size_t size,
+static int text_endpoint(const struct run_column *c, const void *rec, size_t size,
 			 struct base_buf *out)
 {
-	unsigned int version = (unsigned int)agent_column_read(&c->version, rec, size);
+	unsigned int version = (unsigned int)run_column_read(&c->version, rec, size);
 	size_t start = out->len;
 	int r;
 
-	if (c->kind == AGENT_COLUMN_L4 && version == 6) {
+	if (c->kind == RUN_COLUMN_L4 && version == 6) {
 		r = base_buf_putc(out, '[');
 		if (r >= 0)
 			r = text_ip(c, rec, size, out);
@@ -1041,74 +1040,74 @@ static int text_endpoint(const struct agent_column *c, const void *rec, size_t s
 	} else {
 		r = text_ip(c, rec, size, out);
 	}
-	if (r < 0 || c->kind == AGENT_COLUMN_L3)
+	if (r < 0 || c->kind == RUN_COLUMN_L3)
 		return r;
 	if (out->len == start)
 		return 0; /* no address, no port */
 	r = base_buf_putc(out, ':');
-	return r < 0 ? r : base_buf_put_u64(out, agent_column_read(&c->port, rec, size));
+	return r < 0 ? r : base_buf_put_u64(out, run_column_read(&c->port, rec, size));
 }
 
-int agent_column_text(struct agent_column_env *env, const struct agent_column *c, const void *rec,
-		      size_t size, struct base_buf *out)
+int run_column_text(struct run_column_env *env, const struct run_column *c, const void *rec,
+		    size_t size, struct base_buf *out)
 {
-	uint64_t x = agent_column_read(&c->v, rec, size);
+	uint64_t x = run_column_read(&c->v, rec, size);
 	const char *name;
 	size_t n;
 
 	switch (c->kind) {
-	case AGENT_COLUMN_UINT:
-		return agent_put_u64(out, x);
-	case AGENT_COLUMN_INT:
-		return agent_put_i64(out, (int64_t)x);
-	case AGENT_COLUMN_BOOL:
+	case RUN_COLUMN_UINT:
+		return run_put_u64(out, x);
+	case RUN_COLUMN_INT:
+		return run_put_i64(out, (int64_t)x);
+	case RUN_COLUMN_BOOL:
 		return base_buf_puts(out, x ? "true" : "false");
-	case AGENT_COLUMN_STRING:
-		name = agent_column_string(c, rec, size, &n);
+	case RUN_COLUMN_STRING:
+		name = run_column_string(c, rec, size, &n);
 		return base_buf_append(out, name, n);
-	case AGENT_COLUMN_STRINGS:
+	case RUN_COLUMN_STRINGS:
 		return text_strings(c, rec, size, out);
-	case AGENT_COLUMN_ARRAY:
+	case RUN_COLUMN_ARRAY:
 		return text_array(c, rec, size, out, ",");
-	case AGENT_COLUMN_HEX:
+	case RUN_COLUMN_HEX:
 		return text_hex(c, rec, size, out);
-	case AGENT_COLUMN_L4:
-	case AGENT_COLUMN_L3:
+	case RUN_COLUMN_L4:
+	case RUN_COLUMN_L3:
 		return text_endpoint(c, rec, size, out);
-	case AGENT_COLUMN_IP:
+	case RUN_COLUMN_IP:
 		return text_ip(c, rec, size, out);
-	case AGENT_COLUMN_PROTO:
+	case RUN_COLUMN_PROTO:
 		return text_proto(x, out);
-	case AGENT_COLUMN_ERRNO:
-		return agent_render_errno(out, x);
-	case AGENT_COLUMN_SIGNAL:
-		return agent_render_signal(out, x);
-	case AGENT_COLUMN_SYSCALL:
-		return agent_render_syscall(out, x);
-	case AGENT_COLUMN_FILE_FLAGS:
-		return agent_render_file_flags(out, x);
-	case AGENT_COLUMN_FILE_MODE:
-		return agent_render_file_mode(out, x);
-	case AGENT_COLUMN_ENUM:
+	case RUN_COLUMN_ERRNO:
+		return run_render_errno(out, x);
+	case RUN_COLUMN_SIGNAL:
+		return run_render_signal(out, x);
+	case RUN_COLUMN_SYSCALL:
+		return run_render_syscall(out, x);
+	case RUN_COLUMN_FILE_FLAGS:
+		return run_render_file_flags(out, x);
+	case RUN_COLUMN_FILE_MODE:
+		return run_render_file_mode(out, x);
+	case RUN_COLUMN_ENUM:
 		return text_enum(c, x, out);
-	case AGENT_COLUMN_TIMESTAMP:
+	case RUN_COLUMN_TIMESTAMP:
 		if (!x)
 			return 1; /* never set by the gadget */
 		/* unsigned arithmetic: a garbage timestamp must not overflow */
-		return agent_render_timestamp(out, (int64_t)(x + (uint64_t)env->boot_to_real_ns),
-					      &env->time);
-	case AGENT_COLUMN_BYTES:
-		return agent_render_bytes(out, x);
-	case AGENT_COLUMN_DURATION:
-		return agent_render_duration(out, (int64_t)x);
-	case AGENT_COLUMN_USER:
-	case AGENT_COLUMN_GROUP:
-		if (!env->users && agent_users_new(NULL, NULL, &env->users) < 0)
+		return run_render_timestamp(out, (int64_t)(x + (uint64_t)env->boot_to_real_ns),
+					    &env->time);
+	case RUN_COLUMN_BYTES:
+		return run_render_bytes(out, x);
+	case RUN_COLUMN_DURATION:
+		return run_render_duration(out, (int64_t)x);
+	case RUN_COLUMN_USER:
+	case RUN_COLUMN_GROUP:
+		if (!env->users && run_users_new(NULL, NULL, &env->users) < 0)
 			return -ENOMEM;
-		name = c->kind == AGENT_COLUMN_USER ? agent_users_user(env->users, (uint32_t)x)
-						    : agent_users_group(env->users, (uint32_t)x);
+		name = c->kind == RUN_COLUMN_USER ? run_users_user(env->users, (uint32_t)x)
+						  : run_users_group(env->users, (uint32_t)x);
 		return name ? base_buf_puts(out, name) : 1;
-	case AGENT_COLUMN_EXTERN: {
+	case RUN_COLUMN_EXTERN: {
 		size_t before = out->len;
 		int r = c->text_fn(rec, size, out, c->ctx);
 
@@ -1120,7 +1119,7 @@ int agent_column_text(struct agent_column_env *env, const struct agent_column *c
 		}
 		return r < 0 ? r : r ? 1 : 0;
 	}
-	case AGENT_COLUMN_EP_K8S:
+	case RUN_COLUMN_EP_K8S:
 		return base_buf_puts(out, ep_part_of(ep_lookup(env, c, rec, size), c->ep_part));
 	}
 	return 1;
@@ -1134,7 +1133,7 @@ static int put_indent(struct base_buf *out, int indent)
 	while (indent > 0 && r >= 0) {
 		int n = indent < (int)sizeof(spaces) - 1 ? indent : (int)sizeof(spaces) - 1;
 
-		r = agent_put(out, spaces, (size_t)n);
+		r = run_put(out, spaces, (size_t)n);
 		indent -= n;
 	}
 	return r;
@@ -1151,12 +1150,12 @@ static int put_newline(struct base_buf *out, int indent)
 	return r < 0 ? r : put_indent(out, indent);
 }
 
-/* The text of an AGENT_COLUMN_NUMBER column, if it is one, else false (then quoted). */
-static bool is_decimal(const struct agent_column *c, const struct base_buf *b)
+/* The text of an RUN_COLUMN_NUMBER column, if it is one, else false (then quoted). */
+static bool is_decimal(const struct run_column *c, const struct base_buf *b)
 {
 	size_t i;
 
-	if (!(c->flags & AGENT_COLUMN_NUMBER) || !b->len || b->len > 20)
+	if (!(c->flags & RUN_COLUMN_NUMBER) || !b->len || b->len > 20)
 		return false;
 	for (i = 0; i < b->len; i++)
 		if (b->data[i] < '0' || b->data[i] > '9')
@@ -1164,29 +1163,29 @@ static bool is_decimal(const struct agent_column *c, const struct base_buf *b)
 	return true;
 }
 
-static int json_text(struct agent_column_env *env, const struct agent_column *c, const void *rec,
+static int json_text(struct run_column_env *env, const struct run_column *c, const void *rec,
 		     size_t size, struct base_buf *out)
 {
 	int r;
 
 	base_buf_reset(&env->scratch);
-	r = agent_column_text(env, c, rec, size, &env->scratch);
+	r = run_column_text(env, c, rec, size, &env->scratch);
 	if (r < 0)
 		return r;
 	if (r)
-		return agent_put(out, "null", 4);
+		return run_put(out, "null", 4);
 	if (is_decimal(c, &env->scratch))
-		return agent_put(out, env->scratch.data, env->scratch.len);
-	return agent_escape_json(out, env->scratch.data ? env->scratch.data : "", env->scratch.len,
-				 0);
+		return run_put(out, env->scratch.data, env->scratch.len);
+	return run_escape_json(out, env->scratch.data ? env->scratch.data : "", env->scratch.len,
+			       0);
 }
 
 /* ,"k8s":{"kind":..,"name":..,"namespace":..} with members at indent (< 0: compact) */
-static int json_endpoint_k8s(struct agent_column_env *env, const struct agent_column *c,
+static int json_endpoint_k8s(struct run_column_env *env, const struct run_column *c,
 			     const void *rec, size_t size, struct base_buf *out, int indent)
 {
 	static const char *const keys[] = {"kind", "name", "namespace"};
-	const struct agent_endpoint_k8s *v = ep_lookup(env, c, rec, size);
+	const struct run_endpoint_k8s *v = ep_lookup(env, c, rec, size);
 	const char *colon = indent < 0 ? ":" : ": ";
 	size_t k;
 	int r = base_buf_putc(out, ',');
@@ -1196,7 +1195,7 @@ static int json_endpoint_k8s(struct agent_column_env *env, const struct agent_co
 	if (r >= 0)
 		r = base_buf_printf(out, "\"k8s\"%s{", colon);
 	for (k = 0; k < 3 && r >= 0; k++) {
-		const char *s = ep_part_of(v, (enum agent_column_ep_part)k);
+		const char *s = ep_part_of(v, (enum run_column_ep_part)k);
 
 		if (k)
 			r = base_buf_putc(out, ',');
@@ -1205,7 +1204,7 @@ static int json_endpoint_k8s(struct agent_column_env *env, const struct agent_co
 		if (r >= 0)
 			r = base_buf_printf(out, "\"%s\"%s", keys[k], colon);
 		if (r >= 0)
-			r = agent_escape_json(out, s, strlen(s), 0);
+			r = run_escape_json(out, s, strlen(s), 0);
 	}
 	if (r >= 0)
 		r = put_newline(out, indent);
@@ -1213,12 +1212,12 @@ static int json_endpoint_k8s(struct agent_column_env *env, const struct agent_co
 }
 
 /* {"addr":..,"version":..,"port":..,"proto":..} */
-static int json_endpoint(struct agent_column_env *env, const struct agent_column *c,
-			 const void *rec, size_t size, struct base_buf *out, int indent)
+static int json_endpoint(struct run_column_env *env, const struct run_column *c, const void *rec,
+			 size_t size, struct base_buf *out, int indent)
 {
 	int in = indent < 0 ? -1 : indent + 2;
 	const char *colon = indent < 0 ? ":" : ": ";
-	unsigned int version = (unsigned int)agent_column_read(&c->version, rec, size);
+	unsigned int version = (unsigned int)run_column_read(&c->version, rec, size);
 	int r;
 
 	base_buf_reset(&env->scratch);
@@ -1230,24 +1229,24 @@ static int json_endpoint(struct agent_column_env *env, const struct agent_column
 	if (r >= 0)
 		r = base_buf_printf(out, "\"addr\"%s", colon);
 	if (r >= 0)
-		r = agent_escape_json(out, env->scratch.data ? env->scratch.data : "",
-				      env->scratch.len, 0);
+		r = run_escape_json(out, env->scratch.data ? env->scratch.data : "",
+				    env->scratch.len, 0);
 	if (r >= 0)
 		r = base_buf_putc(out, ',');
 	if (r >= 0)
 		r = put_newline(out, in);
 	if (r >= 0)
 		r = base_buf_printf(out, "\"version\"%s%u", colon, version);
-	if (r >= 0 && c->kind == AGENT_COLUMN_L4) {
-		uint64_t proto = agent_column_read(&c->proto, rec, size);
-		const char *name = agent_render_proto_name(proto);
+	if (r >= 0 && c->kind == RUN_COLUMN_L4) {
+		uint64_t proto = run_column_read(&c->proto, rec, size);
+		const char *name = run_render_proto_name(proto);
 
 		r = base_buf_putc(out, ',');
 		if (r >= 0)
 			r = put_newline(out, in);
 		if (r >= 0)
 			r = base_buf_printf(out, "\"port\"%s%u,", colon,
-					    (unsigned int)agent_column_read(&c->port, rec, size));
+					    (unsigned int)run_column_read(&c->port, rec, size));
 		if (r >= 0)
 			r = put_newline(out, in);
 		if (r >= 0 && name)
@@ -1263,10 +1262,10 @@ static int json_endpoint(struct agent_column_env *env, const struct agent_column
 	return r < 0 ? r : base_buf_putc(out, '}');
 }
 
-static int json_array(const struct agent_column *c, const void *rec, size_t size,
+static int json_array(const struct run_column *c, const void *rec, size_t size,
 		      struct base_buf *out, int indent)
 {
-	struct agent_column_int e = {.size = (uint8_t)c->elem_size, .sign = c->elem_sign};
+	struct run_column_int e = {.size = (uint8_t)c->elem_size, .sign = c->elem_sign};
 	size_t n = avail(c->off, c->size, size) / c->elem_size, i;
 	int r = base_buf_putc(out, '[');
 
@@ -1284,28 +1283,28 @@ static int json_array(const struct agent_column *c, const void *rec, size_t size
 	return r < 0 ? r : base_buf_putc(out, ']');
 }
 
-int agent_column_json(struct agent_column_env *env, const struct agent_column *c, const void *rec,
-		      size_t size, struct base_buf *out, int indent)
+int run_column_json(struct run_column_env *env, const struct run_column *c, const void *rec,
+		    size_t size, struct base_buf *out, int indent)
 {
 	uint64_t x;
 	const char *s;
 	size_t n;
 
 	switch (c->kind) {
-	case AGENT_COLUMN_UINT:
-		return agent_put_u64(out, agent_column_read(&c->v, rec, size));
-	case AGENT_COLUMN_INT:
-		return agent_put_i64(out, (int64_t)agent_column_read(&c->v, rec, size));
-	case AGENT_COLUMN_BOOL:
-		x = agent_column_read(&c->v, rec, size);
-		return x ? agent_put(out, "true", 4) : agent_put(out, "false", 5);
-	case AGENT_COLUMN_STRING:
-		s = agent_column_string(c, rec, size, &n);
-		return agent_escape_json(out, s, n, 0);
-	case AGENT_COLUMN_ARRAY:
+	case RUN_COLUMN_UINT:
+		return run_put_u64(out, run_column_read(&c->v, rec, size));
+	case RUN_COLUMN_INT:
+		return run_put_i64(out, (int64_t)run_column_read(&c->v, rec, size));
+	case RUN_COLUMN_BOOL:
+		x = run_column_read(&c->v, rec, size);
+		return x ? run_put(out, "true", 4) : run_put(out, "false", 5);
+	case RUN_COLUMN_STRING:
+		s = run_column_string(c, rec, size, &n);
+		return run_escape_json(out, s, n, 0);
+	case RUN_COLUMN_ARRAY:
 		return json_array(c, rec, size, out, indent);
-	case AGENT_COLUMN_L4:
-	case AGENT_COLUMN_L3:
+	case RUN_COLUMN_L4:
+	case RUN_COLUMN_L3:
 		return json_endpoint(env, c, rec, size, out, indent);
 	default:
 		return json_text(env, c, rec, size, out);
@@ -1313,50 +1312,50 @@ int agent_column_json(struct agent_column_env *env, const struct agent_column *c
 }
 
 /* "\nk8s:" and its members one level deeper than indent */
-static int yaml_endpoint_k8s(struct agent_column_env *env, const struct agent_column *c,
+static int yaml_endpoint_k8s(struct run_column_env *env, const struct run_column *c,
 			     const void *rec, size_t size, struct base_buf *out, int indent)
 {
 	static const char *const keys[] = {"kind: ", "name: ", "namespace: "};
-	const struct agent_endpoint_k8s *v = ep_lookup(env, c, rec, size);
+	const struct run_endpoint_k8s *v = ep_lookup(env, c, rec, size);
 	size_t k;
 	int r = put_newline(out, indent);
 
 	if (r >= 0)
 		r = base_buf_puts(out, "k8s:");
 	for (k = 0; k < 3 && r >= 0; k++) {
-		const char *s = ep_part_of(v, (enum agent_column_ep_part)k);
+		const char *s = ep_part_of(v, (enum run_column_ep_part)k);
 
 		r = put_newline(out, indent + 2);
 		if (r >= 0)
 			r = base_buf_puts(out, keys[k]);
 		if (r >= 0)
-			r = agent_escape_yaml(out, s, strlen(s));
+			r = run_escape_yaml(out, s, strlen(s));
 	}
 	return r;
 }
 
-int agent_column_yaml(struct agent_column_env *env, const struct agent_column *c, const void *rec,
-		      size_t size, struct base_buf *out, int indent)
+int run_column_yaml(struct run_column_env *env, const struct run_column *c, const void *rec,
+		    size_t size, struct base_buf *out, int indent)
 {
 	int r;
 
 	switch (c->kind) {
-	case AGENT_COLUMN_UINT:
-	case AGENT_COLUMN_INT:
-	case AGENT_COLUMN_BOOL:
+	case RUN_COLUMN_UINT:
+	case RUN_COLUMN_INT:
+	case RUN_COLUMN_BOOL:
 		r = base_buf_putc(out, ' ');
 		if (r >= 0)
-			r = agent_column_text(env, c, rec, size, out);
+			r = run_column_text(env, c, rec, size, out);
 		break;
-	case AGENT_COLUMN_ARRAY:
+	case RUN_COLUMN_ARRAY:
 		r = base_buf_putc(out, ' ');
 		if (r >= 0)
 			r = text_array(c, rec, size, out, ", ");
 		break;
-	case AGENT_COLUMN_L4:
-	case AGENT_COLUMN_L3: {
-		uint64_t proto = agent_column_read(&c->proto, rec, size);
-		const char *name = agent_render_proto_name(proto);
+	case RUN_COLUMN_L4:
+	case RUN_COLUMN_L3: {
+		uint64_t proto = run_column_read(&c->proto, rec, size);
+		const char *name = run_render_proto_name(proto);
 
 		base_buf_reset(&env->scratch);
 		r = text_ip(c, rec, size, &env->scratch);
@@ -1365,20 +1364,19 @@ int agent_column_yaml(struct agent_column_env *env, const struct agent_column *c
 		if (r >= 0)
 			r = base_buf_puts(out, "addr: ");
 		if (r >= 0)
-			r = agent_escape_yaml(out, env->scratch.data ? env->scratch.data : "",
-					      env->scratch.len);
+			r = run_escape_yaml(out, env->scratch.data ? env->scratch.data : "",
+					    env->scratch.len);
 		if (r >= 0)
 			r = put_newline(out, indent);
 		if (r >= 0)
-			r = base_buf_printf(
-				out, "version: %u",
-				(unsigned int)agent_column_read(&c->version, rec, size));
-		if (r < 0 || c->kind == AGENT_COLUMN_L3)
+			r = base_buf_printf(out, "version: %u",
+					    (unsigned int)run_column_read(&c->version, rec, size));
+		if (r < 0 || c->kind == RUN_COLUMN_L3)
 			break;
 		r = put_newline(out, indent);
 		if (r >= 0)
 			r = base_buf_printf(out, "port: %u",
-					    (unsigned int)agent_column_read(&c->port, rec, size));
+					    (unsigned int)run_column_read(&c->port, rec, size));
 		if (r >= 0)
 			r = put_newline(out, indent);
 		if (r >= 0 && name)
@@ -1391,7 +1389,7 @@ int agent_column_yaml(struct agent_column_env *env, const struct agent_column *c
 	}
 	default:
 		base_buf_reset(&env->scratch);
-		r = agent_column_text(env, c, rec, size, &env->scratch);
+		r = run_column_text(env, c, rec, size, &env->scratch);
 		if (r < 0)
 			return r;
 		if (r) {
@@ -1400,10 +1398,10 @@ int agent_column_yaml(struct agent_column_env *env, const struct agent_column *c
 		}
 		r = base_buf_putc(out, ' ');
 		if (r >= 0 && is_decimal(c, &env->scratch))
-			r = agent_put(out, env->scratch.data, env->scratch.len);
+			r = run_put(out, env->scratch.data, env->scratch.len);
 		else if (r >= 0)
-			r = agent_escape_yaml(out, env->scratch.data ? env->scratch.data : "",
-					      env->scratch.len);
+			r = run_escape_yaml(out, env->scratch.data ? env->scratch.data : "",
+					    env->scratch.len);
 		break;
 	}
 	return r < 0 ? r : base_buf_putc(out, '\n');

@@ -7,7 +7,7 @@
  * that "fname==/tmp/a b" means what it says.  "field==" matches an empty
  * value.
  */
-#include "agent/filter.h"
+#include "run/filter.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -29,8 +29,8 @@ enum filter_op {
 	OP_NOMATCH,
 };
 
-struct agent_filter {
-	const struct agent_column *col;
+struct run_filter {
+	const struct run_column *col;
 	enum filter_op op;
 	bool numeric;
 	uint64_t num; /* the value, sign-extended when the column is signed */
@@ -152,7 +152,7 @@ static bool name_char(char c)
 	       c == '_' || c == '.';
 }
 
-static int parse_number(struct agent_filter *f)
+static int parse_number(struct run_filter *f)
 {
 	size_t lead = strspn(f->value, " \t"), n = strlen(f->value + lead);
 	const char *s = f->value;
@@ -165,7 +165,7 @@ static int parse_number(struct agent_filter *f)
 	memmove(f->value, f->value + lead, n);
 	f->value[n] = '\0';
 
-	if (f->col->kind == AGENT_COLUMN_BOOL) {
+	if (f->col->kind == RUN_COLUMN_BOOL) {
 		if (!strcmp(s, "true") || !strcmp(s, "1")) {
 			f->num = 1;
 			return 0;
@@ -176,13 +176,13 @@ static int parse_number(struct agent_filter *f)
 		}
 		return -EINVAL;
 	}
-	if (!*s || (*s == '-' && f->col->kind == AGENT_COLUMN_UINT))
+	if (!*s || (*s == '-' && f->col->kind == RUN_COLUMN_UINT))
 		return -EINVAL;
 	if ((s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ||
 	    (s[0] == '-' && s[1] == '0' && (s[2] == 'x' || s[2] == 'X')))
 		base = 16;
 	errno = 0;
-	if (f->col->kind == AGENT_COLUMN_INT)
+	if (f->col->kind == RUN_COLUMN_INT)
 		f->num = (uint64_t)strtoll(s, &end, base);
 	else
 		f->num = strtoull(s, &end, base);
@@ -191,10 +191,10 @@ static int parse_number(struct agent_filter *f)
 	return 0;
 }
 
-int agent_filter_new(const char *expr, const struct agent_column *cols, size_t n_cols,
-		     struct agent_filter **ret, char *err, size_t errlen)
+int run_filter_new(const char *expr, const struct run_column *cols, size_t n_cols,
+		   struct run_filter **ret, char *err, size_t errlen)
 {
-	struct agent_filter *f;
+	struct run_filter *f;
 	const char *p = expr, *name, *value;
 	size_t name_len, i;
 	int idx, r;
@@ -221,7 +221,7 @@ int agent_filter_new(const char *expr, const struct agent_column *cols, size_t n
 		return fail(err, errlen, "invalid filter '%s': no field name before '%s'", expr,
 			    ops[i].text);
 	value = p + strlen(ops[i].text);
-	idx = agent_column_find(cols, n_cols, name, name_len);
+	idx = run_column_find(cols, n_cols, name, name_len);
 	if (idx == -EINVAL)
 		return fail(err, errlen,
 			    "invalid filter '%s': field '%.*s' is ambiguous, use its full name",
@@ -247,7 +247,7 @@ int agent_filter_new(const char *expr, const struct agent_column *cols, size_t n
 		const char *bad = regex_check(value);
 
 		if (bad) {
-			agent_filter_free(f);
+			run_filter_free(f);
 			return fail(err, errlen, "invalid filter '%s': regular expression %s", expr,
 				    bad);
 		}
@@ -256,22 +256,21 @@ int agent_filter_new(const char *expr, const struct agent_column *cols, size_t n
 			char why[128];
 
 			regerror(r, &f->re, why, sizeof(why));
-			agent_filter_free(f);
+			run_filter_free(f);
 			return fail(err, errlen, "invalid filter '%s': bad regular expression: %s",
 				    expr, why);
 		}
 		f->has_re = true;
-	} else if (agent_column_is_number(f->col)) {
+	} else if (run_column_is_number(f->col)) {
 		f->numeric = true;
 		if (parse_number(f) < 0) {
-			const char *what = f->col->kind == AGENT_COLUMN_BOOL ? "true or false"
-					   : f->col->kind == AGENT_COLUMN_INT
-						   ? "an integer"
-						   : "an unsigned integer";
+			const char *what = f->col->kind == RUN_COLUMN_BOOL  ? "true or false"
+					   : f->col->kind == RUN_COLUMN_INT ? "an integer"
+									    : "an unsigned integer";
 
 			fail(err, errlen, "invalid filter '%s': field '%s' needs %s, not '%s'",
 			     expr, f->col->name, what, value);
-			agent_filter_free(f);
+			run_filter_free(f);
 			return -EINVAL;
 		}
 	}
@@ -279,7 +278,7 @@ int agent_filter_new(const char *expr, const struct agent_column *cols, size_t n
 	return 0;
 }
 
-struct agent_filter *agent_filter_free(struct agent_filter *f)
+struct run_filter *run_filter_free(struct run_filter *f)
 {
 	if (!f)
 		return NULL;
@@ -310,7 +309,7 @@ static int compare(enum filter_op op, int c)
 	}
 }
 
-static int compare_text(const struct agent_filter *f, const char *s, size_t n)
+static int compare_text(const struct run_filter *f, const char *s, size_t n)
 {
 	size_t m = n < f->value_len ? n : f->value_len;
 	int c = memcmp(s, f->value, m);
@@ -320,8 +319,8 @@ static int compare_text(const struct agent_filter *f, const char *s, size_t n)
 	return compare(f->op, c);
 }
 
-int agent_filter_match(const struct agent_filter *f, struct agent_column_env *env, const void *rec,
-		       size_t size)
+int run_filter_match(const struct run_filter *f, struct run_column_env *env, const void *rec,
+		     size_t size)
 {
 	struct base_buf *tmp = &env->scratch;
 	const char *s;
@@ -329,21 +328,21 @@ int agent_filter_match(const struct agent_filter *f, struct agent_column_env *en
 	int r;
 
 	if (f->numeric) {
-		uint64_t x = agent_column_read(&f->col->v, rec, size);
+		uint64_t x = run_column_read(&f->col->v, rec, size);
 		int c;
 
-		if (f->col->kind == AGENT_COLUMN_INT)
+		if (f->col->kind == RUN_COLUMN_INT)
 			c = (int64_t)x < (int64_t)f->num ? -1 : (int64_t)x > (int64_t)f->num;
 		else
 			c = x < f->num ? -1 : x > f->num;
 		return compare(f->op, c);
 	}
-	if (f->col->kind == AGENT_COLUMN_STRING && !f->has_re) {
-		s = agent_column_string(f->col, rec, size, &n);
+	if (f->col->kind == RUN_COLUMN_STRING && !f->has_re) {
+		s = run_column_string(f->col, rec, size, &n);
 		return compare_text(f, s, n);
 	}
 	base_buf_reset(tmp);
-	r = agent_column_text(env, f->col, rec, size, tmp);
+	r = run_column_text(env, f->col, rec, size, tmp);
 	if (r < 0)
 		return r;
 	if (!tmp->data) {

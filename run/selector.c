@@ -2,7 +2,7 @@
 /*
  * Container selectors; see selector.h.
  */
-#include "agent/selector.h"
+#include "run/selector.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,17 +19,17 @@ static int fail(char *errbuf, size_t len, int err, const char *what, const char 
 	return err;
 }
 
-int agent_selector_set_labels(struct agent_selector *s, const char *text, char *errbuf,
-			      size_t errbuf_len)
+int run_selector_set_labels(struct run_selector *s, const char *text, char *errbuf,
+			    size_t errbuf_len)
 {
-	struct agent_selector_label labels[AGENT_SELECTOR_MAX_LABELS];
+	struct run_selector_label labels[RUN_SELECTOR_MAX_LABELS];
 	size_t len, n = 0, i;
 	char *copy, *p, *comma;
 
 	if (!s || !text)
 		return -EINVAL;
-	len = strnlen(text, AGENT_SELECTOR_MAX_TEXT + 1);
-	if (len > AGENT_SELECTOR_MAX_TEXT)
+	len = strnlen(text, RUN_SELECTOR_MAX_TEXT + 1);
+	if (len > RUN_SELECTOR_MAX_TEXT)
 		return fail(errbuf, errbuf_len, -E2BIG, "label selector too long", NULL);
 	if (!len)
 		return fail(errbuf, errbuf_len, -EINVAL, "empty label selector", NULL);
@@ -51,7 +51,7 @@ int agent_selector_set_labels(struct agent_selector *s, const char *text, char *
 			free(copy);
 			return -EINVAL;
 		}
-		if (n == AGENT_SELECTOR_MAX_LABELS) {
+		if (n == RUN_SELECTOR_MAX_LABELS) {
 			free(copy);
 			return fail(errbuf, errbuf_len, -E2BIG, "label selector: too many labels",
 				    NULL);
@@ -76,7 +76,7 @@ int agent_selector_set_labels(struct agent_selector *s, const char *text, char *
 	return 0;
 }
 
-void agent_selector_done(struct agent_selector *s)
+void run_selector_done(struct run_selector *s)
 {
 	if (!s)
 		return;
@@ -90,7 +90,7 @@ static bool set(const char *v)
 	return v && *v;
 }
 
-bool agent_selector_empty(const struct agent_selector *s)
+bool run_selector_empty(const struct run_selector *s)
 {
 	return !s || (!set(s->container_name) && !set(s->k8s_namespace) && !set(s->k8s_podname) &&
 		      !set(s->k8s_containername) && !s->n_labels);
@@ -101,7 +101,7 @@ static bool eq_or_unset(const char *want, const char *have)
 	return !set(want) || (have && !strcmp(want, have));
 }
 
-static bool has_label(const struct cri_container *c, const struct agent_selector_label *l)
+static bool has_label(const struct cri_container *c, const struct run_selector_label *l)
 {
 	size_t i;
 
@@ -111,7 +111,7 @@ static bool has_label(const struct cri_container *c, const struct agent_selector
 	return false;
 }
 
-bool agent_selector_match(const struct agent_selector *s, const struct cri_container *c)
+bool run_selector_match(const struct run_selector *s, const struct cri_container *c)
 {
 	size_t i;
 

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Tests for the pieces under the record pipeline: the human forms of special
- * values (agent/render.c), the writers that make untrusted text safe for
- * JSON, YAML and a terminal (agent/escape.c), and the user/group name table
- * (agent/users.c).
+ * values (run/render.c), the writers that make untrusted text safe for
+ * JSON, YAML and a terminal (run/escape.c), and the user/group name table
+ * (run/users.c).
  */
-#include "agent/escape.h"
-#include "agent/render.h"
-#include "agent/users.h"
+#include "run/escape.h"
+#include "run/render.h"
+#include "run/users.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,85 +36,83 @@ static struct base_buf buf = BASE_BUF_INIT(0);
 static void test_errno(void **state)
 {
 	(void)state;
-	assert_string_equal(R(agent_render_errno(&buf, 0)), "");
-	assert_string_equal(R(agent_render_errno(&buf, 2)), "ENOENT");
-	assert_string_equal(R(agent_render_errno(&buf, (uint32_t)-13)), "EACCES");
-	assert_string_equal(R(agent_render_errno(&buf, 133)), "EHWPOISON");
-	assert_string_equal(R(agent_render_errno(&buf, 512)), "ERESTARTSYS");
-	assert_string_equal(R(agent_render_errno(&buf, 4000)), "4000");
-	assert_string_equal(R(agent_render_errno(&buf, (uint32_t)-4000)), "-4000");
-	assert_string_equal(R(agent_render_errno(&buf, UINT64_C(1) << 40)), "1099511627776");
-	assert_null(agent_render_errno_name(0));
-	assert_string_equal(agent_render_errno_name(EAGAIN), "EAGAIN");
+	assert_string_equal(R(run_render_errno(&buf, 0)), "");
+	assert_string_equal(R(run_render_errno(&buf, 2)), "ENOENT");
+	assert_string_equal(R(run_render_errno(&buf, (uint32_t)-13)), "EACCES");
+	assert_string_equal(R(run_render_errno(&buf, 133)), "EHWPOISON");
+	assert_string_equal(R(run_render_errno(&buf, 512)), "ERESTARTSYS");
+	assert_string_equal(R(run_render_errno(&buf, 4000)), "4000");
+	assert_string_equal(R(run_render_errno(&buf, (uint32_t)-4000)), "-4000");
+	assert_string_equal(R(run_render_errno(&buf, UINT64_C(1) << 40)), "1099511627776");
+	assert_null(run_render_errno_name(0));
+	assert_string_equal(run_render_errno_name(EAGAIN), "EAGAIN");
 }
 
 static void test_signal_syscall(void **state)
 {
 	(void)state;
-	assert_string_equal(R(agent_render_signal(&buf, 9)), "SIGKILL");
-	assert_string_equal(R(agent_render_signal(&buf, 15)), "SIGTERM");
-	assert_string_equal(R(agent_render_signal(&buf, 31)), "SIGSYS");
-	assert_string_equal(R(agent_render_signal(&buf, 32)), "SIGRTMIN");
-	assert_string_equal(R(agent_render_signal(&buf, 34)), "SIGRTMIN+2");
-	assert_string_equal(R(agent_render_signal(&buf, 0)), "0");
-	assert_string_equal(R(agent_render_signal(&buf, 99)), "99");
+	assert_string_equal(R(run_render_signal(&buf, 9)), "SIGKILL");
+	assert_string_equal(R(run_render_signal(&buf, 15)), "SIGTERM");
+	assert_string_equal(R(run_render_signal(&buf, 31)), "SIGSYS");
+	assert_string_equal(R(run_render_signal(&buf, 32)), "SIGRTMIN");
+	assert_string_equal(R(run_render_signal(&buf, 34)), "SIGRTMIN+2");
+	assert_string_equal(R(run_render_signal(&buf, 0)), "0");
+	assert_string_equal(R(run_render_signal(&buf, 99)), "99");
 #if defined(__x86_64__)
-	assert_string_equal(R(agent_render_syscall(&buf, 0)), "read");
-	assert_string_equal(R(agent_render_syscall(&buf, 59)), "execve");
-	assert_string_equal(R(agent_render_syscall(&buf, 257)), "openat");
-	assert_string_equal(R(agent_render_syscall(&buf, 435)), "clone3");
-	assert_string_equal(R(agent_render_syscall(&buf, 400)), "syscall_400");
+	assert_string_equal(R(run_render_syscall(&buf, 0)), "read");
+	assert_string_equal(R(run_render_syscall(&buf, 59)), "execve");
+	assert_string_equal(R(run_render_syscall(&buf, 257)), "openat");
+	assert_string_equal(R(run_render_syscall(&buf, 435)), "clone3");
+	assert_string_equal(R(run_render_syscall(&buf, 400)), "syscall_400");
 #endif
-	assert_string_equal(R(agent_render_syscall(&buf, 100000)), "syscall_100000");
+	assert_string_equal(R(run_render_syscall(&buf, 100000)), "syscall_100000");
 }
 
 static void test_file_flags_mode(void **state)
 {
 	(void)state;
-	assert_string_equal(R(agent_render_file_flags(&buf, 0)), "O_RDONLY");
-	assert_string_equal(R(agent_render_file_flags(&buf, O_WRONLY | O_CREAT | O_TRUNC)),
+	assert_string_equal(R(run_render_file_flags(&buf, 0)), "O_RDONLY");
+	assert_string_equal(R(run_render_file_flags(&buf, O_WRONLY | O_CREAT | O_TRUNC)),
 			    "O_WRONLY|O_CREAT|O_TRUNC");
-	assert_string_equal(R(agent_render_file_flags(&buf, O_RDONLY | O_CLOEXEC | O_DIRECTORY)),
+	assert_string_equal(R(run_render_file_flags(&buf, O_RDONLY | O_CLOEXEC | O_DIRECTORY)),
 			    "O_RDONLY|O_DIRECTORY|O_CLOEXEC");
-	assert_string_equal(R(agent_render_file_flags(&buf, O_RDWR | O_SYNC)), "O_RDWR|O_SYNC");
-	assert_string_equal(R(agent_render_file_flags(&buf, O_RDWR | O_DSYNC)), "O_RDWR|O_DSYNC");
-	assert_string_equal(R(agent_render_file_flags(&buf, O_TMPFILE | O_RDWR)),
-			    "O_RDWR|O_TMPFILE");
+	assert_string_equal(R(run_render_file_flags(&buf, O_RDWR | O_SYNC)), "O_RDWR|O_SYNC");
+	assert_string_equal(R(run_render_file_flags(&buf, O_RDWR | O_DSYNC)), "O_RDWR|O_DSYNC");
+	assert_string_equal(R(run_render_file_flags(&buf, O_TMPFILE | O_RDWR)), "O_RDWR|O_TMPFILE");
 #if defined(__x86_64__)
 	/* O_LARGEFILE is 0 in 64-bit user space, but the kernel sets its bit */
-	assert_string_equal(R(agent_render_file_flags(&buf, 0100000)), "O_RDONLY|O_LARGEFILE");
+	assert_string_equal(R(run_render_file_flags(&buf, 0100000)), "O_RDONLY|O_LARGEFILE");
 #endif
-	assert_string_equal(R(agent_render_file_flags(&buf, 0x80000000u | 1)),
-			    "O_WRONLY|0x80000000");
+	assert_string_equal(R(run_render_file_flags(&buf, 0x80000000u | 1)), "O_WRONLY|0x80000000");
 
-	assert_string_equal(R(agent_render_file_mode(&buf, 0644)), "-rw-r--r--");
-	assert_string_equal(R(agent_render_file_mode(&buf, S_IFDIR | 01777)), "drwxrwxrwt");
-	assert_string_equal(R(agent_render_file_mode(&buf, S_IFREG | 04755)), "-rwsr-xr-x");
-	assert_string_equal(R(agent_render_file_mode(&buf, 02640)), "-rw-r-S---");
-	assert_string_equal(R(agent_render_file_mode(&buf, S_IFLNK | 0777)), "lrwxrwxrwx");
-	assert_string_equal(R(agent_render_file_mode(&buf, S_IFSOCK | 0600)), "srw-------");
-	assert_string_equal(R(agent_render_file_mode(&buf, 01000)), "---------T");
+	assert_string_equal(R(run_render_file_mode(&buf, 0644)), "-rw-r--r--");
+	assert_string_equal(R(run_render_file_mode(&buf, S_IFDIR | 01777)), "drwxrwxrwt");
+	assert_string_equal(R(run_render_file_mode(&buf, S_IFREG | 04755)), "-rwsr-xr-x");
+	assert_string_equal(R(run_render_file_mode(&buf, 02640)), "-rw-r-S---");
+	assert_string_equal(R(run_render_file_mode(&buf, S_IFLNK | 0777)), "lrwxrwxrwx");
+	assert_string_equal(R(run_render_file_mode(&buf, S_IFSOCK | 0600)), "srw-------");
+	assert_string_equal(R(run_render_file_mode(&buf, 01000)), "---------T");
 }
 
 static void test_bytes_duration(void **state)
 {
 	(void)state;
-	assert_string_equal(R(agent_render_bytes(&buf, 0)), "0 B");
-	assert_string_equal(R(agent_render_bytes(&buf, 1023)), "1023 B");
-	assert_string_equal(R(agent_render_bytes(&buf, 1536)), "1.5 KiB");
-	assert_string_equal(R(agent_render_bytes(&buf, 3 << 20)), "3.0 MiB");
-	assert_string_equal(R(agent_render_bytes(&buf, UINT64_MAX)), "16.0 EiB");
+	assert_string_equal(R(run_render_bytes(&buf, 0)), "0 B");
+	assert_string_equal(R(run_render_bytes(&buf, 1023)), "1023 B");
+	assert_string_equal(R(run_render_bytes(&buf, 1536)), "1.5 KiB");
+	assert_string_equal(R(run_render_bytes(&buf, 3 << 20)), "3.0 MiB");
+	assert_string_equal(R(run_render_bytes(&buf, UINT64_MAX)), "16.0 EiB");
 
-	assert_string_equal(R(agent_render_duration(&buf, 0)), "0s");
-	assert_string_equal(R(agent_render_duration(&buf, 999)), "999ns");
-	assert_string_equal(R(agent_render_duration(&buf, 1500)), "1.5\xc2\xb5s");
-	assert_string_equal(R(agent_render_duration(&buf, 1500000)), "1.5ms");
-	assert_string_equal(R(agent_render_duration(&buf, 1234567)), "1.234567ms");
-	assert_string_equal(R(agent_render_duration(&buf, 2000000000)), "2s");
-	assert_string_equal(R(agent_render_duration(&buf, 62500000000)), "1m2.5s");
-	assert_string_equal(R(agent_render_duration(&buf, 3600000000000)), "1h0m0s");
-	assert_string_equal(R(agent_render_duration(&buf, -1500000)), "-1.5ms");
-	assert_string_equal(R(agent_render_duration(&buf, INT64_MIN)), "-2562047h47m16.854775808s");
+	assert_string_equal(R(run_render_duration(&buf, 0)), "0s");
+	assert_string_equal(R(run_render_duration(&buf, 999)), "999ns");
+	assert_string_equal(R(run_render_duration(&buf, 1500)), "1.5\xc2\xb5s");
+	assert_string_equal(R(run_render_duration(&buf, 1500000)), "1.5ms");
+	assert_string_equal(R(run_render_duration(&buf, 1234567)), "1.234567ms");
+	assert_string_equal(R(run_render_duration(&buf, 2000000000)), "2s");
+	assert_string_equal(R(run_render_duration(&buf, 62500000000)), "1m2.5s");
+	assert_string_equal(R(run_render_duration(&buf, 3600000000000)), "1h0m0s");
+	assert_string_equal(R(run_render_duration(&buf, -1500000)), "-1.5ms");
+	assert_string_equal(R(run_render_duration(&buf, INT64_MIN)), "-2562047h47m16.854775808s");
 }
 
 static void test_ip_proto(void **state)
@@ -123,39 +121,38 @@ static void test_ip_proto(void **state)
 	uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
 
 	(void)state;
-	assert_string_equal(R(agent_render_ip(&buf, a, 4)), "192.168.1.20");
-	assert_string_equal(R(agent_render_ip(&buf, b, 6)), "2001:db8::1");
-	assert_string_equal(R(agent_render_ip(&buf, b, 0)), "");
-	assert_string_equal(agent_render_proto_name(6), "TCP");
-	assert_string_equal(agent_render_proto_name(17), "UDP");
-	assert_null(agent_render_proto_name(200));
+	assert_string_equal(R(run_render_ip(&buf, a, 4)), "192.168.1.20");
+	assert_string_equal(R(run_render_ip(&buf, b, 6)), "2001:db8::1");
+	assert_string_equal(R(run_render_ip(&buf, b, 0)), "");
+	assert_string_equal(run_render_proto_name(6), "TCP");
+	assert_string_equal(run_render_proto_name(17), "UDP");
+	assert_null(run_render_proto_name(200));
 }
 
 static void test_timestamp(void **state)
 {
-	struct agent_render_time_cache c;
+	struct run_render_time_cache c;
 
 	(void)state;
-	agent_render_time_cache_init(&c);
+	run_render_time_cache_init(&c);
 	setenv("TZ", "UTC", 1);
 	tzset();
-	assert_string_equal(R(agent_render_timestamp(&buf, INT64_C(1700000000123456789), &c)),
+	assert_string_equal(R(run_render_timestamp(&buf, INT64_C(1700000000123456789), &c)),
 			    "2023-11-14T22:13:20.123456789Z");
 	/* the same second comes from the cache */
-	assert_string_equal(R(agent_render_timestamp(&buf, INT64_C(1700000000000000001), &c)),
+	assert_string_equal(R(run_render_timestamp(&buf, INT64_C(1700000000000000001), &c)),
 			    "2023-11-14T22:13:20.000000001Z");
-	assert_string_equal(R(agent_render_timestamp(&buf, 0, &c)),
-			    "1970-01-01T00:00:00.000000000Z");
+	assert_string_equal(R(run_render_timestamp(&buf, 0, &c)), "1970-01-01T00:00:00.000000000Z");
 
-	agent_render_time_cache_init(&c);
+	run_render_time_cache_init(&c);
 	setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
 	tzset();
-	assert_string_equal(R(agent_render_timestamp(&buf, INT64_C(1700000000123456789), &c)),
+	assert_string_equal(R(run_render_timestamp(&buf, INT64_C(1700000000123456789), &c)),
 			    "2023-11-14T23:13:20.123456789+01:00");
-	agent_render_time_cache_init(&c);
+	run_render_time_cache_init(&c);
 	setenv("TZ", "<-0330>3:30", 1);
 	tzset();
-	assert_string_equal(R(agent_render_timestamp(&buf, INT64_C(1700000000000000000), &c)),
+	assert_string_equal(R(run_render_timestamp(&buf, INT64_C(1700000000000000000), &c)),
 			    "2023-11-14T18:43:20.000000000-03:30");
 	setenv("TZ", "UTC", 1);
 	tzset();
@@ -164,7 +161,7 @@ static void test_timestamp(void **state)
 static const char *json(const char *s, size_t n)
 {
 	base_buf_reset(&buf);
-	assert_int_equal(agent_escape_json(&buf, s, n, 0), 0);
+	assert_int_equal(run_escape_json(&buf, s, n, 0), 0);
 	return buf.data;
 }
 
@@ -236,7 +233,7 @@ static void test_escape_json_positions(void **state)
 static const char *yaml(const char *s)
 {
 	base_buf_reset(&buf);
-	assert_int_equal(agent_escape_yaml(&buf, s, strlen(s)), 0);
+	assert_int_equal(run_escape_yaml(&buf, s, strlen(s)), 0);
 	return buf.data;
 }
 
@@ -275,7 +272,7 @@ static void test_escape_yaml(void **state)
 static const char *cell(const char *s, size_t width, bool right, bool pad)
 {
 	base_buf_reset(&buf);
-	assert_int_equal(agent_escape_cell(&buf, s, strlen(s), width, right, pad), 0);
+	assert_int_equal(run_escape_cell(&buf, s, strlen(s), width, right, pad), 0);
 	return buf.data;
 }
 
@@ -300,12 +297,12 @@ static void test_escape_cell(void **state)
 				 0, false, false),
 			    "?2J"); /* C1 CSI */
 	assert_string_equal(cell("\x7f\xff", 0, false, false), "??");
-	assert_int_equal(agent_escape_width("\xe2\x82\xac"
-					    "x\xff",
-					    5),
+	assert_int_equal(run_escape_width("\xe2\x82\xac"
+					  "x\xff",
+					  5),
 			 3);
-	assert_int_equal(agent_escape_utf8_len((const unsigned char *)"\xe2\x82\xac", 3), 3);
-	assert_int_equal(agent_escape_utf8_len((const unsigned char *)"\xe2\x82\xac", 2), 0);
+	assert_int_equal(run_escape_utf8_len((const unsigned char *)"\xe2\x82\xac", 3), 3);
+	assert_int_equal(run_escape_utf8_len((const unsigned char *)"\xe2\x82\xac", 2), 0);
 }
 
 static char *write_tmp(const char *text)
@@ -333,31 +330,31 @@ static void test_users(void **state)
 			     "huge:x:4294967296:1::/:/bin/sh\n"
 			     "last:x:7:7::/:/bin/sh");
 	char *gr = write_tmp("wheel:x:10:alice\nstaff:x:50:\n");
-	struct agent_users *u = NULL;
+	struct run_users *u = NULL;
 
 	(void)state;
-	assert_int_equal(agent_users_new(pw, gr, &u), 0);
-	assert_string_equal(agent_users_user(u, 0), "root");
+	assert_int_equal(run_users_new(pw, gr, &u), 0);
+	assert_string_equal(run_users_user(u, 0), "root");
 	/* the first of two entries with one uid wins, like getpwuid() */
-	assert_string_equal(agent_users_user(u, 1000), "alice");
-	assert_string_equal(agent_users_user(u, 4294967295u), "big");
-	assert_string_equal(agent_users_user(u, 7), "last");
-	assert_null(agent_users_user(u, 5));
-	assert_null(agent_users_user(u, 1));
-	assert_string_equal(agent_users_group(u, 10), "wheel");
-	assert_string_equal(agent_users_group(u, 50), "staff");
-	assert_null(agent_users_group(u, 0));
+	assert_string_equal(run_users_user(u, 1000), "alice");
+	assert_string_equal(run_users_user(u, 4294967295u), "big");
+	assert_string_equal(run_users_user(u, 7), "last");
+	assert_null(run_users_user(u, 5));
+	assert_null(run_users_user(u, 1));
+	assert_string_equal(run_users_group(u, 10), "wheel");
+	assert_string_equal(run_users_group(u, 50), "staff");
+	assert_null(run_users_group(u, 0));
 	/* read once: later changes to the file are not seen */
 	unlink(pw);
-	assert_string_equal(agent_users_user(u, 0), "root");
-	agent_users_free(u);
+	assert_string_equal(run_users_user(u, 0), "root");
+	run_users_free(u);
 
 	/* missing files: no names, no errors */
-	assert_int_equal(agent_users_new("/nonexistent/passwd", "/nonexistent/group", &u), 0);
-	assert_null(agent_users_user(u, 0));
-	assert_null(agent_users_group(u, 0));
-	assert_null(agent_users_free(u));
-	assert_null(agent_users_user(NULL, 0));
+	assert_int_equal(run_users_new("/nonexistent/passwd", "/nonexistent/group", &u), 0);
+	assert_null(run_users_user(u, 0));
+	assert_null(run_users_group(u, 0));
+	assert_null(run_users_free(u));
+	assert_null(run_users_user(NULL, 0));
 	unlink(gr);
 	free(pw);
 	free(gr);

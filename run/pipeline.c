@@ -2,13 +2,13 @@
 /*
  * The record pipeline.  See pipeline.h.
  *
- * agent_pipeline_prepare() turns the selected columns into "programs": for
+ * run_pipeline_prepare() turns the selected columns into "programs": for
  * JSON and YAML, the text between two values (closing and opening braces,
  * commas, quoted keys, indentation) is computed once, so printing a record
  * is, per column, one copy of a constant prefix and one value written
  * straight into the output buffer.  Column headers are computed once too.
  */
-#include "agent/pipeline.h"
+#include "run/pipeline.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/column.h"
-#include "agent/escape.h"
-#include "agent/filter.h"
-#include "agent/users.h"
+#include "run/column.h"
+#include "run/escape.h"
+#include "run/filter.h"
+#include "run/users.h"
 #include "bpf/layout.h"
 #include "oci/metadata.h"
 
@@ -38,7 +38,7 @@
 static _Atomic uint64_t epoch_base;
 
 struct prog_op {
-	const struct agent_column *c;
+	const struct run_column *c;
 	char *prefix;
 	size_t prefix_len;
 	int indent; /* of the value's own members (pretty JSON, YAML) */
@@ -53,14 +53,14 @@ struct prog {
 };
 
 struct sort_key {
-	const struct agent_column *c;
+	const struct run_column *c;
 	bool desc;
 };
 
-struct agent_pipeline {
+struct run_pipeline {
 	const struct bpf_layout *layout;
 	const struct oci_metadata_ds *md;
-	enum agent_output output;
+	enum run_output output;
 	char *fields;
 	char *sort;
 	char **filter_exprs;
@@ -75,33 +75,33 @@ struct agent_pipeline {
 	void *record_ctx;
 
 	/* the caller's columns (n_ext of them) first, then the layout's */
-	struct agent_column *cols;
+	struct run_column *cols;
 	size_t n_cols;
 	size_t n_ext;
 	bool prepared;
 
-	const struct agent_column **sel;
+	const struct run_column **sel;
 	size_t n_sel;
 	char *header; /* columns mode: the header line with its newline */
 	size_t header_len;
-	struct agent_filter **filters;
+	struct run_filter **filters;
 	size_t n_filters;
 	struct sort_key *keys;
 	size_t n_keys;
 	struct prog stream; /* json, jsonpretty, yaml: a record on its own */
 	struct prog item;   /* the same as an element of a batch */
 
-	struct agent_column_env env;
+	struct run_column_env env;
 	struct base_buf out;
 	bool header_done;
 	uint64_t n_batches;
 	uint64_t matched;
 };
 
-static int set_err(struct agent_pipeline *p, const char *fmt, ...)
+static int set_err(struct run_pipeline *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static int set_err(struct agent_pipeline *p, const char *fmt, ...)
+static int set_err(struct run_pipeline *p, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -113,19 +113,19 @@ static int set_err(struct agent_pipeline *p, const char *fmt, ...)
 	return -EINVAL;
 }
 
-int agent_output_parse(const char *s, enum agent_output *ret)
+int run_output_parse(const char *s, enum run_output *ret)
 {
 	static const char *const names[] = {
-		[AGENT_OUTPUT_COLUMNS] = "columns",
-		[AGENT_OUTPUT_JSON] = "json",
-		[AGENT_OUTPUT_JSONPRETTY] = "jsonpretty",
-		[AGENT_OUTPUT_YAML] = "yaml",
+		[RUN_OUTPUT_COLUMNS] = "columns",
+		[RUN_OUTPUT_JSON] = "json",
+		[RUN_OUTPUT_JSONPRETTY] = "jsonpretty",
+		[RUN_OUTPUT_YAML] = "yaml",
 	};
 	size_t i;
 
 	for (i = 0; s && i < sizeof(names) / sizeof(names[0]); i++) {
 		if (!strcmp(s, names[i])) {
-			*ret = (enum agent_output)i;
+			*ret = (enum run_output)i;
 			return 0;
 		}
 	}
@@ -137,21 +137,21 @@ static int dup_opt(const char *s, char **ret)
 	*ret = NULL;
 	if (!s)
 		return 0;
-	if (strlen(s) > AGENT_PIPELINE_MAX_EXPR)
+	if (strlen(s) > RUN_PIPELINE_MAX_EXPR)
 		return -E2BIG;
 	*ret = strdup(s);
 	return *ret ? 0 : -ENOMEM;
 }
 
-int agent_pipeline_new(const struct bpf_layout *layout, const struct oci_metadata_ds *md,
-		       const struct agent_pipeline_opts *opts, struct agent_pipeline **ret)
+int run_pipeline_new(const struct bpf_layout *layout, const struct oci_metadata_ds *md,
+		     const struct run_pipeline_opts *opts, struct run_pipeline **ret)
 {
-	struct agent_pipeline_opts o = {0};
-	struct agent_pipeline *p;
+	struct run_pipeline_opts o = {0};
+	struct run_pipeline *p;
 	size_t i;
 	int r;
 
-	if (!layout || !opts || !ret || opts->sz < offsetof(struct agent_pipeline_opts, errbuf))
+	if (!layout || !opts || !ret || opts->sz < offsetof(struct run_pipeline_opts, errbuf))
 		return -EINVAL;
 	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
 	p = calloc(1, sizeof(*p));
@@ -169,15 +169,15 @@ int agent_pipeline_new(const struct bpf_layout *layout, const struct oci_metadat
 	p->record_fn = o.record_fn;
 	p->record_ctx = o.record_ctx;
 	if (p->record_fn)
-		p->output = AGENT_OUTPUT_JSON;
+		p->output = RUN_OUTPUT_JSON;
 	p->env.epoch = atomic_fetch_add(&epoch_base, EPOCH_SPAN) + 1;
 	p->out.max = BASE_BUF_DEFAULT_MAX;
 	p->env.scratch.max = BASE_BUF_DEFAULT_MAX;
-	agent_render_time_cache_init(&p->env.time);
+	run_render_time_cache_init(&p->env.time);
 	if (p->errbuf && p->errbuf_len)
 		p->errbuf[0] = '\0';
 
-	if (o.output > AGENT_OUTPUT_YAML) {
+	if (o.output > RUN_OUTPUT_YAML) {
 		r = set_err(p, "unknown output format %d", (int)o.output);
 		goto fail;
 	}
@@ -185,8 +185,8 @@ int agent_pipeline_new(const struct bpf_layout *layout, const struct oci_metadat
 		r = -EINVAL;
 		goto fail;
 	}
-	if (o.n_filters > AGENT_PIPELINE_MAX_FILTERS) {
-		r = set_err(p, "too many filters (at most %d)", AGENT_PIPELINE_MAX_FILTERS);
+	if (o.n_filters > RUN_PIPELINE_MAX_FILTERS) {
+		r = set_err(p, "too many filters (at most %d)", RUN_PIPELINE_MAX_FILTERS);
 		goto fail;
 	}
 	/* "--fields=" with nothing in it means the defaults, not no columns */
@@ -196,7 +196,7 @@ int agent_pipeline_new(const struct bpf_layout *layout, const struct oci_metadat
 	if (r >= 0)
 		r = dup_opt(o.sort, &p->sort);
 	if (r == -E2BIG) {
-		r = set_err(p, "--fields or --sort longer than %d bytes", AGENT_PIPELINE_MAX_EXPR);
+		r = set_err(p, "--fields or --sort longer than %d bytes", RUN_PIPELINE_MAX_EXPR);
 		goto fail;
 	}
 	if (r < 0)
@@ -212,14 +212,14 @@ int agent_pipeline_new(const struct bpf_layout *layout, const struct oci_metadat
 			r = dup_opt(o.filters[i] ? o.filters[i] : "", &p->filter_exprs[i]);
 			if (r == -E2BIG) {
 				r = set_err(p, "filter longer than %d bytes",
-					    AGENT_PIPELINE_MAX_EXPR);
+					    RUN_PIPELINE_MAX_EXPR);
 				goto fail;
 			}
 			if (r < 0)
 				goto fail;
 		}
 	}
-	r = agent_column_catalog(layout, md, &p->cols, &p->n_cols);
+	r = run_column_catalog(layout, md, &p->cols, &p->n_cols);
 	if (r < 0) {
 		if (r == -E2BIG)
 			set_err(p, "record layout of '%s' too large",
@@ -229,7 +229,7 @@ int agent_pipeline_new(const struct bpf_layout *layout, const struct oci_metadat
 	*ret = p;
 	return 0;
 fail:
-	agent_pipeline_free(p);
+	run_pipeline_free(p);
 	return r;
 }
 
@@ -259,9 +259,9 @@ static bool nested_names(const char *a, const char *b)
 	return !strncmp(a, b, nb) && a[nb] == '.';
 }
 
-int agent_pipeline_add_column(struct agent_pipeline *p, const struct agent_column_def *def)
+int run_pipeline_add_column(struct run_pipeline *p, const struct run_column_def *def)
 {
-	struct agent_column *cols;
+	struct run_column *cols;
 	size_t i;
 	int r;
 
@@ -286,26 +286,25 @@ int agent_pipeline_add_column(struct agent_pipeline *p, const struct agent_colum
 		return -ENOMEM;
 	p->cols = cols;
 	memmove(&cols[p->n_ext + 1], &cols[p->n_ext], (p->n_cols - p->n_ext) * sizeof(*cols));
-	r = agent_column_init_extern(&cols[p->n_ext], def->name, def->description, def->hidden,
-				     def->width, def->text, def->ctx);
+	r = run_column_init_extern(&cols[p->n_ext], def->name, def->description, def->hidden,
+				   def->width, def->text, def->ctx);
 	if (r < 0) {
 		memmove(&cols[p->n_ext], &cols[p->n_ext + 1],
 			(p->n_cols - p->n_ext) * sizeof(*cols));
 		return r;
 	}
 	if (def->number) {
-		cols[p->n_ext].flags |= AGENT_COLUMN_NUMBER | AGENT_COLUMN_RIGHT;
+		cols[p->n_ext].flags |= RUN_COLUMN_NUMBER | RUN_COLUMN_RIGHT;
 		cols[p->n_ext].type = "uint64";
 	}
 	if (def->hidden_columns)
-		cols[p->n_ext].flags |= AGENT_COLUMN_HIDDEN_COLS;
+		cols[p->n_ext].flags |= RUN_COLUMN_HIDDEN_COLS;
 	p->n_ext++;
 	p->n_cols++;
 	return 0;
 }
 
-int agent_pipeline_add_endpoint_k8s(struct agent_pipeline *p,
-				    const struct agent_endpoint_resolver *res)
+int run_pipeline_add_endpoint_k8s(struct run_pipeline *p, const struct run_endpoint_resolver *res)
 {
 	size_t i;
 	int r;
@@ -315,15 +314,15 @@ int agent_pipeline_add_endpoint_k8s(struct agent_pipeline *p,
 	if (p->prepared)
 		return -EBUSY;
 	for (i = p->n_ext; i < p->n_cols; i++) {
-		struct agent_column *cols;
+		struct run_column *cols;
 		size_t end = i + 1, len = strlen(p->cols[i].name), k;
 		char probe[MAX_COLUMN_NAME * 2 + 16];
 
-		if (p->cols[i].kind != AGENT_COLUMN_L4 || p->cols[i].ep)
+		if (p->cols[i].kind != RUN_COLUMN_L4 || p->cols[i].ep)
 			continue;
 		/* a gadget field of that name would clash: leave that endpoint alone */
 		snprintf(probe, sizeof(probe), "%s.k8s", p->cols[i].name);
-		if (agent_column_find(p->cols, p->n_cols, probe, strlen(probe)) >= 0)
+		if (run_column_find(p->cols, p->n_cols, probe, strlen(probe)) >= 0)
 			continue;
 		/* after the endpoint's own members, so the columns stay grouped */
 		while (end < p->n_cols && !strncmp(p->cols[end].name, p->cols[i].name, len) &&
@@ -339,11 +338,11 @@ int agent_pipeline_add_endpoint_k8s(struct agent_pipeline *p,
 		cols[i].ep->res = *res;
 		memmove(&cols[end + 3], &cols[end], (p->n_cols - end) * sizeof(*cols));
 		for (k = 0; k < 3; k++) {
-			r = agent_column_init_ep_k8s(&cols[end + k], &cols[i],
-						     (enum agent_column_ep_part)k);
+			r = run_column_init_ep_k8s(&cols[end + k], &cols[i],
+						   (enum run_column_ep_part)k);
 			if (r < 0) {
 				while (k--)
-					agent_column_done(&cols[end + k]);
+					run_column_done(&cols[end + k]);
 				memmove(&cols[end], &cols[end + 3],
 					(p->n_cols - end) * sizeof(*cols));
 				free(cols[i].ep);
@@ -359,16 +358,15 @@ int agent_pipeline_add_endpoint_k8s(struct agent_pipeline *p,
 
 /* ---- field selection ---- */
 
-static bool in_default_set(const struct agent_pipeline *p, const struct agent_column *c)
+static bool in_default_set(const struct run_pipeline *p, const struct run_column *c)
 {
-	unsigned int mask = AGENT_COLUMN_HIDDEN;
+	unsigned int mask = RUN_COLUMN_HIDDEN;
 
-	mask |= p->output == AGENT_OUTPUT_COLUMNS ? AGENT_COLUMN_HIDDEN_COLS
-						  : AGENT_COLUMN_JSON_SKIP;
+	mask |= p->output == RUN_OUTPUT_COLUMNS ? RUN_COLUMN_HIDDEN_COLS : RUN_COLUMN_JSON_SKIP;
 	return !(c->flags & mask);
 }
 
-static bool selected(const struct agent_pipeline *p, const struct agent_column *c)
+static bool selected(const struct run_pipeline *p, const struct run_column *c)
 {
 	size_t i;
 
@@ -378,13 +376,13 @@ static bool selected(const struct agent_pipeline *p, const struct agent_column *
 	return false;
 }
 
-static void sel_add(struct agent_pipeline *p, const struct agent_column *c)
+static void sel_add(struct run_pipeline *p, const struct run_column *c)
 {
 	if (!selected(p, c))
 		p->sel[p->n_sel++] = c;
 }
 
-static void sel_remove(struct agent_pipeline *p, const struct agent_column *c)
+static void sel_remove(struct run_pipeline *p, const struct run_column *c)
 {
 	size_t i;
 
@@ -401,17 +399,17 @@ static void sel_remove(struct agent_pipeline *p, const struct agent_column *c)
  * Adds (or removes) the columns a --fields item names: a column, or a
  * struct's columns (those of the default set, or all when none is).
  */
-static int sel_item(struct agent_pipeline *p, const char *name, size_t len, bool remove)
+static int sel_item(struct run_pipeline *p, const char *name, size_t len, bool remove)
 {
 	size_t i, n = 0;
 	int idx;
 
-	idx = agent_column_find(p->cols, p->n_cols, name, len);
+	idx = run_column_find(p->cols, p->n_cols, name, len);
 	for (i = 0; idx == -ENOENT && i < 2 && !n; i++) {
 		size_t j;
 
 		for (j = 0; j < p->n_cols; j++) {
-			const struct agent_column *c = &p->cols[j];
+			const struct run_column *c = &p->cols[j];
 
 			if (strncmp(c->name, name, len) || c->name[len] != '.')
 				continue;
@@ -448,7 +446,7 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-static int select_fields(struct agent_pipeline *p)
+static int select_fields(struct run_pipeline *p)
 {
 	const char *s = p->fields, *item;
 	bool relative = false;
@@ -507,25 +505,25 @@ static int select_fields(struct agent_pipeline *p)
  * A cell of width c->width.  The last cell of a line is never cut (nothing
  * follows it) and only padded when right-aligned.
  */
-static int put_cell(struct base_buf *b, const struct agent_column *c, const char *s, size_t n,
+static int put_cell(struct base_buf *b, const struct run_column *c, const char *s, size_t n,
 		    bool last)
 {
-	bool right = c->flags & AGENT_COLUMN_RIGHT;
+	bool right = c->flags & RUN_COLUMN_RIGHT;
 	size_t w = c->width;
 
 	if (last)
-		w = right && w > agent_escape_width(s, n) ? w : 0;
-	return agent_escape_cell(b, s, n, w, right, !last || right);
+		w = right && w > run_escape_width(s, n) ? w : 0;
+	return run_escape_cell(b, s, n, w, right, !last || right);
 }
 
-static int build_header(struct agent_pipeline *p)
+static int build_header(struct run_pipeline *p)
 {
 	struct base_buf b = BASE_BUF_INIT(0);
 	size_t i, j;
 	int r = 0;
 
 	for (i = 0; i < p->n_sel && r >= 0; i++) {
-		const struct agent_column *c = p->sel[i];
+		const struct run_column *c = p->sel[i];
 		const char *name = c->short_name;
 		bool last = i + 1 == p->n_sel;
 		char upper[2 * MAX_COLUMN_NAME + 64];
@@ -557,14 +555,14 @@ static int build_header(struct agent_pipeline *p)
 	return p->header ? 0 : -ENOMEM;
 }
 
-static int emit_row(struct agent_pipeline *p, const void *rec, size_t size)
+static int emit_row(struct run_pipeline *p, const void *rec, size_t size)
 {
 	struct base_buf *tmp = &p->env.scratch;
 	size_t i;
 	int r = 0;
 
 	for (i = 0; i < p->n_sel && r >= 0; i++) {
-		const struct agent_column *c = p->sel[i];
+		const struct run_column *c = p->sel[i];
 		bool last = i + 1 == p->n_sel;
 		const char *s;
 		size_t n;
@@ -573,11 +571,11 @@ static int emit_row(struct agent_pipeline *p, const void *rec, size_t size)
 			r = base_buf_putc(&p->out, ' ');
 		if (r < 0)
 			break;
-		if (c->kind == AGENT_COLUMN_STRING) {
-			s = agent_column_string(c, rec, size, &n);
+		if (c->kind == RUN_COLUMN_STRING) {
+			s = run_column_string(c, rec, size, &n);
 		} else {
 			base_buf_reset(tmp);
-			r = agent_column_text(&p->env, c, rec, size, tmp);
+			r = run_column_text(&p->env, c, rec, size, tmp);
 			if (r < 0)
 				break;
 			s = tmp->data ? tmp->data : "";
@@ -591,7 +589,7 @@ static int emit_row(struct agent_pipeline *p, const void *rec, size_t size)
 /* ---- JSON and YAML programs ---- */
 
 struct prog_builder {
-	struct agent_pipeline *p;
+	struct run_pipeline *p;
 	struct prog *prog;
 	struct base_buf pend; /* text since the last value */
 	bool json, pretty;
@@ -611,7 +609,7 @@ static void pb_indent(struct prog_builder *b, int n)
 		b->r = base_buf_putc(&b->pend, ' ');
 }
 
-static void pb_op(struct prog_builder *b, const struct agent_column *c, int indent)
+static void pb_op(struct prog_builder *b, const struct run_column *c, int indent)
 {
 	struct prog *g = b->prog;
 	struct prog_op *ops;
@@ -638,10 +636,10 @@ static void pb_op(struct prog_builder *b, const struct agent_column *c, int inde
  * start with the skip bytes of the object's path), grouped by their next
  * name component in order of first appearance.
  */
-static void pb_object(struct prog_builder *b, const struct agent_column **cols, size_t n,
-		      size_t skip, int indent)
+static void pb_object(struct prog_builder *b, const struct run_column **cols, size_t n, size_t skip,
+		      int indent)
 {
-	const struct agent_column **sub;
+	const struct run_column **sub;
 	bool *done;
 	size_t i, j, members = 0;
 
@@ -681,13 +679,13 @@ static void pb_object(struct prog_builder *b, const struct agent_column **cols, 
 				pb_indent(b, indent);
 			}
 			if (b->r >= 0)
-				b->r = agent_escape_json(&b->pend, key, key_len, 0);
+				b->r = run_escape_json(&b->pend, key, key_len, 0);
 			if (b->r >= 0)
 				b->r = base_buf_puts(&b->pend, b->pretty ? ": " : ":");
 		} else {
 			pb_indent(b, indent);
 			if (b->r >= 0)
-				b->r = agent_escape_yaml(&b->pend, key, key_len);
+				b->r = run_escape_yaml(&b->pend, key, key_len);
 			if (b->r >= 0)
 				b->r = base_buf_putc(&b->pend, ':');
 		}
@@ -716,16 +714,16 @@ static void pb_object(struct prog_builder *b, const struct agent_column **cols, 
 	free(done);
 }
 
-static int build_prog(struct agent_pipeline *p, struct prog *g, int base, bool dash)
+static int build_prog(struct run_pipeline *p, struct prog *g, int base, bool dash)
 {
 	struct prog_builder b = {
 		.p = p,
 		.prog = g,
-		.json = p->output != AGENT_OUTPUT_YAML,
-		.pretty = p->output == AGENT_OUTPUT_JSONPRETTY,
+		.json = p->output != RUN_OUTPUT_YAML,
+		.pretty = p->output == RUN_OUTPUT_JSONPRETTY,
 		.dash = dash,
 	};
-	const struct agent_column **cols = calloc(p->n_sel ? p->n_sel : 1, sizeof(*cols));
+	const struct run_column **cols = calloc(p->n_sel ? p->n_sel : 1, sizeof(*cols));
 	size_t i, j, n = 0;
 
 	if (!cols)
@@ -776,31 +774,31 @@ static void prog_done(struct prog *g)
 	memset(g, 0, sizeof(*g));
 }
 
-static int emit_prog(struct agent_pipeline *p, const struct prog *g, const void *rec, size_t size)
+static int emit_prog(struct run_pipeline *p, const struct prog *g, const void *rec, size_t size)
 {
-	bool json = p->output != AGENT_OUTPUT_YAML;
-	bool pretty = p->output == AGENT_OUTPUT_JSONPRETTY;
+	bool json = p->output != RUN_OUTPUT_YAML;
+	bool pretty = p->output == RUN_OUTPUT_JSONPRETTY;
 	size_t i;
 	int r = 0;
 
 	for (i = 0; i < g->n && r >= 0; i++) {
 		const struct prog_op *op = &g->ops[i];
 
-		r = agent_put(&p->out, op->prefix, op->prefix_len);
+		r = run_put(&p->out, op->prefix, op->prefix_len);
 		if (r < 0)
 			break;
 		if (json)
-			r = agent_column_json(&p->env, op->c, rec, size, &p->out,
-					      pretty ? op->indent : -1);
+			r = run_column_json(&p->env, op->c, rec, size, &p->out,
+					    pretty ? op->indent : -1);
 		else
-			r = agent_column_yaml(&p->env, op->c, rec, size, &p->out, op->indent + 2);
+			r = run_column_yaml(&p->env, op->c, rec, size, &p->out, op->indent + 2);
 	}
-	return r < 0 ? r : agent_put(&p->out, g->suffix, g->suffix_len);
+	return r < 0 ? r : run_put(&p->out, g->suffix, g->suffix_len);
 }
 
 /* ---- sort keys ---- */
 
-static int parse_sort(struct agent_pipeline *p)
+static int parse_sort(struct run_pipeline *p)
 {
 	const char *item = p->sort;
 	size_t cap = 0;
@@ -829,7 +827,7 @@ static int parse_sort(struct agent_pipeline *p)
 		}
 		if (!n)
 			continue;
-		idx = agent_column_find(p->cols, p->n_cols, t, n);
+		idx = run_column_find(p->cols, p->n_cols, t, n);
 		if (idx == -EINVAL)
 			return set_err(
 				p, "invalid --sort: field '%.*s' is ambiguous, use its full name",
@@ -846,13 +844,13 @@ static int parse_sort(struct agent_pipeline *p)
 	return 0;
 }
 
-/* Undoes a failed agent_pipeline_prepare() so that it can be called again. */
-static int unprepare(struct agent_pipeline *p, int r)
+/* Undoes a failed run_pipeline_prepare() so that it can be called again. */
+static int unprepare(struct run_pipeline *p, int r)
 {
 	size_t i;
 
 	for (i = 0; i < p->n_filters; i++)
-		agent_filter_free(p->filters[i]);
+		run_filter_free(p->filters[i]);
 	free(p->filters);
 	p->filters = NULL;
 	p->n_filters = 0;
@@ -870,7 +868,7 @@ static int unprepare(struct agent_pipeline *p, int r)
 	return r;
 }
 
-int agent_pipeline_prepare(struct agent_pipeline *p)
+int run_pipeline_prepare(struct run_pipeline *p)
 {
 	struct timespec rt, bt;
 	size_t i;
@@ -889,23 +887,23 @@ int agent_pipeline_prepare(struct agent_pipeline *p)
 			return unprepare(p, -ENOMEM);
 	}
 	for (i = 0; i < p->n_filter_exprs; i++) {
-		r = agent_filter_new(p->filter_exprs[i], p->cols, p->n_cols, &p->filters[i],
-				     p->errbuf, p->errbuf_len);
+		r = run_filter_new(p->filter_exprs[i], p->cols, p->n_cols, &p->filters[i],
+				   p->errbuf, p->errbuf_len);
 		if (r < 0)
 			return unprepare(p, r);
 		p->n_filters++;
 	}
 	r = parse_sort(p);
-	if (r >= 0 && p->output == AGENT_OUTPUT_COLUMNS)
+	if (r >= 0 && p->output == RUN_OUTPUT_COLUMNS)
 		r = build_header(p);
-	if (r >= 0 && p->output != AGENT_OUTPUT_COLUMNS)
+	if (r >= 0 && p->output != RUN_OUTPUT_COLUMNS)
 		r = build_prog(p, &p->stream, 0, false);
-	if (r >= 0 && p->output != AGENT_OUTPUT_COLUMNS)
-		r = build_prog(p, &p->item, 2, p->output == AGENT_OUTPUT_YAML);
+	if (r >= 0 && p->output != RUN_OUTPUT_COLUMNS)
+		r = build_prog(p, &p->item, 2, p->output == RUN_OUTPUT_YAML);
 	if (r < 0)
 		return unprepare(p, r);
 	/* The gadget may ask for it, but escape codes only go to a terminal. */
-	if (p->output == AGENT_OUTPUT_COLUMNS && p->md && isatty(p->out_fd)) {
+	if (p->output == RUN_OUTPUT_COLUMNS && p->md && isatty(p->out_fd)) {
 		const char *v = oci_metadata_ds_annotation(p->md, "cli.clear-screen-before");
 
 		if (v && !strcmp(v, "true"))
@@ -922,13 +920,13 @@ int agent_pipeline_prepare(struct agent_pipeline *p)
 
 /* ---- records ---- */
 
-static int matches(struct agent_pipeline *p, const void *rec, size_t size)
+static int matches(struct run_pipeline *p, const void *rec, size_t size)
 {
 	size_t i;
 
 	p->env.epoch++;
 	for (i = 0; i < p->n_filters; i++) {
-		int r = agent_filter_match(p->filters[i], &p->env, rec, size);
+		int r = run_filter_match(p->filters[i], &p->env, rec, size);
 
 		if (r <= 0)
 			return r;
@@ -937,7 +935,7 @@ static int matches(struct agent_pipeline *p, const void *rec, size_t size)
 }
 
 /* Drops a record that failed half-way so the output stays well-formed. */
-static int undo(struct agent_pipeline *p, size_t len, int r)
+static int undo(struct run_pipeline *p, size_t len, int r)
 {
 	p->out.len = len;
 	if (p->out.data)
@@ -945,7 +943,7 @@ static int undo(struct agent_pipeline *p, size_t len, int r)
 	return r;
 }
 
-int agent_pipeline_flush(struct agent_pipeline *p)
+int run_pipeline_flush(struct run_pipeline *p)
 {
 	size_t off = 0;
 	int r = 0;
@@ -985,16 +983,16 @@ int agent_pipeline_flush(struct agent_pipeline *p)
 	return r;
 }
 
-static int maybe_flush(struct agent_pipeline *p)
+static int maybe_flush(struct run_pipeline *p)
 {
-	return p->out.len >= AGENT_PIPELINE_FLUSH_BYTES ? agent_pipeline_flush(p) : 0;
+	return p->out.len >= RUN_PIPELINE_FLUSH_BYTES ? run_pipeline_flush(p) : 0;
 }
 
 /*
  * Callback output: hands over the record just formatted into the (otherwise
  * empty) output buffer, which is then reused for the next one.
  */
-static int sink(struct agent_pipeline *p, int r)
+static int sink(struct run_pipeline *p, int r)
 {
 	if (r >= 0)
 		r = p->record_fn(p->record_ctx, p->out.data ? p->out.data : "{}",
@@ -1005,7 +1003,7 @@ static int sink(struct agent_pipeline *p, int r)
 	return r < 0 ? r : 0;
 }
 
-int agent_pipeline_record(struct agent_pipeline *p, const void *data, size_t size)
+int run_pipeline_record(struct run_pipeline *p, const void *data, size_t size)
 {
 	size_t len;
 	int r;
@@ -1021,24 +1019,24 @@ int agent_pipeline_record(struct agent_pipeline *p, const void *data, size_t siz
 		return r;
 	len = p->out.len;
 	switch (p->output) {
-	case AGENT_OUTPUT_COLUMNS:
+	case RUN_OUTPUT_COLUMNS:
 		if (!p->header_done && !p->no_header)
-			r = agent_put(&p->out, p->header, p->header_len);
+			r = run_put(&p->out, p->header, p->header_len);
 		if (r >= 0)
 			r = emit_row(p, data, size);
 		if (r >= 0)
 			p->header_done = true;
 		break;
-	case AGENT_OUTPUT_JSON:
-	case AGENT_OUTPUT_JSONPRETTY:
+	case RUN_OUTPUT_JSON:
+	case RUN_OUTPUT_JSONPRETTY:
 		r = emit_prog(p, &p->stream, data, size);
 		if (p->record_fn)
 			return sink(p, r);
 		if (r >= 0)
 			r = base_buf_putc(&p->out, '\n');
 		break;
-	case AGENT_OUTPUT_YAML:
-		r = agent_put(&p->out, "---\n", 4);
+	case RUN_OUTPUT_YAML:
+		r = run_put(&p->out, "---\n", 4);
 		if (r >= 0)
 			r = emit_prog(p, &p->stream, data, size);
 		break;
@@ -1050,7 +1048,7 @@ int agent_pipeline_record(struct agent_pipeline *p, const void *data, size_t siz
 }
 
 struct sort_ctx {
-	const struct agent_pipeline *p;
+	const struct run_pipeline *p;
 	const uint64_t *nums; /* [row * n_keys + key] */
 	const size_t *offs;   /* text keys: offset in text, length in lens */
 	const size_t *lens;
@@ -1072,7 +1070,7 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 		size_t i = x * nk + k, j = y * nk + k;
 		int c;
 
-		if (agent_column_sorts_by_int(key->c)) {
+		if (run_column_sorts_by_int(key->c)) {
 			uint64_t u = s->nums[i], v = s->nums[j];
 
 			if (key->c->v.sign)
@@ -1083,7 +1081,7 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 			size_t n = s->lens[i] < s->lens[j] ? s->lens[i] : s->lens[j];
 
 			/* decimal text without leading zeros: the shorter is smaller */
-			if ((key->c->flags & AGENT_COLUMN_NUMBER) && s->lens[i] != s->lens[j])
+			if ((key->c->flags & RUN_COLUMN_NUMBER) && s->lens[i] != s->lens[j])
 				c = s->lens[i] < s->lens[j] ? -1 : 1;
 			else
 				c = memcmp(s->text + s->offs[i], s->text + s->offs[j], n);
@@ -1097,7 +1095,7 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 	return x < y ? -1 : x > y;
 }
 
-static int sort_rows(struct agent_pipeline *p, const void *const *records, size_t record_size,
+static int sort_rows(struct run_pipeline *p, const void *const *records, size_t record_size,
 		     struct sort_row *rows, size_t n)
 {
 	struct base_buf text = BASE_BUF_INIT(0);
@@ -1112,15 +1110,15 @@ static int sort_rows(struct agent_pipeline *p, const void *const *records, size_
 
 		p->env.epoch++;
 		for (k = 0; k < nk && r >= 0; k++) {
-			const struct agent_column *c = p->keys[k].c;
+			const struct run_column *c = p->keys[k].c;
 			size_t at = i * nk + k;
 
-			if (agent_column_sorts_by_int(c)) {
-				nums[at] = agent_column_read(&c->v, rec, record_size);
+			if (run_column_sorts_by_int(c)) {
+				nums[at] = run_column_read(&c->v, rec, record_size);
 				continue;
 			}
 			offs[at] = text.len;
-			r = agent_column_text(&p->env, c, rec, record_size, &text);
+			r = run_column_text(&p->env, c, rec, record_size, &text);
 			if (r > 0)
 				r = 0;
 			lens[at] = text.len - offs[at];
@@ -1139,8 +1137,8 @@ static int sort_rows(struct agent_pipeline *p, const void *const *records, size_
 	return r;
 }
 
-int agent_pipeline_batch(struct agent_pipeline *p, const void *const *records, size_t n,
-			 size_t record_size)
+int run_pipeline_batch(struct run_pipeline *p, const void *const *records, size_t n,
+		       size_t record_size)
 {
 	struct sort_row *rows = NULL;
 	size_t *map = NULL;
@@ -1198,19 +1196,19 @@ int agent_pipeline_batch(struct agent_pipeline *p, const void *const *records, s
 	}
 	len = p->out.len;
 	switch (p->output) {
-	case AGENT_OUTPUT_COLUMNS:
+	case RUN_OUTPUT_COLUMNS:
 		if (p->clear_screen)
-			r = agent_put(&p->out, "\033[H\033[2J", 7);
+			r = run_put(&p->out, "\033[H\033[2J", 7);
 		else if (p->n_batches)
 			r = base_buf_putc(&p->out, '\n');
 		if (r >= 0 && !p->no_header)
-			r = agent_put(&p->out, p->header, p->header_len);
+			r = run_put(&p->out, p->header, p->header_len);
 		for (i = 0; i < m && r >= 0; i++) {
 			p->env.epoch++;
 			r = emit_row(p, records[rows[i].idx], record_size);
 		}
 		break;
-	case AGENT_OUTPUT_JSON:
+	case RUN_OUTPUT_JSON:
 		/* one object per line, as when streaming, so line-based readers work */
 		for (i = 0; i < m && r >= 0; i++) {
 			p->env.epoch++;
@@ -1219,7 +1217,7 @@ int agent_pipeline_batch(struct agent_pipeline *p, const void *const *records, s
 				r = base_buf_putc(&p->out, '\n');
 		}
 		break;
-	case AGENT_OUTPUT_JSONPRETTY:
+	case RUN_OUTPUT_JSONPRETTY:
 		r = base_buf_puts(&p->out, m ? "[\n" : "[");
 		for (i = 0; i < m && r >= 0; i++) {
 			p->env.epoch++;
@@ -1232,7 +1230,7 @@ int agent_pipeline_batch(struct agent_pipeline *p, const void *const *records, s
 		if (r >= 0)
 			r = base_buf_puts(&p->out, "]\n");
 		break;
-	case AGENT_OUTPUT_YAML:
+	case RUN_OUTPUT_YAML:
 		r = base_buf_puts(&p->out, m ? "---\n" : "---\n[]\n");
 		for (i = 0; i < m && r >= 0; i++) {
 			p->env.epoch++;
@@ -1253,7 +1251,7 @@ out:
 	return r;
 }
 
-void agent_pipeline_print_fields(const struct agent_pipeline *p, struct base_buf *out)
+void run_pipeline_print_fields(const struct run_pipeline *p, struct base_buf *out)
 {
 	size_t i, w = 0;
 
@@ -1268,7 +1266,7 @@ void agent_pipeline_print_fields(const struct agent_pipeline *p, struct base_buf
 	if (w > 40)
 		w = 40;
 	for (i = 0; i < p->n_cols; i++) {
-		const struct agent_column *c = &p->cols[i];
+		const struct run_column *c = &p->cols[i];
 		const char *d = c->description ? c->description : "";
 		bool hidden = !in_default_set(p, c);
 
@@ -1284,13 +1282,13 @@ void agent_pipeline_print_fields(const struct agent_pipeline *p, struct base_buf
 	}
 }
 
-size_t agent_pipeline_field_count(const struct agent_pipeline *p)
+size_t run_pipeline_field_count(const struct run_pipeline *p)
 {
 	return p && p->prepared ? p->n_cols : 0;
 }
 
-/* The i-th column in the order agent_pipeline_field() describes. */
-static const struct agent_column *field_at(const struct agent_pipeline *p, size_t i, bool *sel)
+/* The i-th column in the order run_pipeline_field() describes. */
+static const struct run_column *field_at(const struct run_pipeline *p, size_t i, bool *sel)
 {
 	size_t j, k = p->n_sel;
 
@@ -1310,9 +1308,9 @@ static const struct agent_column *field_at(const struct agent_pipeline *p, size_
 	return NULL;
 }
 
-int agent_pipeline_field(const struct agent_pipeline *p, size_t i, struct agent_pipeline_field *ret)
+int run_pipeline_field(const struct run_pipeline *p, size_t i, struct run_pipeline_field *ret)
 {
-	const struct agent_column *c;
+	const struct run_column *c;
 	bool sel;
 
 	if (!p || !ret || !p->prepared)
@@ -1329,26 +1327,25 @@ int agent_pipeline_field(const struct agent_pipeline *p, size_t i, struct agent_
 	if (p->fields) {
 		ret->visible_json = ret->visible_columns = sel;
 	} else {
-		ret->visible_json = !(c->flags & (AGENT_COLUMN_HIDDEN | AGENT_COLUMN_JSON_SKIP));
-		ret->visible_columns =
-			!(c->flags & (AGENT_COLUMN_HIDDEN | AGENT_COLUMN_HIDDEN_COLS));
+		ret->visible_json = !(c->flags & (RUN_COLUMN_HIDDEN | RUN_COLUMN_JSON_SKIP));
+		ret->visible_columns = !(c->flags & (RUN_COLUMN_HIDDEN | RUN_COLUMN_HIDDEN_COLS));
 	}
 	ret->width = c->width;
-	ret->align_right = c->flags & AGENT_COLUMN_RIGHT;
+	ret->align_right = c->flags & RUN_COLUMN_RIGHT;
 	return 0;
 }
 
-uint64_t agent_pipeline_epoch(const struct agent_pipeline *p)
+uint64_t run_pipeline_epoch(const struct run_pipeline *p)
 {
 	return p ? p->env.epoch : 0;
 }
 
-uint64_t agent_pipeline_matched(const struct agent_pipeline *p)
+uint64_t run_pipeline_matched(const struct run_pipeline *p)
 {
 	return p ? p->matched : 0;
 }
 
-struct agent_pipeline *agent_pipeline_free(struct agent_pipeline *p)
+struct run_pipeline *run_pipeline_free(struct run_pipeline *p)
 {
 	size_t i;
 
@@ -1360,8 +1357,8 @@ struct agent_pipeline *agent_pipeline_free(struct agent_pipeline *p)
 	free(p->filter_exprs);
 	free(p->fields);
 	free(p->sort);
-	agent_column_free_all(p->cols, p->n_cols);
-	agent_users_free(p->env.users);
+	run_column_free_all(p->cols, p->n_cols);
+	run_users_free(p->env.users);
 	base_buf_done(&p->env.scratch);
 	base_buf_done(&p->out);
 	free(p);

@@ -10,8 +10,8 @@
  * containers a selector matches, so matching happens once per container
  * start, never per event.
  */
-#ifndef AGENT_SELECTOR_H
-#define AGENT_SELECTOR_H
+#ifndef RUN_SELECTOR_H
+#define RUN_SELECTOR_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,23 +19,23 @@
 struct cri_container;
 
 /* Pod labels one selector may require ("k=v" pairs). */
-#define AGENT_SELECTOR_MAX_LABELS 32
+#define RUN_SELECTOR_MAX_LABELS 32
 /* Longest --k8s-selector text. */
-#define AGENT_SELECTOR_MAX_TEXT 4096
+#define RUN_SELECTOR_MAX_TEXT 4096
 
-struct agent_selector_label {
+struct run_selector_label {
 	const char *key;
 	const char *value;
 };
 
-struct agent_selector {
+struct run_selector {
 	/* Borrowed; NULL or "" means any. */
 	const char *container_name; /* runtime.containerName */
 	const char *k8s_namespace;
 	const char *k8s_podname;
 	const char *k8s_containername;
-	/* Set by agent_selector_set_labels(); point into labels_text. */
-	struct agent_selector_label labels[AGENT_SELECTOR_MAX_LABELS];
+	/* Set by run_selector_set_labels(); point into labels_text. */
+	struct run_selector_label labels[RUN_SELECTOR_MAX_LABELS];
 	size_t n_labels;
 	char *labels_text;
 };
@@ -43,16 +43,16 @@ struct agent_selector {
 /*
  * Parses "k=v,k2=v2" (pod labels that must all be present with these
  * values).  -EINVAL for an empty key, a pair without '=' or a repeated key,
- * -E2BIG past AGENT_SELECTOR_MAX_LABELS or AGENT_SELECTOR_MAX_TEXT, with a
+ * -E2BIG past RUN_SELECTOR_MAX_LABELS or RUN_SELECTOR_MAX_TEXT, with a
  * one-line reason in errbuf; the selector is unchanged on failure.
  */
-int agent_selector_set_labels(struct agent_selector *s, const char *text, char *errbuf,
-			      size_t errbuf_len);
-/* Frees what agent_selector_set_labels() allocated; the struct can be reused. */
-void agent_selector_done(struct agent_selector *s);
+int run_selector_set_labels(struct run_selector *s, const char *text, char *errbuf,
+			    size_t errbuf_len);
+/* Frees what run_selector_set_labels() allocated; the struct can be reused. */
+void run_selector_done(struct run_selector *s);
 
 /* True when no criterion is set. */
-bool agent_selector_empty(const struct agent_selector *s);
-bool agent_selector_match(const struct agent_selector *s, const struct cri_container *c);
+bool run_selector_empty(const struct run_selector *s);
+bool run_selector_match(const struct run_selector *s, const struct cri_container *c);
 
-#endif /* AGENT_SELECTOR_H */
+#endif /* RUN_SELECTOR_H */

@@ -6,7 +6,7 @@
  * so one loader fills a sorted array of (id, name) per file.  When an id
  * appears twice the first line wins, as with getpwuid().
  */
-#include "agent/users.h"
+#include "run/users.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@ struct users_table {
 	struct users_entry *entries;
 };
 
-struct agent_users {
+struct run_users {
 	struct users_table users;
 	struct users_table groups;
 };
@@ -53,7 +53,7 @@ static int read_file(const char *path, char **ret, size_t *ret_len)
 		if (len == cap) {
 			char *p;
 
-			if (cap >= AGENT_USERS_MAX_FILE) {
+			if (cap >= RUN_USERS_MAX_FILE) {
 				r = -E2BIG;
 				break;
 			}
@@ -102,7 +102,7 @@ static void parse_table(struct users_table *t, size_t len)
 	char *p = t->text, *end = t->text + len;
 	size_t cap = 0;
 
-	while (p < end && t->n < AGENT_USERS_MAX_ENTRIES) {
+	while (p < end && t->n < RUN_USERS_MAX_ENTRIES) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		char *line_end = nl ? nl : end;
 		char *c1, *c2, *c3, *num_end;
@@ -164,16 +164,16 @@ static const char *table_lookup(struct users_table *t, uint32_t id)
 	return lo < t->n && t->entries[lo].id == id ? t->entries[lo].name : NULL;
 }
 
-int agent_users_new(const char *passwd, const char *group, struct agent_users **ret)
+int run_users_new(const char *passwd, const char *group, struct run_users **ret)
 {
-	struct agent_users *u = calloc(1, sizeof(*u));
+	struct run_users *u = calloc(1, sizeof(*u));
 
 	if (!u)
 		return -ENOMEM;
 	u->users.path = strdup(passwd ? passwd : "/etc/passwd");
 	u->groups.path = strdup(group ? group : "/etc/group");
 	if (!u->users.path || !u->groups.path) {
-		agent_users_free(u);
+		run_users_free(u);
 		return -ENOMEM;
 	}
 	*ret = u;
@@ -187,7 +187,7 @@ static void table_done(struct users_table *t)
 	free(t->entries);
 }
 
-struct agent_users *agent_users_free(struct agent_users *u)
+struct run_users *run_users_free(struct run_users *u)
 {
 	if (!u)
 		return NULL;
@@ -197,12 +197,12 @@ struct agent_users *agent_users_free(struct agent_users *u)
 	return NULL;
 }
 
-const char *agent_users_user(struct agent_users *u, uint32_t uid)
+const char *run_users_user(struct run_users *u, uint32_t uid)
 {
 	return u ? table_lookup(&u->users, uid) : NULL;
 }
 
-const char *agent_users_group(struct agent_users *u, uint32_t gid)
+const char *run_users_group(struct run_users *u, uint32_t gid)
 {
 	return u ? table_lookup(&u->groups, gid) : NULL;
 }

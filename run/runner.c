@@ -3,7 +3,7 @@
  * One gadget run, shared by ig run and the agent.  See runner.h.
  *
  * The runner glues the gadget runtime (bpf/gadget.h) to one record pipeline
- * per data source (agent/pipeline.h): tracer records arrive one by one
+ * per data source (run/pipeline.h): tracer records arrive one by one
  * through the gadget's record callback, map iterator fetches and snapshots
  * as whole batches.  Containers enter twice: the mount namespace filter map
  * follows the collection's ADDED/REMOVED events for the containers the
@@ -12,7 +12,7 @@
  * cannot do the selection (host processes have no entry in the filter), so
  * it is done here per record instead.
  */
-#include "agent/runner.h"
+#include "run/runner.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -22,7 +22,7 @@
 
 #include <bpf/bpf.h>
 
-#include "agent/enrich.h"
+#include "run/enrich.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "bpf/gadget.h"
@@ -30,31 +30,31 @@
 #include "oci/metadata.h"
 
 /* What every caller of the first version of the options sets. */
-#define OPTS_MIN_SZ (offsetof(struct agent_runner_opts, errbuf_len) + sizeof(size_t))
+#define OPTS_MIN_SZ (offsetof(struct run_runner_opts, errbuf_len) + sizeof(size_t))
 
 /* Width of the k8s.node column: node names are DNS names, mostly short. */
 #define NODE_COLUMN_WIDTH 16
 
 struct runner_ds {
-	struct agent_runner *r;
+	struct run_runner *r;
 	size_t idx;
 	const struct bpf_gadget_ds *ds;
-	struct agent_pipeline *pipe;
+	struct run_pipeline *pipe;
 	uint32_t mntns_off;
 	bool has_mntns;
 	uint64_t fetches;
-	struct agent_runner_ds_info info;
-	struct agent_runner_field *fields;
+	struct run_runner_ds_info info;
+	struct run_runner_field *fields;
 };
 
 struct runner_param {
-	struct agent_runner_param_info info;
+	struct run_runner_param_info info;
 	char *key;
-	bool set; /* by agent_runner_set_param() */
+	bool set; /* by run_runner_set_param() */
 };
 
-struct agent_runner {
-	struct agent_runner_opts o;
+struct run_runner {
+	struct run_runner_opts o;
 	struct bpf_gadget *gadget;
 	struct runner_ds ds[BPF_GADGET_MAX_DS];
 	size_t n_ds;
@@ -68,10 +68,10 @@ struct agent_runner {
 	int cb_err; /* the last error a record or batch callback returned */
 };
 
-static int set_err(struct agent_runner *r, int err, const char *fmt, ...)
+static int set_err(struct run_runner *r, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int set_err(struct agent_runner *r, int err, const char *fmt, ...)
+static int set_err(struct run_runner *r, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -83,7 +83,7 @@ static int set_err(struct agent_runner *r, int err, const char *fmt, ...)
 	return err;
 }
 
-static const char *gadget_error(const struct agent_runner *r, int err)
+static const char *gadget_error(const struct run_runner *r, int err)
 {
 	const char *why = bpf_gadget_last_error(r->gadget);
 
@@ -91,7 +91,7 @@ static const char *gadget_error(const struct agent_runner *r, int err)
 }
 
 /* Copies the caller's options, tolerating older (shorter) versions of the struct. */
-static int copy_opts(struct agent_runner_opts *dst, const struct agent_runner_opts *opts)
+static int copy_opts(struct run_runner_opts *dst, const struct run_runner_opts *opts)
 {
 	if (!opts || opts->sz < OPTS_MIN_SZ)
 		return -EINVAL;
@@ -144,7 +144,7 @@ static const char *param_description(const struct bpf_gadget_param *bp,
 	return "";
 }
 
-static int collect_params(struct agent_runner *r)
+static int collect_params(struct run_runner *r)
 {
 	size_t i, n = bpf_gadget_param_count(r->gadget);
 
@@ -171,7 +171,7 @@ static int collect_params(struct agent_runner *r)
 	return 0;
 }
 
-static void collect_ds(struct agent_runner *r)
+static void collect_ds(struct run_runner *r)
 {
 	size_t i, j;
 
@@ -190,29 +190,29 @@ static void collect_ds(struct agent_runner *r)
 		d->info.md = oci_metadata_find_ds(r->o.md, d->ds->name);
 		switch (d->ds->type) {
 		case BPF_GADGET_DS_TRACER:
-			d->info.type = AGENT_RUNNER_DS_TRACER;
+			d->info.type = RUN_RUNNER_DS_TRACER;
 			r->has_tracer = true;
 			break;
 		case BPF_GADGET_DS_MAPITER:
-			d->info.type = AGENT_RUNNER_DS_MAPITER;
+			d->info.type = RUN_RUNNER_DS_MAPITER;
 			r->has_mapiter = true;
 			break;
 		case BPF_GADGET_DS_ITER:
-			d->info.type = AGENT_RUNNER_DS_ITER;
+			d->info.type = RUN_RUNNER_DS_ITER;
 			r->has_iter = true;
 			break;
 		}
-		d->has_mntns = l && agent_enrich_mntns_offset(l, &d->mntns_off) == 0;
+		d->has_mntns = l && run_enrich_mntns_offset(l, &d->mntns_off) == 0;
 		for (j = 0; l && j < l->n_fields; j++)
 			if (l->fields[j].special == BPF_LAYOUT_SPECIAL_L4ENDPOINT)
 				r->has_l4 = true;
 	}
 }
 
-int agent_runner_new(const struct agent_runner_opts *opts, struct agent_runner **ret)
+int run_runner_new(const struct run_runner_opts *opts, struct run_runner **ret)
 {
 	struct bpf_gadget_opts gopts = {.sz = sizeof(gopts)};
-	struct agent_runner *r;
+	struct run_runner *r;
 	int err;
 
 	if (!ret)
@@ -253,13 +253,13 @@ int agent_runner_new(const struct agent_runner_opts *opts, struct agent_runner *
 	*ret = r;
 	return 0;
 fail:
-	agent_runner_free(r);
+	run_runner_free(r);
 	return err;
 }
 
-int agent_runner_set_opts(struct agent_runner *r, const struct agent_runner_opts *opts)
+int run_runner_set_opts(struct run_runner *r, const struct run_runner_opts *opts)
 {
-	struct agent_runner_opts o;
+	struct run_runner_opts o;
 	int err;
 
 	if (!r)
@@ -280,12 +280,12 @@ int agent_runner_set_opts(struct agent_runner *r, const struct agent_runner_opts
 	return 0;
 }
 
-bool agent_runner_has_l4endpoint(const struct agent_runner *r)
+bool run_runner_has_l4endpoint(const struct run_runner *r)
 {
 	return r && r->has_l4;
 }
 
-static struct runner_param *find_param(struct agent_runner *r, const char *key)
+static struct runner_param *find_param(struct run_runner *r, const char *key)
 {
 	size_t i;
 
@@ -298,7 +298,7 @@ static struct runner_param *find_param(struct agent_runner *r, const char *key)
 	return NULL;
 }
 
-int agent_runner_set_param(struct agent_runner *r, const char *key, const char *value)
+int run_runner_set_param(struct run_runner *r, const char *key, const char *value)
 {
 	struct runner_param *p;
 	int err;
@@ -320,7 +320,7 @@ int agent_runner_set_param(struct agent_runner *r, const char *key, const char *
 }
 
 /* gadget.yaml's defaults for the params nobody set. */
-static int apply_defaults(struct agent_runner *r)
+static int apply_defaults(struct run_runner *r)
 {
 	size_t i;
 	int err;
@@ -343,7 +343,7 @@ static int apply_defaults(struct agent_runner *r)
 
 static int node_text(const void *rec, size_t size, struct base_buf *out, void *ctx)
 {
-	const struct agent_runner *r = ctx;
+	const struct run_runner *r = ctx;
 	int err = base_buf_puts(out, r->o.node_name);
 
 	return err < 0 ? err : 0;
@@ -352,23 +352,23 @@ static int node_text(const void *rec, size_t size, struct base_buf *out, void *c
 static int sink_record(void *ctx, const char *json, size_t len)
 {
 	struct runner_ds *d = ctx;
-	const struct agent_runner *r = d->r;
+	const struct run_runner *r = d->r;
 
 	return r->o.sink.record(r->o.sink.ctx, d->idx, json, len);
 }
 
 static int fill_fields(struct runner_ds *d)
 {
-	size_t i, n = agent_pipeline_field_count(d->pipe);
+	size_t i, n = run_pipeline_field_count(d->pipe);
 
 	d->fields = calloc(n ? n : 1, sizeof(*d->fields));
 	if (!d->fields)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		struct agent_pipeline_field f;
-		struct agent_runner_field *o = &d->fields[i];
+		struct run_pipeline_field f;
+		struct run_runner_field *o = &d->fields[i];
 
-		if (agent_pipeline_field(d->pipe, i, &f) < 0)
+		if (run_pipeline_field(d->pipe, i, &f) < 0)
 			break;
 		o->name = f.name;
 		o->short_name = f.short_name;
@@ -384,10 +384,10 @@ static int fill_fields(struct runner_ds *d)
 	return 0;
 }
 
-static int make_pipeline(struct agent_runner *r, struct runner_ds *d)
+static int make_pipeline(struct run_runner *r, struct runner_ds *d)
 {
 	bool sink = r->o.sink.record != NULL;
-	struct agent_pipeline_opts po = {
+	struct run_pipeline_opts po = {
 		.sz = sizeof(po),
 		.output = r->o.output,
 		.fields = r->o.fields,
@@ -406,9 +406,9 @@ static int make_pipeline(struct agent_runner *r, struct runner_ds *d)
 	const struct bpf_layout *l = d->ds->layout;
 	int err;
 
-	err = agent_pipeline_new(l, d->info.md, &po, &d->pipe);
+	err = run_pipeline_new(l, d->info.md, &po, &d->pipe);
 	if (err >= 0 && r->o.node_name && *r->o.node_name) {
-		struct agent_column_def def = {
+		struct run_column_def def = {
 			.name = "k8s.node",
 			.description = "Kubernetes node the record comes from",
 			.width = NODE_COLUMN_WIDTH,
@@ -416,19 +416,19 @@ static int make_pipeline(struct agent_runner *r, struct runner_ds *d)
 			.ctx = r,
 		};
 
-		err = agent_pipeline_add_column(d->pipe, &def);
+		err = run_pipeline_add_column(d->pipe, &def);
 	}
 	/*
 	 * Without a runtime the columns stay in JSON (with empty values, so
 	 * the output has one shape) but leave the table alone.
 	 */
 	if (err >= 0 && r->o.enrich && d->has_mntns)
-		err = agent_enrich_add_columns(r->o.enrich, d->pipe, l,
-					       r->o.coll || r->o.show_enrich_columns, r->o.k8s);
+		err = run_enrich_add_columns(r->o.enrich, d->pipe, l,
+					     r->o.coll || r->o.show_enrich_columns, r->o.k8s);
 	if (err >= 0 && r->o.k8s)
-		err = agent_enrich_add_endpoint_columns(d->pipe, r->o.k8s);
+		err = run_enrich_add_endpoint_columns(d->pipe, r->o.k8s);
 	if (err >= 0)
-		err = agent_pipeline_prepare(d->pipe);
+		err = run_pipeline_prepare(d->pipe);
 	if (err >= 0)
 		err = fill_fields(d);
 	if (err < 0 && r->o.errbuf && r->o.errbuf_len && !r->o.errbuf[0])
@@ -440,11 +440,11 @@ static int make_pipeline(struct agent_runner *r, struct runner_ds *d)
 static void on_container(void *userdata, enum cri_collection_event ev,
 			 const struct cri_container *ct)
 {
-	struct agent_runner *r = userdata;
+	struct run_runner *r = userdata;
 	bool add = ev == CRI_COLLECTION_ADDED;
 	int err;
 
-	if (!agent_selector_match(r->o.selector, ct))
+	if (!run_selector_match(r->o.selector, ct))
 		return;
 	err = add ? bpf_gadget_mntns_filter_add(r->gadget, ct->mntns)
 		  : bpf_gadget_mntns_filter_remove(r->gadget, ct->mntns);
@@ -460,13 +460,13 @@ static void on_container(void *userdata, enum cri_collection_event ev,
 }
 
 /* After the pipelines, before load: the filter replaces the gadget's map at load. */
-static int setup_filter(struct agent_runner *r)
+static int setup_filter(struct run_runner *r)
 {
 	struct bpf_map_info info = {0};
 	__u32 len = sizeof(info);
 	int err;
 
-	if (!r->o.selector || agent_selector_empty(r->o.selector))
+	if (!r->o.selector || run_selector_empty(r->o.selector))
 		return 0;
 	if (!r->o.coll)
 		return set_err(r, -ENODEV, "selecting containers needs a container runtime");
@@ -490,7 +490,7 @@ static int setup_filter(struct agent_runner *r)
 	return 0;
 }
 
-int agent_runner_prepare(struct agent_runner *r)
+int run_runner_prepare(struct run_runner *r)
 {
 	size_t i;
 	int err;
@@ -501,10 +501,9 @@ int agent_runner_prepare(struct agent_runner *r)
 		return -EBUSY;
 	if (r->o.errbuf && r->o.errbuf_len)
 		r->o.errbuf[0] = '\0';
-	if (r->o.n_filters > AGENT_RUNNER_MAX_FILTERS)
-		return set_err(r, -EINVAL, "too many filters (at most %d)",
-			       AGENT_RUNNER_MAX_FILTERS);
-	if (r->o.selector && !agent_selector_empty(r->o.selector) && !r->o.coll)
+	if (r->o.n_filters > RUN_RUNNER_MAX_FILTERS)
+		return set_err(r, -EINVAL, "too many filters (at most %d)", RUN_RUNNER_MAX_FILTERS);
+	if (r->o.selector && !run_selector_empty(r->o.selector) && !r->o.coll)
 		return set_err(r, -ENODEV, "selecting containers needs a container runtime");
 	err = apply_defaults(r);
 	if (err < 0)
@@ -521,7 +520,7 @@ int agent_runner_prepare(struct agent_runner *r)
 	return 0;
 }
 
-static struct runner_ds *ds_of(struct agent_runner *r, const struct bpf_gadget_ds *ds)
+static struct runner_ds *ds_of(struct run_runner *r, const struct bpf_gadget_ds *ds)
 {
 	size_t i;
 
@@ -535,7 +534,7 @@ static struct runner_ds *ds_of(struct agent_runner *r, const struct bpf_gadget_d
  * host with a selector: host processes and the selected containers pass;
  * records without a mount namespace field cannot be told apart and pass too.
  */
-static bool selected_here(struct agent_runner *r, const struct runner_ds *d, const void *data,
+static bool selected_here(struct run_runner *r, const struct runner_ds *d, const void *data,
 			  size_t size)
 {
 	const struct cri_container *ct;
@@ -544,19 +543,19 @@ static bool selected_here(struct agent_runner *r, const struct runner_ds *d, con
 	if (!r->select_here || !d->has_mntns || (size_t)d->mntns_off + sizeof(mntns) > size)
 		return true;
 	memcpy(&mntns, (const char *)data + d->mntns_off, sizeof(mntns));
-	ct = agent_enrich_lookup(r->o.enrich, mntns);
-	return !ct || agent_selector_match(r->o.selector, ct);
+	ct = run_enrich_lookup(r->o.enrich, mntns);
+	return !ct || run_selector_match(r->o.selector, ct);
 }
 
 static int on_record(const struct bpf_gadget_ds *ds, const void *data, size_t size, void *ctx)
 {
-	struct agent_runner *r = ctx;
+	struct run_runner *r = ctx;
 	struct runner_ds *d = r->n_ds == 1 && r->ds[0].ds == ds ? &r->ds[0] : ds_of(r, ds);
 	int err;
 
 	if (!d || !selected_here(r, d, data, size))
 		return 0;
-	err = agent_pipeline_record(d->pipe, data, size);
+	err = run_pipeline_record(d->pipe, data, size);
 	if (err < 0)
 		r->cb_err = err;
 	return err;
@@ -565,7 +564,7 @@ static int on_record(const struct bpf_gadget_ds *ds, const void *data, size_t si
 static int on_batch(const struct bpf_gadget_ds *ds, const void *const *records, size_t n,
 		    size_t record_size, void *ctx)
 {
-	struct agent_runner *r = ctx;
+	struct run_runner *r = ctx;
 	struct runner_ds *d = ds_of(r, ds);
 	const void **kept;
 	size_t k, m = 0;
@@ -574,7 +573,7 @@ static int on_batch(const struct bpf_gadget_ds *ds, const void *const *records, 
 	if (!d)
 		return 0;
 	if (!r->select_here || !d->has_mntns || !n) {
-		err = agent_pipeline_batch(d->pipe, records, n, record_size);
+		err = run_pipeline_batch(d->pipe, records, n, record_size);
 	} else {
 		kept = calloc(n, sizeof(*kept));
 		if (!kept)
@@ -582,7 +581,7 @@ static int on_batch(const struct bpf_gadget_ds *ds, const void *const *records, 
 		for (k = 0; k < n; k++)
 			if (selected_here(r, d, records[k], record_size))
 				kept[m++] = records[k];
-		err = agent_pipeline_batch(d->pipe, kept, m, record_size);
+		err = run_pipeline_batch(d->pipe, kept, m, record_size);
 		free(kept);
 	}
 	if (err < 0)
@@ -590,13 +589,13 @@ static int on_batch(const struct bpf_gadget_ds *ds, const void *const *records, 
 	return err;
 }
 
-static int flush_all(struct agent_runner *r)
+static int flush_all(struct run_runner *r)
 {
 	size_t i;
 	int err;
 
 	for (i = 0; i < r->n_ds; i++) {
-		err = agent_pipeline_flush(r->ds[i].pipe);
+		err = run_pipeline_flush(r->ds[i].pipe);
 		if (err < 0)
 			return set_err(r, err, "writing records: %s", strerror(-err));
 	}
@@ -604,7 +603,7 @@ static int flush_all(struct agent_runner *r)
 }
 
 /* After a batch of data source d went out: the sink learns the fetch ended. */
-static int fetch_done(struct agent_runner *r, struct runner_ds *d)
+static int fetch_done(struct run_runner *r, struct runner_ds *d)
 {
 	d->fetches++;
 	if (!r->o.sink.record || !r->o.sink.fetch_end)
@@ -613,7 +612,7 @@ static int fetch_done(struct agent_runner *r, struct runner_ds *d)
 }
 
 /* Why a drain or fetch failed: a callback's own error, or the gadget's. */
-static int run_err(struct agent_runner *r, int err, const char *what, const char *ds)
+static int run_err(struct run_runner *r, int err, const char *what, const char *ds)
 {
 	if (err == r->cb_err)
 		return set_err(r, err, "%s '%s': %s", what, ds, strerror(-err));
@@ -621,7 +620,7 @@ static int run_err(struct agent_runner *r, int err, const char *what, const char
 }
 
 /* Snapshots: run once, like a 'ps'. */
-static int run_iters(struct agent_runner *r)
+static int run_iters(struct run_runner *r)
 {
 	size_t i;
 	int err;
@@ -644,7 +643,7 @@ static int run_iters(struct agent_runner *r)
 	return 0;
 }
 
-int agent_runner_start(struct agent_runner *r)
+int run_runner_start(struct run_runner *r)
 {
 	int err;
 
@@ -665,12 +664,12 @@ int agent_runner_start(struct agent_runner *r)
 	return r->has_iter ? run_iters(r) : 0;
 }
 
-int agent_runner_fd(const struct agent_runner *r)
+int run_runner_fd(const struct run_runner *r)
 {
 	return r && r->has_tracer ? bpf_gadget_poll_fd(r->gadget) : -1;
 }
 
-int agent_runner_consume(struct agent_runner *r)
+int run_runner_consume(struct run_runner *r)
 {
 	int err;
 
@@ -687,7 +686,7 @@ int agent_runner_consume(struct agent_runner *r)
 	return flush_all(r);
 }
 
-int agent_runner_fetch(struct agent_runner *r)
+int run_runner_fetch(struct run_runner *r)
 {
 	size_t i;
 	int err;
@@ -712,22 +711,22 @@ int agent_runner_fetch(struct agent_runner *r)
 	return 0;
 }
 
-bool agent_runner_has_tracer(const struct agent_runner *r)
+bool run_runner_has_tracer(const struct run_runner *r)
 {
 	return r && r->has_tracer;
 }
 
-bool agent_runner_has_mapiter(const struct agent_runner *r)
+bool run_runner_has_mapiter(const struct run_runner *r)
 {
 	return r && r->has_mapiter;
 }
 
-bool agent_runner_done(const struct agent_runner *r)
+bool run_runner_done(const struct run_runner *r)
 {
 	return r && r->started && !r->has_tracer && !r->has_mapiter;
 }
 
-uint64_t agent_runner_ds_lost(const struct agent_runner *r, size_t ds)
+uint64_t run_runner_ds_lost(const struct run_runner *r, size_t ds)
 {
 	uint64_t lost = 0;
 
@@ -738,47 +737,47 @@ uint64_t agent_runner_ds_lost(const struct agent_runner *r, size_t ds)
 	return lost;
 }
 
-uint64_t agent_runner_lost(const struct agent_runner *r)
+uint64_t run_runner_lost(const struct run_runner *r)
 {
 	uint64_t sum = 0;
 	size_t i;
 
 	for (i = 0; r && i < r->n_ds; i++)
-		sum += agent_runner_ds_lost(r, i);
+		sum += run_runner_ds_lost(r, i);
 	return sum;
 }
 
-uint64_t agent_runner_records(const struct agent_runner *r)
+uint64_t run_runner_records(const struct run_runner *r)
 {
 	uint64_t sum = 0;
 	size_t i;
 
 	for (i = 0; r && i < r->n_ds; i++)
-		sum += agent_pipeline_matched(r->ds[i].pipe);
+		sum += run_pipeline_matched(r->ds[i].pipe);
 	return sum;
 }
 
-size_t agent_runner_ds_count(const struct agent_runner *r)
+size_t run_runner_ds_count(const struct run_runner *r)
 {
 	return r ? r->n_ds : 0;
 }
 
-const struct agent_runner_ds_info *agent_runner_ds(const struct agent_runner *r, size_t i)
+const struct run_runner_ds_info *run_runner_ds(const struct run_runner *r, size_t i)
 {
 	return r && i < r->n_ds ? &r->ds[i].info : NULL;
 }
 
-size_t agent_runner_param_count(const struct agent_runner *r)
+size_t run_runner_param_count(const struct run_runner *r)
 {
 	return r ? r->n_params : 0;
 }
 
-const struct agent_runner_param_info *agent_runner_param(const struct agent_runner *r, size_t i)
+const struct run_runner_param_info *run_runner_param(const struct run_runner *r, size_t i)
 {
 	return r && i < r->n_params ? &r->params[i].info : NULL;
 }
 
-void agent_runner_unfollow(struct agent_runner *r)
+void run_runner_unfollow(struct run_runner *r)
 {
 	if (r && r->o.coll && r->filter_sub >= 0)
 		cri_collection_unsubscribe(r->o.coll, r->filter_sub);
@@ -786,15 +785,15 @@ void agent_runner_unfollow(struct agent_runner *r)
 		r->filter_sub = -1;
 }
 
-struct agent_runner *agent_runner_free(struct agent_runner *r)
+struct run_runner *run_runner_free(struct run_runner *r)
 {
 	size_t i;
 
 	if (!r)
 		return NULL;
-	agent_runner_unfollow(r);
+	run_runner_unfollow(r);
 	for (i = 0; i < BPF_GADGET_MAX_DS; i++) {
-		r->ds[i].pipe = agent_pipeline_free(r->ds[i].pipe);
+		r->ds[i].pipe = run_pipeline_free(r->ds[i].pipe);
 		free(r->ds[i].fields);
 	}
 	for (i = 0; i < r->n_params; i++)

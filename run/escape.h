@@ -8,8 +8,8 @@
  * as a JSON string, as a YAML scalar, or as a padded cell of a terminal table
  * where nothing can move the cursor.
  */
-#ifndef AGENT_ESCAPE_H
-#define AGENT_ESCAPE_H
+#ifndef RUN_ESCAPE_H
+#define RUN_ESCAPE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,10 +20,10 @@
  * Length of the valid UTF-8 sequence at s (2, 3 or 4), or 0 when s[0] does
  * not start one within n bytes (overlong forms and surrogates are invalid).
  */
-size_t agent_escape_utf8_len(const unsigned char *s, size_t n);
+size_t run_escape_utf8_len(const unsigned char *s, size_t n);
 
-/* Most bytes agent_escape_json() writes for n input bytes, quotes included. */
-#define AGENT_ESCAPE_JSON_MAX(n) (6 * (size_t)(n) + 2)
+/* Most bytes run_escape_json() writes for n input bytes, quotes included. */
+#define RUN_ESCAPE_JSON_MAX(n) (6 * (size_t)(n) + 2)
 
 /*
  * Appends s[0..n) as a quoted JSON string: ", \ and control characters
@@ -31,15 +31,15 @@ size_t agent_escape_utf8_len(const unsigned char *s, size_t n);
  * makes room for the string plus keep more bytes, so a caller that reserved
  * space for what follows keeps it.
  */
-int agent_escape_json(struct base_buf *b, const char *s, size_t n, size_t keep);
+int run_escape_json(struct base_buf *b, const char *s, size_t n, size_t keep);
 
 /* True when s[0..n) can be written as a plain YAML scalar read back as itself. */
-bool agent_escape_yaml_plain(const char *s, size_t n);
+bool run_escape_yaml_plain(const char *s, size_t n);
 /* Appends s[0..n) as a YAML scalar: plain when safe, else double-quoted. */
-int agent_escape_yaml(struct base_buf *b, const char *s, size_t n);
+int run_escape_yaml(struct base_buf *b, const char *s, size_t n);
 
 /* Columns on a terminal, counted in code points (not bytes). */
-size_t agent_escape_width(const char *s, size_t n);
+size_t run_escape_width(const char *s, size_t n);
 
 /*
  * Appends s[0..n) as a table cell of width columns: control characters and
@@ -47,7 +47,7 @@ size_t agent_escape_width(const char *s, size_t n);
  * is padded with spaces on the left (right) or the right (!right) unless pad
  * is false.  width 0 means no limit.
  */
-int agent_escape_cell(struct base_buf *b, const char *s, size_t n, size_t width, bool right,
-		      bool pad);
+int run_escape_cell(struct base_buf *b, const char *s, size_t n, size_t width, bool right,
+		    bool pad);
 
-#endif /* AGENT_ESCAPE_H */
+#endif /* RUN_ESCAPE_H */

@@ -10,26 +10,26 @@
  *
  * This header is internal to agent/.
  */
-#ifndef AGENT_FILTER_H
-#define AGENT_FILTER_H
+#ifndef RUN_FILTER_H
+#define RUN_FILTER_H
 
 #include <stddef.h>
 
-#include "agent/column.h"
+#include "run/column.h"
 
-struct agent_filter;
+struct run_filter;
 
 /*
  * Parses expr against cols (borrowed; they must outlive the filter).
- * Returns 0 and a new filter in *ret (free with agent_filter_free()),
+ * Returns 0 and a new filter in *ret (free with run_filter_free()),
  * -EINVAL with a one-line reason in err, or -ENOMEM.
  */
-int agent_filter_new(const char *expr, const struct agent_column *cols, size_t n_cols,
-		     struct agent_filter **ret, char *err, size_t errlen);
-struct agent_filter *agent_filter_free(struct agent_filter *f);
+int run_filter_new(const char *expr, const struct run_column *cols, size_t n_cols,
+		   struct run_filter **ret, char *err, size_t errlen);
+struct run_filter *run_filter_free(struct run_filter *f);
 
 /* 1 when the record matches, 0 when it does not, or a negative errno. */
-int agent_filter_match(const struct agent_filter *f, struct agent_column_env *env, const void *rec,
-		       size_t size);
+int run_filter_match(const struct run_filter *f, struct run_column_env *env, const void *rec,
+		     size_t size);
 
-#endif /* AGENT_FILTER_H */
+#endif /* RUN_FILTER_H */

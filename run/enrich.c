@@ -8,14 +8,14 @@
  * period ends.  The last lookup is cached and dropped on every collection
  * event, so a cached pointer never outlives its container.
  */
-#include "agent/enrich.h"
+#include "run/enrich.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "agent/pipeline.h"
+#include "run/pipeline.h"
 #include "base/buf.h"
 #include "bpf/layout.h"
 #include "cri/collection.h"
@@ -71,15 +71,15 @@ struct enrich_gone {
 };
 
 struct enrich_col {
-	struct agent_enrich *e;
-	const struct agent_pipeline *p;
+	struct run_enrich *e;
+	const struct run_pipeline *p;
 	struct k8s_enrich *k8s; /* NULL: the runtime's view only */
 	uint32_t off;
 	enum enrich_field field;
 	struct enrich_col *next;
 };
 
-struct agent_enrich {
+struct run_enrich {
 	struct cri_collection *coll;
 	int sub;
 	struct enrich_gone *buckets[GONE_BUCKETS];
@@ -93,7 +93,7 @@ struct agent_enrich {
 
 	/*
 	 * The API's pod of the record being formatted: one lookup per record
-	 * (agent_pipeline_epoch()) for all the columns that need it, held
+	 * (run_pipeline_epoch()) for all the columns that need it, held
 	 * until the next record so its strings stay valid.
 	 */
 	uint64_t pod_epoch;
@@ -173,7 +173,7 @@ static struct enrich_gone *gone_copy(const struct cri_container *c)
 	return g;
 }
 
-static void gone_unlink(struct agent_enrich *e, struct enrich_gone *g)
+static void gone_unlink(struct run_enrich *e, struct enrich_gone *g)
 {
 	struct enrich_gone **pp;
 
@@ -194,7 +194,7 @@ static void gone_unlink(struct agent_enrich *e, struct enrich_gone *g)
 	gone_free(g);
 }
 
-static struct enrich_gone *gone_find(const struct agent_enrich *e, uint64_t mntns)
+static struct enrich_gone *gone_find(const struct run_enrich *e, uint64_t mntns)
 {
 	struct enrich_gone *g;
 
@@ -206,7 +206,7 @@ static struct enrich_gone *gone_find(const struct agent_enrich *e, uint64_t mntn
 
 static void on_event(void *userdata, enum cri_collection_event ev, const struct cri_container *c)
 {
-	struct agent_enrich *e = userdata;
+	struct run_enrich *e = userdata;
 	struct enrich_gone *g;
 	size_t b;
 
@@ -217,12 +217,12 @@ static void on_event(void *userdata, enum cri_collection_event ev, const struct 
 		gone_unlink(e, g);
 	if (ev != CRI_COLLECTION_REMOVED)
 		return;
-	if (e->n_gone == AGENT_ENRICH_MAX_GONE)
+	if (e->n_gone == RUN_ENRICH_MAX_GONE)
 		gone_unlink(e, e->oldest);
 	g = gone_copy(c);
 	if (!g)
 		return; /* out of memory: its late records go unnamed */
-	g->expires_ms = now_ms() + AGENT_ENRICH_GRACE_MS;
+	g->expires_ms = now_ms() + RUN_ENRICH_GRACE_MS;
 	b = bucket_of(c->mntns);
 	g->chain = e->buckets[b];
 	e->buckets[b] = g;
@@ -235,9 +235,9 @@ static void on_event(void *userdata, enum cri_collection_event ev, const struct 
 	e->n_gone++;
 }
 
-int agent_enrich_new(struct cri_collection *coll, struct agent_enrich **ret)
+int run_enrich_new(struct cri_collection *coll, struct run_enrich **ret)
 {
-	struct agent_enrich *e;
+	struct run_enrich *e;
 
 	if (!ret)
 		return -EINVAL;
@@ -259,7 +259,7 @@ int agent_enrich_new(struct cri_collection *coll, struct agent_enrich **ret)
 	return 0;
 }
 
-struct agent_enrich *agent_enrich_free(struct agent_enrich *e)
+struct run_enrich *run_enrich_free(struct run_enrich *e)
 {
 	struct enrich_col *col, *next;
 
@@ -278,7 +278,7 @@ struct agent_enrich *agent_enrich_free(struct agent_enrich *e)
 	return NULL;
 }
 
-int agent_enrich_mntns_offset(const struct bpf_layout *l, uint32_t *ret)
+int run_enrich_mntns_offset(const struct bpf_layout *l, uint32_t *ret)
 {
 	size_t i;
 
@@ -296,7 +296,7 @@ int agent_enrich_mntns_offset(const struct bpf_layout *l, uint32_t *ret)
 	return -ENOENT;
 }
 
-const struct cri_container *agent_enrich_lookup(struct agent_enrich *e, uint64_t mntns)
+const struct cri_container *run_enrich_lookup(struct run_enrich *e, uint64_t mntns)
 {
 	const struct cri_container *c;
 	struct enrich_gone *g;
@@ -316,7 +316,7 @@ const struct cri_container *agent_enrich_lookup(struct agent_enrich *e, uint64_t
 	return c;
 }
 
-void agent_enrich_expire(struct agent_enrich *e)
+void run_enrich_expire(struct run_enrich *e)
 {
 	uint64_t now;
 
@@ -355,8 +355,8 @@ static int put_labels(struct base_buf *out, const struct cri_container *c)
 static const struct k8s_cache_obj *api_pod(const struct enrich_col *col,
 					   const struct cri_container *c)
 {
-	struct agent_enrich *e = col->e;
-	uint64_t epoch = agent_pipeline_epoch(col->p);
+	struct run_enrich *e = col->e;
+	uint64_t epoch = run_pipeline_epoch(col->p);
 
 	if (e->pod_epoch == epoch)
 		return e->pod;
@@ -378,7 +378,7 @@ static int col_text(const void *rec, size_t size, struct base_buf *out, void *ct
 	if ((size_t)col->off + sizeof(mntns) > size)
 		return 0;
 	memcpy(&mntns, (const char *)rec + col->off, sizeof(mntns));
-	c = agent_enrich_lookup(col->e, mntns);
+	c = run_enrich_lookup(col->e, mntns);
 	if (!c) /* the host: empty text, and no number (null in JSON) */
 		return col->field == F_RT_CONTAINER_PID ? 1 : 0;
 	switch (col->field) {
@@ -425,8 +425,8 @@ static int col_text(const void *rec, size_t size, struct base_buf *out, void *ct
 	return r < 0 ? r : 0;
 }
 
-int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
-			     const struct bpf_layout *l, bool show, struct k8s_enrich *k8s)
+int run_enrich_add_columns(struct run_enrich *e, struct run_pipeline *p, const struct bpf_layout *l,
+			   bool show, struct k8s_enrich *k8s)
 {
 	uint32_t off;
 	size_t i;
@@ -434,14 +434,14 @@ int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
 
 	if (!e || !p || !l)
 		return -EINVAL;
-	r = agent_enrich_mntns_offset(l, &off);
+	r = run_enrich_mntns_offset(l, &off);
 	if (r)
 		return r;
 	for (i = 0; i < F_COUNT_; i++) {
 		if (!k8s && (i == F_K8S_OWNER_KIND || i == F_K8S_OWNER_NAME))
 			continue;
 		struct enrich_col *col = calloc(1, sizeof(*col));
-		struct agent_column_def def = {
+		struct run_column_def def = {
 			.name = fields[i].name,
 			.description = fields[i].description,
 			.hidden_columns = !(show && fields[i].shown),
@@ -460,14 +460,14 @@ int agent_enrich_add_columns(struct agent_enrich *e, struct agent_pipeline *p,
 		col->field = (enum enrich_field)i;
 		col->next = e->cols;
 		e->cols = col;
-		r = agent_pipeline_add_column(p, &def);
+		r = run_pipeline_add_column(p, &def);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int endpoint_lookup(void *ctx, const char *ip, struct agent_endpoint_k8s *ret)
+static int endpoint_lookup(void *ctx, const char *ip, struct run_endpoint_k8s *ret)
 {
 	struct k8s_cache_obj *o = k8s_enrich_ip(ctx, ip);
 
@@ -485,9 +485,9 @@ static void endpoint_release(void *ctx, void *ref)
 	k8s_cache_obj_unref(ref);
 }
 
-int agent_enrich_add_endpoint_columns(struct agent_pipeline *p, struct k8s_enrich *k8s)
+int run_enrich_add_endpoint_columns(struct run_pipeline *p, struct k8s_enrich *k8s)
 {
-	struct agent_endpoint_resolver res = {
+	struct run_endpoint_resolver res = {
 		.lookup = endpoint_lookup,
 		.release = endpoint_release,
 		.ctx = k8s,
@@ -495,5 +495,5 @@ int agent_enrich_add_endpoint_columns(struct agent_pipeline *p, struct k8s_enric
 
 	if (!p || !k8s)
 		return -EINVAL;
-	return agent_pipeline_add_endpoint_k8s(p, &res);
+	return run_pipeline_add_endpoint_k8s(p, &res);
 }
