@@ -141,8 +141,21 @@ int main(int argc, char **argv)
 		return IG_EXIT_USAGE;
 	}
 	if (!strcmp(argv[i], "help")) {
-		usage(stdout);
-		return IG_EXIT_OK;
+		/* "ig help run" is "ig run --help" */
+		char *hargv[] = {NULL, "--help", NULL};
+
+		if (i + 1 >= argc) {
+			usage(stdout);
+			return IG_EXIT_OK;
+		}
+		for (c = 0; c < sizeof(ig_cmds) / sizeof(ig_cmds[0]); c++) {
+			if (strcmp(argv[i + 1], ig_cmds[c].name))
+				continue;
+			hargv[0] = argv[i + 1];
+			return ig_cmds[c].fn(2, hargv);
+		}
+		ig_error("unknown command '%s' (see 'ig --help')", argv[i + 1]);
+		return IG_EXIT_USAGE;
 	}
 	for (c = 0; c < sizeof(ig_cmds) / sizeof(ig_cmds[0]); c++)
 		if (!strcmp(argv[i], ig_cmds[c].name))

@@ -82,15 +82,17 @@ static int ask_all(struct kg_agents *as, Gadget__Agent__V1__Request *req, struct
 
 enum lc_opt_id { C_OUTPUT = 1, C_ALL, C_POD, C_CONTAINER, C_SELECTOR, C_NODE, C_HELP };
 
-static const struct kg_opt lc_opts[] = {
-	{"output", 'o', true, C_OUTPUT, "FORMAT", "columns (default), json or yaml"},
-	{"all-namespaces", 'A', false, C_ALL, NULL,
-	 "containers of every namespace (default: -n, else the context's namespace)"},
-	{"podname", 'p', true, C_POD, "POD", "only the pod named POD"},
-	{"containername", 'c', true, C_CONTAINER, "NAME", "only containers named NAME"},
-	{"selector", 'l', true, C_SELECTOR, "k=v,...", "only pods with all these labels"},
-	{"node", 0, true, C_NODE, "NODE", "only this node (repeatable)"},
-	{"help", 'h', false, C_HELP, NULL, "show this help"},
+static const struct base_opt lc_opts[] = {
+	{"output", 'o', BASE_OPT_VALUE, C_OUTPUT, "FORMAT", "columns (default), json or yaml", 0},
+	{"all-namespaces", 'A', BASE_OPT_SWITCH, C_ALL, NULL,
+	 "containers of every namespace (default: -n, else the context's namespace)", 0},
+	{"podname", 'p', BASE_OPT_VALUE, C_POD, "POD", "only the pod named POD", 0},
+	{"containername", 'c', BASE_OPT_VALUE, C_CONTAINER, "NAME", "only containers named NAME",
+	 0},
+	{"selector", 'l', BASE_OPT_VALUE, C_SELECTOR, "k=v,...", "only pods with all these labels",
+	 0},
+	{"node", 0, BASE_OPT_VALUE, C_NODE, "NODE", "only this node (repeatable)", 0},
+	{"help", 'h', BASE_OPT_SWITCH, C_HELP, NULL, "show this help", 0},
 };
 
 #define N_LC_OPTS (sizeof(lc_opts) / sizeof(lc_opts[0]))
@@ -183,20 +185,20 @@ static void lc_sort(json_t *all)
 	free(v);
 }
 
-static void lc_print(json_t *all, enum kg_output o)
+static void lc_print(json_t *all, enum run_output o)
 {
 	struct base_buf b = BASE_BUF_INIT(0);
 	json_t *c;
 	size_t i;
 	char *s;
 
-	if (o == KG_OUTPUT_YAML) {
+	if (o == RUN_OUTPUT_YAML) {
 		if (kg_yaml_emit(&b, all) >= 0)
 			fwrite(b.data, 1, b.len, stdout);
 		base_buf_done(&b);
 		return;
 	}
-	if (o != KG_OUTPUT_COLUMNS) {
+	if (o != RUN_OUTPUT_COLUMNS) {
 		s = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		if (s)
 			printf("%s\n", s);
@@ -254,7 +256,7 @@ int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv)
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
 	Gadget__Agent__V1__KeyValue lkv[RUN_SELECTOR_MAX_LABELS];
 	Gadget__Agent__V1__KeyValue *lkvp[RUN_SELECTOR_MAX_LABELS];
-	enum kg_output o = KG_OUTPUT_COLUMNS;
+	enum run_output o = RUN_OUTPUT_COLUMNS;
 	const char *nodes[KG_MAX_NODE_FLAGS], *labels = NULL, *pod = NULL, *ctr = NULL;
 	struct run_selector sel = {0};
 	struct lc_ctx lctx = {0};
@@ -271,7 +273,7 @@ int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv)
 
 		switch (id) {
 		case C_OUTPUT:
-			if (kg_output_parse(v, &o) < 0) {
+			if (run_output_parse(v, &o) < 0) {
 				kg_error("invalid output format '%s' (columns, json or yaml)", v);
 				return KG_EXIT_USAGE;
 			}

@@ -443,15 +443,15 @@ static int wait_ready(struct kg_global *g, uint64_t timeout_ms, const char *time
 
 enum deploy_opt_id { D_IMAGE = 1, D_TIMEOUT, D_NO_WAIT, D_PRINT, D_HELP };
 
-static const struct kg_opt deploy_opts[] = {
-	{"image", 0, true, D_IMAGE, "IMAGE",
-	 "the agent image (default: the manifests' gadget-agent:latest)"},
-	{"timeout", 0, true, D_TIMEOUT, "DURATION",
-	 "how long to wait for the agents to be ready (default " DEPLOY_DEFAULT_TIMEOUT ")"},
-	{"no-wait", 0, false, D_NO_WAIT, NULL, "apply the objects and return at once"},
-	{"print", 0, false, D_PRINT, NULL,
-	 "print the objects as YAML instead of applying them (for kubectl apply -f -)"},
-	{"help", 'h', false, D_HELP, NULL, "show this help"},
+static const struct base_opt deploy_opts[] = {
+	{"image", 0, BASE_OPT_VALUE, D_IMAGE, "IMAGE",
+	 "the agent image (default: the manifests' gadget-agent:latest)", 0},
+	{"timeout", 0, BASE_OPT_VALUE, D_TIMEOUT, "DURATION",
+	 "how long to wait for the agents to be ready (default " DEPLOY_DEFAULT_TIMEOUT ")", 0},
+	{"no-wait", 0, BASE_OPT_SWITCH, D_NO_WAIT, NULL, "apply the objects and return at once", 0},
+	{"print", 0, BASE_OPT_SWITCH, D_PRINT, NULL,
+	 "print the objects as YAML instead of applying them (for kubectl apply -f -)", 0},
+	{"help", 'h', BASE_OPT_SWITCH, D_HELP, NULL, "show this help", 0},
 };
 
 #define N_DEPLOY_OPTS (sizeof(deploy_opts) / sizeof(deploy_opts[0]))
@@ -587,11 +587,12 @@ out:
 
 enum undeploy_opt_id { U_TIMEOUT = 1, U_NO_WAIT, U_HELP };
 
-static const struct kg_opt undeploy_opts[] = {
-	{"timeout", 0, true, U_TIMEOUT, "DURATION",
-	 "how long to wait for the agents to go (default " DEPLOY_DEFAULT_TIMEOUT ")"},
-	{"no-wait", 0, false, U_NO_WAIT, NULL, "delete the objects and return at once"},
-	{"help", 'h', false, U_HELP, NULL, "show this help"},
+static const struct base_opt undeploy_opts[] = {
+	{"timeout", 0, BASE_OPT_VALUE, U_TIMEOUT, "DURATION",
+	 "how long to wait for the agents to go (default " DEPLOY_DEFAULT_TIMEOUT ")", 0},
+	{"no-wait", 0, BASE_OPT_SWITCH, U_NO_WAIT, NULL, "delete the objects and return at once",
+	 0},
+	{"help", 'h', BASE_OPT_SWITCH, U_HELP, NULL, "show this help", 0},
 };
 
 #define N_UNDEPLOY_OPTS (sizeof(undeploy_opts) / sizeof(undeploy_opts[0]))

@@ -27,10 +27,10 @@
 
 enum list_opt_id { L_OUTPUT = 1, L_NODE, L_HELP };
 
-static const struct kg_opt list_opts[] = {
-	{"output", 'o', true, L_OUTPUT, "FORMAT", "columns (default), json or yaml"},
-	{"node", 0, true, L_NODE, "NODE", "ask only the agent of this node"},
-	{"help", 'h', false, L_HELP, NULL, "show this help"},
+static const struct base_opt list_opts[] = {
+	{"output", 'o', BASE_OPT_VALUE, L_OUTPUT, "FORMAT", "columns (default), json or yaml", 0},
+	{"node", 0, BASE_OPT_VALUE, L_NODE, "NODE", "ask only the agent of this node", 0},
+	{"help", 'h', BASE_OPT_SWITCH, L_HELP, NULL, "show this help", 0},
 };
 
 #define N_LIST_OPTS (sizeof(list_opts) / sizeof(list_opts[0]))
@@ -153,7 +153,7 @@ static void print_list_columns(const struct list_ctx *c)
 	base_buf_done(&states);
 }
 
-static int print_list(const struct list_ctx *c, enum kg_output o)
+static int print_list(const struct list_ctx *c, enum run_output o)
 {
 	struct base_buf b = BASE_BUF_INIT(0);
 	json_t *all = json_array(), *idv;
@@ -161,14 +161,14 @@ static int print_list(const struct list_ctx *c, enum kg_output o)
 	char *s;
 	int r = 0;
 
-	if (o == KG_OUTPUT_COLUMNS) {
+	if (o == RUN_OUTPUT_COLUMNS) {
 		json_decref(all);
 		print_list_columns(c);
 		return 0;
 	}
 	json_array_foreach(c->order, i, idv)
 		json_array_append(all, json_object_get(c->by_id, json_string_value(idv)));
-	if (o == KG_OUTPUT_YAML) {
+	if (o == RUN_OUTPUT_YAML) {
 		r = kg_yaml_emit(&b, all);
 		if (r >= 0)
 			fwrite(b.data, 1, b.len, stdout);
@@ -198,7 +198,7 @@ int kg_cmd_list(struct kg_global *g, int argc, char **argv)
 {
 	Gadget__Agent__V1__ListInstances li = GADGET__AGENT__V1__LIST_INSTANCES__INIT;
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
-	enum kg_output o = KG_OUTPUT_COLUMNS;
+	enum run_output o = RUN_OUTPUT_COLUMNS;
 	const char *nodes[KG_MAX_NODE_FLAGS];
 	size_t n_nodes = 0, i;
 	struct kg_agents as = {0};
@@ -212,7 +212,7 @@ int kg_cmd_list(struct kg_global *g, int argc, char **argv)
 
 		switch (id) {
 		case L_OUTPUT:
-			if (kg_output_parse(v, &o) < 0) {
+			if (run_output_parse(v, &o) < 0) {
 				kg_error("invalid output format '%s' (columns, json or yaml)", v);
 				return KG_EXIT_USAGE;
 			}

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/opt.h"	/* the option tables of every command */
 #include "base/parse.h" /* durations and counts on the command line */
 
 struct k8s_config;
@@ -34,8 +35,6 @@ struct k8s_client;
 #define KG_DAEMONSET_NAME "gadget"
 #define KG_AGENT_PORT	  8484
 #define KG_ERRLEN	  1024
-/* Longest value of any flag; longer is a usage error, not truncation. */
-#define KG_MAX_FLAG_VALUE 4096
 
 /* The flags every command takes, wherever they appear on the line. */
 struct kg_global {
@@ -78,29 +77,17 @@ bool kg_is_help(const char *arg);
 int64_t kg_now_ms(void);
 
 /*
- * A command's own options, parsed the same way by every command: "--name
- * VALUE", "--name=VALUE", "-x VALUE", "-xVALUE".  An option with an
- * argument stores it in *value; a switch stores "true".
+ * A command's own options (base/opt.h, the matcher of every command of ig
+ * and kubectl-gadget).  Returns the row's id with *value set (and *i moved
+ * past a separate value), 0 when argv[*i] is a plain word (the caller
+ * decides), or -EINVAL after printing the error: a missing or bad value, or
+ * an option the table does not have ("see 'kubectl gadget CMD --help'",
+ * with CMD argv[0]).
  */
-struct kg_opt {
-	const char *long_name;
-	char short_name;
-	bool has_arg;
-	int id;
-	const char *arg_name;
-	const char *help;
-};
-
-/*
- * Matches argv[*i] against opts.  Returns the option's id with *value set
- * (and *i moved past a separate value), 0 when argv[*i] is not an option
- * of the table (the caller decides), or -EINVAL after printing the error
- * (a missing value, a value given to a switch, a value too long).
- */
-int kg_opt_match(const struct kg_opt *opts, size_t n, int argc, char **argv, int *i,
+int kg_opt_match(const struct base_opt *opts, size_t n, int argc, char **argv, int *i,
 		 const char **value);
 /* Prints the options of the table as help lines. */
-void kg_opt_help(const struct kg_opt *opts, size_t n);
+void kg_opt_help(const struct base_opt *opts, size_t n);
 
 int kg_cmd_deploy(struct kg_global *g, int argc, char **argv);
 int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv);

@@ -74,73 +74,36 @@ int64_t kg_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int kg_opt_match(const struct kg_opt *opts, size_t n, int argc, char **argv, int *i,
+int kg_opt_match(const struct base_opt *opts, size_t n, int argc, char **argv, int *i,
 		 const char **value)
 {
-	const char *a = argv[*i], *v = NULL;
-	const struct kg_opt *o = NULL;
-	size_t k;
+	struct base_opt_table t = {.opts = opts, .n = n};
+	const struct base_opt *o = NULL;
+	char err[KG_ERRLEN];
+	int r = base_opt_next(&t, 1, argc, argv, i, &o, value, err, sizeof(err));
 
-	if (a[0] != '-' || a[1] == '\0' || !strcmp(a, "--"))
+	switch (r) {
+	case BASE_OPT_MATCHED:
+		return o->id;
+	case BASE_OPT_WORD:
 		return 0;
-	if (a[1] == '-') {
-		const char *name = a + 2, *eq = strchr(name, '=');
-		size_t len = eq ? (size_t)(eq - name) : strlen(name);
-
-		for (k = 0; k < n && !o; k++)
-			if (strlen(opts[k].long_name) == len &&
-			    !strncmp(opts[k].long_name, name, len))
-				o = &opts[k];
-		if (!o)
-			return 0;
-		if (!o->has_arg && eq) {
-			kg_error("option --%s takes no value", o->long_name);
-			return -EINVAL;
-		}
-		if (o->has_arg)
-			v = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
-	} else {
-		for (k = 0; k < n && !o; k++)
-			if (opts[k].short_name && opts[k].short_name == a[1])
-				o = &opts[k];
-		if (!o)
-			return 0;
-		if (!o->has_arg && a[2]) {
-			kg_error("unknown option '%s'", a);
-			return -EINVAL;
-		}
-		if (o->has_arg)
-			v = a[2] ? a + 2 : (*i + 1 < argc ? argv[++*i] : NULL);
-	}
-	if (o->has_arg && !v) {
-		kg_error("option --%s needs a value", o->long_name);
+	case BASE_OPT_UNKNOWN:
+		kg_error("unknown option '%s' (see 'kubectl gadget %s --help')", argv[*i], argv[0]);
+		return -EINVAL;
+	case BASE_OPT_END:
+		kg_error("unexpected argument '--' (see 'kubectl gadget %s --help')", argv[0]);
+		return -EINVAL;
+	default:
+		kg_error("%s", err);
 		return -EINVAL;
 	}
-	if (v && strlen(v) > KG_MAX_FLAG_VALUE) {
-		kg_error("the value of --%s is longer than %d bytes", o->long_name,
-			 KG_MAX_FLAG_VALUE);
-		return -EINVAL;
-	}
-	*value = o->has_arg ? v : "true";
-	return o->id;
 }
 
-void kg_opt_help(const struct kg_opt *opts, size_t n)
+void kg_opt_help(const struct base_opt *opts, size_t n)
 {
-	size_t i;
+	struct base_opt_table t = {.opts = opts, .n = n};
 
-	for (i = 0; i < n; i++) {
-		const struct kg_opt *o = &opts[i];
-		char lhs[64];
-
-		if (o->short_name)
-			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->short_name, o->long_name,
-				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
-		else
-			snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->long_name,
-				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
-		printf("  %-30s %s\n", lhs, o->help);
-	}
+	base_opt_help(stdout, &t, 1);
 }
 
 int kg_connect(struct kg_global *g)
@@ -209,6 +172,29 @@ const char *kg_namespace(const struct kg_global *g)
 	return g->cfg ? k8s_config_namespace(g->cfg) : "default";
 }
 
+enum global_id { G_KUBECONFIG = 1, G_CONTEXT, G_NAMESPACE, G_GADGET_NAMESPACE, G_HELP, G_VERSION };
+
+static const struct base_opt global_opts[] = {
+	{"kubeconfig", 0, BASE_OPT_VALUE, G_KUBECONFIG, "FILE",
+	 "the kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config)", 0},
+	{"context", 0, BASE_OPT_VALUE, G_CONTEXT, "NAME", "the kubeconfig context to use", 0},
+	{"namespace", 'n', BASE_OPT_VALUE, G_NAMESPACE, "NS",
+	 "the namespace of the pods to trace (default: the context's namespace, else "
+	 "\"default\")",
+	 0},
+	{"gadget-namespace", 0, BASE_OPT_VALUE, G_GADGET_NAMESPACE, "NS",
+	 "where the agents run (default \"gadget\")", 0},
+};
+
+#define N_GLOBAL_OPTS (sizeof(global_opts) / sizeof(global_opts[0]))
+
+/* Shown in the help only: -h and --version are read by main() itself. */
+static const struct base_opt global_help_opts[] = {
+	{"help", 'h', BASE_OPT_SWITCH, G_HELP, NULL,
+	 "this help; 'kubectl gadget <command> --help' for a command's options", 0},
+	{"version", 0, BASE_OPT_SWITCH, G_VERSION, NULL, "the plugin's version", 0},
+};
+
 static void usage(FILE *f)
 {
 	size_t i;
@@ -220,34 +206,22 @@ static void usage(FILE *f)
 		   "\nCommands:\n");
 	for (i = 0; i < N_CMDS; i++)
 		fprintf(f, "  %-16s %s\n", kg_cmds[i].name, kg_cmds[i].summary);
-	fprintf(f,
-		"\nGlobal options (before or after the command):\n"
-		"      --kubeconfig FILE         the kubeconfig to use (default: $KUBECONFIG, "
-		"else\n"
-		"                                ~/.kube/config)\n"
-		"      --context NAME            the kubeconfig context to use\n"
-		"  -n, --namespace NS            the namespace of the pods to trace (default: the\n"
-		"                                context's namespace, else \"default\")\n"
-		"      --gadget-namespace NS     where the agents run (default \"gadget\")\n"
-		"  -h, --help                    this help; 'kubectl gadget <command> --help'\n"
-		"                                for a command's options\n"
-		"      --version                 the plugin's version\n"
-		"\nExamples:\n"
-		"  kubectl gadget deploy\n"
-		"  kubectl gadget run trace_exec -n shop\n"
-		"  kubectl gadget run trace_open -A -o json --failed --timeout 10s\n"
-		"  kubectl gadget run trace_exec -n shop --detach --name execs\n"
-		"  kubectl gadget attach execs\n");
+	fprintf(f, "\nGlobal options (before or after the command):\n");
+	{
+		struct base_opt_table t = {.opts = global_opts, .n = N_GLOBAL_OPTS};
+
+		struct base_opt_table h = {.opts = global_help_opts, .n = 2};
+
+		base_opt_help(f, &t, 1);
+		base_opt_help(f, &h, 1);
+	}
+	fprintf(f, "\nExamples:\n"
+		   "  kubectl gadget deploy\n"
+		   "  kubectl gadget run trace_exec -n shop\n"
+		   "  kubectl gadget run trace_open -A -o json --failed --timeout 10s\n"
+		   "  kubectl gadget run trace_exec -n shop --detach --name execs\n"
+		   "  kubectl gadget attach execs\n");
 }
-
-enum global_id { G_KUBECONFIG = 1, G_CONTEXT, G_NAMESPACE, G_GADGET_NAMESPACE };
-
-static const struct kg_opt global_opts[] = {
-	{"kubeconfig", 0, true, G_KUBECONFIG, "FILE", ""},
-	{"context", 0, true, G_CONTEXT, "NAME", ""},
-	{"namespace", 'n', true, G_NAMESPACE, "NS", ""},
-	{"gadget-namespace", 0, true, G_GADGET_NAMESPACE, "NS", ""},
-};
 
 /*
  * Takes the global flags out of argv (up to a "--"), compacting the rest in
@@ -266,10 +240,18 @@ static int take_globals(struct kg_global *g, int argc, char **argv)
 				argv[out++] = argv[i++];
 			break;
 		}
-		id = kg_opt_match(global_opts, sizeof(global_opts) / sizeof(global_opts[0]), argc,
-				  argv, &i, &v);
-		if (id < 0)
-			return id;
+		{
+			struct base_opt_table t = {.opts = global_opts, .n = N_GLOBAL_OPTS};
+			const struct base_opt *o = NULL;
+			char err[KG_ERRLEN];
+			int r = base_opt_next(&t, 1, argc, argv, &i, &o, &v, err, sizeof(err));
+
+			if (r < 0) {
+				kg_error("%s", err);
+				return r;
+			}
+			id = r == BASE_OPT_MATCHED ? o->id : 0;
+		}
 		switch (id) {
 		case G_KUBECONFIG:
 			g->kubeconfig = v;
@@ -338,8 +320,23 @@ int main(int argc, char **argv)
 		return KG_EXIT_USAGE;
 	}
 	if (!strcmp(argv[i], "help")) {
-		usage(stdout);
-		return KG_EXIT_OK;
+		/* "kubectl gadget help run" is "kubectl gadget run --help" */
+		char *hargv[] = {NULL, "--help", NULL};
+
+		if (i + 1 >= argc) {
+			usage(stdout);
+			return KG_EXIT_OK;
+		}
+		for (c = 0; c < N_CMDS; c++) {
+			if (strcmp(argv[i + 1], kg_cmds[c].name))
+				continue;
+			hargv[0] = argv[i + 1];
+			ret = kg_cmds[c].fn(&g, 2, hargv);
+			kg_disconnect(&g);
+			return ret;
+		}
+		kg_error("unknown command '%s' (see 'kubectl gadget --help')", argv[i + 1]);
+		return KG_EXIT_USAGE;
 	}
 	for (c = 0; c < N_CMDS; c++) {
 		if (strcmp(argv[i], kg_cmds[c].name))
