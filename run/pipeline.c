@@ -22,6 +22,7 @@
 
 #include "run/column.h"
 #include "run/escape.h"
+#include "run/fields.h"
 #include "run/filter.h"
 #include "run/users.h"
 #include "bpf/layout.h"
@@ -376,66 +377,6 @@ static bool selected(const struct run_pipeline *p, const struct run_column *c)
 	return false;
 }
 
-static void sel_add(struct run_pipeline *p, const struct run_column *c)
-{
-	if (!selected(p, c))
-		p->sel[p->n_sel++] = c;
-}
-
-static void sel_remove(struct run_pipeline *p, const struct run_column *c)
-{
-	size_t i;
-
-	for (i = 0; i < p->n_sel; i++) {
-		if (p->sel[i] == c) {
-			memmove(&p->sel[i], &p->sel[i + 1], (p->n_sel - i - 1) * sizeof(*p->sel));
-			p->n_sel--;
-			return;
-		}
-	}
-}
-
-/*
- * Adds (or removes) the columns a --fields item names: a column, or a
- * struct's columns (those of the default set, or all when none is).
- */
-static int sel_item(struct run_pipeline *p, const char *name, size_t len, bool remove)
-{
-	size_t i, n = 0;
-	int idx;
-
-	idx = run_column_find(p->cols, p->n_cols, name, len);
-	for (i = 0; idx == -ENOENT && i < 2 && !n; i++) {
-		size_t j;
-
-		for (j = 0; j < p->n_cols; j++) {
-			const struct run_column *c = &p->cols[j];
-
-			if (strncmp(c->name, name, len) || c->name[len] != '.')
-				continue;
-			if (i == 0 && !in_default_set(p, c))
-				continue;
-			if (remove)
-				sel_remove(p, c);
-			else
-				sel_add(p, c);
-			n++;
-		}
-	}
-	if (n)
-		return 0;
-	if (idx == -EINVAL)
-		return set_err(p, "field '%.*s' is ambiguous, use its full name", (int)len, name);
-	if (idx < 0)
-		return set_err(p, "unknown field '%.*s' (see --help for the fields of this gadget)",
-			       (int)len, name);
-	if (remove)
-		sel_remove(p, &p->cols[idx]);
-	else
-		sel_add(p, &p->cols[idx]);
-	return 0;
-}
-
 static void trim(const char **s, size_t *n)
 {
 	while (*n && (**s == ' ' || **s == '\t')) {
@@ -448,55 +389,29 @@ static void trim(const char **s, size_t *n)
 
 static int select_fields(struct run_pipeline *p)
 {
-	const char *s = p->fields, *item;
-	bool relative = false;
-	size_t i;
-	int r;
+	struct run_fields_item *items;
+	size_t *idx, i, n = 0;
+	int r = -ENOMEM;
 
 	p->sel = calloc(p->n_cols ? p->n_cols : 1, sizeof(*p->sel));
-	if (!p->sel)
-		return -ENOMEM;
-	if (s) {
-		for (item = s; *item;) {
-			size_t n = strcspn(item, ",");
-			const char *t = item;
-
-			trim(&t, &n);
-			if (n && (*t == '+' || *t == '-'))
-				relative = true;
-			item += strcspn(item, ",");
-			if (*item)
-				item++;
-		}
+	items = calloc(p->n_cols ? p->n_cols : 1, sizeof(*items));
+	idx = calloc(p->n_cols ? p->n_cols : 1, sizeof(*idx));
+	if (!p->sel || !items || !idx)
+		goto out;
+	for (i = 0; i < p->n_cols; i++) {
+		items[i].name = p->cols[i].name;
+		items[i].short_name = p->cols[i].short_name;
+		items[i].in_default = in_default_set(p, &p->cols[i]);
 	}
-	if (!s || relative)
-		for (i = 0; i < p->n_cols; i++)
-			if (in_default_set(p, &p->cols[i]))
-				p->sel[p->n_sel++] = &p->cols[i];
-	if (!s)
-		return 0;
-	for (item = s; *item;) {
-		size_t n = strcspn(item, ",");
-		const char *t = item;
-		bool remove = false;
-
-		item += n;
-		if (*item)
-			item++;
-		trim(&t, &n);
-		if (n && (*t == '+' || *t == '-')) {
-			remove = *t == '-';
-			t++;
-			n--;
-			trim(&t, &n);
-		}
-		if (!n)
-			continue;
-		r = sel_item(p, t, n, remove);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	r = run_fields_select(items, p->n_cols, p->fields, idx, &n, p->errbuf, p->errbuf_len);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		p->sel[p->n_sel++] = &p->cols[idx[i]];
+out:
+	free(items);
+	free(idx);
+	return r;
 }
 
 /* ---- columns mode ---- */
@@ -940,6 +855,19 @@ static int undo(struct run_pipeline *p, size_t len, int r)
 	p->out.len = len;
 	if (p->out.data)
 		p->out.data[len] = '\0';
+	return r;
+}
+
+int run_pipeline_begin(struct run_pipeline *p)
+{
+	int r = 0;
+
+	if (!p || !p->prepared)
+		return -EINVAL;
+	if (p->output == RUN_OUTPUT_COLUMNS && !p->record_fn && !p->header_done && !p->no_header)
+		r = run_put(&p->out, p->header, p->header_len);
+	if (r >= 0)
+		p->header_done = true;
 	return r;
 }
 

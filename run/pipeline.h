@@ -172,6 +172,13 @@ int run_pipeline_record(struct run_pipeline *p, const void *data, size_t size);
 int run_pipeline_batch(struct run_pipeline *p, const void *const *records, size_t n,
 		       size_t record_size);
 
+/*
+ * Streaming: the gadget is running.  Columns output prints its header now
+ * (once), so that a quiet run shows it is working; nothing else does
+ * anything.  Flush to write it.  0 or -errno.
+ */
+int run_pipeline_begin(struct run_pipeline *p);
+
 /* Writes what is buffered to out_fd.  0, -EPIPE or another -errno. */
 int run_pipeline_flush(struct run_pipeline *p);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "run/escape.h"
+#include "run/fields.h"
 #include "base/buf.h"
 #include "cli/kubectl-gadget/yaml.h"
 
@@ -31,12 +32,14 @@ struct kg_col {
 
 struct kg_ds_cols {
 	char *name;
+	bool tracer;
 	struct kg_col *cols;
 	size_t n;
 };
 
 struct kg_printer {
-	enum kg_output o;
+	enum run_output o;
+	bool no_header;
 	FILE *out;
 	bool has_info;
 	struct kg_ds_cols ds[KG_OUTPUT_MAX_DS];
@@ -50,27 +53,14 @@ struct kg_printer {
 	bool bad_record_warned;
 };
 
-int kg_output_parse(const char *s, enum kg_output *ret)
-{
-	static const char *const names[] = {"columns", "json", "jsonpretty", "yaml"};
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!strcmp(s, names[i])) {
-			*ret = (enum kg_output)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-int kg_printer_new(enum kg_output o, FILE *out, struct kg_printer **ret)
+int kg_printer_new(enum run_output o, bool no_header, FILE *out, struct kg_printer **ret)
 {
 	struct kg_printer *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
 	p->o = o;
+	p->no_header = no_header;
 	p->out = out;
 	p->line.max = KG_OUTPUT_MAX_LINE;
 	*ret = p;
@@ -110,158 +100,34 @@ bool kg_printer_has_info(const struct kg_printer *p)
 
 /* ---- choosing fields ---- */
 
-static bool in_default(const Gadget__Agent__V1__FieldInfo *f, bool columns)
-{
-	return columns ? f->visible_columns : f->visible_json;
-}
-
-static void sel_add(const Gadget__Agent__V1__FieldInfo **sel, size_t *n,
-		    const Gadget__Agent__V1__FieldInfo *f)
-{
-	size_t i;
-
-	for (i = 0; i < *n; i++)
-		if (sel[i] == f)
-			return;
-	sel[(*n)++] = f;
-}
-
-static void sel_remove(const Gadget__Agent__V1__FieldInfo **sel, size_t *n,
-		       const Gadget__Agent__V1__FieldInfo *f)
-{
-	size_t i;
-
-	for (i = 0; i < *n; i++) {
-		if (sel[i] == f) {
-			memmove(&sel[i], &sel[i + 1], (*n - i - 1) * sizeof(*sel));
-			(*n)--;
-			return;
-		}
-	}
-}
-
-static bool name_is(const char *s, const char *name, size_t len)
-{
-	return strlen(s) == len && !strncmp(s, name, len);
-}
-
-/*
- * One --fields item: a full name, a struct's fields ("proc": those in the
- * default set, else all), or a last component only one field has.
- */
-static int sel_item(const Gadget__Agent__V1__DataSourceInfo *ds, bool columns,
-		    const Gadget__Agent__V1__FieldInfo **sel, size_t *n, const char *name,
-		    size_t len, bool remove, char *err, size_t errlen)
-{
-	const Gadget__Agent__V1__FieldInfo *hit = NULL;
-	size_t i, pass, found = 0, shorts = 0;
-
-	for (i = 0; i < ds->n_fields; i++)
-		if (name_is(ds->fields[i]->name, name, len))
-			hit = ds->fields[i];
-	for (pass = 0; !hit && pass < 2 && !found; pass++) {
-		for (i = 0; i < ds->n_fields; i++) {
-			const Gadget__Agent__V1__FieldInfo *f = ds->fields[i];
-
-			if (strncmp(f->name, name, len) || f->name[len] != '.')
-				continue;
-			if (pass == 0 && !in_default(f, columns))
-				continue;
-			if (remove)
-				sel_remove(sel, n, f);
-			else
-				sel_add(sel, n, f);
-			found++;
-		}
-	}
-	if (found)
-		return 0;
-	for (i = 0; !hit && i < ds->n_fields; i++) {
-		const char *dot = strrchr(ds->fields[i]->name, '.');
-		const char *last = dot ? dot + 1 : ds->fields[i]->name;
-
-		if (name_is(last, name, len) || name_is(ds->fields[i]->short_name, name, len)) {
-			shorts++;
-			if (shorts == 1)
-				hit = ds->fields[i];
-		}
-	}
-	if (shorts > 1) {
-		snprintf(err, errlen, "field '%.*s' is ambiguous, use its full name", (int)len,
-			 name);
-		return -EINVAL;
-	}
-	if (!hit) {
-		snprintf(err, errlen,
-			 "unknown field '%.*s' (see 'kubectl gadget run IMAGE --help' for the "
-			 "fields of the gadget)",
-			 (int)len, name);
-		return -EINVAL;
-	}
-	if (remove)
-		sel_remove(sel, n, hit);
-	else
-		sel_add(sel, n, hit);
-	return 0;
-}
-
-static void trim(const char **s, size_t *n)
-{
-	while (*n && (**s == ' ' || **s == '\t'))
-		(*s)++, (*n)--;
-	while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
-		(*n)--;
-}
-
-/* The fields --fields selects in one data source, in order, into sel. */
+/* The fields --fields selects in one data source, in order, into sel (run/fields.h). */
 static int select_fields(const Gadget__Agent__V1__DataSourceInfo *ds, const char *fields,
 			 bool columns, const Gadget__Agent__V1__FieldInfo **sel, size_t *ret_n,
 			 char *err, size_t errlen)
 {
-	const char *item;
-	bool relative = false;
+	struct run_fields_item *items = calloc(ds->n_fields + 1, sizeof(*items));
+	size_t *idx = calloc(ds->n_fields + 1, sizeof(*idx));
 	size_t i, n = 0;
-	int r;
+	int r = -ENOMEM;
 
-	/* one item with a sign makes the whole list relative to the defaults */
-	for (item = fields; item && *item;) {
-		size_t len = strcspn(item, ",");
-		const char *t = item;
-
-		item += len;
-		if (*item)
-			item++;
-		trim(&t, &len);
-		if (len && (*t == '+' || *t == '-'))
-			relative = true;
+	if (!items || !idx)
+		goto out;
+	for (i = 0; i < ds->n_fields; i++) {
+		items[i].name = ds->fields[i]->name;
+		items[i].short_name = ds->fields[i]->short_name;
+		items[i].in_default =
+			columns ? ds->fields[i]->visible_columns : ds->fields[i]->visible_json;
 	}
-	if (!fields || relative)
-		for (i = 0; i < ds->n_fields; i++)
-			if (in_default(ds->fields[i], columns))
-				sel[n++] = ds->fields[i];
-	for (item = fields; item && *item;) {
-		size_t len = strcspn(item, ",");
-		const char *t = item;
-		bool remove = false;
-
-		item += len;
-		if (*item)
-			item++;
-		trim(&t, &len);
-		if (len && (*t == '+' || *t == '-')) {
-			remove = *t == '-';
-			t++;
-			len--;
-			trim(&t, &len);
-		}
-		if (!len)
-			continue;
-		r = sel_item(ds, columns, sel, &n, t, len, remove, err, errlen);
-		if (r < 0)
-			return r;
-	}
+	r = run_fields_select(items, ds->n_fields, fields, idx, &n, err, errlen);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		sel[i] = ds->fields[idx[i]];
 	*ret_n = n;
-	return 0;
+out:
+	free(items);
+	free(idx);
+	return r;
 }
 
 static char *upper_dup(const char *s)
@@ -310,7 +176,7 @@ int kg_printer_set_info(struct kg_printer *p, const Gadget__Agent__V1__GadgetInf
 			const char *fields, char *err, size_t errlen)
 {
 	const Gadget__Agent__V1__FieldInfo **sel;
-	bool columns = p->o == KG_OUTPUT_COLUMNS;
+	bool columns = p->o == RUN_OUTPUT_COLUMNS;
 	size_t i, n;
 	int r = 0;
 
@@ -337,6 +203,8 @@ int kg_printer_set_info(struct kg_printer *p, const Gadget__Agent__V1__GadgetInf
 		if (r < 0 || !columns)
 			continue;
 		p->ds[p->n_ds].name = strdup(ds->name);
+		p->ds[p->n_ds].tracer =
+			ds->type == GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_TRACER;
 		r = p->ds[p->n_ds].name ? build_cols(&p->ds[p->n_ds], sel, n) : -ENOMEM;
 		p->n_ds++;
 	}
@@ -356,7 +224,7 @@ char *kg_printer_spec_fields(const struct kg_printer *p, const char *fields)
 	struct base_buf b = BASE_BUF_INIT(0);
 	size_t i;
 
-	if (p->o != KG_OUTPUT_COLUMNS || p->n_ds != 1)
+	if (p->o != RUN_OUTPUT_COLUMNS || p->n_ds != 1)
 		return fields ? strdup(fields) : NULL;
 	for (i = 0; i < p->ds[0].n; i++)
 		if (base_buf_printf(&b, "%s%s", i ? "," : "", p->ds[0].cols[i].name) < 0) {
@@ -485,7 +353,8 @@ static int print_columns(struct kg_printer *p, const struct kg_ds_cols *d, uint6
 	int r = 0;
 
 	if (d != p->shown_ds || fetch != p->shown_fetch) {
-		r = put_header(p, d);
+		if (!p->no_header)
+			r = put_header(p, d);
 		p->shown_ds = d;
 		p->shown_fetch = fetch;
 	}
@@ -505,6 +374,19 @@ static int print_columns(struct kg_printer *p, const struct kg_ds_cols *d, uint6
 	return r < 0 ? r : out_write(p, p->line.data, p->line.len);
 }
 
+int kg_printer_begin(struct kg_printer *p)
+{
+	int r = 0;
+
+	if (p->o != RUN_OUTPUT_COLUMNS || p->n_ds != 1 || !p->ds[0].tracer || p->shown_ds)
+		return 0;
+	if (!p->no_header)
+		r = put_header(p, &p->ds[0]);
+	p->shown_ds = &p->ds[0];
+	p->shown_fetch = 0;
+	return r < 0 ? r : kg_printer_flush(p);
+}
+
 int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, const uint8_t *rec,
 		      size_t len)
 {
@@ -514,7 +396,7 @@ int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, cons
 	char *s;
 	int r;
 
-	if (p->o == KG_OUTPUT_JSON) {
+	if (p->o == RUN_OUTPUT_JSON) {
 		/* as is, but one record is one line whatever the agent put in it */
 		if (!memchr(rec, '\n', len) && !memchr(rec, '\r', len)) {
 			r = out_write(p, (const char *)rec, len);
@@ -530,7 +412,7 @@ int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, cons
 		r = base_buf_putc(&p->line, '\n');
 		return r < 0 ? r : out_write(p, p->line.data, p->line.len);
 	}
-	if (p->o == KG_OUTPUT_COLUMNS) {
+	if (p->o == RUN_OUTPUT_COLUMNS) {
 		d = find_ds(p, ds ? ds : "");
 		if (!d)
 			return 0;
@@ -547,10 +429,10 @@ int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, cons
 		return 0;
 	}
 	switch (p->o) {
-	case KG_OUTPUT_COLUMNS:
+	case RUN_OUTPUT_COLUMNS:
 		r = print_columns(p, d, fetch, v);
 		break;
-	case KG_OUTPUT_JSONPRETTY:
+	case RUN_OUTPUT_JSONPRETTY:
 		s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		r = s ? out_write(p, s, strlen(s)) : -ENOMEM;
 		if (r >= 0)
@@ -568,79 +450,4 @@ int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, cons
 	}
 	json_decref(v);
 	return r;
-}
-
-/* ---- help ---- */
-
-static const char *param_type_word(Gadget__Agent__V1__ParamType t)
-{
-	switch (t) {
-	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_BOOL:
-		return "bool";
-	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_INT:
-		return "int";
-	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_UINT:
-		return "uint";
-	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_ENUM:
-		return "enum";
-	default:
-		return "string";
-	}
-}
-
-static const char *ds_type_word(Gadget__Agent__V1__DataSourceType t)
-{
-	switch (t) {
-	case GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_TRACER:
-		return "tracer";
-	case GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_MAPITER:
-		return "map iterator";
-	case GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_ITER:
-		return "snapshot";
-	default:
-		return "data source";
-	}
-}
-
-void kg_print_gadget_help(const Gadget__Agent__V1__GadgetInfo *info)
-{
-	size_t i, j;
-
-	printf("\nGadget %s", info->name && *info->name ? info->name : info->image);
-	if (info->description && *info->description)
-		printf(": %s", info->description);
-	printf("\nImage %s%s%s%s\n", info->image, info->digest && *info->digest ? " (" : "",
-	       info->digest ? info->digest : "", info->digest && *info->digest ? ")" : "");
-	printf("\nParams:\n");
-	if (!info->n_params)
-		printf("  (none)\n");
-	for (i = 0; i < info->n_params; i++) {
-		const Gadget__Agent__V1__ParamInfo *pi = info->params[i];
-		char lhs[96];
-
-		snprintf(lhs, sizeof(lhs), "--%s %s", pi->key, param_type_word(pi->type));
-		printf("  %-30s %s%s(default: %s)", lhs, pi->description,
-		       *pi->description ? " " : "",
-		       *pi->default_value ? pi->default_value : "\"\"");
-		if (pi->n_values) {
-			printf(" one of:");
-			for (j = 0; j < pi->n_values; j++)
-				printf(" %s", pi->values[j]);
-		}
-		printf("\n");
-	}
-	for (i = 0; i < info->n_data_sources; i++) {
-		const Gadget__Agent__V1__DataSourceInfo *ds = info->data_sources[i];
-
-		printf("\nFields of data source '%s' (%s):\n", ds->name, ds_type_word(ds->type));
-		for (j = 0; j < ds->n_fields; j++) {
-			const Gadget__Agent__V1__FieldInfo *f = ds->fields[j];
-			const char *shown = f->visible_columns && f->visible_json ? ""
-					    : f->visible_json			  ? " [json only]"
-					    : f->visible_columns ? " [columns only]"
-								 : " [hidden]";
-
-			printf("  %-30s %-10s %s%s\n", f->name, f->type, f->description, shown);
-		}
-	}
 }

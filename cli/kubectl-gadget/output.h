@@ -26,21 +26,15 @@
 #include <stdio.h>
 
 #include "agent/api.pb-c.h"
-
-enum kg_output {
-	KG_OUTPUT_COLUMNS = 0,
-	KG_OUTPUT_JSON,
-	KG_OUTPUT_JSONPRETTY,
-	KG_OUTPUT_YAML,
-};
-
-/* "columns", "json", "jsonpretty" or "yaml"; -EINVAL otherwise. */
-int kg_output_parse(const char *s, enum kg_output *ret);
+#include "run/pipeline.h" /* enum run_output */
 
 struct kg_printer;
 
-/* Returns a new printer writing to out (borrowed); free with kg_printer_free(). */
-int kg_printer_new(enum kg_output o, FILE *out, struct kg_printer **ret);
+/*
+ * Returns a new printer writing to out (borrowed); free with kg_printer_free().
+ * no_header: columns output without the header lines.
+ */
+int kg_printer_new(enum run_output o, bool no_header, FILE *out, struct kg_printer **ret);
 struct kg_printer *kg_printer_free(struct kg_printer *p);
 
 /*
@@ -68,10 +62,13 @@ char *kg_printer_spec_fields(const struct kg_printer *p, const char *fields);
  */
 int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, const uint8_t *rec,
 		      size_t len);
+/*
+ * The gadget runs (a node said RunStarted): a columns table of a tracer
+ * shows its header now, as ig run does, so a quiet run shows it is working.
+ * After kg_printer_set_info(); later calls do nothing.  0 or -errno.
+ */
+int kg_printer_begin(struct kg_printer *p);
 /* Writes what stdio holds; -EPIPE when the reader went away. */
 int kg_printer_flush(struct kg_printer *p);
-
-/* For run IMAGE --help: the params and fields of a gadget. */
-void kg_print_gadget_help(const Gadget__Agent__V1__GadgetInfo *info);
 
 #endif /* CLI_KG_OUTPUT_H */
