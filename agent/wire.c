@@ -18,6 +18,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "bpf/gadget.h"
+
 static uint32_t wire_get_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
@@ -487,4 +489,130 @@ const char *agent_wire_error_code_name(Gadget__Agent__V1__ErrorCode code)
 	v = protobuf_c_enum_descriptor_get_value(&gadget__agent__v1__error_code__descriptor,
 						 (int)code);
 	return v ? v->name : "unknown";
+}
+
+/* ------------------------------------------------------------ gadget info */
+
+Gadget__Agent__V1__ParamType agent_wire_param_type(int type)
+{
+	switch (type) {
+	case BPF_GADGET_PARAM_BOOL:
+		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_BOOL;
+	case BPF_GADGET_PARAM_INT:
+		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_INT;
+	case BPF_GADGET_PARAM_UINT:
+		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_UINT;
+	case BPF_GADGET_PARAM_ENUM:
+		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_ENUM;
+	default:
+		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_STRING;
+	}
+}
+
+int agent_wire_param_type_from(Gadget__Agent__V1__ParamType t)
+{
+	switch (t) {
+	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_BOOL:
+		return BPF_GADGET_PARAM_BOOL;
+	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_INT:
+		return BPF_GADGET_PARAM_INT;
+	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_UINT:
+		return BPF_GADGET_PARAM_UINT;
+	case GADGET__AGENT__V1__PARAM_TYPE__PARAM_ENUM:
+		return BPF_GADGET_PARAM_ENUM;
+	default:
+		return BPF_GADGET_PARAM_STRING;
+	}
+}
+
+static enum run_runner_ds_type ds_type_from(Gadget__Agent__V1__DataSourceType t)
+{
+	switch (t) {
+	case GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_MAPITER:
+		return RUN_RUNNER_DS_MAPITER;
+	case GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_ITER:
+		return RUN_RUNNER_DS_ITER;
+	default:
+		return RUN_RUNNER_DS_TRACER;
+	}
+}
+
+struct agent_wire_desc *agent_wire_desc_free(struct agent_wire_desc *d)
+{
+	if (!d)
+		return NULL;
+	free(d->params);
+	free(d->param_ptrs);
+	free(d->ds);
+	free(d->ds_ptrs);
+	free(d->fields);
+	free(d);
+	return NULL;
+}
+
+int agent_wire_desc_new(const Gadget__Agent__V1__GadgetInfo *info, struct agent_wire_desc **ret)
+{
+	struct agent_wire_desc *d = calloc(1, sizeof(*d));
+	size_t i, j, nf = 0, f = 0;
+
+	if (!d)
+		return -ENOMEM;
+	for (i = 0; i < info->n_data_sources; i++)
+		nf += info->data_sources[i]->n_fields;
+	d->params = calloc(info->n_params + 1, sizeof(*d->params));
+	d->param_ptrs = calloc(info->n_params + 1, sizeof(*d->param_ptrs));
+	d->ds = calloc(info->n_data_sources + 1, sizeof(*d->ds));
+	d->ds_ptrs = calloc(info->n_data_sources + 1, sizeof(*d->ds_ptrs));
+	d->fields = calloc(nf + 1, sizeof(*d->fields));
+	if (!d->params || !d->param_ptrs || !d->ds || !d->ds_ptrs || !d->fields) {
+		agent_wire_desc_free(d);
+		return -ENOMEM;
+	}
+	for (i = 0; i < info->n_params; i++) {
+		const Gadget__Agent__V1__ParamInfo *pi = info->params[i];
+		struct run_runner_param_info *p = &d->params[i];
+
+		p->key = pi->key;
+		p->name = pi->name;
+		p->description = pi->description;
+		p->default_value = pi->default_value;
+		p->type_name = pi->type_name;
+		p->type = agent_wire_param_type_from(pi->type);
+		p->values = (const char *const *)pi->values;
+		p->n_values = pi->n_values;
+		d->param_ptrs[i] = p;
+	}
+	for (i = 0; i < info->n_data_sources; i++) {
+		const Gadget__Agent__V1__DataSourceInfo *di = info->data_sources[i];
+		struct run_runner_ds_info *ds = &d->ds[i];
+
+		ds->name = di->name;
+		ds->type = ds_type_from(di->type);
+		ds->fields = &d->fields[f];
+		ds->n_fields = di->n_fields;
+		for (j = 0; j < di->n_fields; j++, f++) {
+			const Gadget__Agent__V1__FieldInfo *fi = di->fields[j];
+
+			d->fields[f].name = fi->name;
+			d->fields[f].short_name = fi->short_name;
+			d->fields[f].type = fi->type;
+			d->fields[f].description = fi->description;
+			d->fields[f].visible_json = fi->visible_json;
+			d->fields[f].visible_columns = fi->visible_columns;
+			d->fields[f].width = (int)fi->width;
+			d->fields[f].align_right =
+				fi->alignment == GADGET__AGENT__V1__ALIGNMENT__ALIGN_RIGHT;
+		}
+		d->ds_ptrs[i] = ds;
+	}
+	d->help.name = info->name && *info->name ? info->name : info->image;
+	d->help.description = info->description;
+	d->help.image = info->image;
+	d->help.digest = info->digest;
+	d->help.params = d->param_ptrs;
+	d->help.n_params = info->n_params;
+	d->help.ds = d->ds_ptrs;
+	d->help.n_ds = info->n_data_sources;
+	*ret = d;
+	return 0;
 }

@@ -37,6 +37,7 @@
 
 #include "agent/api.pb-c.h"
 #include "base/buf.h"
+#include "run/help.h"
 
 /* Protocol version this code speaks; see docs/api.md "Versioning". */
 #define AGENT_WIRE_PROTOCOL_MAJOR 1
@@ -166,5 +167,30 @@ int agent_wire_check_version(uint32_t major, uint32_t minor, uint32_t *ret_minor
 const char *agent_wire_request_name(Gadget__Agent__V1__Request__PayloadCase c);
 const char *agent_wire_response_name(Gadget__Agent__V1__Response__PayloadCase c);
 const char *agent_wire_error_code_name(Gadget__Agent__V1__ErrorCode code);
+
+/* ------------------------------------------------------------ gadget info */
+
+/*
+ * A GadgetInfo as the run library describes a gadget, so a client prints its
+ * help (run_help_gadget()) and reads its params (run_flags_params()) with
+ * the same code as ig.  Strings point into the message, which must outlive
+ * the description.
+ */
+struct agent_wire_desc {
+	struct run_help_gadget help; /* params and ds of the gadget */
+	struct run_runner_param_info *params;
+	const struct run_runner_param_info **param_ptrs;
+	struct run_runner_ds_info *ds;
+	const struct run_runner_ds_info **ds_ptrs;
+	struct run_runner_field *fields;
+};
+
+/* Returns a new description in *ret (free with agent_wire_desc_free()); -ENOMEM. */
+int agent_wire_desc_new(const Gadget__Agent__V1__GadgetInfo *info, struct agent_wire_desc **ret);
+struct agent_wire_desc *agent_wire_desc_free(struct agent_wire_desc *d);
+
+/* The wire's ParamType of a run library param type (enum bpf_gadget_param_type), and back. */
+Gadget__Agent__V1__ParamType agent_wire_param_type(int type);
+int agent_wire_param_type_from(Gadget__Agent__V1__ParamType t);
 
 #endif /* AGENT_WIRE_H */

@@ -312,7 +312,8 @@ int run_runner_set_param(struct run_runner *r, const char *key, const char *valu
 		return set_err(r, -ENOENT, "unknown param '%s'", key);
 	err = bpf_gadget_set_param(r->gadget, p->info.name, value);
 	if (err < 0) {
-		set_err(r, err, "%s", gadget_error(r, err));
+		/* the flag as the user wrote it, then what the gadget's type takes */
+		set_err(r, err, "--%s: %s", p->info.key, gadget_error(r, err));
 		return err == -ENOMEM ? err : -EINVAL;
 	}
 	p->set = true;
@@ -450,8 +451,13 @@ static void on_container(void *userdata, enum cri_collection_event ev,
 		  : bpf_gadget_mntns_filter_remove(r->gadget, ct->mntns);
 	if (err < 0) {
 		/* nobody to return this to: the container's events go missing */
-		base_log_warn("%s: container %s: %s", bpf_gadget_name(r->gadget), ct->name,
-			      gadget_error(r, err));
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s: container %s: %s", bpf_gadget_name(r->gadget),
+			 ct->name, gadget_error(r, err));
+		base_log_debug("runner: %s", msg);
+		if (r->o.problem)
+			r->o.problem(r->o.problem_ctx, msg);
 		return;
 	}
 	base_log_debug("runner: %s: filter %s mntns %llu: container %s (%.12s) of pod %s/%s",
@@ -661,7 +667,17 @@ int run_runner_start(struct run_runner *r)
 	err = bpf_gadget_attach(r->gadget);
 	if (err < 0)
 		return set_err(r, err, "%s", gadget_error(r, err));
-	return r->has_iter ? run_iters(r) : 0;
+	if (r->has_iter)
+		return run_iters(r);
+	/* the tables of tracers show their header as soon as the gadget runs */
+	for (size_t i = 0; i < r->n_ds; i++) {
+		if (r->ds[i].ds->type != BPF_GADGET_DS_TRACER)
+			continue;
+		err = run_pipeline_begin(r->ds[i].pipe);
+		if (err < 0)
+			return set_err(r, err, "writing records: %s", strerror(-err));
+	}
+	return flush_all(r);
 }
 
 int run_runner_fd(const struct run_runner *r)

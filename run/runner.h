@@ -89,6 +89,13 @@ struct run_runner_opts {
 
 	char *errbuf; /* one-line reason for a failure of run_runner_new/_start */
 	size_t errbuf_len;
+	/*
+	 * Something went wrong outside any call that could return it: a
+	 * container the filter map could not take (its events go missing).
+	 * The program decides how to report msg; NULL: only a debug line.
+	 */
+	void (*problem)(void *ctx, const char *msg);
+	void *problem_ctx;
 
 	/*
 	 * Describing only (ig run --help): the k8s.* columns count as shown in

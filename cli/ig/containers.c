@@ -42,9 +42,8 @@ static void lc_usage(FILE *f)
 		"  -o, --output FORMAT          columns (default) or json (one object per line)\n"
 		"  -c, --containername NAME     only containers with this name\n"
 		"  -w, --watch                  print containers as they are added and removed,\n"
-		"                               until Ctrl-C\n"
-		"%s",
-		ig_runtimes_flags_help);
+		"                               until Ctrl-C\n");
+	ig_runtimes_help(f);
 }
 
 static void print_json(const struct lc_opts *o, const char *event, const struct cri_container *c)

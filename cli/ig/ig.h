@@ -11,15 +11,30 @@
 #define CLI_IG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
+#include "base/opt.h"	/* the option tables of every command */
 #include "base/parse.h" /* durations, sizes, counts on the command line */
+#include "run/flags.h"	/* the run flags, whose ids ig's own follow */
 
 struct oci_store;
 
 #define IG_EXIT_OK    0
 #define IG_EXIT_ERROR 1
 #define IG_EXIT_USAGE 2
+
+/* ids of ig's own option rows, after the run flags' (run/flags.h) */
+enum ig_opt_id {
+	IG_OPT_AUTHFILE = RUN_FLAG_CLIENT_FIRST,
+	IG_OPT_INSECURE_REGISTRIES,
+	IG_OPT_TLS_CA_FILE,
+	IG_OPT_TLS_VERIFY,
+	IG_OPT_RUNTIMES,
+	IG_OPT_CONTAINERD_SOCKET,
+	IG_OPT_CRIO_SOCKET,
+	IG_OPT_COMMAND_FIRST, /* a command's own rows start here */
+};
 
 struct ig_cmd {
 	const char *name;
@@ -55,6 +70,10 @@ struct ig_registry_flags {
 	bool tls_skip_verify;		 /* --tls-verify=false */
 };
 
+/* The registry flags as an option table, and storing one of its rows (1; 0: not its row). */
+extern const struct base_opt ig_registry_opts[];
+extern const size_t ig_registry_opts_len;
+int ig_registry_set(struct ig_registry_flags *f, const struct base_opt *o, const char *v);
 /*
  * If argv[*i] is one of the registry flags ("--authfile X", "--authfile=X",
  * ...), stores it, leaves *i on the last argument it used (its value, when
@@ -63,7 +82,7 @@ struct ig_registry_flags {
  */
 int ig_registry_flag(struct ig_registry_flags *f, int argc, char **argv, int *i);
 /* Help lines for those flags, to append to a command's usage. */
-extern const char ig_registry_flags_help[];
+void ig_registry_help(FILE *out);
 /*
  * Pulls ref (a full reference with a registry) into the store, with
  * progress on stderr when it is a terminal and credentials from the
@@ -82,9 +101,14 @@ struct ig_runtimes_flags {
 	const char *crio_socket;       /* NULL: IG_RUNTIMES_CRIO_SOCKET */
 };
 
-/* Like ig_registry_flag(), for --runtimes, --containerd-socketpath, --crio-socketpath. */
+/* Like the registry flags, for --runtimes, --containerd-socketpath, --crio-socketpath. */
+extern const struct base_opt ig_runtimes_opts[];
+extern const size_t ig_runtimes_opts_len;
+/* 1 when o is a row of ig_runtimes_opts (stored), 0 when not, -EINVAL with err. */
+int ig_runtimes_set(struct ig_runtimes_flags *f, const struct base_opt *o, const char *v, char *err,
+		    size_t errlen);
 int ig_runtimes_flag(struct ig_runtimes_flags *f, int argc, char **argv, int *i);
-extern const char ig_runtimes_flags_help[];
+void ig_runtimes_help(FILE *out);
 /* Validates --runtimes; prints the error; -EINVAL. */
 int ig_runtimes_check(const struct ig_runtimes_flags *f);
 /*

@@ -31,66 +31,61 @@
 
 /* ---- flags shared with ig run ---- */
 
-const char ig_registry_flags_help[] =
-	"      --authfile PATH         registry credentials (default $" OCI_AUTH_FILE_ENV
-	" or " OCI_AUTH_DEFAULT_FILE ")\n"
-	"      --insecure-registries LIST\n"
-	"                              registries (host:port,...) reached over plain HTTP\n"
-	"      --tls-ca-file PEM       also trust these CA certificates for registries\n"
-	"      --tls-verify=false      do not check the registry's certificate\n";
+const struct base_opt ig_registry_opts[] = {
+	{"authfile", 0, BASE_OPT_VALUE, IG_OPT_AUTHFILE, "PATH",
+	 "registry credentials (default $" OCI_AUTH_FILE_ENV " or " OCI_AUTH_DEFAULT_FILE ")", 0},
+	{"insecure-registries", 0, BASE_OPT_VALUE, IG_OPT_INSECURE_REGISTRIES, "LIST",
+	 "registries (host:port,...) reached over plain HTTP", 0},
+	{"tls-ca-file", 0, BASE_OPT_VALUE, IG_OPT_TLS_CA_FILE, "PEM",
+	 "also trust these CA certificates for registries", 0},
+	{"tls-verify", 0, BASE_OPT_SWITCH, IG_OPT_TLS_VERIFY, NULL,
+	 "check the registry's certificate (default; --tls-verify=false does not)", 0},
+};
 
-/* Matches "--name VALUE" and "--name=VALUE"; *ret is the value. */
-static int reg_flag_value(const char *name, int argc, char **argv, int *i, const char **ret)
+const size_t ig_registry_opts_len = sizeof(ig_registry_opts) / sizeof(ig_registry_opts[0]);
+
+int ig_registry_set(struct ig_registry_flags *f, const struct base_opt *o, const char *v)
 {
-	const char *a = argv[*i];
-	size_t len = strlen(name);
-
-	if (strncmp(a, name, len))
-		return 0;
-	if (a[len] == '=') {
-		*ret = a + len + 1;
+	switch (o->id) {
+	case IG_OPT_AUTHFILE:
+		f->authfile = v;
+		return 1;
+	case IG_OPT_INSECURE_REGISTRIES:
+		f->insecure_registries = v;
+		return 1;
+	case IG_OPT_TLS_CA_FILE:
+		f->ca_file = v;
+		return 1;
+	case IG_OPT_TLS_VERIFY:
+		f->tls_skip_verify = strcmp(v, "true") != 0;
 		return 1;
 	}
-	if (a[len] != '\0')
-		return 0;
-	if (*i + 1 >= argc) {
-		ig_error("%s needs a value", name);
-		return -EINVAL;
-	}
-	*ret = argv[++*i];
-	return 1;
+	return 0;
 }
 
 int ig_registry_flag(struct ig_registry_flags *f, int argc, char **argv, int *i)
 {
-	const char *v;
-	int r;
+	struct base_opt_table t = {.opts = ig_registry_opts, .n = ig_registry_opts_len};
+	const struct base_opt *o = NULL;
+	const char *v = NULL;
+	char err[256];
+	int j = *i, r = base_opt_next(&t, 1, argc, argv, &j, &o, &v, err, sizeof(err));
 
-	if ((r = reg_flag_value("--authfile", argc, argv, i, &f->authfile)) != 0)
+	if (r < 0) {
+		ig_error("%s", err);
 		return r;
-	if ((r = reg_flag_value("--insecure-registries", argc, argv, i, &f->insecure_registries)) !=
-	    0)
-		return r;
-	if ((r = reg_flag_value("--tls-ca-file", argc, argv, i, &f->ca_file)) != 0)
-		return r;
-	/* A boolean: only "--tls-verify" or "--tls-verify=BOOL", never a separate value. */
-	if (!strcmp(argv[*i], "--tls-verify")) {
-		f->tls_skip_verify = false;
-		return 1;
 	}
-	if (!strncmp(argv[*i], "--tls-verify=", 13)) {
-		v = argv[*i] + 13;
-		if (!strcmp(v, "true")) {
-			f->tls_skip_verify = false;
-		} else if (!strcmp(v, "false")) {
-			f->tls_skip_verify = true;
-		} else {
-			ig_error("--tls-verify takes true or false, not '%s'", v);
-			return -EINVAL;
-		}
-		return 1;
-	}
-	return 0;
+	if (r != BASE_OPT_MATCHED)
+		return 0;
+	*i = j;
+	return ig_registry_set(f, o, v);
+}
+
+void ig_registry_help(FILE *out)
+{
+	struct base_opt_table t = {.opts = ig_registry_opts, .n = ig_registry_opts_len};
+
+	base_opt_help(out, &t, 1);
 }
 
 /* True if registry is one of the comma-separated list. */
@@ -310,9 +305,9 @@ static void reg_image_usage(FILE *out, const char *verb)
 		"Options:\n"
 		"      --store DIR             local image store (default $IG_OCI_STORE or "
 		"%s)\n"
-		"%s"
 		"  -h, --help                  show this help\n",
-		OCI_STORE_DEFAULT_DIR, ig_registry_flags_help);
+		OCI_STORE_DEFAULT_DIR);
+	ig_registry_help(out);
 }
 
 /* Parses "VERB [options] IMAGE"; returns the exit code on error or help, else -1. */
@@ -433,9 +428,8 @@ static void reg_login_usage(FILE *out)
 		"  -p, --password PASS         password (visible to other users: prefer\n"
 		"                              --password-stdin)\n"
 		"      --password-stdin        read the password from standard input\n"
-		"%s"
-		"  -h, --help                  show this help\n",
-		ig_registry_flags_help);
+		"  -h, --help                  show this help\n");
+	ig_registry_help(out);
 }
 
 /* Reads one line (at most max bytes) from f into a new string, without the newline. */

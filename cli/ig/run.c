@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include "run/enrich.h"
+#include "run/flags.h"
+#include "run/help.h"
 #include "run/pipeline.h"
 #include "run/runner.h"
 #include "run/selector.h"
@@ -42,7 +44,6 @@
 #include "oci/metadata.h"
 #include "oci/store.h"
 
-#define RUN_MAX_FILTERS	     RUN_RUNNER_MAX_FILTERS
 #define RUN_ERRBUF	     2048
 #define RUN_DEFAULT_DRAIN_MS 10
 #define RUN_LOST_CHECK_MS    1000
@@ -52,120 +53,49 @@
  */
 #define RUN_CRI_TIMEOUT_MS 1000
 
-enum run_opt_id {
-	OPT_OUTPUT = 1,
-	OPT_FIELDS,
-	OPT_FILTER,
-	OPT_SORT,
-	OPT_MAX_ENTRIES,
-	OPT_FETCH_INTERVAL,
-	OPT_FETCH_COUNT,
-	OPT_TIMEOUT,
-	OPT_RING_SIZE,
+/* ig run's own flags; the run flags themselves are run/flags.h's */
+enum ig_run_opt_id {
+	OPT_RING_SIZE = IG_OPT_COMMAND_FIRST,
 	OPT_DRAIN_INTERVAL,
-	OPT_NO_HEADER,
 	OPT_STORE,
 	OPT_PULL,
-	OPT_CONTAINERNAME,
-	OPT_K8S_NAMESPACE,
-	OPT_K8S_PODNAME,
-	OPT_K8S_CONTAINERNAME,
-	OPT_K8S_SELECTOR,
-	OPT_HOST,
 	OPT_KUBECONFIG,
 	OPT_CONTEXT,
-	OPT_HELP,
 };
 
-struct run_opt {
-	const char *long_name;
-	char short_name;
-	bool has_arg;
-	enum run_opt_id id;
-	const char *arg_name;
-	const char *help;
-};
-
-static const struct run_opt run_opts[] = {
-	{"output", 'o', true, OPT_OUTPUT, "FORMAT",
-	 "columns (default), json (one object per line), jsonpretty or yaml"},
-	{"fields", 0, true, OPT_FIELDS, "LIST",
-	 "fields to print: 'a,b' exactly these; '+a,-b' add to or remove from the defaults"},
-	{"filter", 'F', true, OPT_FILTER, "EXPR",
-	 "keep records matching EXPR: field==v, !=, >, >=, <, <=, ~ regex, !~ (repeatable)"},
-	{"sort", 0, true, OPT_SORT, "LIST",
-	 "map iterators and snapshots: sort by these fields, '-field' for descending"},
-	{"max-entries", 0, true, OPT_MAX_ENTRIES, "N",
-	 "map iterators and snapshots: print at most N rows per interval (0 = all)"},
-	{"map-fetch-interval", 0, true, OPT_FETCH_INTERVAL, "DURATION",
-	 "map iterators: how often to read and clear the map (default 1s)"},
-	{"map-fetch-count", 0, true, OPT_FETCH_COUNT, "N",
-	 "map iterators: stop after N fetches (default 0 = until interrupted)"},
-	{"timeout", 't', true, OPT_TIMEOUT, "DURATION",
-	 "stop after DURATION (e.g. 10, 10s, 500ms, 2m); default: until Ctrl-C"},
-	{"ring-size", 0, true, OPT_RING_SIZE, "SIZE",
-	 "grow tracer ring buffers to at least SIZE bytes (default 4MiB)"},
-	{"drain-interval", 0, true, OPT_DRAIN_INTERVAL, "DURATION",
-	 "how often tracer buffers are drained without a wakeup (default 10ms)"},
-	{"no-header", 0, false, OPT_NO_HEADER, NULL, "columns output: do not print the header"},
-	{"store", 0, true, OPT_STORE, "DIR",
-	 "local image store (default: $IG_OCI_STORE, else " OCI_STORE_DEFAULT_DIR ")"},
-	{"pull", 0, true, OPT_PULL, "POLICY",
-	 "images with a registry: always, missing (default) or never pull before running"},
-	{"containername", 'c', true, OPT_CONTAINERNAME, "NAME",
-	 "only events from containers with this name"},
-	{"k8s-namespace", 0, true, OPT_K8S_NAMESPACE, "NS",
-	 "only events from pods in namespace NS"},
-	{"k8s-podname", 0, true, OPT_K8S_PODNAME, "POD", "only events from pods named POD"},
-	{"k8s-containername", 0, true, OPT_K8S_CONTAINERNAME, "NAME",
-	 "only events from containers named NAME in their pod"},
-	{"k8s-selector", 0, true, OPT_K8S_SELECTOR, "k=v,...",
-	 "only events from pods with all these labels"},
-	{"host", 0, false, OPT_HOST, NULL,
-	 "with a container selector: also show events of host processes"},
-	{"kubeconfig", 0, true, OPT_KUBECONFIG, "FILE",
+static const struct base_opt ig_run_opts[] = {
+	{"ring-size", 0, BASE_OPT_VALUE, OPT_RING_SIZE, "SIZE",
+	 "grow tracer ring buffers to at least SIZE bytes (default 4MiB)", 0},
+	{"drain-interval", 0, BASE_OPT_VALUE, OPT_DRAIN_INTERVAL, "DURATION",
+	 "how often tracer buffers are drained without a wakeup (default 10ms)", 0},
+	{"store", 0, BASE_OPT_VALUE, OPT_STORE, "DIR",
+	 "local image store (default: $IG_OCI_STORE, else " OCI_STORE_DEFAULT_DIR ")", 0},
+	{"pull", 0, BASE_OPT_VALUE, OPT_PULL, "POLICY",
+	 "images with a registry: always, missing (default) or never pull before running", 0},
+	{"kubeconfig", 0, BASE_OPT_VALUE, OPT_KUBECONFIG, "FILE",
 	 "enrich from this cluster's API: current k8s.podLabels, k8s.owner.kind/name, the pod, "
-	 "service or node behind network endpoints (see docs/kubernetes.md)"},
-	{"context", 0, true, OPT_CONTEXT, "NAME",
-	 "with --kubeconfig: use this context instead of the current one"},
-	{"help", 'h', false, OPT_HELP, NULL, "show this help, with the gadget's params and fields"},
+	 "service or node behind network endpoints (see docs/kubernetes.md)",
+	 0},
+	{"context", 0, BASE_OPT_VALUE, OPT_CONTEXT, "NAME",
+	 "with --kubeconfig: use this context instead of the current one", 0},
 };
 
-#define N_RUN_OPTS (sizeof(run_opts) / sizeof(run_opts[0]))
-
-struct run_param {
-	const struct run_runner_param_info *info;
-	const char *value; /* given on the command line, or NULL */
-};
+#define N_IG_RUN_OPTS (sizeof(ig_run_opts) / sizeof(ig_run_opts[0]))
 
 struct run_ctx {
+	struct run_flags f; /* the run flags and the gadget's params */
 	struct ig_gadget_files files;
 	struct oci_metadata *md;
 	struct run_runner *runner;
-	struct run_param params[RUN_RUNNER_MAX_PARAMS];
-	size_t n_params;
 	char err[RUN_ERRBUF];
 
-	/* options */
-	enum run_output output;
-	const char *fields;
-	const char *filters[RUN_MAX_FILTERS];
-	size_t n_filters;
-	const char *sort;
-	uint64_t max_entries;
-	uint64_t fetch_interval_ms;
-	uint64_t fetch_count;
-	uint64_t timeout_ms;
+	/* ig run's own options */
 	uint64_t ring_size;
 	uint64_t drain_ms;
-	bool no_header;
-	bool help;
 	const char *store_dir;
 	enum ig_pull_policy pull;
 	struct ig_registry_flags reg;
 	struct ig_runtimes_flags rt;
-	struct run_selector sel;
-	bool host;
 	const char *kubeconfig;
 	const char *context;
 
@@ -177,168 +107,27 @@ struct run_ctx {
 	uint64_t lost_reported[BPF_GADGET_MAX_DS];
 };
 
-static const struct run_opt *find_long(const char *name, size_t len)
+/* The tables of ig run, in the order --help lists them. */
+static void opt_tables(struct base_opt_table t[4])
 {
-	size_t i;
-
-	for (i = 0; i < N_RUN_OPTS; i++)
-		if (strlen(run_opts[i].long_name) == len &&
-		    !strncmp(run_opts[i].long_name, name, len))
-			return &run_opts[i];
-	return NULL;
+	t[0] = run_flags_view(RUN_FLAGS_LOCAL);
+	t[1] = (struct base_opt_table){.opts = ig_run_opts, .n = N_IG_RUN_OPTS};
+	t[2] = (struct base_opt_table){.opts = ig_registry_opts, .n = ig_registry_opts_len};
+	t[3] = (struct base_opt_table){.opts = ig_runtimes_opts, .n = ig_runtimes_opts_len};
 }
 
-static const struct run_opt *find_short(char c)
+/* One of ig run's own flags (run_flags_client_fn). */
+static int set_option(void *ctx, const struct base_opt *o, const char *v, char *err, size_t errlen)
 {
-	size_t i;
+	struct run_ctx *c = ctx;
+	int r;
 
-	for (i = 0; i < N_RUN_OPTS; i++)
-		if (run_opts[i].short_name == c)
-			return &run_opts[i];
-	return NULL;
-}
-
-static struct run_param *find_param(struct run_ctx *c, const char *key, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < c->n_params; i++)
-		if (strlen(c->params[i].info->key) == len &&
-		    !strncmp(c->params[i].info->key, key, len))
-			return &c->params[i];
-	return NULL;
-}
-
-/*
- * The registry flags (--authfile, --tls-ca-file, ...) belong to registry.c,
- * the container runtime ones (--runtimes, ...) to runtimes.c;
- * on success *i is left on the last argument the flag used.
- */
-static int registry_flag(struct run_ctx *c, int argc, char **argv, int *i)
-{
-	int r = ig_registry_flag(&c->reg, argc, argv, i);
-
-	/* the container runtime flags are shared with list-containers the same way */
-	return r ? r : ig_runtimes_flag(&c->rt, argc, argv, i);
-}
-
-/*
- * The first argument that is neither an option nor an option's value names
- * the gadget; it is needed before the rest can be parsed, since the gadget
- * brings its own params.  *bad is set when a registry flag lacks its value
- * (already reported).
- */
-static const char *find_gadget_arg(struct run_ctx *c, int argc, char **argv, bool *bad)
-{
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const struct run_opt *o = NULL;
-
-		if (!strcmp(a, "--"))
-			return i + 1 < argc ? argv[i + 1] : NULL;
-		if (a[0] != '-' || a[1] == '\0')
-			return a;
-		if (a[1] == '-') {
-			const char *eq = strchr(a + 2, '=');
-			int r = registry_flag(c, argc, argv, &i);
-
-			if (r < 0) {
-				*bad = true;
-				return NULL;
-			}
-			if (r > 0)
-				continue;
-
-			o = find_long(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
-			if (o && o->has_arg && !eq)
-				i++;
-		} else {
-			o = find_short(a[1]);
-			if (o && o->has_arg && a[2] == '\0')
-				i++;
-		}
-	}
-	return NULL;
-}
-
-static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v);
-
-/*
- * Options needed before the gadget is opened, which is before the full
- * parse: where to find it (--store, --pull, registry flags) and the ring
- * sizes, fixed when the object is opened.
- */
-static int prescan(struct run_ctx *c, int argc, char **argv)
-{
-	static const char *const early[] = {"ring-size", "store", "pull"};
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		int j = i;
-
-		if (!strcmp(a, "--"))
-			break;
-		if (strncmp(a, "--", 2))
-			continue;
-		if (registry_flag(c, argc, argv, &j) < 0)
-			return -EINVAL;
-		for (size_t k = 0; k < sizeof(early) / sizeof(early[0]); k++) {
-			const struct run_opt *o = find_long(early[k], strlen(early[k]));
-			size_t len = strlen(early[k]);
-
-			if (strncmp(a + 2, early[k], len))
-				continue;
-			if (a[2 + len] == '=' && set_option(c, o, a + 3 + len) < 0)
-				return -EINVAL;
-			if (a[2 + len] == '\0' && i + 1 < argc && set_option(c, o, argv[i + 1]) < 0)
-				return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v)
-{
-	int r = 0;
-
+	if (ig_registry_set(&c->reg, o, v))
+		return 0;
+	r = ig_runtimes_set(&c->rt, o, v, err, errlen);
+	if (r)
+		return r < 0 ? r : 0;
 	switch (o->id) {
-	case OPT_OUTPUT:
-		if (run_output_parse(v, &c->output) < 0) {
-			ig_error("invalid output format '%s' (columns, json, jsonpretty or yaml)",
-				 v);
-			return -EINVAL;
-		}
-		return 0;
-	case OPT_FIELDS:
-		c->fields = v;
-		return 0;
-	case OPT_FILTER:
-		if (c->n_filters == RUN_MAX_FILTERS) {
-			ig_error("too many filters (at most %d)", RUN_MAX_FILTERS);
-			return -E2BIG;
-		}
-		c->filters[c->n_filters++] = v;
-		return 0;
-	case OPT_SORT:
-		c->sort = v;
-		return 0;
-	case OPT_MAX_ENTRIES:
-		r = base_parse_uint(v, 1u << 30, &c->max_entries);
-		break;
-	case OPT_FETCH_INTERVAL:
-		r = base_parse_duration_ms(v, &c->fetch_interval_ms);
-		if (!r && c->fetch_interval_ms == 0)
-			r = -EINVAL;
-		break;
-	case OPT_FETCH_COUNT:
-		r = base_parse_uint(v, UINT32_MAX, &c->fetch_count);
-		break;
-	case OPT_TIMEOUT:
-		r = base_parse_duration_ms(v, &c->timeout_ms);
-		break;
 	case OPT_RING_SIZE:
 		r = base_parse_size(v, &c->ring_size);
 		if (!r && (c->ring_size < 4096 || c->ring_size > (1u << 30)))
@@ -349,43 +138,15 @@ static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v)
 		if (!r && c->drain_ms == 0)
 			r = -EINVAL;
 		break;
-	case OPT_NO_HEADER:
-		c->no_header = true;
-		return 0;
 	case OPT_STORE:
 		c->store_dir = v;
 		return 0;
 	case OPT_PULL:
-		r = ig_pull_policy_parse(v, &c->pull);
-		if (r < 0) {
-			ig_error("invalid value '%s' for --pull (always, missing or never)", v);
-			return r;
+		if (ig_pull_policy_parse(v, &c->pull) < 0) {
+			snprintf(err, errlen,
+				 "invalid value '%s' for --pull (always, missing or never)", v);
+			return -EINVAL;
 		}
-		return 0;
-	case OPT_CONTAINERNAME:
-		c->sel.container_name = v;
-		return 0;
-	case OPT_K8S_NAMESPACE:
-		c->sel.k8s_namespace = v;
-		return 0;
-	case OPT_K8S_PODNAME:
-		c->sel.k8s_podname = v;
-		return 0;
-	case OPT_K8S_CONTAINERNAME:
-		c->sel.k8s_containername = v;
-		return 0;
-	case OPT_K8S_SELECTOR: {
-		char why[128] = "";
-
-		r = run_selector_set_labels(&c->sel, v, why, sizeof(why));
-		if (r < 0) {
-			ig_error("invalid --k8s-selector '%s': %s", v, why[0] ? why : strerror(-r));
-			return r;
-		}
-		return 0;
-	}
-	case OPT_HOST:
-		c->host = true;
 		return 0;
 	case OPT_KUBECONFIG:
 		c->kubeconfig = v;
@@ -393,194 +154,19 @@ static int set_option(struct run_ctx *c, const struct run_opt *o, const char *v)
 	case OPT_CONTEXT:
 		c->context = v;
 		return 0;
-	case OPT_HELP:
-		c->help = true;
-		return 0;
+	default:
+		r = -EINVAL;
 	}
 	if (r < 0)
-		ig_error("invalid value '%s' for --%s", v, o->long_name);
+		snprintf(err, errlen, "invalid value '%s' for --%s", v, o->long_name);
 	return r;
-}
-
-static bool is_bool_word(const char *s)
-{
-	static const char *const words[] = {"true", "false", "1", "0", "yes", "no"};
-	size_t i;
-
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (!strcmp(s, words[i]))
-			return true;
-	return false;
-}
-
-static int parse_args(struct run_ctx *c, int argc, char **argv, const char *gadget_arg)
-{
-	bool gadget_seen = false;
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const struct run_opt *o;
-		const char *v = NULL;
-
-		if (!strcmp(a, "--")) {
-			if (i + 1 < argc && !gadget_seen && argv[i + 1] == gadget_arg) {
-				gadget_seen = true;
-				i++;
-			}
-			if (i + 1 < argc) {
-				ig_error("unexpected argument '%s'", argv[i + 1]);
-				return -EINVAL;
-			}
-			break;
-		}
-		if (a[0] != '-' || a[1] == '\0') {
-			if (!gadget_seen && a == gadget_arg) {
-				gadget_seen = true;
-				continue;
-			}
-			ig_error("unexpected argument '%s' (one gadget per run)", a);
-			return -EINVAL;
-		}
-		if (a[1] != '-') {
-			o = find_short(a[1]);
-			if (!o) {
-				ig_error("unknown option '%s' (see 'ig run %s --help')", a,
-					 gadget_arg ? gadget_arg : "<gadget>");
-				return -EINVAL;
-			}
-			if (o->has_arg) {
-				v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
-				if (!v) {
-					ig_error("option -%c needs a value", a[1]);
-					return -EINVAL;
-				}
-			} else if (a[2]) {
-				ig_error("unknown option '%s'", a);
-				return -EINVAL;
-			}
-			if (set_option(c, o, v) < 0)
-				return -EINVAL;
-			continue;
-		}
-		{
-			const char *name = a + 2, *eq = strchr(name, '=');
-			size_t len = eq ? (size_t)(eq - name) : strlen(name);
-			struct run_param *p;
-			int r = registry_flag(c, argc, argv, &i);
-
-			if (r < 0)
-				return -EINVAL;
-			if (r > 0)
-				continue;
-			o = find_long(name, len);
-			if (o) {
-				if (o->has_arg) {
-					v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-					if (!v) {
-						ig_error("option --%s needs a value", o->long_name);
-						return -EINVAL;
-					}
-				} else if (eq) {
-					ig_error("option --%s takes no value", o->long_name);
-					return -EINVAL;
-				}
-				if (set_option(c, o, v) < 0)
-					return -EINVAL;
-				continue;
-			}
-			p = find_param(c, name, len);
-			if (!p) {
-				ig_error("unknown option '--%.*s' (see 'ig run %s --help' for the "
-					 "gadget's params)",
-					 (int)len, name, gadget_arg ? gadget_arg : "<gadget>");
-				return -EINVAL;
-			}
-			if (eq) {
-				v = eq + 1;
-			} else if (p->info->type == BPF_GADGET_PARAM_BOOL) {
-				/* a bare boolean flag turns it on; "--x false" also reads */
-				v = (i + 1 < argc && is_bool_word(argv[i + 1])) ? argv[++i]
-										: "true";
-			} else {
-				v = i + 1 < argc ? argv[++i] : NULL;
-				if (!v) {
-					ig_error("param --%s needs a value", p->info->key);
-					return -EINVAL;
-				}
-			}
-			p->value = v;
-		}
-	}
-	return 0;
-}
-
-/* The param table of the open gadget, for the command line. */
-static void collect_params(struct run_ctx *c)
-{
-	size_t i, n = run_runner_param_count(c->runner);
-
-	for (i = 0; i < n && c->n_params < RUN_RUNNER_MAX_PARAMS; i++) {
-		struct run_param *p = &c->params[c->n_params++];
-
-		p->info = run_runner_param(c->runner, i);
-		if (find_long(p->info->key, strlen(p->info->key)))
-			ig_warn("gadget param '%s' is shadowed by the run option --%s",
-				p->info->name, p->info->key);
-	}
-}
-
-static const char *param_type_word(int type)
-{
-	switch (type) {
-	case BPF_GADGET_PARAM_BOOL:
-		return "bool";
-	case BPF_GADGET_PARAM_INT:
-		return "int";
-	case BPF_GADGET_PARAM_UINT:
-		return "uint";
-	case BPF_GADGET_PARAM_STRING:
-		return "string";
-	case BPF_GADGET_PARAM_ENUM:
-		return "enum";
-	}
-	return "value";
-}
-
-/* One line per field: its type, description, and whether the output shows it. */
-static void print_fields(const struct run_ctx *c, const struct run_runner_ds_info *ds)
-{
-	size_t i, w = 0;
-
-	for (i = 0; i < ds->n_fields; i++) {
-		size_t n = strlen(ds->fields[i].name);
-
-		if (n > w)
-			w = n;
-	}
-	if (w > 40)
-		w = 40;
-	for (i = 0; i < ds->n_fields; i++) {
-		const struct run_runner_field *f = &ds->fields[i];
-		const char *d = f->description ? f->description : "";
-		bool hidden =
-			c->output == RUN_OUTPUT_COLUMNS ? !f->visible_columns : !f->visible_json;
-		struct base_buf b = BASE_BUF_INIT(0);
-
-		if (base_buf_printf(&b, "  %-*s  %-10s  %s%s%s", (int)w, f->name, f->type, d,
-				    *d && hidden ? " " : "", hidden ? "(hidden)" : "") < 0)
-			return;
-		while (b.len && b.data[b.len - 1] == ' ')
-			b.len--;
-		printf("%.*s\n", (int)b.len, b.data);
-		base_buf_done(&b);
-	}
 }
 
 static void print_help(struct run_ctx *c)
 {
-	size_t i;
+	struct base_opt_table t[4];
 
+	opt_tables(t);
 	printf("Usage: ig run <gadget> [options] [--<param> VALUE ...]\n\n"
 	       "<gadget> is one of:\n"
 	       "  an image reference with a registry (localhost:5000/trace_open:v1,\n"
@@ -590,53 +176,44 @@ static void print_help(struct run_ctx *c)
 	       "    an in-tree gadget shipped with ig;\n"
 	       "  a directory holding program.bpf.o and gadget.yaml, or an eBPF object file.\n"
 	       "\nOptions:\n");
-	for (i = 0; i < N_RUN_OPTS; i++) {
-		const struct run_opt *o = &run_opts[i];
-		char lhs[64];
-
-		if (o->short_name)
-			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->short_name, o->long_name,
-				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
-		else
-			snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->long_name,
-				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
-		printf("  %-32s %s\n", lhs, o->help);
-	}
-	printf("\nRegistry options (for pulls):\n%s", ig_registry_flags_help);
+	base_opt_help(stdout, t, 2);
+	printf("\nRegistry options (for pulls):\n");
+	base_opt_help(stdout, &t[2], 1);
 	printf("\nContainer runtimes (for container filters and the k8s.* and runtime.*\n"
-	       "fields):\n%s",
-	       ig_runtimes_flags_help);
+	       "fields):\n");
+	base_opt_help(stdout, &t[3], 1);
 	if (!c->runner)
 		return;
+	{
+		const struct run_runner_param_info *params[RUN_RUNNER_MAX_PARAMS];
+		const struct run_runner_ds_info *ds[BPF_GADGET_MAX_DS];
+		struct run_help_gadget g = {
+			.name = c->files.name,
+			.description = c->md ? c->md->description : NULL,
+			.params = params,
+			.ds = ds,
+		};
+		char origin[4096];
+		size_t i;
 
-	printf("\nGadget %s", c->files.name);
-	if (c->md && c->md->description)
-		printf(": %s", c->md->description);
-	printf("\n");
-	if (c->files.image)
-		printf("Image %s (%s) from the store %s\n", c->files.ref,
-		       c->files.image->image_digest, c->files.store_dir);
-	printf("\nParams of %s:\n", c->files.name);
-	if (!c->n_params)
-		printf("  (none)\n");
-	for (i = 0; i < c->n_params; i++) {
-		const struct run_runner_param_info *p = c->params[i].info;
-		const char *dflt = p->default_value;
-		char lhs[96];
-
-		snprintf(lhs, sizeof(lhs), "--%s %s", p->key, param_type_word(p->type));
-		printf("  %-32s %s%s", lhs, p->description, *p->description ? " " : "");
-		for (size_t k = 0; k < p->n_values; k++)
-			printf("%s%s", k ? ", " : "(one of: ", p->values[k]);
-		printf("%s(default: %s)\n", p->n_values ? ") " : "", dflt && *dflt ? dflt : "\"\"");
+		if (c->files.image) {
+			snprintf(origin, sizeof(origin), "the store %s", c->files.store_dir);
+			g.image = c->files.ref;
+			g.digest = c->files.image->image_digest;
+			g.origin = origin;
+		}
+		for (i = 0; i < run_runner_param_count(c->runner) && i < RUN_RUNNER_MAX_PARAMS; i++)
+			params[g.n_params++] = run_runner_param(c->runner, i);
+		for (i = 0; i < run_runner_ds_count(c->runner) && i < BPF_GADGET_MAX_DS; i++)
+			ds[g.n_ds++] = run_runner_ds(c->runner, i);
+		run_help_gadget(stdout, &g);
 	}
-	for (i = 0; i < run_runner_ds_count(c->runner); i++) {
-		const struct run_runner_ds_info *ds = run_runner_ds(c->runner, i);
-		static const char *const kinds[] = {"tracer", "map iterator", "snapshot"};
+}
 
-		printf("\nFields of data source '%s' (%s):\n", ds->name, kinds[ds->type]);
-		print_fields(c, ds);
-	}
+/* What the runner could not return from a call (run_runner_opts.problem). */
+static void report_problem(void *ctx, const char *msg)
+{
+	ig_warn("%s", msg);
 }
 
 /* The options as the runner takes them. */
@@ -644,18 +221,18 @@ static void runner_opts(const struct run_ctx *c, struct run_runner_opts *o, bool
 {
 	memset(o, 0, sizeof(*o));
 	o->sz = sizeof(*o);
-	o->output = c->output;
+	o->output = c->f.output;
 	if (!for_help) {
-		o->fields = c->fields;
-		o->filters = c->filters;
-		o->n_filters = c->n_filters;
-		o->sort = c->sort;
+		o->fields = c->f.fields;
+		o->filters = c->f.filters;
+		o->n_filters = c->f.n_filters;
+		o->sort = c->f.sort;
 	}
-	o->max_entries = (size_t)c->max_entries;
-	o->no_header = c->no_header;
+	o->max_entries = c->f.max_entries;
+	o->no_header = c->f.no_header;
 	o->out_fd = STDOUT_FILENO;
-	o->selector = for_help ? NULL : &c->sel;
-	o->host = c->host;
+	o->selector = for_help ? NULL : &c->f.sel;
+	o->host = c->f.host;
 	o->coll = c->coll;
 	o->enrich = c->enrich;
 	o->k8s = ig_kube_enrich(c->kube);
@@ -663,21 +240,22 @@ static void runner_opts(const struct run_ctx *c, struct run_runner_opts *o, bool
 	o->errbuf_len = sizeof(c->err);
 	/* with no runtime, --help still lists the enrichment fields as a run shows them */
 	o->show_enrich_columns = for_help;
+	o->problem = report_problem;
 }
 
 static int apply_params(struct run_ctx *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->n_params; i++) {
-		const struct run_param *p = &c->params[i];
-		int r;
+	for (i = 0; i < c->f.n_params; i++) {
+		const struct run_flags_param *p = &c->f.params[i];
+		int r = run_runner_set_param(c->runner, p->key, p->value);
 
-		if (!p->value)
-			continue;
-		r = run_runner_set_param(c->runner, p->info->key, p->value);
 		if (r < 0) {
-			ig_error("--%s: %s", p->info->key, c->err[0] ? c->err : strerror(-r));
+			if (c->err[0])
+				ig_error("%s", c->err);
+			else
+				ig_error("--%s: %s", p->key, strerror(-r));
 			return r;
 		}
 	}
@@ -691,7 +269,7 @@ static int apply_params(struct run_ctx *c)
  */
 static int setup_containers(struct run_ctx *c)
 {
-	bool need = !run_selector_empty(&c->sel);
+	bool need = !run_selector_empty(&c->f.sel);
 	int r;
 
 	r = ig_runtimes_collection_new(&c->rt, RUN_CRI_TIMEOUT_MS, !need, &c->coll);
@@ -807,7 +385,7 @@ static int run_loop(struct run_ctx *c)
 		}
 	}
 	if (has_mapiter) {
-		fetch = timer_new(c->fetch_interval_ms, true);
+		fetch = timer_new(c->f.fetch_interval_ms, true);
 		if (fetch < 0 || (r = ep_add(ep, fetch, TAG_FETCH)) < 0) {
 			r = fetch < 0 ? fetch : r;
 			goto out_err;
@@ -815,8 +393,8 @@ static int run_loop(struct run_ctx *c)
 	}
 	if (c->coll && (r = ep_add(ep, cri_collection_fd(c->coll), TAG_CRI)) < 0)
 		goto out_err;
-	if (c->timeout_ms) {
-		tmo = timer_new(c->timeout_ms, false);
+	if (c->f.timeout_ms) {
+		tmo = timer_new(c->f.timeout_ms, false);
 		if (tmo < 0 || (r = ep_add(ep, tmo, TAG_TIMEOUT)) < 0) {
 			r = tmo < 0 ? tmo : r;
 			goto out_err;
@@ -867,7 +445,7 @@ static int run_loop(struct run_ctx *c)
 					loop_error(c, r);
 					goto out;
 				}
-				if (c->fetch_count && ++fetches >= c->fetch_count)
+				if (c->f.fetch_count && ++fetches >= c->f.fetch_count)
 					stop = true;
 				break;
 			}
@@ -883,7 +461,7 @@ static int run_loop(struct run_ctx *c)
 			break;
 	}
 	/* What a map holds at Ctrl-C is shown, unless the fetch count was reached. */
-	if (has_mapiter && !(c->fetch_count && fetches >= c->fetch_count)) {
+	if (has_mapiter && !(c->f.fetch_count && fetches >= c->f.fetch_count)) {
 		r = run_runner_fetch(c->runner);
 		if (r < 0)
 			loop_error(c, r);
@@ -918,7 +496,7 @@ static void run_ctx_done(struct run_ctx *c)
 	c->enrich = run_enrich_free(c->enrich);
 	c->coll = cri_collection_free(c->coll);
 	c->kube = ig_kube_free(c->kube);
-	run_selector_done(&c->sel);
+	run_flags_done(&c->f);
 	c->md = oci_metadata_free(c->md);
 	ig_gadget_files_done(&c->files);
 }
@@ -961,43 +539,59 @@ static int open_gadget(struct run_ctx *c)
 	return r;
 }
 
+/* The gadget's params, for the second step of reading the command line. */
+static int read_params(struct run_ctx *c, int argc, char **argv)
+{
+	const struct run_runner_param_info *params[RUN_RUNNER_MAX_PARAMS];
+	size_t i, n = 0;
+
+	for (i = 0; i < run_runner_param_count(c->runner) && n < RUN_RUNNER_MAX_PARAMS; i++)
+		params[n++] = run_runner_param(c->runner, i);
+	if (run_flags_params(&c->f, params, n, argc, argv, c->err, sizeof(c->err)) < 0) {
+		ig_error("%s", c->err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int ig_cmd_run(int argc, char **argv)
 {
 	struct run_ctx c = {
-		.output = RUN_OUTPUT_COLUMNS,
-		.fetch_interval_ms = 1000,
 		.drain_ms = RUN_DEFAULT_DRAIN_MS,
 	};
+	struct base_opt_table t[4];
 	struct run_runner_opts ro;
 	struct ig_resolve_opts ropts = {0};
-	bool bad = false;
-	const char *spec = find_gadget_arg(&c, argc, argv, &bad);
 	sigset_t mask;
 	int r, ret = IG_EXIT_ERROR;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (bad)
-		return IG_EXIT_USAGE;
-	if (!spec) {
-		/* no gadget: only --help makes sense */
-		if (parse_args(&c, argc, argv, NULL) == 0 && c.help) {
-			print_help(&c);
-			return IG_EXIT_OK;
-		}
-		if (!c.help)
-			ig_error("which gadget? usage: ig run <gadget> [options] (see 'ig run "
-				 "--help')");
-		return IG_EXIT_USAGE;
-	}
-
-	if (prescan(&c, argc, argv) < 0) {
+	run_flags_init(&c.f, "ig run");
+	opt_tables(t);
+	/* the run flags, ig's own, the registry's and the runtimes' */
+	if (run_flags_parse(&c.f, RUN_FLAGS_LOCAL, &t[1], 3, set_option, &c, argc, argv, c.err,
+			    sizeof(c.err)) < 0) {
+		ig_error("%s", c.err);
 		ret = IG_EXIT_USAGE;
 		goto out;
 	}
+	if (!c.f.gadget) {
+		/* no gadget: only --help makes sense */
+		if (c.f.help) {
+			print_help(&c);
+			ret = IG_EXIT_OK;
+		} else {
+			ig_error("which gadget? usage: ig run <gadget> [options] (see 'ig run "
+				 "--help')");
+			ret = IG_EXIT_USAGE;
+		}
+		goto out;
+	}
+
 	ropts.store_dir = c.store_dir;
 	ropts.pull = c.pull;
 	ropts.registry = &c.reg;
-	r = ig_resolve_gadget(spec, &ropts, &c.files, c.err, sizeof(c.err));
+	r = ig_resolve_gadget(c.f.gadget, &ropts, &c.files, c.err, sizeof(c.err));
 	if (r < 0) {
 		if (c.err[0])
 			ig_error("%s", c.err);
@@ -1005,12 +599,7 @@ int ig_cmd_run(int argc, char **argv)
 	}
 	if (open_gadget(&c) < 0)
 		goto out;
-	collect_params(&c);
-	if (parse_args(&c, argc, argv, spec) < 0) {
-		ret = IG_EXIT_USAGE;
-		goto out;
-	}
-	if (c.help) {
+	if (c.f.help) {
 		/* no runtime is asked, but the enrichment fields are listed */
 		if (run_enrich_new(NULL, &c.enrich) < 0)
 			goto out;
@@ -1026,7 +615,7 @@ int ig_cmd_run(int argc, char **argv)
 		ret = IG_EXIT_OK;
 		goto out;
 	}
-	if (apply_params(&c) < 0) {
+	if (read_params(&c, argc, argv) < 0 || apply_params(&c) < 0) {
 		ret = IG_EXIT_USAGE;
 		goto out;
 	}
@@ -1040,9 +629,9 @@ int ig_cmd_run(int argc, char **argv)
 		goto out;
 	}
 	/*
-	 * gRPC and the Kubernetes caches start threads that inherit the signal
-	 * mask: block now, so that Ctrl-C reaches the event loop's signalfd
-	 * and not one of them.
+	 * The Kubernetes caches start threads that inherit the signal mask:
+	 * block now, so that Ctrl-C reaches the event loop's signalfd and not
+	 * one of them.
 	 */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

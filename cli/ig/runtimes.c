@@ -21,55 +21,68 @@
 #define RUNTIMES_MAX_ARG   256
 #define RUNTIMES_MAX_TRIED 1024
 
-const char ig_runtimes_flags_help[] =
-	"      --runtimes LIST              container runtimes to ask: containerd, cri-o\n"
-	"                                   (default containerd,cri-o)\n"
-	"      --containerd-socketpath PATH (default " IG_RUNTIMES_CONTAINERD_SOCKET ")\n"
-	"      --crio-socketpath PATH       (default " IG_RUNTIMES_CRIO_SOCKET ")\n";
+const struct base_opt ig_runtimes_opts[] = {
+	{"runtimes", 0, BASE_OPT_VALUE, IG_OPT_RUNTIMES, "LIST",
+	 "container runtimes to ask: containerd, cri-o (default containerd,cri-o)", 0},
+	{"containerd-socketpath", 0, BASE_OPT_VALUE, IG_OPT_CONTAINERD_SOCKET, "PATH",
+	 "containerd's CRI socket (default " IG_RUNTIMES_CONTAINERD_SOCKET ")", 0},
+	{"crio-socketpath", 0, BASE_OPT_VALUE, IG_OPT_CRIO_SOCKET, "PATH",
+	 "CRI-O's socket (default " IG_RUNTIMES_CRIO_SOCKET ")", 0},
+};
 
-/* "--flag value" or "--flag=value": the value, or NULL when argv[*i] is another flag. */
-static const char *flag_value(int argc, char **argv, int *i, const char *flag, bool *missing)
+const size_t ig_runtimes_opts_len = sizeof(ig_runtimes_opts) / sizeof(ig_runtimes_opts[0]);
+
+int ig_runtimes_set(struct ig_runtimes_flags *f, const struct base_opt *o, const char *v, char *err,
+		    size_t errlen)
 {
-	size_t n = strlen(flag);
+	const char **dst;
 
-	if (!strncmp(argv[*i], flag, n) && argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (strcmp(argv[*i], flag))
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = true;
-		return NULL;
+	switch (o->id) {
+	case IG_OPT_RUNTIMES:
+		dst = &f->runtimes;
+		break;
+	case IG_OPT_CONTAINERD_SOCKET:
+		dst = &f->containerd_socket;
+		break;
+	case IG_OPT_CRIO_SOCKET:
+		dst = &f->crio_socket;
+		break;
+	default:
+		return 0;
 	}
-	return argv[++*i];
+	if (!*v) {
+		snprintf(err, errlen, "option --%s needs a non-empty value", o->long_name);
+		return -EINVAL;
+	}
+	*dst = v;
+	return 1;
 }
 
 int ig_runtimes_flag(struct ig_runtimes_flags *f, int argc, char **argv, int *i)
 {
-	static const char *const names[] = {"--runtimes", "--containerd-socketpath",
-					    "--crio-socketpath"};
-	const char **dst[] = {&f->runtimes, &f->containerd_socket, &f->crio_socket};
-	size_t k;
+	struct base_opt_table t = {.opts = ig_runtimes_opts, .n = ig_runtimes_opts_len};
+	const struct base_opt *o = NULL;
+	const char *v = NULL;
+	char err[256];
+	int j = *i, r = base_opt_next(&t, 1, argc, argv, &j, &o, &v, err, sizeof(err));
 
-	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		bool missing = false;
-		int j = *i;
-		const char *v = flag_value(argc, argv, &j, names[k], &missing);
-
-		if (missing) {
-			ig_error("option '%s' needs a value", names[k]);
-			return -EINVAL;
-		}
-		if (!v)
-			continue;
-		if (!*v) {
-			ig_error("option '%s' needs a non-empty value", names[k]);
-			return -EINVAL;
-		}
-		*dst[k] = v;
-		*i = j;
-		return 1;
+	if (r == BASE_OPT_MATCHED)
+		r = ig_runtimes_set(f, o, v, err, sizeof(err));
+	else if (r >= 0)
+		return 0;
+	if (r < 0) {
+		ig_error("%s", err);
+		return r;
 	}
-	return 0;
+	*i = j;
+	return 1;
+}
+
+void ig_runtimes_help(FILE *out)
+{
+	struct base_opt_table t = {.opts = ig_runtimes_opts, .n = ig_runtimes_opts_len};
+
+	base_opt_help(out, &t, 1);
 }
 
 static int parse_runtimes(const struct ig_runtimes_flags *f, struct cri_collection_runtime *rts,

@@ -25,13 +25,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "run/flags.h"
 #include "run/selector.h"
 #include "cli/kubectl-gadget/agents.h"
 #include "cli/kubectl-gadget/output.h"
 
-#define RUN_MAX_PARAMS	64
-#define RUN_MAX_FILTERS 64
-#define RUN_MAX_TAGS	32
+#define RUN_MAX_TAGS 32
 /* GetGadgetInfo may make the agent pull the image first. */
 #define RUN_INFO_TIMEOUT_MS 120000
 /* After Ctrl-C, how long the agents get to end their runs. */
@@ -41,81 +40,38 @@
 /* Most bytes of an instance name (a DNS label). */
 #define RUN_MAX_NAME 63
 
-enum run_opt_id {
-	R_OUTPUT = 1,
-	R_FIELDS,
-	R_FILTER,
-	R_SORT,
-	R_MAX_ENTRIES,
-	R_FETCH_INTERVAL,
-	R_FETCH_COUNT,
-	R_TIMEOUT,
-	R_ALL_NAMESPACES,
-	R_PODNAME,
-	R_CONTAINERNAME,
-	R_SELECTOR,
-	R_NODE,
+/* kubectl gadget's own run flags; the run flags themselves are run/flags.h's */
+enum kg_run_opt_id {
+	R_NODE = RUN_FLAG_CLIENT_FIRST,
 	R_DETACH,
 	R_NAME,
 	R_TAG,
 	R_NO_REPLAY,
-	R_HELP,
 };
 
-static const struct kg_opt run_opts[] = {
-	{"output", 'o', true, R_OUTPUT, "FORMAT",
-	 "columns (default), json (one record per line), jsonpretty or yaml"},
-	{"fields", 0, true, R_FIELDS, "LIST",
-	 "fields to print: 'a,b' exactly these; '+a,-b' add to or remove from the defaults"},
-	{"filter", 'F', true, R_FILTER, "EXPR",
-	 "keep records matching EXPR: field==v, !=, >, >=, <, <=, ~ regex, !~ (repeatable)"},
-	{"sort", 0, true, R_SORT, "LIST",
-	 "map iterators and snapshots: sort by these fields, '-field' for descending"},
-	{"max-entries", 0, true, R_MAX_ENTRIES, "N",
-	 "map iterators and snapshots: at most N rows per node and interval (0 = all)"},
-	{"map-fetch-interval", 0, true, R_FETCH_INTERVAL, "DURATION",
-	 "map iterators: how often to read and clear the map (default 1s)"},
-	{"map-fetch-count", 0, true, R_FETCH_COUNT, "N",
-	 "map iterators: stop after N fetches (default 0 = until interrupted)"},
-	{"timeout", 0, true, R_TIMEOUT, "DURATION",
-	 "stop after DURATION (e.g. 10, 10s, 500ms, 2m); default: until Ctrl-C"},
-	{"all-namespaces", 'A', false, R_ALL_NAMESPACES, NULL,
-	 "pods of every namespace (default: those of -n, else the context's namespace)"},
-	{"podname", 'p', true, R_PODNAME, "POD", "only the pod named POD"},
-	{"containername", 'c', true, R_CONTAINERNAME, "NAME",
-	 "only containers named NAME in their pod"},
-	{"selector", 'l', true, R_SELECTOR, "k=v,...", "only pods with all these labels"},
-	{"node", 0, true, R_NODE, "NODE",
-	 "only these nodes (repeatable, or a comma-separated list; default: every node)"},
-	{"detach", 0, false, R_DETACH, NULL,
-	 "create a detached gadget instance that runs without this client, and return"},
-	{"name", 0, true, R_NAME, "NAME", "--detach: the instance's name (default: generated)"},
-	{"tag", 0, true, R_TAG, "TAG", "--detach: a free-form tag for 'list' (repeatable)"},
-	{"help", 'h', false, R_HELP, NULL, "show this help, with the gadget's params and fields"},
+static const struct base_opt kg_run_opts[] = {
+	{"node", 0, BASE_OPT_VALUE, R_NODE, "NODE",
+	 "only these nodes (repeatable, or a comma-separated list; default: every node)", 0},
+	{"detach", 0, BASE_OPT_SWITCH, R_DETACH, NULL,
+	 "create a detached gadget instance that runs without this client, and return", 0},
+	{"name", 0, BASE_OPT_VALUE, R_NAME, "NAME",
+	 "--detach: the instance's name (default: generated)", 0},
+	{"tag", 0, BASE_OPT_VALUE, R_TAG, "TAG",
+	 "--detach: a free-form tag for 'list' (repeatable)", 0},
 };
 
-#define N_RUN_OPTS (sizeof(run_opts) / sizeof(run_opts[0]))
-
-struct run_param {
-	const char *key; /* as written, without the dashes */
-	size_t key_len;
-	const char *value; /* from "=VALUE"; NULL: the next argument or a switch */
-	int argi;	   /* its index in argv */
+static const struct base_opt kg_attach_opts[] = {
+	{"node", 0, BASE_OPT_VALUE, R_NODE, "NODE",
+	 "only these nodes (repeatable, or a comma-separated list)", 0},
+	{"no-replay", 0, BASE_OPT_SWITCH, R_NO_REPLAY, NULL, "only new records, not the ones kept",
+	 0},
 };
+
+#define N_KG_RUN_OPTS	 (sizeof(kg_run_opts) / sizeof(kg_run_opts[0]))
+#define N_KG_ATTACH_OPTS (sizeof(kg_attach_opts) / sizeof(kg_attach_opts[0]))
 
 struct run_args {
-	const char *image;
-	enum kg_output output;
-	const char *fields;
-	const char *filters[RUN_MAX_FILTERS];
-	size_t n_filters;
-	const char *sort;
-	uint64_t max_entries;
-	uint64_t fetch_interval_ms;
-	uint64_t fetch_count;
-	uint64_t timeout_ms;
-	bool all_namespaces;
-	const char *podname, *containername, *labels;
+	struct run_flags f; /* the run flags and the gadget's params */
 	const char *nodes[KG_MAX_NODE_FLAGS];
 	size_t n_nodes;
 	char *node_text[KG_MAX_NODE_FLAGS]; /* copies the names point into */
@@ -124,16 +80,10 @@ struct run_args {
 	const char *name;
 	const char *tags[RUN_MAX_TAGS];
 	size_t n_tags;
-	bool help;
 
-	/* gadget params, resolved once the gadget is known */
-	struct run_param raw[RUN_MAX_PARAMS];
-	size_t n_raw;
-	int positional[RUN_MAX_PARAMS]; /* argv indexes of non-option arguments after IMAGE */
-	size_t n_positional;
-	Gadget__Agent__V1__KeyValue kv[RUN_MAX_PARAMS];
-	Gadget__Agent__V1__KeyValue *kvp[RUN_MAX_PARAMS];
-	char *kv_keys[RUN_MAX_PARAMS];
+	/* the params as GadgetSpec carries them */
+	Gadget__Agent__V1__KeyValue kv[RUN_FLAGS_MAX_PARAMS];
+	Gadget__Agent__V1__KeyValue *kvp[RUN_FLAGS_MAX_PARAMS];
 	size_t n_kv;
 };
 
@@ -143,12 +93,11 @@ static void run_args_done(struct run_args *a)
 
 	for (i = 0; i < a->n_node_text; i++)
 		free(a->node_text[i]);
-	for (i = 0; i < a->n_kv; i++)
-		free(a->kv_keys[i]);
+	run_flags_done(&a->f);
 }
 
 /* --node a,b --node c */
-static int add_nodes(struct run_args *a, const char *v)
+static int add_nodes(struct run_args *a, const char *v, char *err, size_t errlen)
 {
 	char *copy, *p, *save = NULL;
 
@@ -169,248 +118,82 @@ static int add_nodes(struct run_args *a, const char *v)
 	}
 	return 0;
 too_many:
-	kg_error("too many --node names (at most %d)", KG_MAX_NODE_FLAGS);
+	snprintf(err, errlen, "too many --node names (at most %d)", KG_MAX_NODE_FLAGS);
 	return -E2BIG;
 }
 
-static int set_opt(struct run_args *a, int id, const char *v)
+/* One of kubectl gadget's own run flags (run_flags_client_fn). */
+static int set_opt(void *ctx, const struct base_opt *o, const char *v, char *err, size_t errlen)
 {
-	int r = 0;
+	struct run_args *a = ctx;
 
-	switch (id) {
-	case R_OUTPUT:
-		if (kg_output_parse(v, &a->output) < 0) {
-			kg_error("invalid output format '%s' (columns, json, jsonpretty or yaml)",
-				 v);
-			return -EINVAL;
-		}
-		return 0;
-	case R_FIELDS:
-		a->fields = v;
-		return 0;
-	case R_FILTER:
-		if (a->n_filters == RUN_MAX_FILTERS) {
-			kg_error("too many filters (at most %d)", RUN_MAX_FILTERS);
-			return -E2BIG;
-		}
-		a->filters[a->n_filters++] = v;
-		return 0;
-	case R_SORT:
-		a->sort = v;
-		return 0;
-	case R_MAX_ENTRIES:
-		r = base_parse_uint(v, UINT32_MAX, &a->max_entries);
-		break;
-	case R_FETCH_INTERVAL:
-		r = base_parse_duration_ms(v, &a->fetch_interval_ms);
-		if (!r && !a->fetch_interval_ms)
-			r = -EINVAL;
-		break;
-	case R_FETCH_COUNT:
-		r = base_parse_uint(v, UINT32_MAX, &a->fetch_count);
-		break;
-	case R_TIMEOUT:
-		r = base_parse_duration_ms(v, &a->timeout_ms);
-		if (!r && !a->timeout_ms)
-			r = -EINVAL;
-		break;
-	case R_ALL_NAMESPACES:
-		a->all_namespaces = true;
-		return 0;
-	case R_PODNAME:
-		a->podname = v;
-		return 0;
-	case R_CONTAINERNAME:
-		a->containername = v;
-		return 0;
-	case R_SELECTOR:
-		a->labels = v;
-		return 0;
+	switch (o->id) {
 	case R_NODE:
-		return add_nodes(a, v);
+		return add_nodes(a, v, err, errlen);
 	case R_DETACH:
-		a->detach = true;
+		a->detach = !strcmp(v, "true");
 		return 0;
 	case R_NAME:
 		a->name = v;
 		return 0;
 	case R_TAG:
 		if (a->n_tags == RUN_MAX_TAGS) {
-			kg_error("too many tags (at most %d)", RUN_MAX_TAGS);
+			snprintf(err, errlen, "too many tags (at most %d)", RUN_MAX_TAGS);
 			return -E2BIG;
 		}
 		a->tags[a->n_tags++] = v;
 		return 0;
 	case R_NO_REPLAY:
-		a->no_replay = true;
-		return 0;
-	case R_HELP:
-		a->help = true;
+		a->no_replay = !strcmp(v, "true");
 		return 0;
 	}
-	if (r < 0) {
-		size_t i;
-
-		for (i = 0; i < N_RUN_OPTS && run_opts[i].id != id; i++)
-			;
-		kg_error("invalid value '%s' for --%s", v,
-			 i < N_RUN_OPTS ? run_opts[i].long_name : "?");
-	}
-	return r;
+	snprintf(err, errlen, "%s: not handled", base_opt_spelling(o));
+	return -EINVAL;
 }
 
-/*
- * The first pass: the options this command knows, the image (the first
- * argument that is neither an option nor an option's value), and the rest
- * kept aside until the gadget's params are known.
- */
-static int parse_args(struct run_args *a, int argc, char **argv)
+static int parse_args(struct run_args *a, unsigned int client, int argc, char **argv)
 {
-	int i;
+	struct base_opt_table t = {.opts = kg_run_opts, .n = N_KG_RUN_OPTS};
+	char err[KG_ERRLEN];
 
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i], *v = NULL;
-		int id;
-
-		if (!strcmp(arg, "--")) {
-			for (i++; i < argc; i++) {
-				if (!a->image) {
-					a->image = argv[i];
-					continue;
-				}
-				if (a->n_positional == RUN_MAX_PARAMS)
-					goto too_many;
-				a->positional[a->n_positional++] = i;
-			}
-			break;
-		}
-		id = kg_opt_match(run_opts, N_RUN_OPTS, argc, argv, &i, &v);
-		if (id < 0)
-			return id;
-		if (id > 0) {
-			if (set_opt(a, id, v) < 0)
-				return -EINVAL;
-			continue;
-		}
-		if (arg[0] == '-' && arg[1] == '-' && arg[2]) {
-			const char *eq = strchr(arg + 2, '=');
-			struct run_param *p;
-
-			if (a->n_raw == RUN_MAX_PARAMS)
-				goto too_many;
-			p = &a->raw[a->n_raw++];
-			p->key = arg + 2;
-			p->key_len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-			p->value = eq ? eq + 1 : NULL;
-			p->argi = i;
-			continue;
-		}
-		if (arg[0] == '-' && arg[1]) {
-			kg_error("unknown option '%s' (see 'kubectl gadget %s --help')", arg,
-				 argv[0]);
-			return -EINVAL;
-		}
-		if (!a->image) {
-			a->image = arg;
-			continue;
-		}
-		if (a->n_positional == RUN_MAX_PARAMS)
-			goto too_many;
-		a->positional[a->n_positional++] = i;
+	if (client == RUN_FLAGS_ATTACH)
+		t = (struct base_opt_table){.opts = kg_attach_opts, .n = N_KG_ATTACH_OPTS};
+	if (run_flags_parse(&a->f, client, &t, 1, set_opt, a, argc, argv, err, sizeof(err)) < 0) {
+		kg_error("%s", err);
+		return -EINVAL;
 	}
 	return 0;
-too_many:
-	kg_error("too many arguments");
-	return -E2BIG;
-}
-
-static bool is_bool_word(const char *s)
-{
-	static const char *const words[] = {"true", "false", "1", "0", "yes", "no"};
-	size_t i;
-
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (!strcmp(s, words[i]))
-			return true;
-	return false;
-}
-
-/* Takes the positional argument at argv index i as a param's value, if it is one. */
-static bool take_positional(struct run_args *a, int i)
-{
-	size_t k;
-
-	for (k = 0; k < a->n_positional; k++) {
-		if (a->positional[k] == i) {
-			a->positional[k] = -1;
-			return true;
-		}
-	}
-	return false;
 }
 
 /* The second pass: the --key [value] left over must be the gadget's params. */
-static int resolve_params(struct run_args *a, const Gadget__Agent__V1__GadgetInfo *info, int argc,
+static int resolve_params(struct run_args *a, const struct agent_wire_desc *desc, int argc,
 			  char **argv)
 {
-	size_t i, k;
+	char err[KG_ERRLEN];
+	size_t k;
 
-	for (i = 0; i < a->n_raw; i++) {
-		const struct run_param *p = &a->raw[i];
-		const Gadget__Agent__V1__ParamInfo *pi = NULL;
-		const char *v = p->value;
-
-		for (k = 0; k < info->n_params && !pi; k++)
-			if (strlen(info->params[k]->key) == p->key_len &&
-			    !strncmp(info->params[k]->key, p->key, p->key_len))
-				pi = info->params[k];
-		if (!pi) {
-			kg_error("unknown option '--%.*s' (see 'kubectl gadget %s %s --help' for "
-				 "the "
-				 "gadget's params)",
-				 (int)p->key_len, p->key, argv[0], a->image);
-			return -EINVAL;
-		}
-		if (!v && pi->type == GADGET__AGENT__V1__PARAM_TYPE__PARAM_BOOL) {
-			/* a bare boolean turns it on; "--x false" reads too */
-			v = "true";
-			if (p->argi + 1 < argc && is_bool_word(argv[p->argi + 1]) &&
-			    take_positional(a, p->argi + 1))
-				v = argv[p->argi + 1];
-		} else if (!v) {
-			if (p->argi + 1 >= argc || !take_positional(a, p->argi + 1)) {
-				kg_error("param --%s needs a value", pi->key);
-				return -EINVAL;
-			}
-			v = argv[p->argi + 1];
-		}
-		for (k = 0; k < a->n_kv; k++)
-			if (!strcmp(a->kv[k].key, pi->key))
-				break;
-		if (k == a->n_kv) {
-			a->kv_keys[k] = strdup(pi->key);
-			if (!a->kv_keys[k])
-				return -ENOMEM;
-			gadget__agent__v1__key_value__init(&a->kv[k]);
-			a->kv[k].key = a->kv_keys[k];
-			a->kvp[k] = &a->kv[k];
-			a->n_kv++;
-		}
-		/* the last one given wins, like repeated flags usually do */
-		a->kv[k].value = (char *)v;
+	if (run_flags_params(&a->f, desc->help.params, desc->help.n_params, argc, argv, err,
+			     sizeof(err)) < 0) {
+		kg_error("%s", err);
+		return -EINVAL;
 	}
-	for (k = 0; k < a->n_positional; k++) {
-		if (a->positional[k] >= 0) {
-			kg_error("unexpected argument '%s' (one gadget per run)",
-				 argv[a->positional[k]]);
-			return -EINVAL;
-		}
+	for (k = 0; k < a->f.n_params; k++) {
+		gadget__agent__v1__key_value__init(&a->kv[k]);
+		a->kv[k].key = (char *)a->f.params[k].key;
+		a->kv[k].value = (char *)a->f.params[k].value;
+		a->kvp[k] = &a->kv[k];
 	}
+	a->n_kv = a->f.n_params;
 	return 0;
 }
 
 static void run_help(const char *cmd)
 {
+	struct base_opt_table t[2] = {
+		run_flags_view(RUN_FLAGS_CLUSTER),
+		{.opts = kg_run_opts, .n = N_KG_RUN_OPTS},
+	};
+
 	printf("Usage: kubectl gadget run IMAGE [options] [--PARAM VALUE ...]\n\n"
 	       "Runs the gadget IMAGE on every node through the gadget agents (see\n"
 	       "'kubectl gadget deploy') and prints the records of all nodes as they come;\n"
@@ -421,7 +204,7 @@ static void run_help(const char *cmd)
 	       "with -A, narrowed by -p, -c and -l; --node limits the nodes.  A node that\n"
 	       "fails is reported on stderr (\"node-2: ...\") and the others go on; the exit\n"
 	       "code is then 1.  Ctrl-C stops the gadget everywhere.\n\nOptions:\n");
-	kg_opt_help(run_opts, N_RUN_OPTS);
+	base_opt_help(stdout, t, 2);
 	printf("\n'kubectl gadget %s IMAGE --help' also lists the params and fields of IMAGE\n"
 	       "(asked from one agent).\n"
 	       "\nExamples:\n"
@@ -451,6 +234,7 @@ struct stream {
 	struct kg_agents *as;
 	struct run_node *nodes;
 	struct kg_printer *pr;
+	const char *fields; /* attach: --fields for the instance's records */
 	bool attach;
 	bool stopping;
 	bool deleted; /* attach: the instance was deleted */
@@ -560,10 +344,12 @@ static int on_response(void *ud, struct kg_agent *a, Gadget__Agent__V1__Response
 		if (!kg_printer_has_info(s->pr) && m->run_started->info) {
 			char err[KG_ERRLEN] = "";
 
-			if (kg_printer_set_info(s->pr, m->run_started->info, NULL, err,
+			if (kg_printer_set_info(s->pr, m->run_started->info, s->fields, err,
 						sizeof(err)) < 0)
 				kg_warn("%s", err);
 		}
+		if (kg_printer_has_info(s->pr) && kg_printer_begin(s->pr) < 0)
+			s->out_err = -EPIPE;
 		if (s->stopping)
 			send_stop(a, n);
 		return 0;
@@ -711,24 +497,15 @@ static void report_connect_failures(struct kg_agents *as)
 		kg_agent_report(&as->v[i]);
 }
 
-static int build_selector(struct run_args *a, struct run_selector *sel,
-			  Gadget__Agent__V1__Selector *ps, Gadget__Agent__V1__KeyValue *lkv,
-			  Gadget__Agent__V1__KeyValue **lkvp)
+/* The selector of GadgetSpec, from the run flags (labels already parsed there). */
+static void build_selector(const struct run_args *a, Gadget__Agent__V1__Selector *ps,
+			   Gadget__Agent__V1__KeyValue *lkv, Gadget__Agent__V1__KeyValue **lkvp)
 {
-	char why[256] = "";
+	const struct run_selector *sel = &a->f.sel;
 	size_t i;
 
-	if (a->labels) {
-		int r = run_selector_set_labels(sel, a->labels, why, sizeof(why));
-
-		if (r < 0) {
-			kg_error("invalid -l/--selector '%s': %s", a->labels,
-				 why[0] ? why : strerror(-r));
-			return r;
-		}
-	}
-	ps->podname = a->podname ? (char *)a->podname : "";
-	ps->containername = a->containername ? (char *)a->containername : "";
+	ps->podname = sel->k8s_podname ? (char *)sel->k8s_podname : "";
+	ps->containername = sel->k8s_containername ? (char *)sel->k8s_containername : "";
 	for (i = 0; i < sel->n_labels; i++) {
 		gadget__agent__v1__key_value__init(&lkv[i]);
 		lkv[i].key = (char *)sel->labels[i].key;
@@ -737,7 +514,6 @@ static int build_selector(struct run_args *a, struct run_selector *sel,
 	}
 	ps->labels = lkvp;
 	ps->n_labels = sel->n_labels;
-	return 0;
 }
 
 static bool dns_label(const char *s)
@@ -800,7 +576,7 @@ static int run_detach(struct kg_agents *as, struct run_args *a, Gadget__Agent__V
 	if (a->name)
 		snprintf(name, sizeof(name), "%s", a->name);
 	else
-		make_name(a->image, name, sizeof(name));
+		make_name(a->f.gadget, name, sizeof(name));
 	is.name = name;
 	is.gadget = spec;
 	is.nodes = (char **)a->nodes;
@@ -885,22 +661,23 @@ static int run_stream(struct kg_agents *as, struct kg_printer *pr,
 
 int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 {
-	struct run_args a = {.output = KG_OUTPUT_COLUMNS};
-	struct run_selector sel = {0};
+	struct run_args a = {0};
 	Gadget__Agent__V1__Selector ps = GADGET__AGENT__V1__SELECTOR__INIT;
 	Gadget__Agent__V1__GadgetSpec spec = GADGET__AGENT__V1__GADGET_SPEC__INIT;
 	Gadget__Agent__V1__KeyValue lkv[RUN_SELECTOR_MAX_LABELS];
 	Gadget__Agent__V1__KeyValue *lkvp[RUN_SELECTOR_MAX_LABELS];
-	Gadget__Agent__V1__Response *info = NULL;
+	Gadget__Agent__V1__Response *info = NULL, *checked = NULL;
+	struct agent_wire_desc *desc = NULL;
 	struct kg_agents as = {0};
 	struct kg_printer *pr = NULL;
 	char err[KG_ERRLEN] = "", *fields = NULL;
 	int ret = KG_EXIT_USAGE;
 
-	if (parse_args(&a, argc, argv) < 0)
+	run_flags_init(&a.f, "kubectl gadget run");
+	if (parse_args(&a, RUN_FLAGS_CLUSTER, argc, argv) < 0)
 		goto out;
-	if (!a.image) {
-		if (a.help) {
+	if (!a.f.gadget) {
+		if (a.f.help) {
 			run_help("run");
 			ret = KG_EXIT_OK;
 		} else {
@@ -909,7 +686,7 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 		}
 		goto out;
 	}
-	if (a.detach && a.timeout_ms) {
+	if (a.detach && a.f.timeout_ms) {
 		kg_error("--timeout does not go with --detach: an instance runs until deleted");
 		goto out;
 	}
@@ -923,146 +700,143 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 			 a.name, RUN_MAX_NAME);
 		goto out;
 	}
-	if (build_selector(&a, &sel, &ps, lkv, lkvp) < 0)
-		goto out;
+	build_selector(&a, &ps, lkv, lkvp);
 
 	ret = KG_EXIT_ERROR;
 	if (kg_agents_find(g, a.nodes, a.n_nodes, &as) < 0) {
-		if (a.help)
+		if (a.f.help)
 			run_help("run");
 		goto out;
 	}
 	/* the context's namespace is known now that the kubeconfig is loaded */
-	ps.namespace_ = a.all_namespaces ? "" : (char *)kg_namespace(g);
+	ps.namespace_ = a.f.all_namespaces ? "" : (char *)kg_namespace(g);
 	if (kg_agents_connect(g, &as) == 0) {
 		report_connect_failures(&as);
 		kg_error("no gadget agent could be reached");
 		goto out;
 	}
-	if (!a.help)
+	if (!a.f.help)
 		report_connect_failures(&as);
-	if (gadget_info(&as, a.image, NULL, 0, &info) < 0) {
-		kg_error("no agent could tell what the gadget %s is", a.image);
+	if (gadget_info(&as, a.f.gadget, NULL, 0, &info) < 0) {
+		kg_error("no agent could tell what the gadget %s is", a.f.gadget);
 		goto out;
 	}
 	if (info->payload_case != GADGET__AGENT__V1__RESPONSE__PAYLOAD_GADGET_INFO) {
 		if (info->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR)
-			kg_error("%s: %s", a.image, kg_agent_error_text(info->error));
+			kg_error("%s: %s", a.f.gadget, kg_agent_error_text(info->error));
 		else
 			kg_error("unexpected answer %s to GetGadgetInfo",
 				 agent_wire_response_name(info->payload_case));
 		goto out;
 	}
-	if (a.help) {
+	if (agent_wire_desc_new(info->gadget_info, &desc) < 0) {
+		kg_error("out of memory");
+		goto out;
+	}
+	if (a.f.help) {
 		run_help("run");
-		kg_print_gadget_help(info->gadget_info);
+		run_help_gadget(stdout, &desc->help);
 		ret = KG_EXIT_OK;
 		goto out;
 	}
 	ret = KG_EXIT_USAGE;
-	if (resolve_params(&a, info->gadget_info, argc, argv) < 0)
+	if (resolve_params(&a, desc, argc, argv) < 0)
 		goto out;
-	if (kg_printer_new(a.output, stdout, &pr) < 0 ||
-	    kg_printer_set_info(pr, info->gadget_info, a.fields, err, sizeof(err)) < 0) {
+	if (kg_printer_new(a.f.output, a.f.no_header, stdout, &pr) < 0 ||
+	    kg_printer_set_info(pr, info->gadget_info, a.f.fields, err, sizeof(err)) < 0) {
 		kg_error("%s", err[0] ? err : "out of memory");
 		goto out;
 	}
 	if (a.n_kv) {
-		/* the agent checks the values as a run would, before anything starts */
-		agent_wire_response_free(info);
-		info = NULL;
-		if (gadget_info(&as, a.image, a.kvp, a.n_kv, &info) < 0) {
+		/*
+		 * The agent checks the values as a run would, before anything
+		 * starts.  The param keys point into the first answer, which
+		 * stays until the end.
+		 */
+		if (gadget_info(&as, a.f.gadget, a.kvp, a.n_kv, &checked) < 0) {
 			ret = KG_EXIT_ERROR;
 			goto out;
 		}
-		if (info->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR) {
-			kg_error("%s", kg_agent_error_text(info->error));
-			if (info->error->code != GADGET__AGENT__V1__ERROR_CODE__ERROR_INVALID_PARAM)
+		if (checked->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR) {
+			kg_error("%s", kg_agent_error_text(checked->error));
+			if (checked->error->code !=
+			    GADGET__AGENT__V1__ERROR_CODE__ERROR_INVALID_PARAM)
 				ret = KG_EXIT_ERROR;
 			goto out;
 		}
 	}
 
-	spec.image = (char *)a.image;
+	spec.image = (char *)a.f.gadget;
 	spec.params = a.kvp;
 	spec.n_params = a.n_kv;
 	spec.selector = &ps;
 	/* an instance is not printed here: it keeps the fields as the user gave them */
-	fields = a.detach ? (a.fields ? strdup(a.fields) : NULL)
-			  : kg_printer_spec_fields(pr, a.fields);
+	fields = a.detach ? (a.f.fields ? strdup(a.f.fields) : NULL)
+			  : kg_printer_spec_fields(pr, a.f.fields);
 	spec.fields = fields ? fields : "";
-	spec.filters = (char **)a.filters;
-	spec.n_filters = a.n_filters;
-	spec.sort = a.sort ? (char *)a.sort : "";
-	spec.max_entries = (uint32_t)a.max_entries;
-	spec.map_fetch_interval_ms = a.fetch_interval_ms;
-	spec.map_fetch_count = a.fetch_count;
-	spec.timeout_ms = a.timeout_ms;
+	spec.filters = (char **)a.f.filters;
+	spec.n_filters = a.f.n_filters;
+	spec.sort = a.f.sort ? (char *)a.f.sort : "";
+	spec.max_entries = a.f.max_entries;
+	spec.map_fetch_interval_ms = a.f.fetch_interval_ms;
+	spec.map_fetch_count = a.f.fetch_count;
+	spec.timeout_ms = a.f.timeout_ms;
 	if (a.detach)
 		ret = run_detach(&as, &a, &spec);
 	else
-		ret = run_stream(&as, pr, &spec, a.timeout_ms);
+		ret = run_stream(&as, pr, &spec, a.f.timeout_ms);
 out:
 	free(fields);
+	agent_wire_desc_free(desc);
+	agent_wire_response_free(checked);
 	agent_wire_response_free(info);
 	kg_printer_free(pr);
 	kg_agents_done(&as);
-	run_selector_done(&sel);
 	run_args_done(&a);
 	return ret;
 }
 
 /* ---- attach ---- */
 
-static const struct kg_opt attach_opts[] = {
-	{"output", 'o', true, R_OUTPUT, "FORMAT",
-	 "columns (default), json (one record per line), jsonpretty or yaml"},
-	{"node", 0, true, R_NODE, "NODE",
-	 "only these nodes (repeatable, or a comma-separated list)"},
-	{"no-replay", 0, false, R_NO_REPLAY, NULL, "only new records, not the ones kept"},
-	{"help", 'h', false, R_HELP, NULL, "show this help"},
-};
-
-#define N_ATTACH_OPTS (sizeof(attach_opts) / sizeof(attach_opts[0]))
-
 static void attach_help(void)
 {
+	struct base_opt_table t[2] = {
+		run_flags_view(RUN_FLAGS_ATTACH),
+		{.opts = kg_attach_opts, .n = N_KG_ATTACH_OPTS},
+	};
+
 	printf("Usage: kubectl gadget attach NAME [options]\n\n"
 	       "Shows the records of the detached gadget instance NAME (see 'kubectl gadget\n"
 	       "run --detach' and 'kubectl gadget list') from every node it runs on: first\n"
 	       "the records each agent kept, then new ones as they come.  Ctrl-C detaches;\n"
 	       "the instance keeps running.\n\nOptions:\n");
-	kg_opt_help(attach_opts, N_ATTACH_OPTS);
+	base_opt_help(stdout, t, 2);
 }
 
 int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
 {
 	Gadget__Agent__V1__AttachInstance at = GADGET__AGENT__V1__ATTACH_INSTANCE__INIT;
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
-	struct run_args a = {.output = KG_OUTPUT_COLUMNS};
+	struct run_args a = {0};
 	struct kg_agents as = {0};
 	struct stream s = {.attach = true};
 	struct kg_printer *pr = NULL;
 	const char *name = NULL;
-	int ret = KG_EXIT_USAGE, sigfd = -1, r, k;
+	int ret = KG_EXIT_USAGE, sigfd = -1, r;
 	size_t i, found = 0;
 
-	for (k = 1; k < argc; k++) {
-		const char *v = NULL;
-		int id = kg_opt_match(attach_opts, N_ATTACH_OPTS, argc, argv, &k, &v);
+	run_flags_init(&a.f, "kubectl gadget attach");
+	if (parse_args(&a, RUN_FLAGS_ATTACH, argc, argv) < 0)
+		goto out;
+	name = a.f.gadget;
+	if (a.f.n_unknown || a.f.n_words) {
+		int extra = a.f.n_unknown ? a.f.unknown[0].argi : a.f.words[0];
 
-		if (id < 0 || (id > 0 && set_opt(&a, id, v) < 0))
-			goto out;
-		if (id > 0)
-			continue;
-		if (argv[k][0] == '-' || name) {
-			kg_error("unexpected argument '%s' (see 'kubectl gadget attach --help')",
-				 argv[k]);
-			goto out;
-		}
-		name = argv[k];
+		kg_error("unexpected argument '%s' (see 'kubectl gadget attach --help')",
+			 argv[extra]);
+		goto out;
 	}
-	if (a.help) {
+	if (a.f.help) {
 		attach_help();
 		ret = KG_EXIT_OK;
 		goto out;
@@ -1080,10 +854,11 @@ int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
 		goto out;
 	}
 	report_connect_failures(&as);
-	if (kg_printer_new(a.output, stdout, &pr) < 0)
+	if (kg_printer_new(a.f.output, a.f.no_header, stdout, &pr) < 0)
 		goto out;
 	s.as = &as;
 	s.pr = pr;
+	s.fields = a.f.fields;
 	s.nodes = calloc(as.n, sizeof(*s.nodes));
 	if (!s.nodes)
 		goto out;

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The run flags table and the two steps of reading a run's command line
+ * (see flags.h).  Every limit and every message of a run flag is here, so
+ * `ig run` and `kubectl gadget run` cannot drift apart again.
+ */
+#include "run/flags.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/parse.h"
+#include "bpf/gadget.h"
+
+#define L RUN_FLAGS_LOCAL
+#define C RUN_FLAGS_CLUSTER
+#define V BASE_OPT_VALUE
+#define S BASE_OPT_SWITCH
+#define R (RUN_FLAGS_LOCAL | RUN_FLAGS_CLUSTER)
+
+const struct base_opt run_flags_table[] = {
+	{"output", 'o', V, RUN_FLAG_OUTPUT, "FORMAT",
+	 "columns (default), json (one record per line), jsonpretty or yaml", 0},
+	{"fields", 0, V, RUN_FLAG_FIELDS, "LIST",
+	 "fields to print: 'a,b' exactly these; '+a,-b' add to or remove from the defaults", 0},
+	{"filter", 'F', V, RUN_FLAG_FILTER, "EXPR",
+	 "keep records matching EXPR: field==v, !=, >, >=, <, <=, ~ regex, !~ (repeatable)", R},
+	{"sort", 0, V, RUN_FLAG_SORT, "LIST",
+	 "map iterators and snapshots: sort by these fields, '-field' for descending", R},
+	{"max-entries", 0, V, RUN_FLAG_MAX_ENTRIES, "N",
+	 "map iterators and snapshots: at most N rows per interval (per node on a cluster; "
+	 "0 = all)",
+	 R},
+	{"map-fetch-interval", 0, V, RUN_FLAG_FETCH_INTERVAL, "DURATION",
+	 "map iterators: how often to read and clear the map (default 1s)", R},
+	{"map-fetch-count", 0, V, RUN_FLAG_FETCH_COUNT, "N",
+	 "map iterators: stop after N fetches (default 0 = until stopped)", R},
+	{"timeout", 't', V, RUN_FLAG_TIMEOUT, "DURATION",
+	 "stop after DURATION: seconds (5) or with a unit (500ms, 10s, 2m); 0 = until Ctrl-C "
+	 "(default)",
+	 R},
+	{"no-header", 0, S, RUN_FLAG_NO_HEADER, NULL, "columns output: do not print the header", 0},
+
+	/* on a host, as ig names them */
+	{"containername", 'c', V, RUN_FLAG_CONTAINERNAME, "NAME",
+	 "only containers with this name (as the runtime names them)", L},
+	{"runtime-containername", 0, V, RUN_FLAG_CONTAINERNAME, NULL, NULL, L},
+	{"k8s-namespace", 0, V, RUN_FLAG_K8S_NAMESPACE, "NS", "only pods in namespace NS", L},
+	{"k8s-podname", 0, V, RUN_FLAG_K8S_PODNAME, "POD", "only pods named POD", L},
+	{"k8s-containername", 0, V, RUN_FLAG_K8S_CONTAINERNAME, "NAME",
+	 "only containers named NAME in their pod", L},
+	{"k8s-selector", 0, V, RUN_FLAG_K8S_SELECTOR, "k=v,...",
+	 "only pods with all these labels", L},
+	{"host", 0, S, RUN_FLAG_HOST, NULL,
+	 "with a container selector: also show events of host processes", L},
+
+	/* on a cluster, as kubectl gadget names them (-n is a global flag there) */
+	{"all-namespaces", 'A', S, RUN_FLAG_ALL_NAMESPACES, NULL,
+	 "pods of every namespace (default: those of -n, else the context's namespace)", C},
+	{"podname", 'p', V, RUN_FLAG_PODNAME, "POD", "only the pod named POD", C},
+	{"k8s-podname", 0, V, RUN_FLAG_PODNAME, NULL, NULL, C},
+	{"containername", 'c', V, RUN_FLAG_POD_CONTAINERNAME, "NAME",
+	 "only containers named NAME in their pod", C},
+	{"k8s-containername", 0, V, RUN_FLAG_POD_CONTAINERNAME, NULL, NULL, C},
+	{"selector", 'l', V, RUN_FLAG_SELECTOR, "k=v,...", "only pods with all these labels", C},
+	{"k8s-selector", 0, V, RUN_FLAG_SELECTOR, NULL, NULL, C},
+
+	{"help", 'h', S, RUN_FLAG_HELP, NULL, "show this help, with the gadget's params and fields",
+	 0},
+};
+
+const size_t run_flags_table_len = sizeof(run_flags_table) / sizeof(run_flags_table[0]);
+
+#undef L
+#undef C
+#undef V
+#undef S
+#undef R
+
+static int flag_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int flag_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+struct base_opt_table run_flags_view(unsigned int client)
+{
+	return (struct base_opt_table){
+		.opts = run_flags_table, .n = run_flags_table_len, .tags = client};
+}
+
+void run_flags_init(struct run_flags *f, const char *cmd)
+{
+	memset(f, 0, sizeof(*f));
+	f->cmd = cmd;
+	f->output = RUN_OUTPUT_COLUMNS;
+	f->fetch_interval_ms = RUN_FLAGS_DEFAULT_FETCH_MS;
+}
+
+void run_flags_done(struct run_flags *f)
+{
+	run_selector_done(&f->sel);
+}
+
+static int bad_value(const struct base_opt *o, const char *v, const char *why, char *err,
+		     size_t errlen)
+{
+	return flag_err(err, errlen, "invalid value '%s' for %s%s%s", v, base_opt_spelling(o),
+			why ? ": " : "", why ? why : "");
+}
+
+static int set_uint(const struct base_opt *o, const char *v, uint64_t max, uint64_t *ret,
+		    char *err, size_t errlen)
+{
+	int r = base_parse_uint(v, max, ret);
+
+	if (r == -ERANGE) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "at most %llu", (unsigned long long)max);
+		return bad_value(o, v, why, err, errlen);
+	}
+	return r < 0 ? bad_value(o, v, "not a whole number", err, errlen) : 0;
+}
+
+static int set_duration(const struct base_opt *o, const char *v, bool zero_ok, uint64_t *ret,
+			char *err, size_t errlen)
+{
+	uint64_t ms;
+	int r = base_parse_duration_ms(v, &ms);
+
+	if (r < 0)
+		return bad_value(o, v, "a duration is seconds (5) or a number with a unit (500ms, 10s, 2m, 1h)",
+				 err, errlen);
+	if (!ms && !zero_ok)
+		return bad_value(o, v, "must be more than 0", err, errlen);
+	*ret = ms;
+	return 0;
+}
+
+/* One run flag with its value; everything a client may type about a run. */
+static int set_flag(struct run_flags *f, const struct base_opt *o, const char *v, char *err,
+		    size_t errlen)
+{
+	uint64_t u;
+	int r;
+
+	switch ((enum run_flag_id)o->id) {
+	case RUN_FLAG_OUTPUT:
+		if (run_output_parse(v, &f->output) < 0)
+			return bad_value(o, v, "one of columns, json, jsonpretty, yaml", err,
+					 errlen);
+		return 0;
+	case RUN_FLAG_FIELDS:
+		if (strlen(v) > RUN_PIPELINE_MAX_EXPR)
+			return flag_err(err, errlen, "--fields longer than %d bytes",
+					RUN_PIPELINE_MAX_EXPR);
+		f->fields = v;
+		return 0;
+	case RUN_FLAG_FILTER:
+		if (f->n_filters == RUN_FLAGS_MAX_FILTERS)
+			return flag_err(err, errlen, "too many filters (at most %d)",
+					RUN_FLAGS_MAX_FILTERS);
+		if (strlen(v) > RUN_PIPELINE_MAX_EXPR)
+			return flag_err(err, errlen, "filter longer than %d bytes",
+					RUN_PIPELINE_MAX_EXPR);
+		f->filters[f->n_filters++] = v;
+		return 0;
+	case RUN_FLAG_SORT:
+		if (strlen(v) > RUN_PIPELINE_MAX_EXPR)
+			return flag_err(err, errlen, "--sort longer than %d bytes",
+					RUN_PIPELINE_MAX_EXPR);
+		f->sort = v;
+		return 0;
+	case RUN_FLAG_MAX_ENTRIES:
+		r = set_uint(o, v, UINT32_MAX, &u, err, errlen);
+		if (!r)
+			f->max_entries = (uint32_t)u;
+		return r;
+	case RUN_FLAG_FETCH_INTERVAL:
+		return set_duration(o, v, false, &f->fetch_interval_ms, err, errlen);
+	case RUN_FLAG_FETCH_COUNT:
+		r = set_uint(o, v, UINT32_MAX, &u, err, errlen);
+		if (!r)
+			f->fetch_count = (uint32_t)u;
+		return r;
+	case RUN_FLAG_TIMEOUT:
+		return set_duration(o, v, true, &f->timeout_ms, err, errlen);
+	case RUN_FLAG_NO_HEADER:
+		f->no_header = !strcmp(v, "true");
+		return 0;
+	case RUN_FLAG_CONTAINERNAME:
+		f->sel.container_name = v;
+		return 0;
+	case RUN_FLAG_K8S_NAMESPACE:
+		f->sel.k8s_namespace = v;
+		return 0;
+	case RUN_FLAG_K8S_PODNAME:
+	case RUN_FLAG_PODNAME:
+		f->sel.k8s_podname = v;
+		return 0;
+	case RUN_FLAG_K8S_CONTAINERNAME:
+	case RUN_FLAG_POD_CONTAINERNAME:
+		f->sel.k8s_containername = v;
+		return 0;
+	case RUN_FLAG_K8S_SELECTOR:
+	case RUN_FLAG_SELECTOR: {
+		char why[256] = "";
+
+		r = run_selector_set_labels(&f->sel, v, why, sizeof(why));
+		if (r < 0)
+			return bad_value(o, v, why[0] ? why : strerror(-r), err, errlen);
+		return 0;
+	}
+	case RUN_FLAG_HOST:
+		f->host = !strcmp(v, "true");
+		return 0;
+	case RUN_FLAG_ALL_NAMESPACES:
+		f->all_namespaces = !strcmp(v, "true");
+		return 0;
+	case RUN_FLAG_HELP:
+		f->help = !strcmp(v, "true");
+		return 0;
+	case RUN_FLAG_CLIENT_FIRST:
+		break;
+	}
+	return flag_err(err, errlen, "%s: not a run flag", base_opt_spelling(o));
+}
+
+static int keep_word(struct run_flags *f, int i, char *err, size_t errlen)
+{
+	if (f->n_words == RUN_FLAGS_MAX_WORDS)
+		return flag_err(err, errlen, "too many arguments (at most %d)",
+				RUN_FLAGS_MAX_WORDS);
+	f->words[f->n_words++] = i;
+	return 0;
+}
+
+int run_flags_parse(struct run_flags *f, unsigned int client, const struct base_opt_table *extra,
+		    size_t n_extra, run_flags_client_fn fn, void *ctx, int argc, char *const *argv,
+		    char *err, size_t errlen)
+{
+	struct base_opt_table t[8];
+	size_t nt = 0, k;
+	int i, r;
+
+	if (n_extra + 1 > sizeof(t) / sizeof(t[0]))
+		return flag_err(err, errlen, "too many option tables");
+	t[nt++] = run_flags_view(client);
+	for (k = 0; k < n_extra; k++)
+		t[nt++] = extra[k];
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		const struct base_opt *o = NULL;
+
+		r = base_opt_next(t, nt, argc, argv, &i, &o, &v, err, errlen);
+		if (r < 0)
+			return r;
+		switch (r) {
+		case BASE_OPT_MATCHED:
+			if (o->id >= RUN_FLAG_CLIENT_FIRST)
+				r = fn ? fn(ctx, o, v, err, errlen)
+				       : flag_err(err, errlen, "%s: not handled",
+						  base_opt_spelling(o));
+			else
+				r = set_flag(f, o, v, err, errlen);
+			if (r < 0)
+				return r;
+			break;
+		case BASE_OPT_END:
+			for (i++; i < argc; i++) {
+				if (!f->gadget)
+					f->gadget = argv[i];
+				else if ((r = keep_word(f, i, err, errlen)) < 0)
+					return r;
+			}
+			break;
+		case BASE_OPT_WORD:
+			if (!f->gadget)
+				f->gadget = a;
+			else if ((r = keep_word(f, i, err, errlen)) < 0)
+				return r;
+			break;
+		case BASE_OPT_UNKNOWN:
+			if (a[1] != '-') {
+				/* gadget params are long options only */
+				run_flags_unknown(f->cmd, f->gadget, a, strlen(a), err, errlen);
+				return -EINVAL;
+			}
+			if (f->n_unknown == RUN_FLAGS_MAX_WORDS)
+				return flag_err(err, errlen, "too many arguments (at most %d)",
+						RUN_FLAGS_MAX_WORDS);
+			{
+				const char *name = a + 2, *eq = strchr(name, '=');
+
+				f->unknown[f->n_unknown].name = name;
+				f->unknown[f->n_unknown].len =
+					eq ? (size_t)(eq - name) : strlen(name);
+				f->unknown[f->n_unknown].value = eq ? eq + 1 : NULL;
+				f->unknown[f->n_unknown].argi = i;
+				f->n_unknown++;
+			}
+			break;
+		}
+	}
+	return 0;
+}
+
+void run_flags_unknown(const char *cmd, const char *gadget, const char *opt, size_t len, char *err,
+		       size_t errlen)
+{
+	if (gadget)
+		snprintf(err, errlen,
+			 "unknown option '%.*s' (see '%s %s --help' for the run flags and the "
+			 "gadget's params)",
+			 (int)len, opt, cmd, gadget);
+	else
+		snprintf(err, errlen, "unknown option '%.*s' (see '%s --help')", (int)len, opt, cmd);
+}
+
+/* key, with '-' and '_' alike: --target-syscall and --target_syscall are one param */
+static bool key_is(const char *key, const char *name, size_t len)
+{
+	size_t i;
+
+	if (!key || strlen(key) != len)
+		return false;
+	for (i = 0; i < len; i++) {
+		char a = key[i] == '_' ? '-' : key[i], b = name[i] == '_' ? '-' : name[i];
+
+		if (a != b)
+			return false;
+	}
+	return true;
+}
+
+/* Takes the plain word at argv index i as a param's value, if it is one. */
+static bool take_word(struct run_flags *f, int i)
+{
+	size_t k;
+
+	for (k = 0; k < f->n_words; k++) {
+		if (f->words[k] == i) {
+			f->words[k] = -1;
+			return true;
+		}
+	}
+	return false;
+}
+
+int run_flags_params(struct run_flags *f, const struct run_runner_param_info *const *params,
+		     size_t n, int argc, char *const *argv, char *err, size_t errlen)
+{
+	size_t i, k;
+
+	f->n_params = 0;
+	for (i = 0; i < f->n_unknown; i++) {
+		const char *name = f->unknown[i].name, *v = f->unknown[i].value;
+		size_t len = f->unknown[i].len;
+		int argi = f->unknown[i].argi;
+		const struct run_runner_param_info *p = NULL;
+
+		for (k = 0; k < n && !p; k++)
+			if (key_is(params[k]->key, name, len))
+				p = params[k];
+		for (k = 0; k < n && !p; k++)
+			if (key_is(params[k]->name, name, len))
+				p = params[k];
+		if (!p) {
+			run_flags_unknown(f->cmd, f->gadget, argv[argi],
+					  strcspn(argv[argi], "="), err, errlen);
+			return -EINVAL;
+		}
+		if (!v && p->type == BPF_GADGET_PARAM_BOOL) {
+			bool b;
+
+			/* a bare boolean turns it on; "--x false" reads too */
+			v = "true";
+			if (argi + 1 < argc && base_opt_parse_bool(argv[argi + 1], &b) == 0 &&
+			    take_word(f, argi + 1))
+				v = argv[argi + 1];
+		} else if (!v) {
+			if (argi + 1 >= argc || !take_word(f, argi + 1))
+				return flag_err(err, errlen, "param --%s needs a value", p->key);
+			v = argv[argi + 1];
+		}
+		for (k = 0; k < f->n_params; k++)
+			if (!strcmp(f->params[k].key, p->key))
+				break;
+		if (k == f->n_params) {
+			if (k == RUN_FLAGS_MAX_PARAMS)
+				return flag_err(err, errlen, "too many params (at most %d)",
+						RUN_FLAGS_MAX_PARAMS);
+			f->params[k].key = p->key;
+			f->n_params++;
+		}
+		/* the last one given wins, like repeated flags usually do */
+		f->params[k].value = v;
+	}
+	for (k = 0; k < f->n_words; k++)
+		if (f->words[k] >= 0)
+			return flag_err(err, errlen, "unexpected argument '%s' (one gadget per run)",
+					argv[f->words[k]]);
+	return 0;
+}
