@@ -36,8 +36,8 @@ static bool row_in(const struct base_opt_table *t, const struct base_opt *o)
 	return !t->tags || !o->tags || (t->tags & o->tags);
 }
 
-static const struct base_opt *find_long(const struct base_opt_table *t, size_t nt,
-					const char *name, size_t len)
+static const struct base_opt *find_long(const struct base_opt_table *t, size_t nt, const char *name,
+					size_t len)
 {
 	size_t k, i;
 
@@ -96,8 +96,7 @@ const char *base_opt_spelling(const struct base_opt *o)
 }
 
 int base_opt_next(const struct base_opt_table *t, size_t nt, int argc, char *const *argv, int *i,
-		  const struct base_opt **ret_opt, const char **ret_value, char *err,
-		  size_t errlen)
+		  const struct base_opt **ret_opt, const char **ret_value, char *err, size_t errlen)
 {
 	const char *a = argv[*i], *v = NULL;
 	const struct base_opt *o;

@@ -56,7 +56,8 @@ static size_t struct_members(struct sel_state *s, const char *name, size_t len, 
 	for (pass = 0; pass < 2 && !found; pass++) {
 		for (i = 0; i < s->n; i++) {
 			const struct run_fields_item *it = &s->items[i];
-			int c = fold ? strncasecmp(it->name, name, len) : strncmp(it->name, name, len);
+			int c = fold ? strncasecmp(it->name, name, len)
+				     : strncmp(it->name, name, len);
 
 			if (c || it->name[len] != '.')
 				continue;
@@ -112,7 +113,8 @@ static int sel_item(struct sel_state *s, const char *name, size_t len, bool remo
 		return -EINVAL;
 	}
 	if (!hits) {
-		snprintf(err, errlen, "unknown field '%.*s' (see --help for the fields of this gadget)",
+		snprintf(err, errlen,
+			 "unknown field '%.*s' (see --help for the fields of this gadget)",
 			 (int)len, name);
 		return -EINVAL;
 	}
@@ -133,8 +135,8 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-int run_fields_select(const struct run_fields_item *items, size_t n, const char *spec,
-		      size_t *sel, size_t *ret_n, char *err, size_t errlen)
+int run_fields_select(const struct run_fields_item *items, size_t n, const char *spec, size_t *sel,
+		      size_t *ret_n, char *err, size_t errlen)
 {
 	struct sel_state s = {.items = items, .n = n, .sel = sel};
 	bool relative = false;

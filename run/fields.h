@@ -35,7 +35,7 @@ struct run_fields_item {
  * output order go to sel (room for n), their count to *ret_n.  -EINVAL with
  * a one-line reason in err for an unknown or ambiguous name; 0 otherwise.
  */
-int run_fields_select(const struct run_fields_item *items, size_t n, const char *spec,
-		      size_t *sel, size_t *ret_n, char *err, size_t errlen);
+int run_fields_select(const struct run_fields_item *items, size_t n, const char *spec, size_t *sel,
+		      size_t *ret_n, char *err, size_t errlen);
 
 #endif /* RUN_FIELDS_H */

@@ -51,8 +51,8 @@ const struct base_opt run_flags_table[] = {
 	{"k8s-podname", 0, V, RUN_FLAG_K8S_PODNAME, "POD", "only pods named POD", L},
 	{"k8s-containername", 0, V, RUN_FLAG_K8S_CONTAINERNAME, "NAME",
 	 "only containers named NAME in their pod", L},
-	{"k8s-selector", 0, V, RUN_FLAG_K8S_SELECTOR, "k=v,...",
-	 "only pods with all these labels", L},
+	{"k8s-selector", 0, V, RUN_FLAG_K8S_SELECTOR, "k=v,...", "only pods with all these labels",
+	 L},
 	{"host", 0, S, RUN_FLAG_HOST, NULL,
 	 "with a container selector: also show events of host processes", L},
 
@@ -120,8 +120,8 @@ static int bad_value(const struct base_opt *o, const char *v, const char *why, c
 			why ? ": " : "", why ? why : "");
 }
 
-static int set_uint(const struct base_opt *o, const char *v, uint64_t max, uint64_t *ret,
-		    char *err, size_t errlen)
+static int set_uint(const struct base_opt *o, const char *v, uint64_t max, uint64_t *ret, char *err,
+		    size_t errlen)
 {
 	int r = base_parse_uint(v, max, ret);
 
@@ -141,8 +141,10 @@ static int set_duration(const struct base_opt *o, const char *v, bool zero_ok, u
 	int r = base_parse_duration_ms(v, &ms);
 
 	if (r < 0)
-		return bad_value(o, v, "a duration is seconds (5) or a number with a unit (500ms, 10s, 2m, 1h)",
-				 err, errlen);
+		return bad_value(
+			o, v,
+			"a duration is seconds (5) or a number with a unit (500ms, 10s, 2m, 1h)",
+			err, errlen);
 	if (!ms && !zero_ok)
 		return bad_value(o, v, "must be more than 0", err, errlen);
 	*ret = ms;
@@ -327,7 +329,8 @@ void run_flags_unknown(const char *cmd, const char *gadget, const char *opt, siz
 			 "gadget's params)",
 			 (int)len, opt, cmd, gadget);
 	else
-		snprintf(err, errlen, "unknown option '%.*s' (see '%s --help')", (int)len, opt, cmd);
+		snprintf(err, errlen, "unknown option '%.*s' (see '%s --help')", (int)len, opt,
+			 cmd);
 }
 
 /* key, with '-' and '_' alike: --target-syscall and --target_syscall are one param */
@@ -379,8 +382,8 @@ int run_flags_params(struct run_flags *f, const struct run_runner_param_info *co
 			if (key_is(params[k]->name, name, len))
 				p = params[k];
 		if (!p) {
-			run_flags_unknown(f->cmd, f->gadget, argv[argi],
-					  strcspn(argv[argi], "="), err, errlen);
+			run_flags_unknown(f->cmd, f->gadget, argv[argi], strcspn(argv[argi], "="),
+					  err, errlen);
 			return -EINVAL;
 		}
 		if (!v && p->type == BPF_GADGET_PARAM_BOOL) {
@@ -411,7 +414,8 @@ int run_flags_params(struct run_flags *f, const struct run_runner_param_info *co
 	}
 	for (k = 0; k < f->n_words; k++)
 		if (f->words[k] >= 0)
-			return flag_err(err, errlen, "unexpected argument '%s' (one gadget per run)",
+			return flag_err(err, errlen,
+					"unexpected argument '%s' (one gadget per run)",
 					argv[f->words[k]]);
 	return 0;
 }

@@ -90,9 +90,10 @@ struct run_flags {
 	uint32_t fetch_count; /* 0: until stopped */
 	uint64_t timeout_ms;  /* 0: until stopped */
 	bool no_header;
-	struct run_selector sel; /* the container selectors; the namespace of a cluster is the client's */
-	bool host;		 /* host: with a selector, host processes too */
-	bool all_namespaces;	 /* cluster: -A */
+	struct run_selector
+		sel; /* the container selectors; the namespace of a cluster is the client's */
+	bool host;   /* host: with a selector, host processes too */
+	bool all_namespaces; /* cluster: -A */
 	bool help;
 
 	/* After run_flags_params(): the params given, each key once (the last wins). */

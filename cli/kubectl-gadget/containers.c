@@ -387,16 +387,29 @@ int kg_cmd_version(struct kg_global *g, int argc, char **argv)
 	size_t i;
 	int ret = KG_EXIT_ERROR;
 
-	if (argc > 1 && kg_is_help(argv[1])) {
-		printf("Usage: kubectl gadget version\n\n"
-		       "Prints the version of the plugin, then the version of the gadget agent on\n"
-		       "each node (asking each one through the API server); a node whose agent\n"
-		       "does not answer is shown with the reason, and the exit code is then 1.\n");
-		return KG_EXIT_OK;
-	}
-	if (argc > 1) {
-		kg_error("unexpected argument '%s' (see 'kubectl gadget version --help')", argv[1]);
-		return KG_EXIT_USAGE;
+	for (int k = 1; k < argc; k++) {
+		const char *v = NULL;
+		int id = kg_opt_match(kg_help_opts, 1, argc, argv, &k, &v);
+
+		if (id < 0)
+			return KG_EXIT_USAGE;
+		if (id == 1 && !strcmp(v, "true")) {
+			printf("Usage: kubectl gadget version\n\n"
+			       "Prints the version of the plugin, then the version of the gadget "
+			       "agent on\n"
+			       "each node (asking each one through the API server); a node whose "
+			       "agent\n"
+			       "does not answer is shown with the reason, and the exit code is "
+			       "then "
+			       "1.\n\nOptions:\n");
+			kg_opt_help(kg_help_opts, 1);
+			return KG_EXIT_OK;
+		}
+		if (id == 0) {
+			kg_error("unexpected argument '%s' (see 'kubectl gadget version --help')",
+				 argv[k]);
+			return KG_EXIT_USAGE;
+		}
 	}
 	printf("kubectl-gadget version %s\n", IG_VERSION);
 	fflush(stdout);

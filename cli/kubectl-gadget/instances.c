@@ -282,7 +282,9 @@ static void delete_help(void)
 {
 	printf("Usage: kubectl gadget delete NAME...\n\n"
 	       "Deletes the detached gadget instances NAME (or their ids): their ConfigMaps\n"
-	       "go, and every agent stops them; clients attached to them are told.\n");
+	       "go, and every agent stops them; clients attached to them are told.\n"
+	       "\nOptions:\n");
+	kg_opt_help(kg_help_opts, 1);
 }
 
 static int delete_one(struct kg_agents *as, const char *name)
@@ -330,16 +332,16 @@ int kg_cmd_delete(struct kg_global *g, int argc, char **argv)
 	int k, ret = KG_EXIT_OK, first = 0;
 
 	for (k = 1; k < argc; k++) {
-		if (kg_is_help(argv[k])) {
+		const char *v = NULL;
+		int id = kg_opt_match(kg_help_opts, 1, argc, argv, &k, &v);
+
+		if (id < 0)
+			return KG_EXIT_USAGE;
+		if (id == 1 && !strcmp(v, "true")) {
 			delete_help();
 			return KG_EXIT_OK;
 		}
-		if (argv[k][0] == '-') {
-			kg_error("unknown option '%s' (see 'kubectl gadget delete --help')",
-				 argv[k]);
-			return KG_EXIT_USAGE;
-		}
-		if (!first)
+		if (id == 0 && !first)
 			first = k;
 	}
 	if (!first) {
@@ -356,7 +358,7 @@ int kg_cmd_delete(struct kg_global *g, int argc, char **argv)
 		return KG_EXIT_ERROR;
 	}
 	for (k = first; k < argc; k++)
-		if (delete_one(&as, argv[k]) != KG_EXIT_OK)
+		if (argv[k][0] != '-' && delete_one(&as, argv[k]) != KG_EXIT_OK)
 			ret = KG_EXIT_ERROR;
 	kg_agents_done(&as);
 	return ret;

@@ -88,6 +88,8 @@ int kg_opt_match(const struct base_opt *opts, size_t n, int argc, char **argv, i
 		 const char **value);
 /* Prints the options of the table as help lines. */
 void kg_opt_help(const struct base_opt *opts, size_t n);
+/* The table of a command whose only option is -h/--help (id 1). */
+extern const struct base_opt kg_help_opts[1];
 
 int kg_cmd_deploy(struct kg_global *g, int argc, char **argv);
 int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv);

@@ -99,6 +99,10 @@ int kg_opt_match(const struct base_opt *opts, size_t n, int argc, char **argv, i
 	}
 }
 
+const struct base_opt kg_help_opts[1] = {
+	{"help", 'h', BASE_OPT_SWITCH, 1, NULL, "show this help", 0},
+};
+
 void kg_opt_help(const struct base_opt *opts, size_t n)
 {
 	struct base_opt_table t = {.opts = opts, .n = n};

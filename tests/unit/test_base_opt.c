@@ -29,8 +29,8 @@ static const struct base_opt opts[] = {
 #define N (sizeof(opts) / sizeof(opts[0]))
 
 /* One step over args; returns the step with the option id and value. */
-static int step(unsigned int tags, const char *const *args, int n, int *i, int *id,
-		const char **v, char *err)
+static int step(unsigned int tags, const char *const *args, int n, int *i, int *id, const char **v,
+		char *err)
 {
 	struct base_opt_table t = {.opts = opts, .n = N, .tags = tags};
 	const struct base_opt *o = NULL;
@@ -167,9 +167,12 @@ static void test_bool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spellings),      cmocka_unit_test(test_switches),
-		cmocka_unit_test(test_words_end_unknown), cmocka_unit_test(test_tags_and_limits),
-		cmocka_unit_test(test_help),	       cmocka_unit_test(test_bool),
+		cmocka_unit_test(test_spellings),
+		cmocka_unit_test(test_switches),
+		cmocka_unit_test(test_words_end_unknown),
+		cmocka_unit_test(test_tags_and_limits),
+		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_bool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,15 +15,15 @@
 #include <cmocka.h>
 
 static const struct run_fields_item items[] = {
-	{"timestamp", "timestamp", true},	  /* 0 */
-	{"proc.comm", "comm", true},		  /* 1 */
-	{"proc.pid", "pid", true},		  /* 2 */
-	{"proc.mntns_id", "mntns_id", false},	  /* 3 */
-	{"proc.parent.comm", "pcomm", true},	  /* 4 */
+	{"timestamp", "timestamp", true},	      /* 0 */
+	{"proc.comm", "comm", true},		      /* 1 */
+	{"proc.pid", "pid", true},		      /* 2 */
+	{"proc.mntns_id", "mntns_id", false},	      /* 3 */
+	{"proc.parent.comm", "pcomm", true},	      /* 4 */
 	{"k8s.containerName", "containerName", true}, /* 5 */
-	{"error_raw", "error_raw", false},	  /* 6 */
-	{"src.port", "port", true},		  /* 7 */
-	{"dst.port", "port", true},		  /* 8 */
+	{"error_raw", "error_raw", false},	      /* 6 */
+	{"src.port", "port", true},		      /* 7 */
+	{"dst.port", "port", true},		      /* 8 */
 };
 
 #define N (sizeof(items) / sizeof(items[0]))
@@ -41,7 +41,8 @@ static const char *sel(const char *spec)
 	}
 	out[0] = '\0';
 	for (i = 0; i < n; i++)
-		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%zu", i ? "," : "", idx[i]);
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%zu", i ? "," : "",
+					idx[i]);
 	return out;
 }
 

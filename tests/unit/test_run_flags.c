@@ -25,8 +25,7 @@ static const struct base_opt client_opts[] = {
 
 static const char *node_seen;
 
-static int client_fn(void *ctx, const struct base_opt *o, const char *v, char *err,
-		     size_t errlen)
+static int client_fn(void *ctx, const struct base_opt *o, const char *v, char *err, size_t errlen)
 {
 	if (o->id != C_NODE)
 		return -EINVAL;
@@ -34,23 +33,40 @@ static int client_fn(void *ctx, const struct base_opt *o, const char *v, char *e
 	return 0;
 }
 
-static int parse(struct run_flags *f, unsigned int client, int argc, const char **argv,
-		 char *err)
+static int parse(struct run_flags *f, unsigned int client, int argc, const char **argv, char *err)
 {
 	struct base_opt_table t = {.opts = client_opts, .n = 1};
 
 	run_flags_init(f, "ig run");
 	node_seen = NULL;
-	return run_flags_parse(f, client, &t, 1, client_fn, NULL, argc, (char *const *)argv,
-			       err, 512);
+	return run_flags_parse(f, client, &t, 1, client_fn, NULL, argc, (char *const *)argv, err,
+			       512);
 }
 
 static void test_every_run_flag(void **state)
 {
-	const char *argv[] = {"run",	 "trace_open",	"-o", "json", "--fields", "a,b", "-F",
-			      "x==1",	 "--filter=y~z", "--sort", "-a", "--max-entries", "10",
-			      "--map-fetch-interval", "2s", "--map-fetch-count", "3", "-t", "5",
-			      "--no-header", "--node", "n1"};
+	const char *argv[] = {"run",
+			      "trace_open",
+			      "-o",
+			      "json",
+			      "--fields",
+			      "a,b",
+			      "-F",
+			      "x==1",
+			      "--filter=y~z",
+			      "--sort",
+			      "-a",
+			      "--max-entries",
+			      "10",
+			      "--map-fetch-interval",
+			      "2s",
+			      "--map-fetch-count",
+			      "3",
+			      "-t",
+			      "5",
+			      "--no-header",
+			      "--node",
+			      "n1"};
 	struct run_flags f;
 	char err[512] = "";
 
@@ -72,8 +88,9 @@ static void test_every_run_flag(void **state)
 
 static void test_selectors_per_client(void **state)
 {
-	const char *local[] = {"run", "g", "-c", "web", "--k8s-podname", "p1", "--k8s-selector",
-			       "app=x", "--host"};
+	const char *local[] = {
+		"run",	 "g",	  "-c", "web", "--k8s-podname", "p1", "--k8s-selector",
+		"app=x", "--host"};
 	const char *cluster[] = {"run", "g", "-c", "web", "-p", "p1", "-l", "app=x", "-A"};
 	const char *cl_on_host[] = {"run", "g", "-A"};
 	struct run_flags f;
@@ -107,14 +124,18 @@ static void test_limits_and_messages(void **state)
 	static const struct {
 		const char *flag, *value, *msg;
 	} bad[] = {
-		{"-o", "xml", "invalid value 'xml' for --output: one of columns, json, jsonpretty, "
-			      "yaml"},
-		{"--max-entries", "4294967296", "invalid value '4294967296' for --max-entries: at "
-						 "most 4294967295"},
-		{"--map-fetch-interval", "0", "invalid value '0' for --map-fetch-interval: must be "
-					      "more than 0"},
-		{"--timeout", "-1", "invalid value '-1' for --timeout: a duration is seconds (5) or "
-				    "a number with a unit (500ms, 10s, 2m, 1h)"},
+		{"-o", "xml",
+		 "invalid value 'xml' for --output: one of columns, json, jsonpretty, "
+		 "yaml"},
+		{"--max-entries", "4294967296",
+		 "invalid value '4294967296' for --max-entries: at "
+		 "most 4294967295"},
+		{"--map-fetch-interval", "0",
+		 "invalid value '0' for --map-fetch-interval: must be "
+		 "more than 0"},
+		{"--timeout", "-1",
+		 "invalid value '-1' for --timeout: a duration is seconds (5) or "
+		 "a number with a unit (500ms, 10s, 2m, 1h)"},
 		{"-l", "novalue", NULL},
 	};
 	const char *zero[] = {"run", "g", "-t", "0"};
@@ -169,8 +190,9 @@ static void test_params(void **state)
 							 .name = "target_syscall",
 							 .type = BPF_GADGET_PARAM_INT};
 	const struct run_runner_param_info *params[] = {&pid, &failed, &sys};
-	const char *ok[] = {"run", "g",	     "--pid", "1", "--failed", "false", "--target-syscall",
-			    "3",   "--pid=2", "--targ_failed"};
+	const char *ok[] = {
+		"run", "g",	  "--pid",	  "1", "--failed", "false", "--target-syscall",
+		"3",   "--pid=2", "--targ_failed"};
 	const char *missing[] = {"run", "g", "--pid"};
 	const char *extra[] = {"run", "g", "--failed", "word"};
 	const char *unknown[] = {"run", "g", "--nope=1"};
@@ -215,8 +237,10 @@ static void test_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_run_flag),	cmocka_unit_test(test_selectors_per_client),
-		cmocka_unit_test(test_limits_and_messages), cmocka_unit_test(test_too_many_filters),
+		cmocka_unit_test(test_every_run_flag),
+		cmocka_unit_test(test_selectors_per_client),
+		cmocka_unit_test(test_limits_and_messages),
+		cmocka_unit_test(test_too_many_filters),
 		cmocka_unit_test(test_params),
 	};
 
