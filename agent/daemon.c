@@ -53,6 +53,7 @@
 
 #include <jansson.h>
 
+#include "agent/clock.h"
 #include "agent/config.h"
 #include "run/enrich.h"
 #include "agent/health.h"
@@ -322,22 +323,6 @@ static void inst_fail(struct dinst *in, bool wants_runtime, const char *fmt, ...
 
 /* ------------------------------------------------------------ small helpers */
 
-static int64_t now_unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t now_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int ep_add(struct agent_daemon *d, int fd, struct dsrc *src, enum dsrc_kind kind, void *obj)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = src};
@@ -351,25 +336,6 @@ static void ep_del(struct agent_daemon *d, int fd)
 {
 	if (fd >= 0)
 		epoll_ctl(d->ep, EPOLL_CTL_DEL, fd, NULL);
-}
-
-static int timer_set(int fd, uint64_t first_ms, uint64_t interval_ms)
-{
-	struct itimerspec its = {
-		.it_value = {(time_t)(first_ms / 1000), (long)(first_ms % 1000) * 1000000L},
-		.it_interval = {(time_t)(interval_ms / 1000),
-				(long)(interval_ms % 1000) * 1000000L},
-	};
-
-	return timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
-}
-
-static void fd_drain(int fd)
-{
-	uint64_t v;
-
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		base_log_debug("agent: read %d: %s", fd, strerror(errno));
 }
 
 /* A self-contained copy of any message (pack, unpack). */
@@ -1002,7 +968,8 @@ static void drain_update(struct agent_daemon *d)
 		need = r->runner && r->has_tracer;
 	if (need == d->drain_on)
 		return;
-	timer_set(d->drain_fd, need ? AGENT_DAEMON_DRAIN_MS : 0, need ? AGENT_DAEMON_DRAIN_MS : 0);
+	agent_clock_timer_set(d->drain_fd, need ? AGENT_DAEMON_DRAIN_MS : 0,
+			      need ? AGENT_DAEMON_DRAIN_MS : 0);
 	d->drain_on = need;
 }
 
@@ -1378,7 +1345,7 @@ static int run_go(struct drun *r, uint64_t timeout_ms)
 			return -errno;
 		rc = ep_add(d, r->fetch_fd, &r->fetch_src, SRC_FETCH, r);
 		if (!rc)
-			rc = timer_set(r->fetch_fd, ms, ms);
+			rc = agent_clock_timer_set(r->fetch_fd, ms, ms);
 		if (rc < 0)
 			return rc;
 	}
@@ -1388,7 +1355,7 @@ static int run_go(struct drun *r, uint64_t timeout_ms)
 			return -errno;
 		rc = ep_add(d, r->timeout_fd, &r->timeout_src, SRC_TIMEOUT, r);
 		if (!rc)
-			rc = timer_set(r->timeout_fd, timeout_ms, 0);
+			rc = agent_clock_timer_set(r->timeout_fd, timeout_ms, 0);
 		if (rc < 0)
 			return rc;
 	}
@@ -1472,7 +1439,7 @@ static void run_fetch(struct drun *r)
 	const Gadget__Agent__V1__GadgetSpec *g = r->spec;
 	int rc;
 
-	fd_drain(r->fetch_fd);
+	agent_clock_drain(r->fetch_fd);
 	if (!r->runner)
 		return;
 	r->cur_fetch = ++r->fetches;
@@ -1569,7 +1536,7 @@ static void coll_try(struct agent_daemon *d)
 	for (i = 0; i < n; i++)
 		base_log_info("agent: container runtime %s answers (%zu containers)", names[i],
 			      cri_collection_count(d->coll));
-	timer_set(d->retry_fd, 0, 0);
+	agent_clock_timer_set(d->retry_fd, 0, 0);
 	for (in = d->insts; in; in = in->next)
 		if (in->here && in->state == ISTATE(FAILED) && in->wants_runtime)
 			inst_start(d, in);
@@ -1860,7 +1827,7 @@ static void cm_signal(struct agent_daemon *d)
 {
 	uint64_t one = 1;
 
-	atomic_store(&d->cm_last_event_ms, now_mono_ms());
+	atomic_store(&d->cm_last_event_ms, agent_clock_mono_ms());
 	if (write(d->cm_fd, &one, sizeof(one)) < 0)
 		base_log_debug("agent: configmap wakeup: %s", strerror(errno));
 }
@@ -1952,7 +1919,7 @@ static void cm_reconcile(struct agent_daemon *d)
 	bool synced;
 	size_t i;
 
-	fd_drain(d->cm_fd);
+	agent_clock_drain(d->cm_fd);
 	pthread_mutex_lock(&d->cm_lock);
 	synced = d->cm_synced;
 	snap.v = calloc(d->cm_cur.n ? d->cm_cur.n : 1, sizeof(*snap.v));
@@ -2461,7 +2428,7 @@ static void create_store(struct agent_daemon *d, struct djob *j, struct agent_se
 	if (!d->kc) {
 		Gadget__Agent__V1__Instance out;
 		pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-		int64_t now = now_unix_ms();
+		int64_t now = agent_clock_unix_ms();
 		Gadget__Agent__V1__InstanceSpec *copy = NULL;
 		if (random_id(id) < 0 || agent_instance_spec_dup(spec, &copy) < 0) {
 			agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(EIO));
@@ -2911,7 +2878,7 @@ static void jobs_complete(struct agent_daemon *d)
 {
 	struct djob *done, *j, *next, *rev = NULL;
 
-	fd_drain(d->jobs_fd);
+	agent_clock_drain(d->jobs_fd);
 	pthread_mutex_lock(&d->jlock);
 	done = d->jdone;
 	d->jdone = NULL;
@@ -2990,7 +2957,7 @@ struct prom_cache_row {
 /* One family at a time: the text format wants a family's samples together. */
 static void prom_caches(struct base_buf *b, const struct prom_cache_row *rows, size_t n)
 {
-	uint64_t now = now_mono_ms();
+	uint64_t now = agent_clock_mono_ms();
 	size_t i;
 
 	prom_head(b, "gadget_k8s_synced", "gauge",
@@ -3111,7 +3078,7 @@ static void pods_touch(void *userdata)
 {
 	struct agent_daemon *d = userdata;
 
-	atomic_store(&d->pods_last_event_ms, now_mono_ms());
+	atomic_store(&d->pods_last_event_ms, agent_clock_mono_ms());
 }
 
 static void pods_on_add(void *userdata, const struct k8s_cache_obj *o)
@@ -3233,7 +3200,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	}
 	d->cfg = opts->cfg;
 	d->kcfg = opts->k8s;
-	d->started_ms = now_unix_ms();
+	d->started_ms = agent_clock_unix_ms();
 	d->ep = d->sig_fd = d->drain_fd = d->retry_fd = d->jobs_fd = d->cm_fd = -1;
 	d->jq_tail = &d->jq;
 	pthread_mutex_init(&d->jlock, NULL);
@@ -3291,8 +3258,8 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 		goto fail;
 	coll_try(d);
 	if (!d->coll)
-		timer_set(d->retry_fd, AGENT_DAEMON_RUNTIME_RETRY_MS,
-			  AGENT_DAEMON_RUNTIME_RETRY_MS);
+		agent_clock_timer_set(d->retry_fd, AGENT_DAEMON_RUNTIME_RETRY_MS,
+				      AGENT_DAEMON_RUNTIME_RETRY_MS);
 
 	if (d->cfg->listen_unix[0]) {
 		d->unix_path = path_join(d->host_root, d->cfg->listen_unix);
@@ -3362,7 +3329,7 @@ static void shutdown_streams(struct agent_daemon *d)
 		run_end(r, END(SHUTDOWN), NULL);
 	}
 	/* the clients get a moment to take their last messages */
-	deadline = now_mono_ms() + AGENT_DAEMON_SHUTDOWN_FLUSH_MS;
+	deadline = agent_clock_mono_ms() + AGENT_DAEMON_SHUTDOWN_FLUSH_MS;
 	agent_server_flush(d->srv);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, agent_server_fd(d->srv), &ev) < 0) {
@@ -3370,7 +3337,7 @@ static void shutdown_streams(struct agent_daemon *d)
 			close(ep);
 		return;
 	}
-	while (agent_server_pending(d->srv) && now_mono_ms() < deadline) {
+	while (agent_server_pending(d->srv) && agent_clock_mono_ms() < deadline) {
 		if (epoll_wait(ep, &ev, 1, 50) < 0 && errno != EINTR)
 			break;
 		agent_server_process(d->srv);
@@ -3412,11 +3379,11 @@ int agent_daemon_run(struct agent_daemon *d)
 				break;
 			}
 			case SRC_DRAIN:
-				fd_drain(d->drain_fd);
+				agent_clock_drain(d->drain_fd);
 				drain_all(d);
 				break;
 			case SRC_RETRY:
-				fd_drain(d->retry_fd);
+				agent_clock_drain(d->retry_fd);
 				coll_try(d);
 				if (d->coll)
 					run_enrich_expire(d->enrich);
@@ -3446,7 +3413,7 @@ int agent_daemon_run(struct agent_daemon *d)
 			case SRC_TIMEOUT: {
 				struct drun *r = src->obj;
 
-				fd_drain(r->timeout_fd);
+				agent_clock_drain(r->timeout_fd);
 				run_end(r, END(TIMEOUT), NULL);
 				break;
 			}
