@@ -59,6 +59,7 @@
 #include "agent/health.h"
 #include "agent/image.h"
 #include "agent/instance.h"
+#include "agent/metrics.h"
 #include "run/runner.h"
 #include "run/selector.h"
 #include "agent/server.h"
@@ -74,14 +75,13 @@
 #include "k8s/watch.h"
 #include "oci/metadata.h"
 
-#define ERRC(x)	    GADGET__AGENT__V1__ERROR_CODE__ERROR_##x
-#define END(x)	    GADGET__AGENT__V1__RUN_END_REASON__RUN_END_##x
-#define ISTATE(x)   GADGET__AGENT__V1__INSTANCE_STATE__INSTANCE_##x
-#define RESP(x)	    GADGET__AGENT__V1__RESPONSE__PAYLOAD_##x
-#define REQ(x)	    GADGET__AGENT__V1__REQUEST__PAYLOAD_##x
-#define N_WORKERS   2
-#define MSG_LEN	    1024
-#define MAX_GADGETS 256 /* names kept for the per-gadget counters */
+#define ERRC(x)	  GADGET__AGENT__V1__ERROR_CODE__ERROR_##x
+#define END(x)	  GADGET__AGENT__V1__RUN_END_REASON__RUN_END_##x
+#define ISTATE(x) GADGET__AGENT__V1__INSTANCE_STATE__INSTANCE_##x
+#define RESP(x)	  GADGET__AGENT__V1__RESPONSE__PAYLOAD_##x
+#define REQ(x)	  GADGET__AGENT__V1__REQUEST__PAYLOAD_##x
+#define N_WORKERS 2
+#define MSG_LEN	  1024
 /* Instance ConfigMaps held from the watch; more are ignored (and logged). */
 #define MAX_CONFIGMAPS 4096
 /* Room a RecordBatch needs besides the records' bytes. */
@@ -129,12 +129,6 @@ struct dbatch {
 	struct dbatch *next; /* held while starting */
 };
 
-struct dstat {
-	char name[64];
-	uint64_t records;
-	uint64_t lost;
-};
-
 struct drun;
 struct dinst;
 
@@ -177,7 +171,7 @@ struct drun {
 	ProtobufCBinaryData *bins;
 	size_t bins_cap;
 	struct dsub *subs;
-	struct dstat *stat;
+	struct agent_metrics_gadget *stat;
 	bool client; /* counted in n_client_runs */
 	struct drun *next;
 };
@@ -264,6 +258,7 @@ struct agent_daemon {
 	struct agent_server *srv;
 	struct agent_health *health;
 	struct agent_image_opts img_opts;
+	struct agent_metrics *metrics;
 
 	/* containers */
 	struct cri_collection_runtime rts[AGENT_CONFIG_MAX_RUNTIMES];
@@ -311,9 +306,6 @@ struct agent_daemon {
 	uint64_t next_run_id;
 	size_t n_client_runs; /* streaming or starting */
 	size_t n_attaches;
-	struct dstat stats[MAX_GADGETS];
-	size_t n_stats;
-	struct dstat stat_other;
 };
 
 static void run_end(struct drun *r, Gadget__Agent__V1__RunEndReason reason, const char *error);
@@ -380,19 +372,6 @@ static int64_t parse_k8s_time(const char *s)
 	if (!end)
 		return 0;
 	return (int64_t)timegm(&tm) * 1000;
-}
-
-static struct dstat *stat_for(struct agent_daemon *d, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < d->n_stats; i++)
-		if (!strcmp(d->stats[i].name, name))
-			return &d->stats[i];
-	if (d->n_stats == MAX_GADGETS || strlen(name) >= sizeof(d->stats[0].name))
-		return &d->stat_other;
-	snprintf(d->stats[d->n_stats].name, sizeof(d->stats[0].name), "%s", name);
-	return &d->stats[d->n_stats++];
 }
 
 static pb_errcode image_errcode(enum agent_image_error k)
@@ -1087,7 +1066,7 @@ static struct drun *run_new(struct agent_daemon *d, const Gadget__Agent__V1__Gad
 	r->fetch_fd = r->timeout_fd = -1;
 	r->held_tail = &r->held;
 	r->b.buf = (struct base_buf)BASE_BUF_INIT(0);
-	r->stat = &d->stat_other;
+	r->stat = agent_metrics_gadget(d->metrics, NULL);
 	if (!r->image) {
 		free(r);
 		return NULL;
@@ -1233,7 +1212,7 @@ static int run_build(struct drun *r, const Gadget__Agent__V1__KeyValue *const *p
 			return -ENODEV;
 		}
 	}
-	r->stat = stat_for(d, r->img->name);
+	r->stat = agent_metrics_gadget(d->metrics, r->img->name);
 	r->ropts = (struct run_runner_opts){
 		.sz = sizeof(struct run_runner_opts),
 		.name = r->img->name,
@@ -2929,110 +2908,25 @@ static void jobs_complete(struct agent_daemon *d)
 
 /* ------------------------------------------------------------ health */
 
-static void prom_escape(struct base_buf *b, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			base_buf_putc(b, '\\');
-		if (*s == '\n') {
-			base_buf_puts(b, "\\n");
-			continue;
-		}
-		base_buf_putc(b, *s);
-	}
-}
-
-static void prom_head(struct base_buf *b, const char *name, const char *type, const char *help)
-{
-	base_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-struct prom_cache_row {
-	const char *what;
-	struct k8s_watch_stats st;
-	bool synced;
-	uint64_t last_ms;
-};
-
-/* One family at a time: the text format wants a family's samples together. */
-static void prom_caches(struct base_buf *b, const struct prom_cache_row *rows, size_t n)
-{
-	uint64_t now = agent_clock_mono_ms();
-	size_t i;
-
-	prom_head(b, "gadget_k8s_synced", "gauge",
-		  "Whether a Kubernetes cache has its first list.");
-	for (i = 0; i < n; i++)
-		base_buf_printf(b, "gadget_k8s_synced{resource=\"%s\"} %d\n", rows[i].what,
-				rows[i].synced);
-	prom_head(b, "gadget_k8s_watch_events_total", "counter", "Watch events applied.");
-	for (i = 0; i < n; i++)
-		base_buf_printf(b, "gadget_k8s_watch_events_total{resource=\"%s\"} %" PRIu64 "\n",
-				rows[i].what, rows[i].st.events);
-	prom_head(b, "gadget_k8s_watch_lists_total", "counter", "Lists completed.");
-	for (i = 0; i < n; i++)
-		base_buf_printf(b, "gadget_k8s_watch_lists_total{resource=\"%s\"} %" PRIu64 "\n",
-				rows[i].what, rows[i].st.lists);
-	prom_head(b, "gadget_k8s_watch_errors_total", "counter", "Failed lists and streams.");
-	for (i = 0; i < n; i++)
-		base_buf_printf(b, "gadget_k8s_watch_errors_total{resource=\"%s\"} %" PRIu64 "\n",
-				rows[i].what, rows[i].st.list_errors + rows[i].st.decode_errors);
-	prom_head(b, "gadget_k8s_last_event_age_seconds", "gauge",
-		  "Time since a cache last saw a change.");
-	for (i = 0; i < n; i++)
-		if (rows[i].last_ms)
-			base_buf_printf(b,
-					"gadget_k8s_last_event_age_seconds{resource=\"%s\"} %.3f\n",
-					rows[i].what, (double)(now - rows[i].last_ms) / 1000.0);
-}
-
 static int on_metrics(void *ctx, struct base_buf *b)
 {
 	struct agent_daemon *d = ctx;
+	struct agent_metrics_cache rows[2] = {{.what = "pods"}, {.what = "configmaps"}};
 	struct agent_server_stats ss;
+	struct agent_metrics_node n = {0};
 	struct drun *r;
-	size_t i, runs = 0;
 
 	agent_server_get_stats(d->srv, &ss);
 	for (r = d->runs; r; r = r->next)
-		runs += !r->inst && r->runner;
-	prom_head(b, "gadget_agent_info", "gauge", "The agent's version and node.");
-	base_buf_puts(b, "gadget_agent_info{version=\"");
-	prom_escape(b, d->version);
-	base_buf_puts(b, "\",node=\"");
-	prom_escape(b, d->node);
-	base_buf_puts(b, "\"} 1\n");
-	prom_head(b, "gadget_agent_start_time_seconds", "gauge", "When the agent started.");
-	base_buf_printf(b, "gadget_agent_start_time_seconds %.3f\n", (double)d->started_ms / 1e3);
-	prom_head(b, "gadget_instances", "gauge",
-		  "Detached gadget instances running on this node.");
-	base_buf_printf(b, "gadget_instances %zu\n", inst_count_here(d, true));
-	prom_head(b, "gadget_containers", "gauge", "Containers in the agent's collection.");
-	base_buf_printf(b, "gadget_containers %zu\n", d->coll ? cri_collection_count(d->coll) : 0);
-	prom_head(b, "gadget_runs", "gauge", "Gadget runs streaming to clients now.");
-	base_buf_printf(b, "gadget_runs %zu\n", runs);
-	prom_head(b, "gadget_clients", "gauge", "Control API connections now.");
-	base_buf_printf(b, "gadget_clients %" PRIu64 "\n", ss.sessions);
-	prom_head(b, "gadget_records_total", "counter",
-		  "Records gadgets produced on this node (after filters).");
-	for (i = 0; i < d->n_stats; i++) {
-		base_buf_puts(b, "gadget_records_total{gadget=\"");
-		prom_escape(b, d->stats[i].name);
-		base_buf_printf(b, "\"} %" PRIu64 "\n", d->stats[i].records);
-	}
-	prom_head(b, "gadget_records_lost_total", "counter",
-		  "Records the kernel could not queue (ring buffer full).");
-	for (i = 0; i < d->n_stats; i++) {
-		base_buf_puts(b, "gadget_records_lost_total{gadget=\"");
-		prom_escape(b, d->stats[i].name);
-		base_buf_printf(b, "\"} %" PRIu64 "\n", d->stats[i].lost);
-	}
-	prom_head(b, "gadget_client_records_dropped_total", "counter",
-		  "Records not sent to a client whose queue was full.");
-	base_buf_printf(b, "gadget_client_records_dropped_total %" PRIu64 "\n", ss.records_dropped);
+		n.runs += !r->inst && r->runner;
+	n.version = d->version;
+	n.node = d->node;
+	n.started_ms = d->started_ms;
+	n.instances = inst_count_here(d, true);
+	n.containers = d->coll ? cri_collection_count(d->coll) : 0;
+	n.clients = ss.sessions;
+	n.client_records_dropped = ss.records_dropped;
 	if (d->kc) {
-		struct prom_cache_row rows[2] = {{.what = "pods"}, {.what = "configmaps"}};
-
 		k8s_cache_get_stats(d->pods, &rows[0].st);
 		rows[0].synced = k8s_cache_synced(d->pods);
 		rows[0].last_ms = atomic_load(&d->pods_last_event_ms);
@@ -3041,9 +2935,10 @@ static int on_metrics(void *ctx, struct base_buf *b)
 		rows[1].synced = d->cm_synced;
 		pthread_mutex_unlock(&d->cm_lock);
 		rows[1].last_ms = atomic_load(&d->cm_last_event_ms);
-		prom_caches(b, rows, 2);
+		n.caches = rows;
+		n.n_caches = 2;
 	}
-	return 0;
+	return agent_metrics_write(d->metrics, &n, b);
 }
 
 static bool on_ready(void *ctx, char *why, size_t len)
@@ -3206,11 +3101,11 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	pthread_mutex_init(&d->jlock, NULL);
 	pthread_cond_init(&d->jcond, NULL);
 	pthread_mutex_init(&d->cm_lock, NULL);
-	snprintf(d->stat_other.name, sizeof(d->stat_other.name), "other");
 	d->node = strdup(opts->node_name);
 	d->version = strdup(opts->version ? opts->version : "");
 	d->state_dir = strdup(opts->state_dir ? opts->state_dir : AGENT_DAEMON_STATE_DIR);
-	if (!d->node || !d->version || !d->state_dir || runtimes_setup(d) < 0) {
+	if (!d->node || !d->version || !d->state_dir || runtimes_setup(d) < 0 ||
+	    agent_metrics_new(&d->metrics) < 0) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -3483,6 +3378,7 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	d->enrich = run_enrich_free(d->enrich);
 	d->enrich0 = run_enrich_free(d->enrich0);
 	d->coll = cri_collection_free(d->coll);
+	d->metrics = agent_metrics_free(d->metrics);
 	for (i = 0; i < d->n_rts; i++)
 		free(d->rt_paths[i]);
 	if (d->ep >= 0)
