@@ -56,6 +56,7 @@
 #include "agent/clock.h"
 #include "agent/config.h"
 #include "run/enrich.h"
+#include "agent/gadget_info.h"
 #include "agent/health.h"
 #include "agent/image.h"
 #include "agent/instance.h"
@@ -66,7 +67,6 @@
 #include "agent/wire.h"
 #include "base/buf.h"
 #include "base/log.h"
-#include "bpf/gadget.h"
 #include "cri/collection.h"
 #include "k8s/cache.h"
 #include "k8s/client.h"
@@ -537,146 +537,9 @@ static size_t batch_bytes(const struct dbatch *b)
 	return b->buf.len + b->n * BATCH_PER_RECORD + BATCH_OVERHEAD;
 }
 
-/* ------------------------------------------------------------ GadgetInfo */
-
-struct dinfo {
-	Gadget__Agent__V1__GadgetInfo gi;
-	void *allocs[8];
-	size_t n_allocs;
-};
-
-static void *info_alloc(struct dinfo *o, size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (p)
-		o->allocs[o->n_allocs++] = p;
-	return p;
-}
-
-static void info_done(struct dinfo *o)
-{
-	size_t i;
-
-	for (i = 0; i < o->n_allocs; i++)
-		free(o->allocs[i]);
-	o->n_allocs = 0;
-}
-
 static char *cstr(const char *s)
 {
 	return (char *)(s ? s : "");
-}
-
-static Gadget__Agent__V1__ParamType param_type(int t)
-{
-	switch (t) {
-	case BPF_GADGET_PARAM_BOOL:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_BOOL;
-	case BPF_GADGET_PARAM_INT:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_INT;
-	case BPF_GADGET_PARAM_UINT:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_UINT;
-	case BPF_GADGET_PARAM_ENUM:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_ENUM;
-	default:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_STRING;
-	}
-}
-
-/* GadgetInfo of a prepared runner; strings are borrowed from it and from img/md. */
-static int info_build(struct dinfo *o, const struct run_runner *rn, const char *image,
-		      const struct agent_image *img, const struct oci_metadata *md)
-{
-	size_t n_ds = run_runner_ds_count(rn), n_params = run_runner_param_count(rn);
-	size_t n_fields = 0, n_ann = 0, i, k, fi = 0, ai = 0;
-	Gadget__Agent__V1__DataSourceInfo *ds, **dsp;
-	Gadget__Agent__V1__FieldInfo *f, **fp;
-	Gadget__Agent__V1__KeyValue *kv, **kvp;
-	Gadget__Agent__V1__ParamInfo *pi, **pp;
-
-	gadget__agent__v1__gadget_info__init(&o->gi);
-	o->n_allocs = 0;
-	for (i = 0; i < n_ds; i++) {
-		const struct run_runner_ds_info *di = run_runner_ds(rn, i);
-
-		n_fields += di->n_fields;
-		n_ann += di->md ? di->md->n_annotations : 0;
-	}
-	ds = info_alloc(o, n_ds, sizeof(*ds));
-	dsp = info_alloc(o, n_ds, sizeof(*dsp));
-	f = info_alloc(o, n_fields, sizeof(*f));
-	fp = info_alloc(o, n_fields, sizeof(*fp));
-	kv = info_alloc(o, n_ann, sizeof(*kv));
-	kvp = info_alloc(o, n_ann, sizeof(*kvp));
-	pi = info_alloc(o, n_params, sizeof(*pi));
-	pp = info_alloc(o, n_params, sizeof(*pp));
-	if (o->n_allocs != 8) {
-		info_done(o);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n_ds; i++) {
-		const struct run_runner_ds_info *di = run_runner_ds(rn, i);
-
-		gadget__agent__v1__data_source_info__init(&ds[i]);
-		dsp[i] = &ds[i];
-		ds[i].name = cstr(di->name);
-		ds[i].type = di->type == RUN_RUNNER_DS_TRACER
-				     ? GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_TRACER
-			     : di->type == RUN_RUNNER_DS_MAPITER
-				     ? GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_MAPITER
-				     : GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_ITER;
-		ds[i].fields = &fp[fi];
-		ds[i].n_fields = di->n_fields;
-		for (k = 0; k < di->n_fields; k++, fi++) {
-			const struct run_runner_field *src = &di->fields[k];
-
-			gadget__agent__v1__field_info__init(&f[fi]);
-			fp[fi] = &f[fi];
-			f[fi].name = cstr(src->name);
-			f[fi].short_name = cstr(src->short_name);
-			f[fi].type = cstr(src->type);
-			f[fi].description = cstr(src->description);
-			f[fi].visible_json = src->visible_json;
-			f[fi].visible_columns = src->visible_columns;
-			f[fi].width = src->width > 0 ? (uint32_t)src->width : 0;
-			f[fi].alignment = src->align_right
-						  ? GADGET__AGENT__V1__ALIGNMENT__ALIGN_RIGHT
-						  : GADGET__AGENT__V1__ALIGNMENT__ALIGN_LEFT;
-		}
-		ds[i].annotations = &kvp[ai];
-		ds[i].n_annotations = di->md ? di->md->n_annotations : 0;
-		for (k = 0; di->md && k < di->md->n_annotations; k++, ai++) {
-			gadget__agent__v1__key_value__init(&kv[ai]);
-			kvp[ai] = &kv[ai];
-			kv[ai].key = cstr(di->md->annotations[k].key);
-			kv[ai].value = cstr(di->md->annotations[k].value);
-		}
-	}
-	for (i = 0; i < n_params; i++) {
-		const struct run_runner_param_info *p = run_runner_param(rn, i);
-
-		gadget__agent__v1__param_info__init(&pi[i]);
-		pp[i] = &pi[i];
-		pi[i].key = cstr(p->key);
-		pi[i].name = cstr(p->name);
-		pi[i].description = cstr(p->description);
-		pi[i].default_value = cstr(p->default_value);
-		pi[i].type = param_type(p->type);
-		pi[i].type_name = cstr(p->type_name);
-		/* protobuf-c wants char **; the message is only packed, never freed */
-		pi[i].values = (char **)p->values;
-		pi[i].n_values = p->n_values;
-	}
-	o->gi.image = cstr(image);
-	o->gi.digest = cstr(img ? img->digest : NULL);
-	o->gi.name = cstr(md && md->name ? md->name : img ? img->name : NULL);
-	o->gi.description = cstr(md ? md->description : NULL);
-	o->gi.data_sources = dsp;
-	o->gi.n_data_sources = n_ds;
-	o->gi.params = pp;
-	o->gi.n_params = n_params;
-	return 0;
 }
 
 /* ------------------------------------------------------------ subscribers */
@@ -685,9 +548,9 @@ static void sub_send_started(struct drun *r, struct dsub *s)
 {
 	Gadget__Agent__V1__RunStarted rs = GADGET__AGENT__V1__RUN_STARTED__INIT;
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	struct dinfo info;
+	struct agent_gadget_info info;
 
-	if (info_build(&info, r->runner, r->image, r->img, r->md) < 0) {
+	if (agent_gadget_info_init(&info, r->runner, r->image, r->img, r->md) < 0) {
 		agent_session_send_error(s->sess, s->req_id, ERRC(INTERNAL), "%s",
 					 strerror(ENOMEM));
 		return;
@@ -700,7 +563,7 @@ static void sub_send_started(struct drun *r, struct dsub *s)
 	resp.payload_case = RESP(RUN_STARTED);
 	resp.run_started = &rs;
 	agent_session_send(s->sess, &resp);
-	info_done(&info);
+	agent_gadget_info_done(&info);
 	s->started = true;
 }
 
@@ -2200,7 +2063,7 @@ static void done_gadget_info(struct agent_daemon *d, struct djob *j, struct agen
 	const Gadget__Agent__V1__GetGadgetInfo *gi = (const void *)j->msg;
 	Gadget__Agent__V1__GadgetSpec spec = GADGET__AGENT__V1__GADGET_SPEC__INIT;
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	struct dinfo info;
+	struct agent_gadget_info info;
 	pb_errcode code;
 	char msg[MSG_LEN];
 	struct drun *r;
@@ -2220,13 +2083,13 @@ static void done_gadget_info(struct agent_daemon *d, struct djob *j, struct agen
 	if (run_build(r, (const Gadget__Agent__V1__KeyValue *const *)gi->params, gi->n_params,
 		      false, &code, msg, sizeof(msg)) < 0) {
 		agent_session_send_error(s, j->rid, code, "%s", msg);
-	} else if (info_build(&info, r->runner, gi->image, r->img, r->md) < 0) {
+	} else if (agent_gadget_info_init(&info, r->runner, gi->image, r->img, r->md) < 0) {
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 	} else {
 		resp.payload_case = RESP(GADGET_INFO);
 		resp.gadget_info = &info.gi;
 		send_resp(s, j->rid, &resp);
-		info_done(&info);
+		agent_gadget_info_done(&info);
 	}
 	run_free(r);
 }
