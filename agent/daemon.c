@@ -65,6 +65,7 @@
 #include "run/selector.h"
 #include "agent/server.h"
 #include "agent/wire.h"
+#include "agent/worker.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "cri/collection.h"
@@ -214,6 +215,8 @@ struct dgrave {
 };
 
 struct djob {
+	struct agent_worker_job job; /* first */
+	struct agent_daemon *d;
 	enum djob_purpose purpose;
 	uint64_t sid, rid;
 	char *image;
@@ -230,7 +233,6 @@ struct djob {
 	char err[AGENT_IMAGE_ERRLEN];
 	struct agent_image *img;
 	struct dgrave grave;
-	struct djob *next;
 };
 
 struct dcm_entry {
@@ -252,7 +254,7 @@ struct agent_daemon {
 	int ep;
 	struct dsrc sig_src, drain_src, retry_src, jobs_src, cm_src, server_src, health_src,
 		coll_src;
-	int sig_fd, drain_fd, retry_fd, jobs_fd, cm_fd;
+	int sig_fd, drain_fd, retry_fd, cm_fd;
 	bool drain_on, stopping;
 	bool freed; /* a run or its fds went while handling an event */
 	struct agent_server *srv;
@@ -292,13 +294,7 @@ struct agent_daemon {
 	bool cm_overflow_warned;
 
 	/* workers */
-	pthread_t workers[N_WORKERS];
-	size_t n_workers;
-	pthread_mutex_t jlock;
-	pthread_cond_t jcond;
-	struct djob *jq, **jq_tail, *jdone;
-	bool jstop;
-	size_t jobs_in_flight;
+	struct agent_worker_pool *pool;
 
 	/* runs and instances */
 	struct drun *runs;
@@ -408,8 +404,11 @@ static void job_free(struct djob *j)
 	free(j);
 }
 
-static void job_work(struct agent_daemon *d, struct djob *j)
+static void job_work(struct agent_worker_job *w)
 {
+	struct djob *j = (struct djob *)w;
+	struct agent_daemon *d = j->d;
+
 	switch (j->purpose) {
 	case JOB_INFO:
 	case JOB_RUN:
@@ -431,57 +430,29 @@ static void job_work(struct agent_daemon *d, struct djob *j)
 	}
 }
 
-static void *worker_main(void *arg)
-{
-	struct agent_daemon *d = arg;
-	uint64_t one = 1;
-
-	for (;;) {
-		struct djob *j;
-
-		pthread_mutex_lock(&d->jlock);
-		while (!d->jq && !d->jstop)
-			pthread_cond_wait(&d->jcond, &d->jlock);
-		if (!d->jq) {
-			pthread_mutex_unlock(&d->jlock);
-			break;
-		}
-		j = d->jq;
-		d->jq = j->next;
-		if (!d->jq)
-			d->jq_tail = &d->jq;
-		pthread_mutex_unlock(&d->jlock);
-
-		job_work(d, j);
-
-		pthread_mutex_lock(&d->jlock);
-		j->next = d->jdone;
-		d->jdone = j;
-		pthread_mutex_unlock(&d->jlock);
-		if (write(d->jobs_fd, &one, sizeof(one)) < 0)
-			base_log_debug("agent: job wakeup: %s", strerror(errno));
-	}
-	return NULL;
-}
-
 static void job_submit(struct agent_daemon *d, struct djob *j)
 {
-	j->next = NULL;
-	pthread_mutex_lock(&d->jlock);
-	*d->jq_tail = j;
-	d->jq_tail = &j->next;
-	pthread_cond_signal(&d->jcond);
-	pthread_mutex_unlock(&d->jlock);
-	d->jobs_in_flight++;
+	agent_worker_pool_submit(d->pool, &j->job);
 }
 
-static struct djob *job_new(enum djob_purpose purpose, uint64_t sid, uint64_t rid,
-			    const char *image)
+static void job_done(struct agent_worker_job *w);
+static void job_drop(struct agent_worker_job *w);
+
+static const struct agent_worker_job_ops job_ops = {
+	.work = job_work,
+	.done = job_done,
+	.drop = job_drop,
+};
+
+static struct djob *job_new(struct agent_daemon *d, enum djob_purpose purpose, uint64_t sid,
+			    uint64_t rid, const char *image)
 {
 	struct djob *j = calloc(1, sizeof(*j));
 
 	if (!j)
 		return NULL;
+	j->job.ops = &job_ops;
+	j->d = d;
 	j->purpose = purpose;
 	j->sid = sid;
 	j->rid = rid;
@@ -836,7 +807,7 @@ static void run_bury(struct drun *r)
 
 	run_runner_unfollow(r->runner);
 	if (r->loaded && r->runner)
-		j = job_new(JOB_DETACH, 0, 0, NULL);
+		j = job_new(d, JOB_DETACH, 0, 0, NULL);
 	r->runner = NULL;
 	r->img = NULL;
 	r->md = NULL;
@@ -1450,7 +1421,7 @@ static void inst_start(struct agent_daemon *d, struct dinst *in)
 	in->state = ISTATE(PENDING);
 	in->wants_runtime = false;
 	in->gen++;
-	j = job_new(JOB_INSTANCE, 0, 0, in->spec->gadget->image);
+	j = job_new(d, JOB_INSTANCE, 0, 0, in->spec->gadget->image);
 	if (!j || !(j->inst_id = strdup(in->id))) {
 		job_free(j);
 		inst_fail(in, false, "%s", strerror(ENOMEM));
@@ -2049,7 +2020,7 @@ static void req_gadget_info(struct agent_daemon *d, struct agent_session *s, uin
 
 	if (!req_image_ok(d, s, id, gi->image))
 		return;
-	j = job_new(JOB_INFO, agent_session_id(s), id, gi->image);
+	j = job_new(d, JOB_INFO, agent_session_id(s), id, gi->image);
 	if (!j || !(j->msg = msg_dup(&gi->base))) {
 		job_free(j);
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
@@ -2111,7 +2082,7 @@ static void req_run(struct agent_daemon *d, struct agent_session *s, uint64_t id
 					 AGENT_DAEMON_MAX_RUNS);
 		return;
 	}
-	j = job_new(JOB_RUN, agent_session_id(s), id, rg->spec->image);
+	j = job_new(d, JOB_RUN, agent_session_id(s), id, rg->spec->image);
 	if (!j || !(j->msg = msg_dup(&rg->spec->base))) {
 		job_free(j);
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
@@ -2248,7 +2219,7 @@ static void req_create(struct agent_daemon *d, struct agent_session *s, uint64_t
 					 ci->spec->name);
 		return;
 	}
-	j = job_new(JOB_CREATE, agent_session_id(s), id, ci->spec->gadget->image);
+	j = job_new(d, JOB_CREATE, agent_session_id(s), id, ci->spec->gadget->image);
 	if (!j || !(j->msg = msg_dup(&ci->spec->base))) {
 		job_free(j);
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
@@ -2501,7 +2472,7 @@ static void req_delete(struct agent_daemon *d, struct agent_session *s, uint64_t
 		free(iid);
 		return;
 	}
-	j = job_new(JOB_CM_DELETE, agent_session_id(s), id, NULL);
+	j = job_new(d, JOB_CM_DELETE, agent_session_id(s), id, NULL);
 	if (!j || !(j->inst_id = strdup(in->id)) ||
 	    asprintf(&j->path, "/api/v1/namespaces/%s/configmaps/%s", d->cfg->gadget_namespace,
 		     in->name) < 0 ||
@@ -2716,57 +2687,48 @@ static void on_closed(void *ctx, struct agent_session *s)
 	}
 }
 
-static void jobs_complete(struct agent_daemon *d)
+static void job_done(struct agent_worker_job *w)
 {
-	struct djob *done, *j, *next, *rev = NULL;
+	struct djob *j = (struct djob *)w;
+	struct agent_daemon *d = j->d;
+	struct agent_session *s = j->sid ? agent_server_session(d->srv, j->sid) : NULL;
+	bool resubmit = false;
 
-	agent_clock_drain(d->jobs_fd);
-	pthread_mutex_lock(&d->jlock);
-	done = d->jdone;
-	d->jdone = NULL;
-	pthread_mutex_unlock(&d->jlock);
-	for (j = done; j; j = next) { /* oldest first */
-		next = j->next;
-		j->next = rev;
-		rev = j;
+	switch (j->purpose) {
+	case JOB_INFO:
+		if (s)
+			done_gadget_info(d, j, s);
+		break;
+	case JOB_RUN:
+		done_run(d, j, s);
+		break;
+	case JOB_CREATE:
+		if (s)
+			resubmit = done_create(d, j, s);
+		break;
+	case JOB_INSTANCE:
+		inst_started(d, j);
+		break;
+	case JOB_CM_CREATE:
+		if (s)
+			done_cm_create(d, j, s);
+		break;
+	case JOB_CM_DELETE:
+		if (s)
+			done_cm_delete(d, j, s);
+		break;
+	case JOB_DETACH:
+		break;
 	}
-	for (j = rev; j; j = next) {
-		struct agent_session *s = j->sid ? agent_server_session(d->srv, j->sid) : NULL;
-		bool resubmit = false;
+	if (resubmit && !d->stopping)
+		job_submit(d, j);
+	else
+		job_free(j);
+}
 
-		next = j->next;
-		d->jobs_in_flight--;
-		switch (j->purpose) {
-		case JOB_INFO:
-			if (s)
-				done_gadget_info(d, j, s);
-			break;
-		case JOB_RUN:
-			done_run(d, j, s);
-			break;
-		case JOB_CREATE:
-			if (s)
-				resubmit = done_create(d, j, s);
-			break;
-		case JOB_INSTANCE:
-			inst_started(d, j);
-			break;
-		case JOB_CM_CREATE:
-			if (s)
-				done_cm_create(d, j, s);
-			break;
-		case JOB_CM_DELETE:
-			if (s)
-				done_cm_delete(d, j, s);
-			break;
-		case JOB_DETACH:
-			break;
-		}
-		if (resubmit && !d->stopping)
-			job_submit(d, j);
-		else
-			job_free(j);
-	}
+static void job_drop(struct agent_worker_job *w)
+{
+	job_free((struct djob *)w);
 }
 
 /* ------------------------------------------------------------ health */
@@ -2947,7 +2909,6 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	struct agent_health_ops ho = {.metrics = on_metrics, .ready = on_ready};
 	struct agent_daemon *d;
 	sigset_t mask;
-	size_t i;
 	int rc;
 
 	err[0] = '\0';
@@ -2959,10 +2920,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	d->cfg = opts->cfg;
 	d->kcfg = opts->k8s;
 	d->started_ms = agent_clock_unix_ms();
-	d->ep = d->sig_fd = d->drain_fd = d->retry_fd = d->jobs_fd = d->cm_fd = -1;
-	d->jq_tail = &d->jq;
-	pthread_mutex_init(&d->jlock, NULL);
-	pthread_cond_init(&d->jcond, NULL);
+	d->ep = d->sig_fd = d->drain_fd = d->retry_fd = d->cm_fd = -1;
 	pthread_mutex_init(&d->cm_lock, NULL);
 	d->node = strdup(opts->node_name);
 	d->version = strdup(opts->version ? opts->version : "");
@@ -2985,29 +2943,29 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->drain_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	d->jobs_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->cm_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->ep < 0 || d->sig_fd < 0 || d->drain_fd < 0 || d->retry_fd < 0 || d->jobs_fd < 0 ||
-	    d->cm_fd < 0) {
+	if (d->ep < 0 || d->sig_fd < 0 || d->drain_fd < 0 || d->retry_fd < 0 || d->cm_fd < 0) {
 		rc = -errno;
+		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = agent_worker_pool_new(&d->pool);
+	if (rc < 0) {
 		snprintf(err, errlen, "event loop: %s", strerror(-rc));
 		goto fail;
 	}
 	if ((rc = ep_add(d, d->sig_fd, &d->sig_src, SRC_SIGNAL, NULL)) < 0 ||
 	    (rc = ep_add(d, d->drain_fd, &d->drain_src, SRC_DRAIN, NULL)) < 0 ||
 	    (rc = ep_add(d, d->retry_fd, &d->retry_src, SRC_RETRY, NULL)) < 0 ||
-	    (rc = ep_add(d, d->jobs_fd, &d->jobs_src, SRC_JOBS, NULL)) < 0 ||
+	    (rc = ep_add(d, agent_worker_pool_fd(d->pool), &d->jobs_src, SRC_JOBS, NULL)) < 0 ||
 	    (rc = ep_add(d, d->cm_fd, &d->cm_src, SRC_CM, NULL)) < 0) {
 		snprintf(err, errlen, "event loop: %s", strerror(-rc));
 		goto fail;
 	}
-	for (i = 0; i < N_WORKERS; i++) {
-		rc = -pthread_create(&d->workers[i], NULL, worker_main, d);
-		if (rc < 0) {
-			snprintf(err, errlen, "worker threads: %s", strerror(-rc));
-			goto fail;
-		}
-		d->n_workers++;
+	rc = agent_worker_pool_start(d->pool, N_WORKERS);
+	if (rc < 0) {
+		snprintf(err, errlen, "worker threads: %s", strerror(-rc));
+		goto fail;
 	}
 
 	/* no runtime yet: fields still come out, empty, as they will with one */
@@ -3147,7 +3105,7 @@ int agent_daemon_run(struct agent_daemon *d)
 					run_enrich_expire(d->enrich);
 				break;
 			case SRC_JOBS:
-				jobs_complete(d);
+				agent_worker_pool_complete(d->pool);
 				break;
 			case SRC_CM:
 				cm_reconcile(d);
@@ -3191,7 +3149,6 @@ int agent_daemon_run(struct agent_daemon *d)
 
 struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 {
-	struct djob *j, *next;
 	size_t i;
 
 	if (!d)
@@ -3210,20 +3167,7 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	/* 4. the unix socket goes with the server */
 	d->srv = agent_server_free(d->srv);
 	d->health = agent_health_free(d->health);
-	pthread_mutex_lock(&d->jlock);
-	d->jstop = true;
-	pthread_cond_broadcast(&d->jcond);
-	pthread_mutex_unlock(&d->jlock);
-	for (i = 0; i < d->n_workers; i++)
-		pthread_join(d->workers[i], NULL);
-	for (j = d->jq; j; j = next) {
-		next = j->next;
-		job_free(j);
-	}
-	for (j = d->jdone; j; j = next) {
-		next = j->next;
-		job_free(j);
-	}
+	d->pool = agent_worker_pool_free(d->pool);
 	if (d->cm_thread_on) {
 		k8s_watch_stop(d->cm_watch);
 		pthread_join(d->cm_thread, NULL);
@@ -3252,12 +3196,8 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 		close(d->drain_fd);
 	if (d->retry_fd >= 0)
 		close(d->retry_fd);
-	if (d->jobs_fd >= 0)
-		close(d->jobs_fd);
 	if (d->cm_fd >= 0)
 		close(d->cm_fd);
-	pthread_mutex_destroy(&d->jlock);
-	pthread_cond_destroy(&d->jcond);
 	pthread_mutex_destroy(&d->cm_lock);
 	free(d->host_root);
 	free(d->unix_path);
