@@ -55,6 +55,7 @@
 
 #include "agent/clock.h"
 #include "agent/config.h"
+#include "agent/containers.h"
 #include "run/enrich.h"
 #include "agent/gadget_info.h"
 #include "agent/health.h"
@@ -262,15 +263,8 @@ struct agent_daemon {
 	struct agent_image_opts img_opts;
 	struct agent_metrics *metrics;
 
-	/* containers */
-	struct cri_collection_runtime rts[AGENT_CONFIG_MAX_RUNTIMES];
-	char *rt_paths[AGENT_CONFIG_MAX_RUNTIMES];
-	bool rt_warned[AGENT_CONFIG_MAX_RUNTIMES];
-	size_t n_rts;
 	char *host_root; /* "" for "/" */
-	struct cri_collection *coll;
-	struct run_enrich *enrich0; /* before a runtime answered */
-	struct run_enrich *enrich;
+	struct agent_containers *containers;
 
 	/* Kubernetes */
 	struct k8s_config *kcfg;
@@ -990,22 +984,6 @@ static bool run_wants_containers(const struct drun *r)
 	return !run_selector_empty(&r->sel);
 }
 
-/* "containerd at /run/...sock, cri-o at ..." for messages. */
-static void runtimes_tried(const struct agent_daemon *d, char *buf, size_t len)
-{
-	size_t i, off = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < d->n_rts && off < len; i++) {
-		int w = snprintf(buf + off, len - off, "%s%s at %s", i ? ", " : "", d->rts[i].name,
-				 d->rts[i].socket_path);
-
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-}
-
 /*
  * Opens the gadget of r (r->img), applies params and pipeline options; with
  * start, also the container selection, load and attach.  -errno with the
@@ -1034,10 +1012,10 @@ static int run_build(struct drun *r, const Gadget__Agent__V1__KeyValue *const *p
 			*code = ERRC(INVALID_PARAM);
 			return rc;
 		}
-		if (run_wants_containers(r) && !d->coll) {
+		if (run_wants_containers(r) && !agent_containers_collection(d->containers)) {
 			char tried[512];
 
-			runtimes_tried(d, tried, sizeof(tried));
+			agent_containers_tried(d->containers, tried, sizeof(tried));
 			*code = ERRC(UNAVAILABLE);
 			snprintf(msg, len,
 				 "a container selector needs a container runtime, and none answers "
@@ -1063,8 +1041,8 @@ static int run_build(struct drun *r, const Gadget__Agent__V1__KeyValue *const *p
 		.sink = {.record = run_on_record, .fetch_end = run_on_fetch_end, .ctx = r},
 		.selector = start ? &r->sel : NULL,
 		.host = start && g->selector && g->selector->host,
-		.coll = d->coll,
-		.enrich = d->enrich ? d->enrich : d->enrich0,
+		.coll = agent_containers_collection(d->containers),
+		.enrich = agent_containers_enrich(d->containers),
 		.k8s = d->kenrich,
 		.node_name = d->node,
 		.errbuf = r->errbuf,
@@ -1296,59 +1274,20 @@ static void drain_all(struct agent_daemon *d)
 
 /* ------------------------------------------------------------ containers */
 
+static int coll_watch(void *ctx, int fd)
+{
+	struct agent_daemon *d = ctx;
+
+	return ep_add(d, fd, &d->coll_src, SRC_COLL, NULL);
+}
+
+/* A runtime that answers now also starts the instances that waited for one. */
 static void coll_try(struct agent_daemon *d)
 {
-	struct cri_collection_opts o = {
-		.runtimes = d->rts,
-		.n_runtimes = d->n_rts,
-		.host_root = d->host_root,
-		.timeout_ms = AGENT_DAEMON_CRI_TIMEOUT_MS,
-	};
-	const char *names[CRI_COLLECTION_MAX_RUNTIMES];
-	size_t i, n;
-	bool any = false;
 	struct dinst *in;
-	int rc;
 
-	if (d->coll)
+	if (agent_containers_try(d->containers) <= 0)
 		return;
-	for (i = 0; i < d->n_rts; i++) {
-		if (access(d->rts[i].socket_path, F_OK) == 0) {
-			any = true;
-			continue;
-		}
-		if (!d->rt_warned[i])
-			base_log_warn("agent: runtime %s: no socket at %s; trying again every %d s",
-				      d->rts[i].name, d->rts[i].socket_path,
-				      AGENT_DAEMON_RUNTIME_RETRY_MS / 1000);
-		d->rt_warned[i] = true;
-	}
-	/* without any socket, do not start gRPC only to learn that */
-	if (!any)
-		return;
-	rc = cri_collection_new(&o, &d->coll);
-	if (rc < 0) {
-		char tried[512];
-
-		runtimes_tried(d, tried, sizeof(tried));
-		base_log_warn("agent: no container runtime answers (tried %s): %s", tried,
-			      strerror(-rc));
-		d->coll = NULL;
-		return;
-	}
-	rc = run_enrich_new(d->coll, &d->enrich);
-	if (rc == 0)
-		rc = ep_add(d, cri_collection_fd(d->coll), &d->coll_src, SRC_COLL, d->coll);
-	if (rc < 0) {
-		base_log_error("agent: container collection: %s", strerror(-rc));
-		d->enrich = run_enrich_free(d->enrich);
-		d->coll = cri_collection_free(d->coll);
-		return;
-	}
-	n = cri_collection_runtimes(d->coll, names, CRI_COLLECTION_MAX_RUNTIMES);
-	for (i = 0; i < n; i++)
-		base_log_info("agent: container runtime %s answers (%zu containers)", names[i],
-			      cri_collection_count(d->coll));
 	agent_clock_timer_set(d->retry_fd, 0, 0);
 	for (in = d->insts; in; in = in->next)
 		if (in->here && in->state == ISTATE(FAILED) && in->wants_runtime)
@@ -1969,6 +1908,7 @@ static void req_agent_info(struct agent_daemon *d, struct agent_session *s, uint
 {
 	Gadget__Agent__V1__AgentInfo ai = GADGET__AGENT__V1__AGENT_INFO__INIT;
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
+	struct cri_collection *coll = agent_containers_collection(d->containers);
 	const char *names[CRI_COLLECTION_MAX_RUNTIMES];
 	struct utsname u;
 	struct drun *r;
@@ -1981,13 +1921,13 @@ static void req_agent_info(struct agent_daemon *d, struct agent_session *s, uint
 	ai.kernel_release = u.release;
 	ai.arch = u.machine;
 	ai.n_runtimes =
-		d->coll ? cri_collection_runtimes(d->coll, names, CRI_COLLECTION_MAX_RUNTIMES) : 0;
+		coll ? cri_collection_runtimes(coll, names, CRI_COLLECTION_MAX_RUNTIMES) : 0;
 	ai.runtimes = (char **)names;
 	ai.started_unix_ms = d->started_ms;
 	for (r = d->runs; r; r = r->next)
 		ai.runs += !r->inst && r->runner;
 	ai.instances = (uint32_t)inst_count_here(d, true);
-	ai.containers = d->coll ? (uint32_t)cri_collection_count(d->coll) : 0;
+	ai.containers = coll ? (uint32_t)cri_collection_count(coll) : 0;
 	ai.max_message_bytes = AGENT_WIRE_MAX_MESSAGE;
 	ai.max_queue_bytes = AGENT_WIRE_MAX_QUEUE;
 	resp.payload_case = RESP(AGENT_INFO);
@@ -2508,91 +2448,20 @@ static void done_cm_delete(struct agent_daemon *d, struct djob *j, struct agent_
 	send_resp(s, j->rid, &resp);
 }
 
-struct containers_ctx {
-	const struct run_selector *sel;
-	Gadget__Agent__V1__Container *v;
-	Gadget__Agent__V1__Container **pv;
-	Gadget__Agent__V1__KeyValue *kv;
-	Gadget__Agent__V1__KeyValue **pkv;
-	size_t n, max, n_kv, max_kv;
-	const char *node;
-};
-
-static void labels_to_kv(struct containers_ctx *c, const struct cri_label *l, size_t n,
-			 Gadget__Agent__V1__KeyValue ***ret, size_t *ret_n)
-{
-	size_t i;
-
-	*ret = &c->pkv[c->n_kv];
-	*ret_n = 0;
-	for (i = 0; i < n && c->n_kv < c->max_kv; i++) {
-		Gadget__Agent__V1__KeyValue *kv = &c->kv[c->n_kv];
-
-		gadget__agent__v1__key_value__init(kv);
-		kv->key = (char *)l[i].key;
-		kv->value = (char *)l[i].value;
-		c->pkv[c->n_kv++] = kv;
-		(*ret_n)++;
-	}
-}
-
-static int containers_count(void *userdata, const struct cri_container *ct)
-{
-	struct containers_ctx *c = userdata;
-
-	if (run_selector_match(c->sel, ct)) {
-		c->max++;
-		c->max_kv += ct->n_pod_labels + ct->n_labels;
-	}
-	return 0;
-}
-
-static int containers_fill(void *userdata, const struct cri_container *ct)
-{
-	struct containers_ctx *c = userdata;
-	Gadget__Agent__V1__Container *o;
-
-	if (c->n == c->max || !run_selector_match(c->sel, ct))
-		return 0;
-	o = &c->v[c->n];
-	gadget__agent__v1__container__init(o);
-	c->pv[c->n++] = o;
-	o->id = cstr(ct->id);
-	o->name = cstr(ct->name);
-	o->pod_id = cstr(ct->pod_id);
-	o->pod_name = cstr(ct->pod_name);
-	o->pod_namespace = cstr(ct->pod_namespace);
-	o->pod_uid = cstr(ct->pod_uid);
-	o->runtime = cstr(ct->runtime);
-	o->image_name = cstr(ct->image_name);
-	o->image_digest = cstr(ct->image_digest);
-	labels_to_kv(c, ct->pod_labels, ct->n_pod_labels, &o->pod_labels, &o->n_pod_labels);
-	labels_to_kv(c, ct->labels, ct->n_labels, &o->labels, &o->n_labels);
-	o->pid = ct->pid;
-	o->mntns = ct->mntns;
-	o->netns = ct->netns;
-	o->cgroup_id = ct->cgroup_id;
-	o->started_unix_ns = ct->started_at;
-	o->host_network = ct->host_network;
-	o->running = ct->running;
-	o->node = (char *)c->node;
-	return 0;
-}
-
 static void req_containers(struct agent_daemon *d, struct agent_session *s, uint64_t id,
 			   const Gadget__Agent__V1__ListContainers *lc)
 {
-	Gadget__Agent__V1__ContainerList cl = GADGET__AGENT__V1__CONTAINER_LIST__INIT;
+	struct cri_collection *coll = agent_containers_collection(d->containers);
 	Gadget__Agent__V1__GadgetSpec spec = GADGET__AGENT__V1__GADGET_SPEC__INIT;
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	struct containers_ctx c = {.node = d->node};
+	struct agent_containers_list l;
 	struct drun tmp = {.spec = &spec};
 	char msg[MSG_LEN];
 
-	if (!d->coll) {
+	if (!coll) {
 		char tried[512];
 
-		runtimes_tried(d, tried, sizeof(tried));
+		agent_containers_tried(d->containers, tried, sizeof(tried));
 		agent_session_send_error(s, id, ERRC(UNAVAILABLE),
 					 "no container runtime answers (tried %s)", tried);
 		return;
@@ -2602,26 +2471,14 @@ static void req_containers(struct agent_daemon *d, struct agent_session *s, uint
 		agent_session_send_error(s, id, ERRC(INVALID_PARAM), "%s", msg);
 		return;
 	}
-	c.sel = &tmp.sel;
-	cri_collection_foreach(d->coll, containers_count, &c);
-	c.v = calloc(c.max ? c.max : 1, sizeof(*c.v));
-	c.pv = calloc(c.max ? c.max : 1, sizeof(*c.pv));
-	c.kv = calloc(c.max_kv ? c.max_kv : 1, sizeof(*c.kv));
-	c.pkv = calloc(c.max_kv ? c.max_kv : 1, sizeof(*c.pkv));
-	if (c.v && c.pv && c.kv && c.pkv) {
-		cri_collection_foreach(d->coll, containers_fill, &c);
-		cl.containers = c.pv;
-		cl.n_containers = c.n;
+	if (agent_containers_list_init(&l, coll, &tmp.sel, d->node) == 0) {
 		resp.payload_case = RESP(CONTAINERS);
-		resp.containers = &cl;
+		resp.containers = &l.cl;
 		send_resp(s, id, &resp);
 	} else {
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 	}
-	free(c.v);
-	free(c.pv);
-	free(c.kv);
-	free(c.pkv);
+	agent_containers_list_done(&l);
 	run_selector_done(&tmp.sel);
 }
 
@@ -2738,6 +2595,7 @@ static int on_metrics(void *ctx, struct base_buf *b)
 	struct agent_daemon *d = ctx;
 	struct agent_metrics_cache rows[2] = {{.what = "pods"}, {.what = "configmaps"}};
 	struct agent_server_stats ss;
+	struct cri_collection *coll = agent_containers_collection(d->containers);
 	struct agent_metrics_node n = {0};
 	struct drun *r;
 
@@ -2748,7 +2606,7 @@ static int on_metrics(void *ctx, struct base_buf *b)
 	n.node = d->node;
 	n.started_ms = d->started_ms;
 	n.instances = inst_count_here(d, true);
-	n.containers = d->coll ? cri_collection_count(d->coll) : 0;
+	n.containers = coll ? cri_collection_count(coll) : 0;
 	n.clients = ss.sessions;
 	n.client_records_dropped = ss.records_dropped;
 	if (d->kc) {
@@ -2770,10 +2628,10 @@ static bool on_ready(void *ctx, char *why, size_t len)
 {
 	struct agent_daemon *d = ctx;
 
-	if (!d->coll) {
+	if (!agent_containers_collection(d->containers)) {
 		char tried[512];
 
-		runtimes_tried(d, tried, sizeof(tried));
+		agent_containers_tried(d->containers, tried, sizeof(tried));
 		snprintf(why, len, "no container runtime answers (tried %s)", tried);
 		return false;
 	}
@@ -2881,30 +2739,20 @@ static int k8s_setup(struct agent_daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-static int runtimes_setup(struct agent_daemon *d)
+/* The host's / as a prefix of host paths: "" for "/", without a trailing '/'. */
+static char *host_root_dup(const char *root)
 {
-	const struct agent_config *c = d->cfg;
-	size_t i;
+	char *p = strdup(strcmp(root, "/") ? root : "");
 
-	d->host_root = strdup(strcmp(c->host_root, "/") ? c->host_root : "");
-	if (!d->host_root)
-		return -ENOMEM;
-	if (*d->host_root && d->host_root[strlen(d->host_root) - 1] == '/')
-		d->host_root[strlen(d->host_root) - 1] = '\0';
-	for (i = 0; i < c->n_runtimes && i < CRI_COLLECTION_MAX_RUNTIMES; i++) {
-		d->rt_paths[i] = path_join(d->host_root, c->runtimes[i].socket_path);
-		if (!d->rt_paths[i])
-			return -ENOMEM;
-		d->rts[i].name = c->runtimes[i].name;
-		d->rts[i].socket_path = d->rt_paths[i];
-	}
-	d->n_rts = i;
-	return 0;
+	if (p && *p && p[strlen(p) - 1] == '/')
+		p[strlen(p) - 1] = '\0';
+	return p;
 }
 
 int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon **ret, char *err,
 		     size_t errlen)
 {
+	struct agent_containers_opts co = {0};
 	struct agent_server_opts so = {0};
 	struct agent_health_ops ho = {.metrics = on_metrics, .ready = on_ready};
 	struct agent_daemon *d;
@@ -2925,7 +2773,8 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	d->node = strdup(opts->node_name);
 	d->version = strdup(opts->version ? opts->version : "");
 	d->state_dir = strdup(opts->state_dir ? opts->state_dir : AGENT_DAEMON_STATE_DIR);
-	if (!d->node || !d->version || !d->state_dir || runtimes_setup(d) < 0 ||
+	d->host_root = host_root_dup(d->cfg->host_root);
+	if (!d->node || !d->version || !d->state_dir || !d->host_root ||
 	    agent_metrics_new(&d->metrics) < 0) {
 		rc = -ENOMEM;
 		goto fail;
@@ -2968,12 +2817,18 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 		goto fail;
 	}
 
-	/* no runtime yet: fields still come out, empty, as they will with one */
-	rc = run_enrich_new(NULL, &d->enrich0);
+	co.runtimes = d->cfg->runtimes;
+	co.n_runtimes = d->cfg->n_runtimes;
+	co.host_root = d->host_root;
+	co.timeout_ms = AGENT_DAEMON_CRI_TIMEOUT_MS;
+	co.retry_ms = AGENT_DAEMON_RUNTIME_RETRY_MS;
+	co.watch = coll_watch;
+	co.ctx = d;
+	rc = agent_containers_new(&co, &d->containers);
 	if (rc < 0)
 		goto fail;
 	coll_try(d);
-	if (!d->coll)
+	if (!agent_containers_collection(d->containers))
 		agent_clock_timer_set(d->retry_fd, AGENT_DAEMON_RUNTIME_RETRY_MS,
 				      AGENT_DAEMON_RUNTIME_RETRY_MS);
 
@@ -3101,8 +2956,7 @@ int agent_daemon_run(struct agent_daemon *d)
 			case SRC_RETRY:
 				agent_clock_drain(d->retry_fd);
 				coll_try(d);
-				if (d->coll)
-					run_enrich_expire(d->enrich);
+				agent_containers_expire(d->containers);
 				break;
 			case SRC_JOBS:
 				agent_worker_pool_complete(d->pool);
@@ -3117,8 +2971,7 @@ int agent_daemon_run(struct agent_daemon *d)
 				agent_health_process(d->health);
 				break;
 			case SRC_COLL:
-				cri_collection_process(d->coll);
-				run_enrich_expire(d->enrich);
+				agent_containers_process(d->containers);
 				break;
 			case SRC_RING:
 				run_consume(src->obj);
@@ -3149,8 +3002,6 @@ int agent_daemon_run(struct agent_daemon *d)
 
 struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 {
-	size_t i;
-
 	if (!d)
 		return NULL;
 	d->stopping = true;
@@ -3182,12 +3033,8 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	d->pods = k8s_cache_free(d->pods);
 	d->kc = k8s_client_free(d->kc);
 	d->kcfg = k8s_config_free(d->kcfg);
-	d->enrich = run_enrich_free(d->enrich);
-	d->enrich0 = run_enrich_free(d->enrich0);
-	d->coll = cri_collection_free(d->coll);
+	d->containers = agent_containers_free(d->containers);
 	d->metrics = agent_metrics_free(d->metrics);
-	for (i = 0; i < d->n_rts; i++)
-		free(d->rt_paths[i]);
 	if (d->ep >= 0)
 		close(d->ep);
 	if (d->sig_fd >= 0)
