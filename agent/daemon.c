@@ -3,20 +3,8 @@
  * The gadget agent's event loop.  See daemon.h.
  *
  * Runs.  A client run and a detached instance are the same thing inside:
- * a `struct drun` holding a runner, its record batch being filled, its
- * sequence counter and its subscribers (`struct dsub`: a client's run, or
- * an attach).  Records from the runner's sink are appended to the batch; a
- * batch is published on every drain tick (AGENT_DAEMON_DRAIN_MS), when it
- * would pass AGENT_WIRE_MAX_BATCH_BYTES, when the data source or fetch
- * changes, and at a fetch end.  Publishing packs one RecordBatch per
- * subscriber and offers it to that subscriber's session, which may refuse
- * it when the client is behind: the records are then counted as dropped
- * for that subscriber only and reported with its next batch.  Instances
- * also keep the published records in their replay ring.
- *
- * Snapshot gadgets produce their records inside run_runner_start(),
- * before RunStarted can be sent, so batches published while a run is
- * starting are held and sent right after RunStarted.
+ * a run of agent/run.h, in the table of runs, which owns the runs' fds in
+ * an epoll set of its own; the loop polls that set as one fd.
  *
  * Pending work.  A request that needs an image (GetGadgetInfo, RunGadget,
  * CreateInstance, an instance start) or a ConfigMap write becomes a job for
@@ -62,6 +50,7 @@
 #include "agent/image.h"
 #include "agent/instance.h"
 #include "agent/metrics.h"
+#include "agent/run.h"
 #include "run/runner.h"
 #include "run/selector.h"
 #include "agent/server.h"
@@ -85,10 +74,7 @@
 #define N_WORKERS 2
 #define MSG_LEN	  1024
 /* Instance ConfigMaps held from the watch; more are ignored (and logged). */
-#define MAX_CONFIGMAPS 4096
-/* Room a RecordBatch needs besides the records' bytes. */
-#define BATCH_OVERHEAD	  256
-#define BATCH_PER_RECORD  8
+#define MAX_CONFIGMAPS	  4096
 #define INSTANCE_FILE_EXT ".yaml"
 
 typedef Gadget__Agent__V1__Response pb_response;
@@ -98,84 +84,18 @@ typedef Gadget__Agent__V1__ErrorCode pb_errcode;
 
 enum dsrc_kind {
 	SRC_SIGNAL = 1,
-	SRC_DRAIN,
 	SRC_RETRY,
 	SRC_JOBS,
 	SRC_CM,
 	SRC_SERVER,
 	SRC_HEALTH,
 	SRC_COLL,
-	SRC_RING,
-	SRC_FETCH,
-	SRC_TIMEOUT,
+	SRC_RUNS,
 };
 
 struct dsrc {
 	enum dsrc_kind kind;
 	void *obj;
-};
-
-struct dbatch_rec {
-	uint32_t off;
-	uint32_t len;
-};
-
-struct dbatch {
-	struct base_buf buf;
-	struct dbatch_rec *recs;
-	size_t n, cap;
-	size_t ds;
-	uint64_t fetch;
-	bool fetch_end;
-	uint64_t first_seq;
-	struct dbatch *next; /* held while starting */
-};
-
-struct drun;
-struct dinst;
-
-struct dsub {
-	struct drun *run;
-	struct agent_session *sess;
-	uint64_t req_id;
-	uint64_t run_id;
-	uint64_t dropped_pending;
-	uint64_t dropped_total;
-	bool started; /* RunStarted sent */
-	bool attach;
-	/* attach: what to replay once the instance runs */
-	uint32_t replay_max;
-	bool no_replay;
-	struct dsub *next;
-};
-
-struct drun {
-	struct agent_daemon *d;
-	uint64_t id;
-	struct dinst *inst;			   /* NULL: a client's run */
-	Gadget__Agent__V1__GadgetSpec *spec_owned; /* client runs */
-	const Gadget__Agent__V1__GadgetSpec *spec;
-	char *image; /* as requested */
-	struct agent_image *img;
-	struct oci_metadata *md;
-	struct run_runner *runner;
-	struct run_runner_opts ropts;
-	struct run_selector sel;
-	char errbuf[MSG_LEN];
-	struct dsrc ring_src, fetch_src, timeout_src;
-	int fetch_fd, timeout_fd;
-	bool ring_added;
-	bool has_tracer, has_mapiter, starting;
-	bool loaded; /* run_runner_start() was called: links to close */
-	uint64_t seq, cur_fetch, fetches, lost_seen;
-	struct dbatch b;
-	struct dbatch *held, **held_tail;
-	ProtobufCBinaryData *bins;
-	size_t bins_cap;
-	struct dsub *subs;
-	struct agent_metrics_gadget *stat;
-	bool client; /* counted in n_client_runs */
-	struct drun *next;
 };
 
 struct dinst {
@@ -188,10 +108,9 @@ struct dinst {
 	bool invalid; /* did not parse (logged once) */
 	Gadget__Agent__V1__InstanceState state;
 	char *error;
-	bool wants_runtime; /* failed for lack of a runtime: retried when one answers */
-	uint64_t gen;	    /* start attempts, to match completions */
-	struct drun *run;   /* when here */
-	struct agent_instance_ring *ring;
+	bool wants_runtime;    /* failed for lack of a runtime: retried when one answers */
+	uint64_t gen;	       /* start attempts, to match completions */
+	struct agent_run *run; /* when here */
 	bool seen;
 	struct dinst *next;
 };
@@ -203,16 +122,6 @@ enum djob_purpose {
 	JOB_INSTANCE,  /* an instance start: resolve */
 	JOB_CM_CREATE, /* CreateInstance: POST the ConfigMap */
 	JOB_CM_DELETE, /* DeleteInstance: DELETE the ConfigMap */
-	JOB_DETACH,    /* free a loaded runner: closing its links takes a while */
-};
-
-/* What a runner borrows, freed with it (in a worker when it may be). */
-struct dgrave {
-	struct run_runner *runner;
-	struct agent_image *img;
-	struct oci_metadata *md;
-	Gadget__Agent__V1__GadgetSpec *spec;
-	struct run_selector sel;
 };
 
 struct djob {
@@ -221,7 +130,8 @@ struct djob {
 	enum djob_purpose purpose;
 	uint64_t sid, rid;
 	char *image;
-	ProtobufCMessage *msg; /* owned: GetGadgetInfo, GadgetSpec or InstanceSpec */
+	Gadget__Agent__V1__GadgetSpec *spec;	/* GetGadgetInfo (image, params), RunGadget */
+	Gadget__Agent__V1__InstanceSpec *ispec; /* CreateInstance */
 	char *inst_id;
 	uint64_t gen;
 	/* Kubernetes */
@@ -233,7 +143,6 @@ struct djob {
 	enum agent_image_error ikind;
 	char err[AGENT_IMAGE_ERRLEN];
 	struct agent_image *img;
-	struct dgrave grave;
 };
 
 struct dcm_entry {
@@ -253,11 +162,10 @@ struct agent_daemon {
 	char *node, *version, *state_dir, *unix_path;
 	int64_t started_ms;
 	int ep;
-	struct dsrc sig_src, drain_src, retry_src, jobs_src, cm_src, server_src, health_src,
-		coll_src;
-	int sig_fd, drain_fd, retry_fd, cm_fd;
-	bool drain_on, stopping;
-	bool freed; /* a run or its fds went while handling an event */
+	struct dsrc sig_src, retry_src, jobs_src, cm_src, server_src, health_src, coll_src,
+		runs_src;
+	int sig_fd, retry_fd, cm_fd;
+	bool stopping;
 	struct agent_server *srv;
 	struct agent_health *health;
 	struct agent_image_opts img_opts;
@@ -291,14 +199,11 @@ struct agent_daemon {
 	struct agent_worker_pool *pool;
 
 	/* runs and instances */
-	struct drun *runs;
+	struct agent_run_table *runs;
 	struct dinst *insts;
-	uint64_t next_run_id;
-	size_t n_client_runs; /* streaming or starting */
-	size_t n_attaches;
+	size_t pending_runs; /* RunGadget resolving its image */
 };
 
-static void run_end(struct drun *r, Gadget__Agent__V1__RunEndReason reason, const char *error);
 static void inst_start(struct agent_daemon *d, struct dinst *in);
 static void inst_fail(struct dinst *in, bool wants_runtime, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -312,33 +217,6 @@ static int ep_add(struct agent_daemon *d, int fd, struct dsrc *src, enum dsrc_ki
 	src->kind = kind;
 	src->obj = obj;
 	return epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
-
-static void ep_del(struct agent_daemon *d, int fd)
-{
-	if (fd >= 0)
-		epoll_ctl(d->ep, EPOLL_CTL_DEL, fd, NULL);
-}
-
-/* A self-contained copy of any message (pack, unpack). */
-static ProtobufCMessage *msg_dup(const ProtobufCMessage *m)
-{
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = malloc(len ? len : 1);
-	ProtobufCMessage *copy;
-
-	if (!buf)
-		return NULL;
-	protobuf_c_message_pack(m, buf);
-	copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
-	free(buf);
-	return copy;
-}
-
-static void msg_free(ProtobufCMessage *m)
-{
-	if (m)
-		protobuf_c_message_free_unpacked(m, NULL);
 }
 
 static char *path_join(const char *root, const char *path)
@@ -371,25 +249,13 @@ static pb_errcode image_errcode(enum agent_image_error k)
 
 /* ------------------------------------------------------------ workers */
 
-static void grave_free(struct dgrave *g)
-{
-	g->runner = run_runner_free(g->runner);
-	g->md = oci_metadata_free(g->md);
-	g->img = agent_image_free(g->img);
-	run_selector_done(&g->sel);
-	memset(&g->sel, 0, sizeof(g->sel));
-	if (g->spec)
-		msg_free(&g->spec->base);
-	g->spec = NULL;
-}
-
 static void job_free(struct djob *j)
 {
 	if (!j)
 		return;
-	grave_free(&j->grave);
 	free(j->image);
-	msg_free(j->msg);
+	agent_run_spec_free(j->spec);
+	agent_instance_spec_free(j->ispec);
 	free(j->inst_id);
 	free(j->path);
 	json_decref(j->body);
@@ -417,9 +283,6 @@ static void job_work(struct agent_worker_job *w)
 	case JOB_CM_DELETE:
 		j->rc = k8s_client_request(d->kc, "DELETE", j->path, j->body, NULL, &j->reply,
 					   j->err, sizeof(j->err));
-		break;
-	case JOB_DETACH:
-		grave_free(&j->grave);
 		break;
 	}
 }
@@ -457,505 +320,21 @@ static struct djob *job_new(struct agent_daemon *d, enum djob_purpose purpose, u
 	return j;
 }
 
-/* ------------------------------------------------------------ batches */
-
-static void batch_reset(struct dbatch *b)
-{
-	base_buf_reset(&b->buf);
-	b->n = 0;
-	b->fetch_end = false;
-}
-
-static void batch_done(struct dbatch *b)
-{
-	base_buf_done(&b->buf);
-	free(b->recs);
-	b->recs = NULL;
-	b->n = b->cap = 0;
-}
-
-static int batch_add(struct dbatch *b, const char *json, size_t len)
-{
-	size_t off = b->buf.len;
-	int r;
-
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct dbatch_rec *p = realloc(b->recs, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		b->recs = p;
-		b->cap = cap;
-	}
-	r = base_buf_append(&b->buf, json, len);
-	if (r)
-		return r;
-	b->recs[b->n].off = (uint32_t)off;
-	b->recs[b->n].len = (uint32_t)len;
-	b->n++;
-	return 0;
-}
-
-static size_t batch_bytes(const struct dbatch *b)
-{
-	return b->buf.len + b->n * BATCH_PER_RECORD + BATCH_OVERHEAD;
-}
-
 static char *cstr(const char *s)
 {
 	return (char *)(s ? s : "");
 }
 
-/* ------------------------------------------------------------ subscribers */
-
-static void sub_send_started(struct drun *r, struct dsub *s)
-{
-	Gadget__Agent__V1__RunStarted rs = GADGET__AGENT__V1__RUN_STARTED__INIT;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	struct agent_gadget_info info;
-
-	if (agent_gadget_info_init(&info, r->runner, r->image, r->img, r->md) < 0) {
-		agent_session_send_error(s->sess, s->req_id, ERRC(INTERNAL), "%s",
-					 strerror(ENOMEM));
-		return;
-	}
-	rs.run_id = s->run_id;
-	rs.info = &info.gi;
-	rs.node = r->d->node;
-	rs.instance_id = r->inst ? r->inst->id : (char *)"";
-	resp.id = s->req_id;
-	resp.payload_case = RESP(RUN_STARTED);
-	resp.run_started = &rs;
-	agent_session_send(s->sess, &resp);
-	agent_gadget_info_done(&info);
-	s->started = true;
-}
-
-static void sub_send_ended(struct drun *r, struct dsub *s, Gadget__Agent__V1__RunEndReason reason,
-			   const char *error)
-{
-	Gadget__Agent__V1__RunEnded re = GADGET__AGENT__V1__RUN_ENDED__INIT;
-	Gadget__Agent__V1__Error e = GADGET__AGENT__V1__ERROR__INIT;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-
-	re.run_id = s->run_id;
-	re.reason = reason;
-	if (error) {
-		e.code = ERRC(GADGET);
-		e.message = (char *)error;
-		re.error = &e;
-	}
-	re.records = r->seq;
-	re.dropped_total = s->dropped_total;
-	re.kernel_lost = r->runner ? run_runner_lost(r->runner) : r->lost_seen;
-	resp.id = s->req_id;
-	resp.payload_case = RESP(RUN_ENDED);
-	resp.run_ended = &re;
-	agent_session_send(s->sess, &resp);
-}
-
-/* Sends b (records of r) to s as one RecordBatch; counts it as dropped if refused. */
-static void sub_send_batch(struct drun *r, struct dsub *s, const struct dbatch *b,
-			   const ProtobufCBinaryData *bins, size_t first, size_t n, bool replay,
-			   uint64_t first_seq)
-{
-	Gadget__Agent__V1__RecordBatch rb = GADGET__AGENT__V1__RECORD_BATCH__INIT;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	const struct run_runner_ds_info *di;
-
-	rb.run_id = s->run_id;
-	rb.first_seq = first_seq;
-	rb.dropped_before = s->dropped_pending;
-	rb.dropped_total = s->dropped_total;
-	rb.records = (ProtobufCBinaryData *)bins + first;
-	rb.n_records = n;
-	di = b && r->runner ? run_runner_ds(r->runner, b->ds) : NULL;
-	rb.data_source = cstr(di ? di->name : NULL);
-	rb.fetch = b ? b->fetch : 0;
-	rb.fetch_end = b ? b->fetch_end : false;
-	rb.replay = replay;
-	rb.kernel_lost = r->runner ? run_runner_lost(r->runner) : r->lost_seen;
-	resp.id = s->req_id;
-	resp.payload_case = RESP(RECORDS);
-	resp.records = &rb;
-	if (agent_session_send_records(s->sess, &resp, n) < 0) {
-		s->dropped_pending += n;
-		s->dropped_total += n;
-	} else {
-		s->dropped_pending = 0;
-	}
-}
-
-static int run_bins_reserve(struct drun *r, size_t n)
-{
-	ProtobufCBinaryData *p;
-
-	if (n <= r->bins_cap)
-		return 0;
-	p = realloc(r->bins, n * sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	r->bins = p;
-	r->bins_cap = n;
-	return 0;
-}
-
-/*
- * Sends the kept records of an instance to a new attach, newest max (0 =
- * all), in batches of one data source each.
- */
-static void sub_replay(struct drun *r, struct dsub *s, uint32_t max)
-{
-	size_t kept = agent_instance_ring_count(r->inst->ring), start = 0, i, bytes = 0, n = 0;
-	struct dbatch meta = {0};
-	uint64_t seq;
-	const char *json;
-	size_t len, ds;
-
-	if (max && kept > max)
-		start = kept - max;
-	if (start >= kept || run_bins_reserve(r, kept - start) < 0)
-		return;
-	for (i = start; i < kept; i++) {
-		agent_instance_ring_get(r->inst->ring, i, &seq, &ds, &json, &len);
-		if (n && (ds != meta.ds || bytes + len + BATCH_PER_RECORD + BATCH_OVERHEAD >
-						   AGENT_WIRE_MAX_BATCH_BYTES)) {
-			sub_send_batch(r, s, &meta, r->bins, 0, n, true, meta.first_seq);
-			n = 0;
-			bytes = 0;
-		}
-		if (!n) {
-			meta.ds = ds;
-			meta.first_seq = seq;
-		}
-		r->bins[n].data = (uint8_t *)json;
-		r->bins[n].len = len;
-		n++;
-		bytes += len + BATCH_PER_RECORD;
-	}
-	if (n)
-		sub_send_batch(r, s, &meta, r->bins, 0, n, true, meta.first_seq);
-}
-
-static void sub_unlink(struct drun *r, struct dsub *s)
-{
-	struct dsub **pp;
-
-	for (pp = &r->subs; *pp; pp = &(*pp)->next)
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	if (s->attach)
-		r->d->n_attaches--;
-	free(s);
-}
-
-/* ------------------------------------------------------------ publishing */
-
-static void run_emit(struct drun *r, const struct dbatch *b)
-{
-	struct dsub *s;
-	size_t i;
-
-	if (run_bins_reserve(r, b->n) < 0)
-		return;
-	for (i = 0; i < b->n; i++) {
-		r->bins[i].data = (uint8_t *)b->buf.data + b->recs[i].off;
-		r->bins[i].len = b->recs[i].len;
-	}
-	for (s = r->subs; s; s = s->next)
-		if (s->started)
-			sub_send_batch(r, s, b, r->bins, 0, b->n, false, b->first_seq);
-	if (r->inst && r->inst->ring)
-		for (i = 0; i < b->n; i++)
-			agent_instance_ring_push(r->inst->ring, b->first_seq + i, b->ds,
-						 b->buf.data + b->recs[i].off, b->recs[i].len);
-}
-
-/* Publishes the batch being filled (also an empty one that ends a fetch). */
-static void run_publish(struct drun *r)
-{
-	struct dbatch *h;
-
-	if (!r->b.n && !r->b.fetch_end)
-		return;
-	if (!r->starting) {
-		run_emit(r, &r->b);
-		batch_reset(&r->b);
-		return;
-	}
-	/* records made inside run_runner_start(): kept until RunStarted is out */
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		batch_reset(&r->b);
-		return;
-	}
-	*h = r->b;
-	h->next = NULL;
-	*r->held_tail = h;
-	r->held_tail = &h->next;
-	memset(&r->b, 0, sizeof(r->b));
-	r->b.buf = (struct base_buf)BASE_BUF_INIT(0);
-}
-
-static void run_release_held(struct drun *r)
-{
-	struct dbatch *h = r->held, *next;
-
-	for (; h; h = next) {
-		next = h->next;
-		run_emit(r, h);
-		batch_done(h);
-		free(h);
-	}
-	r->held = NULL;
-	r->held_tail = &r->held;
-}
-
-static int run_on_record(void *ctx, size_t ds, const char *json, size_t len)
-{
-	struct drun *r = ctx;
-	const struct run_runner_ds_info *di = run_runner_ds(r->runner, ds);
-	uint64_t fetch = di && di->type != RUN_RUNNER_DS_TRACER ? r->cur_fetch : 0;
-
-	if (r->b.n && (r->b.ds != ds || r->b.fetch != fetch ||
-		       batch_bytes(&r->b) + len + BATCH_PER_RECORD > AGENT_WIRE_MAX_BATCH_BYTES))
-		run_publish(r);
-	if (!r->b.n) {
-		r->b.ds = ds;
-		r->b.fetch = fetch;
-		r->b.first_seq = r->seq;
-	}
-	if (batch_add(&r->b, json, len) < 0)
-		return -ENOMEM;
-	r->seq++;
-	r->stat->records++;
-	return 0;
-}
-
-static int run_on_fetch_end(void *ctx, size_t ds, uint64_t fetch)
-{
-	struct drun *r = ctx;
-
-	if (r->b.n && (r->b.ds != ds || r->b.fetch != fetch))
-		run_publish(r);
-	if (!r->b.n) {
-		r->b.ds = ds;
-		r->b.fetch = fetch;
-		r->b.first_seq = r->seq;
-	}
-	r->b.fetch_end = true;
-	run_publish(r);
-	return 0;
-}
-
-static void run_count_lost(struct drun *r)
-{
-	uint64_t lost;
-
-	if (!r->runner)
-		return;
-	lost = run_runner_lost(r->runner);
-	if (lost > r->lost_seen) {
-		r->stat->lost += lost - r->lost_seen;
-		r->lost_seen = lost;
-	}
-}
-
 /* ------------------------------------------------------------ runs */
-
-static void drain_update(struct agent_daemon *d)
-{
-	struct drun *r;
-	bool need = false;
-
-	for (r = d->runs; r && !need; r = r->next)
-		need = r->runner && r->has_tracer;
-	if (need == d->drain_on)
-		return;
-	agent_clock_timer_set(d->drain_fd, need ? AGENT_DAEMON_DRAIN_MS : 0,
-			      need ? AGENT_DAEMON_DRAIN_MS : 0);
-	d->drain_on = need;
-}
-
-/*
- * Frees the runner of r and what it borrows.  Closing a loaded gadget's
- * links waits for the kernel (an RCU grace period per tracepoint, tens of
- * milliseconds each), so that goes to a worker: the loop goes on serving the
- * other clients meanwhile.  The runner stops following the container
- * collection here first, since only the loop may touch the collection.
- */
-static void run_bury(struct drun *r)
-{
-	struct agent_daemon *d = r->d;
-	struct dgrave g = {
-		.runner = r->runner,
-		.img = r->img,
-		.md = r->md,
-		.spec = r->spec_owned,
-		.sel = r->sel,
-	};
-	struct djob *j = NULL;
-
-	run_runner_unfollow(r->runner);
-	if (r->loaded && r->runner)
-		j = job_new(d, JOB_DETACH, 0, 0, NULL);
-	r->runner = NULL;
-	r->img = NULL;
-	r->md = NULL;
-	r->spec_owned = NULL;
-	r->loaded = false;
-	memset(&r->sel, 0, sizeof(r->sel));
-	if (r->inst)
-		r->spec = r->inst->spec->gadget;
-	if (!j) {
-		grave_free(&g);
-		return;
-	}
-	j->grave = g;
-	job_submit(d, j);
-}
-
-/* Detaches the gadget; the run object stays (an instance may start again). */
-static void run_stop_runner(struct drun *r)
-{
-	struct agent_daemon *d = r->d;
-	struct dbatch *h, *next;
-
-	if (r->runner || r->fetch_fd >= 0 || r->timeout_fd >= 0)
-		d->freed = true;
-	if (r->ring_added)
-		ep_del(d, run_runner_fd(r->runner));
-	r->ring_added = false;
-	if (r->fetch_fd >= 0) {
-		ep_del(d, r->fetch_fd);
-		close(r->fetch_fd);
-		r->fetch_fd = -1;
-	}
-	if (r->timeout_fd >= 0) {
-		ep_del(d, r->timeout_fd);
-		close(r->timeout_fd);
-		r->timeout_fd = -1;
-	}
-	run_count_lost(r);
-	run_bury(r);
-	for (h = r->held; h; h = next) {
-		next = h->next;
-		batch_done(h);
-		free(h);
-	}
-	r->held = NULL;
-	r->held_tail = &r->held;
-	batch_reset(&r->b);
-	r->starting = false;
-	drain_update(d);
-}
-
-static void run_free(struct drun *r)
-{
-	struct agent_daemon *d = r->d;
-	struct drun **pp;
-
-	while (r->subs)
-		sub_unlink(r, r->subs);
-	run_stop_runner(r);
-	for (pp = &d->runs; *pp; pp = &(*pp)->next)
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
-	if (r->client)
-		d->n_client_runs--;
-	batch_done(&r->b);
-	if (r->spec_owned)
-		msg_free(&r->spec_owned->base);
-	d->freed = true;
-	free(r->image);
-	free(r->bins);
-	free(r);
-	drain_update(d);
-}
-
-static struct drun *run_new(struct agent_daemon *d, const Gadget__Agent__V1__GadgetSpec *spec,
-			    Gadget__Agent__V1__GadgetSpec *owned, struct dinst *inst)
-{
-	struct drun *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		return NULL;
-	r->d = d;
-	r->id = ++d->next_run_id;
-	r->inst = inst;
-	r->spec = spec;
-	r->spec_owned = owned;
-	r->image = strdup(spec->image);
-	r->fetch_fd = r->timeout_fd = -1;
-	r->held_tail = &r->held;
-	r->b.buf = (struct base_buf)BASE_BUF_INIT(0);
-	r->stat = agent_metrics_gadget(d->metrics, NULL);
-	if (!r->image) {
-		free(r);
-		return NULL;
-	}
-	r->next = d->runs;
-	d->runs = r;
-	r->client = !inst;
-	if (r->client)
-		d->n_client_runs++;
-	return r;
-}
-
-/* Selector from the request; strings are borrowed from spec.  -EINVAL with msg. */
-static int run_selector(struct drun *r, char *msg, size_t len)
-{
-	const Gadget__Agent__V1__Selector *s = r->spec->selector;
-	struct base_buf text = BASE_BUF_INIT(RUN_SELECTOR_MAX_TEXT);
-	char why[160] = "";
-	size_t i;
-	int rc = 0;
-
-	memset(&r->sel, 0, sizeof(r->sel));
-	if (!s)
-		return 0;
-	r->sel.k8s_namespace = s->namespace_;
-	r->sel.k8s_podname = s->podname;
-	r->sel.k8s_containername = s->containername;
-	r->sel.container_name = s->runtime_containername;
-	for (i = 0; i < s->n_labels; i++) {
-		const Gadget__Agent__V1__KeyValue *kv = s->labels[i];
-
-		if (!kv->key[0] || strpbrk(kv->key, ",=") || strchr(kv->value, ',')) {
-			snprintf(msg, len, "selector label '%.64s=%.64s' is not a valid label",
-				 kv->key, kv->value);
-			rc = -EINVAL;
-			goto out;
-		}
-		if (base_buf_printf(&text, "%s%s=%s", i ? "," : "", kv->key, kv->value) < 0) {
-			snprintf(msg, len, "selector labels longer than %d bytes",
-				 RUN_SELECTOR_MAX_TEXT);
-			rc = -E2BIG;
-			goto out;
-		}
-	}
-	if (text.len) {
-		rc = run_selector_set_labels(&r->sel, text.data, why, sizeof(why));
-		if (rc < 0)
-			snprintf(msg, len, "selector labels: %s", why[0] ? why : strerror(-rc));
-	}
-out:
-	base_buf_done(&text);
-	return rc;
-}
 
 /*
  * The enrichment of endpoint fields needs every service and node of the
  * cluster: those caches start with the first run that has such a field, so
  * an agent that never runs one does not hold them.
  */
-static struct k8s_enrich *k8s_enrich_l4(struct agent_daemon *d)
+static struct k8s_enrich *k8s_enrich_l4(void *ctx)
 {
+	struct agent_daemon *d = ctx;
 	struct k8s_cache_opts co = {.client = d->kc};
 	struct k8s_enrich_opts eo;
 	int rc = 0;
@@ -977,299 +356,6 @@ static struct k8s_enrich *k8s_enrich_l4(struct agent_daemon *d)
 	}
 	base_log_info("agent: watching services and nodes for endpoint fields");
 	return d->kenrich_l4;
-}
-
-static bool run_wants_containers(const struct drun *r)
-{
-	return !run_selector_empty(&r->sel);
-}
-
-/*
- * Opens the gadget of r (r->img), applies params and pipeline options; with
- * start, also the container selection, load and attach.  -errno with the
- * protocol's error code in *code and a message in msg.
- */
-static int run_build(struct drun *r, const Gadget__Agent__V1__KeyValue *const *params,
-		     size_t n_params, bool start, pb_errcode *code, char *msg, size_t len)
-{
-	struct agent_daemon *d = r->d;
-	const Gadget__Agent__V1__GadgetSpec *g = r->spec;
-	char mderr[256];
-	size_t i;
-	int rc;
-
-	msg[0] = '\0';
-	if (r->img->config && r->img->config_len &&
-	    (rc = oci_metadata_parse(r->img->config, r->img->config_len, &r->md, mderr,
-				     sizeof(mderr))) < 0) {
-		*code = ERRC(IMAGE);
-		snprintf(msg, len, "image %s: %s", r->img->ref, mderr);
-		return rc;
-	}
-	if (start) {
-		rc = run_selector(r, msg, len);
-		if (rc < 0) {
-			*code = ERRC(INVALID_PARAM);
-			return rc;
-		}
-		if (run_wants_containers(r) && !agent_containers_collection(d->containers)) {
-			char tried[512];
-
-			agent_containers_tried(d->containers, tried, sizeof(tried));
-			*code = ERRC(UNAVAILABLE);
-			snprintf(msg, len,
-				 "a container selector needs a container runtime, and none answers "
-				 "(tried %s)",
-				 tried);
-			return -ENODEV;
-		}
-	}
-	r->stat = agent_metrics_gadget(d->metrics, r->img->name);
-	r->ropts = (struct run_runner_opts){
-		.sz = sizeof(struct run_runner_opts),
-		.name = r->img->name,
-		.program = r->img->program,
-		.program_len = r->img->program_len,
-		.md = r->md,
-		.output = RUN_OUTPUT_JSON,
-		.fields = g->fields && g->fields[0] ? g->fields : NULL,
-		.filters = (const char *const *)g->filters,
-		.n_filters = g->n_filters,
-		.sort = g->sort && g->sort[0] ? g->sort : NULL,
-		.max_entries = g->max_entries,
-		.out_fd = -1,
-		.sink = {.record = run_on_record, .fetch_end = run_on_fetch_end, .ctx = r},
-		.selector = start ? &r->sel : NULL,
-		.host = start && g->selector && g->selector->host,
-		.coll = agent_containers_collection(d->containers),
-		.enrich = agent_containers_enrich(d->containers),
-		.k8s = d->kenrich,
-		.node_name = d->node,
-		.errbuf = r->errbuf,
-	};
-	r->ropts.errbuf_len = sizeof(r->errbuf);
-	r->errbuf[0] = '\0';
-	if (g->n_filters > RUN_RUNNER_MAX_FILTERS) {
-		*code = ERRC(INVALID_PARAM);
-		snprintf(msg, len, "more than %d filters", RUN_RUNNER_MAX_FILTERS);
-		return -E2BIG;
-	}
-	rc = run_runner_new(&r->ropts, &r->runner);
-	if (rc < 0) {
-		*code = rc == -ENOMEM ? ERRC(INTERNAL) : ERRC(GADGET);
-		snprintf(msg, len, "%.100s: %.900s", r->img->ref,
-			 r->errbuf[0] ? r->errbuf : strerror(-rc));
-		return rc;
-	}
-	if (start && d->kc && run_runner_has_l4endpoint(r->runner)) {
-		r->ropts.k8s = k8s_enrich_l4(d);
-		run_runner_set_opts(r->runner, &r->ropts);
-	}
-	if (n_params > RUN_RUNNER_MAX_PARAMS) {
-		*code = ERRC(INVALID_PARAM);
-		snprintf(msg, len, "more than %d params", RUN_RUNNER_MAX_PARAMS);
-		return -E2BIG;
-	}
-	for (i = 0; i < n_params; i++) {
-		r->errbuf[0] = '\0';
-		rc = run_runner_set_param(r->runner, params[i]->key, params[i]->value);
-		if (rc < 0) {
-			*code = ERRC(INVALID_PARAM);
-			if (r->errbuf[0])
-				snprintf(msg, len, "%s", r->errbuf);
-			else if (rc == -ENOENT)
-				snprintf(msg, len, "gadget %s has no param '%s'", r->img->name,
-					 params[i]->key);
-			else
-				snprintf(msg, len, "invalid value '%s' for param '%s'",
-					 params[i]->value, params[i]->key);
-			return rc;
-		}
-	}
-	r->errbuf[0] = '\0';
-	rc = run_runner_prepare(r->runner);
-	if (rc < 0) {
-		*code = rc == -ENODEV					     ? ERRC(UNAVAILABLE)
-			: rc == -EINVAL || rc == -EOPNOTSUPP || rc == -E2BIG ? ERRC(INVALID_PARAM)
-									     : ERRC(GADGET);
-		snprintf(msg, len, "%s", r->errbuf[0] ? r->errbuf : strerror(-rc));
-		return rc;
-	}
-	if (!start)
-		return 0;
-	r->has_tracer = run_runner_has_tracer(r->runner);
-	r->has_mapiter = run_runner_has_mapiter(r->runner);
-	r->starting = true;
-	r->loaded = true;
-	r->cur_fetch = 1;
-	r->errbuf[0] = '\0';
-	rc = run_runner_start(r->runner);
-	r->starting = false;
-	if (rc < 0) {
-		*code = ERRC(GADGET);
-		snprintf(msg, len, "%s", r->errbuf[0] ? r->errbuf : strerror(-rc));
-		return rc;
-	}
-	return 0;
-}
-
-/* After a successful start: fds, timers, RunStarted to the waiting subscribers. */
-static int run_go(struct drun *r, uint64_t timeout_ms)
-{
-	struct agent_daemon *d = r->d;
-	const Gadget__Agent__V1__GadgetSpec *g = r->spec;
-	struct dsub *s;
-	int fd, rc;
-
-	fd = run_runner_fd(r->runner);
-	if (r->has_tracer && fd >= 0) {
-		rc = ep_add(d, fd, &r->ring_src, SRC_RING, r);
-		if (rc < 0)
-			return rc;
-		r->ring_added = true;
-	}
-	if (r->has_mapiter) {
-		uint64_t ms = g->map_fetch_interval_ms ? g->map_fetch_interval_ms : 1000;
-
-		r->fetch_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (r->fetch_fd < 0)
-			return -errno;
-		rc = ep_add(d, r->fetch_fd, &r->fetch_src, SRC_FETCH, r);
-		if (!rc)
-			rc = agent_clock_timer_set(r->fetch_fd, ms, ms);
-		if (rc < 0)
-			return rc;
-	}
-	if (timeout_ms) {
-		r->timeout_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (r->timeout_fd < 0)
-			return -errno;
-		rc = ep_add(d, r->timeout_fd, &r->timeout_src, SRC_TIMEOUT, r);
-		if (!rc)
-			rc = agent_clock_timer_set(r->timeout_fd, timeout_ms, 0);
-		if (rc < 0)
-			return rc;
-	}
-	for (s = r->subs; s; s = s->next) {
-		if (s->started)
-			continue;
-		sub_send_started(r, s);
-		if (s->attach && !s->no_replay)
-			sub_replay(r, s, s->replay_max);
-	}
-	run_release_held(r);
-	drain_update(d);
-	return 0;
-}
-
-/*
- * Ends a client run, or the streams of an instance's subscribers: what is
- * still in the ring buffers and the batch goes out first, then RunEnded.
- * A client run is freed; an instance's run keeps its object.
- */
-static void run_end(struct drun *r, Gadget__Agent__V1__RunEndReason reason, const char *error)
-{
-	struct dsub *s;
-
-	if (r->runner && !r->starting) {
-		if (r->has_tracer && !error)
-			run_runner_consume(r->runner);
-		run_publish(r);
-		run_count_lost(r);
-	}
-	for (s = r->subs; s; s = s->next) {
-		if (s->started)
-			sub_send_ended(r, s, reason, error);
-		else
-			agent_session_send_error(s->sess, s->req_id, ERRC(UNAVAILABLE),
-						 "instance %s stopped before it ran",
-						 r->inst ? r->inst->name : "?");
-		/* out now: detaching the gadget below takes a while */
-		agent_session_flush(s->sess);
-	}
-	while (r->subs)
-		sub_unlink(r, r->subs);
-	if (!r->inst)
-		run_free(r);
-	else
-		run_stop_runner(r);
-}
-
-/* The runner broke while running. */
-static void run_fail(struct drun *r, int rc)
-{
-	char msg[MSG_LEN];
-
-	snprintf(msg, sizeof(msg), "%.64s: %.900s", r->img ? r->img->name : r->image,
-		 r->errbuf[0] ? r->errbuf : strerror(-rc));
-	base_log_warn("agent: run %llu of %s failed: %s", (unsigned long long)r->id, r->image, msg);
-	if (r->inst) {
-		struct dinst *in = r->inst;
-
-		run_end(r, END(ERROR), msg);
-		inst_fail(in, false, "%s", msg);
-	} else {
-		run_end(r, END(ERROR), msg);
-	}
-}
-
-static void run_consume(struct drun *r)
-{
-	int rc;
-
-	if (!r->runner || !r->has_tracer)
-		return;
-	r->errbuf[0] = '\0';
-	rc = run_runner_consume(r->runner);
-	if (rc < 0)
-		run_fail(r, rc);
-}
-
-static void run_fetch(struct drun *r)
-{
-	const Gadget__Agent__V1__GadgetSpec *g = r->spec;
-	int rc;
-
-	agent_clock_drain(r->fetch_fd);
-	if (!r->runner)
-		return;
-	r->cur_fetch = ++r->fetches;
-	r->errbuf[0] = '\0';
-	rc = run_runner_fetch(r->runner);
-	if (rc < 0) {
-		run_fail(r, rc);
-		return;
-	}
-	run_publish(r);
-	if (g->map_fetch_count && r->fetches >= g->map_fetch_count) {
-		if (r->inst) {
-			/* an instance that has fetched enough stays listed, without a gadget */
-			run_end(r, END(DONE), NULL);
-			r->inst->state = ISTATE(FAILED);
-			free(r->inst->error);
-			r->inst->error = strdup("done: mapFetchCount fetches made");
-		} else {
-			run_end(r, END(DONE), NULL);
-		}
-	}
-}
-
-static void drain_all(struct agent_daemon *d)
-{
-	struct drun *r, *next;
-
-	for (r = d->runs; r; r = next) {
-		next = r->next;
-		if (!r->runner)
-			continue;
-		run_consume(r);
-	}
-	for (r = d->runs; r; r = r->next) {
-		if (!r->runner)
-			continue;
-		run_publish(r);
-		run_count_lost(r);
-	}
 }
 
 /* ------------------------------------------------------------ containers */
@@ -1331,15 +417,14 @@ static void inst_free(struct agent_daemon *d, struct dinst *in,
 	struct dinst **pp;
 
 	if (in->run) {
-		run_end(in->run, reason, NULL);
-		run_free(in->run);
+		agent_run_end(in->run, reason, NULL);
+		agent_run_free(in->run);
 	}
 	for (pp = &d->insts; *pp; pp = &(*pp)->next)
 		if (*pp == in) {
 			*pp = in->next;
 			break;
 		}
-	agent_instance_ring_free(in->ring);
 	agent_instance_spec_free(in->spec);
 	free(in->name);
 	free(in->id);
@@ -1355,8 +440,8 @@ static void inst_start(struct agent_daemon *d, struct dinst *in)
 
 	if (d->stopping)
 		return;
-	if (in->run && in->run->runner)
-		run_stop_runner(in->run);
+	if (in->run)
+		agent_run_stop(in->run);
 	in->state = ISTATE(PENDING);
 	in->wants_runtime = false;
 	in->gen++;
@@ -1373,57 +458,54 @@ static void inst_start(struct agent_daemon *d, struct dinst *in)
 static void inst_started(struct agent_daemon *d, struct djob *j)
 {
 	struct dinst *in = inst_find(d, j->inst_id, true);
-	struct drun *r;
+	struct agent_image *img;
 	pb_errcode code;
 	char msg[MSG_LEN];
-	int rc;
 
 	if (!in || in->gen != j->gen || d->stopping)
 		return;
-	r = in->run;
 	if (j->rc < 0) {
-		struct dsub *s, *next;
-
 		inst_fail(in, false, "%s", j->err);
-		for (s = r->subs; s; s = next) {
-			next = s->next;
-			agent_session_send_error(s->sess, s->req_id, image_errcode(j->ikind),
-						 "instance %s: %s", in->name, j->err);
-			sub_unlink(r, s);
-		}
+		agent_run_refuse(in->run, image_errcode(j->ikind), "instance %s: %s", in->name,
+				 j->err);
 		return;
 	}
-	r->img = j->img;
+	img = j->img;
 	j->img = NULL;
-	/* the runner borrows its spec: a copy of its own, which may outlive the instance */
-	r->spec_owned = (Gadget__Agent__V1__GadgetSpec *)msg_dup(&in->spec->gadget->base);
-	if (r->spec_owned)
-		r->spec = r->spec_owned;
-	rc = run_build(r, (const Gadget__Agent__V1__KeyValue *const *)in->spec->gadget->params,
-		       in->spec->gadget->n_params, true, &code, msg, sizeof(msg));
-	if (rc == 0)
-		rc = run_go(r, 0);
-	if (rc < 0) {
-		struct dsub *s, *next;
-
-		if (!msg[0])
-			snprintf(msg, sizeof(msg), "%s", strerror(-rc));
-		for (s = r->subs; s; s = next) {
-			next = s->next;
-			if (!s->started) {
-				agent_session_send_error(s->sess, s->req_id, code,
-							 "instance %s: %s", in->name, msg);
-				sub_unlink(r, s);
-			}
-		}
-		run_end(r, END(ERROR), msg);
+	if (agent_run_start(in->run, img,
+			    (const Gadget__Agent__V1__KeyValue *const *)in->spec->gadget->params,
+			    in->spec->gadget->n_params, 0, &code, msg, sizeof(msg)) < 0) {
+		agent_run_refuse(in->run, code, "instance %s: %s", in->name, msg);
+		agent_run_end(in->run, END(ERROR), msg);
 		inst_fail(in, code == ERRC(UNAVAILABLE), "%s", msg);
 		return;
 	}
 	in->state = ISTATE(RUNNING);
 	free(in->error);
 	in->error = NULL;
-	base_log_info("agent: instance %s (%s) runs %s", in->name, in->id, r->img->ref);
+	base_log_info("agent: instance %s (%s) runs %s", in->name, in->id,
+		      agent_run_image_ref(in->run));
+}
+
+/* Its gadget failed, or made its last fetch. */
+static void inst_run_ended(void *ctx, struct agent_run *r, Gadget__Agent__V1__RunEndReason reason,
+			   const char *error)
+{
+	struct dinst *in = ctx;
+
+	switch (reason) {
+	case END(ERROR):
+		inst_fail(in, false, "%s", error);
+		break;
+	case END(DONE):
+		/* an instance that has fetched enough stays listed, without a gadget */
+		in->state = ISTATE(FAILED);
+		free(in->error);
+		in->error = strdup("done: mapFetchCount fetches made");
+		break;
+	default:
+		break;
+	}
 }
 
 /*
@@ -1435,7 +517,7 @@ static struct dinst *inst_add(struct agent_daemon *d, const char *name, const ch
 			      Gadget__Agent__V1__InstanceSpec *spec)
 {
 	struct dinst *in = calloc(1, sizeof(*in));
-	uint32_t replay;
+	struct agent_run_opts ro = {0};
 
 	if (!in) {
 		agent_instance_spec_free(spec);
@@ -1460,9 +542,14 @@ static struct dinst *inst_add(struct agent_daemon *d, const char *name, const ch
 	in->here = agent_instance_spec_for_node(spec, d->node);
 	if (!in->here)
 		return in;
-	replay = spec->replay_records ? spec->replay_records : AGENT_WIRE_DEFAULT_REPLAY_RECORDS;
-	if (agent_instance_ring_new(replay, &in->ring) < 0 ||
-	    !(in->run = run_new(d, spec->gadget, NULL, in))) {
+	ro.spec = spec->gadget;
+	ro.instance_name = in->name;
+	ro.instance_id = in->id;
+	ro.replay_records =
+		spec->replay_records ? spec->replay_records : AGENT_WIRE_DEFAULT_REPLAY_RECORDS;
+	ro.ops.ended = inst_run_ended;
+	ro.ops.ctx = in;
+	if (agent_run_new(d->runs, &ro, &in->run) < 0) {
 		in->here = false;
 		inst_fail(in, false, "%s", strerror(ENOMEM));
 		return in;
@@ -1911,7 +998,6 @@ static void req_agent_info(struct agent_daemon *d, struct agent_session *s, uint
 	struct cri_collection *coll = agent_containers_collection(d->containers);
 	const char *names[CRI_COLLECTION_MAX_RUNTIMES];
 	struct utsname u;
-	struct drun *r;
 
 	uname(&u);
 	ai.agent_version = d->version;
@@ -1924,8 +1010,7 @@ static void req_agent_info(struct agent_daemon *d, struct agent_session *s, uint
 		coll ? cri_collection_runtimes(coll, names, CRI_COLLECTION_MAX_RUNTIMES) : 0;
 	ai.runtimes = (char **)names;
 	ai.started_unix_ms = d->started_ms;
-	for (r = d->runs; r; r = r->next)
-		ai.runs += !r->inst && r->runner;
+	ai.runs = (uint32_t)agent_run_table_streaming(d->runs);
 	ai.instances = (uint32_t)inst_count_here(d, true);
 	ai.containers = coll ? (uint32_t)cri_collection_count(coll) : 0;
 	ai.max_message_bytes = AGENT_WIRE_MAX_MESSAGE;
@@ -1956,12 +1041,17 @@ static bool req_image_ok(struct agent_daemon *d, struct agent_session *s, uint64
 static void req_gadget_info(struct agent_daemon *d, struct agent_session *s, uint64_t id,
 			    const Gadget__Agent__V1__GetGadgetInfo *gi)
 {
+	Gadget__Agent__V1__GadgetSpec spec = GADGET__AGENT__V1__GADGET_SPEC__INIT;
 	struct djob *j;
 
 	if (!req_image_ok(d, s, id, gi->image))
 		return;
+	/* what a run is prepared from: the image and the params */
+	spec.image = gi->image;
+	spec.params = gi->params;
+	spec.n_params = gi->n_params;
 	j = job_new(d, JOB_INFO, agent_session_id(s), id, gi->image);
-	if (!j || !(j->msg = msg_dup(&gi->base))) {
+	if (!j || !(j->spec = agent_run_spec_dup(&spec))) {
 		job_free(j);
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
@@ -1971,30 +1061,28 @@ static void req_gadget_info(struct agent_daemon *d, struct agent_session *s, uin
 
 static void done_gadget_info(struct agent_daemon *d, struct djob *j, struct agent_session *s)
 {
-	const Gadget__Agent__V1__GetGadgetInfo *gi = (const void *)j->msg;
-	Gadget__Agent__V1__GadgetSpec spec = GADGET__AGENT__V1__GADGET_SPEC__INIT;
+	struct agent_run_opts ro = {.spec = j->spec};
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
 	struct agent_gadget_info info;
+	struct agent_image *img;
 	pb_errcode code;
 	char msg[MSG_LEN];
-	struct drun *r;
+	struct agent_run *r;
 
 	if (j->rc < 0) {
 		agent_session_send_error(s, j->rid, image_errcode(j->ikind), "%s", j->err);
 		return;
 	}
-	spec.image = gi->image;
-	r = run_new(d, &spec, NULL, NULL);
-	if (!r) {
+	if (agent_run_new(d->runs, &ro, &r) < 0) {
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
 	}
-	r->img = j->img;
+	img = j->img;
 	j->img = NULL;
-	if (run_build(r, (const Gadget__Agent__V1__KeyValue *const *)gi->params, gi->n_params,
-		      false, &code, msg, sizeof(msg)) < 0) {
+	if (agent_run_prepare(r, img, (const Gadget__Agent__V1__KeyValue *const *)j->spec->params,
+			      j->spec->n_params, &code, msg, sizeof(msg)) < 0) {
 		agent_session_send_error(s, j->rid, code, "%s", msg);
-	} else if (agent_gadget_info_init(&info, r->runner, gi->image, r->img, r->md) < 0) {
+	} else if (agent_run_gadget_info(r, &info) < 0) {
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 	} else {
 		resp.payload_case = RESP(GADGET_INFO);
@@ -2002,7 +1090,7 @@ static void done_gadget_info(struct agent_daemon *d, struct djob *j, struct agen
 		send_resp(s, j->rid, &resp);
 		agent_gadget_info_done(&info);
 	}
-	run_free(r);
+	agent_run_free(r);
 }
 
 static void req_run(struct agent_daemon *d, struct agent_session *s, uint64_t id,
@@ -2016,111 +1104,72 @@ static void req_run(struct agent_daemon *d, struct agent_session *s, uint64_t id
 	}
 	if (!req_image_ok(d, s, id, rg->spec->image))
 		return;
-	if (d->n_client_runs >= AGENT_DAEMON_MAX_RUNS) {
+	if (d->pending_runs + agent_run_table_clients(d->runs) >= AGENT_DAEMON_MAX_RUNS) {
 		agent_session_send_error(s, id, ERRC(RESOURCE_EXHAUSTED),
 					 "this agent runs at most %d gadgets for clients at once",
 					 AGENT_DAEMON_MAX_RUNS);
 		return;
 	}
 	j = job_new(d, JOB_RUN, agent_session_id(s), id, rg->spec->image);
-	if (!j || !(j->msg = msg_dup(&rg->spec->base))) {
+	if (!j || !(j->spec = agent_run_spec_dup(rg->spec))) {
 		job_free(j);
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
 	}
 	/* counted from now, so that many runs starting at once cannot pass the bound */
-	d->n_client_runs++;
+	d->pending_runs++;
 	job_submit(d, j);
 }
 
 static void done_run(struct agent_daemon *d, struct djob *j, struct agent_session *s)
 {
-	Gadget__Agent__V1__GadgetSpec *spec = (void *)j->msg;
-	struct dsub *sub;
+	struct agent_run_opts ro = {0};
+	Gadget__Agent__V1__GadgetSpec *spec;
+	struct agent_image *img;
 	pb_errcode code;
 	char msg[MSG_LEN];
-	struct drun *r;
-	int rc;
+	struct agent_run *r;
 
-	d->n_client_runs--;
+	d->pending_runs--;
 	if (!s)
 		return;
 	if (j->rc < 0) {
 		agent_session_send_error(s, j->rid, image_errcode(j->ikind), "%s", j->err);
 		return;
 	}
-	j->msg = NULL;
-	r = run_new(d, spec, spec, NULL);
-	sub = calloc(1, sizeof(*sub));
-	if (!r || !sub) {
-		if (r)
-			run_free(r);
-		else
-			msg_free(&spec->base);
-		free(sub);
+	ro.spec_take = spec = j->spec;
+	j->spec = NULL;
+	if (agent_run_new(d->runs, &ro, &r) < 0) {
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
 	}
-	r->img = j->img;
-	j->img = NULL;
-	sub->run = r;
-	sub->sess = s;
-	sub->req_id = j->rid;
-	sub->run_id = r->id;
-	r->subs = sub;
-	rc = run_build(r, (const Gadget__Agent__V1__KeyValue *const *)spec->params, spec->n_params,
-		       true, &code, msg, sizeof(msg));
-	if (rc == 0) {
-		rc = run_go(r, spec->timeout_ms);
-		if (rc < 0) {
-			code = ERRC(INTERNAL);
-			snprintf(msg, sizeof(msg), "%s", strerror(-rc));
-		}
-	}
-	if (rc < 0) {
-		agent_session_send_error(s, j->rid, code, "%s", msg);
-		run_free(r);
+	if (agent_run_subscribe(r, s, j->rid) < 0) {
+		agent_run_free(r);
+		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
 	}
-	base_log_info("agent: run %llu: %s for %s (%s)", (unsigned long long)r->id, r->img->ref,
+	img = j->img;
+	j->img = NULL;
+	if (agent_run_start(r, img, (const Gadget__Agent__V1__KeyValue *const *)spec->params,
+			    spec->n_params, spec->timeout_ms, &code, msg, sizeof(msg)) < 0) {
+		agent_session_send_error(s, j->rid, code, "%s", msg);
+		agent_run_free(r);
+		return;
+	}
+	base_log_info("agent: run %llu: %s for %s (%s)", (unsigned long long)agent_run_id(r),
+		      agent_run_image_ref(r),
 		      agent_session_client(s)[0] ? agent_session_client(s) : "a client",
 		      agent_session_peer(s));
-	if (run_runner_done(r->runner))
-		run_end(r, END(DONE), NULL);
-}
-
-static struct dsub *sub_find(struct agent_daemon *d, struct agent_session *s, uint64_t run_id)
-{
-	struct drun *r;
-	struct dsub *sub;
-
-	for (r = d->runs; r; r = r->next)
-		for (sub = r->subs; sub; sub = sub->next)
-			if (sub->sess == s && sub->run_id == run_id)
-				return sub;
-	return NULL;
+	if (agent_run_done(r))
+		agent_run_end(r, END(DONE), NULL);
 }
 
 static void req_stop(struct agent_daemon *d, struct agent_session *s, uint64_t id,
 		     const Gadget__Agent__V1__StopRun *sr)
 {
-	struct dsub *sub = sub_find(d, s, sr->run_id);
-
-	if (!sub) {
+	if (agent_run_table_stop(d->runs, s, sr->run_id) == -ENOENT)
 		agent_session_send_error(s, id, ERRC(NOT_FOUND), "no run %llu on this connection",
 					 (unsigned long long)sr->run_id);
-		return;
-	}
-	if (sub->attach) {
-		if (sub->started)
-			sub_send_ended(sub->run, sub, END(DETACHED), NULL);
-		else
-			agent_session_send_error(s, sub->req_id, ERRC(UNAVAILABLE),
-						 "detached before the instance ran");
-		sub_unlink(sub->run, sub);
-		return;
-	}
-	run_end(sub->run, END(STOPPED), NULL);
 }
 
 static void send_instance(struct agent_daemon *d, struct agent_session *s, uint64_t id,
@@ -2160,7 +1209,7 @@ static void req_create(struct agent_daemon *d, struct agent_session *s, uint64_t
 		return;
 	}
 	j = job_new(d, JOB_CREATE, agent_session_id(s), id, ci->spec->gadget->image);
-	if (!j || !(j->msg = msg_dup(&ci->spec->base))) {
+	if (!j || agent_instance_spec_dup(ci->spec, &j->ispec) < 0) {
 		job_free(j);
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
@@ -2171,7 +1220,7 @@ static void req_create(struct agent_daemon *d, struct agent_session *s, uint64_t
 /* The spec passed validation: store it (ConfigMap or file). */
 static void create_store(struct agent_daemon *d, struct djob *j, struct agent_session *s)
 {
-	Gadget__Agent__V1__InstanceSpec *spec = (void *)j->msg;
+	Gadget__Agent__V1__InstanceSpec *spec = j->ispec;
 	struct base_buf text = BASE_BUF_INIT(AGENT_INSTANCE_MAX_YAML);
 	const char *eq = strchr(d->cfg->instance_label, '=');
 	char id[33], *lkey;
@@ -2234,10 +1283,12 @@ static void create_store(struct agent_daemon *d, struct djob *j, struct agent_se
 
 static bool done_create(struct agent_daemon *d, struct djob *j, struct agent_session *s)
 {
-	Gadget__Agent__V1__InstanceSpec *spec = (void *)j->msg;
+	Gadget__Agent__V1__InstanceSpec *spec = j->ispec;
+	struct agent_run_opts ro = {.spec = spec->gadget};
+	struct agent_image *img;
 	pb_errcode code;
 	char msg[MSG_LEN];
-	struct drun *r;
+	struct agent_run *r;
 	int rc;
 
 	if (j->rc < 0) {
@@ -2245,20 +1296,16 @@ static bool done_create(struct agent_daemon *d, struct djob *j, struct agent_ses
 		return false;
 	}
 	/* validate as a run would; containers are checked when it runs */
-	r = run_new(d, spec->gadget, NULL, NULL);
-	if (!r) {
+	if (agent_run_new(d->runs, &ro, &r) < 0) {
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return false;
 	}
-	r->img = j->img;
+	img = j->img;
 	j->img = NULL;
-	rc = run_build(r, (const Gadget__Agent__V1__KeyValue *const *)spec->gadget->params,
-		       spec->gadget->n_params, false, &code, msg, sizeof(msg));
-	if (rc == 0 && spec->gadget->selector) {
-		rc = run_selector(r, msg, sizeof(msg));
-		code = ERRC(INVALID_PARAM);
-	}
-	run_free(r);
+	rc = agent_run_prepare(r, img,
+			       (const Gadget__Agent__V1__KeyValue *const *)spec->gadget->params,
+			       spec->gadget->n_params, &code, msg, sizeof(msg));
+	agent_run_free(r);
 	if (rc < 0) {
 		agent_session_send_error(s, j->rid, code, "%s", msg);
 		return false;
@@ -2269,7 +1316,7 @@ static bool done_create(struct agent_daemon *d, struct djob *j, struct agent_ses
 
 static void done_cm_create(struct agent_daemon *d, struct djob *j, struct agent_session *s)
 {
-	Gadget__Agent__V1__InstanceSpec *spec = (void *)j->msg;
+	Gadget__Agent__V1__InstanceSpec *spec = j->ispec;
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
 	Gadget__Agent__V1__Instance out;
 	json_t *md;
@@ -2309,8 +1356,6 @@ static void req_list_instances(struct agent_daemon *d, struct agent_session *s, 
 		return;
 	}
 	for (in = d->insts; in && i < n; in = in->next) {
-		struct dsub *sub;
-
 		if (!in->here)
 			continue;
 		gadget__agent__v1__instance__init(&v[i]);
@@ -2321,9 +1366,8 @@ static void req_list_instances(struct agent_daemon *d, struct agent_session *s, 
 		v[i].state = in->state;
 		v[i].error = cstr(in->error);
 		v[i].node = d->node;
-		v[i].records = in->run ? in->run->seq : 0;
-		for (sub = in->run ? in->run->subs : NULL; sub; sub = sub->next)
-			v[i].clients++;
+		v[i].records = in->run ? agent_run_records(in->run) : 0;
+		v[i].clients = in->run ? (uint32_t)agent_run_subscribers(in->run) : 0;
 		i++;
 	}
 	il.instances = pv;
@@ -2339,7 +1383,6 @@ static void req_attach(struct agent_daemon *d, struct agent_session *s, uint64_t
 		       const Gadget__Agent__V1__AttachInstance *ai)
 {
 	struct dinst *in = ai->instance[0] ? inst_find(d, ai->instance, true) : NULL;
-	struct dsub *sub;
 
 	if (!in) {
 		agent_session_send_error(s, id, ERRC(NOT_FOUND), "no instance '%s' on node %s",
@@ -2351,32 +1394,15 @@ static void req_attach(struct agent_daemon *d, struct agent_session *s, uint64_t
 					 in->name, cstr(in->error));
 		return;
 	}
-	if (d->n_attaches >= AGENT_DAEMON_MAX_ATTACHES) {
+	if (agent_run_table_attaches(d->runs) >= AGENT_DAEMON_MAX_ATTACHES) {
 		agent_session_send_error(s, id, ERRC(RESOURCE_EXHAUSTED),
 					 "this agent serves at most %d attaches",
 					 AGENT_DAEMON_MAX_ATTACHES);
 		return;
 	}
-	sub = calloc(1, sizeof(*sub));
-	if (!sub) {
+	/* RunStarted now when it runs, when it starts otherwise */
+	if (agent_run_attach(in->run, s, id, ai->replay_records, ai->no_replay) < 0)
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	sub->run = in->run;
-	sub->sess = s;
-	sub->req_id = id;
-	sub->run_id = ++d->next_run_id;
-	sub->attach = true;
-	sub->replay_max = ai->replay_records;
-	sub->no_replay = ai->no_replay;
-	sub->next = in->run->subs;
-	in->run->subs = sub;
-	d->n_attaches++;
-	if (in->state != ISTATE(RUNNING))
-		return; /* RunStarted when it runs */
-	sub_send_started(in->run, sub);
-	if (!sub->no_replay)
-		sub_replay(in->run, sub, sub->replay_max);
 }
 
 static void req_delete(struct agent_daemon *d, struct agent_session *s, uint64_t id,
@@ -2452,10 +1478,9 @@ static void req_containers(struct agent_daemon *d, struct agent_session *s, uint
 			   const Gadget__Agent__V1__ListContainers *lc)
 {
 	struct cri_collection *coll = agent_containers_collection(d->containers);
-	Gadget__Agent__V1__GadgetSpec spec = GADGET__AGENT__V1__GADGET_SPEC__INIT;
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
 	struct agent_containers_list l;
-	struct drun tmp = {.spec = &spec};
+	struct run_selector sel;
 	char msg[MSG_LEN];
 
 	if (!coll) {
@@ -2466,12 +1491,11 @@ static void req_containers(struct agent_daemon *d, struct agent_session *s, uint
 					 "no container runtime answers (tried %s)", tried);
 		return;
 	}
-	spec.selector = lc->selector;
-	if (run_selector(&tmp, msg, sizeof(msg)) < 0) {
+	if (agent_run_selector_parse(lc->selector, &sel, msg, sizeof(msg)) < 0) {
 		agent_session_send_error(s, id, ERRC(INVALID_PARAM), "%s", msg);
 		return;
 	}
-	if (agent_containers_list_init(&l, coll, &tmp.sel, d->node) == 0) {
+	if (agent_containers_list_init(&l, coll, &sel, d->node) == 0) {
 		resp.payload_case = RESP(CONTAINERS);
 		resp.containers = &l.cl;
 		send_resp(s, id, &resp);
@@ -2479,7 +1503,7 @@ static void req_containers(struct agent_daemon *d, struct agent_session *s, uint
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 	}
 	agent_containers_list_done(&l);
-	run_selector_done(&tmp.sel);
+	run_selector_done(&sel);
 }
 
 static void on_request(void *ctx, struct agent_session *s, const Gadget__Agent__V1__Request *req)
@@ -2528,20 +1552,10 @@ static void on_request(void *ctx, struct agent_session *s, const Gadget__Agent__
 static void on_closed(void *ctx, struct agent_session *s)
 {
 	struct agent_daemon *d = ctx;
-	struct drun *r, *next;
 
-	for (r = d->runs; r; r = next) {
-		struct dsub *sub, *snext;
-
-		next = r->next;
-		for (sub = r->subs; sub; sub = snext) {
-			snext = sub->next;
-			if (sub->sess == s)
-				sub_unlink(r, sub);
-		}
-		if (!r->inst && !r->subs)
-			run_free(r);
-	}
+	/* sessions close when the server is freed, after the runs */
+	if (d->runs)
+		agent_run_table_drop_session(d->runs, s);
 }
 
 static void job_done(struct agent_worker_job *w)
@@ -2574,8 +1588,6 @@ static void job_done(struct agent_worker_job *w)
 		if (s)
 			done_cm_delete(d, j, s);
 		break;
-	case JOB_DETACH:
-		break;
 	}
 	if (resubmit && !d->stopping)
 		job_submit(d, j);
@@ -2597,11 +1609,9 @@ static int on_metrics(void *ctx, struct base_buf *b)
 	struct agent_server_stats ss;
 	struct cri_collection *coll = agent_containers_collection(d->containers);
 	struct agent_metrics_node n = {0};
-	struct drun *r;
 
 	agent_server_get_stats(d->srv, &ss);
-	for (r = d->runs; r; r = r->next)
-		n.runs += !r->inst && r->runner;
+	n.runs = agent_run_table_streaming(d->runs);
 	n.version = d->version;
 	n.node = d->node;
 	n.started_ms = d->started_ms;
@@ -2753,6 +1763,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 		     size_t errlen)
 {
 	struct agent_containers_opts co = {0};
+	struct agent_run_table_opts ro = {0};
 	struct agent_server_opts so = {0};
 	struct agent_health_ops ho = {.metrics = on_metrics, .ready = on_ready};
 	struct agent_daemon *d;
@@ -2768,7 +1779,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	d->cfg = opts->cfg;
 	d->kcfg = opts->k8s;
 	d->started_ms = agent_clock_unix_ms();
-	d->ep = d->sig_fd = d->drain_fd = d->retry_fd = d->cm_fd = -1;
+	d->ep = d->sig_fd = d->retry_fd = d->cm_fd = -1;
 	pthread_mutex_init(&d->cm_lock, NULL);
 	d->node = strdup(opts->node_name);
 	d->version = strdup(opts->version ? opts->version : "");
@@ -2790,10 +1801,9 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	sigaddset(&mask, SIGINT);
 	d->ep = epoll_create1(EPOLL_CLOEXEC);
 	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d->drain_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->cm_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->ep < 0 || d->sig_fd < 0 || d->drain_fd < 0 || d->retry_fd < 0 || d->cm_fd < 0) {
+	if (d->ep < 0 || d->sig_fd < 0 || d->retry_fd < 0 || d->cm_fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "event loop: %s", strerror(-rc));
 		goto fail;
@@ -2804,7 +1814,6 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 		goto fail;
 	}
 	if ((rc = ep_add(d, d->sig_fd, &d->sig_src, SRC_SIGNAL, NULL)) < 0 ||
-	    (rc = ep_add(d, d->drain_fd, &d->drain_src, SRC_DRAIN, NULL)) < 0 ||
 	    (rc = ep_add(d, d->retry_fd, &d->retry_src, SRC_RETRY, NULL)) < 0 ||
 	    (rc = ep_add(d, agent_worker_pool_fd(d->pool), &d->jobs_src, SRC_JOBS, NULL)) < 0 ||
 	    (rc = ep_add(d, d->cm_fd, &d->cm_src, SRC_CM, NULL)) < 0) {
@@ -2865,7 +1874,21 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 		rc = k8s_setup(d, err, errlen);
 		if (rc < 0)
 			goto fail;
-	} else {
+	}
+	ro.node = d->node;
+	ro.pool = d->pool;
+	ro.metrics = d->metrics;
+	ro.containers = d->containers;
+	ro.k8s = d->kenrich;
+	ro.k8s_l4 = d->kc ? k8s_enrich_l4 : NULL;
+	ro.ctx = d;
+	ro.drain_ms = AGENT_DAEMON_DRAIN_MS;
+	if ((rc = agent_run_table_new(&ro, &d->runs)) < 0 ||
+	    (rc = ep_add(d, agent_run_table_fd(d->runs), &d->runs_src, SRC_RUNS, NULL)) < 0) {
+		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+		goto fail;
+	}
+	if (!d->kcfg) {
 		inst_files_load(d);
 		base_log_info("agent: no Kubernetes API; node %s; instances in %s/instances",
 			      d->node, d->state_dir);
@@ -2887,7 +1910,6 @@ fail:
 static void shutdown_streams(struct agent_daemon *d)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	struct drun *r, *next;
 	uint64_t deadline;
 	int ep;
 
@@ -2895,10 +1917,7 @@ static void shutdown_streams(struct agent_daemon *d)
 	/* 1. no new clients */
 	agent_server_stop_listening(d->srv);
 	/* 2. and 3. every stream ends with RunEnded, every gadget is detached */
-	for (r = d->runs; r; r = next) {
-		next = r->next;
-		run_end(r, END(SHUTDOWN), NULL);
-	}
+	agent_run_table_end_all(d->runs, END(SHUTDOWN));
 	/* the clients get a moment to take their last messages */
 	deadline = agent_clock_mono_ms() + AGENT_DAEMON_SHUTDOWN_FLUSH_MS;
 	agent_server_flush(d->srv);
@@ -2937,7 +1956,6 @@ int agent_daemon_run(struct agent_daemon *d)
 		for (i = 0; i < n && !d->stopping; i++) {
 			struct dsrc *src = evs[i].data.ptr;
 
-			d->freed = false;
 			switch (src->kind) {
 			case SRC_SIGNAL: {
 				struct signalfd_siginfo si;
@@ -2949,10 +1967,6 @@ int agent_daemon_run(struct agent_daemon *d)
 				d->stopping = true;
 				break;
 			}
-			case SRC_DRAIN:
-				agent_clock_drain(d->drain_fd);
-				drain_all(d);
-				break;
 			case SRC_RETRY:
 				agent_clock_drain(d->retry_fd);
 				coll_try(d);
@@ -2973,26 +1987,10 @@ int agent_daemon_run(struct agent_daemon *d)
 			case SRC_COLL:
 				agent_containers_process(d->containers);
 				break;
-			case SRC_RING:
-				run_consume(src->obj);
-				break;
-			case SRC_FETCH:
-				run_fetch(src->obj);
-				break;
-			case SRC_TIMEOUT: {
-				struct drun *r = src->obj;
-
-				agent_clock_drain(r->timeout_fd);
-				run_end(r, END(TIMEOUT), NULL);
+			case SRC_RUNS:
+				agent_run_table_process(d->runs);
 				break;
 			}
-			}
-			/*
-			 * Later events of this batch may name what was just freed;
-			 * epoll is level-triggered, so they come again.
-			 */
-			if (d->freed)
-				break;
 		}
 		agent_server_flush(d->srv);
 	}
@@ -3005,16 +2003,9 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	if (!d)
 		return NULL;
 	d->stopping = true;
-	while (d->runs) {
-		struct drun *r = d->runs;
-
-		if (r->inst)
-			inst_free(d, r->inst, END(SHUTDOWN));
-		else
-			run_free(r);
-	}
 	while (d->insts)
 		inst_free(d, d->insts, END(SHUTDOWN));
+	d->runs = agent_run_table_free(d->runs);
 	/* 4. the unix socket goes with the server */
 	d->srv = agent_server_free(d->srv);
 	d->health = agent_health_free(d->health);
@@ -3039,8 +2030,6 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 		close(d->ep);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
-	if (d->drain_fd >= 0)
-		close(d->drain_fd);
 	if (d->retry_fd >= 0)
 		close(d->retry_fd);
 	if (d->cm_fd >= 0)
