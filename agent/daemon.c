@@ -11,11 +11,8 @@
  * the worker threads; its completion finds the session again by id, since
  * the client may have gone meanwhile.
  *
- * Instances.  With a Kubernetes API, a thread watches the instance
- * ConfigMaps and keeps a snapshot of them under a lock; the loop reconciles
- * its instances with the snapshot whenever it changes.  Without one, the
- * instance files in <state dir>/instances are read at start, and
- * CreateInstance / DeleteInstance write and remove them directly.
+ * Instances.  The detached instances, their ConfigMaps or files and their
+ * runs are agent/instances.h's; the loop polls its fd for the watch's news.
  */
 #include "agent/daemon.h"
 
@@ -49,6 +46,7 @@
 #include "agent/health.h"
 #include "agent/image.h"
 #include "agent/instance.h"
+#include "agent/instances.h"
 #include "agent/metrics.h"
 #include "agent/run.h"
 #include "run/runner.h"
@@ -74,8 +72,7 @@
 #define N_WORKERS 2
 #define MSG_LEN	  1024
 /* Instance ConfigMaps held from the watch; more are ignored (and logged). */
-#define MAX_CONFIGMAPS	  4096
-#define INSTANCE_FILE_EXT ".yaml"
+#define MAX_CONFIGMAPS 4096
 
 typedef Gadget__Agent__V1__Response pb_response;
 typedef Gadget__Agent__V1__ErrorCode pb_errcode;
@@ -86,7 +83,7 @@ enum dsrc_kind {
 	SRC_SIGNAL = 1,
 	SRC_RETRY,
 	SRC_JOBS,
-	SRC_CM,
+	SRC_INSTANCES,
 	SRC_SERVER,
 	SRC_HEALTH,
 	SRC_COLL,
@@ -98,28 +95,10 @@ struct dsrc {
 	void *obj;
 };
 
-struct dinst {
-	char *name;
-	char *id;
-	int64_t created_ms;
-	char *yaml; /* the text it came from, to notice changes */
-	Gadget__Agent__V1__InstanceSpec *spec;
-	bool here;    /* parsed and for this node */
-	bool invalid; /* did not parse (logged once) */
-	Gadget__Agent__V1__InstanceState state;
-	char *error;
-	bool wants_runtime;    /* failed for lack of a runtime: retried when one answers */
-	uint64_t gen;	       /* start attempts, to match completions */
-	struct agent_run *run; /* when here */
-	bool seen;
-	struct dinst *next;
-};
-
 enum djob_purpose {
 	JOB_INFO = 1,  /* GetGadgetInfo: resolve */
 	JOB_RUN,       /* RunGadget: resolve */
 	JOB_CREATE,    /* CreateInstance: resolve, to validate */
-	JOB_INSTANCE,  /* an instance start: resolve */
 	JOB_CM_CREATE, /* CreateInstance: POST the ConfigMap */
 	JOB_CM_DELETE, /* DeleteInstance: DELETE the ConfigMap */
 };
@@ -132,8 +111,7 @@ struct djob {
 	char *image;
 	Gadget__Agent__V1__GadgetSpec *spec;	/* GetGadgetInfo (image, params), RunGadget */
 	Gadget__Agent__V1__InstanceSpec *ispec; /* CreateInstance */
-	char *inst_id;
-	uint64_t gen;
+	char *inst_id;				/* DeleteInstance */
 	/* Kubernetes */
 	char *path;
 	json_t *body;
@@ -145,26 +123,14 @@ struct djob {
 	struct agent_image *img;
 };
 
-struct dcm_entry {
-	char *name;
-	char *uid;
-	char *yaml; /* NULL: no instance.yaml key */
-	int64_t created_ms;
-};
-
-struct dcm_list {
-	struct dcm_entry *v;
-	size_t n, cap;
-};
-
 struct agent_daemon {
 	const struct agent_config *cfg;
 	char *node, *version, *state_dir, *unix_path;
 	int64_t started_ms;
 	int ep;
-	struct dsrc sig_src, retry_src, jobs_src, cm_src, server_src, health_src, coll_src,
-		runs_src;
-	int sig_fd, retry_fd, cm_fd;
+	struct dsrc sig_src, retry_src, jobs_src, server_src, health_src, coll_src, runs_src,
+		insts_src;
+	int sig_fd, retry_fd;
 	bool stopping;
 	struct agent_server *srv;
 	struct agent_health *health;
@@ -183,30 +149,15 @@ struct agent_daemon {
 	struct k8s_cache *services, *nodes;
 	struct k8s_enrich *kenrich_l4;
 	_Atomic uint64_t pods_last_event_ms;
-	struct k8s_watch *cm_watch;
-	pthread_t cm_thread;
-	bool cm_thread_on;
-	pthread_mutex_t cm_lock;
-	struct dcm_list cm_cur;	  /* under cm_lock */
-	struct dcm_list cm_stage; /* the watch thread's list in progress */
-	bool cm_synced;		  /* under cm_lock */
-	char cm_error[256];	  /* under cm_lock */
-	_Atomic uint64_t cm_last_event_ms;
-	bool cm_loaded; /* the loop reconciled a synced snapshot */
-	bool cm_overflow_warned;
 
 	/* workers */
 	struct agent_worker_pool *pool;
 
 	/* runs and instances */
 	struct agent_run_table *runs;
-	struct dinst *insts;
+	struct agent_instances *insts;
 	size_t pending_runs; /* RunGadget resolving its image */
 };
-
-static void inst_start(struct agent_daemon *d, struct dinst *in);
-static void inst_fail(struct dinst *in, bool wants_runtime, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------ small helpers */
 
@@ -226,20 +177,6 @@ static char *path_join(const char *root, const char *path)
 	if (asprintf(&p, "%s%s", root, path) < 0)
 		return NULL;
 	return p;
-}
-
-/* "2024-05-01T10:00:00Z" -> ms since the epoch; 0 when unreadable. */
-static int64_t parse_k8s_time(const char *s)
-{
-	struct tm tm = {0};
-	const char *end;
-
-	if (!s)
-		return 0;
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!end)
-		return 0;
-	return (int64_t)timegm(&tm) * 1000;
 }
 
 static pb_errcode image_errcode(enum agent_image_error k)
@@ -273,7 +210,6 @@ static void job_work(struct agent_worker_job *w)
 	case JOB_INFO:
 	case JOB_RUN:
 	case JOB_CREATE:
-	case JOB_INSTANCE:
 		j->rc = agent_image_resolve(&d->img_opts, j->image, &j->img, &j->ikind, j->err,
 					    sizeof(j->err));
 		break;
@@ -318,11 +254,6 @@ static struct djob *job_new(struct agent_daemon *d, enum djob_purpose purpose, u
 		return NULL;
 	}
 	return j;
-}
-
-static char *cstr(const char *s)
-{
-	return (char *)(s ? s : "");
 }
 
 /* ------------------------------------------------------------ runs */
@@ -370,617 +301,11 @@ static int coll_watch(void *ctx, int fd)
 /* A runtime that answers now also starts the instances that waited for one. */
 static void coll_try(struct agent_daemon *d)
 {
-	struct dinst *in;
-
 	if (agent_containers_try(d->containers) <= 0)
 		return;
 	agent_clock_timer_set(d->retry_fd, 0, 0);
-	for (in = d->insts; in; in = in->next)
-		if (in->here && in->state == ISTATE(FAILED) && in->wants_runtime)
-			inst_start(d, in);
-}
-
-/* ------------------------------------------------------------ instances */
-
-static struct dinst *inst_find(struct agent_daemon *d, const char *id_or_name, bool here_only)
-{
-	struct dinst *in;
-
-	for (in = d->insts; in; in = in->next) {
-		if (here_only && !in->here)
-			continue;
-		if ((in->id && !strcmp(in->id, id_or_name)) || !strcmp(in->name, id_or_name))
-			return in;
-	}
-	return NULL;
-}
-
-static void inst_fail(struct dinst *in, bool wants_runtime, const char *fmt, ...)
-{
-	char msg[MSG_LEN];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!in->error || strcmp(in->error, msg))
-		base_log_warn("agent: instance %s: %s", in->name, msg);
-	free(in->error);
-	in->error = strdup(msg);
-	in->state = ISTATE(FAILED);
-	in->wants_runtime = wants_runtime;
-}
-
-static void inst_free(struct agent_daemon *d, struct dinst *in,
-		      Gadget__Agent__V1__RunEndReason reason)
-{
-	struct dinst **pp;
-
-	if (in->run) {
-		agent_run_end(in->run, reason, NULL);
-		agent_run_free(in->run);
-	}
-	for (pp = &d->insts; *pp; pp = &(*pp)->next)
-		if (*pp == in) {
-			*pp = in->next;
-			break;
-		}
-	agent_instance_spec_free(in->spec);
-	free(in->name);
-	free(in->id);
-	free(in->yaml);
-	free(in->error);
-	free(in);
-}
-
-/* Resolves the image of an instance in a worker; the run starts on completion. */
-static void inst_start(struct agent_daemon *d, struct dinst *in)
-{
-	struct djob *j;
-
-	if (d->stopping)
-		return;
-	if (in->run)
-		agent_run_stop(in->run);
-	in->state = ISTATE(PENDING);
-	in->wants_runtime = false;
-	in->gen++;
-	j = job_new(d, JOB_INSTANCE, 0, 0, in->spec->gadget->image);
-	if (!j || !(j->inst_id = strdup(in->id))) {
-		job_free(j);
-		inst_fail(in, false, "%s", strerror(ENOMEM));
-		return;
-	}
-	j->gen = in->gen;
-	job_submit(d, j);
-}
-
-static void inst_started(struct agent_daemon *d, struct djob *j)
-{
-	struct dinst *in = inst_find(d, j->inst_id, true);
-	struct agent_image *img;
-	pb_errcode code;
-	char msg[MSG_LEN];
-
-	if (!in || in->gen != j->gen || d->stopping)
-		return;
-	if (j->rc < 0) {
-		inst_fail(in, false, "%s", j->err);
-		agent_run_refuse(in->run, image_errcode(j->ikind), "instance %s: %s", in->name,
-				 j->err);
-		return;
-	}
-	img = j->img;
-	j->img = NULL;
-	if (agent_run_start(in->run, img,
-			    (const Gadget__Agent__V1__KeyValue *const *)in->spec->gadget->params,
-			    in->spec->gadget->n_params, 0, &code, msg, sizeof(msg)) < 0) {
-		agent_run_refuse(in->run, code, "instance %s: %s", in->name, msg);
-		agent_run_end(in->run, END(ERROR), msg);
-		inst_fail(in, code == ERRC(UNAVAILABLE), "%s", msg);
-		return;
-	}
-	in->state = ISTATE(RUNNING);
-	free(in->error);
-	in->error = NULL;
-	base_log_info("agent: instance %s (%s) runs %s", in->name, in->id,
-		      agent_run_image_ref(in->run));
-}
-
-/* Its gadget failed, or made its last fetch. */
-static void inst_run_ended(void *ctx, struct agent_run *r, Gadget__Agent__V1__RunEndReason reason,
-			   const char *error)
-{
-	struct dinst *in = ctx;
-
-	switch (reason) {
-	case END(ERROR):
-		inst_fail(in, false, "%s", error);
-		break;
-	case END(DONE):
-		/* an instance that has fetched enough stays listed, without a gadget */
-		in->state = ISTATE(FAILED);
-		free(in->error);
-		in->error = strdup("done: mapFetchCount fetches made");
-		break;
-	default:
-		break;
-	}
-}
-
-/*
- * Takes a new instance: parsed spec (owned), id, created time.  Runs it when
- * it is for this node.
- */
-static struct dinst *inst_add(struct agent_daemon *d, const char *name, const char *id,
-			      int64_t created_ms, const char *yaml,
-			      Gadget__Agent__V1__InstanceSpec *spec)
-{
-	struct dinst *in = calloc(1, sizeof(*in));
-	struct agent_run_opts ro = {0};
-
-	if (!in) {
-		agent_instance_spec_free(spec);
-		return NULL;
-	}
-	in->name = strdup(name);
-	in->id = strdup(id);
-	in->yaml = yaml ? strdup(yaml) : NULL;
-	in->created_ms = created_ms;
-	in->spec = spec;
-	in->state = ISTATE(PENDING);
-	in->next = d->insts;
-	d->insts = in;
-	if (!in->name || !in->id || (yaml && !in->yaml)) {
-		inst_free(d, in, END(DELETED));
-		return NULL;
-	}
-	if (!spec) {
-		in->invalid = true;
-		return in;
-	}
-	in->here = agent_instance_spec_for_node(spec, d->node);
-	if (!in->here)
-		return in;
-	ro.spec = spec->gadget;
-	ro.instance_name = in->name;
-	ro.instance_id = in->id;
-	ro.replay_records =
-		spec->replay_records ? spec->replay_records : AGENT_WIRE_DEFAULT_REPLAY_RECORDS;
-	ro.ops.ended = inst_run_ended;
-	ro.ops.ctx = in;
-	if (agent_run_new(d->runs, &ro, &in->run) < 0) {
-		in->here = false;
-		inst_fail(in, false, "%s", strerror(ENOMEM));
-		return in;
-	}
-	inst_start(d, in);
-	return in;
-}
-
-static size_t inst_count_here(const struct agent_daemon *d, bool running_only)
-{
-	const struct dinst *in;
-	size_t n = 0;
-
-	for (in = d->insts; in; in = in->next)
-		if (in->here && (!running_only || in->state == ISTATE(RUNNING)))
-			n++;
-	return n;
-}
-
-/* ---- ConfigMaps: the watch thread ---- */
-
-static void cm_entry_done(struct dcm_entry *e)
-{
-	free(e->name);
-	free(e->uid);
-	free(e->yaml);
-}
-
-static void cm_list_clear(struct dcm_list *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		cm_entry_done(&l->v[i]);
-	l->n = 0;
-}
-
-static void cm_list_done(struct dcm_list *l)
-{
-	cm_list_clear(l);
-	free(l->v);
-	l->v = NULL;
-	l->cap = 0;
-}
-
-/* The fields of a ConfigMap the agent needs; -EINVAL without name or uid. */
-static int cm_entry_from_json(json_t *obj, struct dcm_entry *e)
-{
-	json_t *md = json_object_get(obj, "metadata");
-	const char *name = json_string_value(json_object_get(md, "name"));
-	const char *uid = json_string_value(json_object_get(md, "uid"));
-	const char *created = json_string_value(json_object_get(md, "creationTimestamp"));
-	json_t *y = json_object_get(json_object_get(obj, "data"), "instance.yaml");
-
-	memset(e, 0, sizeof(*e));
-	if (!name || !uid)
-		return -EINVAL;
-	e->name = strdup(name);
-	e->uid = strdup(uid);
-	e->created_ms = parse_k8s_time(created);
-	/* a key too large for a ConfigMap is treated as missing: the spec is skipped */
-	if (json_is_string(y) && json_string_length(y) <= AGENT_INSTANCE_MAX_YAML) {
-		e->yaml = strndup(json_string_value(y), json_string_length(y));
-		if (!e->yaml) {
-			cm_entry_done(e);
-			return -ENOMEM;
-		}
-	}
-	if (!e->name || !e->uid) {
-		cm_entry_done(e);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int cm_list_put(struct dcm_list *l, struct dcm_entry *e)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i].name, e->name)) {
-			cm_entry_done(&l->v[i]);
-			l->v[i] = *e;
-			return 0;
-		}
-	if (l->n == MAX_CONFIGMAPS)
-		return -E2BIG;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct dcm_entry *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = *e;
-	return 0;
-}
-
-static void cm_list_remove(struct dcm_list *l, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i].name, name)) {
-			cm_entry_done(&l->v[i]);
-			l->v[i] = l->v[--l->n];
-			return;
-		}
-}
-
-static void cm_signal(struct agent_daemon *d)
-{
-	uint64_t one = 1;
-
-	atomic_store(&d->cm_last_event_ms, agent_clock_mono_ms());
-	if (write(d->cm_fd, &one, sizeof(one)) < 0)
-		base_log_debug("agent: configmap wakeup: %s", strerror(errno));
-}
-
-static int cm_list_begin(void *userdata)
-{
-	struct agent_daemon *d = userdata;
-
-	cm_list_clear(&d->cm_stage);
-	return 0;
-}
-
-static int cm_list_item(void *userdata, json_t *item)
-{
-	struct agent_daemon *d = userdata;
-	struct dcm_entry e;
-
-	if (cm_entry_from_json(item, &e) < 0)
-		return 0;
-	if (cm_list_put(&d->cm_stage, &e) < 0)
-		cm_entry_done(&e);
-	return 0;
-}
-
-static int cm_list_end(void *userdata, const char *rv, int err)
-{
-	struct agent_daemon *d = userdata;
-	struct dcm_list tmp;
-
-	if (err) {
-		cm_list_clear(&d->cm_stage);
-		return 0;
-	}
-	pthread_mutex_lock(&d->cm_lock);
-	tmp = d->cm_cur;
-	d->cm_cur = d->cm_stage;
-	d->cm_stage = tmp;
-	d->cm_synced = true;
-	d->cm_error[0] = '\0';
-	pthread_mutex_unlock(&d->cm_lock);
-	cm_list_clear(&d->cm_stage);
-	cm_signal(d);
-	return 0;
-}
-
-static int cm_event(void *userdata, enum k8s_watch_type type, json_t *obj)
-{
-	struct agent_daemon *d = userdata;
-	struct dcm_entry e;
-
-	if (cm_entry_from_json(obj, &e) < 0)
-		return 0;
-	pthread_mutex_lock(&d->cm_lock);
-	if (type == K8S_WATCH_DELETED) {
-		cm_list_remove(&d->cm_cur, e.name);
-		cm_entry_done(&e);
-	} else if (cm_list_put(&d->cm_cur, &e) < 0) {
-		cm_entry_done(&e);
-	}
-	pthread_mutex_unlock(&d->cm_lock);
-	cm_signal(d);
-	return 0;
-}
-
-static void cm_error(void *userdata, int err, const char *msg)
-{
-	struct agent_daemon *d = userdata;
-
-	pthread_mutex_lock(&d->cm_lock);
-	snprintf(d->cm_error, sizeof(d->cm_error), "%s", msg ? msg : strerror(-err));
-	pthread_mutex_unlock(&d->cm_lock);
-	base_log_debug("agent: instance ConfigMaps: %s", msg ? msg : strerror(-err));
-}
-
-static void *cm_thread_main(void *arg)
-{
-	struct agent_daemon *d = arg;
-
-	k8s_watch_run(d->cm_watch);
-	return NULL;
-}
-
-/* ---- ConfigMaps: the loop's side ---- */
-
-static void cm_reconcile(struct agent_daemon *d)
-{
-	struct dcm_list snap = {0};
-	struct dinst *in, *next;
-	bool synced;
-	size_t i;
-
-	agent_clock_drain(d->cm_fd);
-	pthread_mutex_lock(&d->cm_lock);
-	synced = d->cm_synced;
-	snap.v = calloc(d->cm_cur.n ? d->cm_cur.n : 1, sizeof(*snap.v));
-	for (i = 0; snap.v && i < d->cm_cur.n; i++) {
-		struct dcm_entry *s = &d->cm_cur.v[i], *t = &snap.v[snap.n];
-
-		t->name = strdup(s->name);
-		t->uid = strdup(s->uid);
-		t->yaml = s->yaml ? strdup(s->yaml) : NULL;
-		t->created_ms = s->created_ms;
-		snap.n++;
-	}
-	pthread_mutex_unlock(&d->cm_lock);
-	if (!synced || !snap.v) {
-		cm_list_done(&snap);
-		return;
-	}
-	if (snap.n == MAX_CONFIGMAPS && !d->cm_overflow_warned) {
-		base_log_warn("agent: more than %d instance ConfigMaps; the rest are ignored",
-			      MAX_CONFIGMAPS);
-		d->cm_overflow_warned = true;
-	}
-	for (in = d->insts; in; in = in->next)
-		in->seen = false;
-	for (i = 0; i < snap.n; i++) {
-		struct dcm_entry *e = &snap.v[i];
-		Gadget__Agent__V1__InstanceSpec *spec = NULL;
-		char err[512] = "";
-
-		if (!e->name || !e->uid)
-			continue;
-		in = inst_find(d, e->name, false);
-		if (in && !strcmp(in->id, e->uid) &&
-		    ((!in->yaml && !e->yaml) ||
-		     (in->yaml && e->yaml && !strcmp(in->yaml, e->yaml)))) {
-			in->seen = true;
-			continue;
-		}
-		if (in) /* replaced or changed: the old one goes */
-			inst_free(d, in, END(DELETED));
-		if (!e->yaml)
-			snprintf(err, sizeof(err), "no instance.yaml key");
-		else if (agent_instance_spec_parse(e->yaml, strlen(e->yaml), &spec, NULL, err,
-						   sizeof(err)) == 0 &&
-			 strcmp(spec->name, e->name)) {
-			snprintf(err, sizeof(err),
-				 "name '%.64s' in instance.yaml is not the "
-				 "ConfigMap's name",
-				 spec->name);
-			spec = agent_instance_spec_free(spec);
-		} else if (spec && agent_instance_spec_check(spec, err, sizeof(err)) < 0) {
-			spec = agent_instance_spec_free(spec);
-		}
-		if (!spec)
-			base_log_warn("agent: instance ConfigMap %s skipped: %s", e->name, err);
-		else if (inst_count_here(d, false) >= AGENT_DAEMON_MAX_INSTANCES &&
-			 agent_instance_spec_for_node(spec, d->node)) {
-			base_log_warn("agent: instance ConfigMap %s skipped: this agent runs at "
-				      "most %d instances",
-				      e->name, AGENT_DAEMON_MAX_INSTANCES);
-			spec = agent_instance_spec_free(spec);
-		}
-		in = inst_add(d, e->name, e->uid, e->created_ms, e->yaml, spec);
-		if (in)
-			in->seen = true;
-	}
-	for (in = d->insts; in; in = next) {
-		next = in->next;
-		if (!in->seen) {
-			if (in->here)
-				base_log_info("agent: instance %s (%s) deleted", in->name, in->id);
-			inst_free(d, in, END(DELETED));
-		}
-	}
-	d->cm_loaded = true;
-	cm_list_done(&snap);
-}
-
-/* ---- instance files (a plain host) ---- */
-
-static char *inst_file_path(const struct agent_daemon *d, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/instances/%s" INSTANCE_FILE_EXT, d->state_dir, name) < 0)
-		return NULL;
-	return p;
-}
-
-static int random_id(char out[33])
-{
-	uint8_t b[16];
-	size_t i;
-
-	if (getrandom(b, sizeof(b), 0) != sizeof(b))
-		return -EIO;
-	for (i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-	return 0;
-}
-
-/* Writes the instance file atomically; -EEXIST when excl and it exists. */
-static int inst_file_write(struct agent_daemon *d, const Gadget__Agent__V1__InstanceSpec *spec,
-			   const char *id, int64_t created_ms, bool excl)
-{
-	struct agent_instance_extra ex = {.id = (char *)id, .created_unix_ms = created_ms};
-	struct base_buf text = BASE_BUF_INIT(AGENT_INSTANCE_MAX_YAML);
-	char *path = inst_file_path(d, spec->name), *tmp = NULL, *dir = NULL;
-	int fd = -1, rc;
-
-	if (!path || asprintf(&tmp, "%s.tmp", path) < 0 ||
-	    asprintf(&dir, "%s/instances", d->state_dir) < 0) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (mkdir(d->state_dir, 0755) < 0 && errno != EEXIST) {
-		rc = -errno;
-		goto out;
-	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		rc = -errno;
-		goto out;
-	}
-	if (excl && access(path, F_OK) == 0) {
-		rc = -EEXIST;
-		goto out;
-	}
-	rc = agent_instance_spec_format(spec, &ex, &text);
-	if (rc < 0)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text.data, text.len) != (ssize_t)text.len || fsync(fd) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (rename(tmp, path) < 0)
-		rc = -errno;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0 && tmp)
-		unlink(tmp);
-	base_buf_done(&text);
-	free(path);
-	free(tmp);
-	free(dir);
-	return rc;
-}
-
-static void inst_files_load(struct agent_daemon *d)
-{
-	char *dirpath = NULL;
-	struct dirent *de;
-	DIR *dir;
-
-	if (asprintf(&dirpath, "%s/instances", d->state_dir) < 0)
-		return;
-	dir = opendir(dirpath);
-	if (!dir) {
-		if (errno != ENOENT)
-			base_log_warn("agent: instances in %s: %s", dirpath, strerror(errno));
-		free(dirpath);
-		return;
-	}
-	while ((de = readdir(dir))) {
-		struct agent_instance_extra ex = {0};
-		Gadget__Agent__V1__InstanceSpec *spec = NULL;
-		size_t nlen = strlen(de->d_name), ext = strlen(INSTANCE_FILE_EXT);
-		char name[AGENT_INSTANCE_MAX_NAME + 1], err[512] = "", *path = NULL, *text = NULL;
-		char id[33];
-		struct stat st;
-		ssize_t got = -1;
-		int fd;
-
-		if (nlen <= ext || strcmp(de->d_name + nlen - ext, INSTANCE_FILE_EXT))
-			continue;
-		if (nlen - ext > AGENT_INSTANCE_MAX_NAME)
-			continue;
-		memcpy(name, de->d_name, nlen - ext);
-		name[nlen - ext] = '\0';
-		if (asprintf(&path, "%s/%s", dirpath, de->d_name) < 0)
-			break;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_size <= AGENT_INSTANCE_MAX_YAML &&
-		    (text = malloc((size_t)st.st_size + 1))) {
-			got = read(fd, text, (size_t)st.st_size);
-			if (got >= 0)
-				text[got] = '\0';
-		}
-		if (fd >= 0)
-			close(fd);
-		if (got < 0)
-			snprintf(err, sizeof(err), "cannot read it");
-		else if (agent_instance_spec_parse(text, (size_t)got, &spec, &ex, err,
-						   sizeof(err)) == 0 &&
-			 strcmp(spec->name, name)) {
-			snprintf(err, sizeof(err), "its name is '%.64s'", spec->name);
-			spec = agent_instance_spec_free(spec);
-		} else if (spec && agent_instance_spec_check(spec, err, sizeof(err)) < 0) {
-			spec = agent_instance_spec_free(spec);
-		}
-		if (!spec) {
-			base_log_warn("agent: instance file %s skipped: %s", path, err);
-		} else {
-			if (!ex.id && random_id(id) == 0) {
-				ex.id = strdup(id);
-				ex.created_unix_ms = (int64_t)st.st_mtime * 1000;
-				if (ex.id)
-					inst_file_write(d, spec, ex.id, ex.created_unix_ms, false);
-			}
-			if (ex.id)
-				inst_add(d, name, ex.id, ex.created_unix_ms, NULL, spec);
-			else
-				agent_instance_spec_free(spec);
-		}
-		free(ex.id);
-		free(text);
-		free(path);
-	}
-	closedir(dir);
-	free(dirpath);
+	if (d->insts)
+		agent_instances_retry(d->insts);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -1011,7 +336,7 @@ static void req_agent_info(struct agent_daemon *d, struct agent_session *s, uint
 	ai.runtimes = (char **)names;
 	ai.started_unix_ms = d->started_ms;
 	ai.runs = (uint32_t)agent_run_table_streaming(d->runs);
-	ai.instances = (uint32_t)inst_count_here(d, true);
+	ai.instances = (uint32_t)agent_instances_count(d->insts, true);
 	ai.containers = coll ? (uint32_t)cri_collection_count(coll) : 0;
 	ai.max_message_bytes = AGENT_WIRE_MAX_MESSAGE;
 	ai.max_queue_bytes = AGENT_WIRE_MAX_QUEUE;
@@ -1203,7 +528,7 @@ static void req_create(struct agent_daemon *d, struct agent_session *s, uint64_t
 	}
 	if (!req_image_ok(d, s, id, ci->spec->gadget->image))
 		return;
-	if (!d->kc && inst_find(d, ci->spec->name, false)) {
+	if (!d->kc && agent_instances_exists(d->insts, ci->spec->name)) {
 		agent_session_send_error(s, id, ERRC(ALREADY_EXISTS), "instance %s already exists",
 					 ci->spec->name);
 		return;
@@ -1217,68 +542,38 @@ static void req_create(struct agent_daemon *d, struct agent_session *s, uint64_t
 	job_submit(d, j);
 }
 
-/* The spec passed validation: store it (ConfigMap or file). */
-static void create_store(struct agent_daemon *d, struct djob *j, struct agent_session *s)
+/*
+ * The spec passed validation: store it.  A file is written now; a ConfigMap
+ * is POSTed by a worker, with this job (true).
+ */
+static bool create_store(struct agent_daemon *d, struct djob *j, struct agent_session *s)
 {
 	Gadget__Agent__V1__InstanceSpec *spec = j->ispec;
-	struct base_buf text = BASE_BUF_INIT(AGENT_INSTANCE_MAX_YAML);
-	const char *eq = strchr(d->cfg->instance_label, '=');
-	char id[33], *lkey;
-	json_t *cm;
-	int rc;
+	char id[AGENT_INSTANCES_ID_SIZE], msg[MSG_LEN];
+	int64_t created_ms;
+	pb_errcode code;
 
 	if (!d->kc) {
 		Gadget__Agent__V1__Instance out;
 		pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-		int64_t now = agent_clock_unix_ms();
-		Gadget__Agent__V1__InstanceSpec *copy = NULL;
-		if (random_id(id) < 0 || agent_instance_spec_dup(spec, &copy) < 0) {
-			agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(EIO));
-			return;
-		}
-		rc = inst_file_write(d, spec, id, now, true);
-		if (rc < 0) {
-			agent_instance_spec_free(copy);
-			if (rc == -EEXIST)
-				agent_session_send_error(s, j->rid, ERRC(ALREADY_EXISTS),
-							 "instance %s already exists", spec->name);
-			else
-				agent_session_send_error(s, j->rid, ERRC(INTERNAL),
-							 "cannot write the instance file under "
-							 "%s: %s",
-							 d->state_dir, strerror(-rc));
-			return;
-		}
-		inst_add(d, spec->name, id, now, NULL, copy);
-		base_log_info("agent: instance %s (%s) created", spec->name, id);
-		send_instance(d, s, j->rid, &resp, &out, id, spec, now);
-		return;
+
+		if (agent_instances_create_file(d->insts, spec, id, &created_ms, &code, msg,
+						sizeof(msg)) < 0)
+			agent_session_send_error(s, j->rid, code, "%s", msg);
+		else
+			send_instance(d, s, j->rid, &resp, &out, id, spec, created_ms);
+		return false;
 	}
-	rc = agent_instance_spec_format(spec, NULL, &text);
-	lkey = strndup(d->cfg->instance_label, (size_t)(eq - d->cfg->instance_label));
-	cm = lkey ? json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1",
-			      "kind", "ConfigMap", "metadata", "name", spec->name, "namespace",
-			      d->cfg->gadget_namespace, "labels", lkey, eq + 1, "data",
-			      "instance.yaml", text.data ? text.data : "")
-		  : NULL;
-	free(lkey);
-	base_buf_done(&text);
-	if (rc < 0 || !cm) {
-		json_decref(cm);
+	if (agent_instances_cm_create(d->insts, spec, &j->path, &j->body) < 0) {
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
+		return false;
 	}
 	j->purpose = JOB_CM_CREATE;
-	j->body = cm;
-	if (asprintf(&j->path, "/api/v1/namespaces/%s/configmaps", d->cfg->gadget_namespace) < 0) {
-		j->path = NULL;
-		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
 	agent_image_free(j->img);
 	j->img = NULL;
 	j->err[0] = '\0';
 	j->rc = 0;
+	return true;
 }
 
 static bool done_create(struct agent_daemon *d, struct djob *j, struct agent_session *s)
@@ -1310,8 +605,7 @@ static bool done_create(struct agent_daemon *d, struct djob *j, struct agent_ses
 		agent_session_send_error(s, j->rid, code, "%s", msg);
 		return false;
 	}
-	create_store(d, j, s);
-	return j->purpose == JOB_CM_CREATE && j->path;
+	return create_store(d, j, s);
 }
 
 static void done_cm_create(struct agent_daemon *d, struct djob *j, struct agent_session *s)
@@ -1319,7 +613,7 @@ static void done_cm_create(struct agent_daemon *d, struct djob *j, struct agent_
 	Gadget__Agent__V1__InstanceSpec *spec = j->ispec;
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
 	Gadget__Agent__V1__Instance out;
-	json_t *md;
+	int64_t created_ms;
 	const char *uid;
 
 	if (j->rc == -EEXIST) {
@@ -1333,65 +627,35 @@ static void done_cm_create(struct agent_daemon *d, struct djob *j, struct agent_
 					 j->err);
 		return;
 	}
-	md = json_object_get(j->reply, "metadata");
-	uid = json_string_value(json_object_get(md, "uid"));
+	agent_instances_cm_created(j->reply, &uid, &created_ms);
 	base_log_info("agent: instance %s (%s) created", spec->name, uid ? uid : "?");
-	send_instance(d, s, j->rid, &resp, &out, uid ? uid : "", spec,
-		      parse_k8s_time(json_string_value(json_object_get(md, "creationTimestamp"))));
+	send_instance(d, s, j->rid, &resp, &out, uid ? uid : "", spec, created_ms);
 }
 
 static void req_list_instances(struct agent_daemon *d, struct agent_session *s, uint64_t id)
 {
-	Gadget__Agent__V1__InstanceList il = GADGET__AGENT__V1__INSTANCE_LIST__INIT;
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	size_t n = inst_count_here(d, false), i = 0;
-	Gadget__Agent__V1__Instance *v = calloc(n ? n : 1, sizeof(*v));
-	Gadget__Agent__V1__Instance **pv = calloc(n ? n : 1, sizeof(*pv));
-	struct dinst *in;
+	struct agent_instances_list l;
 
-	if (!v || !pv) {
-		free(v);
-		free(pv);
+	if (agent_instances_list_init(d->insts, &l) < 0) {
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
 	}
-	for (in = d->insts; in && i < n; in = in->next) {
-		if (!in->here)
-			continue;
-		gadget__agent__v1__instance__init(&v[i]);
-		pv[i] = &v[i];
-		v[i].id = in->id;
-		in->spec->created_unix_ms = in->created_ms;
-		v[i].spec = in->spec;
-		v[i].state = in->state;
-		v[i].error = cstr(in->error);
-		v[i].node = d->node;
-		v[i].records = in->run ? agent_run_records(in->run) : 0;
-		v[i].clients = in->run ? (uint32_t)agent_run_subscribers(in->run) : 0;
-		i++;
-	}
-	il.instances = pv;
-	il.n_instances = i;
 	resp.payload_case = RESP(INSTANCES);
-	resp.instances = &il;
+	resp.instances = &l.il;
 	send_resp(s, id, &resp);
-	free(v);
-	free(pv);
+	agent_instances_list_done(&l);
 }
 
 static void req_attach(struct agent_daemon *d, struct agent_session *s, uint64_t id,
 		       const Gadget__Agent__V1__AttachInstance *ai)
 {
-	struct dinst *in = ai->instance[0] ? inst_find(d, ai->instance, true) : NULL;
+	struct agent_run *r;
+	pb_errcode code;
+	char msg[MSG_LEN];
 
-	if (!in) {
-		agent_session_send_error(s, id, ERRC(NOT_FOUND), "no instance '%s' on node %s",
-					 ai->instance, d->node);
-		return;
-	}
-	if (in->state == ISTATE(FAILED)) {
-		agent_session_send_error(s, id, ERRC(UNAVAILABLE), "instance %s failed: %s",
-					 in->name, cstr(in->error));
+	if (agent_instances_attachable(d->insts, ai->instance, &r, &code, msg, sizeof(msg)) < 0) {
+		agent_session_send_error(s, id, code, "%s", msg);
 		return;
 	}
 	if (agent_run_table_attaches(d->runs) >= AGENT_DAEMON_MAX_ATTACHES) {
@@ -1401,7 +665,7 @@ static void req_attach(struct agent_daemon *d, struct agent_session *s, uint64_t
 		return;
 	}
 	/* RunStarted now when it runs, when it starts otherwise */
-	if (agent_run_attach(in->run, s, id, ai->replay_records, ai->no_replay) < 0)
+	if (agent_run_attach(r, s, id, ai->replay_records, ai->no_replay) < 0)
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 }
 
@@ -1410,42 +674,36 @@ static void req_delete(struct agent_daemon *d, struct agent_session *s, uint64_t
 {
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
 	Gadget__Agent__V1__InstanceDeleted del = GADGET__AGENT__V1__INSTANCE_DELETED__INIT;
-	struct dinst *in = di->instance[0] ? inst_find(d, di->instance, false) : NULL;
+	char msg[MSG_LEN], *iid;
 	struct djob *j;
+	int rc;
 
-	if (!in) {
-		agent_session_send_error(s, id, ERRC(NOT_FOUND), "no instance '%s'", di->instance);
-		return;
-	}
 	if (!d->kc) {
-		char *path = inst_file_path(d, in->name);
-		char *iid = strdup(in->id);
-
-		if (!path || !iid || (unlink(path) < 0 && errno != ENOENT)) {
-			agent_session_send_error(s, id, ERRC(INTERNAL), "cannot remove %s: %s",
-						 path ? path : in->name, strerror(errno));
-			free(path);
+		rc = agent_instances_delete_file(d->insts, di->instance, &iid, msg, sizeof(msg));
+		if (rc == -ENOENT) {
+			agent_session_send_error(s, id, ERRC(NOT_FOUND), "no instance '%s'",
+						 di->instance);
+		} else if (rc < 0) {
+			agent_session_send_error(s, id, ERRC(INTERNAL), "%s", msg);
+		} else {
+			del.id = iid;
+			resp.payload_case = RESP(INSTANCE_DELETED);
+			resp.instance_deleted = &del;
+			send_resp(s, id, &resp);
 			free(iid);
-			return;
 		}
-		base_log_info("agent: instance %s (%s) deleted", in->name, in->id);
-		inst_free(d, in, END(DELETED));
-		del.id = iid;
-		resp.payload_case = RESP(INSTANCE_DELETED);
-		resp.instance_deleted = &del;
-		send_resp(s, id, &resp);
-		free(path);
-		free(iid);
 		return;
 	}
 	j = job_new(d, JOB_CM_DELETE, agent_session_id(s), id, NULL);
-	if (!j || !(j->inst_id = strdup(in->id)) ||
-	    asprintf(&j->path, "/api/v1/namespaces/%s/configmaps/%s", d->cfg->gadget_namespace,
-		     in->name) < 0 ||
-	    !(j->body = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
-				  "DeleteOptions", "preconditions", "uid", in->id))) {
+	rc = j ? agent_instances_cm_delete(d->insts, di->instance, &j->path, &j->body, &j->inst_id)
+	       : -ENOMEM;
+	if (rc < 0) {
 		job_free(j);
-		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
+		if (rc == -ENOENT)
+			agent_session_send_error(s, id, ERRC(NOT_FOUND), "no instance '%s'",
+						 di->instance);
+		else
+			agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
 	}
 	job_submit(d, j);
@@ -1577,9 +835,6 @@ static void job_done(struct agent_worker_job *w)
 		if (s)
 			resubmit = done_create(d, j, s);
 		break;
-	case JOB_INSTANCE:
-		inst_started(d, j);
-		break;
 	case JOB_CM_CREATE:
 		if (s)
 			done_cm_create(d, j, s);
@@ -1615,7 +870,7 @@ static int on_metrics(void *ctx, struct base_buf *b)
 	n.version = d->version;
 	n.node = d->node;
 	n.started_ms = d->started_ms;
-	n.instances = inst_count_here(d, true);
+	n.instances = agent_instances_count(d->insts, true);
 	n.containers = coll ? cri_collection_count(coll) : 0;
 	n.clients = ss.sessions;
 	n.client_records_dropped = ss.records_dropped;
@@ -1623,11 +878,8 @@ static int on_metrics(void *ctx, struct base_buf *b)
 		k8s_cache_get_stats(d->pods, &rows[0].st);
 		rows[0].synced = k8s_cache_synced(d->pods);
 		rows[0].last_ms = atomic_load(&d->pods_last_event_ms);
-		k8s_watch_get_stats(d->cm_watch, &rows[1].st);
-		pthread_mutex_lock(&d->cm_lock);
-		rows[1].synced = d->cm_synced;
-		pthread_mutex_unlock(&d->cm_lock);
-		rows[1].last_ms = atomic_load(&d->cm_last_event_ms);
+		agent_instances_watch_stats(d->insts, &rows[1].st, &rows[1].synced,
+					    &rows[1].last_ms);
 		n.caches = rows;
 		n.n_caches = 2;
 	}
@@ -1650,14 +902,7 @@ static bool on_ready(void *ctx, char *why, size_t len)
 			 k8s_config_server(d->kcfg));
 		return false;
 	}
-	if (d->kc && !d->cm_loaded) {
-		pthread_mutex_lock(&d->cm_lock);
-		snprintf(why, len, "the instance ConfigMaps are not loaded yet%s%s",
-			 d->cm_error[0] ? ": " : "", d->cm_error);
-		pthread_mutex_unlock(&d->cm_lock);
-		return false;
-	}
-	return true;
+	return agent_instances_ready(d->insts, why, len);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -1689,8 +934,7 @@ static int k8s_setup(struct agent_daemon *d, char *err, size_t errlen)
 {
 	struct k8s_client_opts co = {.timeout_ms = 15000};
 	struct k8s_cache_opts po = {0};
-	struct k8s_watch_opts wo = {0};
-	char ua[128], field[320], path[256];
+	char ua[128], field[320];
 	struct k8s_enrich_opts eo = {0};
 	int rc;
 
@@ -1722,30 +966,6 @@ static int k8s_setup(struct agent_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "Kubernetes enrichment: %s", strerror(-rc));
 		return rc;
 	}
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", d->cfg->gadget_namespace);
-	wo.client = d->kc;
-	wo.path = path;
-	wo.label_selector = d->cfg->instance_label;
-	wo.handlers.list_begin = cm_list_begin;
-	wo.handlers.list_item = cm_list_item;
-	wo.handlers.list_end = cm_list_end;
-	wo.handlers.event = cm_event;
-	wo.handlers.error = cm_error;
-	wo.handlers.userdata = d;
-	rc = k8s_watch_new(&wo, &d->cm_watch);
-	if (rc < 0) {
-		snprintf(err, errlen, "instance ConfigMap watch: %s", strerror(-rc));
-		return rc;
-	}
-	rc = -pthread_create(&d->cm_thread, NULL, cm_thread_main, d);
-	if (rc < 0) {
-		snprintf(err, errlen, "instance ConfigMap watch: %s", strerror(-rc));
-		return rc;
-	}
-	d->cm_thread_on = true;
-	base_log_info("agent: Kubernetes API %s (%s); node %s; instances in namespace %s",
-		      k8s_config_server(d->kcfg), k8s_config_source(d->kcfg), d->node,
-		      d->cfg->gadget_namespace);
 	return 0;
 }
 
@@ -1764,6 +984,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 {
 	struct agent_containers_opts co = {0};
 	struct agent_run_table_opts ro = {0};
+	struct agent_instances_opts io = {0};
 	struct agent_server_opts so = {0};
 	struct agent_health_ops ho = {.metrics = on_metrics, .ready = on_ready};
 	struct agent_daemon *d;
@@ -1779,8 +1000,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	d->cfg = opts->cfg;
 	d->kcfg = opts->k8s;
 	d->started_ms = agent_clock_unix_ms();
-	d->ep = d->sig_fd = d->retry_fd = d->cm_fd = -1;
-	pthread_mutex_init(&d->cm_lock, NULL);
+	d->ep = d->sig_fd = d->retry_fd = -1;
 	d->node = strdup(opts->node_name);
 	d->version = strdup(opts->version ? opts->version : "");
 	d->state_dir = strdup(opts->state_dir ? opts->state_dir : AGENT_DAEMON_STATE_DIR);
@@ -1802,8 +1022,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	d->ep = epoll_create1(EPOLL_CLOEXEC);
 	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	d->cm_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->ep < 0 || d->sig_fd < 0 || d->retry_fd < 0 || d->cm_fd < 0) {
+	if (d->ep < 0 || d->sig_fd < 0 || d->retry_fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "event loop: %s", strerror(-rc));
 		goto fail;
@@ -1815,8 +1034,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	}
 	if ((rc = ep_add(d, d->sig_fd, &d->sig_src, SRC_SIGNAL, NULL)) < 0 ||
 	    (rc = ep_add(d, d->retry_fd, &d->retry_src, SRC_RETRY, NULL)) < 0 ||
-	    (rc = ep_add(d, agent_worker_pool_fd(d->pool), &d->jobs_src, SRC_JOBS, NULL)) < 0 ||
-	    (rc = ep_add(d, d->cm_fd, &d->cm_src, SRC_CM, NULL)) < 0) {
+	    (rc = ep_add(d, agent_worker_pool_fd(d->pool), &d->jobs_src, SRC_JOBS, NULL)) < 0) {
 		snprintf(err, errlen, "event loop: %s", strerror(-rc));
 		goto fail;
 	}
@@ -1888,11 +1106,28 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 		snprintf(err, errlen, "event loop: %s", strerror(-rc));
 		goto fail;
 	}
-	if (!d->kcfg) {
-		inst_files_load(d);
+	io.node = d->node;
+	io.state_dir = d->state_dir;
+	io.kc = d->kc;
+	io.gadget_namespace = d->cfg->gadget_namespace;
+	io.instance_label = d->cfg->instance_label;
+	io.max_instances = AGENT_DAEMON_MAX_INSTANCES;
+	io.runs = d->runs;
+	io.pool = d->pool;
+	io.img_opts = &d->img_opts;
+	rc = agent_instances_new(&io, &d->insts, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = ep_add(d, agent_instances_fd(d->insts), &d->insts_src, SRC_INSTANCES, NULL);
+	if (rc < 0)
+		goto fail;
+	if (d->kc)
+		base_log_info("agent: Kubernetes API %s (%s); node %s; instances in namespace %s",
+			      k8s_config_server(d->kcfg), k8s_config_source(d->kcfg), d->node,
+			      d->cfg->gadget_namespace);
+	else
 		base_log_info("agent: no Kubernetes API; node %s; instances in %s/instances",
 			      d->node, d->state_dir);
-	}
 	base_log_info("agent: control API on %s%s%s, health on %s", d->cfg->listen_address,
 		      d->unix_path ? " and " : "", d->unix_path ? d->unix_path : "",
 		      d->cfg->health_address);
@@ -1914,6 +1149,7 @@ static void shutdown_streams(struct agent_daemon *d)
 	int ep;
 
 	d->stopping = true;
+	agent_instances_shutdown(d->insts);
 	/* 1. no new clients */
 	agent_server_stop_listening(d->srv);
 	/* 2. and 3. every stream ends with RunEnded, every gadget is detached */
@@ -1941,7 +1177,8 @@ int agent_daemon_run(struct agent_daemon *d)
 	int rc = 0;
 
 	if (d->kcfg)
-		cm_reconcile(d); /* nothing yet, most likely; the watch will say */
+		agent_instances_process(
+			d->insts); /* nothing yet, most likely; the watch will say */
 	while (!d->stopping) {
 		struct epoll_event evs[32];
 		int n, i;
@@ -1975,8 +1212,8 @@ int agent_daemon_run(struct agent_daemon *d)
 			case SRC_JOBS:
 				agent_worker_pool_complete(d->pool);
 				break;
-			case SRC_CM:
-				cm_reconcile(d);
+			case SRC_INSTANCES:
+				agent_instances_process(d->insts);
 				break;
 			case SRC_SERVER:
 				agent_server_process(d->srv);
@@ -2003,20 +1240,12 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	if (!d)
 		return NULL;
 	d->stopping = true;
-	while (d->insts)
-		inst_free(d, d->insts, END(SHUTDOWN));
+	d->insts = agent_instances_free(d->insts);
 	d->runs = agent_run_table_free(d->runs);
 	/* 4. the unix socket goes with the server */
 	d->srv = agent_server_free(d->srv);
 	d->health = agent_health_free(d->health);
 	d->pool = agent_worker_pool_free(d->pool);
-	if (d->cm_thread_on) {
-		k8s_watch_stop(d->cm_watch);
-		pthread_join(d->cm_thread, NULL);
-	}
-	d->cm_watch = k8s_watch_free(d->cm_watch);
-	cm_list_done(&d->cm_cur);
-	cm_list_done(&d->cm_stage);
 	d->kenrich = k8s_enrich_free(d->kenrich);
 	d->kenrich_l4 = k8s_enrich_free(d->kenrich_l4);
 	d->services = k8s_cache_free(d->services);
@@ -2032,9 +1261,6 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 		close(d->sig_fd);
 	if (d->retry_fd >= 0)
 		close(d->retry_fd);
-	if (d->cm_fd >= 0)
-		close(d->cm_fd);
-	pthread_mutex_destroy(&d->cm_lock);
 	free(d->host_root);
 	free(d->unix_path);
 	free(d->node);
