@@ -298,6 +298,144 @@ static bool on_ready(void *ctx, char *why, size_t len)
 
 /* ------------------------------------------------------------ setup */
 
+/* The loop's own fds, and the workers whose completions it takes. */
+static int loop_setup(struct agent_daemon *d, char *err, size_t errlen)
+{
+	sigset_t mask;
+	int rc;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	d->ep = epoll_create1(EPOLL_CLOEXEC);
+	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->ep < 0 || d->sig_fd < 0 || d->retry_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = agent_worker_pool_new(&d->pool)) < 0 ||
+	    (rc = ep_add(d, d->sig_fd, SRC_SIGNAL)) < 0 ||
+	    (rc = ep_add(d, d->retry_fd, SRC_RETRY)) < 0 ||
+	    (rc = ep_add(d, agent_worker_pool_fd(d->pool), SRC_JOBS)) < 0) {
+		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+		return rc;
+	}
+	rc = agent_worker_pool_start(d->pool, N_WORKERS);
+	if (rc < 0)
+		snprintf(err, errlen, "worker threads: %s", strerror(-rc));
+	return rc;
+}
+
+/* The control API (TCP and the unix socket) and the health port. */
+static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
+{
+	struct agent_server_opts so = {
+		.tcp_address = d->cfg->listen_address,
+		.max_queue_records = d->cfg->queue_max_records,
+		.node = d->node,
+		.version = d->version,
+		.ops = {.request = on_request, .closed = on_closed, .ctx = d},
+	};
+	struct agent_health_ops ho = {.metrics = on_metrics, .ready = on_ready, .ctx = d};
+	int rc;
+
+	if (d->cfg->listen_unix[0]) {
+		d->unix_path = path_join(d->host_root, d->cfg->listen_unix);
+		if (!d->unix_path)
+			return -ENOMEM;
+	}
+	so.unix_path = d->unix_path;
+	rc = agent_server_new(&so, &d->srv, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = ep_add(d, agent_server_fd(d->srv), SRC_SERVER);
+	if (rc < 0)
+		return rc;
+	rc = agent_health_new(d->cfg->health_address, &ho, &d->health, err, errlen);
+	if (rc < 0)
+		return rc;
+	return ep_add(d, agent_health_fd(d->health), SRC_HEALTH);
+}
+
+static int containers_setup(struct agent_daemon *d)
+{
+	struct agent_containers_opts co = {
+		.runtimes = d->cfg->runtimes,
+		.n_runtimes = d->cfg->n_runtimes,
+		.host_root = d->host_root,
+		.timeout_ms = AGENT_DAEMON_CRI_TIMEOUT_MS,
+		.retry_ms = AGENT_DAEMON_RUNTIME_RETRY_MS,
+		.watch = coll_watch,
+		.ctx = d,
+	};
+	int rc;
+
+	rc = agent_containers_new(&co, &d->containers);
+	if (rc < 0)
+		return rc;
+	coll_try(d);
+	if (!agent_containers_collection(d->containers))
+		agent_clock_timer_set(d->retry_fd, AGENT_DAEMON_RUNTIME_RETRY_MS,
+				      AGENT_DAEMON_RUNTIME_RETRY_MS);
+	return 0;
+}
+
+/* The runs, the instances that run some of them, the requests that ask for both. */
+static int runs_setup(struct agent_daemon *d, char *err, size_t errlen)
+{
+	struct agent_run_table_opts ro = {
+		.node = d->node,
+		.pool = d->pool,
+		.metrics = d->metrics,
+		.containers = d->containers,
+		.k8s = d->kenrich,
+		.k8s_l4 = d->kc ? k8s_enrich_l4 : NULL,
+		.ctx = d,
+		.drain_ms = AGENT_DAEMON_DRAIN_MS,
+	};
+	struct agent_instances_opts io = {
+		.node = d->node,
+		.state_dir = d->state_dir,
+		.kc = d->kc,
+		.gadget_namespace = d->cfg->gadget_namespace,
+		.instance_label = d->cfg->instance_label,
+		.max_instances = AGENT_DAEMON_MAX_INSTANCES,
+		.pool = d->pool,
+		.img_opts = &d->img_opts,
+	};
+	struct agent_requests_opts qo = {
+		.node = d->node,
+		.version = d->version,
+		.started_ms = d->started_ms,
+		.srv = d->srv,
+		.containers = d->containers,
+		.pool = d->pool,
+		.img_opts = &d->img_opts,
+		.kc = d->kc,
+		.max_runs = AGENT_DAEMON_MAX_RUNS,
+		.max_attaches = AGENT_DAEMON_MAX_ATTACHES,
+	};
+	int rc;
+
+	if ((rc = agent_run_table_new(&ro, &d->runs)) < 0 ||
+	    (rc = ep_add(d, agent_run_table_fd(d->runs), SRC_RUNS)) < 0) {
+		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+		return rc;
+	}
+	io.runs = d->runs;
+	rc = agent_instances_new(&io, &d->insts, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = ep_add(d, agent_instances_fd(d->insts), SRC_INSTANCES);
+	if (rc < 0)
+		return rc;
+	qo.runs = d->runs;
+	qo.insts = d->insts;
+	return agent_requests_new(&qo, &d->reqs);
+}
+
 /* The host's / as a prefix of host paths: "" for "/", without a trailing '/'. */
 static char *host_root_dup(const char *root)
 {
@@ -311,14 +449,7 @@ static char *host_root_dup(const char *root)
 int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon **ret, char *err,
 		     size_t errlen)
 {
-	struct agent_containers_opts co = {0};
-	struct agent_run_table_opts ro = {0};
-	struct agent_instances_opts io = {0};
-	struct agent_requests_opts qo = {0};
-	struct agent_server_opts so = {0};
-	struct agent_health_ops ho = {.metrics = on_metrics, .ready = on_ready};
 	struct agent_daemon *d;
-	sigset_t mask;
 	int rc;
 
 	err[0] = '\0';
@@ -346,124 +477,15 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	d->img_opts.allowed = (const char *const *)d->cfg->allowed_gadgets;
 	d->img_opts.n_allowed = d->cfg->n_allowed_gadgets;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	d->ep = epoll_create1(EPOLL_CLOEXEC);
-	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->ep < 0 || d->sig_fd < 0 || d->retry_fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+	if ((rc = loop_setup(d, err, errlen)) < 0 || (rc = containers_setup(d)) < 0 ||
+	    (rc = listeners_setup(d, err, errlen)) < 0)
 		goto fail;
-	}
-	rc = agent_worker_pool_new(&d->pool);
-	if (rc < 0) {
-		snprintf(err, errlen, "event loop: %s", strerror(-rc));
-		goto fail;
-	}
-	if ((rc = ep_add(d, d->sig_fd, SRC_SIGNAL)) < 0 ||
-	    (rc = ep_add(d, d->retry_fd, SRC_RETRY)) < 0 ||
-	    (rc = ep_add(d, agent_worker_pool_fd(d->pool), SRC_JOBS)) < 0) {
-		snprintf(err, errlen, "event loop: %s", strerror(-rc));
-		goto fail;
-	}
-	rc = agent_worker_pool_start(d->pool, N_WORKERS);
-	if (rc < 0) {
-		snprintf(err, errlen, "worker threads: %s", strerror(-rc));
-		goto fail;
-	}
-
-	co.runtimes = d->cfg->runtimes;
-	co.n_runtimes = d->cfg->n_runtimes;
-	co.host_root = d->host_root;
-	co.timeout_ms = AGENT_DAEMON_CRI_TIMEOUT_MS;
-	co.retry_ms = AGENT_DAEMON_RUNTIME_RETRY_MS;
-	co.watch = coll_watch;
-	co.ctx = d;
-	rc = agent_containers_new(&co, &d->containers);
-	if (rc < 0)
-		goto fail;
-	coll_try(d);
-	if (!agent_containers_collection(d->containers))
-		agent_clock_timer_set(d->retry_fd, AGENT_DAEMON_RUNTIME_RETRY_MS,
-				      AGENT_DAEMON_RUNTIME_RETRY_MS);
-
-	if (d->cfg->listen_unix[0]) {
-		d->unix_path = path_join(d->host_root, d->cfg->listen_unix);
-		if (!d->unix_path) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-	}
-	so.tcp_address = d->cfg->listen_address;
-	so.unix_path = d->unix_path;
-	so.max_queue_records = d->cfg->queue_max_records;
-	so.node = d->node;
-	so.version = d->version;
-	so.ops.request = on_request;
-	so.ops.closed = on_closed;
-	so.ops.ctx = d;
-	rc = agent_server_new(&so, &d->srv, err, errlen);
-	if (rc < 0)
-		goto fail;
-	rc = ep_add(d, agent_server_fd(d->srv), SRC_SERVER);
-	if (rc < 0)
-		goto fail;
-	ho.ctx = d;
-	rc = agent_health_new(d->cfg->health_address, &ho, &d->health, err, errlen);
-	if (rc < 0)
-		goto fail;
-	rc = ep_add(d, agent_health_fd(d->health), SRC_HEALTH);
-	if (rc < 0)
-		goto fail;
-
 	if (d->kcfg) {
 		rc = k8s_setup(d, err, errlen);
 		if (rc < 0)
 			goto fail;
 	}
-	ro.node = d->node;
-	ro.pool = d->pool;
-	ro.metrics = d->metrics;
-	ro.containers = d->containers;
-	ro.k8s = d->kenrich;
-	ro.k8s_l4 = d->kc ? k8s_enrich_l4 : NULL;
-	ro.ctx = d;
-	ro.drain_ms = AGENT_DAEMON_DRAIN_MS;
-	if ((rc = agent_run_table_new(&ro, &d->runs)) < 0 ||
-	    (rc = ep_add(d, agent_run_table_fd(d->runs), SRC_RUNS)) < 0) {
-		snprintf(err, errlen, "event loop: %s", strerror(-rc));
-		goto fail;
-	}
-	io.node = d->node;
-	io.state_dir = d->state_dir;
-	io.kc = d->kc;
-	io.gadget_namespace = d->cfg->gadget_namespace;
-	io.instance_label = d->cfg->instance_label;
-	io.max_instances = AGENT_DAEMON_MAX_INSTANCES;
-	io.runs = d->runs;
-	io.pool = d->pool;
-	io.img_opts = &d->img_opts;
-	rc = agent_instances_new(&io, &d->insts, err, errlen);
-	if (rc < 0)
-		goto fail;
-	rc = ep_add(d, agent_instances_fd(d->insts), SRC_INSTANCES);
-	if (rc < 0)
-		goto fail;
-	qo.node = d->node;
-	qo.version = d->version;
-	qo.started_ms = d->started_ms;
-	qo.srv = d->srv;
-	qo.runs = d->runs;
-	qo.insts = d->insts;
-	qo.containers = d->containers;
-	qo.pool = d->pool;
-	qo.img_opts = &d->img_opts;
-	qo.kc = d->kc;
-	qo.max_runs = AGENT_DAEMON_MAX_RUNS;
-	qo.max_attaches = AGENT_DAEMON_MAX_ATTACHES;
-	rc = agent_requests_new(&qo, &d->reqs);
+	rc = runs_setup(d, err, errlen);
 	if (rc < 0)
 		goto fail;
 	if (d->kc)
