@@ -37,7 +37,6 @@
 #include "agent/worker.h"
 #include "base/buf.h"
 #include "base/log.h"
-#include "k8s/client.h"
 
 #define ERRC(x)	  GADGET__AGENT__V1__ERROR_CODE__ERROR_##x
 #define END(x)	  GADGET__AGENT__V1__RUN_END_REASON__RUN_END_##x
