@@ -1,278 +1,84 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The gadget agent's event loop.  See daemon.h.
+ * The gadget agent's event loop and lifecycle.  See daemon.h.
  *
- * Runs.  A client run and a detached instance are the same thing inside:
- * a `struct drun` holding a runner, its record batch being filled, its
- * sequence counter and its subscribers (`struct dsub`: a client's run, or
- * an attach).  Records from the runner's sink are appended to the batch; a
- * batch is published on every drain tick (AGENT_DAEMON_DRAIN_MS), when it
- * would pass AGENT_WIRE_MAX_BATCH_BYTES, when the data source or fetch
- * changes, and at a fetch end.  Publishing packs one RecordBatch per
- * subscriber and offers it to that subscriber's session, which may refuse
- * it when the client is behind: the records are then counted as dropped
- * for that subscriber only and reported with its next batch.  Instances
- * also keep the published records in their replay ring.
+ * The loop owns one epoll set and a handful of parts, each with its own fd
+ * (or epoll set) that the loop polls and hands back to it when readable:
  *
- * Snapshot gadgets produce their records inside run_runner_start(),
- * before RunStarted can be sent, so batches published while a run is
- * starting are held and sent right after RunStarted.
+ *   agent/run.h         the table of runs: ring buffers, fetch and timeout
+ *                       timers, the drain tick; batching and streaming
+ *   agent/requests.h    one handler per control API request
+ *   agent/instances.h   detached instances: ConfigMaps or files, reconcile
+ *   agent/worker.h      the worker threads, whose completions come back here
+ *   agent/containers.h  the CRI runtimes and their containers
+ *   agent/server.h      the control API sessions
+ *   agent/health.h      /healthz, /readyz, /metrics (agent/metrics.h)
  *
- * Pending work.  A request that needs an image (GetGadgetInfo, RunGadget,
- * CreateInstance, an instance start) or a ConfigMap write becomes a job for
- * the worker threads; its completion finds the session again by id, since
- * the client may have gone meanwhile.
- *
- * Instances.  With a Kubernetes API, a thread watches the instance
- * ConfigMaps and keeps a snapshot of them under a lock; the loop reconciles
- * its instances with the snapshot whenever it changes.  Without one, the
- * instance files in <state dir>/instances are read at start, and
- * CreateInstance / DeleteInstance write and remove them directly.
+ * This file builds them in order, wires their callbacks to each other,
+ * keeps the Kubernetes client and the pods cache the enrichment reads,
+ * dispatches the fds, and takes everything down in the documented order.
  */
 #include "agent/daemon.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
+#include "agent/clock.h"
 #include "agent/config.h"
-#include "run/enrich.h"
+#include "agent/containers.h"
 #include "agent/health.h"
 #include "agent/image.h"
-#include "agent/instance.h"
-#include "run/runner.h"
-#include "run/selector.h"
+#include "agent/instances.h"
+#include "agent/metrics.h"
+#include "agent/requests.h"
+#include "agent/run.h"
 #include "agent/server.h"
-#include "agent/wire.h"
+#include "agent/worker.h"
 #include "base/buf.h"
 #include "base/log.h"
-#include "bpf/gadget.h"
 #include "cri/collection.h"
 #include "k8s/cache.h"
 #include "k8s/client.h"
 #include "k8s/config.h"
 #include "k8s/enrich.h"
-#include "k8s/watch.h"
-#include "oci/metadata.h"
 
-#define ERRC(x)	    GADGET__AGENT__V1__ERROR_CODE__ERROR_##x
-#define END(x)	    GADGET__AGENT__V1__RUN_END_REASON__RUN_END_##x
-#define ISTATE(x)   GADGET__AGENT__V1__INSTANCE_STATE__INSTANCE_##x
-#define RESP(x)	    GADGET__AGENT__V1__RESPONSE__PAYLOAD_##x
-#define REQ(x)	    GADGET__AGENT__V1__REQUEST__PAYLOAD_##x
-#define N_WORKERS   2
-#define MSG_LEN	    1024
-#define MAX_GADGETS 256 /* names kept for the per-gadget counters */
-/* Instance ConfigMaps held from the watch; more are ignored (and logged). */
-#define MAX_CONFIGMAPS 4096
-/* Room a RecordBatch needs besides the records' bytes. */
-#define BATCH_OVERHEAD	  256
-#define BATCH_PER_RECORD  8
-#define INSTANCE_FILE_EXT ".yaml"
+#define END(x)	   GADGET__AGENT__V1__RUN_END_REASON__RUN_END_##x
+#define N_WORKERS  2
+#define MAX_EVENTS 32
 
-typedef Gadget__Agent__V1__Response pb_response;
-typedef Gadget__Agent__V1__ErrorCode pb_errcode;
-
-/* ------------------------------------------------------------ types */
-
-enum dsrc_kind {
+/* What an event of the loop's epoll set is about. */
+enum src_kind {
 	SRC_SIGNAL = 1,
-	SRC_DRAIN,
 	SRC_RETRY,
 	SRC_JOBS,
-	SRC_CM,
+	SRC_INSTANCES,
 	SRC_SERVER,
 	SRC_HEALTH,
 	SRC_COLL,
-	SRC_RING,
-	SRC_FETCH,
-	SRC_TIMEOUT,
-};
-
-struct dsrc {
-	enum dsrc_kind kind;
-	void *obj;
-};
-
-struct dbatch_rec {
-	uint32_t off;
-	uint32_t len;
-};
-
-struct dbatch {
-	struct base_buf buf;
-	struct dbatch_rec *recs;
-	size_t n, cap;
-	size_t ds;
-	uint64_t fetch;
-	bool fetch_end;
-	uint64_t first_seq;
-	struct dbatch *next; /* held while starting */
-};
-
-struct dstat {
-	char name[64];
-	uint64_t records;
-	uint64_t lost;
-};
-
-struct drun;
-struct dinst;
-
-struct dsub {
-	struct drun *run;
-	struct agent_session *sess;
-	uint64_t req_id;
-	uint64_t run_id;
-	uint64_t dropped_pending;
-	uint64_t dropped_total;
-	bool started; /* RunStarted sent */
-	bool attach;
-	/* attach: what to replay once the instance runs */
-	uint32_t replay_max;
-	bool no_replay;
-	struct dsub *next;
-};
-
-struct drun {
-	struct agent_daemon *d;
-	uint64_t id;
-	struct dinst *inst;			   /* NULL: a client's run */
-	Gadget__Agent__V1__GadgetSpec *spec_owned; /* client runs */
-	const Gadget__Agent__V1__GadgetSpec *spec;
-	char *image; /* as requested */
-	struct agent_image *img;
-	struct oci_metadata *md;
-	struct run_runner *runner;
-	struct run_runner_opts ropts;
-	struct run_selector sel;
-	char errbuf[MSG_LEN];
-	struct dsrc ring_src, fetch_src, timeout_src;
-	int fetch_fd, timeout_fd;
-	bool ring_added;
-	bool has_tracer, has_mapiter, starting;
-	bool loaded; /* run_runner_start() was called: links to close */
-	uint64_t seq, cur_fetch, fetches, lost_seen;
-	struct dbatch b;
-	struct dbatch *held, **held_tail;
-	ProtobufCBinaryData *bins;
-	size_t bins_cap;
-	struct dsub *subs;
-	struct dstat *stat;
-	bool client; /* counted in n_client_runs */
-	struct drun *next;
-};
-
-struct dinst {
-	char *name;
-	char *id;
-	int64_t created_ms;
-	char *yaml; /* the text it came from, to notice changes */
-	Gadget__Agent__V1__InstanceSpec *spec;
-	bool here;    /* parsed and for this node */
-	bool invalid; /* did not parse (logged once) */
-	Gadget__Agent__V1__InstanceState state;
-	char *error;
-	bool wants_runtime; /* failed for lack of a runtime: retried when one answers */
-	uint64_t gen;	    /* start attempts, to match completions */
-	struct drun *run;   /* when here */
-	struct agent_instance_ring *ring;
-	bool seen;
-	struct dinst *next;
-};
-
-enum djob_purpose {
-	JOB_INFO = 1,  /* GetGadgetInfo: resolve */
-	JOB_RUN,       /* RunGadget: resolve */
-	JOB_CREATE,    /* CreateInstance: resolve, to validate */
-	JOB_INSTANCE,  /* an instance start: resolve */
-	JOB_CM_CREATE, /* CreateInstance: POST the ConfigMap */
-	JOB_CM_DELETE, /* DeleteInstance: DELETE the ConfigMap */
-	JOB_DETACH,    /* free a loaded runner: closing its links takes a while */
-};
-
-/* What a runner borrows, freed with it (in a worker when it may be). */
-struct dgrave {
-	struct run_runner *runner;
-	struct agent_image *img;
-	struct oci_metadata *md;
-	Gadget__Agent__V1__GadgetSpec *spec;
-	struct run_selector sel;
-};
-
-struct djob {
-	enum djob_purpose purpose;
-	uint64_t sid, rid;
-	char *image;
-	ProtobufCMessage *msg; /* owned: GetGadgetInfo, GadgetSpec or InstanceSpec */
-	char *inst_id;
-	uint64_t gen;
-	/* Kubernetes */
-	char *path;
-	json_t *body;
-	json_t *reply;
-	/* results */
-	int rc;
-	enum agent_image_error ikind;
-	char err[AGENT_IMAGE_ERRLEN];
-	struct agent_image *img;
-	struct dgrave grave;
-	struct djob *next;
-};
-
-struct dcm_entry {
-	char *name;
-	char *uid;
-	char *yaml; /* NULL: no instance.yaml key */
-	int64_t created_ms;
-};
-
-struct dcm_list {
-	struct dcm_entry *v;
-	size_t n, cap;
+	SRC_RUNS,
 };
 
 struct agent_daemon {
 	const struct agent_config *cfg;
 	char *node, *version, *state_dir, *unix_path;
+	char *host_root; /* "" for "/" */
 	int64_t started_ms;
-	int ep;
-	struct dsrc sig_src, drain_src, retry_src, jobs_src, cm_src, server_src, health_src,
-		coll_src;
-	int sig_fd, drain_fd, retry_fd, jobs_fd, cm_fd;
-	bool drain_on, stopping;
-	bool freed; /* a run or its fds went while handling an event */
+	int ep, sig_fd, retry_fd;
+	bool stopping;
+	struct agent_image_opts img_opts;
+	struct agent_metrics *metrics;
+	struct agent_worker_pool *pool;
+	struct agent_containers *containers;
 	struct agent_server *srv;
 	struct agent_health *health;
-	struct agent_image_opts img_opts;
-
-	/* containers */
-	struct cri_collection_runtime rts[AGENT_CONFIG_MAX_RUNTIMES];
-	char *rt_paths[AGENT_CONFIG_MAX_RUNTIMES];
-	bool rt_warned[AGENT_CONFIG_MAX_RUNTIMES];
-	size_t n_rts;
-	char *host_root; /* "" for "/" */
-	struct cri_collection *coll;
-	struct run_enrich *enrich0; /* before a runtime answered */
-	struct run_enrich *enrich;
 
 	/* Kubernetes */
 	struct k8s_config *kcfg;
@@ -283,114 +89,19 @@ struct agent_daemon {
 	struct k8s_cache *services, *nodes;
 	struct k8s_enrich *kenrich_l4;
 	_Atomic uint64_t pods_last_event_ms;
-	struct k8s_watch *cm_watch;
-	pthread_t cm_thread;
-	bool cm_thread_on;
-	pthread_mutex_t cm_lock;
-	struct dcm_list cm_cur;	  /* under cm_lock */
-	struct dcm_list cm_stage; /* the watch thread's list in progress */
-	bool cm_synced;		  /* under cm_lock */
-	char cm_error[256];	  /* under cm_lock */
-	_Atomic uint64_t cm_last_event_ms;
-	bool cm_loaded; /* the loop reconciled a synced snapshot */
-	bool cm_overflow_warned;
 
-	/* workers */
-	pthread_t workers[N_WORKERS];
-	size_t n_workers;
-	pthread_mutex_t jlock;
-	pthread_cond_t jcond;
-	struct djob *jq, **jq_tail, *jdone;
-	bool jstop;
-	size_t jobs_in_flight;
-
-	/* runs and instances */
-	struct drun *runs;
-	struct dinst *insts;
-	uint64_t next_run_id;
-	size_t n_client_runs; /* streaming or starting */
-	size_t n_attaches;
-	struct dstat stats[MAX_GADGETS];
-	size_t n_stats;
-	struct dstat stat_other;
+	struct agent_run_table *runs;
+	struct agent_instances *insts;
+	struct agent_requests *reqs;
 };
-
-static void run_end(struct drun *r, Gadget__Agent__V1__RunEndReason reason, const char *error);
-static void inst_start(struct agent_daemon *d, struct dinst *in);
-static void inst_fail(struct dinst *in, bool wants_runtime, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------ small helpers */
 
-static int64_t now_unix_ms(void)
+static int ep_add(struct agent_daemon *d, int fd, enum src_kind kind)
 {
-	struct timespec ts;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = kind};
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t now_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int ep_add(struct agent_daemon *d, int fd, struct dsrc *src, enum dsrc_kind kind, void *obj)
-{
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = src};
-
-	src->kind = kind;
-	src->obj = obj;
 	return epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
-
-static void ep_del(struct agent_daemon *d, int fd)
-{
-	if (fd >= 0)
-		epoll_ctl(d->ep, EPOLL_CTL_DEL, fd, NULL);
-}
-
-static int timer_set(int fd, uint64_t first_ms, uint64_t interval_ms)
-{
-	struct itimerspec its = {
-		.it_value = {(time_t)(first_ms / 1000), (long)(first_ms % 1000) * 1000000L},
-		.it_interval = {(time_t)(interval_ms / 1000),
-				(long)(interval_ms % 1000) * 1000000L},
-	};
-
-	return timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
-}
-
-static void fd_drain(int fd)
-{
-	uint64_t v;
-
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		base_log_debug("agent: read %d: %s", fd, strerror(errno));
-}
-
-/* A self-contained copy of any message (pack, unpack). */
-static ProtobufCMessage *msg_dup(const ProtobufCMessage *m)
-{
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = malloc(len ? len : 1);
-	ProtobufCMessage *copy;
-
-	if (!buf)
-		return NULL;
-	protobuf_c_message_pack(m, buf);
-	copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
-	free(buf);
-	return copy;
-}
-
-static void msg_free(ProtobufCMessage *m)
-{
-	if (m)
-		protobuf_c_message_free_unpacked(m, NULL);
 }
 
 static char *path_join(const char *root, const char *path)
@@ -402,2716 +113,13 @@ static char *path_join(const char *root, const char *path)
 	return p;
 }
 
-/* "2024-05-01T10:00:00Z" -> ms since the epoch; 0 when unreadable. */
-static int64_t parse_k8s_time(const char *s)
-{
-	struct tm tm = {0};
-	const char *end;
-
-	if (!s)
-		return 0;
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!end)
-		return 0;
-	return (int64_t)timegm(&tm) * 1000;
-}
-
-static struct dstat *stat_for(struct agent_daemon *d, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < d->n_stats; i++)
-		if (!strcmp(d->stats[i].name, name))
-			return &d->stats[i];
-	if (d->n_stats == MAX_GADGETS || strlen(name) >= sizeof(d->stats[0].name))
-		return &d->stat_other;
-	snprintf(d->stats[d->n_stats].name, sizeof(d->stats[0].name), "%s", name);
-	return &d->stats[d->n_stats++];
-}
-
-static pb_errcode image_errcode(enum agent_image_error k)
-{
-	return k == AGENT_IMAGE_NOT_FOUND ? ERRC(NOT_FOUND) : ERRC(IMAGE);
-}
-
-/* ------------------------------------------------------------ workers */
-
-static void grave_free(struct dgrave *g)
-{
-	g->runner = run_runner_free(g->runner);
-	g->md = oci_metadata_free(g->md);
-	g->img = agent_image_free(g->img);
-	run_selector_done(&g->sel);
-	memset(&g->sel, 0, sizeof(g->sel));
-	if (g->spec)
-		msg_free(&g->spec->base);
-	g->spec = NULL;
-}
-
-static void job_free(struct djob *j)
-{
-	if (!j)
-		return;
-	grave_free(&j->grave);
-	free(j->image);
-	msg_free(j->msg);
-	free(j->inst_id);
-	free(j->path);
-	json_decref(j->body);
-	json_decref(j->reply);
-	agent_image_free(j->img);
-	free(j);
-}
-
-static void job_work(struct agent_daemon *d, struct djob *j)
-{
-	switch (j->purpose) {
-	case JOB_INFO:
-	case JOB_RUN:
-	case JOB_CREATE:
-	case JOB_INSTANCE:
-		j->rc = agent_image_resolve(&d->img_opts, j->image, &j->img, &j->ikind, j->err,
-					    sizeof(j->err));
-		break;
-	case JOB_CM_CREATE:
-		j->rc = k8s_client_post(d->kc, j->path, j->body, &j->reply, j->err, sizeof(j->err));
-		break;
-	case JOB_CM_DELETE:
-		j->rc = k8s_client_request(d->kc, "DELETE", j->path, j->body, NULL, &j->reply,
-					   j->err, sizeof(j->err));
-		break;
-	case JOB_DETACH:
-		grave_free(&j->grave);
-		break;
-	}
-}
-
-static void *worker_main(void *arg)
-{
-	struct agent_daemon *d = arg;
-	uint64_t one = 1;
-
-	for (;;) {
-		struct djob *j;
-
-		pthread_mutex_lock(&d->jlock);
-		while (!d->jq && !d->jstop)
-			pthread_cond_wait(&d->jcond, &d->jlock);
-		if (!d->jq) {
-			pthread_mutex_unlock(&d->jlock);
-			break;
-		}
-		j = d->jq;
-		d->jq = j->next;
-		if (!d->jq)
-			d->jq_tail = &d->jq;
-		pthread_mutex_unlock(&d->jlock);
-
-		job_work(d, j);
-
-		pthread_mutex_lock(&d->jlock);
-		j->next = d->jdone;
-		d->jdone = j;
-		pthread_mutex_unlock(&d->jlock);
-		if (write(d->jobs_fd, &one, sizeof(one)) < 0)
-			base_log_debug("agent: job wakeup: %s", strerror(errno));
-	}
-	return NULL;
-}
-
-static void job_submit(struct agent_daemon *d, struct djob *j)
-{
-	j->next = NULL;
-	pthread_mutex_lock(&d->jlock);
-	*d->jq_tail = j;
-	d->jq_tail = &j->next;
-	pthread_cond_signal(&d->jcond);
-	pthread_mutex_unlock(&d->jlock);
-	d->jobs_in_flight++;
-}
-
-static struct djob *job_new(enum djob_purpose purpose, uint64_t sid, uint64_t rid,
-			    const char *image)
-{
-	struct djob *j = calloc(1, sizeof(*j));
-
-	if (!j)
-		return NULL;
-	j->purpose = purpose;
-	j->sid = sid;
-	j->rid = rid;
-	if (image && !(j->image = strdup(image))) {
-		free(j);
-		return NULL;
-	}
-	return j;
-}
-
-/* ------------------------------------------------------------ batches */
-
-static void batch_reset(struct dbatch *b)
-{
-	base_buf_reset(&b->buf);
-	b->n = 0;
-	b->fetch_end = false;
-}
-
-static void batch_done(struct dbatch *b)
-{
-	base_buf_done(&b->buf);
-	free(b->recs);
-	b->recs = NULL;
-	b->n = b->cap = 0;
-}
-
-static int batch_add(struct dbatch *b, const char *json, size_t len)
-{
-	size_t off = b->buf.len;
-	int r;
-
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct dbatch_rec *p = realloc(b->recs, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		b->recs = p;
-		b->cap = cap;
-	}
-	r = base_buf_append(&b->buf, json, len);
-	if (r)
-		return r;
-	b->recs[b->n].off = (uint32_t)off;
-	b->recs[b->n].len = (uint32_t)len;
-	b->n++;
-	return 0;
-}
-
-static size_t batch_bytes(const struct dbatch *b)
-{
-	return b->buf.len + b->n * BATCH_PER_RECORD + BATCH_OVERHEAD;
-}
-
-/* ------------------------------------------------------------ GadgetInfo */
-
-struct dinfo {
-	Gadget__Agent__V1__GadgetInfo gi;
-	void *allocs[8];
-	size_t n_allocs;
-};
-
-static void *info_alloc(struct dinfo *o, size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (p)
-		o->allocs[o->n_allocs++] = p;
-	return p;
-}
-
-static void info_done(struct dinfo *o)
-{
-	size_t i;
-
-	for (i = 0; i < o->n_allocs; i++)
-		free(o->allocs[i]);
-	o->n_allocs = 0;
-}
-
-static char *cstr(const char *s)
-{
-	return (char *)(s ? s : "");
-}
-
-static Gadget__Agent__V1__ParamType param_type(int t)
-{
-	switch (t) {
-	case BPF_GADGET_PARAM_BOOL:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_BOOL;
-	case BPF_GADGET_PARAM_INT:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_INT;
-	case BPF_GADGET_PARAM_UINT:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_UINT;
-	case BPF_GADGET_PARAM_ENUM:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_ENUM;
-	default:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_STRING;
-	}
-}
-
-/* GadgetInfo of a prepared runner; strings are borrowed from it and from img/md. */
-static int info_build(struct dinfo *o, const struct run_runner *rn, const char *image,
-		      const struct agent_image *img, const struct oci_metadata *md)
-{
-	size_t n_ds = run_runner_ds_count(rn), n_params = run_runner_param_count(rn);
-	size_t n_fields = 0, n_ann = 0, i, k, fi = 0, ai = 0;
-	Gadget__Agent__V1__DataSourceInfo *ds, **dsp;
-	Gadget__Agent__V1__FieldInfo *f, **fp;
-	Gadget__Agent__V1__KeyValue *kv, **kvp;
-	Gadget__Agent__V1__ParamInfo *pi, **pp;
-
-	gadget__agent__v1__gadget_info__init(&o->gi);
-	o->n_allocs = 0;
-	for (i = 0; i < n_ds; i++) {
-		const struct run_runner_ds_info *di = run_runner_ds(rn, i);
-
-		n_fields += di->n_fields;
-		n_ann += di->md ? di->md->n_annotations : 0;
-	}
-	ds = info_alloc(o, n_ds, sizeof(*ds));
-	dsp = info_alloc(o, n_ds, sizeof(*dsp));
-	f = info_alloc(o, n_fields, sizeof(*f));
-	fp = info_alloc(o, n_fields, sizeof(*fp));
-	kv = info_alloc(o, n_ann, sizeof(*kv));
-	kvp = info_alloc(o, n_ann, sizeof(*kvp));
-	pi = info_alloc(o, n_params, sizeof(*pi));
-	pp = info_alloc(o, n_params, sizeof(*pp));
-	if (o->n_allocs != 8) {
-		info_done(o);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n_ds; i++) {
-		const struct run_runner_ds_info *di = run_runner_ds(rn, i);
-
-		gadget__agent__v1__data_source_info__init(&ds[i]);
-		dsp[i] = &ds[i];
-		ds[i].name = cstr(di->name);
-		ds[i].type = di->type == RUN_RUNNER_DS_TRACER
-				     ? GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_TRACER
-			     : di->type == RUN_RUNNER_DS_MAPITER
-				     ? GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_MAPITER
-				     : GADGET__AGENT__V1__DATA_SOURCE_TYPE__DATA_SOURCE_ITER;
-		ds[i].fields = &fp[fi];
-		ds[i].n_fields = di->n_fields;
-		for (k = 0; k < di->n_fields; k++, fi++) {
-			const struct run_runner_field *src = &di->fields[k];
-
-			gadget__agent__v1__field_info__init(&f[fi]);
-			fp[fi] = &f[fi];
-			f[fi].name = cstr(src->name);
-			f[fi].short_name = cstr(src->short_name);
-			f[fi].type = cstr(src->type);
-			f[fi].description = cstr(src->description);
-			f[fi].visible_json = src->visible_json;
-			f[fi].visible_columns = src->visible_columns;
-			f[fi].width = src->width > 0 ? (uint32_t)src->width : 0;
-			f[fi].alignment = src->align_right
-						  ? GADGET__AGENT__V1__ALIGNMENT__ALIGN_RIGHT
-						  : GADGET__AGENT__V1__ALIGNMENT__ALIGN_LEFT;
-		}
-		ds[i].annotations = &kvp[ai];
-		ds[i].n_annotations = di->md ? di->md->n_annotations : 0;
-		for (k = 0; di->md && k < di->md->n_annotations; k++, ai++) {
-			gadget__agent__v1__key_value__init(&kv[ai]);
-			kvp[ai] = &kv[ai];
-			kv[ai].key = cstr(di->md->annotations[k].key);
-			kv[ai].value = cstr(di->md->annotations[k].value);
-		}
-	}
-	for (i = 0; i < n_params; i++) {
-		const struct run_runner_param_info *p = run_runner_param(rn, i);
-
-		gadget__agent__v1__param_info__init(&pi[i]);
-		pp[i] = &pi[i];
-		pi[i].key = cstr(p->key);
-		pi[i].name = cstr(p->name);
-		pi[i].description = cstr(p->description);
-		pi[i].default_value = cstr(p->default_value);
-		pi[i].type = param_type(p->type);
-		pi[i].type_name = cstr(p->type_name);
-		/* protobuf-c wants char **; the message is only packed, never freed */
-		pi[i].values = (char **)p->values;
-		pi[i].n_values = p->n_values;
-	}
-	o->gi.image = cstr(image);
-	o->gi.digest = cstr(img ? img->digest : NULL);
-	o->gi.name = cstr(md && md->name ? md->name : img ? img->name : NULL);
-	o->gi.description = cstr(md ? md->description : NULL);
-	o->gi.data_sources = dsp;
-	o->gi.n_data_sources = n_ds;
-	o->gi.params = pp;
-	o->gi.n_params = n_params;
-	return 0;
-}
-
-/* ------------------------------------------------------------ subscribers */
-
-static void sub_send_started(struct drun *r, struct dsub *s)
-{
-	Gadget__Agent__V1__RunStarted rs = GADGET__AGENT__V1__RUN_STARTED__INIT;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	struct dinfo info;
-
-	if (info_build(&info, r->runner, r->image, r->img, r->md) < 0) {
-		agent_session_send_error(s->sess, s->req_id, ERRC(INTERNAL), "%s",
-					 strerror(ENOMEM));
-		return;
-	}
-	rs.run_id = s->run_id;
-	rs.info = &info.gi;
-	rs.node = r->d->node;
-	rs.instance_id = r->inst ? r->inst->id : (char *)"";
-	resp.id = s->req_id;
-	resp.payload_case = RESP(RUN_STARTED);
-	resp.run_started = &rs;
-	agent_session_send(s->sess, &resp);
-	info_done(&info);
-	s->started = true;
-}
-
-static void sub_send_ended(struct drun *r, struct dsub *s, Gadget__Agent__V1__RunEndReason reason,
-			   const char *error)
-{
-	Gadget__Agent__V1__RunEnded re = GADGET__AGENT__V1__RUN_ENDED__INIT;
-	Gadget__Agent__V1__Error e = GADGET__AGENT__V1__ERROR__INIT;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-
-	re.run_id = s->run_id;
-	re.reason = reason;
-	if (error) {
-		e.code = ERRC(GADGET);
-		e.message = (char *)error;
-		re.error = &e;
-	}
-	re.records = r->seq;
-	re.dropped_total = s->dropped_total;
-	re.kernel_lost = r->runner ? run_runner_lost(r->runner) : r->lost_seen;
-	resp.id = s->req_id;
-	resp.payload_case = RESP(RUN_ENDED);
-	resp.run_ended = &re;
-	agent_session_send(s->sess, &resp);
-}
-
-/* Sends b (records of r) to s as one RecordBatch; counts it as dropped if refused. */
-static void sub_send_batch(struct drun *r, struct dsub *s, const struct dbatch *b,
-			   const ProtobufCBinaryData *bins, size_t first, size_t n, bool replay,
-			   uint64_t first_seq)
-{
-	Gadget__Agent__V1__RecordBatch rb = GADGET__AGENT__V1__RECORD_BATCH__INIT;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	const struct run_runner_ds_info *di;
-
-	rb.run_id = s->run_id;
-	rb.first_seq = first_seq;
-	rb.dropped_before = s->dropped_pending;
-	rb.dropped_total = s->dropped_total;
-	rb.records = (ProtobufCBinaryData *)bins + first;
-	rb.n_records = n;
-	di = b && r->runner ? run_runner_ds(r->runner, b->ds) : NULL;
-	rb.data_source = cstr(di ? di->name : NULL);
-	rb.fetch = b ? b->fetch : 0;
-	rb.fetch_end = b ? b->fetch_end : false;
-	rb.replay = replay;
-	rb.kernel_lost = r->runner ? run_runner_lost(r->runner) : r->lost_seen;
-	resp.id = s->req_id;
-	resp.payload_case = RESP(RECORDS);
-	resp.records = &rb;
-	if (agent_session_send_records(s->sess, &resp, n) < 0) {
-		s->dropped_pending += n;
-		s->dropped_total += n;
-	} else {
-		s->dropped_pending = 0;
-	}
-}
-
-static int run_bins_reserve(struct drun *r, size_t n)
-{
-	ProtobufCBinaryData *p;
-
-	if (n <= r->bins_cap)
-		return 0;
-	p = realloc(r->bins, n * sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	r->bins = p;
-	r->bins_cap = n;
-	return 0;
-}
-
-/*
- * Sends the kept records of an instance to a new attach, newest max (0 =
- * all), in batches of one data source each.
- */
-static void sub_replay(struct drun *r, struct dsub *s, uint32_t max)
-{
-	size_t kept = agent_instance_ring_count(r->inst->ring), start = 0, i, bytes = 0, n = 0;
-	struct dbatch meta = {0};
-	uint64_t seq;
-	const char *json;
-	size_t len, ds;
-
-	if (max && kept > max)
-		start = kept - max;
-	if (start >= kept || run_bins_reserve(r, kept - start) < 0)
-		return;
-	for (i = start; i < kept; i++) {
-		agent_instance_ring_get(r->inst->ring, i, &seq, &ds, &json, &len);
-		if (n && (ds != meta.ds || bytes + len + BATCH_PER_RECORD + BATCH_OVERHEAD >
-						   AGENT_WIRE_MAX_BATCH_BYTES)) {
-			sub_send_batch(r, s, &meta, r->bins, 0, n, true, meta.first_seq);
-			n = 0;
-			bytes = 0;
-		}
-		if (!n) {
-			meta.ds = ds;
-			meta.first_seq = seq;
-		}
-		r->bins[n].data = (uint8_t *)json;
-		r->bins[n].len = len;
-		n++;
-		bytes += len + BATCH_PER_RECORD;
-	}
-	if (n)
-		sub_send_batch(r, s, &meta, r->bins, 0, n, true, meta.first_seq);
-}
-
-static void sub_unlink(struct drun *r, struct dsub *s)
-{
-	struct dsub **pp;
-
-	for (pp = &r->subs; *pp; pp = &(*pp)->next)
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	if (s->attach)
-		r->d->n_attaches--;
-	free(s);
-}
-
-/* ------------------------------------------------------------ publishing */
-
-static void run_emit(struct drun *r, const struct dbatch *b)
-{
-	struct dsub *s;
-	size_t i;
-
-	if (run_bins_reserve(r, b->n) < 0)
-		return;
-	for (i = 0; i < b->n; i++) {
-		r->bins[i].data = (uint8_t *)b->buf.data + b->recs[i].off;
-		r->bins[i].len = b->recs[i].len;
-	}
-	for (s = r->subs; s; s = s->next)
-		if (s->started)
-			sub_send_batch(r, s, b, r->bins, 0, b->n, false, b->first_seq);
-	if (r->inst && r->inst->ring)
-		for (i = 0; i < b->n; i++)
-			agent_instance_ring_push(r->inst->ring, b->first_seq + i, b->ds,
-						 b->buf.data + b->recs[i].off, b->recs[i].len);
-}
-
-/* Publishes the batch being filled (also an empty one that ends a fetch). */
-static void run_publish(struct drun *r)
-{
-	struct dbatch *h;
-
-	if (!r->b.n && !r->b.fetch_end)
-		return;
-	if (!r->starting) {
-		run_emit(r, &r->b);
-		batch_reset(&r->b);
-		return;
-	}
-	/* records made inside run_runner_start(): kept until RunStarted is out */
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		batch_reset(&r->b);
-		return;
-	}
-	*h = r->b;
-	h->next = NULL;
-	*r->held_tail = h;
-	r->held_tail = &h->next;
-	memset(&r->b, 0, sizeof(r->b));
-	r->b.buf = (struct base_buf)BASE_BUF_INIT(0);
-}
-
-static void run_release_held(struct drun *r)
-{
-	struct dbatch *h = r->held, *next;
-
-	for (; h; h = next) {
-		next = h->next;
-		run_emit(r, h);
-		batch_done(h);
-		free(h);
-	}
-	r->held = NULL;
-	r->held_tail = &r->held;
-}
-
-static int run_on_record(void *ctx, size_t ds, const char *json, size_t len)
-{
-	struct drun *r = ctx;
-	const struct run_runner_ds_info *di = run_runner_ds(r->runner, ds);
-	uint64_t fetch = di && di->type != RUN_RUNNER_DS_TRACER ? r->cur_fetch : 0;
-
-	if (r->b.n && (r->b.ds != ds || r->b.fetch != fetch ||
-		       batch_bytes(&r->b) + len + BATCH_PER_RECORD > AGENT_WIRE_MAX_BATCH_BYTES))
-		run_publish(r);
-	if (!r->b.n) {
-		r->b.ds = ds;
-		r->b.fetch = fetch;
-		r->b.first_seq = r->seq;
-	}
-	if (batch_add(&r->b, json, len) < 0)
-		return -ENOMEM;
-	r->seq++;
-	r->stat->records++;
-	return 0;
-}
-
-static int run_on_fetch_end(void *ctx, size_t ds, uint64_t fetch)
-{
-	struct drun *r = ctx;
-
-	if (r->b.n && (r->b.ds != ds || r->b.fetch != fetch))
-		run_publish(r);
-	if (!r->b.n) {
-		r->b.ds = ds;
-		r->b.fetch = fetch;
-		r->b.first_seq = r->seq;
-	}
-	r->b.fetch_end = true;
-	run_publish(r);
-	return 0;
-}
-
-static void run_count_lost(struct drun *r)
-{
-	uint64_t lost;
-
-	if (!r->runner)
-		return;
-	lost = run_runner_lost(r->runner);
-	if (lost > r->lost_seen) {
-		r->stat->lost += lost - r->lost_seen;
-		r->lost_seen = lost;
-	}
-}
-
-/* ------------------------------------------------------------ runs */
-
-static void drain_update(struct agent_daemon *d)
-{
-	struct drun *r;
-	bool need = false;
-
-	for (r = d->runs; r && !need; r = r->next)
-		need = r->runner && r->has_tracer;
-	if (need == d->drain_on)
-		return;
-	timer_set(d->drain_fd, need ? AGENT_DAEMON_DRAIN_MS : 0, need ? AGENT_DAEMON_DRAIN_MS : 0);
-	d->drain_on = need;
-}
-
-/*
- * Frees the runner of r and what it borrows.  Closing a loaded gadget's
- * links waits for the kernel (an RCU grace period per tracepoint, tens of
- * milliseconds each), so that goes to a worker: the loop goes on serving the
- * other clients meanwhile.  The runner stops following the container
- * collection here first, since only the loop may touch the collection.
- */
-static void run_bury(struct drun *r)
-{
-	struct agent_daemon *d = r->d;
-	struct dgrave g = {
-		.runner = r->runner,
-		.img = r->img,
-		.md = r->md,
-		.spec = r->spec_owned,
-		.sel = r->sel,
-	};
-	struct djob *j = NULL;
-
-	run_runner_unfollow(r->runner);
-	if (r->loaded && r->runner)
-		j = job_new(JOB_DETACH, 0, 0, NULL);
-	r->runner = NULL;
-	r->img = NULL;
-	r->md = NULL;
-	r->spec_owned = NULL;
-	r->loaded = false;
-	memset(&r->sel, 0, sizeof(r->sel));
-	if (r->inst)
-		r->spec = r->inst->spec->gadget;
-	if (!j) {
-		grave_free(&g);
-		return;
-	}
-	j->grave = g;
-	job_submit(d, j);
-}
-
-/* Detaches the gadget; the run object stays (an instance may start again). */
-static void run_stop_runner(struct drun *r)
-{
-	struct agent_daemon *d = r->d;
-	struct dbatch *h, *next;
-
-	if (r->runner || r->fetch_fd >= 0 || r->timeout_fd >= 0)
-		d->freed = true;
-	if (r->ring_added)
-		ep_del(d, run_runner_fd(r->runner));
-	r->ring_added = false;
-	if (r->fetch_fd >= 0) {
-		ep_del(d, r->fetch_fd);
-		close(r->fetch_fd);
-		r->fetch_fd = -1;
-	}
-	if (r->timeout_fd >= 0) {
-		ep_del(d, r->timeout_fd);
-		close(r->timeout_fd);
-		r->timeout_fd = -1;
-	}
-	run_count_lost(r);
-	run_bury(r);
-	for (h = r->held; h; h = next) {
-		next = h->next;
-		batch_done(h);
-		free(h);
-	}
-	r->held = NULL;
-	r->held_tail = &r->held;
-	batch_reset(&r->b);
-	r->starting = false;
-	drain_update(d);
-}
-
-static void run_free(struct drun *r)
-{
-	struct agent_daemon *d = r->d;
-	struct drun **pp;
-
-	while (r->subs)
-		sub_unlink(r, r->subs);
-	run_stop_runner(r);
-	for (pp = &d->runs; *pp; pp = &(*pp)->next)
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
-	if (r->client)
-		d->n_client_runs--;
-	batch_done(&r->b);
-	if (r->spec_owned)
-		msg_free(&r->spec_owned->base);
-	d->freed = true;
-	free(r->image);
-	free(r->bins);
-	free(r);
-	drain_update(d);
-}
-
-static struct drun *run_new(struct agent_daemon *d, const Gadget__Agent__V1__GadgetSpec *spec,
-			    Gadget__Agent__V1__GadgetSpec *owned, struct dinst *inst)
-{
-	struct drun *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		return NULL;
-	r->d = d;
-	r->id = ++d->next_run_id;
-	r->inst = inst;
-	r->spec = spec;
-	r->spec_owned = owned;
-	r->image = strdup(spec->image);
-	r->fetch_fd = r->timeout_fd = -1;
-	r->held_tail = &r->held;
-	r->b.buf = (struct base_buf)BASE_BUF_INIT(0);
-	r->stat = &d->stat_other;
-	if (!r->image) {
-		free(r);
-		return NULL;
-	}
-	r->next = d->runs;
-	d->runs = r;
-	r->client = !inst;
-	if (r->client)
-		d->n_client_runs++;
-	return r;
-}
-
-/* Selector from the request; strings are borrowed from spec.  -EINVAL with msg. */
-static int run_selector(struct drun *r, char *msg, size_t len)
-{
-	const Gadget__Agent__V1__Selector *s = r->spec->selector;
-	struct base_buf text = BASE_BUF_INIT(RUN_SELECTOR_MAX_TEXT);
-	char why[160] = "";
-	size_t i;
-	int rc = 0;
-
-	memset(&r->sel, 0, sizeof(r->sel));
-	if (!s)
-		return 0;
-	r->sel.k8s_namespace = s->namespace_;
-	r->sel.k8s_podname = s->podname;
-	r->sel.k8s_containername = s->containername;
-	r->sel.container_name = s->runtime_containername;
-	for (i = 0; i < s->n_labels; i++) {
-		const Gadget__Agent__V1__KeyValue *kv = s->labels[i];
-
-		if (!kv->key[0] || strpbrk(kv->key, ",=") || strchr(kv->value, ',')) {
-			snprintf(msg, len, "selector label '%.64s=%.64s' is not a valid label",
-				 kv->key, kv->value);
-			rc = -EINVAL;
-			goto out;
-		}
-		if (base_buf_printf(&text, "%s%s=%s", i ? "," : "", kv->key, kv->value) < 0) {
-			snprintf(msg, len, "selector labels longer than %d bytes",
-				 RUN_SELECTOR_MAX_TEXT);
-			rc = -E2BIG;
-			goto out;
-		}
-	}
-	if (text.len) {
-		rc = run_selector_set_labels(&r->sel, text.data, why, sizeof(why));
-		if (rc < 0)
-			snprintf(msg, len, "selector labels: %s", why[0] ? why : strerror(-rc));
-	}
-out:
-	base_buf_done(&text);
-	return rc;
-}
-
-/*
- * The enrichment of endpoint fields needs every service and node of the
- * cluster: those caches start with the first run that has such a field, so
- * an agent that never runs one does not hold them.
- */
-static struct k8s_enrich *k8s_enrich_l4(struct agent_daemon *d)
-{
-	struct k8s_cache_opts co = {.client = d->kc};
-	struct k8s_enrich_opts eo;
-	int rc = 0;
-
-	if (d->kenrich_l4)
-		return d->kenrich_l4;
-	co.path = "/api/v1/services";
-	if (!d->services)
-		rc = k8s_cache_new(&co, &d->services);
-	co.path = "/api/v1/nodes";
-	if (!rc && !d->nodes)
-		rc = k8s_cache_new(&co, &d->nodes);
-	eo = (struct k8s_enrich_opts){.pods = d->pods, .services = d->services, .nodes = d->nodes};
-	if (!rc)
-		rc = k8s_enrich_new(&eo, &d->kenrich_l4);
-	if (rc < 0) {
-		base_log_warn("agent: services and nodes caches: %s", strerror(-rc));
-		return d->kenrich;
-	}
-	base_log_info("agent: watching services and nodes for endpoint fields");
-	return d->kenrich_l4;
-}
-
-static bool run_wants_containers(const struct drun *r)
-{
-	return !run_selector_empty(&r->sel);
-}
-
-/* "containerd at /run/...sock, cri-o at ..." for messages. */
-static void runtimes_tried(const struct agent_daemon *d, char *buf, size_t len)
-{
-	size_t i, off = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < d->n_rts && off < len; i++) {
-		int w = snprintf(buf + off, len - off, "%s%s at %s", i ? ", " : "", d->rts[i].name,
-				 d->rts[i].socket_path);
-
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-}
-
-/*
- * Opens the gadget of r (r->img), applies params and pipeline options; with
- * start, also the container selection, load and attach.  -errno with the
- * protocol's error code in *code and a message in msg.
- */
-static int run_build(struct drun *r, const Gadget__Agent__V1__KeyValue *const *params,
-		     size_t n_params, bool start, pb_errcode *code, char *msg, size_t len)
-{
-	struct agent_daemon *d = r->d;
-	const Gadget__Agent__V1__GadgetSpec *g = r->spec;
-	char mderr[256];
-	size_t i;
-	int rc;
-
-	msg[0] = '\0';
-	if (r->img->config && r->img->config_len &&
-	    (rc = oci_metadata_parse(r->img->config, r->img->config_len, &r->md, mderr,
-				     sizeof(mderr))) < 0) {
-		*code = ERRC(IMAGE);
-		snprintf(msg, len, "image %s: %s", r->img->ref, mderr);
-		return rc;
-	}
-	if (start) {
-		rc = run_selector(r, msg, len);
-		if (rc < 0) {
-			*code = ERRC(INVALID_PARAM);
-			return rc;
-		}
-		if (run_wants_containers(r) && !d->coll) {
-			char tried[512];
-
-			runtimes_tried(d, tried, sizeof(tried));
-			*code = ERRC(UNAVAILABLE);
-			snprintf(msg, len,
-				 "a container selector needs a container runtime, and none answers "
-				 "(tried %s)",
-				 tried);
-			return -ENODEV;
-		}
-	}
-	r->stat = stat_for(d, r->img->name);
-	r->ropts = (struct run_runner_opts){
-		.sz = sizeof(struct run_runner_opts),
-		.name = r->img->name,
-		.program = r->img->program,
-		.program_len = r->img->program_len,
-		.md = r->md,
-		.output = RUN_OUTPUT_JSON,
-		.fields = g->fields && g->fields[0] ? g->fields : NULL,
-		.filters = (const char *const *)g->filters,
-		.n_filters = g->n_filters,
-		.sort = g->sort && g->sort[0] ? g->sort : NULL,
-		.max_entries = g->max_entries,
-		.out_fd = -1,
-		.sink = {.record = run_on_record, .fetch_end = run_on_fetch_end, .ctx = r},
-		.selector = start ? &r->sel : NULL,
-		.host = start && g->selector && g->selector->host,
-		.coll = d->coll,
-		.enrich = d->enrich ? d->enrich : d->enrich0,
-		.k8s = d->kenrich,
-		.node_name = d->node,
-		.errbuf = r->errbuf,
-	};
-	r->ropts.errbuf_len = sizeof(r->errbuf);
-	r->errbuf[0] = '\0';
-	if (g->n_filters > RUN_RUNNER_MAX_FILTERS) {
-		*code = ERRC(INVALID_PARAM);
-		snprintf(msg, len, "more than %d filters", RUN_RUNNER_MAX_FILTERS);
-		return -E2BIG;
-	}
-	rc = run_runner_new(&r->ropts, &r->runner);
-	if (rc < 0) {
-		*code = rc == -ENOMEM ? ERRC(INTERNAL) : ERRC(GADGET);
-		snprintf(msg, len, "%.100s: %.900s", r->img->ref,
-			 r->errbuf[0] ? r->errbuf : strerror(-rc));
-		return rc;
-	}
-	if (start && d->kc && run_runner_has_l4endpoint(r->runner)) {
-		r->ropts.k8s = k8s_enrich_l4(d);
-		run_runner_set_opts(r->runner, &r->ropts);
-	}
-	if (n_params > RUN_RUNNER_MAX_PARAMS) {
-		*code = ERRC(INVALID_PARAM);
-		snprintf(msg, len, "more than %d params", RUN_RUNNER_MAX_PARAMS);
-		return -E2BIG;
-	}
-	for (i = 0; i < n_params; i++) {
-		r->errbuf[0] = '\0';
-		rc = run_runner_set_param(r->runner, params[i]->key, params[i]->value);
-		if (rc < 0) {
-			*code = ERRC(INVALID_PARAM);
-			if (r->errbuf[0])
-				snprintf(msg, len, "%s", r->errbuf);
-			else if (rc == -ENOENT)
-				snprintf(msg, len, "gadget %s has no param '%s'", r->img->name,
-					 params[i]->key);
-			else
-				snprintf(msg, len, "invalid value '%s' for param '%s'",
-					 params[i]->value, params[i]->key);
-			return rc;
-		}
-	}
-	r->errbuf[0] = '\0';
-	rc = run_runner_prepare(r->runner);
-	if (rc < 0) {
-		*code = rc == -ENODEV					     ? ERRC(UNAVAILABLE)
-			: rc == -EINVAL || rc == -EOPNOTSUPP || rc == -E2BIG ? ERRC(INVALID_PARAM)
-									     : ERRC(GADGET);
-		snprintf(msg, len, "%s", r->errbuf[0] ? r->errbuf : strerror(-rc));
-		return rc;
-	}
-	if (!start)
-		return 0;
-	r->has_tracer = run_runner_has_tracer(r->runner);
-	r->has_mapiter = run_runner_has_mapiter(r->runner);
-	r->starting = true;
-	r->loaded = true;
-	r->cur_fetch = 1;
-	r->errbuf[0] = '\0';
-	rc = run_runner_start(r->runner);
-	r->starting = false;
-	if (rc < 0) {
-		*code = ERRC(GADGET);
-		snprintf(msg, len, "%s", r->errbuf[0] ? r->errbuf : strerror(-rc));
-		return rc;
-	}
-	return 0;
-}
-
-/* After a successful start: fds, timers, RunStarted to the waiting subscribers. */
-static int run_go(struct drun *r, uint64_t timeout_ms)
-{
-	struct agent_daemon *d = r->d;
-	const Gadget__Agent__V1__GadgetSpec *g = r->spec;
-	struct dsub *s;
-	int fd, rc;
-
-	fd = run_runner_fd(r->runner);
-	if (r->has_tracer && fd >= 0) {
-		rc = ep_add(d, fd, &r->ring_src, SRC_RING, r);
-		if (rc < 0)
-			return rc;
-		r->ring_added = true;
-	}
-	if (r->has_mapiter) {
-		uint64_t ms = g->map_fetch_interval_ms ? g->map_fetch_interval_ms : 1000;
-
-		r->fetch_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (r->fetch_fd < 0)
-			return -errno;
-		rc = ep_add(d, r->fetch_fd, &r->fetch_src, SRC_FETCH, r);
-		if (!rc)
-			rc = timer_set(r->fetch_fd, ms, ms);
-		if (rc < 0)
-			return rc;
-	}
-	if (timeout_ms) {
-		r->timeout_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (r->timeout_fd < 0)
-			return -errno;
-		rc = ep_add(d, r->timeout_fd, &r->timeout_src, SRC_TIMEOUT, r);
-		if (!rc)
-			rc = timer_set(r->timeout_fd, timeout_ms, 0);
-		if (rc < 0)
-			return rc;
-	}
-	for (s = r->subs; s; s = s->next) {
-		if (s->started)
-			continue;
-		sub_send_started(r, s);
-		if (s->attach && !s->no_replay)
-			sub_replay(r, s, s->replay_max);
-	}
-	run_release_held(r);
-	drain_update(d);
-	return 0;
-}
-
-/*
- * Ends a client run, or the streams of an instance's subscribers: what is
- * still in the ring buffers and the batch goes out first, then RunEnded.
- * A client run is freed; an instance's run keeps its object.
- */
-static void run_end(struct drun *r, Gadget__Agent__V1__RunEndReason reason, const char *error)
-{
-	struct dsub *s;
-
-	if (r->runner && !r->starting) {
-		if (r->has_tracer && !error)
-			run_runner_consume(r->runner);
-		run_publish(r);
-		run_count_lost(r);
-	}
-	for (s = r->subs; s; s = s->next) {
-		if (s->started)
-			sub_send_ended(r, s, reason, error);
-		else
-			agent_session_send_error(s->sess, s->req_id, ERRC(UNAVAILABLE),
-						 "instance %s stopped before it ran",
-						 r->inst ? r->inst->name : "?");
-		/* out now: detaching the gadget below takes a while */
-		agent_session_flush(s->sess);
-	}
-	while (r->subs)
-		sub_unlink(r, r->subs);
-	if (!r->inst)
-		run_free(r);
-	else
-		run_stop_runner(r);
-}
-
-/* The runner broke while running. */
-static void run_fail(struct drun *r, int rc)
-{
-	char msg[MSG_LEN];
-
-	snprintf(msg, sizeof(msg), "%.64s: %.900s", r->img ? r->img->name : r->image,
-		 r->errbuf[0] ? r->errbuf : strerror(-rc));
-	base_log_warn("agent: run %llu of %s failed: %s", (unsigned long long)r->id, r->image, msg);
-	if (r->inst) {
-		struct dinst *in = r->inst;
-
-		run_end(r, END(ERROR), msg);
-		inst_fail(in, false, "%s", msg);
-	} else {
-		run_end(r, END(ERROR), msg);
-	}
-}
-
-static void run_consume(struct drun *r)
-{
-	int rc;
-
-	if (!r->runner || !r->has_tracer)
-		return;
-	r->errbuf[0] = '\0';
-	rc = run_runner_consume(r->runner);
-	if (rc < 0)
-		run_fail(r, rc);
-}
-
-static void run_fetch(struct drun *r)
-{
-	const Gadget__Agent__V1__GadgetSpec *g = r->spec;
-	int rc;
-
-	fd_drain(r->fetch_fd);
-	if (!r->runner)
-		return;
-	r->cur_fetch = ++r->fetches;
-	r->errbuf[0] = '\0';
-	rc = run_runner_fetch(r->runner);
-	if (rc < 0) {
-		run_fail(r, rc);
-		return;
-	}
-	run_publish(r);
-	if (g->map_fetch_count && r->fetches >= g->map_fetch_count) {
-		if (r->inst) {
-			/* an instance that has fetched enough stays listed, without a gadget */
-			run_end(r, END(DONE), NULL);
-			r->inst->state = ISTATE(FAILED);
-			free(r->inst->error);
-			r->inst->error = strdup("done: mapFetchCount fetches made");
-		} else {
-			run_end(r, END(DONE), NULL);
-		}
-	}
-}
-
-static void drain_all(struct agent_daemon *d)
-{
-	struct drun *r, *next;
-
-	for (r = d->runs; r; r = next) {
-		next = r->next;
-		if (!r->runner)
-			continue;
-		run_consume(r);
-	}
-	for (r = d->runs; r; r = r->next) {
-		if (!r->runner)
-			continue;
-		run_publish(r);
-		run_count_lost(r);
-	}
-}
-
-/* ------------------------------------------------------------ containers */
-
-static void coll_try(struct agent_daemon *d)
-{
-	struct cri_collection_opts o = {
-		.runtimes = d->rts,
-		.n_runtimes = d->n_rts,
-		.host_root = d->host_root,
-		.timeout_ms = AGENT_DAEMON_CRI_TIMEOUT_MS,
-	};
-	const char *names[CRI_COLLECTION_MAX_RUNTIMES];
-	size_t i, n;
-	bool any = false;
-	struct dinst *in;
-	int rc;
-
-	if (d->coll)
-		return;
-	for (i = 0; i < d->n_rts; i++) {
-		if (access(d->rts[i].socket_path, F_OK) == 0) {
-			any = true;
-			continue;
-		}
-		if (!d->rt_warned[i])
-			base_log_warn("agent: runtime %s: no socket at %s; trying again every %d s",
-				      d->rts[i].name, d->rts[i].socket_path,
-				      AGENT_DAEMON_RUNTIME_RETRY_MS / 1000);
-		d->rt_warned[i] = true;
-	}
-	/* without any socket, do not start gRPC only to learn that */
-	if (!any)
-		return;
-	rc = cri_collection_new(&o, &d->coll);
-	if (rc < 0) {
-		char tried[512];
-
-		runtimes_tried(d, tried, sizeof(tried));
-		base_log_warn("agent: no container runtime answers (tried %s): %s", tried,
-			      strerror(-rc));
-		d->coll = NULL;
-		return;
-	}
-	rc = run_enrich_new(d->coll, &d->enrich);
-	if (rc == 0)
-		rc = ep_add(d, cri_collection_fd(d->coll), &d->coll_src, SRC_COLL, d->coll);
-	if (rc < 0) {
-		base_log_error("agent: container collection: %s", strerror(-rc));
-		d->enrich = run_enrich_free(d->enrich);
-		d->coll = cri_collection_free(d->coll);
-		return;
-	}
-	n = cri_collection_runtimes(d->coll, names, CRI_COLLECTION_MAX_RUNTIMES);
-	for (i = 0; i < n; i++)
-		base_log_info("agent: container runtime %s answers (%zu containers)", names[i],
-			      cri_collection_count(d->coll));
-	timer_set(d->retry_fd, 0, 0);
-	for (in = d->insts; in; in = in->next)
-		if (in->here && in->state == ISTATE(FAILED) && in->wants_runtime)
-			inst_start(d, in);
-}
-
-/* ------------------------------------------------------------ instances */
-
-static struct dinst *inst_find(struct agent_daemon *d, const char *id_or_name, bool here_only)
-{
-	struct dinst *in;
-
-	for (in = d->insts; in; in = in->next) {
-		if (here_only && !in->here)
-			continue;
-		if ((in->id && !strcmp(in->id, id_or_name)) || !strcmp(in->name, id_or_name))
-			return in;
-	}
-	return NULL;
-}
-
-static void inst_fail(struct dinst *in, bool wants_runtime, const char *fmt, ...)
-{
-	char msg[MSG_LEN];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!in->error || strcmp(in->error, msg))
-		base_log_warn("agent: instance %s: %s", in->name, msg);
-	free(in->error);
-	in->error = strdup(msg);
-	in->state = ISTATE(FAILED);
-	in->wants_runtime = wants_runtime;
-}
-
-static void inst_free(struct agent_daemon *d, struct dinst *in,
-		      Gadget__Agent__V1__RunEndReason reason)
-{
-	struct dinst **pp;
-
-	if (in->run) {
-		run_end(in->run, reason, NULL);
-		run_free(in->run);
-	}
-	for (pp = &d->insts; *pp; pp = &(*pp)->next)
-		if (*pp == in) {
-			*pp = in->next;
-			break;
-		}
-	agent_instance_ring_free(in->ring);
-	agent_instance_spec_free(in->spec);
-	free(in->name);
-	free(in->id);
-	free(in->yaml);
-	free(in->error);
-	free(in);
-}
-
-/* Resolves the image of an instance in a worker; the run starts on completion. */
-static void inst_start(struct agent_daemon *d, struct dinst *in)
-{
-	struct djob *j;
-
-	if (d->stopping)
-		return;
-	if (in->run && in->run->runner)
-		run_stop_runner(in->run);
-	in->state = ISTATE(PENDING);
-	in->wants_runtime = false;
-	in->gen++;
-	j = job_new(JOB_INSTANCE, 0, 0, in->spec->gadget->image);
-	if (!j || !(j->inst_id = strdup(in->id))) {
-		job_free(j);
-		inst_fail(in, false, "%s", strerror(ENOMEM));
-		return;
-	}
-	j->gen = in->gen;
-	job_submit(d, j);
-}
-
-static void inst_started(struct agent_daemon *d, struct djob *j)
-{
-	struct dinst *in = inst_find(d, j->inst_id, true);
-	struct drun *r;
-	pb_errcode code;
-	char msg[MSG_LEN];
-	int rc;
-
-	if (!in || in->gen != j->gen || d->stopping)
-		return;
-	r = in->run;
-	if (j->rc < 0) {
-		struct dsub *s, *next;
-
-		inst_fail(in, false, "%s", j->err);
-		for (s = r->subs; s; s = next) {
-			next = s->next;
-			agent_session_send_error(s->sess, s->req_id, image_errcode(j->ikind),
-						 "instance %s: %s", in->name, j->err);
-			sub_unlink(r, s);
-		}
-		return;
-	}
-	r->img = j->img;
-	j->img = NULL;
-	/* the runner borrows its spec: a copy of its own, which may outlive the instance */
-	r->spec_owned = (Gadget__Agent__V1__GadgetSpec *)msg_dup(&in->spec->gadget->base);
-	if (r->spec_owned)
-		r->spec = r->spec_owned;
-	rc = run_build(r, (const Gadget__Agent__V1__KeyValue *const *)in->spec->gadget->params,
-		       in->spec->gadget->n_params, true, &code, msg, sizeof(msg));
-	if (rc == 0)
-		rc = run_go(r, 0);
-	if (rc < 0) {
-		struct dsub *s, *next;
-
-		if (!msg[0])
-			snprintf(msg, sizeof(msg), "%s", strerror(-rc));
-		for (s = r->subs; s; s = next) {
-			next = s->next;
-			if (!s->started) {
-				agent_session_send_error(s->sess, s->req_id, code,
-							 "instance %s: %s", in->name, msg);
-				sub_unlink(r, s);
-			}
-		}
-		run_end(r, END(ERROR), msg);
-		inst_fail(in, code == ERRC(UNAVAILABLE), "%s", msg);
-		return;
-	}
-	in->state = ISTATE(RUNNING);
-	free(in->error);
-	in->error = NULL;
-	base_log_info("agent: instance %s (%s) runs %s", in->name, in->id, r->img->ref);
-}
-
-/*
- * Takes a new instance: parsed spec (owned), id, created time.  Runs it when
- * it is for this node.
- */
-static struct dinst *inst_add(struct agent_daemon *d, const char *name, const char *id,
-			      int64_t created_ms, const char *yaml,
-			      Gadget__Agent__V1__InstanceSpec *spec)
-{
-	struct dinst *in = calloc(1, sizeof(*in));
-	uint32_t replay;
-
-	if (!in) {
-		agent_instance_spec_free(spec);
-		return NULL;
-	}
-	in->name = strdup(name);
-	in->id = strdup(id);
-	in->yaml = yaml ? strdup(yaml) : NULL;
-	in->created_ms = created_ms;
-	in->spec = spec;
-	in->state = ISTATE(PENDING);
-	in->next = d->insts;
-	d->insts = in;
-	if (!in->name || !in->id || (yaml && !in->yaml)) {
-		inst_free(d, in, END(DELETED));
-		return NULL;
-	}
-	if (!spec) {
-		in->invalid = true;
-		return in;
-	}
-	in->here = agent_instance_spec_for_node(spec, d->node);
-	if (!in->here)
-		return in;
-	replay = spec->replay_records ? spec->replay_records : AGENT_WIRE_DEFAULT_REPLAY_RECORDS;
-	if (agent_instance_ring_new(replay, &in->ring) < 0 ||
-	    !(in->run = run_new(d, spec->gadget, NULL, in))) {
-		in->here = false;
-		inst_fail(in, false, "%s", strerror(ENOMEM));
-		return in;
-	}
-	inst_start(d, in);
-	return in;
-}
-
-static size_t inst_count_here(const struct agent_daemon *d, bool running_only)
-{
-	const struct dinst *in;
-	size_t n = 0;
-
-	for (in = d->insts; in; in = in->next)
-		if (in->here && (!running_only || in->state == ISTATE(RUNNING)))
-			n++;
-	return n;
-}
-
-/* ---- ConfigMaps: the watch thread ---- */
-
-static void cm_entry_done(struct dcm_entry *e)
-{
-	free(e->name);
-	free(e->uid);
-	free(e->yaml);
-}
-
-static void cm_list_clear(struct dcm_list *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		cm_entry_done(&l->v[i]);
-	l->n = 0;
-}
-
-static void cm_list_done(struct dcm_list *l)
-{
-	cm_list_clear(l);
-	free(l->v);
-	l->v = NULL;
-	l->cap = 0;
-}
-
-/* The fields of a ConfigMap the agent needs; -EINVAL without name or uid. */
-static int cm_entry_from_json(json_t *obj, struct dcm_entry *e)
-{
-	json_t *md = json_object_get(obj, "metadata");
-	const char *name = json_string_value(json_object_get(md, "name"));
-	const char *uid = json_string_value(json_object_get(md, "uid"));
-	const char *created = json_string_value(json_object_get(md, "creationTimestamp"));
-	json_t *y = json_object_get(json_object_get(obj, "data"), "instance.yaml");
-
-	memset(e, 0, sizeof(*e));
-	if (!name || !uid)
-		return -EINVAL;
-	e->name = strdup(name);
-	e->uid = strdup(uid);
-	e->created_ms = parse_k8s_time(created);
-	/* a key too large for a ConfigMap is treated as missing: the spec is skipped */
-	if (json_is_string(y) && json_string_length(y) <= AGENT_INSTANCE_MAX_YAML) {
-		e->yaml = strndup(json_string_value(y), json_string_length(y));
-		if (!e->yaml) {
-			cm_entry_done(e);
-			return -ENOMEM;
-		}
-	}
-	if (!e->name || !e->uid) {
-		cm_entry_done(e);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int cm_list_put(struct dcm_list *l, struct dcm_entry *e)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i].name, e->name)) {
-			cm_entry_done(&l->v[i]);
-			l->v[i] = *e;
-			return 0;
-		}
-	if (l->n == MAX_CONFIGMAPS)
-		return -E2BIG;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct dcm_entry *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = *e;
-	return 0;
-}
-
-static void cm_list_remove(struct dcm_list *l, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i].name, name)) {
-			cm_entry_done(&l->v[i]);
-			l->v[i] = l->v[--l->n];
-			return;
-		}
-}
-
-static void cm_signal(struct agent_daemon *d)
-{
-	uint64_t one = 1;
-
-	atomic_store(&d->cm_last_event_ms, now_mono_ms());
-	if (write(d->cm_fd, &one, sizeof(one)) < 0)
-		base_log_debug("agent: configmap wakeup: %s", strerror(errno));
-}
-
-static int cm_list_begin(void *userdata)
-{
-	struct agent_daemon *d = userdata;
-
-	cm_list_clear(&d->cm_stage);
-	return 0;
-}
-
-static int cm_list_item(void *userdata, json_t *item)
-{
-	struct agent_daemon *d = userdata;
-	struct dcm_entry e;
-
-	if (cm_entry_from_json(item, &e) < 0)
-		return 0;
-	if (cm_list_put(&d->cm_stage, &e) < 0)
-		cm_entry_done(&e);
-	return 0;
-}
-
-static int cm_list_end(void *userdata, const char *rv, int err)
-{
-	struct agent_daemon *d = userdata;
-	struct dcm_list tmp;
-
-	if (err) {
-		cm_list_clear(&d->cm_stage);
-		return 0;
-	}
-	pthread_mutex_lock(&d->cm_lock);
-	tmp = d->cm_cur;
-	d->cm_cur = d->cm_stage;
-	d->cm_stage = tmp;
-	d->cm_synced = true;
-	d->cm_error[0] = '\0';
-	pthread_mutex_unlock(&d->cm_lock);
-	cm_list_clear(&d->cm_stage);
-	cm_signal(d);
-	return 0;
-}
-
-static int cm_event(void *userdata, enum k8s_watch_type type, json_t *obj)
-{
-	struct agent_daemon *d = userdata;
-	struct dcm_entry e;
-
-	if (cm_entry_from_json(obj, &e) < 0)
-		return 0;
-	pthread_mutex_lock(&d->cm_lock);
-	if (type == K8S_WATCH_DELETED) {
-		cm_list_remove(&d->cm_cur, e.name);
-		cm_entry_done(&e);
-	} else if (cm_list_put(&d->cm_cur, &e) < 0) {
-		cm_entry_done(&e);
-	}
-	pthread_mutex_unlock(&d->cm_lock);
-	cm_signal(d);
-	return 0;
-}
-
-static void cm_error(void *userdata, int err, const char *msg)
-{
-	struct agent_daemon *d = userdata;
-
-	pthread_mutex_lock(&d->cm_lock);
-	snprintf(d->cm_error, sizeof(d->cm_error), "%s", msg ? msg : strerror(-err));
-	pthread_mutex_unlock(&d->cm_lock);
-	base_log_debug("agent: instance ConfigMaps: %s", msg ? msg : strerror(-err));
-}
-
-static void *cm_thread_main(void *arg)
-{
-	struct agent_daemon *d = arg;
-
-	k8s_watch_run(d->cm_watch);
-	return NULL;
-}
-
-/* ---- ConfigMaps: the loop's side ---- */
-
-static void cm_reconcile(struct agent_daemon *d)
-{
-	struct dcm_list snap = {0};
-	struct dinst *in, *next;
-	bool synced;
-	size_t i;
-
-	fd_drain(d->cm_fd);
-	pthread_mutex_lock(&d->cm_lock);
-	synced = d->cm_synced;
-	snap.v = calloc(d->cm_cur.n ? d->cm_cur.n : 1, sizeof(*snap.v));
-	for (i = 0; snap.v && i < d->cm_cur.n; i++) {
-		struct dcm_entry *s = &d->cm_cur.v[i], *t = &snap.v[snap.n];
-
-		t->name = strdup(s->name);
-		t->uid = strdup(s->uid);
-		t->yaml = s->yaml ? strdup(s->yaml) : NULL;
-		t->created_ms = s->created_ms;
-		snap.n++;
-	}
-	pthread_mutex_unlock(&d->cm_lock);
-	if (!synced || !snap.v) {
-		cm_list_done(&snap);
-		return;
-	}
-	if (snap.n == MAX_CONFIGMAPS && !d->cm_overflow_warned) {
-		base_log_warn("agent: more than %d instance ConfigMaps; the rest are ignored",
-			      MAX_CONFIGMAPS);
-		d->cm_overflow_warned = true;
-	}
-	for (in = d->insts; in; in = in->next)
-		in->seen = false;
-	for (i = 0; i < snap.n; i++) {
-		struct dcm_entry *e = &snap.v[i];
-		Gadget__Agent__V1__InstanceSpec *spec = NULL;
-		char err[512] = "";
-
-		if (!e->name || !e->uid)
-			continue;
-		in = inst_find(d, e->name, false);
-		if (in && !strcmp(in->id, e->uid) &&
-		    ((!in->yaml && !e->yaml) ||
-		     (in->yaml && e->yaml && !strcmp(in->yaml, e->yaml)))) {
-			in->seen = true;
-			continue;
-		}
-		if (in) /* replaced or changed: the old one goes */
-			inst_free(d, in, END(DELETED));
-		if (!e->yaml)
-			snprintf(err, sizeof(err), "no instance.yaml key");
-		else if (agent_instance_spec_parse(e->yaml, strlen(e->yaml), &spec, NULL, err,
-						   sizeof(err)) == 0 &&
-			 strcmp(spec->name, e->name)) {
-			snprintf(err, sizeof(err),
-				 "name '%.64s' in instance.yaml is not the "
-				 "ConfigMap's name",
-				 spec->name);
-			spec = agent_instance_spec_free(spec);
-		} else if (spec && agent_instance_spec_check(spec, err, sizeof(err)) < 0) {
-			spec = agent_instance_spec_free(spec);
-		}
-		if (!spec)
-			base_log_warn("agent: instance ConfigMap %s skipped: %s", e->name, err);
-		else if (inst_count_here(d, false) >= AGENT_DAEMON_MAX_INSTANCES &&
-			 agent_instance_spec_for_node(spec, d->node)) {
-			base_log_warn("agent: instance ConfigMap %s skipped: this agent runs at "
-				      "most %d instances",
-				      e->name, AGENT_DAEMON_MAX_INSTANCES);
-			spec = agent_instance_spec_free(spec);
-		}
-		in = inst_add(d, e->name, e->uid, e->created_ms, e->yaml, spec);
-		if (in)
-			in->seen = true;
-	}
-	for (in = d->insts; in; in = next) {
-		next = in->next;
-		if (!in->seen) {
-			if (in->here)
-				base_log_info("agent: instance %s (%s) deleted", in->name, in->id);
-			inst_free(d, in, END(DELETED));
-		}
-	}
-	d->cm_loaded = true;
-	cm_list_done(&snap);
-}
-
-/* ---- instance files (a plain host) ---- */
-
-static char *inst_file_path(const struct agent_daemon *d, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/instances/%s" INSTANCE_FILE_EXT, d->state_dir, name) < 0)
-		return NULL;
-	return p;
-}
-
-static int random_id(char out[33])
-{
-	uint8_t b[16];
-	size_t i;
-
-	if (getrandom(b, sizeof(b), 0) != sizeof(b))
-		return -EIO;
-	for (i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-	return 0;
-}
-
-/* Writes the instance file atomically; -EEXIST when excl and it exists. */
-static int inst_file_write(struct agent_daemon *d, const Gadget__Agent__V1__InstanceSpec *spec,
-			   const char *id, int64_t created_ms, bool excl)
-{
-	struct agent_instance_extra ex = {.id = (char *)id, .created_unix_ms = created_ms};
-	struct base_buf text = BASE_BUF_INIT(AGENT_INSTANCE_MAX_YAML);
-	char *path = inst_file_path(d, spec->name), *tmp = NULL, *dir = NULL;
-	int fd = -1, rc;
-
-	if (!path || asprintf(&tmp, "%s.tmp", path) < 0 ||
-	    asprintf(&dir, "%s/instances", d->state_dir) < 0) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (mkdir(d->state_dir, 0755) < 0 && errno != EEXIST) {
-		rc = -errno;
-		goto out;
-	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		rc = -errno;
-		goto out;
-	}
-	if (excl && access(path, F_OK) == 0) {
-		rc = -EEXIST;
-		goto out;
-	}
-	rc = agent_instance_spec_format(spec, &ex, &text);
-	if (rc < 0)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text.data, text.len) != (ssize_t)text.len || fsync(fd) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (rename(tmp, path) < 0)
-		rc = -errno;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0 && tmp)
-		unlink(tmp);
-	base_buf_done(&text);
-	free(path);
-	free(tmp);
-	free(dir);
-	return rc;
-}
-
-static void inst_files_load(struct agent_daemon *d)
-{
-	char *dirpath = NULL;
-	struct dirent *de;
-	DIR *dir;
-
-	if (asprintf(&dirpath, "%s/instances", d->state_dir) < 0)
-		return;
-	dir = opendir(dirpath);
-	if (!dir) {
-		if (errno != ENOENT)
-			base_log_warn("agent: instances in %s: %s", dirpath, strerror(errno));
-		free(dirpath);
-		return;
-	}
-	while ((de = readdir(dir))) {
-		struct agent_instance_extra ex = {0};
-		Gadget__Agent__V1__InstanceSpec *spec = NULL;
-		size_t nlen = strlen(de->d_name), ext = strlen(INSTANCE_FILE_EXT);
-		char name[AGENT_INSTANCE_MAX_NAME + 1], err[512] = "", *path = NULL, *text = NULL;
-		char id[33];
-		struct stat st;
-		ssize_t got = -1;
-		int fd;
-
-		if (nlen <= ext || strcmp(de->d_name + nlen - ext, INSTANCE_FILE_EXT))
-			continue;
-		if (nlen - ext > AGENT_INSTANCE_MAX_NAME)
-			continue;
-		memcpy(name, de->d_name, nlen - ext);
-		name[nlen - ext] = '\0';
-		if (asprintf(&path, "%s/%s", dirpath, de->d_name) < 0)
-			break;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_size <= AGENT_INSTANCE_MAX_YAML &&
-		    (text = malloc((size_t)st.st_size + 1))) {
-			got = read(fd, text, (size_t)st.st_size);
-			if (got >= 0)
-				text[got] = '\0';
-		}
-		if (fd >= 0)
-			close(fd);
-		if (got < 0)
-			snprintf(err, sizeof(err), "cannot read it");
-		else if (agent_instance_spec_parse(text, (size_t)got, &spec, &ex, err,
-						   sizeof(err)) == 0 &&
-			 strcmp(spec->name, name)) {
-			snprintf(err, sizeof(err), "its name is '%.64s'", spec->name);
-			spec = agent_instance_spec_free(spec);
-		} else if (spec && agent_instance_spec_check(spec, err, sizeof(err)) < 0) {
-			spec = agent_instance_spec_free(spec);
-		}
-		if (!spec) {
-			base_log_warn("agent: instance file %s skipped: %s", path, err);
-		} else {
-			if (!ex.id && random_id(id) == 0) {
-				ex.id = strdup(id);
-				ex.created_unix_ms = (int64_t)st.st_mtime * 1000;
-				if (ex.id)
-					inst_file_write(d, spec, ex.id, ex.created_unix_ms, false);
-			}
-			if (ex.id)
-				inst_add(d, name, ex.id, ex.created_unix_ms, NULL, spec);
-			else
-				agent_instance_spec_free(spec);
-		}
-		free(ex.id);
-		free(text);
-		free(path);
-	}
-	closedir(dir);
-	free(dirpath);
-}
-
-/* ------------------------------------------------------------ requests */
-
-static void send_resp(struct agent_session *s, uint64_t id, pb_response *resp)
-{
-	resp->id = id;
-	agent_session_send(s, resp);
-}
-
-static void req_agent_info(struct agent_daemon *d, struct agent_session *s, uint64_t id)
-{
-	Gadget__Agent__V1__AgentInfo ai = GADGET__AGENT__V1__AGENT_INFO__INIT;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	const char *names[CRI_COLLECTION_MAX_RUNTIMES];
-	struct utsname u;
-	struct drun *r;
-
-	uname(&u);
-	ai.agent_version = d->version;
-	ai.protocol_major = AGENT_WIRE_PROTOCOL_MAJOR;
-	ai.protocol_minor = AGENT_WIRE_PROTOCOL_MINOR;
-	ai.node = d->node;
-	ai.kernel_release = u.release;
-	ai.arch = u.machine;
-	ai.n_runtimes =
-		d->coll ? cri_collection_runtimes(d->coll, names, CRI_COLLECTION_MAX_RUNTIMES) : 0;
-	ai.runtimes = (char **)names;
-	ai.started_unix_ms = d->started_ms;
-	for (r = d->runs; r; r = r->next)
-		ai.runs += !r->inst && r->runner;
-	ai.instances = (uint32_t)inst_count_here(d, true);
-	ai.containers = d->coll ? (uint32_t)cri_collection_count(d->coll) : 0;
-	ai.max_message_bytes = AGENT_WIRE_MAX_MESSAGE;
-	ai.max_queue_bytes = AGENT_WIRE_MAX_QUEUE;
-	resp.payload_case = RESP(AGENT_INFO);
-	resp.agent_info = &ai;
-	send_resp(s, id, &resp);
-}
-
-static bool req_image_ok(struct agent_daemon *d, struct agent_session *s, uint64_t id,
-			 const char *image)
-{
-	char err[512];
-	int rc;
-
-	if (!image || !image[0]) {
-		agent_session_send_error(s, id, ERRC(BAD_REQUEST), "no gadget image given");
-		return false;
-	}
-	rc = agent_image_check_allowed(&d->img_opts, image, err, sizeof(err));
-	if (rc < 0) {
-		agent_session_send_error(s, id, ERRC(IMAGE), "%s", err);
-		return false;
-	}
-	return true;
-}
-
-static void req_gadget_info(struct agent_daemon *d, struct agent_session *s, uint64_t id,
-			    const Gadget__Agent__V1__GetGadgetInfo *gi)
-{
-	struct djob *j;
-
-	if (!req_image_ok(d, s, id, gi->image))
-		return;
-	j = job_new(JOB_INFO, agent_session_id(s), id, gi->image);
-	if (!j || !(j->msg = msg_dup(&gi->base))) {
-		job_free(j);
-		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	job_submit(d, j);
-}
-
-static void done_gadget_info(struct agent_daemon *d, struct djob *j, struct agent_session *s)
-{
-	const Gadget__Agent__V1__GetGadgetInfo *gi = (const void *)j->msg;
-	Gadget__Agent__V1__GadgetSpec spec = GADGET__AGENT__V1__GADGET_SPEC__INIT;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	struct dinfo info;
-	pb_errcode code;
-	char msg[MSG_LEN];
-	struct drun *r;
-
-	if (j->rc < 0) {
-		agent_session_send_error(s, j->rid, image_errcode(j->ikind), "%s", j->err);
-		return;
-	}
-	spec.image = gi->image;
-	r = run_new(d, &spec, NULL, NULL);
-	if (!r) {
-		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	r->img = j->img;
-	j->img = NULL;
-	if (run_build(r, (const Gadget__Agent__V1__KeyValue *const *)gi->params, gi->n_params,
-		      false, &code, msg, sizeof(msg)) < 0) {
-		agent_session_send_error(s, j->rid, code, "%s", msg);
-	} else if (info_build(&info, r->runner, gi->image, r->img, r->md) < 0) {
-		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-	} else {
-		resp.payload_case = RESP(GADGET_INFO);
-		resp.gadget_info = &info.gi;
-		send_resp(s, j->rid, &resp);
-		info_done(&info);
-	}
-	run_free(r);
-}
-
-static void req_run(struct agent_daemon *d, struct agent_session *s, uint64_t id,
-		    const Gadget__Agent__V1__RunGadget *rg)
-{
-	struct djob *j;
-
-	if (!rg->spec) {
-		agent_session_send_error(s, id, ERRC(BAD_REQUEST), "RunGadget without a spec");
-		return;
-	}
-	if (!req_image_ok(d, s, id, rg->spec->image))
-		return;
-	if (d->n_client_runs >= AGENT_DAEMON_MAX_RUNS) {
-		agent_session_send_error(s, id, ERRC(RESOURCE_EXHAUSTED),
-					 "this agent runs at most %d gadgets for clients at once",
-					 AGENT_DAEMON_MAX_RUNS);
-		return;
-	}
-	j = job_new(JOB_RUN, agent_session_id(s), id, rg->spec->image);
-	if (!j || !(j->msg = msg_dup(&rg->spec->base))) {
-		job_free(j);
-		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	/* counted from now, so that many runs starting at once cannot pass the bound */
-	d->n_client_runs++;
-	job_submit(d, j);
-}
-
-static void done_run(struct agent_daemon *d, struct djob *j, struct agent_session *s)
-{
-	Gadget__Agent__V1__GadgetSpec *spec = (void *)j->msg;
-	struct dsub *sub;
-	pb_errcode code;
-	char msg[MSG_LEN];
-	struct drun *r;
-	int rc;
-
-	d->n_client_runs--;
-	if (!s)
-		return;
-	if (j->rc < 0) {
-		agent_session_send_error(s, j->rid, image_errcode(j->ikind), "%s", j->err);
-		return;
-	}
-	j->msg = NULL;
-	r = run_new(d, spec, spec, NULL);
-	sub = calloc(1, sizeof(*sub));
-	if (!r || !sub) {
-		if (r)
-			run_free(r);
-		else
-			msg_free(&spec->base);
-		free(sub);
-		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	r->img = j->img;
-	j->img = NULL;
-	sub->run = r;
-	sub->sess = s;
-	sub->req_id = j->rid;
-	sub->run_id = r->id;
-	r->subs = sub;
-	rc = run_build(r, (const Gadget__Agent__V1__KeyValue *const *)spec->params, spec->n_params,
-		       true, &code, msg, sizeof(msg));
-	if (rc == 0) {
-		rc = run_go(r, spec->timeout_ms);
-		if (rc < 0) {
-			code = ERRC(INTERNAL);
-			snprintf(msg, sizeof(msg), "%s", strerror(-rc));
-		}
-	}
-	if (rc < 0) {
-		agent_session_send_error(s, j->rid, code, "%s", msg);
-		run_free(r);
-		return;
-	}
-	base_log_info("agent: run %llu: %s for %s (%s)", (unsigned long long)r->id, r->img->ref,
-		      agent_session_client(s)[0] ? agent_session_client(s) : "a client",
-		      agent_session_peer(s));
-	if (run_runner_done(r->runner))
-		run_end(r, END(DONE), NULL);
-}
-
-static struct dsub *sub_find(struct agent_daemon *d, struct agent_session *s, uint64_t run_id)
-{
-	struct drun *r;
-	struct dsub *sub;
-
-	for (r = d->runs; r; r = r->next)
-		for (sub = r->subs; sub; sub = sub->next)
-			if (sub->sess == s && sub->run_id == run_id)
-				return sub;
-	return NULL;
-}
-
-static void req_stop(struct agent_daemon *d, struct agent_session *s, uint64_t id,
-		     const Gadget__Agent__V1__StopRun *sr)
-{
-	struct dsub *sub = sub_find(d, s, sr->run_id);
-
-	if (!sub) {
-		agent_session_send_error(s, id, ERRC(NOT_FOUND), "no run %llu on this connection",
-					 (unsigned long long)sr->run_id);
-		return;
-	}
-	if (sub->attach) {
-		if (sub->started)
-			sub_send_ended(sub->run, sub, END(DETACHED), NULL);
-		else
-			agent_session_send_error(s, sub->req_id, ERRC(UNAVAILABLE),
-						 "detached before the instance ran");
-		sub_unlink(sub->run, sub);
-		return;
-	}
-	run_end(sub->run, END(STOPPED), NULL);
-}
-
-static void send_instance(struct agent_daemon *d, struct agent_session *s, uint64_t id,
-			  pb_response *resp, Gadget__Agent__V1__Instance *out, const char *inst_id,
-			  Gadget__Agent__V1__InstanceSpec *spec, int64_t created_ms)
-{
-	gadget__agent__v1__instance__init(out);
-	out->id = (char *)inst_id;
-	spec->created_unix_ms = created_ms;
-	out->spec = spec;
-	out->state = ISTATE(PENDING);
-	out->node = d->node;
-	resp->payload_case = RESP(INSTANCE);
-	resp->instance = out;
-	send_resp(s, id, resp);
-}
-
-static void req_create(struct agent_daemon *d, struct agent_session *s, uint64_t id,
-		       const Gadget__Agent__V1__CreateInstance *ci)
-{
-	char err[512];
-	struct djob *j;
-
-	if (!ci->spec) {
-		agent_session_send_error(s, id, ERRC(BAD_REQUEST), "CreateInstance without a spec");
-		return;
-	}
-	if (agent_instance_spec_check(ci->spec, err, sizeof(err)) < 0) {
-		agent_session_send_error(s, id, ERRC(BAD_REQUEST), "%s", err);
-		return;
-	}
-	if (!req_image_ok(d, s, id, ci->spec->gadget->image))
-		return;
-	if (!d->kc && inst_find(d, ci->spec->name, false)) {
-		agent_session_send_error(s, id, ERRC(ALREADY_EXISTS), "instance %s already exists",
-					 ci->spec->name);
-		return;
-	}
-	j = job_new(JOB_CREATE, agent_session_id(s), id, ci->spec->gadget->image);
-	if (!j || !(j->msg = msg_dup(&ci->spec->base))) {
-		job_free(j);
-		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	job_submit(d, j);
-}
-
-/* The spec passed validation: store it (ConfigMap or file). */
-static void create_store(struct agent_daemon *d, struct djob *j, struct agent_session *s)
-{
-	Gadget__Agent__V1__InstanceSpec *spec = (void *)j->msg;
-	struct base_buf text = BASE_BUF_INIT(AGENT_INSTANCE_MAX_YAML);
-	const char *eq = strchr(d->cfg->instance_label, '=');
-	char id[33], *lkey;
-	json_t *cm;
-	int rc;
-
-	if (!d->kc) {
-		Gadget__Agent__V1__Instance out;
-		pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-		int64_t now = now_unix_ms();
-		Gadget__Agent__V1__InstanceSpec *copy = NULL;
-		if (random_id(id) < 0 || agent_instance_spec_dup(spec, &copy) < 0) {
-			agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(EIO));
-			return;
-		}
-		rc = inst_file_write(d, spec, id, now, true);
-		if (rc < 0) {
-			agent_instance_spec_free(copy);
-			if (rc == -EEXIST)
-				agent_session_send_error(s, j->rid, ERRC(ALREADY_EXISTS),
-							 "instance %s already exists", spec->name);
-			else
-				agent_session_send_error(s, j->rid, ERRC(INTERNAL),
-							 "cannot write the instance file under "
-							 "%s: %s",
-							 d->state_dir, strerror(-rc));
-			return;
-		}
-		inst_add(d, spec->name, id, now, NULL, copy);
-		base_log_info("agent: instance %s (%s) created", spec->name, id);
-		send_instance(d, s, j->rid, &resp, &out, id, spec, now);
-		return;
-	}
-	rc = agent_instance_spec_format(spec, NULL, &text);
-	lkey = strndup(d->cfg->instance_label, (size_t)(eq - d->cfg->instance_label));
-	cm = lkey ? json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1",
-			      "kind", "ConfigMap", "metadata", "name", spec->name, "namespace",
-			      d->cfg->gadget_namespace, "labels", lkey, eq + 1, "data",
-			      "instance.yaml", text.data ? text.data : "")
-		  : NULL;
-	free(lkey);
-	base_buf_done(&text);
-	if (rc < 0 || !cm) {
-		json_decref(cm);
-		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	j->purpose = JOB_CM_CREATE;
-	j->body = cm;
-	if (asprintf(&j->path, "/api/v1/namespaces/%s/configmaps", d->cfg->gadget_namespace) < 0) {
-		j->path = NULL;
-		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	agent_image_free(j->img);
-	j->img = NULL;
-	j->err[0] = '\0';
-	j->rc = 0;
-}
-
-static bool done_create(struct agent_daemon *d, struct djob *j, struct agent_session *s)
-{
-	Gadget__Agent__V1__InstanceSpec *spec = (void *)j->msg;
-	pb_errcode code;
-	char msg[MSG_LEN];
-	struct drun *r;
-	int rc;
-
-	if (j->rc < 0) {
-		agent_session_send_error(s, j->rid, image_errcode(j->ikind), "%s", j->err);
-		return false;
-	}
-	/* validate as a run would; containers are checked when it runs */
-	r = run_new(d, spec->gadget, NULL, NULL);
-	if (!r) {
-		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return false;
-	}
-	r->img = j->img;
-	j->img = NULL;
-	rc = run_build(r, (const Gadget__Agent__V1__KeyValue *const *)spec->gadget->params,
-		       spec->gadget->n_params, false, &code, msg, sizeof(msg));
-	if (rc == 0 && spec->gadget->selector) {
-		rc = run_selector(r, msg, sizeof(msg));
-		code = ERRC(INVALID_PARAM);
-	}
-	run_free(r);
-	if (rc < 0) {
-		agent_session_send_error(s, j->rid, code, "%s", msg);
-		return false;
-	}
-	create_store(d, j, s);
-	return j->purpose == JOB_CM_CREATE && j->path;
-}
-
-static void done_cm_create(struct agent_daemon *d, struct djob *j, struct agent_session *s)
-{
-	Gadget__Agent__V1__InstanceSpec *spec = (void *)j->msg;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	Gadget__Agent__V1__Instance out;
-	json_t *md;
-	const char *uid;
-
-	if (j->rc == -EEXIST) {
-		agent_session_send_error(s, j->rid, ERRC(ALREADY_EXISTS),
-					 "instance %s already exists", spec->name);
-		return;
-	}
-	if (j->rc < 0) {
-		agent_session_send_error(s, j->rid, ERRC(UNAVAILABLE),
-					 "creating the ConfigMap of instance %s: %s", spec->name,
-					 j->err);
-		return;
-	}
-	md = json_object_get(j->reply, "metadata");
-	uid = json_string_value(json_object_get(md, "uid"));
-	base_log_info("agent: instance %s (%s) created", spec->name, uid ? uid : "?");
-	send_instance(d, s, j->rid, &resp, &out, uid ? uid : "", spec,
-		      parse_k8s_time(json_string_value(json_object_get(md, "creationTimestamp"))));
-}
-
-static void req_list_instances(struct agent_daemon *d, struct agent_session *s, uint64_t id)
-{
-	Gadget__Agent__V1__InstanceList il = GADGET__AGENT__V1__INSTANCE_LIST__INIT;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	size_t n = inst_count_here(d, false), i = 0;
-	Gadget__Agent__V1__Instance *v = calloc(n ? n : 1, sizeof(*v));
-	Gadget__Agent__V1__Instance **pv = calloc(n ? n : 1, sizeof(*pv));
-	struct dinst *in;
-
-	if (!v || !pv) {
-		free(v);
-		free(pv);
-		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	for (in = d->insts; in && i < n; in = in->next) {
-		struct dsub *sub;
-
-		if (!in->here)
-			continue;
-		gadget__agent__v1__instance__init(&v[i]);
-		pv[i] = &v[i];
-		v[i].id = in->id;
-		in->spec->created_unix_ms = in->created_ms;
-		v[i].spec = in->spec;
-		v[i].state = in->state;
-		v[i].error = cstr(in->error);
-		v[i].node = d->node;
-		v[i].records = in->run ? in->run->seq : 0;
-		for (sub = in->run ? in->run->subs : NULL; sub; sub = sub->next)
-			v[i].clients++;
-		i++;
-	}
-	il.instances = pv;
-	il.n_instances = i;
-	resp.payload_case = RESP(INSTANCES);
-	resp.instances = &il;
-	send_resp(s, id, &resp);
-	free(v);
-	free(pv);
-}
-
-static void req_attach(struct agent_daemon *d, struct agent_session *s, uint64_t id,
-		       const Gadget__Agent__V1__AttachInstance *ai)
-{
-	struct dinst *in = ai->instance[0] ? inst_find(d, ai->instance, true) : NULL;
-	struct dsub *sub;
-
-	if (!in) {
-		agent_session_send_error(s, id, ERRC(NOT_FOUND), "no instance '%s' on node %s",
-					 ai->instance, d->node);
-		return;
-	}
-	if (in->state == ISTATE(FAILED)) {
-		agent_session_send_error(s, id, ERRC(UNAVAILABLE), "instance %s failed: %s",
-					 in->name, cstr(in->error));
-		return;
-	}
-	if (d->n_attaches >= AGENT_DAEMON_MAX_ATTACHES) {
-		agent_session_send_error(s, id, ERRC(RESOURCE_EXHAUSTED),
-					 "this agent serves at most %d attaches",
-					 AGENT_DAEMON_MAX_ATTACHES);
-		return;
-	}
-	sub = calloc(1, sizeof(*sub));
-	if (!sub) {
-		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	sub->run = in->run;
-	sub->sess = s;
-	sub->req_id = id;
-	sub->run_id = ++d->next_run_id;
-	sub->attach = true;
-	sub->replay_max = ai->replay_records;
-	sub->no_replay = ai->no_replay;
-	sub->next = in->run->subs;
-	in->run->subs = sub;
-	d->n_attaches++;
-	if (in->state != ISTATE(RUNNING))
-		return; /* RunStarted when it runs */
-	sub_send_started(in->run, sub);
-	if (!sub->no_replay)
-		sub_replay(in->run, sub, sub->replay_max);
-}
-
-static void req_delete(struct agent_daemon *d, struct agent_session *s, uint64_t id,
-		       const Gadget__Agent__V1__DeleteInstance *di)
-{
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	Gadget__Agent__V1__InstanceDeleted del = GADGET__AGENT__V1__INSTANCE_DELETED__INIT;
-	struct dinst *in = di->instance[0] ? inst_find(d, di->instance, false) : NULL;
-	struct djob *j;
-
-	if (!in) {
-		agent_session_send_error(s, id, ERRC(NOT_FOUND), "no instance '%s'", di->instance);
-		return;
-	}
-	if (!d->kc) {
-		char *path = inst_file_path(d, in->name);
-		char *iid = strdup(in->id);
-
-		if (!path || !iid || (unlink(path) < 0 && errno != ENOENT)) {
-			agent_session_send_error(s, id, ERRC(INTERNAL), "cannot remove %s: %s",
-						 path ? path : in->name, strerror(errno));
-			free(path);
-			free(iid);
-			return;
-		}
-		base_log_info("agent: instance %s (%s) deleted", in->name, in->id);
-		inst_free(d, in, END(DELETED));
-		del.id = iid;
-		resp.payload_case = RESP(INSTANCE_DELETED);
-		resp.instance_deleted = &del;
-		send_resp(s, id, &resp);
-		free(path);
-		free(iid);
-		return;
-	}
-	j = job_new(JOB_CM_DELETE, agent_session_id(s), id, NULL);
-	if (!j || !(j->inst_id = strdup(in->id)) ||
-	    asprintf(&j->path, "/api/v1/namespaces/%s/configmaps/%s", d->cfg->gadget_namespace,
-		     in->name) < 0 ||
-	    !(j->body = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
-				  "DeleteOptions", "preconditions", "uid", in->id))) {
-		job_free(j);
-		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
-	}
-	job_submit(d, j);
-}
-
-static void done_cm_delete(struct agent_daemon *d, struct djob *j, struct agent_session *s)
-{
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	Gadget__Agent__V1__InstanceDeleted del = GADGET__AGENT__V1__INSTANCE_DELETED__INIT;
-
-	if (j->rc == -ENOENT || j->rc == -EBUSY) {
-		agent_session_send_error(s, j->rid, ERRC(NOT_FOUND), "no instance %s: %s",
-					 j->inst_id, j->err);
-		return;
-	}
-	if (j->rc < 0) {
-		agent_session_send_error(s, j->rid, ERRC(UNAVAILABLE),
-					 "deleting the ConfigMap of instance %s: %s", j->inst_id,
-					 j->err);
-		return;
-	}
-	base_log_info("agent: instance %s: ConfigMap deleted", j->inst_id);
-	del.id = j->inst_id;
-	resp.payload_case = RESP(INSTANCE_DELETED);
-	resp.instance_deleted = &del;
-	send_resp(s, j->rid, &resp);
-}
-
-struct containers_ctx {
-	const struct run_selector *sel;
-	Gadget__Agent__V1__Container *v;
-	Gadget__Agent__V1__Container **pv;
-	Gadget__Agent__V1__KeyValue *kv;
-	Gadget__Agent__V1__KeyValue **pkv;
-	size_t n, max, n_kv, max_kv;
-	const char *node;
-};
-
-static void labels_to_kv(struct containers_ctx *c, const struct cri_label *l, size_t n,
-			 Gadget__Agent__V1__KeyValue ***ret, size_t *ret_n)
-{
-	size_t i;
-
-	*ret = &c->pkv[c->n_kv];
-	*ret_n = 0;
-	for (i = 0; i < n && c->n_kv < c->max_kv; i++) {
-		Gadget__Agent__V1__KeyValue *kv = &c->kv[c->n_kv];
-
-		gadget__agent__v1__key_value__init(kv);
-		kv->key = (char *)l[i].key;
-		kv->value = (char *)l[i].value;
-		c->pkv[c->n_kv++] = kv;
-		(*ret_n)++;
-	}
-}
-
-static int containers_count(void *userdata, const struct cri_container *ct)
-{
-	struct containers_ctx *c = userdata;
-
-	if (run_selector_match(c->sel, ct)) {
-		c->max++;
-		c->max_kv += ct->n_pod_labels + ct->n_labels;
-	}
-	return 0;
-}
-
-static int containers_fill(void *userdata, const struct cri_container *ct)
-{
-	struct containers_ctx *c = userdata;
-	Gadget__Agent__V1__Container *o;
-
-	if (c->n == c->max || !run_selector_match(c->sel, ct))
-		return 0;
-	o = &c->v[c->n];
-	gadget__agent__v1__container__init(o);
-	c->pv[c->n++] = o;
-	o->id = cstr(ct->id);
-	o->name = cstr(ct->name);
-	o->pod_id = cstr(ct->pod_id);
-	o->pod_name = cstr(ct->pod_name);
-	o->pod_namespace = cstr(ct->pod_namespace);
-	o->pod_uid = cstr(ct->pod_uid);
-	o->runtime = cstr(ct->runtime);
-	o->image_name = cstr(ct->image_name);
-	o->image_digest = cstr(ct->image_digest);
-	labels_to_kv(c, ct->pod_labels, ct->n_pod_labels, &o->pod_labels, &o->n_pod_labels);
-	labels_to_kv(c, ct->labels, ct->n_labels, &o->labels, &o->n_labels);
-	o->pid = ct->pid;
-	o->mntns = ct->mntns;
-	o->netns = ct->netns;
-	o->cgroup_id = ct->cgroup_id;
-	o->started_unix_ns = ct->started_at;
-	o->host_network = ct->host_network;
-	o->running = ct->running;
-	o->node = (char *)c->node;
-	return 0;
-}
-
-static void req_containers(struct agent_daemon *d, struct agent_session *s, uint64_t id,
-			   const Gadget__Agent__V1__ListContainers *lc)
-{
-	Gadget__Agent__V1__ContainerList cl = GADGET__AGENT__V1__CONTAINER_LIST__INIT;
-	Gadget__Agent__V1__GadgetSpec spec = GADGET__AGENT__V1__GADGET_SPEC__INIT;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	struct containers_ctx c = {.node = d->node};
-	struct drun tmp = {.spec = &spec};
-	char msg[MSG_LEN];
-
-	if (!d->coll) {
-		char tried[512];
-
-		runtimes_tried(d, tried, sizeof(tried));
-		agent_session_send_error(s, id, ERRC(UNAVAILABLE),
-					 "no container runtime answers (tried %s)", tried);
-		return;
-	}
-	spec.selector = lc->selector;
-	if (run_selector(&tmp, msg, sizeof(msg)) < 0) {
-		agent_session_send_error(s, id, ERRC(INVALID_PARAM), "%s", msg);
-		return;
-	}
-	c.sel = &tmp.sel;
-	cri_collection_foreach(d->coll, containers_count, &c);
-	c.v = calloc(c.max ? c.max : 1, sizeof(*c.v));
-	c.pv = calloc(c.max ? c.max : 1, sizeof(*c.pv));
-	c.kv = calloc(c.max_kv ? c.max_kv : 1, sizeof(*c.kv));
-	c.pkv = calloc(c.max_kv ? c.max_kv : 1, sizeof(*c.pkv));
-	if (c.v && c.pv && c.kv && c.pkv) {
-		cri_collection_foreach(d->coll, containers_fill, &c);
-		cl.containers = c.pv;
-		cl.n_containers = c.n;
-		resp.payload_case = RESP(CONTAINERS);
-		resp.containers = &cl;
-		send_resp(s, id, &resp);
-	} else {
-		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-	}
-	free(c.v);
-	free(c.pv);
-	free(c.kv);
-	free(c.pkv);
-	run_selector_done(&tmp.sel);
-}
-
-static void on_request(void *ctx, struct agent_session *s, const Gadget__Agent__V1__Request *req)
-{
-	struct agent_daemon *d = ctx;
-
-	if (d->stopping) {
-		agent_session_send_error(s, req->id, ERRC(UNAVAILABLE), "the agent is stopping");
-		return;
-	}
-	switch (req->payload_case) {
-	case REQ(GET_AGENT_INFO):
-		req_agent_info(d, s, req->id);
-		break;
-	case REQ(GET_GADGET_INFO):
-		req_gadget_info(d, s, req->id, req->get_gadget_info);
-		break;
-	case REQ(RUN_GADGET):
-		req_run(d, s, req->id, req->run_gadget);
-		break;
-	case REQ(STOP_RUN):
-		req_stop(d, s, req->id, req->stop_run);
-		break;
-	case REQ(CREATE_INSTANCE):
-		req_create(d, s, req->id, req->create_instance);
-		break;
-	case REQ(LIST_INSTANCES):
-		req_list_instances(d, s, req->id);
-		break;
-	case REQ(ATTACH_INSTANCE):
-		req_attach(d, s, req->id, req->attach_instance);
-		break;
-	case REQ(DELETE_INSTANCE):
-		req_delete(d, s, req->id, req->delete_instance);
-		break;
-	case REQ(LIST_CONTAINERS):
-		req_containers(d, s, req->id, req->list_containers);
-		break;
-	default:
-		agent_session_send_error(s, req->id, ERRC(UNIMPLEMENTED),
-					 "this agent does not know the request");
-	}
-}
-
-/* The session is gone: its runs stop, its attaches detach. */
-static void on_closed(void *ctx, struct agent_session *s)
-{
-	struct agent_daemon *d = ctx;
-	struct drun *r, *next;
-
-	for (r = d->runs; r; r = next) {
-		struct dsub *sub, *snext;
-
-		next = r->next;
-		for (sub = r->subs; sub; sub = snext) {
-			snext = sub->next;
-			if (sub->sess == s)
-				sub_unlink(r, sub);
-		}
-		if (!r->inst && !r->subs)
-			run_free(r);
-	}
-}
-
-static void jobs_complete(struct agent_daemon *d)
-{
-	struct djob *done, *j, *next, *rev = NULL;
-
-	fd_drain(d->jobs_fd);
-	pthread_mutex_lock(&d->jlock);
-	done = d->jdone;
-	d->jdone = NULL;
-	pthread_mutex_unlock(&d->jlock);
-	for (j = done; j; j = next) { /* oldest first */
-		next = j->next;
-		j->next = rev;
-		rev = j;
-	}
-	for (j = rev; j; j = next) {
-		struct agent_session *s = j->sid ? agent_server_session(d->srv, j->sid) : NULL;
-		bool resubmit = false;
-
-		next = j->next;
-		d->jobs_in_flight--;
-		switch (j->purpose) {
-		case JOB_INFO:
-			if (s)
-				done_gadget_info(d, j, s);
-			break;
-		case JOB_RUN:
-			done_run(d, j, s);
-			break;
-		case JOB_CREATE:
-			if (s)
-				resubmit = done_create(d, j, s);
-			break;
-		case JOB_INSTANCE:
-			inst_started(d, j);
-			break;
-		case JOB_CM_CREATE:
-			if (s)
-				done_cm_create(d, j, s);
-			break;
-		case JOB_CM_DELETE:
-			if (s)
-				done_cm_delete(d, j, s);
-			break;
-		case JOB_DETACH:
-			break;
-		}
-		if (resubmit && !d->stopping)
-			job_submit(d, j);
-		else
-			job_free(j);
-	}
-}
-
-/* ------------------------------------------------------------ health */
-
-static void prom_escape(struct base_buf *b, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			base_buf_putc(b, '\\');
-		if (*s == '\n') {
-			base_buf_puts(b, "\\n");
-			continue;
-		}
-		base_buf_putc(b, *s);
-	}
-}
-
-static void prom_head(struct base_buf *b, const char *name, const char *type, const char *help)
-{
-	base_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-struct prom_cache_row {
-	const char *what;
-	struct k8s_watch_stats st;
-	bool synced;
-	uint64_t last_ms;
-};
-
-/* One family at a time: the text format wants a family's samples together. */
-static void prom_caches(struct base_buf *b, const struct prom_cache_row *rows, size_t n)
-{
-	uint64_t now = now_mono_ms();
-	size_t i;
-
-	prom_head(b, "gadget_k8s_synced", "gauge",
-		  "Whether a Kubernetes cache has its first list.");
-	for (i = 0; i < n; i++)
-		base_buf_printf(b, "gadget_k8s_synced{resource=\"%s\"} %d\n", rows[i].what,
-				rows[i].synced);
-	prom_head(b, "gadget_k8s_watch_events_total", "counter", "Watch events applied.");
-	for (i = 0; i < n; i++)
-		base_buf_printf(b, "gadget_k8s_watch_events_total{resource=\"%s\"} %" PRIu64 "\n",
-				rows[i].what, rows[i].st.events);
-	prom_head(b, "gadget_k8s_watch_lists_total", "counter", "Lists completed.");
-	for (i = 0; i < n; i++)
-		base_buf_printf(b, "gadget_k8s_watch_lists_total{resource=\"%s\"} %" PRIu64 "\n",
-				rows[i].what, rows[i].st.lists);
-	prom_head(b, "gadget_k8s_watch_errors_total", "counter", "Failed lists and streams.");
-	for (i = 0; i < n; i++)
-		base_buf_printf(b, "gadget_k8s_watch_errors_total{resource=\"%s\"} %" PRIu64 "\n",
-				rows[i].what, rows[i].st.list_errors + rows[i].st.decode_errors);
-	prom_head(b, "gadget_k8s_last_event_age_seconds", "gauge",
-		  "Time since a cache last saw a change.");
-	for (i = 0; i < n; i++)
-		if (rows[i].last_ms)
-			base_buf_printf(b,
-					"gadget_k8s_last_event_age_seconds{resource=\"%s\"} %.3f\n",
-					rows[i].what, (double)(now - rows[i].last_ms) / 1000.0);
-}
-
-static int on_metrics(void *ctx, struct base_buf *b)
-{
-	struct agent_daemon *d = ctx;
-	struct agent_server_stats ss;
-	struct drun *r;
-	size_t i, runs = 0;
-
-	agent_server_get_stats(d->srv, &ss);
-	for (r = d->runs; r; r = r->next)
-		runs += !r->inst && r->runner;
-	prom_head(b, "gadget_agent_info", "gauge", "The agent's version and node.");
-	base_buf_puts(b, "gadget_agent_info{version=\"");
-	prom_escape(b, d->version);
-	base_buf_puts(b, "\",node=\"");
-	prom_escape(b, d->node);
-	base_buf_puts(b, "\"} 1\n");
-	prom_head(b, "gadget_agent_start_time_seconds", "gauge", "When the agent started.");
-	base_buf_printf(b, "gadget_agent_start_time_seconds %.3f\n", (double)d->started_ms / 1e3);
-	prom_head(b, "gadget_instances", "gauge",
-		  "Detached gadget instances running on this node.");
-	base_buf_printf(b, "gadget_instances %zu\n", inst_count_here(d, true));
-	prom_head(b, "gadget_containers", "gauge", "Containers in the agent's collection.");
-	base_buf_printf(b, "gadget_containers %zu\n", d->coll ? cri_collection_count(d->coll) : 0);
-	prom_head(b, "gadget_runs", "gauge", "Gadget runs streaming to clients now.");
-	base_buf_printf(b, "gadget_runs %zu\n", runs);
-	prom_head(b, "gadget_clients", "gauge", "Control API connections now.");
-	base_buf_printf(b, "gadget_clients %" PRIu64 "\n", ss.sessions);
-	prom_head(b, "gadget_records_total", "counter",
-		  "Records gadgets produced on this node (after filters).");
-	for (i = 0; i < d->n_stats; i++) {
-		base_buf_puts(b, "gadget_records_total{gadget=\"");
-		prom_escape(b, d->stats[i].name);
-		base_buf_printf(b, "\"} %" PRIu64 "\n", d->stats[i].records);
-	}
-	prom_head(b, "gadget_records_lost_total", "counter",
-		  "Records the kernel could not queue (ring buffer full).");
-	for (i = 0; i < d->n_stats; i++) {
-		base_buf_puts(b, "gadget_records_lost_total{gadget=\"");
-		prom_escape(b, d->stats[i].name);
-		base_buf_printf(b, "\"} %" PRIu64 "\n", d->stats[i].lost);
-	}
-	prom_head(b, "gadget_client_records_dropped_total", "counter",
-		  "Records not sent to a client whose queue was full.");
-	base_buf_printf(b, "gadget_client_records_dropped_total %" PRIu64 "\n", ss.records_dropped);
-	if (d->kc) {
-		struct prom_cache_row rows[2] = {{.what = "pods"}, {.what = "configmaps"}};
-
-		k8s_cache_get_stats(d->pods, &rows[0].st);
-		rows[0].synced = k8s_cache_synced(d->pods);
-		rows[0].last_ms = atomic_load(&d->pods_last_event_ms);
-		k8s_watch_get_stats(d->cm_watch, &rows[1].st);
-		pthread_mutex_lock(&d->cm_lock);
-		rows[1].synced = d->cm_synced;
-		pthread_mutex_unlock(&d->cm_lock);
-		rows[1].last_ms = atomic_load(&d->cm_last_event_ms);
-		prom_caches(b, rows, 2);
-	}
-	return 0;
-}
-
-static bool on_ready(void *ctx, char *why, size_t len)
-{
-	struct agent_daemon *d = ctx;
-
-	if (!d->coll) {
-		char tried[512];
-
-		runtimes_tried(d, tried, sizeof(tried));
-		snprintf(why, len, "no container runtime answers (tried %s)", tried);
-		return false;
-	}
-	if (d->pods && !k8s_cache_synced(d->pods)) {
-		snprintf(why, len, "the pods of node %s are not listed yet from %s", d->node,
-			 k8s_config_server(d->kcfg));
-		return false;
-	}
-	if (d->kc && !d->cm_loaded) {
-		pthread_mutex_lock(&d->cm_lock);
-		snprintf(why, len, "the instance ConfigMaps are not loaded yet%s%s",
-			 d->cm_error[0] ? ": " : "", d->cm_error);
-		pthread_mutex_unlock(&d->cm_lock);
-		return false;
-	}
-	return true;
-}
-
-/* ------------------------------------------------------------ setup */
+/* ------------------------------------------------------------ Kubernetes */
 
 static void pods_touch(void *userdata)
 {
 	struct agent_daemon *d = userdata;
 
-	atomic_store(&d->pods_last_event_ms, now_mono_ms());
+	atomic_store(&d->pods_last_event_ms, agent_clock_mono_ms());
 }
 
 static void pods_on_add(void *userdata, const struct k8s_cache_obj *o)
@@ -3134,8 +142,7 @@ static int k8s_setup(struct agent_daemon *d, char *err, size_t errlen)
 {
 	struct k8s_client_opts co = {.timeout_ms = 15000};
 	struct k8s_cache_opts po = {0};
-	struct k8s_watch_opts wo = {0};
-	char ua[128], field[320], path[256];
+	char ua[128], field[320];
 	struct k8s_enrich_opts eo = {0};
 	int rc;
 
@@ -3167,62 +174,282 @@ static int k8s_setup(struct agent_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "Kubernetes enrichment: %s", strerror(-rc));
 		return rc;
 	}
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", d->cfg->gadget_namespace);
-	wo.client = d->kc;
-	wo.path = path;
-	wo.label_selector = d->cfg->instance_label;
-	wo.handlers.list_begin = cm_list_begin;
-	wo.handlers.list_item = cm_list_item;
-	wo.handlers.list_end = cm_list_end;
-	wo.handlers.event = cm_event;
-	wo.handlers.error = cm_error;
-	wo.handlers.userdata = d;
-	rc = k8s_watch_new(&wo, &d->cm_watch);
-	if (rc < 0) {
-		snprintf(err, errlen, "instance ConfigMap watch: %s", strerror(-rc));
-		return rc;
-	}
-	rc = -pthread_create(&d->cm_thread, NULL, cm_thread_main, d);
-	if (rc < 0) {
-		snprintf(err, errlen, "instance ConfigMap watch: %s", strerror(-rc));
-		return rc;
-	}
-	d->cm_thread_on = true;
-	base_log_info("agent: Kubernetes API %s (%s); node %s; instances in namespace %s",
-		      k8s_config_server(d->kcfg), k8s_config_source(d->kcfg), d->node,
-		      d->cfg->gadget_namespace);
 	return 0;
 }
 
-static int runtimes_setup(struct agent_daemon *d)
+/*
+ * The enrichment of endpoint fields needs every service and node of the
+ * cluster: those caches start with the first run that has such a field, so
+ * an agent that never runs one does not hold them.
+ */
+static struct k8s_enrich *k8s_enrich_l4(void *ctx)
 {
-	const struct agent_config *c = d->cfg;
-	size_t i;
+	struct agent_daemon *d = ctx;
+	struct k8s_cache_opts co = {.client = d->kc};
+	struct k8s_enrich_opts eo;
+	int rc = 0;
 
-	d->host_root = strdup(strcmp(c->host_root, "/") ? c->host_root : "");
-	if (!d->host_root)
-		return -ENOMEM;
-	if (*d->host_root && d->host_root[strlen(d->host_root) - 1] == '/')
-		d->host_root[strlen(d->host_root) - 1] = '\0';
-	for (i = 0; i < c->n_runtimes && i < CRI_COLLECTION_MAX_RUNTIMES; i++) {
-		d->rt_paths[i] = path_join(d->host_root, c->runtimes[i].socket_path);
-		if (!d->rt_paths[i])
-			return -ENOMEM;
-		d->rts[i].name = c->runtimes[i].name;
-		d->rts[i].socket_path = d->rt_paths[i];
+	if (d->kenrich_l4)
+		return d->kenrich_l4;
+	co.path = "/api/v1/services";
+	if (!d->services)
+		rc = k8s_cache_new(&co, &d->services);
+	co.path = "/api/v1/nodes";
+	if (!rc && !d->nodes)
+		rc = k8s_cache_new(&co, &d->nodes);
+	eo = (struct k8s_enrich_opts){.pods = d->pods, .services = d->services, .nodes = d->nodes};
+	if (!rc)
+		rc = k8s_enrich_new(&eo, &d->kenrich_l4);
+	if (rc < 0) {
+		base_log_warn("agent: services and nodes caches: %s", strerror(-rc));
+		return d->kenrich;
 	}
-	d->n_rts = i;
+	base_log_info("agent: watching services and nodes for endpoint fields");
+	return d->kenrich_l4;
+}
+
+/* ------------------------------------------------------------ containers */
+
+static int coll_watch(void *ctx, int fd)
+{
+	struct agent_daemon *d = ctx;
+
+	return ep_add(d, fd, SRC_COLL);
+}
+
+/* A runtime that answers now also starts the instances that waited for one. */
+static void coll_try(struct agent_daemon *d)
+{
+	if (agent_containers_try(d->containers) <= 0)
+		return;
+	agent_clock_timer_set(d->retry_fd, 0, 0);
+	if (d->insts)
+		agent_instances_retry(d->insts);
+}
+
+/* ------------------------------------------------------------ sessions */
+
+static void on_request(void *ctx, struct agent_session *s, const Gadget__Agent__V1__Request *req)
+{
+	struct agent_daemon *d = ctx;
+
+	agent_requests_handle(d->reqs, s, req);
+}
+
+/* The session is gone: its runs stop, its attaches detach. */
+static void on_closed(void *ctx, struct agent_session *s)
+{
+	struct agent_daemon *d = ctx;
+
+	/* sessions close when the server is freed, after the runs */
+	if (d->runs)
+		agent_run_table_drop_session(d->runs, s);
+}
+
+/* ------------------------------------------------------------ health */
+
+static int on_metrics(void *ctx, struct base_buf *b)
+{
+	struct agent_daemon *d = ctx;
+	struct agent_metrics_cache rows[2] = {{.what = "pods"}, {.what = "configmaps"}};
+	struct agent_server_stats ss;
+	struct cri_collection *coll = agent_containers_collection(d->containers);
+	struct agent_metrics_node n = {0};
+
+	agent_server_get_stats(d->srv, &ss);
+	n.runs = agent_run_table_streaming(d->runs);
+	n.version = d->version;
+	n.node = d->node;
+	n.started_ms = d->started_ms;
+	n.instances = agent_instances_count(d->insts, true);
+	n.containers = coll ? cri_collection_count(coll) : 0;
+	n.clients = ss.sessions;
+	n.client_records_dropped = ss.records_dropped;
+	if (d->kc) {
+		k8s_cache_get_stats(d->pods, &rows[0].st);
+		rows[0].synced = k8s_cache_synced(d->pods);
+		rows[0].last_ms = atomic_load(&d->pods_last_event_ms);
+		agent_instances_watch_stats(d->insts, &rows[1].st, &rows[1].synced,
+					    &rows[1].last_ms);
+		n.caches = rows;
+		n.n_caches = 2;
+	}
+	return agent_metrics_write(d->metrics, &n, b);
+}
+
+static bool on_ready(void *ctx, char *why, size_t len)
+{
+	struct agent_daemon *d = ctx;
+
+	if (!agent_containers_collection(d->containers)) {
+		char tried[512];
+
+		agent_containers_tried(d->containers, tried, sizeof(tried));
+		snprintf(why, len, "no container runtime answers (tried %s)", tried);
+		return false;
+	}
+	if (d->pods && !k8s_cache_synced(d->pods)) {
+		snprintf(why, len, "the pods of node %s are not listed yet from %s", d->node,
+			 k8s_config_server(d->kcfg));
+		return false;
+	}
+	return agent_instances_ready(d->insts, why, len);
+}
+
+/* ------------------------------------------------------------ setup */
+
+/* The loop's own fds, and the workers whose completions it takes. */
+static int loop_setup(struct agent_daemon *d, char *err, size_t errlen)
+{
+	sigset_t mask;
+	int rc;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	d->ep = epoll_create1(EPOLL_CLOEXEC);
+	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->ep < 0 || d->sig_fd < 0 || d->retry_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = agent_worker_pool_new(&d->pool)) < 0 ||
+	    (rc = ep_add(d, d->sig_fd, SRC_SIGNAL)) < 0 ||
+	    (rc = ep_add(d, d->retry_fd, SRC_RETRY)) < 0 ||
+	    (rc = ep_add(d, agent_worker_pool_fd(d->pool), SRC_JOBS)) < 0) {
+		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+		return rc;
+	}
+	rc = agent_worker_pool_start(d->pool, N_WORKERS);
+	if (rc < 0)
+		snprintf(err, errlen, "worker threads: %s", strerror(-rc));
+	return rc;
+}
+
+/* The control API (TCP and the unix socket) and the health port. */
+static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
+{
+	struct agent_server_opts so = {
+		.tcp_address = d->cfg->listen_address,
+		.max_queue_records = d->cfg->queue_max_records,
+		.node = d->node,
+		.version = d->version,
+		.ops = {.request = on_request, .closed = on_closed, .ctx = d},
+	};
+	struct agent_health_ops ho = {.metrics = on_metrics, .ready = on_ready, .ctx = d};
+	int rc;
+
+	if (d->cfg->listen_unix[0]) {
+		d->unix_path = path_join(d->host_root, d->cfg->listen_unix);
+		if (!d->unix_path)
+			return -ENOMEM;
+	}
+	so.unix_path = d->unix_path;
+	rc = agent_server_new(&so, &d->srv, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = ep_add(d, agent_server_fd(d->srv), SRC_SERVER);
+	if (rc < 0)
+		return rc;
+	rc = agent_health_new(d->cfg->health_address, &ho, &d->health, err, errlen);
+	if (rc < 0)
+		return rc;
+	return ep_add(d, agent_health_fd(d->health), SRC_HEALTH);
+}
+
+static int containers_setup(struct agent_daemon *d)
+{
+	struct agent_containers_opts co = {
+		.runtimes = d->cfg->runtimes,
+		.n_runtimes = d->cfg->n_runtimes,
+		.host_root = d->host_root,
+		.timeout_ms = AGENT_DAEMON_CRI_TIMEOUT_MS,
+		.retry_ms = AGENT_DAEMON_RUNTIME_RETRY_MS,
+		.watch = coll_watch,
+		.ctx = d,
+	};
+	int rc;
+
+	rc = agent_containers_new(&co, &d->containers);
+	if (rc < 0)
+		return rc;
+	coll_try(d);
+	if (!agent_containers_collection(d->containers))
+		agent_clock_timer_set(d->retry_fd, AGENT_DAEMON_RUNTIME_RETRY_MS,
+				      AGENT_DAEMON_RUNTIME_RETRY_MS);
 	return 0;
+}
+
+/* The runs, the instances that run some of them, the requests that ask for both. */
+static int runs_setup(struct agent_daemon *d, char *err, size_t errlen)
+{
+	struct agent_run_table_opts ro = {
+		.node = d->node,
+		.pool = d->pool,
+		.metrics = d->metrics,
+		.containers = d->containers,
+		.k8s = d->kenrich,
+		.k8s_l4 = d->kc ? k8s_enrich_l4 : NULL,
+		.ctx = d,
+		.drain_ms = AGENT_DAEMON_DRAIN_MS,
+	};
+	struct agent_instances_opts io = {
+		.node = d->node,
+		.state_dir = d->state_dir,
+		.kc = d->kc,
+		.gadget_namespace = d->cfg->gadget_namespace,
+		.instance_label = d->cfg->instance_label,
+		.max_instances = AGENT_DAEMON_MAX_INSTANCES,
+		.pool = d->pool,
+		.img_opts = &d->img_opts,
+	};
+	struct agent_requests_opts qo = {
+		.node = d->node,
+		.version = d->version,
+		.started_ms = d->started_ms,
+		.srv = d->srv,
+		.containers = d->containers,
+		.pool = d->pool,
+		.img_opts = &d->img_opts,
+		.kc = d->kc,
+		.max_runs = AGENT_DAEMON_MAX_RUNS,
+		.max_attaches = AGENT_DAEMON_MAX_ATTACHES,
+	};
+	int rc;
+
+	if ((rc = agent_run_table_new(&ro, &d->runs)) < 0 ||
+	    (rc = ep_add(d, agent_run_table_fd(d->runs), SRC_RUNS)) < 0) {
+		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+		return rc;
+	}
+	io.runs = d->runs;
+	rc = agent_instances_new(&io, &d->insts, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = ep_add(d, agent_instances_fd(d->insts), SRC_INSTANCES);
+	if (rc < 0)
+		return rc;
+	qo.runs = d->runs;
+	qo.insts = d->insts;
+	return agent_requests_new(&qo, &d->reqs);
+}
+
+/* The host's / as a prefix of host paths: "" for "/", without a trailing '/'. */
+static char *host_root_dup(const char *root)
+{
+	char *p = strdup(strcmp(root, "/") ? root : "");
+
+	if (p && *p && p[strlen(p) - 1] == '/')
+		p[strlen(p) - 1] = '\0';
+	return p;
 }
 
 int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon **ret, char *err,
 		     size_t errlen)
 {
-	struct agent_server_opts so = {0};
-	struct agent_health_ops ho = {.metrics = on_metrics, .ready = on_ready};
 	struct agent_daemon *d;
-	sigset_t mask;
-	size_t i;
 	int rc;
 
 	err[0] = '\0';
@@ -3233,17 +460,14 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	}
 	d->cfg = opts->cfg;
 	d->kcfg = opts->k8s;
-	d->started_ms = now_unix_ms();
-	d->ep = d->sig_fd = d->drain_fd = d->retry_fd = d->jobs_fd = d->cm_fd = -1;
-	d->jq_tail = &d->jq;
-	pthread_mutex_init(&d->jlock, NULL);
-	pthread_cond_init(&d->jcond, NULL);
-	pthread_mutex_init(&d->cm_lock, NULL);
-	snprintf(d->stat_other.name, sizeof(d->stat_other.name), "other");
+	d->started_ms = agent_clock_unix_ms();
+	d->ep = d->sig_fd = d->retry_fd = -1;
 	d->node = strdup(opts->node_name);
 	d->version = strdup(opts->version ? opts->version : "");
 	d->state_dir = strdup(opts->state_dir ? opts->state_dir : AGENT_DAEMON_STATE_DIR);
-	if (!d->node || !d->version || !d->state_dir || runtimes_setup(d) < 0) {
+	d->host_root = host_root_dup(d->cfg->host_root);
+	if (!d->node || !d->version || !d->state_dir || !d->host_root ||
+	    agent_metrics_new(&d->metrics) < 0) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -3253,85 +477,24 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	d->img_opts.allowed = (const char *const *)d->cfg->allowed_gadgets;
 	d->img_opts.n_allowed = d->cfg->n_allowed_gadgets;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	d->ep = epoll_create1(EPOLL_CLOEXEC);
-	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d->drain_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	d->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	d->jobs_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	d->cm_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->ep < 0 || d->sig_fd < 0 || d->drain_fd < 0 || d->retry_fd < 0 || d->jobs_fd < 0 ||
-	    d->cm_fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+	if ((rc = loop_setup(d, err, errlen)) < 0 || (rc = containers_setup(d)) < 0 ||
+	    (rc = listeners_setup(d, err, errlen)) < 0)
 		goto fail;
-	}
-	if ((rc = ep_add(d, d->sig_fd, &d->sig_src, SRC_SIGNAL, NULL)) < 0 ||
-	    (rc = ep_add(d, d->drain_fd, &d->drain_src, SRC_DRAIN, NULL)) < 0 ||
-	    (rc = ep_add(d, d->retry_fd, &d->retry_src, SRC_RETRY, NULL)) < 0 ||
-	    (rc = ep_add(d, d->jobs_fd, &d->jobs_src, SRC_JOBS, NULL)) < 0 ||
-	    (rc = ep_add(d, d->cm_fd, &d->cm_src, SRC_CM, NULL)) < 0) {
-		snprintf(err, errlen, "event loop: %s", strerror(-rc));
-		goto fail;
-	}
-	for (i = 0; i < N_WORKERS; i++) {
-		rc = -pthread_create(&d->workers[i], NULL, worker_main, d);
-		if (rc < 0) {
-			snprintf(err, errlen, "worker threads: %s", strerror(-rc));
-			goto fail;
-		}
-		d->n_workers++;
-	}
-
-	/* no runtime yet: fields still come out, empty, as they will with one */
-	rc = run_enrich_new(NULL, &d->enrich0);
-	if (rc < 0)
-		goto fail;
-	coll_try(d);
-	if (!d->coll)
-		timer_set(d->retry_fd, AGENT_DAEMON_RUNTIME_RETRY_MS,
-			  AGENT_DAEMON_RUNTIME_RETRY_MS);
-
-	if (d->cfg->listen_unix[0]) {
-		d->unix_path = path_join(d->host_root, d->cfg->listen_unix);
-		if (!d->unix_path) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-	}
-	so.tcp_address = d->cfg->listen_address;
-	so.unix_path = d->unix_path;
-	so.max_queue_records = d->cfg->queue_max_records;
-	so.node = d->node;
-	so.version = d->version;
-	so.ops.request = on_request;
-	so.ops.closed = on_closed;
-	so.ops.ctx = d;
-	rc = agent_server_new(&so, &d->srv, err, errlen);
-	if (rc < 0)
-		goto fail;
-	rc = ep_add(d, agent_server_fd(d->srv), &d->server_src, SRC_SERVER, NULL);
-	if (rc < 0)
-		goto fail;
-	ho.ctx = d;
-	rc = agent_health_new(d->cfg->health_address, &ho, &d->health, err, errlen);
-	if (rc < 0)
-		goto fail;
-	rc = ep_add(d, agent_health_fd(d->health), &d->health_src, SRC_HEALTH, NULL);
-	if (rc < 0)
-		goto fail;
-
 	if (d->kcfg) {
 		rc = k8s_setup(d, err, errlen);
 		if (rc < 0)
 			goto fail;
-	} else {
-		inst_files_load(d);
+	}
+	rc = runs_setup(d, err, errlen);
+	if (rc < 0)
+		goto fail;
+	if (d->kc)
+		base_log_info("agent: Kubernetes API %s (%s); node %s; instances in namespace %s",
+			      k8s_config_server(d->kcfg), k8s_config_source(d->kcfg), d->node,
+			      d->cfg->gadget_namespace);
+	else
 		base_log_info("agent: no Kubernetes API; node %s; instances in %s/instances",
 			      d->node, d->state_dir);
-	}
 	base_log_info("agent: control API on %s%s%s, health on %s", d->cfg->listen_address,
 		      d->unix_path ? " and " : "", d->unix_path ? d->unix_path : "",
 		      d->cfg->health_address);
@@ -3349,20 +512,18 @@ fail:
 static void shutdown_streams(struct agent_daemon *d)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	struct drun *r, *next;
 	uint64_t deadline;
 	int ep;
 
 	d->stopping = true;
+	agent_instances_shutdown(d->insts);
+	agent_requests_shutdown(d->reqs);
 	/* 1. no new clients */
 	agent_server_stop_listening(d->srv);
 	/* 2. and 3. every stream ends with RunEnded, every gadget is detached */
-	for (r = d->runs; r; r = next) {
-		next = r->next;
-		run_end(r, END(SHUTDOWN), NULL);
-	}
+	agent_run_table_end_all(d->runs, END(SHUTDOWN));
 	/* the clients get a moment to take their last messages */
-	deadline = now_mono_ms() + AGENT_DAEMON_SHUTDOWN_FLUSH_MS;
+	deadline = agent_clock_mono_ms() + AGENT_DAEMON_SHUTDOWN_FLUSH_MS;
 	agent_server_flush(d->srv);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, agent_server_fd(d->srv), &ev) < 0) {
@@ -3370,7 +531,7 @@ static void shutdown_streams(struct agent_daemon *d)
 			close(ep);
 		return;
 	}
-	while (agent_server_pending(d->srv) && now_mono_ms() < deadline) {
+	while (agent_server_pending(d->srv) && agent_clock_mono_ms() < deadline) {
 		if (epoll_wait(ep, &ev, 1, 50) < 0 && errno != EINTR)
 			break;
 		agent_server_process(d->srv);
@@ -3383,13 +544,14 @@ int agent_daemon_run(struct agent_daemon *d)
 {
 	int rc = 0;
 
+	/* nothing yet, most likely; the watch will say */
 	if (d->kcfg)
-		cm_reconcile(d); /* nothing yet, most likely; the watch will say */
+		agent_instances_process(d->insts);
 	while (!d->stopping) {
-		struct epoll_event evs[32];
+		struct epoll_event evs[MAX_EVENTS];
 		int n, i;
 
-		n = epoll_wait(d->ep, evs, 32, -1);
+		n = epoll_wait(d->ep, evs, MAX_EVENTS, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -3397,10 +559,7 @@ int agent_daemon_run(struct agent_daemon *d)
 			break;
 		}
 		for (i = 0; i < n && !d->stopping; i++) {
-			struct dsrc *src = evs[i].data.ptr;
-
-			d->freed = false;
-			switch (src->kind) {
+			switch ((enum src_kind)evs[i].data.u32) {
 			case SRC_SIGNAL: {
 				struct signalfd_siginfo si;
 
@@ -3411,21 +570,16 @@ int agent_daemon_run(struct agent_daemon *d)
 				d->stopping = true;
 				break;
 			}
-			case SRC_DRAIN:
-				fd_drain(d->drain_fd);
-				drain_all(d);
-				break;
 			case SRC_RETRY:
-				fd_drain(d->retry_fd);
+				agent_clock_drain(d->retry_fd);
 				coll_try(d);
-				if (d->coll)
-					run_enrich_expire(d->enrich);
+				agent_containers_expire(d->containers);
 				break;
 			case SRC_JOBS:
-				jobs_complete(d);
+				agent_worker_pool_complete(d->pool);
 				break;
-			case SRC_CM:
-				cm_reconcile(d);
+			case SRC_INSTANCES:
+				agent_instances_process(d->insts);
 				break;
 			case SRC_SERVER:
 				agent_server_process(d->srv);
@@ -3434,29 +588,12 @@ int agent_daemon_run(struct agent_daemon *d)
 				agent_health_process(d->health);
 				break;
 			case SRC_COLL:
-				cri_collection_process(d->coll);
-				run_enrich_expire(d->enrich);
+				agent_containers_process(d->containers);
 				break;
-			case SRC_RING:
-				run_consume(src->obj);
-				break;
-			case SRC_FETCH:
-				run_fetch(src->obj);
-				break;
-			case SRC_TIMEOUT: {
-				struct drun *r = src->obj;
-
-				fd_drain(r->timeout_fd);
-				run_end(r, END(TIMEOUT), NULL);
+			case SRC_RUNS:
+				agent_run_table_process(d->runs);
 				break;
 			}
-			}
-			/*
-			 * Later events of this batch may name what was just freed;
-			 * epoll is level-triggered, so they come again.
-			 */
-			if (d->freed)
-				break;
 		}
 		agent_server_flush(d->srv);
 	}
@@ -3466,46 +603,16 @@ int agent_daemon_run(struct agent_daemon *d)
 
 struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 {
-	struct djob *j, *next;
-	size_t i;
-
 	if (!d)
 		return NULL;
 	d->stopping = true;
-	while (d->runs) {
-		struct drun *r = d->runs;
-
-		if (r->inst)
-			inst_free(d, r->inst, END(SHUTDOWN));
-		else
-			run_free(r);
-	}
-	while (d->insts)
-		inst_free(d, d->insts, END(SHUTDOWN));
+	d->insts = agent_instances_free(d->insts);
+	d->runs = agent_run_table_free(d->runs);
 	/* 4. the unix socket goes with the server */
 	d->srv = agent_server_free(d->srv);
 	d->health = agent_health_free(d->health);
-	pthread_mutex_lock(&d->jlock);
-	d->jstop = true;
-	pthread_cond_broadcast(&d->jcond);
-	pthread_mutex_unlock(&d->jlock);
-	for (i = 0; i < d->n_workers; i++)
-		pthread_join(d->workers[i], NULL);
-	for (j = d->jq; j; j = next) {
-		next = j->next;
-		job_free(j);
-	}
-	for (j = d->jdone; j; j = next) {
-		next = j->next;
-		job_free(j);
-	}
-	if (d->cm_thread_on) {
-		k8s_watch_stop(d->cm_watch);
-		pthread_join(d->cm_thread, NULL);
-	}
-	d->cm_watch = k8s_watch_free(d->cm_watch);
-	cm_list_done(&d->cm_cur);
-	cm_list_done(&d->cm_stage);
+	d->pool = agent_worker_pool_free(d->pool);
+	d->reqs = agent_requests_free(d->reqs);
 	d->kenrich = k8s_enrich_free(d->kenrich);
 	d->kenrich_l4 = k8s_enrich_free(d->kenrich_l4);
 	d->services = k8s_cache_free(d->services);
@@ -3513,26 +620,14 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	d->pods = k8s_cache_free(d->pods);
 	d->kc = k8s_client_free(d->kc);
 	d->kcfg = k8s_config_free(d->kcfg);
-	d->enrich = run_enrich_free(d->enrich);
-	d->enrich0 = run_enrich_free(d->enrich0);
-	d->coll = cri_collection_free(d->coll);
-	for (i = 0; i < d->n_rts; i++)
-		free(d->rt_paths[i]);
+	d->containers = agent_containers_free(d->containers);
+	d->metrics = agent_metrics_free(d->metrics);
 	if (d->ep >= 0)
 		close(d->ep);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
-	if (d->drain_fd >= 0)
-		close(d->drain_fd);
 	if (d->retry_fd >= 0)
 		close(d->retry_fd);
-	if (d->jobs_fd >= 0)
-		close(d->jobs_fd);
-	if (d->cm_fd >= 0)
-		close(d->cm_fd);
-	pthread_mutex_destroy(&d->jlock);
-	pthread_cond_destroy(&d->jcond);
-	pthread_mutex_destroy(&d->cm_lock);
 	free(d->host_root);
 	free(d->unix_path);
 	free(d->node);
