@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "agent/image.h"
+#include "agent/wire.h"
 #include "bpf/gadget.h"
 #include "oci/metadata.h"
 #include "run/runner.h"
@@ -36,22 +37,6 @@ void agent_gadget_info_done(struct agent_gadget_info *o)
 static char *cstr(const char *s)
 {
 	return (char *)(s ? s : "");
-}
-
-static Gadget__Agent__V1__ParamType param_type(int t)
-{
-	switch (t) {
-	case BPF_GADGET_PARAM_BOOL:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_BOOL;
-	case BPF_GADGET_PARAM_INT:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_INT;
-	case BPF_GADGET_PARAM_UINT:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_UINT;
-	case BPF_GADGET_PARAM_ENUM:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_ENUM;
-	default:
-		return GADGET__AGENT__V1__PARAM_TYPE__PARAM_STRING;
-	}
 }
 
 int agent_gadget_info_init(struct agent_gadget_info *o, const struct run_runner *rn,
@@ -132,7 +117,7 @@ int agent_gadget_info_init(struct agent_gadget_info *o, const struct run_runner 
 		pi[i].name = cstr(p->name);
 		pi[i].description = cstr(p->description);
 		pi[i].default_value = cstr(p->default_value);
-		pi[i].type = param_type(p->type);
+		pi[i].type = agent_wire_param_type(p->type);
 		pi[i].type_name = cstr(p->type_name);
 		/* protobuf-c wants char **; the message is only packed, never freed */
 		pi[i].values = (char **)p->values;

@@ -221,10 +221,14 @@ static void req_gadget_info(struct agent_requests *q, struct agent_session *s, u
 
 	if (!req_image_ok(q, s, id, gi->image))
 		return;
-	/* what a run is prepared from: the image and the params */
+	/* what a run is prepared from: the image, the params and the record options */
 	spec.image = gi->image;
 	spec.params = gi->params;
 	spec.n_params = gi->n_params;
+	spec.fields = gi->fields;
+	spec.filters = gi->filters;
+	spec.n_filters = gi->n_filters;
+	spec.sort = gi->sort;
 	j = job_new(q, JOB_INFO, agent_session_id(s), id, gi->image);
 	if (!j || !(j->spec = agent_run_spec_dup(&spec))) {
 		job_free(j);

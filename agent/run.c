@@ -544,6 +544,14 @@ static void release_held(struct agent_run *r)
 	r->held_tail = &r->held;
 }
 
+/* What the runner could not return from a call: the agent's log says it. */
+static void run_problem(void *ctx, const char *msg)
+{
+	const struct agent_run *r = ctx;
+
+	base_log_warn("agent: run %llu of %s: %s", (unsigned long long)r->id, r->image, msg);
+}
+
 static int on_record(void *ctx, size_t ds, const char *json, size_t len)
 {
 	struct agent_run *r = ctx;
@@ -750,6 +758,8 @@ static int build(struct agent_run *r, const Gadget__Agent__V1__KeyValue *const *
 		.k8s = t->o.k8s,
 		.node_name = t->o.node,
 		.errbuf = r->errbuf,
+		.problem = run_problem,
+		.problem_ctx = r,
 	};
 	r->ropts.errbuf_len = sizeof(r->errbuf);
 	r->errbuf[0] = '\0';

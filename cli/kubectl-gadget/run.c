@@ -459,9 +459,12 @@ static int exit_code(struct stream *s)
 
 /* ---- run ---- */
 
-/* Asks the agents in turn (one answer is enough) what IMAGE is. */
-static int gadget_info(struct kg_agents *as, const char *image,
-		       Gadget__Agent__V1__KeyValue **params, size_t n_params,
+/*
+ * Asks the agents in turn (one answer is enough) what IMAGE is; with a (the
+ * parsed command line), also whether its params, fields, filters and sort
+ * are good, as a run would check them.
+ */
+static int gadget_info(struct kg_agents *as, const char *image, const struct run_args *a,
 		       Gadget__Agent__V1__Response **ret)
 {
 	Gadget__Agent__V1__GetGadgetInfo gi = GADGET__AGENT__V1__GET_GADGET_INFO__INIT;
@@ -470,21 +473,27 @@ static int gadget_info(struct kg_agents *as, const char *image,
 	int r = -ENOTCONN;
 
 	gi.image = (char *)image;
-	gi.params = params;
-	gi.n_params = n_params;
+	if (a) {
+		gi.params = (Gadget__Agent__V1__KeyValue **)a->kvp;
+		gi.n_params = a->n_kv;
+		gi.fields = a->f.fields ? (char *)a->f.fields : "";
+		gi.filters = (char **)a->f.filters;
+		gi.n_filters = a->f.n_filters;
+		gi.sort = a->f.sort ? (char *)a->f.sort : "";
+	}
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_GET_GADGET_INFO;
 	req.get_gadget_info = &gi;
 	for (i = 0; i < as->n; i++) {
-		struct kg_agent *a = &as->v[i];
+		struct kg_agent *ag = &as->v[i];
 
-		if (!kg_agent_connected(a))
+		if (!kg_agent_connected(ag))
 			continue;
-		r = kg_agent_call(a, &req, RUN_INFO_TIMEOUT_MS, ret);
+		r = kg_agent_call(ag, &req, RUN_INFO_TIMEOUT_MS, ret);
 		if (r >= 0)
 			return 0;
-		if (!a->error)
-			kg_agent_fail(a, r, "no answer about the gadget: %s", strerror(-r));
-		kg_agent_report(a);
+		if (!ag->error)
+			kg_agent_fail(ag, r, "no answer about the gadget: %s", strerror(-r));
+		kg_agent_report(ag);
 	}
 	return r;
 }
@@ -717,7 +726,7 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 	}
 	if (!a.f.help)
 		report_connect_failures(&as);
-	if (gadget_info(&as, a.f.gadget, NULL, 0, &info) < 0) {
+	if (gadget_info(&as, a.f.gadget, NULL, &info) < 0) {
 		kg_error("no agent could tell what the gadget %s is", a.f.gadget);
 		goto out;
 	}
@@ -747,13 +756,13 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 		kg_error("%s", err[0] ? err : "out of memory");
 		goto out;
 	}
-	if (a.n_kv) {
+	if (a.n_kv || a.f.n_filters || a.f.sort || a.f.fields) {
 		/*
-		 * The agent checks the values as a run would, before anything
-		 * starts.  The param keys point into the first answer, which
-		 * stays until the end.
+		 * The agent checks the params, fields, filters and sort as a
+		 * run would, before anything starts.  The param keys point into
+		 * the first answer, which stays until the end.
 		 */
-		if (gadget_info(&as, a.f.gadget, a.kvp, a.n_kv, &checked) < 0) {
+		if (gadget_info(&as, a.f.gadget, &a, &checked) < 0) {
 			ret = KG_EXIT_ERROR;
 			goto out;
 		}

@@ -43,6 +43,9 @@ BAD = [
     (["--no-header=maybe"], "--no-header takes no value but true or false"),
     (["-o"], "option --output needs a value"),
     (["--uid", "notanumber"], "invalid value 'notanumber'"),
+    (["-F", "proc.comm~("], "invalid filter 'proc.comm~('"),
+    (["-F", "nosuch==1"], "nosuch"),
+    (["--sort", "nosuch"], "nosuch"),
 ]
 
 
