@@ -996,3 +996,92 @@ const char *oci_metadata_field_annotation(const struct oci_metadata_ds *ds, cons
 		return NULL;
 	return metadata_annotation(f->n_annotations, f->annotations, key);
 }
+
+/* ---- annotations given at run time (--annotate) ---- */
+
+struct oci_metadata *oci_metadata_new(void)
+{
+	return calloc(1, sizeof(struct oci_metadata));
+}
+
+/* Sets key in the array (replacing an existing value). */
+static int metadata_set_annotation(size_t *n, struct oci_metadata_annotation **a, const char *key,
+				   const char *value)
+{
+	struct oci_metadata_annotation *grown;
+	char *v;
+
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp((*a)[i].key, key))
+			continue;
+		v = strdup(value);
+		if (!v)
+			return -ENOMEM;
+		free((*a)[i].value);
+		(*a)[i].value = v;
+		return 0;
+	}
+	if (*n >= OCI_METADATA_MAX_ENTRIES)
+		return -E2BIG;
+	grown = metadata_grow(*a, *n, sizeof(**a));
+	if (!grown)
+		return -ENOMEM;
+	*a = grown;
+	grown[*n].key = strdup(key);
+	grown[*n].value = strdup(value);
+	if (!grown[*n].key || !grown[*n].value) {
+		free(grown[*n].key);
+		free(grown[*n].value);
+		return -ENOMEM;
+	}
+	(*n)++;
+	return 0;
+}
+
+int oci_metadata_annotate(struct oci_metadata *m, const char *ds, const char *field,
+			  const char *key, const char *value)
+{
+	struct oci_metadata_ds *d = (struct oci_metadata_ds *)oci_metadata_find_ds(m, ds);
+	struct oci_metadata_field *f;
+
+	if (!m || !ds || !*ds || !key || !*key || !value)
+		return -EINVAL;
+	if (strlen(key) > OCI_METADATA_MAX_SCALAR || strlen(value) > OCI_METADATA_MAX_SCALAR)
+		return -E2BIG;
+	if (!d) {
+		struct oci_metadata_ds *grown;
+
+		if (m->n_datasources >= OCI_METADATA_MAX_ENTRIES)
+			return -E2BIG;
+		grown = metadata_grow(m->datasources, m->n_datasources, sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		m->datasources = grown;
+		d = &grown[m->n_datasources];
+		memset(d, 0, sizeof(*d));
+		d->name = strdup(ds);
+		if (!d->name)
+			return -ENOMEM;
+		m->n_datasources++;
+	}
+	if (!field)
+		return metadata_set_annotation(&d->n_annotations, &d->annotations, key, value);
+	f = (struct oci_metadata_field *)oci_metadata_find_field(d, field);
+	if (!f) {
+		struct oci_metadata_field *grown;
+
+		if (d->n_fields >= OCI_METADATA_MAX_ENTRIES)
+			return -E2BIG;
+		grown = metadata_grow(d->fields, d->n_fields, sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		d->fields = grown;
+		f = &grown[d->n_fields];
+		memset(f, 0, sizeof(*f));
+		f->name = strdup(field);
+		if (!f->name)
+			return -ENOMEM;
+		d->n_fields++;
+	}
+	return metadata_set_annotation(&f->n_annotations, &f->annotations, key, value);
+}

@@ -113,4 +113,17 @@ const struct oci_metadata_field *oci_metadata_find_field(const struct oci_metada
 const char *oci_metadata_field_annotation(const struct oci_metadata_ds *ds, const char *field,
 					  const char *key);
 
+/* An empty description, for a gadget without gadget.yaml that gets --annotate. */
+struct oci_metadata *oci_metadata_new(void);
+
+/*
+ * Sets an annotation as `--annotate DS:KEY=VALUE` (field NULL) or
+ * `--annotate DS.FIELD:KEY=VALUE` does: on the data source or on one of its
+ * fields, replacing a value gadget.yaml gave, adding the data source or the
+ * field when gadget.yaml has none.  -EINVAL for an empty name, -E2BIG past
+ * the limits above, -ENOMEM.
+ */
+int oci_metadata_annotate(struct oci_metadata *m, const char *ds, const char *field,
+			  const char *key, const char *value);
+
 #endif /* OCI_METADATA_H */

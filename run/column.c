@@ -574,6 +574,8 @@ static int add_leaf(struct catalog *b, const struct bpf_layout_field *f)
 		return -ENOMEM;
 	c->flags = hidden;
 	c->name = strdup(f->full_name);
+	/* borrowed from the layout, which outlives every pipeline built on it */
+	c->btf_type = f->type_name;
 	if (dk >= 0) {
 		set_derived(c, (enum run_column_kind)dk, f, &v);
 	} else if (v.size) {

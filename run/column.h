@@ -95,6 +95,8 @@ struct run_column {
 	char *short_name;  /* "comm": the header and a lookup alias when unambiguous */
 	char *description; /* NULL when none */
 	const char *type;  /* for --help: "uint32", "string", "errno", ... */
+	/* the BTF type as written ("gadget_counter__u32"); NULL for computed columns */
+	const char *btf_type;
 	enum run_column_kind kind;
 	unsigned int flags;
 	unsigned int width; /* columns mode; 0 = unlimited */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/parse.h"
+#include "run/annotate.h"
 #include "bpf/gadget.h"
 
 #define L RUN_FLAGS_LOCAL
@@ -66,6 +67,18 @@ const struct base_opt run_flags_table[] = {
 	{"k8s-containername", 0, V, RUN_FLAG_POD_CONTAINERNAME, NULL, NULL, C},
 	{"selector", 'l', V, RUN_FLAG_SELECTOR, "k=v,...", "only pods with all these labels", C},
 	{"k8s-selector", 0, V, RUN_FLAG_SELECTOR, NULL, NULL, C},
+
+	/* metrics, as Inspektor Gadget names them (docs/metrics.md) */
+	{"annotate", 0, V, RUN_FLAG_ANNOTATE, "DS:KEY=VALUE",
+	 "annotate a data source (DS:KEY=VALUE) or a field (DS.FIELD:KEY=VALUE) as gadget.yaml "
+	 "would, e.g. open:metrics.collect=true (repeatable)",
+	 R},
+	{"otel-metrics-name", 0, V, RUN_FLAG_METRICS_NAME, "DS:NAME",
+	 "export the metrics of data source DS under the name NAME (repeatable)", R},
+	{"otel-metrics-listen", 0, S, RUN_FLAG_METRICS_LISTEN, NULL,
+	 "serve the exported metrics for Prometheus at /metrics while the gadget runs", L},
+	{"otel-metrics-listen-address", 0, V, RUN_FLAG_METRICS_LISTEN_ADDRESS, "ADDR",
+	 "where --otel-metrics-listen serves (default " RUN_FLAGS_DEFAULT_METRICS_ADDRESS ")", L},
 
 	{"help", 'h', S, RUN_FLAG_HELP, NULL, "show this help, with the gadget's params and fields",
 	 0},
@@ -230,6 +243,39 @@ static int set_flag(struct run_flags *f, const struct base_opt *o, const char *v
 		return 0;
 	case RUN_FLAG_ALL_NAMESPACES:
 		f->all_namespaces = !strcmp(v, "true");
+		return 0;
+	case RUN_FLAG_ANNOTATE: {
+		struct run_annotation a;
+
+		if (f->n_annotate == RUN_FLAGS_MAX_ANNOTATIONS)
+			return flag_err(err, errlen, "too many --annotate (at most %d)",
+					RUN_FLAGS_MAX_ANNOTATIONS);
+		r = run_annotate_parse(v, &a, err, errlen);
+		if (r < 0)
+			return r;
+		f->annotate[f->n_annotate++] = v;
+		return 0;
+	}
+	case RUN_FLAG_METRICS_NAME: {
+		const char *name;
+		char ds[256];
+
+		if (f->n_metrics_names == RUN_FLAGS_MAX_ANNOTATIONS)
+			return flag_err(err, errlen, "too many --otel-metrics-name (at most %d)",
+					RUN_FLAGS_MAX_ANNOTATIONS);
+		r = run_annotate_metrics_name(v, ds, sizeof(ds), &name, err, errlen);
+		if (r < 0)
+			return r;
+		f->metrics_names[f->n_metrics_names++] = v;
+		return 0;
+	}
+	case RUN_FLAG_METRICS_LISTEN:
+		f->metrics_listen = !strcmp(v, "true");
+		return 0;
+	case RUN_FLAG_METRICS_LISTEN_ADDRESS:
+		if (!*v)
+			return bad_value(o, v, "an address, host:port", err, errlen);
+		f->metrics_listen_address = v;
 		return 0;
 	case RUN_FLAG_HELP:
 		f->help = !strcmp(v, "true");

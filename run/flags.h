@@ -59,6 +59,10 @@ enum run_flag_id {
 	RUN_FLAG_PODNAME,	    /* cluster */
 	RUN_FLAG_POD_CONTAINERNAME, /* cluster: the container's name in its pod */
 	RUN_FLAG_SELECTOR,	    /* cluster */
+	RUN_FLAG_ANNOTATE,
+	RUN_FLAG_METRICS_NAME,
+	RUN_FLAG_METRICS_LISTEN,	 /* host: serve the run's metrics */
+	RUN_FLAG_METRICS_LISTEN_ADDRESS, /* host */
 	RUN_FLAG_HELP,
 	RUN_FLAG_CLIENT_FIRST = 100,
 };
@@ -66,6 +70,10 @@ enum run_flag_id {
 /* -F filters and gadget params one run takes at most. */
 #define RUN_FLAGS_MAX_FILTERS RUN_PIPELINE_MAX_FILTERS
 #define RUN_FLAGS_MAX_PARAMS  RUN_RUNNER_MAX_PARAMS
+/* --annotate and --otel-metrics-name values one run takes at most. */
+#define RUN_FLAGS_MAX_ANNOTATIONS 64
+/* The default of --otel-metrics-listen-address, Inspektor Gadget's. */
+#define RUN_FLAGS_DEFAULT_METRICS_ADDRESS "0.0.0.0:2224"
 /* Plain words and unknown "--key" a command line may hold. */
 #define RUN_FLAGS_MAX_WORDS 256
 
@@ -93,7 +101,13 @@ struct run_flags {
 	struct run_selector
 		sel; /* the container selectors; the namespace of a cluster is the client's */
 	bool host;   /* host: with a selector, host processes too */
-	bool all_namespaces; /* cluster: -A */
+	bool all_namespaces;				 /* cluster: -A */
+	const char *annotate[RUN_FLAGS_MAX_ANNOTATIONS]; /* "DS:KEY=VALUE", run/annotate.h */
+	size_t n_annotate;
+	const char *metrics_names[RUN_FLAGS_MAX_ANNOTATIONS]; /* "DS:NAME" */
+	size_t n_metrics_names;
+	bool metrics_listen;		    /* host: --otel-metrics-listen */
+	const char *metrics_listen_address; /* host: where; the default when NULL */
 	bool help;
 
 	/* After run_flags_params(): the params given, each key once (the last wins). */

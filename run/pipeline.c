@@ -74,6 +74,8 @@ struct run_pipeline {
 	size_t errbuf_len;
 	int (*record_fn)(void *ctx, const char *json, size_t len);
 	void *record_ctx;
+	int (*observer)(void *ctx, const void *rec, size_t size);
+	void *observer_ctx;
 
 	/* the caller's columns (n_ext of them) first, then the layout's */
 	struct run_column *cols;
@@ -846,7 +848,35 @@ static int matches(struct run_pipeline *p, const void *rec, size_t size)
 		if (r <= 0)
 			return r;
 	}
+	if (p->observer) {
+		int r = p->observer(p->observer_ctx, rec, size);
+
+		if (r < 0)
+			return r;
+	}
 	return 1;
+}
+
+size_t run_pipeline_n_columns(const struct run_pipeline *p)
+{
+	return p->n_cols;
+}
+
+const struct run_column *run_pipeline_columns(const struct run_pipeline *p)
+{
+	return p->cols;
+}
+
+struct run_column_env *run_pipeline_env(struct run_pipeline *p)
+{
+	return &p->env;
+}
+
+void run_pipeline_set_observer(struct run_pipeline *p,
+			       int (*fn)(void *ctx, const void *rec, size_t size), void *ctx)
+{
+	p->observer = fn;
+	p->observer_ctx = ctx;
 }
 
 /* Drops a record that failed half-way so the output stays well-formed. */

@@ -212,6 +212,20 @@ int run_pipeline_field(const struct run_pipeline *p, size_t i, struct run_pipeli
  */
 uint64_t run_pipeline_epoch(const struct run_pipeline *p);
 
+/*
+ * Internal to run/ (the metrics collector): the pipeline's columns, the
+ * state their renderers share, and a function called with every record that
+ * passes the filters (streamed or in a batch), before sort and max_entries.
+ * A negative return of fn stops the record and is passed back.
+ */
+struct run_column;
+struct run_column_env;
+size_t run_pipeline_n_columns(const struct run_pipeline *p);
+const struct run_column *run_pipeline_columns(const struct run_pipeline *p);
+struct run_column_env *run_pipeline_env(struct run_pipeline *p);
+void run_pipeline_set_observer(struct run_pipeline *p,
+			       int (*fn)(void *ctx, const void *rec, size_t size), void *ctx);
+
 /* Records printed so far. */
 uint64_t run_pipeline_matched(const struct run_pipeline *p);
 

@@ -22,7 +22,10 @@
 
 #include <bpf/bpf.h>
 
+#include "run/annotate.h"
+#include "run/column.h"
 #include "run/enrich.h"
+#include "run/metrics.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "bpf/gadget.h"
@@ -496,6 +499,96 @@ static int setup_filter(struct run_runner *r)
 	return 0;
 }
 
+static struct runner_ds *ds_named(struct run_runner *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_ds; i++)
+		if (!strcmp(r->ds[i].ds->name, name))
+			return &r->ds[i];
+	return NULL;
+}
+
+static bool has_column(const struct runner_ds *d, const char *name)
+{
+	const struct run_column *cols = run_pipeline_columns(d->pipe);
+	size_t i, n = run_pipeline_n_columns(d->pipe);
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(cols[i].name, name))
+			return true;
+	return false;
+}
+
+/* Every --annotate names a data source and field the gadget has. */
+static int check_annotations(struct run_runner *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->o.n_annotate; i++) {
+		struct run_annotation a;
+		const struct runner_ds *d;
+		char why[512];
+
+		if (run_annotate_parse(r->o.annotate[i], &a, why, sizeof(why)) < 0)
+			return set_err(r, -EINVAL, "%s", why);
+		d = ds_named(r, a.ds);
+		if (!d)
+			return set_err(r, -EINVAL,
+				       "--annotate %s: the gadget has no data source '%s'",
+				       r->o.annotate[i], a.ds);
+		if (a.field[0] && !has_column(d, a.field))
+			return set_err(r, -EINVAL,
+				       "--annotate %s: data source '%s' has no field '%s' (see "
+				       "--help for its fields)",
+				       r->o.annotate[i], a.ds, a.field);
+	}
+	return 0;
+}
+
+static int observe_metrics(void *ctx, const void *rec, size_t size)
+{
+	return run_metrics_ds_record(ctx, rec, size);
+}
+
+/* The data sources named by --otel-metrics-name export into the registry. */
+static int setup_metrics(struct run_runner *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->o.n_metrics_names; i++) {
+		const char *text = r->o.metrics_names[i], *name;
+		struct run_metrics_ds *md;
+		struct runner_ds *d;
+		char ds[256], why[512];
+		int err;
+
+		if (run_annotate_metrics_name(text, ds, sizeof(ds), &name, why, sizeof(why)) < 0)
+			return set_err(r, -EINVAL, "%s", why);
+		d = ds_named(r, ds);
+		if (!d)
+			return set_err(r, -EINVAL,
+				       "--otel-metrics-name %s: the gadget has no data source '%s'",
+				       text, ds);
+		if (!run_metrics_wanted(d->info.md))
+			return set_err(r, -EINVAL,
+				       "--otel-metrics-name %s: data source '%s' does not collect "
+				       "metrics (annotate it: --annotate %s:metrics.collect=true)",
+				       text, ds, ds);
+		if (!r->o.metrics)
+			return set_err(r, -EINVAL,
+				       "--otel-metrics-name %s: nothing exports metrics here",
+				       text);
+		err = run_metrics_add_ds(r->o.metrics, name, d->pipe, d->info.md, why, sizeof(why),
+					 &md);
+		if (err < 0)
+			return set_err(r, err, "data source '%s': %s", ds,
+				       err == -ENOMEM ? strerror(ENOMEM) : why);
+		run_pipeline_set_observer(d->pipe, observe_metrics, md);
+	}
+	return 0;
+}
+
 int run_runner_prepare(struct run_runner *r)
 {
 	size_t i;
@@ -519,6 +612,11 @@ int run_runner_prepare(struct run_runner *r)
 		if (err < 0)
 			return err;
 	}
+	err = check_annotations(r);
+	if (err >= 0)
+		err = setup_metrics(r);
+	if (err < 0)
+		return err;
 	err = setup_filter(r);
 	if (err < 0)
 		return err;

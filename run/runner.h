@@ -87,6 +87,20 @@ struct run_runner_opts {
 
 	uint32_t ring_min_bytes; /* grow tracer ring buffers to this; 0 = default */
 
+	/*
+	 * Metrics (run/metrics.h): each "DS:NAME" of metrics_names
+	 * (--otel-metrics-name) exports data source DS into the registry
+	 * metrics (borrowed) under the scope NAME; DS must be annotated
+	 * metrics.collect: true.  annotate: the --annotate values the caller
+	 * applied to md (run_annotate_apply()), checked here against the
+	 * gadget's data sources and fields.
+	 */
+	struct run_metrics *metrics;
+	const char *const *metrics_names;
+	size_t n_metrics_names;
+	const char *const *annotate;
+	size_t n_annotate;
+
 	char *errbuf; /* one-line reason for a failure of run_runner_new/_start */
 	size_t errbuf_len;
 	/*

@@ -30,7 +30,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "agent/health.h"
+#include "run/annotate.h"
 #include "run/enrich.h"
+#include "run/metrics.h"
 #include "run/flags.h"
 #include "run/help.h"
 #include "run/pipeline.h"
@@ -98,6 +101,10 @@ struct run_ctx {
 	struct ig_runtimes_flags rt;
 	const char *kubeconfig;
 	const char *context;
+
+	/* metrics: the run's registry and, with --otel-metrics-listen, its endpoint */
+	struct run_metrics *metrics;
+	struct agent_health *metrics_srv;
 
 	/* containers and the cluster */
 	struct cri_collection *coll; /* NULL: no runtime answered */
@@ -241,6 +248,13 @@ static void runner_opts(const struct run_ctx *c, struct run_runner_opts *o, bool
 	/* with no runtime, --help still lists the enrichment fields as a run shows them */
 	o->show_enrich_columns = for_help;
 	o->problem = report_problem;
+	o->annotate = c->f.annotate;
+	o->n_annotate = c->f.n_annotate;
+	if (!for_help) {
+		o->metrics = c->metrics;
+		o->metrics_names = c->f.metrics_names;
+		o->n_metrics_names = c->f.n_metrics_names;
+	}
 }
 
 static int apply_params(struct run_ctx *c)
@@ -331,7 +345,16 @@ static void timer_ack(int fd)
 		return;
 }
 
-enum loop_tag { TAG_SIGNAL = 1, TAG_RING, TAG_DRAIN, TAG_FETCH, TAG_TIMEOUT, TAG_LOST, TAG_CRI };
+enum loop_tag {
+	TAG_SIGNAL = 1,
+	TAG_RING,
+	TAG_DRAIN,
+	TAG_FETCH,
+	TAG_TIMEOUT,
+	TAG_LOST,
+	TAG_CRI,
+	TAG_METRICS,
+};
 
 static int ep_add(int ep, int fd, enum loop_tag tag)
 {
@@ -393,6 +416,8 @@ static int run_loop(struct run_ctx *c)
 	}
 	if (c->coll && (r = ep_add(ep, cri_collection_fd(c->coll), TAG_CRI)) < 0)
 		goto out_err;
+	if (c->metrics_srv && (r = ep_add(ep, agent_health_fd(c->metrics_srv), TAG_METRICS)) < 0)
+		goto out_err;
 	if (c->f.timeout_ms) {
 		tmo = timer_new(c->f.timeout_ms, false);
 		if (tmo < 0 || (r = ep_add(ep, tmo, TAG_TIMEOUT)) < 0) {
@@ -428,6 +453,10 @@ static int run_loop(struct run_ctx *c)
 			case TAG_LOST:
 				timer_ack(lost);
 				report_lost(c, false);
+				break;
+			case TAG_METRICS:
+				/* a scrape: the registry is this thread's, so it is read here */
+				agent_health_process(c->metrics_srv);
 				break;
 			case TAG_CRI:
 				/*
@@ -493,6 +522,8 @@ static void run_ctx_done(struct run_ctx *c)
 {
 	/* the runner unsubscribes from the collection and uses the enrichment */
 	c->runner = run_runner_free(c->runner);
+	c->metrics_srv = agent_health_free(c->metrics_srv);
+	c->metrics = run_metrics_free(c->metrics);
 	c->enrich = run_enrich_free(c->enrich);
 	c->coll = cri_collection_free(c->coll);
 	c->kube = ig_kube_free(c->kube);
@@ -532,10 +563,58 @@ static int open_gadget(struct run_ctx *c)
 		}
 		o.elf_path = c->files.elf_path;
 	}
+	/* --annotate speaks as gadget.yaml would, before anything reads it */
+	r = run_annotate_apply(c->f.annotate, c->f.n_annotate, &c->md, c->err, sizeof(c->err));
+	if (r < 0) {
+		ig_error("%s", c->err);
+		return r;
+	}
 	o.md = c->md;
 	r = run_runner_new(&o, &c->runner);
 	if (r < 0)
 		ig_error("%s", c->err[0] ? c->err : strerror(-r));
+	return r;
+}
+
+/* --otel-metrics-name: the registry the named data sources export into. */
+static int setup_metrics(struct run_ctx *c)
+{
+	int r;
+
+	if (!c->f.n_metrics_names)
+		return 0;
+	r = run_metrics_new(NULL, &c->metrics);
+	if (r < 0)
+		ig_error("metrics: %s", strerror(-r));
+	return r;
+}
+
+static int write_metrics(void *ctx, struct base_buf *out)
+{
+	const struct run_ctx *c = ctx;
+
+	return run_metrics_write(c->metrics, out);
+}
+
+static bool metrics_ready(void *ctx, char *why, size_t len)
+{
+	return true;
+}
+
+/* --otel-metrics-listen: /metrics on the address, served from the run's loop. */
+static int start_metrics_listener(struct run_ctx *c)
+{
+	const struct agent_health_ops ops = {
+		.metrics = write_metrics,
+		.ready = metrics_ready,
+		.ctx = c,
+	};
+	const char *addr = c->f.metrics_listen_address ? c->f.metrics_listen_address
+						       : RUN_FLAGS_DEFAULT_METRICS_ADDRESS;
+	int r = agent_health_new(addr, &ops, &c->metrics_srv, c->err, sizeof(c->err));
+
+	if (r < 0)
+		ig_error("--otel-metrics-listen %s: %s", addr, c->err[0] ? c->err : strerror(-r));
 	return r;
 }
 
@@ -642,6 +721,8 @@ int ig_cmd_run(int argc, char **argv)
 	if (c.kubeconfig && ig_kube_start(c.kubeconfig, c.context,
 					  run_runner_has_l4endpoint(c.runner), &c.kube) < 0)
 		goto out;
+	if (setup_metrics(&c) < 0)
+		goto out;
 	runner_opts(&c, &ro, false);
 	r = run_runner_set_opts(c.runner, &ro);
 	if (r >= 0)
@@ -652,6 +733,14 @@ int ig_cmd_run(int argc, char **argv)
 			ret = IG_EXIT_USAGE;
 		goto out;
 	}
+	if (c.f.metrics_listen && !c.f.n_metrics_names)
+		ig_warn("--otel-metrics-listen: nothing is exported (name a data source with "
+			"--otel-metrics-name DS:NAME)");
+	if (c.f.n_metrics_names && !c.f.metrics_listen)
+		ig_warn("--otel-metrics-name: the metrics are collected but not served (add "
+			"--otel-metrics-listen)");
+	if (c.f.metrics_listen && start_metrics_listener(&c) < 0)
+		goto out;
 
 	ig_ensure_kernel_fs();
 	r = run_runner_start(c.runner);
