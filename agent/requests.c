@@ -229,6 +229,10 @@ static void req_gadget_info(struct agent_requests *q, struct agent_session *s, u
 	spec.filters = gi->filters;
 	spec.n_filters = gi->n_filters;
 	spec.sort = gi->sort;
+	spec.annotate = gi->annotate;
+	spec.n_annotate = gi->n_annotate;
+	spec.otel_metrics_name = gi->otel_metrics_name;
+	spec.n_otel_metrics_name = gi->n_otel_metrics_name;
 	j = job_new(q, JOB_INFO, agent_session_id(s), id, gi->image);
 	if (!j || !(j->spec = agent_run_spec_dup(&spec))) {
 		job_free(j);

@@ -41,6 +41,8 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "oci/metadata.h"
+#include "run/annotate.h"
+#include "run/metrics.h"
 #include "run/runner.h"
 #include "run/selector.h"
 
@@ -143,6 +145,7 @@ struct agent_run {
 	struct oci_metadata *md;
 	struct run_runner *runner;
 	struct run_runner_opts ropts;
+	struct run_metrics *metrics; /* --otel-metrics-name: this run's series */
 	struct run_selector sel;
 	char errbuf[MSG_LEN];
 	struct src ring_src, fetch_src, timeout_src;
@@ -636,6 +639,8 @@ static void bury(struct agent_run *r)
 	struct grave_job *j = NULL;
 
 	run_runner_unfollow(r->runner);
+	/* no record reaches the registry once the runner left the loop */
+	r->metrics = run_metrics_free(r->metrics);
 	if (r->loaded && r->runner)
 		j = calloc(1, sizeof(*j));
 	r->runner = NULL;
@@ -696,6 +701,77 @@ static bool wants_containers(const struct agent_run *r)
 	return !run_selector_empty(&r->sel);
 }
 
+/* What the others runs' metrics are called, when r's would be written beside them. */
+static const char *run_label(const struct agent_run *r, char *buf, size_t len)
+{
+	if (r->instance)
+		snprintf(buf, len, "instance %s", r->instance_name ? r->instance_name : "?");
+	else
+		snprintf(buf, len, "run %llu", (unsigned long long)r->id);
+	return buf;
+}
+
+/*
+ * The agent writes every run's metrics in one exposition: a family name two
+ * runs would both write (the same --otel-metrics-name twice) is refused
+ * before the second one starts.
+ */
+static int metrics_collide(const struct agent_run *r, char *msg, size_t len)
+{
+	const struct agent_run *o;
+	size_t i, k;
+
+	for (i = 0; r->metrics && run_metrics_family_name(r->metrics, i); i++) {
+		const char *name = run_metrics_family_name(r->metrics, i);
+
+		for (o = r->t->runs; o; o = o->next) {
+			if (o == r || !o->metrics || !o->live)
+				continue;
+			for (k = 0; run_metrics_family_name(o->metrics, k); k++) {
+				char who[128];
+
+				if (strcmp(run_metrics_family_name(o->metrics, k), name))
+					continue;
+				snprintf(msg, len,
+					 "metric %s is already exported by %s (choose another "
+					 "--otel-metrics-name)",
+					 name, run_label(o, who, sizeof(who)));
+				return -EEXIST;
+			}
+		}
+	}
+	return 0;
+}
+
+int agent_run_table_write_metrics(const struct agent_run_table *t, struct base_buf *out)
+{
+	const struct agent_run *r;
+	bool any = false;
+	int rc = 0;
+
+	for (r = t->runs; r && rc >= 0; r = r->next) {
+		if (!r->metrics || !r->live)
+			continue;
+		rc = run_metrics_write(r->metrics, out);
+		any = true;
+	}
+	if (rc < 0 || !any)
+		return rc;
+	rc = base_buf_puts(out, "# HELP gadget_metrics_dropped_series_total Records of new series "
+				"dropped past the bound on series of a run\n"
+				"# TYPE gadget_metrics_dropped_series_total counter\n");
+	for (r = t->runs; r && rc >= 0; r = r->next) {
+		char who[128];
+
+		if (!r->metrics || !r->live)
+			continue;
+		rc = base_buf_printf(out, "gadget_metrics_dropped_series_total{run=\"%s\"} %llu\n",
+				     run_label(r, who, sizeof(who)),
+				     (unsigned long long)run_metrics_dropped(r->metrics));
+	}
+	return rc;
+}
+
 /*
  * Opens the gadget of r (r->img), applies params and pipeline options; with
  * start, also the container selection, load and attach.  -errno with the
@@ -717,6 +793,24 @@ static int build(struct agent_run *r, const Gadget__Agent__V1__KeyValue *const *
 		*code = ERRC(IMAGE);
 		snprintf(msg, len, "image %s: %s", r->img->ref, mderr);
 		return rc;
+	}
+	/* --annotate speaks as gadget.yaml would, before anything reads it */
+	rc = run_annotate_apply((const char *const *)g->annotate, g->n_annotate, &r->md, msg, len);
+	if (rc < 0) {
+		*code = rc == -ENOMEM ? ERRC(INTERNAL) : ERRC(INVALID_PARAM);
+		return rc;
+	}
+	if (g->n_otel_metrics_name) {
+		struct run_metrics_opts mo = {.sz = sizeof(mo),
+					      .max_series = t->o.metrics_max_series};
+
+		r->metrics = run_metrics_free(r->metrics);
+		rc = run_metrics_new(&mo, &r->metrics);
+		if (rc < 0) {
+			*code = ERRC(INTERNAL);
+			snprintf(msg, len, "%s", strerror(-rc));
+			return rc;
+		}
 	}
 	if (start) {
 		rc = agent_run_selector_parse(r->spec->selector, &r->sel, msg, len);
@@ -760,6 +854,11 @@ static int build(struct agent_run *r, const Gadget__Agent__V1__KeyValue *const *
 		.errbuf = r->errbuf,
 		.problem = run_problem,
 		.problem_ctx = r,
+		.metrics = r->metrics,
+		.metrics_names = (const char *const *)g->otel_metrics_name,
+		.n_metrics_names = g->n_otel_metrics_name,
+		.annotate = (const char *const *)g->annotate,
+		.n_annotate = g->n_annotate,
 	};
 	r->ropts.errbuf_len = sizeof(r->errbuf);
 	r->errbuf[0] = '\0';
@@ -807,6 +906,11 @@ static int build(struct agent_run *r, const Gadget__Agent__V1__KeyValue *const *
 			: rc == -EINVAL || rc == -EOPNOTSUPP || rc == -E2BIG ? ERRC(INVALID_PARAM)
 									     : ERRC(GADGET);
 		snprintf(msg, len, "%s", r->errbuf[0] ? r->errbuf : strerror(-rc));
+		return rc;
+	}
+	rc = metrics_collide(r, msg, len);
+	if (rc < 0) {
+		*code = ERRC(INVALID_PARAM);
 		return rc;
 	}
 	if (!start)

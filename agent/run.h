@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "agent/api.pb-c.h"
+#include "base/buf.h"
 
 struct agent_containers;
 struct agent_gadget_info;
@@ -63,7 +64,8 @@ struct agent_run_table_opts {
 	 */
 	struct k8s_enrich *(*k8s_l4)(void *ctx);
 	void *ctx;
-	uint64_t drain_ms; /* how often ring buffers are drained and batches sent */
+	uint64_t drain_ms;	   /* how often ring buffers are drained and batches sent */
+	size_t metrics_max_series; /* per run exporting metrics; 0: the default */
 };
 
 /* Returns a new, empty table in *ret (free with agent_run_table_free()); -errno. */
@@ -88,6 +90,13 @@ void agent_run_table_end_all(struct agent_run_table *t, Gadget__Agent__V1__RunEn
 int agent_run_table_stop(struct agent_run_table *t, struct agent_session *s, uint64_t run_id);
 /* Session s is gone: its subscriptions go, and its runs with no one else to stream to. */
 void agent_run_table_drop_session(struct agent_run_table *t, struct agent_session *s);
+
+/*
+ * The gadget metrics of every run that exports some (--otel-metrics-name),
+ * in the Prometheus text format, then one family counting the series each
+ * run dropped past its bound.  0, -E2BIG past out's maximum.
+ */
+int agent_run_table_write_metrics(const struct agent_run_table *t, struct base_buf *out);
 
 /* Clients' runs, streaming or starting. */
 size_t agent_run_table_clients(const struct agent_run_table *t);

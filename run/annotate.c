@@ -37,8 +37,8 @@ int run_annotate_parse(const char *text, struct run_annotation *ret, char *err, 
 	n = (size_t)((dot ? dot : colon) - text);
 	if (copy_part(ret->ds, sizeof(ret->ds), text, n) < 0)
 		goto bad;
-	if (dot && copy_part(ret->field, sizeof(ret->field), dot + 1,
-			     (size_t)(colon - dot - 1)) < 0)
+	if (dot &&
+	    copy_part(ret->field, sizeof(ret->field), dot + 1, (size_t)(colon - dot - 1)) < 0)
 		goto bad;
 	if (copy_part(ret->key, sizeof(ret->key), colon + 1, (size_t)(eq - colon - 1)) < 0)
 		goto bad;

@@ -97,7 +97,8 @@ struct run_metrics {
 	struct run_metrics_ds **tail;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -117,8 +118,8 @@ int run_metrics_new(const struct run_metrics_opts *opts, struct run_metrics **re
 
 	if (!m)
 		return -ENOMEM;
-	m->max_series = opts && opts->max_series ? opts->max_series
-						 : RUN_METRICS_DEFAULT_MAX_SERIES;
+	m->max_series =
+		opts && opts->max_series ? opts->max_series : RUN_METRICS_DEFAULT_MAX_SERIES;
 	m->tail = &m->ds;
 	*ret = m;
 	return 0;
@@ -270,9 +271,9 @@ struct unit {
 };
 
 static const struct unit units[] = {
-	{"ns|nanoseconds", "_seconds", 1e-9}, {"us|microseconds|µs", "_seconds", 1e-6},
+	{"ns|nanoseconds", "_seconds", 1e-9},  {"us|microseconds|µs", "_seconds", 1e-6},
 	{"ms|milliseconds", "_seconds", 1e-3}, {"s|seconds", "_seconds", 1},
-	{"By|bytes|B", "_bytes", 1},	      {"KiBy|KiB", "_bytes", 1024},
+	{"By|bytes|B", "_bytes", 1},	       {"KiBy|KiB", "_bytes", 1024},
 	{"MiBy|MiB", "_bytes", 1048576},
 };
 
@@ -352,7 +353,8 @@ static int parse_bounds(const char *s, double scale, struct family *f, char *err
 		char *end;
 		double v = strtod(s, &end);
 
-		if (end == s || !isfinite(v) || (n && v <= b[n - 1]) || n == RUN_METRICS_MAX_BUCKETS)
+		if (end == s || !isfinite(v) || (n && v <= b[n - 1]) ||
+		    n == RUN_METRICS_MAX_BUCKETS)
 			return fail(err, errlen,
 				    "invalid metrics.boundaries '%s' (increasing numbers, at most "
 				    "%d, separated by commas)",
@@ -446,17 +448,14 @@ static int add_value_family(struct run_metrics_ds *d, const struct run_column *c
 			r = bounds ? parse_bounds(bounds, f->scale, f, err, errlen)
 				   : set_log2_bounds(f, METRICS_LOG2_BUCKETS, false);
 	} else {
-		return fail(err, errlen,
-			    "field '%s' (%s) cannot be a %s: it must be a number%s", c->name,
-			    c->type, type,
+		return fail(err, errlen, "field '%s' (%s) cannot be a %s: it must be a number%s",
+			    c->name, c->type, type,
 			    f->type == FAM_HISTOGRAM ? " or an array of histogram slots" : "");
 	}
 	if (r < 0)
 		return r;
 	f->name = family_name(d->scope, c->name, u ? u->suffix : NULL, u ? unit_name : NULL);
-	f->help = strdup(desc && *desc	       ? desc
-			 : c->description      ? c->description
-					       : c->name);
+	f->help = strdup(desc && *desc ? desc : c->description ? c->description : c->name);
 	if (!f->name || !f->help)
 		return -ENOMEM;
 	f->vidx = d->n_vals;
@@ -481,8 +480,7 @@ static int add_implicit(struct run_metrics_ds *d, const char *name, const char *
 	return 0;
 }
 
-static int add_key(struct run_metrics_ds *d, const struct run_column *c, char *err,
-		   size_t errlen)
+static int add_key(struct run_metrics_ds *d, const struct run_column *c, char *err, size_t errlen)
 {
 	if (d->n_keys == RUN_METRICS_MAX_KEYS)
 		return fail(err, errlen, "more than %d metrics keys", RUN_METRICS_MAX_KEYS);
@@ -552,11 +550,12 @@ int run_metrics_add_ds(struct run_metrics *m, const char *scope, struct run_pipe
 	}
 	/* the fields of gadget.yaml and --annotate first: a name there must exist */
 	for (i = 0; md && i < md->n_fields; i++) {
-		const char *t = oci_metadata_field_annotation(md, md->fields[i].name,
-							      "metrics.type");
+		const char *t =
+			oci_metadata_field_annotation(md, md->fields[i].name, "metrics.type");
 
 		if (t && !find_column(p, md->fields[i].name)) {
-			r = fail(err, errlen, "metrics.type on '%s': the data source has no such field",
+			r = fail(err, errlen,
+				 "metrics.type on '%s': the data source has no such field",
 				 md->fields[i].name);
 			goto fail;
 		}
@@ -583,9 +582,10 @@ int run_metrics_add_ds(struct run_metrics *m, const char *scope, struct run_pipe
 	}
 	ic = md ? oci_metadata_ds_annotation(md, "metrics.implicit-counter.name") : NULL;
 	if (ic && *ic) {
-		r = add_implicit(d, ic,
-				 oci_metadata_ds_annotation(md, "metrics.implicit-counter.description"),
-				 err, errlen);
+		r = add_implicit(
+			d, ic,
+			oci_metadata_ds_annotation(md, "metrics.implicit-counter.description"), err,
+			errlen);
 		if (r < 0)
 			goto fail;
 	}
@@ -599,8 +599,9 @@ int run_metrics_add_ds(struct run_metrics *m, const char *scope, struct run_pipe
 		const char *other = collides(m, d, d->fams[i].name);
 
 		if (other) {
-			r = fail(err, errlen, "metric %s collides with %s (choose another "
-					      "--otel-metrics-name)",
+			r = fail(err, errlen,
+				 "metric %s collides with %s (choose another "
+				 "--otel-metrics-name)",
 				 d->fams[i].name, other);
 			goto fail;
 		}
@@ -895,7 +896,7 @@ static int put_help(struct base_buf *b, const char *name, const char *suffix, co
 
 	/* HELP text escapes backslash and newline */
 	for (h = help; *h && r >= 0; h++)
-		r = *h == '\\' ? base_buf_puts(b, "\\\\")
+		r = *h == '\\'	 ? base_buf_puts(b, "\\\\")
 		    : *h == '\n' ? base_buf_puts(b, "\\n")
 				 : base_buf_putc(b, *h);
 	if (r >= 0)
@@ -903,8 +904,7 @@ static int put_help(struct base_buf *b, const char *name, const char *suffix, co
 	return r;
 }
 
-static int write_family(const struct run_metrics_ds *d, const struct family *f,
-			struct base_buf *b)
+static int write_family(const struct run_metrics_ds *d, const struct family *f, struct base_buf *b)
 {
 	static const char *const types[] = {"counter", "gauge", "histogram"};
 	const char *suffix = f->type == FAM_COUNTER ? "_total" : "";

@@ -480,6 +480,10 @@ static int gadget_info(struct kg_agents *as, const char *image, const struct run
 		gi.filters = (char **)a->f.filters;
 		gi.n_filters = a->f.n_filters;
 		gi.sort = a->f.sort ? (char *)a->f.sort : "";
+		gi.annotate = (char **)a->f.annotate;
+		gi.n_annotate = a->f.n_annotate;
+		gi.otel_metrics_name = (char **)a->f.metrics_names;
+		gi.n_otel_metrics_name = a->f.n_metrics_names;
 	}
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_GET_GADGET_INFO;
 	req.get_gadget_info = &gi;
@@ -756,7 +760,8 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 		kg_error("%s", err[0] ? err : "out of memory");
 		goto out;
 	}
-	if (a.n_kv || a.f.n_filters || a.f.sort || a.f.fields) {
+	if (a.n_kv || a.f.n_filters || a.f.sort || a.f.fields || a.f.n_annotate ||
+	    a.f.n_metrics_names) {
 		/*
 		 * The agent checks the params, fields, filters and sort as a
 		 * run would, before anything starts.  The param keys point into
@@ -790,6 +795,10 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 	spec.map_fetch_interval_ms = a.f.fetch_interval_ms;
 	spec.map_fetch_count = a.f.fetch_count;
 	spec.timeout_ms = a.f.timeout_ms;
+	spec.annotate = (char **)a.f.annotate;
+	spec.n_annotate = a.f.n_annotate;
+	spec.otel_metrics_name = (char **)a.f.metrics_names;
+	spec.n_otel_metrics_name = a.f.n_metrics_names;
 	if (a.detach)
 		ret = run_detach(&as, &a, &spec);
 	else

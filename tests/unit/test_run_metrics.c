@@ -37,22 +37,51 @@ struct ev {
 #define OFF(m) ((uint32_t)offsetof(struct ev, m))
 
 static struct bpf_layout_field fields[] = {
-	{.name = (char *)"comm", .full_name = (char *)"comm", .type_name = (char *)"char[16]",
-	 .parent = -1, .kind = BPF_LAYOUT_STRING, .offset = OFF(comm), .size = 16},
-	{.name = (char *)"bytes", .full_name = (char *)"bytes",
-	 .type_name = (char *)"gadget_counter__u32", .parent = -1, .kind = BPF_LAYOUT_UINT,
-	 .offset = OFF(bytes), .size = 4},
-	{.name = (char *)"queue", .full_name = (char *)"queue",
-	 .type_name = (char *)"gadget_gauge__u32", .parent = -1, .kind = BPF_LAYOUT_UINT,
-	 .offset = OFF(queue), .size = 4},
-	{.name = (char *)"slots", .full_name = (char *)"slots",
-	 .type_name = (char *)"gadget_histogram_slot__u32[4]", .parent = -1,
-	 .kind = BPF_LAYOUT_ARRAY, .offset = OFF(slots), .size = 16, .elem_kind = BPF_LAYOUT_UINT,
-	 .elem_size = 4, .count = 4},
-	{.name = (char *)"lat_ns", .full_name = (char *)"lat_ns", .type_name = (char *)"__u64",
-	 .parent = -1, .kind = BPF_LAYOUT_UINT, .offset = OFF(lat_ns), .size = 8},
-	{.name = (char *)"code", .full_name = (char *)"code", .type_name = (char *)"__u32",
-	 .parent = -1, .kind = BPF_LAYOUT_UINT, .offset = OFF(code), .size = 4},
+	{.name = (char *)"comm",
+	 .full_name = (char *)"comm",
+	 .type_name = (char *)"char[16]",
+	 .parent = -1,
+	 .kind = BPF_LAYOUT_STRING,
+	 .offset = OFF(comm),
+	 .size = 16},
+	{.name = (char *)"bytes",
+	 .full_name = (char *)"bytes",
+	 .type_name = (char *)"gadget_counter__u32",
+	 .parent = -1,
+	 .kind = BPF_LAYOUT_UINT,
+	 .offset = OFF(bytes),
+	 .size = 4},
+	{.name = (char *)"queue",
+	 .full_name = (char *)"queue",
+	 .type_name = (char *)"gadget_gauge__u32",
+	 .parent = -1,
+	 .kind = BPF_LAYOUT_UINT,
+	 .offset = OFF(queue),
+	 .size = 4},
+	{.name = (char *)"slots",
+	 .full_name = (char *)"slots",
+	 .type_name = (char *)"gadget_histogram_slot__u32[4]",
+	 .parent = -1,
+	 .kind = BPF_LAYOUT_ARRAY,
+	 .offset = OFF(slots),
+	 .size = 16,
+	 .elem_kind = BPF_LAYOUT_UINT,
+	 .elem_size = 4,
+	 .count = 4},
+	{.name = (char *)"lat_ns",
+	 .full_name = (char *)"lat_ns",
+	 .type_name = (char *)"__u64",
+	 .parent = -1,
+	 .kind = BPF_LAYOUT_UINT,
+	 .offset = OFF(lat_ns),
+	 .size = 8},
+	{.name = (char *)"code",
+	 .full_name = (char *)"code",
+	 .type_name = (char *)"__u32",
+	 .parent = -1,
+	 .kind = BPF_LAYOUT_UINT,
+	 .offset = OFF(code),
+	 .size = 4},
 };
 
 static struct bpf_layout layout = {
@@ -168,32 +197,39 @@ static void test_families_and_values(void **state)
 	if (getenv("SHOW"))
 		fputs(t, stderr);
 	/* a counter adds, a gauge keeps the last value; labels are escaped */
-	assert_non_null(strstr(t, "# TYPE test_app_bytes_total counter\n"
-				  "test_app_bytes_total{comm=\"cat\",otel_scope_name=\"test-app\"} 30\n"
-				  "test_app_bytes_total{comm=\"ls\\\"\\\\x\",otel_scope_name=\"test-app\"} 1\n"));
+	assert_non_null(strstr(
+		t, "# TYPE test_app_bytes_total counter\n"
+		   "test_app_bytes_total{comm=\"cat\",otel_scope_name=\"test-app\"} 30\n"
+		   "test_app_bytes_total{comm=\"ls\\\"\\\\x\",otel_scope_name=\"test-app\"} 1\n"));
 	assert_non_null(strstr(t, "# TYPE test_app_queue gauge\n"
 				  "test_app_queue{comm=\"cat\",otel_scope_name=\"test-app\"} 7\n"));
 	/* slots: bucket i holds slot i, le = 2^(i+1), cumulative; sum at lower bounds */
 	assert_non_null(strstr(
-		t, "test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"2\"} 1\n"
-		   "test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"4\"} 4\n"
-		   "test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"8\"} 6\n"
-		   "test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"16\"} 7\n"
-		   "test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"+Inf\"} 7\n"
-		   "test_app_slots_sum{comm=\"cat\",otel_scope_name=\"test-app\"} 23\n"
-		   "test_app_slots_count{comm=\"cat\",otel_scope_name=\"test-app\"} 7\n"));
+		t,
+		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"2\"} 1\n"
+		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"4\"} 4\n"
+		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"8\"} 6\n"
+		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"16\"} 7\n"
+		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"+Inf\"} 7\n"
+		"test_app_slots_sum{comm=\"cat\",otel_scope_name=\"test-app\"} 23\n"
+		"test_app_slots_count{comm=\"cat\",otel_scope_name=\"test-app\"} 7\n"));
 	/* an observed value in base units (seconds), explicit boundaries scaled too */
 	assert_non_null(strstr(t, "# HELP test_app_lat_seconds latency\n"
 				  "# TYPE test_app_lat_seconds histogram\n"));
 	assert_non_null(strstr(
-		t, "test_app_lat_seconds_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"1e-06\"} 1\n"
-		   "test_app_lat_seconds_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"0.001\"} 1\n"
-		   "test_app_lat_seconds_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"+Inf\"} 2\n"
-		   "test_app_lat_seconds_sum{comm=\"cat\",otel_scope_name=\"test-app\"} 0.0020005"));
+		t,
+		"test_app_lat_seconds_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"1e-"
+		"06\"} 1\n"
+		"test_app_lat_seconds_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"0."
+		"001\"} 1\n"
+		"test_app_lat_seconds_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"+Inf\"}"
+		" 2\n"
+		"test_app_lat_seconds_sum{comm=\"cat\",otel_scope_name=\"test-app\"} 0.0020005"));
 	/* the implicit counter counts records that passed the filter */
-	assert_non_null(strstr(t, "# HELP test_app_events_total events seen\n"
-				  "# TYPE test_app_events_total counter\n"
-				  "test_app_events_total{comm=\"cat\",otel_scope_name=\"test-app\"} 2\n"));
+	assert_non_null(
+		strstr(t, "# HELP test_app_events_total events seen\n"
+			  "# TYPE test_app_events_total counter\n"
+			  "test_app_events_total{comm=\"cat\",otel_scope_name=\"test-app\"} 2\n"));
 	assert_null(strstr(t, "skipped"));
 	assert_int_equal(run_metrics_series(f.m), 2);
 	free(t);
@@ -217,7 +253,8 @@ static void test_series_bound(void **state)
 	assert_int_equal(run_metrics_series(f.m), 100);
 	assert_int_equal(run_metrics_dropped(f.m), 19900);
 	t = scrape(f.m);
-	assert_non_null(strstr(t, "test_app_events_total{comm=\"c0\",otel_scope_name=\"test-app\"} 2\n"));
+	assert_non_null(
+		strstr(t, "test_app_events_total{comm=\"c0\",otel_scope_name=\"test-app\"} 2\n"));
 	assert_null(strstr(t, "comm=\"c100\""));
 	free(t);
 	done(&f);
@@ -263,9 +300,8 @@ static void test_collisions(void **state)
 
 	assert_int_equal(make(&f, yaml_ok, NULL, 0), 0);
 	/* the same name twice in one registry would write every family twice */
-	assert_int_equal(run_metrics_add_ds(f.m, "test-app", f.p,
-					    oci_metadata_find_ds(f.md, "ev"), f.err,
-					    sizeof(f.err), &again),
+	assert_int_equal(run_metrics_add_ds(f.m, "test-app", f.p, oci_metadata_find_ds(f.md, "ev"),
+					    f.err, sizeof(f.err), &again),
 			 -EINVAL);
 	assert_non_null(strstr(f.err, "collides with"));
 	/* another name is fine */
