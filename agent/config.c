@@ -21,6 +21,8 @@
 
 #include <yaml.h>
 
+#include "base/err.h"
+
 static void cfg_strv_free(char **v, size_t n)
 {
 	size_t i;
@@ -180,14 +182,6 @@ struct cfg_walk {
 static int cfg_fail(struct cfg_walk *w, const yaml_node_t *n, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Messages quote values from the file: keep them on one line whatever those hold. */
-static void cfg_oneline(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 static int cfg_fail(struct cfg_walk *w, const yaml_node_t *n, int r, const char *fmt, ...)
 {
 	char msg[512];
@@ -200,7 +194,7 @@ static int cfg_fail(struct cfg_walk *w, const yaml_node_t *n, int r, const char 
 		snprintf(w->err, w->errlen, "%s:%zu: %s", w->name, n->start_mark.line + 1, msg);
 	else
 		snprintf(w->err, w->errlen, "%s: %s", w->name, msg);
-	cfg_oneline(w->err);
+	base_err_oneline(w->err);
 	return r;
 }
 
@@ -753,7 +747,7 @@ int agent_config_validate(const struct agent_config *c, char *err, size_t errlen
 {
 	int r = cfg_validate(c, err, errlen);
 
-	cfg_oneline(err);
+	base_err_oneline(err);
 	return r;
 }
 

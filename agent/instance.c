@@ -21,14 +21,7 @@
 #include <yaml.h>
 
 #include "agent/wire.h"
-
-/* Messages quote values from the document: keep them on one line whatever those hold. */
-static void inst_oneline(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
+#include "base/err.h"
 
 bool agent_instance_name_valid(const char *name)
 {
@@ -97,7 +90,7 @@ int agent_instance_spec_check(const Gadget__Agent__V1__InstanceSpec *spec, char 
 			 "instance name '%.80s' is not a DNS label (lowercase letters, digits and "
 			 "'-', at most %d)",
 			 spec->name ? spec->name : "", AGENT_INSTANCE_MAX_NAME);
-		inst_oneline(err);
+		base_err_oneline(err);
 		return -EINVAL;
 	}
 	if (!g || !g->image || !g->image[0]) {
@@ -152,7 +145,7 @@ static int inst_fail(struct inst_parse *p, const yaml_node_t *n, int r, const ch
 		snprintf(p->err, p->errlen, "instance.yaml:%zu: %s", n->start_mark.line + 1, msg);
 	else
 		snprintf(p->err, p->errlen, "instance.yaml: %s", msg);
-	inst_oneline(p->err);
+	base_err_oneline(p->err);
 	return r;
 }
 

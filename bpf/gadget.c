@@ -30,6 +30,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "bpf/diag.h"
 #include "bpf/elf.h"
@@ -119,7 +120,7 @@ static int set_error(struct bpf_gadget *g, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(g->error, sizeof(g->error), fmt, ap);
+	base_err_setv(g->error, sizeof(g->error), fmt, ap);
 	va_end(ap);
 	base_log_debug("bpf: %s: %s", g->name ? g->name : "gadget", g->error);
 	return err;

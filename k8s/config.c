@@ -25,6 +25,7 @@
 #include <yaml.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 
 struct cfg_cluster {
 	char *name;
@@ -108,20 +109,6 @@ struct cfg_parser {
 	size_t errlen;
 };
 
-static void cfg_setf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void cfg_setf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int cfg_fail(struct cfg_parser *p, const yaml_node_t *n, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -134,10 +121,10 @@ static int cfg_fail(struct cfg_parser *p, const yaml_node_t *n, int r, const cha
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (n)
-		cfg_setf(p->err, p->errlen, "%s:%zu: %s", p->file, (size_t)n->start_mark.line + 1,
-			 what);
+		base_err_set(p->err, p->errlen, "%s:%zu: %s", p->file,
+			     (size_t)n->start_mark.line + 1, what);
 	else
-		cfg_setf(p->err, p->errlen, "%s: %s", p->file, what);
+		base_err_set(p->err, p->errlen, "%s: %s", p->file, what);
 	return r;
 }
 
@@ -679,7 +666,7 @@ static int cfg_parse_into(struct cfg_set *s, const char *file, const void *buf, 
 	int r = 0;
 
 	if (len > K8S_CONFIG_MAX_BYTES) {
-		cfg_setf(err, errlen, "%s: over %u bytes", file, K8S_CONFIG_MAX_BYTES);
+		base_err_set(err, errlen, "%s: over %u bytes", file, K8S_CONFIG_MAX_BYTES);
 		return -E2BIG;
 	}
 	files = reallocarray(s->files, s->n_files + 1, sizeof(*files));
@@ -701,8 +688,9 @@ static int cfg_parse_into(struct cfg_set *s, const char *file, const void *buf, 
 	}
 	yaml_parser_set_input_string(&yp, buf, len);
 	if (!yaml_parser_load(&yp, &p.doc)) {
-		cfg_setf(err, errlen, "%s:%zu: invalid YAML: %s", file,
-			 (size_t)yp.problem_mark.line + 1, yp.problem ? yp.problem : "parse error");
+		base_err_set(err, errlen, "%s:%zu: invalid YAML: %s", file,
+			     (size_t)yp.problem_mark.line + 1,
+			     yp.problem ? yp.problem : "parse error");
 		yaml_parser_delete(&yp);
 		free(p.dir);
 		return yp.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
@@ -757,8 +745,8 @@ static int cfg_load_file(const char *pem_file, size_t max, const char *what, con
 	int r = cfg_read_file(pem_file, max, ret, ret_len);
 
 	if (r < 0)
-		cfg_setf(err, errlen, "%s: %s %s: %s", owner, what, pem_file,
-			 r == -E2BIG ? "file too large" : strerror(-r));
+		base_err_set(err, errlen, "%s: %s %s: %s", owner, what, pem_file,
+			     r == -E2BIG ? "file too large" : strerror(-r));
 	return r;
 }
 
@@ -821,30 +809,31 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 	if (!context)
 		context = s->current_context;
 	if (!context) {
-		cfg_setf(err, errlen, "%s: no current-context set and no context given", src);
+		base_err_set(err, errlen, "%s: no current-context set and no context given", src);
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < s->n_contexts; i++)
 		if (!strcmp(s->contexts[i].name, context))
 			ctx = &s->contexts[i];
 	if (!ctx) {
-		cfg_setf(err, errlen, "%s: context \"%s\" not found",
-			 s->current_context_file && context == s->current_context
-				 ? s->current_context_file
-				 : src,
-			 context);
+		base_err_set(err, errlen, "%s: context \"%s\" not found",
+			     s->current_context_file && context == s->current_context
+				     ? s->current_context_file
+				     : src,
+			     context);
 		return -ENOENT;
 	}
 	if (!ctx->cluster) {
-		cfg_setf(err, errlen, "%s: context \"%s\" has no cluster", ctx->file, ctx->name);
+		base_err_set(err, errlen, "%s: context \"%s\" has no cluster", ctx->file,
+			     ctx->name);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < s->n_clusters; i++)
 		if (!strcmp(s->clusters[i].name, ctx->cluster))
 			cl = &s->clusters[i];
 	if (!cl) {
-		cfg_setf(err, errlen, "%s: cluster \"%s\" of context \"%s\" not found", ctx->file,
-			 ctx->cluster, ctx->name);
+		base_err_set(err, errlen, "%s: cluster \"%s\" of context \"%s\" not found",
+			     ctx->file, ctx->cluster, ctx->name);
 		return -ENOENT;
 	}
 	if (ctx->user) {
@@ -852,30 +841,32 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 			if (!strcmp(s->users[i].name, ctx->user))
 				u = &s->users[i];
 		if (!u) {
-			cfg_setf(err, errlen, "%s: user \"%s\" of context \"%s\" not found",
-				 ctx->file, ctx->user, ctx->name);
+			base_err_set(err, errlen, "%s: user \"%s\" of context \"%s\" not found",
+				     ctx->file, ctx->user, ctx->name);
 			return -ENOENT;
 		}
 	}
 	if (!cl->server || !*cl->server) {
-		cfg_setf(err, errlen, "%s: cluster \"%s\": no server", cl->file, cl->name);
+		base_err_set(err, errlen, "%s: cluster \"%s\": no server", cl->file, cl->name);
 		return -EINVAL;
 	}
 	if (strncmp(cl->server, "https://", 8) && strncmp(cl->server, "http://", 7)) {
-		cfg_setf(err, errlen, "%s: cluster \"%s\": server \"%s\" is not an http(s) URL",
-			 cl->file, cl->name, cl->server);
+		base_err_set(err, errlen, "%s: cluster \"%s\": server \"%s\" is not an http(s) URL",
+			     cl->file, cl->name, cl->server);
 		return -EINVAL;
 	}
 	if (cl->insecure && (cl->ca_data || cl->ca_file)) {
-		cfg_setf(err, errlen,
-			 "%s: cluster \"%s\": certificate-authority and insecure-skip-tls-verify "
-			 "are mutually exclusive",
-			 cl->file, cl->name);
+		base_err_set(
+			err, errlen,
+			"%s: cluster \"%s\": certificate-authority and insecure-skip-tls-verify "
+			"are mutually exclusive",
+			cl->file, cl->name);
 		return -EINVAL;
 	}
 	if (u && u->plugin && !u->token && !u->token_file && !u->cert_data && !u->cert_file) {
-		cfg_setf(err, errlen, "%s: user \"%s\": %s credential plugins are not supported",
-			 u->file, u->name, u->plugin);
+		base_err_set(err, errlen,
+			     "%s: user \"%s\": %s credential plugins are not supported", u->file,
+			     u->name, u->plugin);
 		return -EOPNOTSUPP;
 	}
 
@@ -951,9 +942,9 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 				goto fail;
 		}
 		if (!c->cert != !c->key) {
-			cfg_setf(err, errlen, "%s: %s without %s", owner,
-				 c->cert ? "client-certificate" : "client-key",
-				 c->cert ? "client-key" : "client-certificate");
+			base_err_set(err, errlen, "%s: %s without %s", owner,
+				     c->cert ? "client-certificate" : "client-key",
+				     c->cert ? "client-key" : "client-certificate");
 			r = -EINVAL;
 			goto fail;
 		}
@@ -971,8 +962,9 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 			}
 			r = cfg_read_token(c->token_file, &c->token, &c->token_st);
 			if (r < 0) {
-				cfg_setf(err, errlen, "%s: tokenFile %s: %s", owner, u->token_file,
-					 r == -E2BIG ? "file too large" : strerror(-r));
+				base_err_set(err, errlen, "%s: tokenFile %s: %s", owner,
+					     u->token_file,
+					     r == -E2BIG ? "file too large" : strerror(-r));
 				goto fail;
 			}
 		}
@@ -1008,8 +1000,8 @@ static int cfg_add_file(struct cfg_set *s, const char *path, bool must_exist, ch
 	if (r == -ENOENT && !must_exist)
 		return 0;
 	if (r < 0) {
-		cfg_setf(err, errlen, "%s: %s", path,
-			 r == -E2BIG ? "file too large" : strerror(-r));
+		base_err_set(err, errlen, "%s: %s", path,
+			     r == -E2BIG ? "file too large" : strerror(-r));
 		return r;
 	}
 	r = cfg_parse_into(s, path, buf, len, err, errlen);
@@ -1029,9 +1021,10 @@ static int cfg_in_cluster(const struct k8s_config_opts *opts, struct k8s_config 
 	int r;
 
 	if (!host || !*host || !port || !*port) {
-		cfg_setf(err, errlen,
-			 "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not "
-			 "set");
+		base_err_set(
+			err, errlen,
+			"in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not "
+			"set");
 		return -ENOENT;
 	}
 	c = cfg_alloc();
@@ -1056,8 +1049,8 @@ static int cfg_in_cluster(const struct k8s_config_opts *opts, struct k8s_config 
 	}
 	r = cfg_read_token(c->token_file, &c->token, &c->token_st);
 	if (r < 0) {
-		cfg_setf(err, errlen, "in-cluster: %s: %s", c->token_file,
-			 r == -E2BIG ? "file too large" : strerror(-r));
+		base_err_set(err, errlen, "in-cluster: %s: %s", c->token_file,
+			     r == -E2BIG ? "file too large" : strerror(-r));
 		goto fail;
 	}
 	/* client-go goes on without the CA when ca.crt is missing; so do we */
@@ -1067,8 +1060,8 @@ static int cfg_in_cluster(const struct k8s_config_opts *opts, struct k8s_config 
 	}
 	r = cfg_read_file(path, K8S_CONFIG_MAX_PEM_BYTES, &c->ca, &c->ca_len);
 	if (r < 0 && r != -ENOENT) {
-		cfg_setf(err, errlen, "in-cluster: %s: %s", path,
-			 r == -E2BIG ? "file too large" : strerror(-r));
+		base_err_set(err, errlen, "in-cluster: %s: %s", path,
+			     r == -E2BIG ? "file too large" : strerror(-r));
 		free(path);
 		goto fail;
 	}
@@ -1129,8 +1122,8 @@ int k8s_config_load(const struct k8s_config_opts *opts, struct k8s_config **ret,
 
 			if (end > p) {
 				if (++n_listed > K8S_CONFIG_MAX_FILES) {
-					cfg_setf(err, errlen, "KUBECONFIG: more than %u files",
-						 K8S_CONFIG_MAX_FILES);
+					base_err_set(err, errlen, "KUBECONFIG: more than %u files",
+						     K8S_CONFIG_MAX_FILES);
 					r = -E2BIG;
 					goto done;
 				}
@@ -1169,9 +1162,9 @@ int k8s_config_load(const struct k8s_config_opts *opts, struct k8s_config **ret,
 		r = cfg_in_cluster(opts, &c, err, errlen);
 		goto done;
 	}
-	cfg_setf(err, errlen, "no kubeconfig found (%s) and not running in a cluster",
-		 getenv("KUBECONFIG") && *getenv("KUBECONFIG") ? "none of $KUBECONFIG exists"
-							       : "no ~/.kube/config");
+	base_err_set(err, errlen, "no kubeconfig found (%s) and not running in a cluster",
+		     getenv("KUBECONFIG") && *getenv("KUBECONFIG") ? "none of $KUBECONFIG exists"
+								   : "no ~/.kube/config");
 	r = -ENOENT;
 done:
 	cfg_set_done(&s);

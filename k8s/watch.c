@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "k8s/client.h"
 
@@ -135,7 +136,7 @@ static int decoder_fail(struct k8s_watch_decoder *d, int err, const char *fmt, .
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(d->errmsg, sizeof(d->errmsg), fmt, ap);
+	base_err_setv(d->errmsg, sizeof(d->errmsg), fmt, ap);
 	va_end(ap);
 	d->err = err;
 	return err;

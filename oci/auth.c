@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "oci/registry.h"
 
@@ -37,12 +38,11 @@ static int auth_fail(char *err, size_t errlen, int r, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
+	va_start(ap, fmt);
+	base_err_setv(err, errlen, fmt, ap);
+	va_end(ap);
+	if (err && errlen)
 		base_log_debug("oci auth: %s", err);
-	}
 	return r;
 }
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "base/err.h"
 #include "base/log.h"
 
 /* The name used in messages when the document did not come from a file. */
@@ -86,9 +87,7 @@ static int metadata_failv(struct metadata_parser *p, const yaml_mark_t *mark, in
 		used = used + (size_t)n < p->errlen ? used + (size_t)n : p->errlen - 1;
 	if (suffix)
 		snprintf(p->err + used, p->errlen - used, "%s", suffix);
-	for (char *c = p->err; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	base_err_oneline(p->err);
 	return r;
 }
 
@@ -105,19 +104,6 @@ static int metadata_fail(struct metadata_parser *p, const yaml_mark_t *mark, int
 	return r;
 }
 
-static void metadata_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void metadata_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The one place where libyaml's error state becomes an errno and a message. */
 static int metadata_yaml_error(struct metadata_parser *p)
 {
@@ -125,7 +111,7 @@ static int metadata_yaml_error(struct metadata_parser *p)
 	yaml_mark_t mark = y->problem_mark;
 
 	if (y->error == YAML_MEMORY_ERROR) {
-		metadata_set_err(p->err, p->errlen, "%s: out of memory", p->name);
+		base_err_set(p->err, p->errlen, "%s: out of memory", p->name);
 		return -ENOMEM;
 	}
 	if (y->error == YAML_READER_ERROR) {
@@ -762,8 +748,7 @@ static int metadata_parse_named(const char *name, const void *buf, size_t len,
 	if (err && errlen)
 		err[0] = '\0';
 	if (p.len > OCI_METADATA_MAX_BYTES) {
-		metadata_set_err(err, errlen, "%s: larger than %u bytes", name,
-				 OCI_METADATA_MAX_BYTES);
+		base_err_set(err, errlen, "%s: larger than %u bytes", name, OCI_METADATA_MAX_BYTES);
 		return -E2BIG;
 	}
 	m = calloc(1, sizeof(*m));
@@ -789,7 +774,7 @@ static int metadata_parse_named(const char *name, const void *buf, size_t len,
 	*ret = m;
 	return 0;
 oom:
-	metadata_set_err(err, errlen, "%s: out of memory", name);
+	base_err_set(err, errlen, "%s: out of memory", name);
 	return -ENOMEM;
 }
 
@@ -882,12 +867,11 @@ int oci_metadata_load(const char *path, struct oci_metadata **ret, char *err, si
 
 	r = metadata_read_file(path, &buf, &len);
 	if (r == -E2BIG) {
-		metadata_set_err(err, errlen, "%s: larger than %u bytes", path,
-				 OCI_METADATA_MAX_BYTES);
+		base_err_set(err, errlen, "%s: larger than %u bytes", path, OCI_METADATA_MAX_BYTES);
 		return r;
 	}
 	if (r < 0) {
-		metadata_set_err(err, errlen, "%s: %s", path, strerror_r(-r, msg, sizeof(msg)));
+		base_err_set(err, errlen, "%s: %s", path, strerror_r(-r, msg, sizeof(msg)));
 		return r;
 	}
 	r = metadata_parse_named(path, buf, len, ret, err, errlen);

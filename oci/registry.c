@@ -26,6 +26,7 @@
 
 #include "base/buf.h"
 #include "base/curl.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "oci/auth.h"
@@ -111,7 +112,7 @@ static int reg_fail(struct oci_registry *r, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	base_err_setv(r->err, sizeof(r->err), fmt, ap);
 	va_end(ap);
 	base_log_debug("oci registry %s: %s", r->registry, r->err);
 	return err;

@@ -34,6 +34,7 @@
 
 #include "base/archive.h"
 #include "base/buf.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "oci/metadata.h"
 #include "oci/ref.h"
@@ -90,7 +91,7 @@ static int store_fail(struct oci_store *s, int r, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	base_err_setv(s->err, sizeof(s->err), fmt, ap);
 	va_end(ap);
 	base_log_debug("oci store %s: %s", s->dir, s->err);
 	return r;
