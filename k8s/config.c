@@ -24,8 +24,10 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "base/b64.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/log.h"
 
 struct cfg_cluster {
 	char *name;
@@ -204,63 +206,6 @@ out:
 	return r;
 }
 
-static int cfg_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard base64 with padding; whitespace (line breaks) is skipped. */
-static int cfg_b64_decode(const char *in, size_t len, char **ret, size_t *ret_len)
-{
-	char *out = malloc(len / 4 * 3 + 4);
-	uint32_t acc = 0;
-	size_t n = 0, bits = 0, pad = 0;
-
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = in[i];
-		int v;
-
-		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-			continue;
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		v = cfg_b64_value(c);
-		if (v < 0 || pad) {
-			free(out);
-			return -EINVAL;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	/* leftover bits must be padding zeros, and padding must fill the quantum */
-	if (bits >= 6 || (acc & ((1u << bits) - 1)) || pad > 2 || (pad && (bits / 2 != pad))) {
-		free(out);
-		return -EINVAL;
-	}
-	out[n] = '\0';
-	*ret = out;
-	*ret_len = n;
-	return 0;
-}
-
 static yaml_node_t *cfg_node(struct cfg_parser *p, int idx)
 {
 	return yaml_document_get_node(&p->doc, idx);
@@ -326,6 +271,7 @@ static int cfg_b64(struct cfg_parser *p, const yaml_node_t *n, const char *what,
 		   size_t *ret_len)
 {
 	const char *v;
+	char why[64];
 	size_t len;
 	int r;
 
@@ -339,9 +285,12 @@ static int cfg_b64(struct cfg_parser *p, const yaml_node_t *n, const char *what,
 		return cfg_fail(p, n, -E2BIG, "%s: over %u bytes", what, K8S_CONFIG_MAX_PEM_BYTES);
 	free(*ret);
 	*ret = NULL;
-	r = cfg_b64_decode(v, len, ret, ret_len);
-	if (r == -EINVAL)
+	r = base_b64_decode(v, len, BASE_B64_SPACE, ret, ret_len, why, sizeof(why));
+	if (r == -EINVAL) {
+		base_log_debug("%s:%zu: %s: %s", p->file, (size_t)n->start_mark.line + 1, what,
+			       why);
 		return cfg_fail(p, n, r, "%s: invalid base64", what);
+	}
 	return r;
 }
 

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/b64.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "oci/registry.h"
@@ -58,83 +59,13 @@ const char *oci_auth_file(const char *path)
 	return OCI_AUTH_DEFAULT_FILE;
 }
 
-/* ---- base64 (RFC 4648, with padding) ---- */
-
-static const char auth_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *auth_b64_encode(const unsigned char *in, size_t len)
-{
-	size_t o = 0;
-	char *out;
-
-	out = malloc((len + 2) / 3 * 4 + 1);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = auth_b64[(v >> 18) & 63];
-		out[o++] = auth_b64[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? auth_b64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? auth_b64[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static int auth_b64_value(char c)
-{
-	const char *p;
-
-	if (c == '\0')
-		return -1;
-	p = strchr(auth_b64, c);
-	return p ? (int)(p - auth_b64) : -1;
-}
-
-/* Decodes padded or unpadded base64 into a new NUL-terminated buffer. */
-static int auth_b64_decode(const char *in, size_t len, char **ret, size_t *ret_len)
-{
-	uint32_t acc = 0;
-	unsigned int bits = 0;
-	size_t o = 0;
-	char *out;
-
-	while (len && in[len - 1] == '=')
-		len--;
-	if (len % 4 == 1)
-		return -EINVAL;
-	out = malloc(len / 4 * 3 + 3);
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		int v = auth_b64_value(in[i]);
-
-		if (v < 0) {
-			free(out);
-			return -EINVAL;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	*ret = out;
-	*ret_len = o;
-	return 0;
-}
+/* ---- HTTP Basic ---- */
 
 int oci_auth_encode_basic(const char *user, const char *password, char **ret)
 {
 	size_t ulen = strlen(user), plen = strlen(password);
 	char *plain, *b64;
+	int r;
 
 	plain = malloc(ulen + 1 + plen + 1);
 	if (!plain)
@@ -142,11 +73,11 @@ int oci_auth_encode_basic(const char *user, const char *password, char **ret)
 	memcpy(plain, user, ulen);
 	plain[ulen] = ':';
 	memcpy(plain + ulen + 1, password, plen + 1);
-	b64 = auth_b64_encode((const unsigned char *)plain, ulen + 1 + plen);
+	r = base_b64_encode(plain, ulen + 1 + plen, &b64);
 	explicit_bzero(plain, ulen + 1 + plen);
 	free(plain);
-	if (!b64)
-		return -ENOMEM;
+	if (r < 0)
+		return r;
 	*ret = b64;
 	return 0;
 }
@@ -417,6 +348,7 @@ int oci_auth_get(const char *path, const char *registry, char **ret_user, char *
 {
 	char *decoded = NULL, *user = NULL, *password = NULL, *colon;
 	json_t *root = NULL, *entry, *auth;
+	char why[64];
 	const char *key;
 	size_t len = 0;
 	int r;
@@ -447,7 +379,10 @@ int oci_auth_get(const char *path, const char *registry, char **ret_user, char *
 			      key);
 		goto out;
 	}
-	r = auth_b64_decode(json_string_value(auth), json_string_length(auth), &decoded, &len);
+	r = base_b64_decode(json_string_value(auth), json_string_length(auth), 0, &decoded, &len,
+			    why, sizeof(why));
+	if (r == -EINVAL)
+		base_log_debug("oci auth: %s: the credentials for %s: %s", path, key, why);
 	colon = r == 0 ? memchr(decoded, ':', len) : NULL;
 	if (r == -ENOMEM)
 		goto out;
