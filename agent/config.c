@@ -11,17 +11,15 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <yaml.h>
 
 #include "base/err.h"
+#include "base/file.h"
 
 static void cfg_strv_free(char **v, size_t n)
 {
@@ -571,56 +569,28 @@ int agent_config_parse(struct agent_config *c, const char *text, size_t len, con
 int agent_config_load(struct agent_config *c, const char *path, bool missing_ok, char *err,
 		      size_t errlen)
 {
-	struct stat st;
-	char *buf;
+	char *buf = NULL;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
 	err[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT && missing_ok)
-			return 0;
+	r = base_file_read(path, AGENT_CONFIG_MAX_BYTES, &buf, &len);
+	if (r == -ENOENT && missing_ok)
+		return 0;
+	if (r == -EISDIR || r == -EINVAL) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return r;
+	}
+	if (r == -EFBIG) {
+		snprintf(err, errlen, "%s: larger than %u bytes", path, AGENT_CONFIG_MAX_BYTES);
+		return -E2BIG; /* as for a text given in memory */
+	}
+	if (r < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return r;
-	}
-	buf = malloc(AGENT_CONFIG_MAX_BYTES + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, AGENT_CONFIG_MAX_BYTES + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(-r));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > AGENT_CONFIG_MAX_BYTES) {
-			r = -E2BIG;
-			snprintf(err, errlen, "%s: larger than %u bytes", path,
-				 AGENT_CONFIG_MAX_BYTES);
-			goto out;
-		}
-	}
-	buf[len] = '\0';
 	r = agent_config_parse(c, buf, len, path, err, errlen);
-out:
 	free(buf);
-	close(fd);
 	return r;
 }
 

@@ -11,22 +11,20 @@
 #include "k8s/config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #include "base/b64.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 
 struct cfg_cluster {
@@ -155,55 +153,12 @@ static char *cfg_resolve_path(const char *dir, const char *path)
 	return out;
 }
 
-/*
- * Reads a whole regular file of at most max bytes, NUL-terminated.  The
- * size is checked on the descriptor and again while reading, for files that
- * grow or lie about their size (/proc, FIFOs).
- */
+/* base_file_read() with this module's code for a file over its maximum (config.h). */
 static int cfg_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 {
-	struct base_buf b = BASE_BUF_INIT(max);
-	struct stat st;
-	char chunk[4096];
-	int fd, r = 0;
+	int r = base_file_read(path, max, ret, ret_len);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-		goto out;
-	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-		r = -E2BIG;
-		goto out;
-	}
-	r = base_buf_reserve(&b, 0);
-	while (r == 0) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		r = base_buf_append(&b, chunk, (size_t)n);
-	}
-	if (r == 0) {
-		*ret_len = b.len;
-		*ret = base_buf_take(&b);
-	}
-out:
-	base_buf_done(&b);
-	close(fd);
-	return r;
+	return r == -EFBIG ? -E2BIG : r;
 }
 
 static yaml_node_t *cfg_node(struct cfg_parser *p, int idx)

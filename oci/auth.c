@@ -25,6 +25,7 @@
 
 #include "base/b64.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "oci/registry.h"
 
@@ -122,73 +123,21 @@ static bool auth_key_matches(const char *key, const char *registry)
 static int auth_load(const char *path, json_t **ret, char *err, size_t errlen)
 {
 	json_error_t jerr;
-	struct stat st;
 	json_t *root, *auths;
-	size_t len = 0, cap;
+	size_t len = 0;
 	char *buf;
-	ssize_t n;
-	int fd, r = 0;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT)
-			return r;
-		return auth_fail(err, errlen, r, "cannot read %s: %s", path, strerror(-r));
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return auth_fail(err, errlen, -EINVAL, "%s is not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > OCI_AUTH_MAX_FILE) {
-		close(fd);
-		return auth_fail(err, errlen, -EFBIG, "%s is larger than %u bytes", path,
-				 OCI_AUTH_MAX_FILE);
-	}
-	/* Sized by fstat(), one spare byte to notice a file that grew since. */
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		if (len == cap) {
-			char *p;
-
-			if (cap > OCI_AUTH_MAX_FILE) {
-				r = -EFBIG;
-				break;
-			}
-			cap = cap * 2 > OCI_AUTH_MAX_FILE + 1 ? OCI_AUTH_MAX_FILE + 1 : cap * 2;
-			p = realloc(buf, cap);
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			buf = p;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	if (r == -EFBIG)
-		auth_fail(err, errlen, r, "%s is larger than %u bytes", path, OCI_AUTH_MAX_FILE);
-	else if (r < 0)
-		auth_fail(err, errlen, r, "cannot read %s: %s", path, strerror(-r));
-	if (r < 0) {
-		explicit_bzero(buf, len);
-		free(buf);
+	r = base_file_read_at(AT_FDCWD, path, OCI_AUTH_MAX_FILE, BASE_FILE_SECRET, &buf, &len);
+	if (r == -ENOENT)
 		return r;
-	}
+	if (r == -EISDIR || r == -EINVAL)
+		return auth_fail(err, errlen, -EINVAL, "%s is not a regular file", path);
+	if (r == -EFBIG)
+		return auth_fail(err, errlen, r, "%s is larger than %u bytes", path,
+				 OCI_AUTH_MAX_FILE);
+	if (r < 0)
+		return auth_fail(err, errlen, r, "cannot read %s: %s", path, strerror(-r));
 	/* An empty file is how some tools create it: the same as no entries. */
 	if (len == 0) {
 		free(buf);

@@ -20,13 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "oci/metadata.h"
 #include "oci/ref.h"
@@ -227,47 +227,19 @@ static int build_run_tool(struct build *b, const char *what, const char *cwd)
 
 /* ---- inputs ---- */
 
-static int build_read_file(struct build *b, const char *path, size_t max, void **ret,
+static int build_read_file(struct build *b, const char *path, size_t max, char **ret,
 			   size_t *ret_len)
 {
-	struct base_buf buf = BASE_BUF_INIT(max);
-	char chunk[8192], err[128];
-	struct stat st;
-	int fd, r = 0;
+	char err[128];
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		return build_fail(b, r, "%s: %s", path, strerror_r(-r, err, sizeof(err)));
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	r = base_file_read(path, max, ret, ret_len);
+	if (r == -EISDIR || r == -EINVAL)
 		return build_fail(b, -EINVAL, "%s: not a regular file", path);
-	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = -errno;
-		if (n <= 0)
-			break;
-		r = base_buf_append(&buf, chunk, n);
-		if (r < 0)
-			break;
-	}
-	close(fd);
-	if (r == 0)
-		r = base_buf_reserve(&buf, 0); /* a buffer even for an empty file */
-	if (r < 0) {
-		base_buf_done(&buf);
-		if (r == -E2BIG)
-			return build_fail(b, -EFBIG, "%s: larger than %zu bytes", path, max);
+	if (r == -EFBIG)
+		return build_fail(b, r, "%s: larger than %zu bytes", path, max);
+	if (r < 0)
 		return build_fail(b, r, "%s: %s", path, strerror_r(-r, err, sizeof(err)));
-	}
-	*ret_len = buf.len;
-	*ret = base_buf_take(&buf);
 	return 0;
 }
 
@@ -307,7 +279,7 @@ static int build_load_build_yaml(struct build *b)
 	yaml_node_t *root;
 	char path[PATH_MAX];
 	const char *v;
-	void *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
@@ -326,7 +298,7 @@ static int build_load_build_yaml(struct build *b)
 		free(buf);
 		return -ENOMEM;
 	}
-	yaml_parser_set_input_string(&parser, buf, len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		r = build_fail(b, -EINVAL, BUILD_YAML ":%zu: %s",
 			       (size_t)parser.problem_mark.line + 1,
@@ -649,7 +621,7 @@ int oci_build(const struct oci_build_opts *opts, char digest_out[OCI_DIGEST_SIZE
 	char path[PATH_MAX], obj[PATH_MAX + 32], stripped[PATH_MAX + 32], err[512] = "";
 	char digest[OCI_DIGEST_SIZE];
 	struct oci_metadata *m = NULL;
-	void *yaml = NULL, *elf = NULL;
+	char *yaml = NULL, *elf = NULL;
 	size_t yaml_len = 0, elf_len = 0;
 	const char *arch = NULL, *tmp;
 	int r;
@@ -697,7 +669,7 @@ int oci_build(const struct oci_build_opts *opts, char digest_out[OCI_DIGEST_SIZE
 	if (r == 0)
 		r = build_read_file(&b, stripped, OCI_STORE_MAX_PROGRAM, &elf, &elf_len);
 	if (r == 0)
-		r = build_check_elf(&b, elf, elf_len);
+		r = build_check_elf(&b, (const unsigned char *)elf, elf_len);
 	if (r == 0)
 		r = build_image(&b, arch, m, yaml, yaml_len, elf, elf_len, digest);
 	if (r == 0 && digest_out)

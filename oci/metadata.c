@@ -17,17 +17,15 @@
 #include "oci/metadata.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 
 /* The name used in messages when the document did not come from a file. */
@@ -784,91 +782,16 @@ int oci_metadata_parse(const void *buf, size_t len, struct oci_metadata **ret, c
 	return metadata_parse_named(METADATA_DEFAULT_NAME, buf, len, ret, err, errlen);
 }
 
-/*
- * Reads the whole file into a new buffer, failing with -E2BIG rather than
- * reading more than OCI_METADATA_MAX_BYTES.  The size from fstat() is only a
- * hint: the file may change under us, or be a pipe or a /proc file.
- */
-static int metadata_read_file(const char *path, char **ret, size_t *ret_len)
-{
-	size_t cap, len = 0;
-	char *buf = NULL, *q;
-	struct stat st;
-	ssize_t n;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-		goto out;
-	}
-	if (S_ISREG(st.st_mode) && st.st_size > (off_t)OCI_METADATA_MAX_BYTES) {
-		r = -E2BIG;
-		goto out;
-	}
-	/* One spare byte so that a file of the expected size ends in one pass. */
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-	buf = malloc(cap);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap > OCI_METADATA_MAX_BYTES) {
-				r = -E2BIG;
-				goto out;
-			}
-			cap = cap * 2 > OCI_METADATA_MAX_BYTES + 1 ? OCI_METADATA_MAX_BYTES + 1
-								   : cap * 2;
-			q = realloc(buf, cap);
-			if (!q) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = q;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > OCI_METADATA_MAX_BYTES) {
-		r = -E2BIG;
-		goto out;
-	}
-	*ret = buf;
-	*ret_len = len;
-	buf = NULL;
-	r = 0;
-out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
 int oci_metadata_load(const char *path, struct oci_metadata **ret, char *err, size_t errlen)
 {
 	char *buf = NULL, msg[128];
 	size_t len = 0;
 	int r;
 
-	r = metadata_read_file(path, &buf, &len);
-	if (r == -E2BIG) {
+	r = base_file_read(path, OCI_METADATA_MAX_BYTES, &buf, &len);
+	if (r == -EFBIG) {
 		base_err_set(err, errlen, "%s: larger than %u bytes", path, OCI_METADATA_MAX_BYTES);
-		return r;
+		return -E2BIG; /* as for a document given in memory */
 	}
 	if (r < 0) {
 		base_err_set(err, errlen, "%s: %s", path, strerror_r(-r, msg, sizeof(msg)));

@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "base/file.h"
 #include "oci/digest.h"
 
 #define YAML_A	"name: a\ndescription: gadget a\n"
@@ -174,21 +175,14 @@ static void assert_msg(struct oci_store *s, const char *needle)
 	assert_non_null(strstr(oci_store_errmsg(s), needle));
 }
 
-static char *read_file(const char *path, size_t *len)
+/* noinline: GCC 12 inlined it and then took its result for &buf (-Wdangling-pointer) */
+static __attribute__((noinline)) char *read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
+	char *buf = NULL;
+	size_t n = 0;
+	int r = base_file_read(path, SIZE_MAX, &buf, &n);
 
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
+	assert_int_equal(r, 0);
 	if (len)
 		*len = n;
 	return buf;
