@@ -1346,6 +1346,37 @@ int oci_store_list(struct oci_store *s, struct oci_store_image **ret, size_t *re
 	return 0;
 }
 
+int oci_store_has_ref(struct oci_store *s, const char *ref)
+{
+	char saved[sizeof(s->err)];
+	struct oci_ref *r = NULL;
+	json_t *root = NULL, *e;
+	char *canonical = NULL;
+	struct store_desc d;
+	int err;
+
+	/* a question, not an operation: the message of the last failure stays */
+	memcpy(saved, s->err, sizeof(saved));
+	err = oci_ref_parse(ref, &r);
+	if (err == 0 && r->digest) {
+		err = oci_store_has_blob(s, r->digest);
+	} else if (err == 0) {
+		err = oci_ref_format(r, &canonical);
+		if (err == 0)
+			err = store_index_read(s, &root);
+		if (err == 0) {
+			/* as oci_store_list() would list it */
+			e = store_index_find(root, canonical, NULL);
+			err = e && store_desc_parse(s, e, STORE_INDEX_FILE, &d) == 0;
+		}
+	}
+	memcpy(s->err, saved, sizeof(saved));
+	json_decref(root);
+	free(canonical);
+	oci_ref_free(r);
+	return err;
+}
+
 /* ---- resolve ---- */
 
 struct oci_store_gadget *oci_store_gadget_free(struct oci_store_gadget *g)
