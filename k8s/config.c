@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "base/err.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "base/yaml.h"
 
 struct cfg_cluster {
 	char *name;
@@ -100,33 +100,12 @@ struct k8s_config {
 	bool token_force;
 };
 
-/* The file being parsed, for messages. */
+/* The file being parsed; its name is in messages, its directory resolves relative paths. */
 struct cfg_parser {
 	const char *file;
 	char *dir;
-	yaml_document_t doc;
-	char *err;
-	size_t errlen;
+	struct base_yaml y;
 };
-
-static int cfg_fail(struct cfg_parser *p, const yaml_node_t *n, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int cfg_fail(struct cfg_parser *p, const yaml_node_t *n, int r, const char *fmt, ...)
-{
-	char what[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	if (n)
-		base_err_set(p->err, p->errlen, "%s:%zu: %s", p->file,
-			     (size_t)n->start_mark.line + 1, what);
-	else
-		base_err_set(p->err, p->errlen, "%s: %s", p->file, what);
-	return r;
-}
 
 static char *cfg_dirname(const char *path)
 {
@@ -161,29 +140,14 @@ static int cfg_read_file(const char *path, size_t max, char **ret, size_t *ret_l
 	return r == -EFBIG ? -E2BIG : r;
 }
 
-static yaml_node_t *cfg_node(struct cfg_parser *p, int idx)
-{
-	return yaml_document_get_node(&p->doc, idx);
-}
-
-static bool cfg_is_null(const yaml_node_t *n)
-{
-	const char *v;
-
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	v = (const char *)n->data.scalar.value;
-	return !*v || !strcmp(v, "null") || !strcmp(v, "~");
-}
-
 /* A scalar's text, or NULL (and an error) if the node is not a scalar. */
 static const char *cfg_scalar(struct cfg_parser *p, const yaml_node_t *n, const char *what)
 {
-	if (n->type != YAML_SCALAR_NODE) {
-		cfg_fail(p, n, -EINVAL, "%s: expected a string", what);
-		return NULL;
-	}
-	return (const char *)n->data.scalar.value;
+	const char *v = base_yaml_text(n);
+
+	if (!v)
+		base_yaml_fail(&p->y, n, -EINVAL, "%s: expected a string", what);
+	return v;
 }
 
 static int cfg_dup_scalar(struct cfg_parser *p, const yaml_node_t *n, const char *what, char **ret)
@@ -191,7 +155,7 @@ static int cfg_dup_scalar(struct cfg_parser *p, const yaml_node_t *n, const char
 	const char *v;
 	char *d;
 
-	if (cfg_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
 	v = cfg_scalar(p, n, what);
 	if (!v)
@@ -208,17 +172,14 @@ static int cfg_bool(struct cfg_parser *p, const yaml_node_t *n, const char *what
 {
 	const char *v;
 
-	if (cfg_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
 	v = cfg_scalar(p, n, what);
 	if (!v)
 		return -EINVAL;
-	if (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE"))
-		*ret = true;
-	else if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "FALSE"))
-		*ret = false;
-	else
-		return cfg_fail(p, n, -EINVAL, "%s: expected true or false, got \"%s\"", what, v);
+	if (base_yaml_bool(n, ret) < 0)
+		return base_yaml_fail(&p->y, n, -EINVAL, "%s: expected true or false, got \"%s\"",
+				      what, v);
 	return 0;
 }
 
@@ -230,21 +191,22 @@ static int cfg_b64(struct cfg_parser *p, const yaml_node_t *n, const char *what,
 	size_t len;
 	int r;
 
-	if (cfg_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
 	v = cfg_scalar(p, n, what);
 	if (!v)
 		return -EINVAL;
 	len = n->data.scalar.length;
 	if (len / 4 * 3 > K8S_CONFIG_MAX_PEM_BYTES)
-		return cfg_fail(p, n, -E2BIG, "%s: over %u bytes", what, K8S_CONFIG_MAX_PEM_BYTES);
+		return base_yaml_fail(&p->y, n, -E2BIG, "%s: over %u bytes", what,
+				      K8S_CONFIG_MAX_PEM_BYTES);
 	free(*ret);
 	*ret = NULL;
 	r = base_b64_decode(v, len, BASE_B64_SPACE, ret, ret_len, why, sizeof(why));
 	if (r == -EINVAL) {
 		base_log_debug("%s:%zu: %s: %s", p->file, (size_t)n->start_mark.line + 1, what,
 			       why);
-		return cfg_fail(p, n, r, "%s: invalid base64", what);
+		return base_yaml_fail(&p->y, n, r, "%s: invalid base64", what);
 	}
 	return r;
 }
@@ -254,21 +216,20 @@ static bool cfg_is_map(struct cfg_parser *p, const yaml_node_t *n, const char *w
 {
 	if (n->type == YAML_MAPPING_NODE)
 		return true;
-	if (cfg_is_null(n))
+	if (base_yaml_is_null(n))
 		return false;
-	*r = cfg_fail(p, n, -EINVAL, "%s: expected a mapping", what);
+	*r = base_yaml_fail(&p->y, n, -EINVAL, "%s: expected a mapping", what);
 	return false;
 }
 
 static int cfg_parse_cluster(struct cfg_parser *p, const yaml_node_t *m, struct cfg_cluster *c)
 {
+	yaml_node_t *k, *v;
 	int r = 0;
 
 	if (!cfg_is_map(p, m, "cluster", &r))
 		return r;
-	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
-	     pr++) {
-		yaml_node_t *k = cfg_node(p, pr->key), *v = cfg_node(p, pr->value);
+	for (size_t i = 0; base_yaml_pair(&p->y, m, i, &k, &v); i++) {
 		const char *key = cfg_scalar(p, k, "key");
 		char *path = NULL;
 
@@ -312,13 +273,12 @@ static int cfg_parse_path(struct cfg_parser *p, const yaml_node_t *v, const char
 
 static int cfg_parse_user(struct cfg_parser *p, const yaml_node_t *m, struct cfg_user *u)
 {
+	yaml_node_t *k, *v;
 	int r = 0;
 
 	if (!cfg_is_map(p, m, "user", &r))
 		return r;
-	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
-	     pr++) {
-		yaml_node_t *k = cfg_node(p, pr->key), *v = cfg_node(p, pr->value);
+	for (size_t i = 0; base_yaml_pair(&p->y, m, i, &k, &v); i++) {
 		const char *key = cfg_scalar(p, k, "key");
 
 		if (!key)
@@ -336,7 +296,8 @@ static int cfg_parse_user(struct cfg_parser *p, const yaml_node_t *m, struct cfg
 				    &u->cert_data_len);
 		else if (!strcmp(key, "client-key-data"))
 			r = cfg_b64(p, v, "client-key-data", &u->key_data, &u->key_data_len);
-		else if ((!strcmp(key, "exec") || !strcmp(key, "auth-provider")) && !cfg_is_null(v))
+		else if ((!strcmp(key, "exec") || !strcmp(key, "auth-provider")) &&
+			 !base_yaml_is_null(v))
 			u->plugin = !strcmp(key, "exec") ? "exec" : "auth-provider";
 		if (r < 0)
 			return r;
@@ -346,13 +307,12 @@ static int cfg_parse_user(struct cfg_parser *p, const yaml_node_t *m, struct cfg
 
 static int cfg_parse_context(struct cfg_parser *p, const yaml_node_t *m, struct cfg_context *c)
 {
+	yaml_node_t *k, *v;
 	int r = 0;
 
 	if (!cfg_is_map(p, m, "context", &r))
 		return r;
-	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
-	     pr++) {
-		yaml_node_t *k = cfg_node(p, pr->key), *v = cfg_node(p, pr->value);
+	for (size_t i = 0; base_yaml_pair(&p->y, m, i, &k, &v); i++) {
 		const char *key = cfg_scalar(p, k, "key");
 
 		if (!key)
@@ -452,26 +412,26 @@ static int cfg_parse_entry(struct cfg_parser *p, struct cfg_set *s, enum cfg_sec
 {
 	const char *sname = cfg_section_names[sec], *iname = cfg_item_names[sec];
 	const yaml_node_t *name_node = NULL, *body = NULL;
+	yaml_node_t *k, *v;
 	const char *name;
 	void *grown;
 	int r = 0;
 
 	if (item->type != YAML_MAPPING_NODE)
-		return cfg_fail(p, item, -EINVAL, "%s[%zu]: expected a mapping", sname, idx);
-	for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
-	     pr < item->data.mapping.pairs.top; pr++) {
-		yaml_node_t *k = cfg_node(p, pr->key);
+		return base_yaml_fail(&p->y, item, -EINVAL, "%s[%zu]: expected a mapping", sname,
+				      idx);
+	for (size_t i = 0; base_yaml_pair(&p->y, item, i, &k, &v); i++) {
 		const char *key = cfg_scalar(p, k, "key");
 
 		if (!key)
 			return -EINVAL;
 		if (!strcmp(key, "name"))
-			name_node = cfg_node(p, pr->value);
+			name_node = v;
 		else if (!strcmp(key, iname))
-			body = cfg_node(p, pr->value);
+			body = v;
 	}
-	if (!name_node || cfg_is_null(name_node))
-		return cfg_fail(p, item, -EINVAL, "%s[%zu]: no name", sname, idx);
+	if (!name_node || base_yaml_is_null(name_node))
+		return base_yaml_fail(&p->y, item, -EINVAL, "%s[%zu]: no name", sname, idx);
 	name = cfg_scalar(p, name_node, "name");
 	if (!name)
 		return -EINVAL;
@@ -543,16 +503,17 @@ static int cfg_parse_section(struct cfg_parser *p, struct cfg_set *s, enum cfg_s
 	size_t n;
 	int r;
 
-	if (cfg_is_null(seq))
+	if (base_yaml_is_null(seq))
 		return 0;
 	if (seq->type != YAML_SEQUENCE_NODE)
-		return cfg_fail(p, seq, -EINVAL, "%s: expected a list", cfg_section_names[sec]);
-	n = seq->data.sequence.items.top - seq->data.sequence.items.start;
+		return base_yaml_fail(&p->y, seq, -EINVAL, "%s: expected a list",
+				      cfg_section_names[sec]);
+	n = base_yaml_len(seq);
 	if (n > K8S_CONFIG_MAX_ENTRIES)
-		return cfg_fail(p, seq, -E2BIG, "%s: more than %u entries", cfg_section_names[sec],
-				K8S_CONFIG_MAX_ENTRIES);
+		return base_yaml_fail(&p->y, seq, -E2BIG, "%s: more than %u entries",
+				      cfg_section_names[sec], K8S_CONFIG_MAX_ENTRIES);
 	for (size_t i = 0; i < n; i++) {
-		r = cfg_parse_entry(p, s, sec, cfg_node(p, seq->data.sequence.items.start[i]), i);
+		r = cfg_parse_entry(p, s, sec, base_yaml_item(&p->y, seq, i), i);
 		if (r < 0)
 			return r;
 	}
@@ -563,9 +524,9 @@ static int cfg_parse_section(struct cfg_parser *p, struct cfg_set *s, enum cfg_s
 static int cfg_parse_into(struct cfg_set *s, const char *file, const void *buf, size_t len,
 			  char *err, size_t errlen)
 {
-	struct cfg_parser p = {.file = file, .err = err, .errlen = errlen};
-	yaml_parser_t yp;
-	yaml_node_t *root;
+	struct cfg_parser p = {.file = file};
+	struct base_yaml_opts opts = {.max_bytes = K8S_CONFIG_MAX_BYTES};
+	yaml_node_t *root, *k, *v;
 	char **files;
 	int r = 0;
 
@@ -586,31 +547,16 @@ static int cfg_parse_into(struct cfg_set *s, const char *file, const void *buf, 
 	if (!p.dir)
 		return -ENOMEM;
 
-	if (!yaml_parser_initialize(&yp)) {
-		free(p.dir);
-		return -ENOMEM;
-	}
-	yaml_parser_set_input_string(&yp, buf, len);
-	if (!yaml_parser_load(&yp, &p.doc)) {
-		base_err_set(err, errlen, "%s:%zu: invalid YAML: %s", file,
-			     (size_t)yp.problem_mark.line + 1,
-			     yp.problem ? yp.problem : "parse error");
-		yaml_parser_delete(&yp);
-		free(p.dir);
-		return yp.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
-	}
-	yaml_parser_delete(&yp);
-
-	root = yaml_document_get_root_node(&p.doc);
-	if (!root || cfg_is_null(root))
+	opts.name = p.file;
+	r = base_yaml_load(&p.y, buf, len, &opts, err, errlen);
+	root = base_yaml_root(&p.y);
+	if (r < 0 || !root || base_yaml_is_null(root))
 		goto out; /* an empty file adds nothing, as with kubectl */
 	if (root->type != YAML_MAPPING_NODE) {
-		r = cfg_fail(&p, root, -EINVAL, "expected a mapping at the top");
+		r = base_yaml_fail(&p.y, root, -EINVAL, "expected a mapping at the top");
 		goto out;
 	}
-	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
-	     pr < root->data.mapping.pairs.top; pr++) {
-		yaml_node_t *k = cfg_node(&p, pr->key), *v = cfg_node(&p, pr->value);
+	for (size_t i = 0; base_yaml_pair(&p.y, root, i, &k, &v); i++) {
 		const char *key = cfg_scalar(&p, k, "key");
 
 		if (!key) {
@@ -638,7 +584,7 @@ static int cfg_parse_into(struct cfg_set *s, const char *file, const void *buf, 
 			break;
 	}
 out:
-	yaml_document_delete(&p.doc);
+	base_yaml_done(&p.y);
 	free(p.dir);
 	return r;
 }

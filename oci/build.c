@@ -28,6 +28,7 @@
 #include "base/buf.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "base/yaml.h"
 #include "oci/metadata.h"
 #include "oci/ref.h"
 #include "oci/store.h"
@@ -243,25 +244,6 @@ static int build_read_file(struct build *b, const char *path, size_t max, char *
 	return 0;
 }
 
-/* The scalar value of a top-level key of build.yaml, or NULL. */
-static const char *build_yaml_get(yaml_document_t *doc, const char *key)
-{
-	yaml_node_t *root = yaml_document_get_root_node(doc);
-
-	if (!root || root->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(doc, p->value);
-
-		if (k && v && k->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE &&
-		    !strcmp((const char *)k->data.scalar.value, key))
-			return (const char *)v->data.scalar.value;
-	}
-	return NULL;
-}
-
 static int build_set_path(struct build *b, char **dst, const char *value, const char *key)
 {
 	if (!*value || strlen(value) >= PATH_MAX)
@@ -274,11 +256,15 @@ static int build_set_path(struct build *b, char **dst, const char *value, const 
 /* Reads the file names from build.yaml when there is one. */
 static int build_load_build_yaml(struct build *b)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
+	static const struct base_yaml_opts opts = {
+		.name = BUILD_YAML,
+		.max_bytes = OCI_BUILD_MAX_BUILD_YAML,
+	};
+	static const char *const keys[] = {"ebpfsource", "metadata"};
+	char **dsts[] = {&b->source, &b->metadata};
+	struct base_yaml y = {0};
+	char path[PATH_MAX], err[256];
 	yaml_node_t *root;
-	char path[PATH_MAX];
-	const char *v;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -294,28 +280,19 @@ static int build_load_build_yaml(struct build *b)
 	r = build_read_file(b, path, OCI_BUILD_MAX_BUILD_YAML, &buf, &len);
 	if (r < 0)
 		return r;
-	if (!yaml_parser_initialize(&parser)) {
-		free(buf);
-		return -ENOMEM;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		r = build_fail(b, -EINVAL, BUILD_YAML ":%zu: %s",
-			       (size_t)parser.problem_mark.line + 1,
-			       parser.problem ? parser.problem : "invalid YAML");
-		yaml_parser_delete(&parser);
-		free(buf);
-		return r;
-	}
-	root = yaml_document_get_root_node(&doc);
-	if (root && root->type != YAML_MAPPING_NODE)
+	r = base_yaml_load(&y, buf, len, &opts, err, sizeof(err));
+	if (r < 0)
+		r = build_fail(b, r, "%s", err);
+	root = base_yaml_root(&y);
+	if (r == 0 && root && root->type != YAML_MAPPING_NODE)
 		r = build_fail(b, -EINVAL, BUILD_YAML ": expected a mapping at the top");
-	if (r == 0 && (v = build_yaml_get(&doc, "ebpfsource")))
-		r = build_set_path(b, &b->source, v, "ebpfsource");
-	if (r == 0 && (v = build_yaml_get(&doc, "metadata")))
-		r = build_set_path(b, &b->metadata, v, "metadata");
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	for (size_t i = 0; r == 0 && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = base_yaml_text(base_yaml_get(&y, root, keys[i]));
+
+		if (v)
+			r = build_set_path(b, dsts[i], v, keys[i]);
+	}
+	base_yaml_done(&y);
 	free(buf);
 	return r;
 }

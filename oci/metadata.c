@@ -27,6 +27,7 @@
 #include "base/err.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "base/yaml.h"
 
 /* The name used in messages when the document did not come from a file. */
 #define METADATA_DEFAULT_NAME "gadget.yaml"
@@ -173,18 +174,13 @@ static int metadata_expect(struct metadata_parser *p, yaml_event_type_t type)
 	return 0;
 }
 
-/* A plain null as YAML 1.1 spells it: empty, "~", "null", "Null", "NULL". */
+/* A plain, untagged null: empty, "~", "null", "Null", "NULL". */
 static bool metadata_is_null(const yaml_event_t *ev)
 {
-	const char *v = (const char *)ev->data.scalar.value;
-	size_t n = ev->data.scalar.length;
-
 	if (ev->type != YAML_SCALAR_EVENT || ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
 	    !ev->data.scalar.plain_implicit)
 		return false;
-	return n == 0 || (n == 1 && v[0] == '~') ||
-	       (n == 4 &&
-		(!memcmp(v, "null", 4) || !memcmp(v, "Null", 4) || !memcmp(v, "NULL", 4)));
+	return base_yaml_plain_is_null((const char *)ev->data.scalar.value, ev->data.scalar.length);
 }
 
 static const char *metadata_kind(const yaml_event_t *ev)
