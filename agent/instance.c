@@ -23,6 +23,7 @@
 #include "agent/wire.h"
 #include "base/err.h"
 #include "base/yaml.h"
+#include "base/yaml_emit.h"
 
 bool agent_instance_name_valid(const char *name)
 {
@@ -426,116 +427,64 @@ out:
 
 /* ------------------------------------------------------------ writing */
 
-struct inst_emit {
-	yaml_emitter_t em;
-	struct base_buf *out;
-	int err;
-};
-
-static int inst_write(void *data, unsigned char *buffer, size_t size)
+static int inst_emit_key(struct base_yaml_emit *e, const char *k)
 {
-	struct inst_emit *e = data;
-	int r = base_buf_append(e->out, buffer, size);
-
-	if (r) {
-		e->err = r;
-		return 0;
-	}
-	return 1;
+	return base_yaml_emit_scalar(e, k, strlen(k), BASE_YAML_EMIT_PLAIN);
 }
 
-static int inst_ev(struct inst_emit *e, yaml_event_t *ev)
+/* Values are always quoted: a param value of "true" or "0x10" stays a string. */
+static int inst_emit_str(struct base_yaml_emit *e, const char *s)
 {
-	if (!yaml_emitter_emit(&e->em, ev))
-		return e->err ? e->err : -ENOMEM;
-	return 0;
+	return base_yaml_emit_scalar(e, s, strlen(s), BASE_YAML_EMIT_QUOTED);
 }
 
-static int inst_scalar(struct inst_emit *e, const char *s, bool quoted)
+static int inst_kv_str(struct base_yaml_emit *e, const char *k, const char *v)
 {
-	yaml_event_t ev;
+	int r = inst_emit_key(e, k);
 
-	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
-					  quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
-						 : YAML_ANY_SCALAR_STYLE))
-		return -ENOMEM;
-	return inst_ev(e, &ev);
+	return r ? r : inst_emit_str(e, v);
 }
 
-static int inst_begin(struct inst_emit *e, bool seq, bool flow)
-{
-	yaml_event_t ev;
-	int ok;
-
-	if (seq)
-		ok = yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-							  flow ? YAML_FLOW_SEQUENCE_STYLE
-							       : YAML_ANY_SEQUENCE_STYLE);
-	else
-		ok = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
-							 YAML_BLOCK_MAPPING_STYLE);
-	if (!ok)
-		return -ENOMEM;
-	return inst_ev(e, &ev);
-}
-
-static int inst_end(struct inst_emit *e, bool seq)
-{
-	yaml_event_t ev;
-
-	if (seq)
-		yaml_sequence_end_event_initialize(&ev);
-	else
-		yaml_mapping_end_event_initialize(&ev);
-	return inst_ev(e, &ev);
-}
-
-static int inst_kv_str(struct inst_emit *e, const char *k, const char *v)
-{
-	int r = inst_scalar(e, k, false);
-
-	return r ? r : inst_scalar(e, v, true);
-}
-
-static int inst_kv_u64(struct inst_emit *e, const char *k, uint64_t v)
+static int inst_kv_u64(struct base_yaml_emit *e, const char *k, uint64_t v)
 {
 	char num[32];
-	int r = inst_scalar(e, k, false);
+	int r = inst_emit_key(e, k);
 
 	snprintf(num, sizeof(num), "%" PRIu64, v);
-	return r ? r : inst_scalar(e, num, false);
+	return r ? r : inst_emit_key(e, num);
 }
 
-static int inst_list(struct inst_emit *e, const char *k, char **v, size_t n)
+static int inst_list(struct base_yaml_emit *e, const char *k, char **v, size_t n)
 {
 	size_t i;
-	int r = inst_scalar(e, k, false);
+	int r = inst_emit_key(e, k);
 
 	if (!r)
-		r = inst_begin(e, true, true);
+		r = base_yaml_emit_seq_begin(e, true);
 	for (i = 0; i < n && !r; i++)
-		r = inst_scalar(e, v[i], true);
-	return r ? r : inst_end(e, true);
+		r = inst_emit_str(e, v[i]);
+	return r ? r : base_yaml_emit_seq_end(e);
 }
 
-static int inst_kvs(struct inst_emit *e, const char *k, Gadget__Agent__V1__KeyValue **kv, size_t n)
+static int inst_kvs(struct base_yaml_emit *e, const char *k, Gadget__Agent__V1__KeyValue **kv,
+		    size_t n)
 {
 	size_t i;
-	int r = inst_scalar(e, k, false);
+	int r = inst_emit_key(e, k);
 
 	if (!r)
-		r = inst_begin(e, false, false);
+		r = base_yaml_emit_map_begin(e);
 	for (i = 0; i < n && !r; i++)
 		r = inst_kv_str(e, kv[i]->key, kv[i]->value);
-	return r ? r : inst_end(e, false);
+	return r ? r : base_yaml_emit_map_end(e);
 }
 
-static int inst_emit_selector(struct inst_emit *e, const Gadget__Agent__V1__Selector *s)
+static int inst_emit_selector(struct base_yaml_emit *e, const Gadget__Agent__V1__Selector *s)
 {
-	int r = inst_scalar(e, "selector", false);
+	int r = inst_emit_key(e, "selector");
 
 	if (!r)
-		r = inst_begin(e, false, false);
+		r = base_yaml_emit_map_begin(e);
 	if (!r && s->namespace_[0])
 		r = inst_kv_str(e, "namespace", s->namespace_);
 	if (!r && s->podname[0])
@@ -547,29 +496,20 @@ static int inst_emit_selector(struct inst_emit *e, const Gadget__Agent__V1__Sele
 	if (!r && s->n_labels)
 		r = inst_kvs(e, "labels", s->labels, s->n_labels);
 	if (!r && s->host) {
-		r = inst_scalar(e, "host", false);
+		r = inst_emit_key(e, "host");
 		if (!r)
-			r = inst_scalar(e, "true", false);
+			r = inst_emit_key(e, "true");
 	}
-	return r ? r : inst_end(e, false);
+	return r ? r : base_yaml_emit_map_end(e);
 }
 
-static int inst_emit_spec(struct inst_emit *e, const Gadget__Agent__V1__InstanceSpec *spec,
+static int inst_emit_spec(struct base_yaml_emit *e, const Gadget__Agent__V1__InstanceSpec *spec,
 			  const struct agent_instance_extra *extra)
 {
 	const Gadget__Agent__V1__GadgetSpec *g = spec->gadget;
-	yaml_event_t ev;
 	int r;
 
-	if (!yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING))
-		return -ENOMEM;
-	r = inst_ev(e, &ev);
-	if (!r && !yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1))
-		r = -ENOMEM;
-	if (!r)
-		r = inst_ev(e, &ev);
-	if (!r)
-		r = inst_begin(e, false, false);
+	r = base_yaml_emit_map_begin(e);
 	if (!r && extra && extra->id)
 		r = inst_kv_str(e, "id", extra->id);
 	if (!r && extra && extra->created_unix_ms)
@@ -600,34 +540,21 @@ static int inst_emit_spec(struct inst_emit *e, const Gadget__Agent__V1__Instance
 		r = inst_kv_u64(e, "replayRecords", spec->replay_records);
 	if (!r)
 		r = inst_list(e, "tags", spec->tags, spec->n_tags);
-	if (!r)
-		r = inst_end(e, false);
-	if (!r && !yaml_document_end_event_initialize(&ev, 1))
-		r = -ENOMEM;
-	if (!r)
-		r = inst_ev(e, &ev);
-	if (!r && !yaml_stream_end_event_initialize(&ev))
-		r = -ENOMEM;
-	if (!r)
-		r = inst_ev(e, &ev);
-	return r;
+	return r ? r : base_yaml_emit_map_end(e);
 }
 
 int agent_instance_spec_format(const Gadget__Agent__V1__InstanceSpec *spec,
 			       const struct agent_instance_extra *extra, struct base_buf *out)
 {
-	struct inst_emit e = {.out = out};
+	struct base_yaml_emit e;
 	int r;
 
-	if (!yaml_emitter_initialize(&e.em))
-		return -ENOMEM;
-	yaml_emitter_set_output(&e.em, inst_write, &e);
-	yaml_emitter_set_unicode(&e.em, 1);
-	yaml_emitter_set_width(&e.em, -1);
-	r = inst_emit_spec(&e, spec, extra);
-	if (!r && !yaml_emitter_flush(&e.em))
-		r = e.err ? e.err : -ENOMEM;
-	yaml_emitter_delete(&e.em);
+	r = base_yaml_emit_begin(&e, out);
+	if (r == 0)
+		r = inst_emit_spec(&e, spec, extra);
+	if (r == 0)
+		return base_yaml_emit_end(&e);
+	base_yaml_emit_done(&e);
 	return r;
 }
 

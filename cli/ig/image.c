@@ -31,11 +31,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/yaml.h"
+#include "base/yaml_emit.h"
 #include "cli/ig/resolve.h"
 #include "oci/build.h"
 #include "oci/digest.h"
@@ -1089,120 +1089,14 @@ static json_t *blob_json(struct oci_store *s, const char *digest)
 	return o;
 }
 
-static bool yaml_needs_quotes(const char *s)
-{
-	static const char *const words[] = {"null", "true", "false", "yes", "no",
-					    "on",   "off",  "y",     "n"};
-
-	if (!*s || strchr("0123456789+-.~", *s))
-		return true;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (!strcasecmp(s, words[i]))
-			return true;
-	return false;
-}
-
-static int yaml_emit_scalar(yaml_emitter_t *em, const char *s, bool quote)
-{
-	yaml_event_t ev;
-
-	if (!yaml_scalar_event_initialize(
-		    &ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), !quote, 1,
-		    quote ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE))
-		return -ENOMEM;
-	return yaml_emitter_emit(em, &ev) ? 0 : -EIO;
-}
-
-static int yaml_emit_json(yaml_emitter_t *em, json_t *v)
-{
-	yaml_event_t ev;
-	char num[64];
-	int r = 0;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: {
-		const char *key;
-		json_t *val;
-
-		yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
-		if (!yaml_emitter_emit(em, &ev))
-			return -EIO;
-		json_object_foreach(v, key, val)
-		{
-			r = yaml_emit_scalar(em, key, yaml_needs_quotes(key));
-			if (r == 0)
-				r = yaml_emit_json(em, val);
-			if (r < 0)
-				return r;
-		}
-		yaml_mapping_end_event_initialize(&ev);
-		return yaml_emitter_emit(em, &ev) ? 0 : -EIO;
-	}
-	case JSON_ARRAY: {
-		size_t i;
-		json_t *val;
-
-		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
-		if (!yaml_emitter_emit(em, &ev))
-			return -EIO;
-		json_array_foreach(v, i, val)
-		{
-			r = yaml_emit_json(em, val);
-			if (r < 0)
-				return r;
-		}
-		yaml_sequence_end_event_initialize(&ev);
-		return yaml_emitter_emit(em, &ev) ? 0 : -EIO;
-	}
-	case JSON_STRING:
-		return yaml_emit_scalar(em, json_string_value(v),
-					yaml_needs_quotes(json_string_value(v)));
-	case JSON_INTEGER:
-		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-		return yaml_emit_scalar(em, num, false);
-	case JSON_REAL:
-		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-		return yaml_emit_scalar(em, num, false);
-	case JSON_TRUE:
-		return yaml_emit_scalar(em, "true", false);
-	case JSON_FALSE:
-		return yaml_emit_scalar(em, "false", false);
-	case JSON_NULL:
-		return yaml_emit_scalar(em, "null", false);
-	}
-	return -EINVAL;
-}
-
 static int print_yaml(json_t *root)
 {
-	yaml_emitter_t em;
-	yaml_event_t ev;
-	int r = -EIO;
+	struct base_buf b = BASE_BUF_INIT(0);
+	int r = base_yaml_emit_json_doc(&b, root);
 
-	if (!yaml_emitter_initialize(&em))
-		return -ENOMEM;
-	yaml_emitter_set_output_file(&em, stdout);
-	yaml_emitter_set_unicode(&em, 1);
-	yaml_emitter_set_width(&em, -1);
-	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-	if (!yaml_emitter_emit(&em, &ev))
-		goto out;
-	yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
-	if (!yaml_emitter_emit(&em, &ev))
-		goto out;
-	r = yaml_emit_json(&em, root);
-	if (r < 0)
-		goto out;
-	r = -EIO;
-	yaml_document_end_event_initialize(&ev, 1);
-	if (!yaml_emitter_emit(&em, &ev))
-		goto out;
-	yaml_stream_end_event_initialize(&ev);
-	if (!yaml_emitter_emit(&em, &ev))
-		goto out;
-	r = yaml_emitter_flush(&em) ? 0 : -EIO;
-out:
-	yaml_emitter_delete(&em);
+	if (r == 0 && fwrite(b.data, 1, b.len, stdout) != b.len)
+		r = -EIO;
+	base_buf_done(&b);
 	return r;
 }
 

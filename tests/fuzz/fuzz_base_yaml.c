@@ -8,8 +8,9 @@
  * with every helper and converted to JSON.  Beyond not crashing or
  * leaking: a failure says why on one line, a refused alias or a second
  * document is refused when asked, the walking helpers agree with each
- * other, and a conversion never yields more nodes than its budget or an
- * object with fewer keys than its mapping.  Any broken promise aborts so
+ * other, a conversion never yields more nodes than its budget or an
+ * object with fewer keys than its mapping, and what base/yaml_emit.c
+ * writes of the result reads back as the same value.  Any broken promise aborts so
  * that the fuzzer records the input.
  */
 #include "base/yaml.h"
@@ -18,6 +19,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/yaml_emit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -102,6 +105,26 @@ static void fuzz_walk(struct base_yaml *y, yaml_node_t *n, int depth, size_t *bu
 		abort();
 }
 
+/* What base/yaml_emit.c writes of a value reads back as that value. */
+static void fuzz_round_trip(json_t *v)
+{
+	struct base_yaml_opts opts = {.name = "again.yaml", .max_bytes = 1 << 24};
+	struct base_buf b = BASE_BUF_INIT(0);
+	struct base_yaml y = {0};
+	json_t *back = NULL;
+	char err[256];
+
+	if (base_yaml_emit_json_doc(&b, v) < 0)
+		abort();
+	if (base_yaml_load(&y, b.data, b.len, &opts, err, sizeof(err)) < 0 ||
+	    base_yaml_to_json(&y, base_yaml_root(&y), FUZZ_MAX_NODES, &back) < 0 ||
+	    !json_equal(v, back))
+		abort();
+	json_decref(back);
+	base_yaml_done(&y);
+	base_buf_done(&b);
+}
+
 static void fuzz_document(struct base_yaml *y)
 {
 	yaml_node_t *root = base_yaml_root(y);
@@ -117,6 +140,7 @@ static void fuzz_document(struct base_yaml *y)
 			abort();
 		if (json_is_object(j) && json_object_size(j) != base_yaml_len(root))
 			abort();
+		fuzz_round_trip(j);
 		json_decref(j);
 	} else {
 		if (j)
