@@ -968,13 +968,7 @@ int k8s_cache_wait_synced(struct k8s_cache *c, unsigned int timeout_ms, char *er
 	struct timespec end;
 	int r = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
+	base_time_mono_deadline(timeout_ms, &end);
 	pthread_mutex_lock(&c->sync_lock);
 	while (!c->synced && !cache_err_final(c->last_err)) {
 		if (pthread_cond_timedwait(&c->sync_cond, &c->sync_lock, &end) == ETIMEDOUT)

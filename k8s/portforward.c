@@ -47,6 +47,7 @@
 #include "base/curl.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 
 #define PF_PROTOCOL "v4.channel.k8s.io"
 /* reading from the WebSocket pauses above this, resumes below the second */
@@ -969,13 +970,7 @@ static int pf_wait(struct k8s_portforward *pf, int timeout_ms)
 	struct timespec deadline;
 	int r = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	base_time_mono_deadline(timeout_ms > 0 ? (uint64_t)timeout_ms : 0, &deadline);
 	pthread_mutex_lock(&pf_g.lock);
 	while (pf->phase < PF_OPEN && r != ETIMEDOUT)
 		r = pthread_cond_timedwait(&pf_g.cond, &pf_g.lock, &deadline);

@@ -23,6 +23,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "k8s/client.h"
 
 #define WATCH_ERRLEN 512
@@ -372,13 +373,7 @@ static void watch_sleep(struct k8s_watch *w, unsigned int ms)
 {
 	struct timespec end, now;
 
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += ms / 1000;
-	end.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
+	base_time_mono_deadline(ms, &end);
 	pthread_mutex_lock(&w->lock);
 	while (!atomic_load(&w->stop)) {
 		struct timespec step;
