@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Whole small files read into memory; see file.h.
+ * Whole small files read into memory, and whole buffers written; see file.h.
  */
 #include "base/file.h"
 
@@ -131,4 +131,21 @@ int base_file_read_at(int dirfd, const char *path, size_t max, unsigned int flag
 int base_file_read(const char *path, size_t max, char **ret, size_t *ret_len)
 {
 	return base_file_read_at(AT_FDCWD, path, max, 0, ret, ret_len);
+}
+
+int base_file_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

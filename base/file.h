@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Whole small files read into memory, with a maximum.
+ * Whole small files read into memory, with a maximum, and whole buffers
+ * written out.
  *
  * Configuration, credentials, gadget.yaml, image layout files and gadget
  * ELFs are each read in one piece.  A file larger than its maximum is
@@ -36,5 +37,11 @@ int base_file_read_at(int dirfd, const char *path, size_t max, unsigned int flag
 		      size_t *ret_len);
 /* base_file_read_at(AT_FDCWD, path, max, 0, ret, ret_len). */
 int base_file_read(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/*
+ * Writes all len bytes of buf to fd, going on after short writes and
+ * EINTR; 0 or the -errno of write().  For descriptors in blocking mode.
+ */
+int base_file_write_all(int fd, const void *buf, size_t len);
 
 #endif /* BASE_FILE_H */

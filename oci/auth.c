@@ -198,22 +198,6 @@ static int auth_mkdir_p(const char *path)
 	return 0;
 }
 
-static int auth_write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Writes the tree to path: temporary file (0600), fsync, rename, fsync of the directory. */
 static int auth_save(const char *path, json_t *root, char *err, size_t errlen)
 {
@@ -239,9 +223,9 @@ static int auth_save(const char *path, json_t *root, char *err, size_t errlen)
 		free(out);
 		return auth_fail(err, errlen, r, "cannot write %s: %s", path, strerror(-r));
 	}
-	r = auth_write_all(fd, out, strlen(out));
+	r = base_file_write_all(fd, out, strlen(out));
 	if (r == 0)
-		r = auth_write_all(fd, "\n", 1);
+		r = base_file_write_all(fd, "\n", 1);
 	if (r == 0 && fchmod(fd, 0600) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)

@@ -194,24 +194,6 @@ static void store_set_done(struct store_set *set)
 
 /* ---- files ---- */
 
-static int store_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Creates a new temporary file in the store directory; its name goes to name. */
 static int store_tmp_create(struct oci_store *s, char *name, size_t namelen)
 {
@@ -244,7 +226,7 @@ static int store_write_atomic(struct oci_store *s, int dst_dirfd, const char *na
 	if (fd < 0)
 		return store_fail(s, fd, "cannot create a temporary file in %s: %s", s->dir,
 				  store_strerror(fd, msg, sizeof(msg)));
-	r = store_write_all(fd, buf, len);
+	r = base_file_write_all(fd, buf, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && fstat(fd, &st) < 0)
@@ -1976,7 +1958,7 @@ static int store_import_blob(struct store_import *im, const char *hex)
 		}
 		r = oci_digest_update(h, chunk, n);
 		if (r == 0)
-			r = store_write_all(fd, chunk, n);
+			r = base_file_write_all(fd, chunk, n);
 	}
 	if (r == 0)
 		r = oci_digest_final(h, actual);

@@ -92,21 +92,6 @@ static void tool_sleep_ms(unsigned long ms)
 		;
 }
 
-static int tool_write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void tool_print_hwm(void)
 {
 	char line[256];
@@ -336,7 +321,7 @@ int main(int argc, char **argv)
 				f->eof = true;
 				continue;
 			}
-			if (tool_write_all(f->out, buf, (size_t)n) < 0) {
+			if (base_file_write_all(f->out, buf, (size_t)n) < 0) {
 				tool_error("write: %s", strerror(errno));
 				goto out;
 			}

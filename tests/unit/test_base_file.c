@@ -3,7 +3,8 @@
  * Tests for the bounded whole-file reader (base/file.c): what it reads,
  * where it stops (a maximum, never a cut), what it refuses to open as a
  * file (directories, FIFOs, devices, links when asked) and that it leaves
- * its outputs and descriptors alone when it fails.
+ * its outputs and descriptors alone when it fails; and the writer of whole
+ * buffers.
  */
 #include "base/file.h"
 
@@ -197,12 +198,34 @@ static void test_secret(void **state)
 	free(buf);
 }
 
+static void test_write_all(void **state)
+{
+	static char data[1 << 20];
+	char *buf = NULL;
+	size_t len = 0;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 26);
+	fd = open(path_of("big"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(base_file_write_all(fd, data, sizeof(data)), 0);
+	assert_int_equal(base_file_write_all(fd, data, 0), 0);
+	close(fd);
+	assert_int_equal(base_file_read(path_of("big"), sizeof(data), &buf, &len), 0);
+	assert_int_equal(len, sizeof(data));
+	assert_memory_equal(buf, data, len);
+	free(buf);
+	assert_int_equal(base_file_write_all(-1, data, 1), -EBADF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text),	cmocka_unit_test(test_maximum),
-		cmocka_unit_test(test_no_size), cmocka_unit_test(test_not_a_file),
-		cmocka_unit_test(test_at),	cmocka_unit_test(test_secret),
+		cmocka_unit_test(test_text),	  cmocka_unit_test(test_maximum),
+		cmocka_unit_test(test_no_size),	  cmocka_unit_test(test_not_a_file),
+		cmocka_unit_test(test_at),	  cmocka_unit_test(test_secret),
+		cmocka_unit_test(test_write_all),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
