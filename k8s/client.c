@@ -21,12 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/buf.h"
 #include "base/curl.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "k8s/config.h"
 
 #ifndef IG_VERSION
@@ -53,7 +53,7 @@ struct client_xfer {
 	const struct k8s_client_stream_opts *stream;
 	int stream_err;
 	bool is_error_reply;
-	struct timespec last_data;
+	uint64_t last_data_ms; /* base_time_mono_ms() of the last bytes of a stream */
 };
 
 static void client_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userptr)
@@ -305,7 +305,7 @@ static size_t client_write(char *data, size_t size, size_t nmemb, void *userdata
 	if (x->stream) {
 		long code = 0;
 
-		clock_gettime(CLOCK_MONOTONIC, &x->last_data);
+		x->last_data_ms = base_time_mono_ms();
 		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
 		if (code >= 200 && code < 300) {
 			int r = x->stream->on_data(x->stream->userdata, data, n);
@@ -718,14 +718,6 @@ out:
 	return r;
 }
 
-static double client_elapsed_s(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - since->tv_sec) + (now.tv_nsec - since->tv_nsec) / 1e9;
-}
-
 int k8s_client_stream(struct k8s_client *c, const char *path,
 		      const struct k8s_client_stream_opts *opts, char *err, size_t errlen)
 {
@@ -752,7 +744,7 @@ int k8s_client_stream(struct k8s_client *c, const char *path,
 	}
 	curl_easy_setopt(x.h, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(x.h, CURLOPT_TIMEOUT_MS, 0L);
-	clock_gettime(CLOCK_MONOTONIC, &x.last_data);
+	x.last_data_ms = base_time_mono_ms();
 	curl_multi_add_handle(m, x.h);
 	while (running) {
 		CURLMcode mc = curl_multi_perform(m, &running);
@@ -771,7 +763,8 @@ int k8s_client_stream(struct k8s_client *c, const char *path,
 			base_err_set(err, errlen, "%s: cancelled", what);
 			goto out_remove;
 		}
-		if (opts->idle_timeout_s && client_elapsed_s(&x.last_data) > opts->idle_timeout_s) {
+		if (opts->idle_timeout_s &&
+		    base_time_mono_ms() - x.last_data_ms > (uint64_t)opts->idle_timeout_s * 1000) {
 			r = -ETIMEDOUT;
 			base_err_set(err, errlen, "%s: no data for %u s", what,
 				     opts->idle_timeout_s);

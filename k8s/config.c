@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <yaml.h>
 
 #include "base/b64.h"
@@ -25,6 +24,7 @@
 #include "base/err.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "base/yaml.h"
 
 struct cfg_cluster {
@@ -95,7 +95,7 @@ struct k8s_config {
 	char *token;
 	char *token_file;
 	unsigned int token_recheck_s;
-	struct timespec token_checked; /* CLOCK_MONOTONIC of the last stat() */
+	uint64_t token_checked_ms; /* base_time_mono_ms() of the last stat() */
 	struct stat token_st;
 	bool token_force;
 };
@@ -630,7 +630,7 @@ static struct k8s_config *cfg_alloc(void)
 		return NULL;
 	pthread_mutex_init(&c->token_lock, NULL);
 	c->token_recheck_s = K8S_CONFIG_TOKEN_RECHECK_S;
-	clock_gettime(CLOCK_MONOTONIC, &c->token_checked);
+	c->token_checked_ms = base_time_mono_ms();
 	return c;
 }
 
@@ -1120,15 +1120,14 @@ static bool cfg_stat_changed(const struct stat *a, const struct stat *b)
 /* Called with token_lock held. */
 static void cfg_token_refresh(struct k8s_config *c)
 {
-	struct timespec now;
+	uint64_t now = base_time_mono_ms();
 	struct stat st;
 	char *fresh = NULL;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!c->token_force && now.tv_sec - c->token_checked.tv_sec < (time_t)c->token_recheck_s)
+	if (!c->token_force && now - c->token_checked_ms < (uint64_t)c->token_recheck_s * 1000)
 		return;
 	c->token_force = false;
-	c->token_checked = now;
+	c->token_checked_ms = now;
 	if (stat(c->token_file, &st) < 0 || !cfg_stat_changed(&st, &c->token_st))
 		return;
 	if (cfg_read_token(c->token_file, &fresh, &st) < 0)
