@@ -121,6 +121,7 @@ static void test_builder(void **state)
 	static const char *const tags[] = {"a", "true"};
 	struct base_buf b = BASE_BUF_INIT(0);
 	struct base_yaml_emit e;
+	json_t *one;
 
 	assert_int_equal(base_yaml_emit_begin(&e, &b), 0);
 	assert_int_equal(base_yaml_emit_map_begin(&e), 0);
@@ -139,7 +140,9 @@ static void test_builder(void **state)
 	assert_string_equal(b.data, "name: \"x\"\ntags: [a, \"true\"]\n");
 
 	/* appended, not replaced */
-	assert_int_equal(base_yaml_emit_json_doc(&b, json_integer(1)), 0);
+	one = json_integer(1);
+	assert_int_equal(base_yaml_emit_json_doc(&b, one), 0);
+	json_decref(one);
 	assert_string_equal(b.data, "name: \"x\"\ntags: [a, \"true\"]\n1\n");
 	base_buf_done(&b);
 }
