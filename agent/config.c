@@ -11,15 +11,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <yaml.h>
+
+#include "base/err.h"
+#include "base/file.h"
+#include "base/yaml.h"
 
 static void cfg_strv_free(char **v, size_t n)
 {
@@ -171,81 +172,29 @@ static const struct cfg_key cfg_keys[] = {
 
 struct cfg_walk {
 	struct agent_config *c;
-	yaml_document_t *doc;
-	const char *name;
-	char *err;
-	size_t errlen;
+	struct base_yaml *y;
 };
-
-static int cfg_fail(struct cfg_walk *w, const yaml_node_t *n, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Messages quote values from the file: keep them on one line whatever those hold. */
-static void cfg_oneline(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
-static int cfg_fail(struct cfg_walk *w, const yaml_node_t *n, int r, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n)
-		snprintf(w->err, w->errlen, "%s:%zu: %s", w->name, n->start_mark.line + 1, msg);
-	else
-		snprintf(w->err, w->errlen, "%s: %s", w->name, msg);
-	cfg_oneline(w->err);
-	return r;
-}
-
-static const char *cfg_node_type_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	default:
-		return "a scalar";
-	}
-}
-
-/* A plain null, "~", "null" or nothing: the key keeps its default. */
-static bool cfg_is_null(const yaml_node_t *n)
-{
-	const char *v;
-
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	v = (const char *)n->data.scalar.value;
-	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-	       !strcmp(v, "NULL");
-}
 
 /* The scalar's text, or NULL (after setting the error) for anything else. */
 static const char *cfg_scalar(struct cfg_walk *w, const yaml_node_t *n, const char *path, int *r)
 {
-	if (n->type != YAML_SCALAR_NODE) {
-		*r = cfg_fail(w, n, -EINVAL, "%s: expected a string, got %s", path,
-			      cfg_node_type_name(n));
-		return NULL;
+	const char *s = NULL;
+
+	switch (base_yaml_string(n, AGENT_CONFIG_MAX_VALUE, &s)) {
+	case 0:
+		return s;
+	case -E2BIG:
+		*r = base_yaml_fail(w->y, n, -E2BIG, "%s: value longer than %u bytes", path,
+				    AGENT_CONFIG_MAX_VALUE);
+		break;
+	case -EILSEQ:
+		*r = base_yaml_fail(w->y, n, -EINVAL, "%s: value contains a NUL byte", path);
+		break;
+	default:
+		*r = base_yaml_fail(w->y, n, -EINVAL, "%s: expected a string, got %s", path,
+				    base_yaml_kind(n));
 	}
-	if (n->data.scalar.length > AGENT_CONFIG_MAX_VALUE) {
-		*r = cfg_fail(w, n, -E2BIG, "%s: value longer than %u bytes", path,
-			      AGENT_CONFIG_MAX_VALUE);
-		return NULL;
-	}
-	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
-		*r = cfg_fail(w, n, -EINVAL, "%s: value contains a NUL byte", path);
-		return NULL;
-	}
-	return (const char *)n->data.scalar.value;
+	return NULL;
 }
 
 static const struct cfg_key *cfg_find_key(const char *path)
@@ -262,23 +211,22 @@ static int cfg_strlist(struct cfg_walk *w, const struct cfg_key *k, const yaml_n
 {
 	char ***dst = (char ***)((char *)w->c + k->off);
 	size_t *count = (size_t *)((char *)w->c + k->count_off);
-	yaml_node_item_t *it;
+	size_t i, len;
 	char **v;
-	size_t i = 0, len;
 	int r = 0;
 
 	if (n->type != YAML_SEQUENCE_NODE)
-		return cfg_fail(w, n, -EINVAL, "%s: expected a list of strings, got %s", k->path,
-				cfg_node_type_name(n));
-	len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		return base_yaml_fail(w->y, n, -EINVAL, "%s: expected a list of strings, got %s",
+				      k->path, base_yaml_kind(n));
+	len = base_yaml_len(n);
 	if (len > AGENT_CONFIG_MAX_LIST)
-		return cfg_fail(w, n, -E2BIG, "%s: more than %d entries", k->path,
-				AGENT_CONFIG_MAX_LIST);
+		return base_yaml_fail(w->y, n, -E2BIG, "%s: more than %d entries", k->path,
+				      AGENT_CONFIG_MAX_LIST);
 	v = calloc(len + 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = base_yaml_item(w->y, n, i);
 		char path[64];
 		const char *s;
 
@@ -287,7 +235,7 @@ static int cfg_strlist(struct cfg_walk *w, const struct cfg_key *k, const yaml_n
 		if (!s)
 			goto fail;
 		if (!*s) {
-			r = cfg_fail(w, item, -EINVAL, "%s: empty string", path);
+			r = base_yaml_fail(w->y, item, -EINVAL, "%s: empty string", path);
 			goto fail;
 		}
 		v[i] = strdup(s);
@@ -308,50 +256,46 @@ fail:
 static int cfg_runtimes(struct cfg_walk *w, const yaml_node_t *n)
 {
 	struct agent_config_runtime rts[AGENT_CONFIG_MAX_RUNTIMES] = {0};
-	yaml_node_item_t *it;
-	size_t i = 0, k, len;
+	size_t i, k, len;
 	int r = 0;
 
 	if (n->type != YAML_SEQUENCE_NODE)
-		return cfg_fail(w, n, -EINVAL, "runtimes: expected a list, got %s",
-				cfg_node_type_name(n));
-	len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		return base_yaml_fail(w->y, n, -EINVAL, "runtimes: expected a list, got %s",
+				      base_yaml_kind(n));
+	len = base_yaml_len(n);
 	if (len > AGENT_CONFIG_MAX_RUNTIMES)
-		return cfg_fail(w, n, -E2BIG, "runtimes: more than %d entries",
-				AGENT_CONFIG_MAX_RUNTIMES);
+		return base_yaml_fail(w->y, n, -E2BIG, "runtimes: more than %d entries",
+				      AGENT_CONFIG_MAX_RUNTIMES);
 	if (len == 0) /* empty means the defaults, as documented */
 		return cfg_default_runtimes(w->c);
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *item = yaml_document_get_node(w->doc, *it);
-		yaml_node_pair_t *p;
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = base_yaml_item(w->y, n, i), *kn, *vn;
 
 		if (item->type != YAML_MAPPING_NODE) {
-			r = cfg_fail(w, item, -EINVAL,
-				     "runtimes[%zu]: expected a mapping {name, socketPath}, got %s",
-				     i, cfg_node_type_name(item));
+			r = base_yaml_fail(w->y, item, -EINVAL,
+					   "runtimes[%zu]: expected a mapping {name, socketPath}, "
+					   "got %s",
+					   i, base_yaml_kind(item));
 			goto out;
 		}
-		for (p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top; p++) {
-			yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
-			yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+		for (size_t j = 0; base_yaml_pair(w->y, item, j, &kn, &vn); j++) {
+			const char *key = base_yaml_text(kn), *val;
 			char path[64];
-			const char *key, *val;
 			char **dst;
 
-			key = kn->type == YAML_SCALAR_NODE ? (const char *)kn->data.scalar.value
-							   : NULL;
 			if (key && !strcmp(key, "name")) {
 				dst = &rts[i].name;
 			} else if (key && !strcmp(key, "socketPath")) {
 				dst = &rts[i].socket_path;
 			} else {
-				r = cfg_fail(w, kn, -EINVAL, "unknown key 'runtimes[%zu].%s'", i,
-					     key ? key : "?");
+				r = base_yaml_fail(w->y, kn, -EINVAL,
+						   "unknown key 'runtimes[%zu].%s'", i,
+						   key ? key : "?");
 				goto out;
 			}
 			snprintf(path, sizeof(path), "runtimes[%zu].%s", i, key);
 			if (*dst) {
-				r = cfg_fail(w, kn, -EINVAL, "%s: given twice", path);
+				r = base_yaml_fail(w->y, kn, -EINVAL, "%s: given twice", path);
 				goto out;
 			}
 			val = cfg_scalar(w, vn, path, &r);
@@ -365,9 +309,10 @@ static int cfg_runtimes(struct cfg_walk *w, const yaml_node_t *n)
 		}
 		if (!rts[i].name ||
 		    (strcmp(rts[i].name, "containerd") && strcmp(rts[i].name, "cri-o"))) {
-			r = cfg_fail(w, item, -EINVAL,
-				     "runtimes[%zu].name: must be containerd or cri-o, not '%s'", i,
-				     rts[i].name ? rts[i].name : "");
+			r = base_yaml_fail(
+				w->y, item, -EINVAL,
+				"runtimes[%zu].name: must be containerd or cri-o, not '%s'", i,
+				rts[i].name ? rts[i].name : "");
 			goto out;
 		}
 		if (!rts[i].socket_path) {
@@ -394,27 +339,21 @@ out:
 
 static int cfg_uint(struct cfg_walk *w, const struct cfg_key *k, const yaml_node_t *n)
 {
-	const char *s = (const char *)n->data.scalar.value;
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !*s ||
-	    *s == '-' || *s == '+')
-		goto bad;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		goto bad;
+	if (n->type != YAML_SCALAR_NODE)
+		return base_yaml_fail(w->y, n, -EINVAL, "%s: expected an integer, got %s", k->path,
+				      base_yaml_kind(n));
+	/* a quoted "10" is a string, as every YAML reader sees it */
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || base_yaml_uint(n, UINT64_MAX, &v))
+		return base_yaml_fail(w->y, n, -EINVAL, "%s: expected an integer, got '%.64s'",
+				      k->path, base_yaml_text(n));
 	if (v < 1 || v > AGENT_CONFIG_MAX_QUEUE_RECORDS)
-		return cfg_fail(w, n, -EINVAL, "%s: %llu is out of range (1 to %u)", k->path, v,
-				AGENT_CONFIG_MAX_QUEUE_RECORDS);
+		return base_yaml_fail(w->y, n, -EINVAL, "%s: %llu is out of range (1 to %u)",
+				      k->path, (unsigned long long)v,
+				      AGENT_CONFIG_MAX_QUEUE_RECORDS);
 	*(uint32_t *)((char *)w->c + k->off) = (uint32_t)v;
 	return 0;
-bad:
-	if (n->type != YAML_SCALAR_NODE)
-		return cfg_fail(w, n, -EINVAL, "%s: expected an integer, got %s", k->path,
-				cfg_node_type_name(n));
-	return cfg_fail(w, n, -EINVAL, "%s: expected an integer, got '%.64s'", k->path, s);
 }
 
 static int cfg_map(struct cfg_walk *w, const yaml_node_t *n, const char *prefix);
@@ -424,13 +363,13 @@ static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_nod
 	const char *s;
 	int r = 0;
 
-	if (cfg_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
 	switch (k->type) {
 	case CFG_MAP:
 		if (n->type != YAML_MAPPING_NODE)
-			return cfg_fail(w, n, -EINVAL, "%s: expected a mapping, got %s", k->path,
-					cfg_node_type_name(n));
+			return base_yaml_fail(w->y, n, -EINVAL, "%s: expected a mapping, got %s",
+					      k->path, base_yaml_kind(n));
 		return cfg_map(w, n, k->path);
 	case CFG_STRING:
 		s = cfg_scalar(w, n, k->path, &r);
@@ -444,9 +383,10 @@ static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_nod
 		if (!s)
 			return r;
 		if (agent_config_parse_log_level(s, (enum base_log_level *)((char *)w->c + k->off)))
-			return cfg_fail(w, n, -EINVAL,
-					"%s: '%.64s' is not a level (debug, info, warn, error)",
-					k->path, s);
+			return base_yaml_fail(w->y, n, -EINVAL,
+					      "%s: '%.64s' is not a level (debug, info, warn, "
+					      "error)",
+					      k->path, s);
 		return 0;
 	case CFG_STRLIST:
 		return cfg_strlist(w, k, n);
@@ -458,175 +398,86 @@ static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_nod
 
 static int cfg_map(struct cfg_walk *w, const yaml_node_t *n, const char *prefix)
 {
-	yaml_node_pair_t *p, *q;
+	yaml_node_t *kn, *vn;
 	int r;
 
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+	for (size_t i = 0; base_yaml_pair(w->y, n, i, &kn, &vn); i++) {
+		const char *key = base_yaml_text(kn);
 		const struct cfg_key *k;
 		char path[128];
-		const char *key;
 
-		if (kn->type != YAML_SCALAR_NODE)
-			return cfg_fail(w, kn, -EINVAL, "%s%skeys must be strings", prefix,
-					*prefix ? ": " : "");
-		key = (const char *)kn->data.scalar.value;
+		if (!key)
+			return base_yaml_fail(w->y, kn, -EINVAL, "%s%skeys must be strings", prefix,
+					      *prefix ? ": " : "");
 		snprintf(path, sizeof(path), "%s%s%.64s", prefix, *prefix ? "." : "", key);
-		for (q = n->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *other = yaml_document_get_node(w->doc, q->key);
-
-			if (other->type == YAML_SCALAR_NODE &&
-			    !strcmp((const char *)other->data.scalar.value, key))
-				return cfg_fail(w, kn, -EINVAL, "%s: given twice", path);
-		}
+		if (base_yaml_key_repeats(w->y, n, i))
+			return base_yaml_fail(w->y, kn, -EINVAL, "%s: given twice", path);
 		k = cfg_find_key(path);
 		if (!k)
-			return cfg_fail(w, kn, -EINVAL, "unknown key '%s'", path);
-		r = cfg_value(w, k, yaml_document_get_node(w->doc, p->value));
+			return base_yaml_fail(w->y, kn, -EINVAL, "unknown key '%s'", path);
+		r = cfg_value(w, k, vn);
 		if (r)
 			return r;
 	}
 	return 0;
 }
 
-/* libyaml has no switch for aliases: refuse any in the event stream first. */
-static int cfg_check_aliases(const char *text, size_t len, struct cfg_walk *w)
-{
-	yaml_parser_t parser;
-	yaml_event_t ev;
-	int r = 0;
-
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	for (;;) {
-		if (!yaml_parser_parse(&parser, &ev)) {
-			snprintf(w->err, w->errlen, "%s:%zu: invalid YAML: %s", w->name,
-				 parser.problem_mark.line + 1,
-				 parser.problem ? parser.problem : "syntax error");
-			r = -EINVAL;
-			break;
-		}
-		if (ev.type == YAML_ALIAS_EVENT) {
-			snprintf(w->err, w->errlen, "%s:%zu: aliases are not allowed", w->name,
-				 ev.start_mark.line + 1);
-			r = -EINVAL;
-		}
-		if (ev.type == YAML_STREAM_END_EVENT || r) {
-			yaml_event_delete(&ev);
-			break;
-		}
-		yaml_event_delete(&ev);
-	}
-	yaml_parser_delete(&parser);
-	return r;
-}
-
 int agent_config_parse(struct agent_config *c, const char *text, size_t len, const char *name,
 		       char *err, size_t errlen)
 {
-	struct cfg_walk w = {.c = c, .name = name, .err = err, .errlen = errlen};
-	yaml_parser_t parser;
-	yaml_document_t doc, extra;
+	const struct base_yaml_opts opts = {
+		.name = name,
+		.max_bytes = AGENT_CONFIG_MAX_BYTES,
+		/* of no use in this file, and they let a small file expand into a large one */
+		.no_aliases = true,
+		.one_document = true,
+	};
+	struct base_yaml y = {0};
+	struct cfg_walk w = {.c = c, .y = &y};
 	yaml_node_t *root;
 	int r;
 
 	err[0] = '\0';
-	if (len > AGENT_CONFIG_MAX_BYTES) {
-		snprintf(err, errlen, "%s: larger than %u bytes", name, AGENT_CONFIG_MAX_BYTES);
-		return -E2BIG;
+	r = base_yaml_load(&y, text, len, &opts, err, errlen);
+	root = base_yaml_root(&y);
+	/* an empty file keeps every default */
+	if (r == 0 && root && !base_yaml_is_null(root)) {
+		if (root->type != YAML_MAPPING_NODE)
+			r = base_yaml_fail(&y, root, -EINVAL,
+					   "expected a mapping of keys at the top, got %s",
+					   base_yaml_kind(root));
+		else
+			r = cfg_map(&w, root, "");
 	}
-	r = cfg_check_aliases(text, len, &w);
-	if (r)
-		return r;
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "%s:%zu: invalid YAML: %s", name,
-			 parser.problem_mark.line + 1,
-			 parser.problem ? parser.problem : "syntax error");
-		yaml_parser_delete(&parser);
-		return -EINVAL;
-	}
-	w.doc = &doc;
-	root = yaml_document_get_root_node(&doc);
-	if (!root || cfg_is_null(root)) {
-		r = 0; /* an empty file: every default */
-	} else if (root->type != YAML_MAPPING_NODE) {
-		r = cfg_fail(&w, root, -EINVAL, "expected a mapping of keys at the top, got %s",
-			     cfg_node_type_name(root));
-	} else {
-		r = cfg_map(&w, root, "");
-	}
-	if (!r && root) {
-		if (!yaml_parser_load(&parser, &extra)) {
-			r = cfg_fail(&w, NULL, -EINVAL, "invalid YAML after the first document");
-		} else {
-			if (yaml_document_get_root_node(&extra))
-				r = cfg_fail(&w, yaml_document_get_root_node(&extra), -EINVAL,
-					     "more than one YAML document");
-			yaml_document_delete(&extra);
-		}
-	}
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	base_yaml_done(&y);
 	return r;
 }
 
 int agent_config_load(struct agent_config *c, const char *path, bool missing_ok, char *err,
 		      size_t errlen)
 {
-	struct stat st;
-	char *buf;
+	char *buf = NULL;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
 	err[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT && missing_ok)
-			return 0;
+	r = base_file_read(path, AGENT_CONFIG_MAX_BYTES, &buf, &len);
+	if (r == -ENOENT && missing_ok)
+		return 0;
+	if (r == -EISDIR || r == -EINVAL) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return r;
+	}
+	if (r == -EFBIG) {
+		snprintf(err, errlen, "%s: larger than %u bytes", path, AGENT_CONFIG_MAX_BYTES);
+		return -E2BIG; /* as for a text given in memory */
+	}
+	if (r < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return r;
-	}
-	buf = malloc(AGENT_CONFIG_MAX_BYTES + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, AGENT_CONFIG_MAX_BYTES + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(-r));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > AGENT_CONFIG_MAX_BYTES) {
-			r = -E2BIG;
-			snprintf(err, errlen, "%s: larger than %u bytes", path,
-				 AGENT_CONFIG_MAX_BYTES);
-			goto out;
-		}
-	}
-	buf[len] = '\0';
 	r = agent_config_parse(c, buf, len, path, err, errlen);
-out:
 	free(buf);
-	close(fd);
 	return r;
 }
 
@@ -753,7 +604,7 @@ int agent_config_validate(const struct agent_config *c, char *err, size_t errlen
 {
 	int r = cfg_validate(c, err, errlen);
 
-	cfg_oneline(err);
+	base_err_oneline(err);
 	return r;
 }
 

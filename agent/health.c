@@ -22,6 +22,7 @@
 
 #include "agent/config.h"
 #include "base/log.h"
+#include "base/time.h"
 
 #define HEALTH_TAG_LISTEN ((uint64_t)1)
 #define HEALTH_TAG_TIMER  ((uint64_t)2)
@@ -45,14 +46,6 @@ struct agent_health {
 	struct health_conn *conns;
 	size_t n_conns;
 };
-
-static uint64_t health_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The idle check runs only while connections are open: an idle agent does not wake up. */
 static void health_arm(struct agent_health *h, bool on)
@@ -284,7 +277,7 @@ static void health_accept(struct agent_health *h)
 		}
 		c->fd = fd;
 		c->out = (struct base_buf)BASE_BUF_INIT(AGENT_HEALTH_MAX_BODY + 1024);
-		c->deadline_ms = health_now_ms() + AGENT_HEALTH_IDLE_MS;
+		c->deadline_ms = base_time_mono_ms() + AGENT_HEALTH_IDLE_MS;
 		ev.data.ptr = c;
 		if (epoll_ctl(h->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
@@ -348,7 +341,7 @@ static void health_write(struct agent_health *h, struct health_conn *c)
 
 static void health_expire(struct agent_health *h)
 {
-	uint64_t now = health_now_ms(), ticks;
+	uint64_t now = base_time_mono_ms(), ticks;
 	struct health_conn *c = h->conns, *next;
 
 	if (read(h->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)

@@ -98,23 +98,6 @@ static bool img_is_insecure(const struct agent_image_opts *o, const char *regist
 	return false;
 }
 
-/* Whether the store holds canonical at all (as opposed to holding it broken). */
-static bool img_store_has(struct oci_store *s, const struct oci_ref *ref, const char *canonical)
-{
-	struct oci_store_image *images = NULL;
-	size_t n = 0, i;
-	bool found = false;
-
-	if (ref->digest)
-		return oci_store_has_blob(s, ref->digest) == 1;
-	if (oci_store_list(s, &images, &n) < 0)
-		return false;
-	for (i = 0; i < n && !found; i++)
-		found = !strcmp(images[i].ref, canonical);
-	oci_store_images_free(images, n);
-	return found;
-}
-
 static int img_pull(const struct agent_image_opts *o, struct oci_store *s,
 		    const struct oci_ref *ref, const char *canonical, char *err, size_t errlen)
 {
@@ -218,7 +201,7 @@ int agent_image_resolve(const struct agent_image_opts *o, const char *image,
 		r = oci_store_resolve(s, canonical, NULL, &g);
 		if (r == 0)
 			break;
-		if (r != -ENOENT || img_store_has(s, ref, canonical)) {
+		if (r != -ENOENT || oci_store_has_ref(s, canonical) == 1) {
 			snprintf(err, errlen, "image %s in the store %s: %s", canonical,
 				 o->store_dir, oci_store_errmsg(s));
 			*ret_kind = AGENT_IMAGE_FAILED;

@@ -21,14 +21,9 @@
 #include <yaml.h>
 
 #include "agent/wire.h"
-
-/* Messages quote values from the document: keep them on one line whatever those hold. */
-static void inst_oneline(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
+#include "base/err.h"
+#include "base/yaml.h"
+#include "base/yaml_emit.h"
 
 bool agent_instance_name_valid(const char *name)
 {
@@ -97,7 +92,7 @@ int agent_instance_spec_check(const Gadget__Agent__V1__InstanceSpec *spec, char 
 			 "instance name '%.80s' is not a DNS label (lowercase letters, digits and "
 			 "'-', at most %d)",
 			 spec->name ? spec->name : "", AGENT_INSTANCE_MAX_NAME);
-		inst_oneline(err);
+		base_err_oneline(err);
 		return -EINVAL;
 	}
 	if (!g || !g->image || !g->image[0]) {
@@ -129,32 +124,11 @@ int agent_instance_spec_check(const Gadget__Agent__V1__InstanceSpec *spec, char 
 /* ------------------------------------------------------------ parsing */
 
 struct inst_parse {
-	yaml_document_t *doc;
-	char *err;
-	size_t errlen;
+	struct base_yaml *y;
 	/* scratch the borrowed spec points into; freed after packing */
 	void *allocs[64];
 	size_t n_allocs;
 };
-
-static int inst_fail(struct inst_parse *p, const yaml_node_t *n, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int inst_fail(struct inst_parse *p, const yaml_node_t *n, int r, const char *fmt, ...)
-{
-	char msg[384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n)
-		snprintf(p->err, p->errlen, "instance.yaml:%zu: %s", n->start_mark.line + 1, msg);
-	else
-		snprintf(p->err, p->errlen, "instance.yaml: %s", msg);
-	inst_oneline(p->err);
-	return r;
-}
 
 static void *inst_calloc(struct inst_parse *p, size_t n, size_t size)
 {
@@ -168,94 +142,70 @@ static void *inst_calloc(struct inst_parse *p, size_t n, size_t size)
 	return v;
 }
 
-static bool inst_is_null(const yaml_node_t *n)
-{
-	const char *v;
-
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	v = (const char *)n->data.scalar.value;
-	return !*v || !strcmp(v, "~") || !strcmp(v, "null");
-}
-
-static yaml_node_t *inst_node(struct inst_parse *p, int id)
-{
-	return yaml_document_get_node(p->doc, id);
-}
-
 static int inst_str(struct inst_parse *p, const yaml_node_t *n, const char *key, char **ret)
 {
-	if (inst_is_null(n))
+	const char *s = NULL;
+
+	if (base_yaml_is_null(n))
 		return 0;
-	if (n->type != YAML_SCALAR_NODE)
-		return inst_fail(p, n, -EINVAL, "%s: expected a string", key);
-	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
-		return inst_fail(p, n, -EINVAL, "%s: contains a NUL byte", key);
-	*ret = (char *)n->data.scalar.value;
-	return 0;
+	switch (base_yaml_string(n, SIZE_MAX, &s)) {
+	case 0:
+		*ret = (char *)s;
+		return 0;
+	case -EILSEQ:
+		return base_yaml_fail(p->y, n, -EINVAL, "%s: contains a NUL byte", key);
+	default:
+		return base_yaml_fail(p->y, n, -EINVAL, "%s: expected a string", key);
+	}
 }
 
 static int inst_uint(struct inst_parse *p, const yaml_node_t *n, const char *key, uint64_t max,
 		     uint64_t *ret)
 {
-	const char *s;
-	unsigned long long v;
-	char *end;
-
-	if (inst_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
 	if (n->type != YAML_SCALAR_NODE)
-		return inst_fail(p, n, -EINVAL, "%s: expected a number", key);
-	s = (const char *)n->data.scalar.value;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (!*s || *s == '-' || *s == '+' || errno || *end || v > max)
-		return inst_fail(p, n, -EINVAL, "%s: '%.32s' is not a number from 0 to %" PRIu64,
-				 key, s, max);
-	*ret = v;
+		return base_yaml_fail(p->y, n, -EINVAL, "%s: expected a number", key);
+	if (base_yaml_uint(n, max, ret) < 0)
+		return base_yaml_fail(p->y, n, -EINVAL,
+				      "%s: '%.32s' is not a number from 0 to %" PRIu64, key,
+				      base_yaml_text(n), max);
 	return 0;
 }
 
 static int inst_bool(struct inst_parse *p, const yaml_node_t *n, const char *key, bool *ret)
 {
-	const char *s;
-
-	if (inst_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
-	s = n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : "";
-	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-		*ret = true;
-	else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-		*ret = false;
-	else
-		return inst_fail(p, n, -EINVAL, "%s: expected true or false", key);
+	if (base_yaml_bool(n, ret) < 0)
+		return base_yaml_fail(p->y, n, -EINVAL, "%s: expected true or false", key);
 	return 0;
 }
 
 static int inst_strlist(struct inst_parse *p, const yaml_node_t *n, const char *key, char ***ret,
 			size_t *ret_n)
 {
-	yaml_node_item_t *it;
-	size_t len, i = 0;
+	size_t len, i;
 	char **v;
 
-	if (inst_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
 	if (n->type != YAML_SEQUENCE_NODE)
-		return inst_fail(p, n, -EINVAL, "%s: expected a list of strings", key);
-	len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		return base_yaml_fail(p->y, n, -EINVAL, "%s: expected a list of strings", key);
+	len = base_yaml_len(n);
 	if (len > AGENT_INSTANCE_MAX_LIST)
-		return inst_fail(p, n, -E2BIG, "%s: more than %d entries", key,
-				 AGENT_INSTANCE_MAX_LIST);
+		return base_yaml_fail(p->y, n, -E2BIG, "%s: more than %d entries", key,
+				      AGENT_INSTANCE_MAX_LIST);
 	v = inst_calloc(p, len, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *item = inst_node(p, *it);
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = base_yaml_item(p->y, n, i);
 
 		if (item->type != YAML_SCALAR_NODE)
-			return inst_fail(p, item, -EINVAL, "%s[%zu]: expected a string", key, i);
-		v[i] = (char *)item->data.scalar.value;
+			return base_yaml_fail(p->y, item, -EINVAL, "%s[%zu]: expected a string",
+					      key, i);
+		v[i] = (char *)base_yaml_text(item);
 	}
 	*ret = v;
 	*ret_n = len;
@@ -268,24 +218,17 @@ static int inst_strlist(struct inst_parse *p, const yaml_node_t *n, const char *
  */
 static int inst_unique_keys(struct inst_parse *p, const yaml_node_t *n, const char *what)
 {
-	yaml_node_pair_t *a, *b;
+	yaml_node_t *k, *v;
 
-	if (n->data.mapping.pairs.top - n->data.mapping.pairs.start > AGENT_INSTANCE_MAX_LIST)
-		return inst_fail(p, n, -E2BIG, "%s: more than %d keys", what,
-				 AGENT_INSTANCE_MAX_LIST);
-	for (a = n->data.mapping.pairs.start; a < n->data.mapping.pairs.top; a++) {
-		yaml_node_t *ka = inst_node(p, a->key);
-
-		if (ka->type != YAML_SCALAR_NODE)
-			return inst_fail(p, ka, -EINVAL, "%s: keys must be strings", what);
-		for (b = n->data.mapping.pairs.start; b < a; b++) {
-			yaml_node_t *kb = inst_node(p, b->key);
-
-			if (!strcmp((const char *)ka->data.scalar.value,
-				    (const char *)kb->data.scalar.value))
-				return inst_fail(p, ka, -EINVAL, "%s: key '%.64s' given twice",
-						 what, (const char *)ka->data.scalar.value);
-		}
+	if (base_yaml_len(n) > AGENT_INSTANCE_MAX_LIST)
+		return base_yaml_fail(p->y, n, -E2BIG, "%s: more than %d keys", what,
+				      AGENT_INSTANCE_MAX_LIST);
+	for (size_t i = 0; base_yaml_pair(p->y, n, i, &k, &v); i++) {
+		if (k->type != YAML_SCALAR_NODE)
+			return base_yaml_fail(p->y, k, -EINVAL, "%s: keys must be strings", what);
+		if (base_yaml_key_repeats(p->y, n, i))
+			return base_yaml_fail(p->y, k, -EINVAL, "%s: key '%.64s' given twice", what,
+					      base_yaml_text(k));
 	}
 	return 0;
 }
@@ -295,18 +238,18 @@ static int inst_kvmap(struct inst_parse *p, const yaml_node_t *n, const char *ke
 		      Gadget__Agent__V1__KeyValue ***ret, size_t *ret_n)
 {
 	Gadget__Agent__V1__KeyValue *kvs, **ptrs;
-	yaml_node_pair_t *pair;
-	size_t len, i = 0;
+	yaml_node_t *k, *v;
+	size_t len, i;
 	int r;
 
-	if (inst_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
-		return inst_fail(p, n, -EINVAL, "%s: expected a mapping of strings", key);
-	len = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+		return base_yaml_fail(p->y, n, -EINVAL, "%s: expected a mapping of strings", key);
+	len = base_yaml_len(n);
 	if (len > AGENT_INSTANCE_MAX_LIST)
-		return inst_fail(p, n, -E2BIG, "%s: more than %d entries", key,
-				 AGENT_INSTANCE_MAX_LIST);
+		return base_yaml_fail(p->y, n, -E2BIG, "%s: more than %d entries", key,
+				      AGENT_INSTANCE_MAX_LIST);
 	r = inst_unique_keys(p, n, key);
 	if (r)
 		return r;
@@ -314,14 +257,13 @@ static int inst_kvmap(struct inst_parse *p, const yaml_node_t *n, const char *ke
 	ptrs = inst_calloc(p, len, sizeof(*ptrs));
 	if (!kvs || !ptrs)
 		return -ENOMEM;
-	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++, i++) {
-		yaml_node_t *k = inst_node(p, pair->key), *v = inst_node(p, pair->value);
-
+	for (i = 0; base_yaml_pair(p->y, n, i, &k, &v); i++) {
 		if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
-			return inst_fail(p, k, -EINVAL, "%s: keys and values must be strings", key);
+			return base_yaml_fail(p->y, k, -EINVAL,
+					      "%s: keys and values must be strings", key);
 		gadget__agent__v1__key_value__init(&kvs[i]);
-		kvs[i].key = (char *)k->data.scalar.value;
-		kvs[i].value = (char *)v->data.scalar.value;
+		kvs[i].key = (char *)base_yaml_text(k);
+		kvs[i].value = (char *)base_yaml_text(v);
 		ptrs[i] = &kvs[i];
 	}
 	*ret = ptrs;
@@ -332,16 +274,14 @@ static int inst_kvmap(struct inst_parse *p, const yaml_node_t *n, const char *ke
 static int inst_selector(struct inst_parse *p, const yaml_node_t *n,
 			 Gadget__Agent__V1__Selector *sel)
 {
-	yaml_node_pair_t *pair;
+	yaml_node_t *k, *v;
 	int r = 0;
 
 	if (n->type != YAML_MAPPING_NODE)
-		return inst_fail(p, n, -EINVAL, "selector: expected a mapping");
+		return base_yaml_fail(p->y, n, -EINVAL, "selector: expected a mapping");
 	r = inst_unique_keys(p, n, "selector");
-	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top && !r; pair++) {
-		yaml_node_t *k = inst_node(p, pair->key), *v = inst_node(p, pair->value);
-		const char *key =
-			k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+	for (size_t i = 0; !r && base_yaml_pair(p->y, n, i, &k, &v); i++) {
+		const char *key = base_yaml_text(k);
 
 		if (!strcmp(key, "namespace"))
 			r = inst_str(p, v, "selector.namespace", &sel->namespace_);
@@ -368,16 +308,14 @@ static int inst_top(struct inst_parse *p, const yaml_node_t *root,
 		    Gadget__Agent__V1__InstanceSpec *spec, Gadget__Agent__V1__GadgetSpec *g,
 		    Gadget__Agent__V1__Selector *sel, struct agent_instance_extra *extra)
 {
-	yaml_node_pair_t *pair;
+	yaml_node_t *k, *v;
 	uint64_t u;
 	int r;
 
+	/* keys are known to be strings from here on */
 	r = inst_unique_keys(p, root, "instance.yaml");
-	for (pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top && !r;
-	     pair++) {
-		yaml_node_t *k = inst_node(p, pair->key), *v = inst_node(p, pair->value);
-		const char *key =
-			k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+	for (size_t i = 0; !r && base_yaml_pair(p->y, root, i, &k, &v); i++) {
+		const char *key = base_yaml_text(k);
 
 		u = 0;
 		if (!strcmp(key, "name")) {
@@ -387,7 +325,7 @@ static int inst_top(struct inst_parse *p, const yaml_node_t *root,
 		} else if (!strcmp(key, "params")) {
 			r = inst_kvmap(p, v, key, &g->params, &g->n_params);
 		} else if (!strcmp(key, "selector")) {
-			if (!inst_is_null(v)) {
+			if (!base_yaml_is_null(v)) {
 				r = inst_selector(p, v, sel);
 				g->selector = sel;
 			}
@@ -433,12 +371,16 @@ static int inst_top(struct inst_parse *p, const yaml_node_t *root,
 int agent_instance_spec_parse(const char *text, size_t len, Gadget__Agent__V1__InstanceSpec **ret,
 			      struct agent_instance_extra *extra, char *err, size_t errlen)
 {
-	struct inst_parse p = {.err = err, .errlen = errlen};
+	const struct base_yaml_opts opts = {
+		.name = "instance.yaml",
+		.max_bytes = AGENT_INSTANCE_MAX_YAML,
+		.no_aliases = true, /* they have no use in a spec and would let it expand */
+	};
+	struct base_yaml y = {0};
+	struct inst_parse p = {.y = &y};
 	Gadget__Agent__V1__InstanceSpec spec;
 	Gadget__Agent__V1__GadgetSpec g;
 	Gadget__Agent__V1__Selector sel;
-	yaml_parser_t parser;
-	yaml_document_t doc;
 	yaml_node_t *root;
 	size_t i;
 	int r;
@@ -446,68 +388,34 @@ int agent_instance_spec_parse(const char *text, size_t len, Gadget__Agent__V1__I
 	err[0] = '\0';
 	if (extra)
 		*extra = (struct agent_instance_extra){0};
-	if (len > AGENT_INSTANCE_MAX_YAML) {
-		snprintf(err, errlen, "instance.yaml: larger than %u bytes",
-			 AGENT_INSTANCE_MAX_YAML);
-		return -E2BIG;
-	}
-	if (memchr(text, '*', len)) {
-		/* cheap guard against alias expansion; '*' has no use in a spec's keys */
-		yaml_parser_t ap;
-		yaml_event_t ev;
-		bool alias = false, done = false;
-
-		if (!yaml_parser_initialize(&ap))
-			return -ENOMEM;
-		yaml_parser_set_input_string(&ap, (const unsigned char *)text, len);
-		while (!done && !alias && yaml_parser_parse(&ap, &ev)) {
-			alias = ev.type == YAML_ALIAS_EVENT;
-			done = ev.type == YAML_STREAM_END_EVENT;
-			yaml_event_delete(&ev);
-		}
-		yaml_parser_delete(&ap);
-		if (alias) {
-			snprintf(err, errlen, "instance.yaml: aliases are not allowed");
-			return -EINVAL;
-		}
-	}
 	gadget__agent__v1__instance_spec__init(&spec);
 	gadget__agent__v1__gadget_spec__init(&g);
 	gadget__agent__v1__selector__init(&sel);
 	spec.gadget = &g;
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "instance.yaml:%zu: invalid YAML: %s",
-			 parser.problem_mark.line + 1,
-			 parser.problem ? parser.problem : "syntax error");
-		yaml_parser_delete(&parser);
-		return -EINVAL;
-	}
-	p.doc = &doc;
-	root = yaml_document_get_root_node(&doc);
+	r = base_yaml_load(&y, text, len, &opts, err, errlen);
+	if (r < 0)
+		goto out;
+	root = base_yaml_root(&y);
 	if (!root || root->type != YAML_MAPPING_NODE) {
-		r = inst_fail(&p, root, -EINVAL, "expected a mapping with name and image");
+		r = base_yaml_fail(&y, root, -EINVAL, "expected a mapping with name and image");
 		goto out;
 	}
 	r = inst_top(&p, root, &spec, &g, &sel, extra);
 	if (r)
 		goto out;
 	if (!spec.name || !spec.name[0]) {
-		r = inst_fail(&p, root, -EINVAL, "no name");
+		r = base_yaml_fail(&y, root, -EINVAL, "no name");
 		goto out;
 	}
 	if (!g.image || !g.image[0]) {
-		r = inst_fail(&p, root, -EINVAL, "no image");
+		r = base_yaml_fail(&y, root, -EINVAL, "no image");
 		goto out;
 	}
 	r = inst_own(&spec, ret);
 out:
 	for (i = 0; i < p.n_allocs; i++)
 		free(p.allocs[i]);
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	base_yaml_done(&y);
 	if (r && extra) {
 		free(extra->id);
 		extra->id = NULL;
@@ -519,116 +427,64 @@ out:
 
 /* ------------------------------------------------------------ writing */
 
-struct inst_emit {
-	yaml_emitter_t em;
-	struct base_buf *out;
-	int err;
-};
-
-static int inst_write(void *data, unsigned char *buffer, size_t size)
+static int inst_emit_key(struct base_yaml_emit *e, const char *k)
 {
-	struct inst_emit *e = data;
-	int r = base_buf_append(e->out, buffer, size);
-
-	if (r) {
-		e->err = r;
-		return 0;
-	}
-	return 1;
+	return base_yaml_emit_scalar(e, k, strlen(k), BASE_YAML_EMIT_PLAIN);
 }
 
-static int inst_ev(struct inst_emit *e, yaml_event_t *ev)
+/* Values are always quoted: a param value of "true" or "0x10" stays a string. */
+static int inst_emit_str(struct base_yaml_emit *e, const char *s)
 {
-	if (!yaml_emitter_emit(&e->em, ev))
-		return e->err ? e->err : -ENOMEM;
-	return 0;
+	return base_yaml_emit_scalar(e, s, strlen(s), BASE_YAML_EMIT_QUOTED);
 }
 
-static int inst_scalar(struct inst_emit *e, const char *s, bool quoted)
+static int inst_kv_str(struct base_yaml_emit *e, const char *k, const char *v)
 {
-	yaml_event_t ev;
+	int r = inst_emit_key(e, k);
 
-	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
-					  quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
-						 : YAML_ANY_SCALAR_STYLE))
-		return -ENOMEM;
-	return inst_ev(e, &ev);
+	return r ? r : inst_emit_str(e, v);
 }
 
-static int inst_begin(struct inst_emit *e, bool seq, bool flow)
-{
-	yaml_event_t ev;
-	int ok;
-
-	if (seq)
-		ok = yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-							  flow ? YAML_FLOW_SEQUENCE_STYLE
-							       : YAML_ANY_SEQUENCE_STYLE);
-	else
-		ok = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
-							 YAML_BLOCK_MAPPING_STYLE);
-	if (!ok)
-		return -ENOMEM;
-	return inst_ev(e, &ev);
-}
-
-static int inst_end(struct inst_emit *e, bool seq)
-{
-	yaml_event_t ev;
-
-	if (seq)
-		yaml_sequence_end_event_initialize(&ev);
-	else
-		yaml_mapping_end_event_initialize(&ev);
-	return inst_ev(e, &ev);
-}
-
-static int inst_kv_str(struct inst_emit *e, const char *k, const char *v)
-{
-	int r = inst_scalar(e, k, false);
-
-	return r ? r : inst_scalar(e, v, true);
-}
-
-static int inst_kv_u64(struct inst_emit *e, const char *k, uint64_t v)
+static int inst_kv_u64(struct base_yaml_emit *e, const char *k, uint64_t v)
 {
 	char num[32];
-	int r = inst_scalar(e, k, false);
+	int r = inst_emit_key(e, k);
 
 	snprintf(num, sizeof(num), "%" PRIu64, v);
-	return r ? r : inst_scalar(e, num, false);
+	return r ? r : inst_emit_key(e, num);
 }
 
-static int inst_list(struct inst_emit *e, const char *k, char **v, size_t n)
+static int inst_list(struct base_yaml_emit *e, const char *k, char **v, size_t n)
 {
 	size_t i;
-	int r = inst_scalar(e, k, false);
+	int r = inst_emit_key(e, k);
 
 	if (!r)
-		r = inst_begin(e, true, true);
+		r = base_yaml_emit_seq_begin(e, true);
 	for (i = 0; i < n && !r; i++)
-		r = inst_scalar(e, v[i], true);
-	return r ? r : inst_end(e, true);
+		r = inst_emit_str(e, v[i]);
+	return r ? r : base_yaml_emit_seq_end(e);
 }
 
-static int inst_kvs(struct inst_emit *e, const char *k, Gadget__Agent__V1__KeyValue **kv, size_t n)
+static int inst_kvs(struct base_yaml_emit *e, const char *k, Gadget__Agent__V1__KeyValue **kv,
+		    size_t n)
 {
 	size_t i;
-	int r = inst_scalar(e, k, false);
+	int r = inst_emit_key(e, k);
 
 	if (!r)
-		r = inst_begin(e, false, false);
+		r = base_yaml_emit_map_begin(e);
 	for (i = 0; i < n && !r; i++)
 		r = inst_kv_str(e, kv[i]->key, kv[i]->value);
-	return r ? r : inst_end(e, false);
+	return r ? r : base_yaml_emit_map_end(e);
 }
 
-static int inst_emit_selector(struct inst_emit *e, const Gadget__Agent__V1__Selector *s)
+static int inst_emit_selector(struct base_yaml_emit *e, const Gadget__Agent__V1__Selector *s)
 {
-	int r = inst_scalar(e, "selector", false);
+	int r = inst_emit_key(e, "selector");
 
 	if (!r)
-		r = inst_begin(e, false, false);
+		r = base_yaml_emit_map_begin(e);
 	if (!r && s->namespace_[0])
 		r = inst_kv_str(e, "namespace", s->namespace_);
 	if (!r && s->podname[0])
@@ -640,29 +496,20 @@ static int inst_emit_selector(struct inst_emit *e, const Gadget__Agent__V1__Sele
 	if (!r && s->n_labels)
 		r = inst_kvs(e, "labels", s->labels, s->n_labels);
 	if (!r && s->host) {
-		r = inst_scalar(e, "host", false);
+		r = inst_emit_key(e, "host");
 		if (!r)
-			r = inst_scalar(e, "true", false);
+			r = inst_emit_key(e, "true");
 	}
-	return r ? r : inst_end(e, false);
+	return r ? r : base_yaml_emit_map_end(e);
 }
 
-static int inst_emit_spec(struct inst_emit *e, const Gadget__Agent__V1__InstanceSpec *spec,
+static int inst_emit_spec(struct base_yaml_emit *e, const Gadget__Agent__V1__InstanceSpec *spec,
 			  const struct agent_instance_extra *extra)
 {
 	const Gadget__Agent__V1__GadgetSpec *g = spec->gadget;
-	yaml_event_t ev;
 	int r;
 
-	if (!yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING))
-		return -ENOMEM;
-	r = inst_ev(e, &ev);
-	if (!r && !yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1))
-		r = -ENOMEM;
-	if (!r)
-		r = inst_ev(e, &ev);
-	if (!r)
-		r = inst_begin(e, false, false);
+	r = base_yaml_emit_map_begin(e);
 	if (!r && extra && extra->id)
 		r = inst_kv_str(e, "id", extra->id);
 	if (!r && extra && extra->created_unix_ms)
@@ -693,34 +540,21 @@ static int inst_emit_spec(struct inst_emit *e, const Gadget__Agent__V1__Instance
 		r = inst_kv_u64(e, "replayRecords", spec->replay_records);
 	if (!r)
 		r = inst_list(e, "tags", spec->tags, spec->n_tags);
-	if (!r)
-		r = inst_end(e, false);
-	if (!r && !yaml_document_end_event_initialize(&ev, 1))
-		r = -ENOMEM;
-	if (!r)
-		r = inst_ev(e, &ev);
-	if (!r && !yaml_stream_end_event_initialize(&ev))
-		r = -ENOMEM;
-	if (!r)
-		r = inst_ev(e, &ev);
-	return r;
+	return r ? r : base_yaml_emit_map_end(e);
 }
 
 int agent_instance_spec_format(const Gadget__Agent__V1__InstanceSpec *spec,
 			       const struct agent_instance_extra *extra, struct base_buf *out)
 {
-	struct inst_emit e = {.out = out};
+	struct base_yaml_emit e;
 	int r;
 
-	if (!yaml_emitter_initialize(&e.em))
-		return -ENOMEM;
-	yaml_emitter_set_output(&e.em, inst_write, &e);
-	yaml_emitter_set_unicode(&e.em, 1);
-	yaml_emitter_set_width(&e.em, -1);
-	r = inst_emit_spec(&e, spec, extra);
-	if (!r && !yaml_emitter_flush(&e.em))
-		r = e.err ? e.err : -ENOMEM;
-	yaml_emitter_delete(&e.em);
+	r = base_yaml_emit_begin(&e, out);
+	if (r == 0)
+		r = inst_emit_spec(&e, spec, extra);
+	if (r == 0)
+		return base_yaml_emit_end(&e);
+	base_yaml_emit_done(&e);
 	return r;
 }
 

@@ -30,6 +30,7 @@
 #include "agent/config.h"
 #include "agent/wire.h"
 #include "base/log.h"
+#include "base/time.h"
 
 /* Reads per session per wakeup, so one busy client cannot starve the others. */
 #define SRV_READS_PER_WAKEUP 16
@@ -84,14 +85,6 @@ struct agent_server {
 	struct agent_server_stats stats;
 };
 
-static uint64_t srv_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int srv_epoll(struct agent_server *srv, int op, struct srv_handle *h, uint32_t events)
 {
 	struct epoll_event ev = {.events = events, .data.ptr = h};
@@ -135,7 +128,7 @@ void agent_session_close(struct agent_session *s)
 	if (s->closing)
 		return;
 	s->closing = true;
-	s->close_deadline_ms = srv_now_ms() + AGENT_SERVER_CLOSE_GRACE_MS;
+	s->close_deadline_ms = base_time_mono_ms() + AGENT_SERVER_CLOSE_GRACE_MS;
 	/* nothing more is read; what is queued still goes out */
 	shutdown(s->h.fd, SHUT_RD);
 	srv_timer_arm(s->srv);
@@ -293,7 +286,7 @@ static bool srv_session_flush(struct agent_session *s)
 			srv_epoll(srv, EPOLL_CTL_MOD, &s->h, EPOLLOUT | (s->closing ? 0 : EPOLLIN));
 			s->want_out = true;
 		}
-		return !(s->closing && srv_now_ms() >= s->close_deadline_ms);
+		return !(s->closing && base_time_mono_ms() >= s->close_deadline_ms);
 	}
 	if (r < 0) {
 		base_log_debug("agent: session %llu: write: %s", (unsigned long long)s->id,

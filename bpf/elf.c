@@ -12,31 +12,17 @@
 
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <bpf/btf.h>
 
+#include "base/err.h"
+
 #ifndef EM_BPF
 #define EM_BPF 247
 #endif
-
-static int fail(char *err, size_t err_len, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t err_len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 /* True when [off, off + len) lies inside size bytes. */
 static bool in_bounds(uint64_t off, uint64_t len, size_t size)
@@ -63,26 +49,30 @@ static int check_symtab(const char *base, const Elf64_Ehdr *eh, const Elf64_Shdr
 	size_t n;
 
 	if (sh->sh_entsize != sizeof(Elf64_Sym) || sh->sh_size % sizeof(Elf64_Sym))
-		return fail(err, err_len, -EINVAL, "corrupt ELF: bad symbol table entry size");
+		return base_err_fail(err, err_len, -EINVAL,
+				     "corrupt ELF: bad symbol table entry size");
 	if (sh->sh_link == 0 || sh->sh_link >= eh->e_shnum)
-		return fail(err, err_len, -EINVAL, "corrupt ELF: symbol table has no string table");
+		return base_err_fail(err, err_len, -EINVAL,
+				     "corrupt ELF: symbol table has no string table");
 	shdr_at(base, eh, sh->sh_link, &strtab);
 	if (strtab.sh_type != SHT_STRTAB || strtab.sh_size == 0)
-		return fail(err, err_len, -EINVAL, "corrupt ELF: bad symbol string table");
+		return base_err_fail(err, err_len, -EINVAL, "corrupt ELF: bad symbol string table");
 	n = sh->sh_size / sizeof(Elf64_Sym);
 	for (size_t i = 0; i < n; i++) {
 		Elf64_Sym sym;
 
 		memcpy(&sym, base + sh->sh_offset + i * sizeof(sym), sizeof(sym));
 		if (!string_ok(base, strtab.sh_offset, strtab.sh_size, sym.st_name))
-			return fail(err, err_len, -EINVAL, "corrupt ELF: symbol %zu has a bad name",
-				    i);
+			return base_err_fail(err, err_len, -EINVAL,
+					     "corrupt ELF: symbol %zu has a bad name", i);
 		if (sym.st_shndx >= eh->e_shnum && sym.st_shndx < SHN_LORESERVE)
-			return fail(err, err_len, -EINVAL,
-				    "corrupt ELF: symbol %zu points past the section table", i);
+			return base_err_fail(
+				err, err_len, -EINVAL,
+				"corrupt ELF: symbol %zu points past the section table", i);
 		if (sym.st_shndx == SHN_XINDEX)
-			return fail(err, err_len, -EINVAL,
-				    "corrupt ELF: extended section indices are not supported");
+			return base_err_fail(
+				err, err_len, -EINVAL,
+				"corrupt ELF: extended section indices are not supported");
 	}
 	*ret_nsyms = n;
 	return 0;
@@ -94,22 +84,23 @@ static int check_rel(const char *base, const Elf64_Ehdr *eh, const Elf64_Shdr *s
 	size_t n;
 
 	if (sh->sh_entsize != sizeof(Elf64_Rel) || sh->sh_size % sizeof(Elf64_Rel))
-		return fail(err, err_len, -EINVAL, "corrupt ELF: bad relocation entry size");
+		return base_err_fail(err, err_len, -EINVAL,
+				     "corrupt ELF: bad relocation entry size");
 	if (sh->sh_link != symtab_idx)
-		return fail(err, err_len, -EINVAL,
-			    "corrupt ELF: relocations refer to another symbol table");
+		return base_err_fail(err, err_len, -EINVAL,
+				     "corrupt ELF: relocations refer to another symbol table");
 	if (sh->sh_info >= eh->e_shnum)
-		return fail(err, err_len, -EINVAL,
-			    "corrupt ELF: relocations for a section past the table");
+		return base_err_fail(err, err_len, -EINVAL,
+				     "corrupt ELF: relocations for a section past the table");
 	n = sh->sh_size / sizeof(Elf64_Rel);
 	for (size_t i = 0; i < n; i++) {
 		Elf64_Rel rel;
 
 		memcpy(&rel, base + sh->sh_offset + i * sizeof(rel), sizeof(rel));
 		if (ELF64_R_SYM(rel.r_info) >= nsyms)
-			return fail(err, err_len, -EINVAL,
-				    "corrupt ELF: relocation names symbol %llu of %zu",
-				    (unsigned long long)ELF64_R_SYM(rel.r_info), nsyms);
+			return base_err_fail(err, err_len, -EINVAL,
+					     "corrupt ELF: relocation names symbol %llu of %zu",
+					     (unsigned long long)ELF64_R_SYM(rel.r_info), nsyms);
 	}
 	return 0;
 }
@@ -193,20 +184,21 @@ static int check_btf(const char *base, const Elf64_Shdr *sh, char *err, size_t e
 	uint32_t n;
 
 	if (sh->sh_type == SHT_NOBITS || sh->sh_size == 0 || sh->sh_size > UINT32_MAX)
-		return fail(err, err_len, -EINVAL,
-			    "malformed BTF: empty or oversized .BTF section");
+		return base_err_fail(err, err_len, -EINVAL,
+				     "malformed BTF: empty or oversized .BTF section");
 	btf = btf__new(base + sh->sh_offset, (uint32_t)sh->sh_size);
 	if (!btf)
-		return fail(err, err_len, -EINVAL,
-			    "malformed BTF: the .BTF section does not parse");
+		return base_err_fail(err, err_len, -EINVAL,
+				     "malformed BTF: the .BTF section does not parse");
 	n = btf__type_cnt(btf);
 	for (uint32_t id = 1; id < n; id++) {
 		if (check_btf_type(btf, id)) {
 			btf__free(btf);
-			return fail(err, err_len, -EINVAL,
-				    "malformed BTF: type %u refers to a type or name that does not "
-				    "exist",
-				    id);
+			return base_err_fail(
+				err, err_len, -EINVAL,
+				"malformed BTF: type %u refers to a type or name that does not "
+				"exist",
+				id);
 		}
 	}
 	btf__free(btf);
@@ -224,49 +216,53 @@ int bpf_elf_check(const void *buf, size_t size, struct bpf_elf_info *info, char 
 
 	memset(info, 0, sizeof(*info));
 	if (!buf || size < EI_NIDENT || memcmp(base, ELFMAG, SELFMAG) != 0)
-		return fail(err, err_len, -EINVAL, "not an ELF file");
+		return base_err_fail(err, err_len, -EINVAL, "not an ELF file");
 	if (size < sizeof(eh))
-		return fail(err, err_len, -EINVAL, "corrupt ELF: truncated header");
+		return base_err_fail(err, err_len, -EINVAL, "corrupt ELF: truncated header");
 	memcpy(&eh, base, sizeof(eh));
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB)
-		return fail(err, err_len, -EINVAL, "not a 64-bit little-endian ELF file");
+		return base_err_fail(err, err_len, -EINVAL, "not a 64-bit little-endian ELF file");
 	if (eh.e_machine != EM_BPF)
-		return fail(err, err_len, -EINVAL,
-			    "not a BPF object (ELF machine %u): build it with clang -target bpf",
-			    eh.e_machine);
+		return base_err_fail(
+			err, err_len, -EINVAL,
+			"not a BPF object (ELF machine %u): build it with clang -target bpf",
+			eh.e_machine);
 	if (eh.e_type != ET_REL)
-		return fail(err, err_len, -EINVAL,
-			    "not a relocatable BPF object (ELF type %u): build it with clang -c",
-			    eh.e_type);
+		return base_err_fail(
+			err, err_len, -EINVAL,
+			"not a relocatable BPF object (ELF type %u): build it with clang -c",
+			eh.e_type);
 	if (eh.e_shnum == 0 || eh.e_shentsize != sizeof(Elf64_Shdr))
-		return fail(err, err_len, -EINVAL, "corrupt ELF: no usable section table");
+		return base_err_fail(err, err_len, -EINVAL, "corrupt ELF: no usable section table");
 	if (eh.e_shnum > BPF_ELF_MAX_SECTIONS)
-		return fail(err, err_len, -E2BIG, "ELF has too many sections (%u, max %u)",
-			    eh.e_shnum, BPF_ELF_MAX_SECTIONS);
+		return base_err_fail(err, err_len, -E2BIG, "ELF has too many sections (%u, max %u)",
+				     eh.e_shnum, BPF_ELF_MAX_SECTIONS);
 	if (!in_bounds(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), size))
-		return fail(err, err_len, -EINVAL, "corrupt ELF: section table past the end");
+		return base_err_fail(err, err_len, -EINVAL,
+				     "corrupt ELF: section table past the end");
 	if (eh.e_shstrndx == SHN_UNDEF || eh.e_shstrndx >= eh.e_shnum)
-		return fail(err, err_len, -EINVAL, "corrupt ELF: no section name table");
+		return base_err_fail(err, err_len, -EINVAL, "corrupt ELF: no section name table");
 
 	for (size_t i = 1; i < eh.e_shnum; i++) {
 		Elf64_Shdr sh;
 
 		shdr_at(base, &eh, i, &sh);
 		if (sh.sh_type != SHT_NOBITS && !in_bounds(sh.sh_offset, sh.sh_size, size))
-			return fail(err, err_len, -EINVAL, "corrupt ELF: section %zu past the end",
-				    i);
+			return base_err_fail(err, err_len, -EINVAL,
+					     "corrupt ELF: section %zu past the end", i);
 		if (sh.sh_type == SHT_SYMTAB) {
 			if (symtab_idx)
-				return fail(err, err_len, -EINVAL,
-					    "corrupt ELF: more than one symbol table");
+				return base_err_fail(err, err_len, -EINVAL,
+						     "corrupt ELF: more than one symbol table");
 			symtab_idx = i;
 		}
 	}
 	shdr_at(base, &eh, eh.e_shstrndx, &names);
 	if (names.sh_type != SHT_STRTAB || names.sh_size == 0)
-		return fail(err, err_len, -EINVAL, "corrupt ELF: bad section name table");
+		return base_err_fail(err, err_len, -EINVAL, "corrupt ELF: bad section name table");
 	if (!symtab_idx)
-		return fail(err, err_len, -EINVAL, "ELF has no symbol table: was it stripped?");
+		return base_err_fail(err, err_len, -EINVAL,
+				     "ELF has no symbol table: was it stripped?");
 
 	for (size_t i = 1; i < eh.e_shnum; i++) {
 		Elf64_Shdr sh;
@@ -274,8 +270,8 @@ int bpf_elf_check(const void *buf, size_t size, struct bpf_elf_info *info, char 
 
 		shdr_at(base, &eh, i, &sh);
 		if (!string_ok(base, names.sh_offset, names.sh_size, sh.sh_name))
-			return fail(err, err_len, -EINVAL,
-				    "corrupt ELF: section %zu has a bad name", i);
+			return base_err_fail(err, err_len, -EINVAL,
+					     "corrupt ELF: section %zu has a bad name", i);
 		name = base + names.sh_offset + sh.sh_name;
 		if (strcmp(name, ".BTF") == 0) {
 			ret = check_btf(base, &sh, err, err_len);
@@ -295,8 +291,9 @@ int bpf_elf_check(const void *buf, size_t size, struct bpf_elf_info *info, char 
 
 		shdr_at(base, &eh, i, &sh);
 		if (sh.sh_type == SHT_RELA)
-			return fail(err, err_len, -EINVAL,
-				    "corrupt ELF: RELA relocations are not used by BPF objects");
+			return base_err_fail(
+				err, err_len, -EINVAL,
+				"corrupt ELF: RELA relocations are not used by BPF objects");
 		if (sh.sh_type != SHT_REL)
 			continue;
 		ret = check_rel(base, &eh, &sh, symtab_idx, nsyms, err, err_len);

@@ -17,19 +17,19 @@
 #include "bpf/gadget.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "bpf/diag.h"
 #include "bpf/elf.h"
@@ -119,7 +119,7 @@ static int set_error(struct bpf_gadget *g, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(g->error, sizeof(g->error), fmt, ap);
+	base_err_setv(g->error, sizeof(g->error), fmt, ap);
 	va_end(ap);
 	base_log_debug("bpf: %s: %s", g->name ? g->name : "gadget", g->error);
 	return err;
@@ -892,56 +892,6 @@ int bpf_gadget_open_mem(const void *elf, size_t size, const struct bpf_gadget_op
 	return 0;
 }
 
-/* Reads a whole file of at most max bytes. */
-static int read_file(const char *path, size_t max, void **ret, size_t *ret_size)
-{
-	struct stat st;
-	size_t len = 0;
-	char *buf;
-	int fd, err = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EISDIR;
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
-		return -E2BIG;
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	*ret = buf;
-	*ret_size = len;
-	return 0;
-}
-
 int bpf_gadget_open_file(const char *path, const struct bpf_gadget_opts *opts,
 			 struct bpf_gadget **ret)
 {
@@ -949,7 +899,7 @@ int bpf_gadget_open_file(const char *path, const struct bpf_gadget_opts *opts,
 	const char *base;
 	char msg[GADGET_ERROR_LEN];
 	size_t size = 0;
-	void *elf = NULL;
+	char *elf = NULL;
 	int err;
 
 	if (!path || !ret)
@@ -961,7 +911,9 @@ int bpf_gadget_open_file(const char *path, const struct bpf_gadget_opts *opts,
 	base = base ? base + 1 : path;
 	if (!opt_name(&o))
 		o.name = base;
-	err = read_file(path, BPF_GADGET_MAX_ELF_BYTES, &elf, &size);
+	err = base_file_read(path, BPF_GADGET_MAX_ELF_BYTES, &elf, &size);
+	if (err == -EFBIG)
+		err = -E2BIG; /* what bpf_gadget_open_mem() says of too large an ELF */
 	if (err) {
 		if (err == -E2BIG)
 			snprintf(msg, sizeof(msg), "%s: ELF is too large (at most %u bytes)", path,

@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,25 +18,11 @@
 #include <bpf/btf.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 
 #define PARAM_MAX_CHAIN 32
 /* Longest text a param value may have: strings are bounded by their array. */
 #define PARAM_MAX_TEXT 4096
-
-static int fail(char *err, size_t err_len, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t err_len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 static const char *name_of(const struct btf *btf, const struct btf_type *t)
 {
@@ -313,18 +298,19 @@ static int parse_int(const struct bpf_param_desc *d, bool is_signed, const char 
 	int r = parse_number(text, is_signed, &mag, &neg);
 
 	if (r == -EINVAL)
-		return fail(err, err_len, -EINVAL,
-			    "invalid value '%.64s' for param '%s' (expected %s)", text, name,
-			    is_signed ? "an integer" : "an unsigned integer");
+		return base_err_fail(err, err_len, -EINVAL,
+				     "invalid value '%.64s' for param '%s' (expected %s)", text,
+				     name, is_signed ? "an integer" : "an unsigned integer");
 	if (is_signed) {
 		uint64_t max_pos = (UINT64_C(1) << (bits - 1)) - 1;
 
 		if (r == 0 && ((!neg && mag > max_pos) || (neg && mag > max_pos + 1)))
 			r = -ERANGE;
 		if (r)
-			return fail(err, err_len, -ERANGE,
-				    "value '%.64s' for param '%s' is out of range (%lld to %lld)",
-				    text, name, -(long long)max_pos - 1, (long long)max_pos);
+			return base_err_fail(
+				err, err_len, -ERANGE,
+				"value '%.64s' for param '%s' is out of range (%lld to %lld)", text,
+				name, -(long long)max_pos - 1, (long long)max_pos);
 		*ret = neg ? (uint64_t)0 - mag : mag;
 	} else {
 		uint64_t max = bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
@@ -332,9 +318,10 @@ static int parse_int(const struct bpf_param_desc *d, bool is_signed, const char 
 		if (r == 0 && mag > max)
 			r = -ERANGE;
 		if (r)
-			return fail(err, err_len, -ERANGE,
-				    "value '%.64s' for param '%s' is out of range (0 to %llu)",
-				    text, name, (unsigned long long)max);
+			return base_err_fail(
+				err, err_len, -ERANGE,
+				"value '%.64s' for param '%s' is out of range (0 to %llu)", text,
+				name, (unsigned long long)max);
 		*ret = mag;
 	}
 	return 0;
@@ -355,8 +342,9 @@ static int parse_bool(const char *name, const char *text, uint64_t *ret, char *e
 			return 0;
 		}
 	}
-	return fail(err, err_len, -EINVAL,
-		    "invalid value '%.64s' for param '%s' (expected true or false)", text, name);
+	return base_err_fail(err, err_len, -EINVAL,
+			     "invalid value '%.64s' for param '%s' (expected true or false)", text,
+			     name);
 }
 
 static int parse_enum(const struct bpf_param_desc *d, const char *name, const char *text,
@@ -390,9 +378,9 @@ static int parse_enum(const struct bpf_param_desc *d, const char *name, const ch
 			break;
 		}
 	}
-	r = fail(err, err_len, -EINVAL,
-		 "invalid value '%.64s' for param '%s' (expected one of: %s)", text, name,
-		 names.data ? names.data : "a number");
+	r = base_err_fail(err, err_len, -EINVAL,
+			  "invalid value '%.64s' for param '%s' (expected one of: %s)", text, name,
+			  names.data ? names.data : "a number");
 	base_buf_done(&names);
 	return r;
 }
@@ -405,21 +393,21 @@ int bpf_param_parse(const struct bpf_param_desc *d, const char *name, const char
 	int r;
 
 	if (!text)
-		return fail(err, err_len, -EINVAL, "no value for param '%s'", name);
+		return base_err_fail(err, err_len, -EINVAL, "no value for param '%s'", name);
 	len = strnlen(text, PARAM_MAX_TEXT + 1);
 	if (d->type == BPF_GADGET_PARAM_STRING) {
 		if (len >= d->size)
-			return fail(err, err_len, -ERANGE,
-				    "value for param '%s' is too long (at most %u bytes)", name,
-				    d->size - 1);
+			return base_err_fail(err, err_len, -ERANGE,
+					     "value for param '%s' is too long (at most %u bytes)",
+					     name, d->size - 1);
 		memset(out, 0, d->size);
 		memcpy(out, text, len);
 		return 0;
 	}
 	if (len == 0 || len > 64 || isspace((unsigned char)text[0]) ||
 	    isspace((unsigned char)text[len - 1]))
-		return fail(err, err_len, -EINVAL, "invalid value '%.64s' for param '%s'", text,
-			    name);
+		return base_err_fail(err, err_len, -EINVAL, "invalid value '%.64s' for param '%s'",
+				     text, name);
 	switch (d->type) {
 	case BPF_GADGET_PARAM_BOOL:
 		r = parse_bool(name, text, &v, err, err_len);

@@ -23,6 +23,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "k8s/client.h"
 
 #define CACHE_MAP_MIN	 64
@@ -94,14 +95,6 @@ struct cache_draft {
 	size_t n_containers;
 	bool host_network;
 };
-
-static uint64_t cache_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* --- hash maps ------------------------------------------------------------ */
 
@@ -678,7 +671,7 @@ static int cache_on_event(void *userdata, enum k8s_watch_type type, json_t *j)
 	if (r < 0 || !o)
 		return r;
 	if (type == K8S_WATCH_DELETED)
-		atomic_store(&o->deleted_at_ms, cache_now_ms());
+		atomic_store(&o->deleted_at_ms, base_time_mono_ms());
 	pthread_rwlock_wrlock(&c->lock);
 	r = cache_replace(c, o, &old);
 	pthread_rwlock_unlock(&c->lock);
@@ -743,7 +736,7 @@ static int cache_list_end(void *userdata, const char *rv, int err)
 	struct k8s_cache *c = userdata;
 	struct cache_change *changes = NULL;
 	size_t n = 0, cap = c->by_key.n + c->staging.n;
-	uint64_t now = cache_now_ms();
+	uint64_t now = base_time_mono_ms();
 
 	if (err < 0) {
 		cache_map_done(&c->staging, true);
@@ -805,7 +798,7 @@ static void cache_tick(void *userdata)
 	struct k8s_cache *c = userdata;
 	struct k8s_cache_obj **gone;
 	size_t n = 0, cap;
-	uint64_t now = cache_now_ms();
+	uint64_t now = base_time_mono_ms();
 
 	if (!c->n_deleted) /* only this thread writes it */
 		return;
@@ -975,13 +968,7 @@ int k8s_cache_wait_synced(struct k8s_cache *c, unsigned int timeout_ms, char *er
 	struct timespec end;
 	int r = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
+	base_time_mono_deadline(timeout_ms, &end);
 	pthread_mutex_lock(&c->sync_lock);
 	while (!c->synced && !cache_err_final(c->last_err)) {
 		if (pthread_cond_timedwait(&c->sync_cond, &c->sync_lock, &end) == ETIMEDOUT)

@@ -21,11 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/buf.h"
 #include "base/curl.h"
+#include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "k8s/config.h"
 
 #ifndef IG_VERSION
@@ -52,22 +53,8 @@ struct client_xfer {
 	const struct k8s_client_stream_opts *stream;
 	int stream_err;
 	bool is_error_reply;
-	struct timespec last_data;
+	uint64_t last_data_ms; /* base_time_mono_ms() of the last bytes of a stream */
 };
-
-static void client_setf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void client_setf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void client_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userptr)
 {
@@ -254,10 +241,10 @@ static int client_http_error(long code, const struct base_buf *body, const char 
 	if (r == 0)
 		r = -EPROTO;
 	if (msg && *msg && strcmp(msg, client_reason(code)))
-		client_setf(err, errlen, "%s: %ld %s: %.300s", what, code, client_reason(code),
-			    msg);
+		base_err_set(err, errlen, "%s: %ld %s: %.300s", what, code, client_reason(code),
+			     msg);
 	else
-		client_setf(err, errlen, "%s: %ld %s", what, code, client_reason(code));
+		base_err_set(err, errlen, "%s: %ld %s", what, code, client_reason(code));
 	base_log_debug("k8s: %s: HTTP %ld: %.*s", what, code,
 		       (int)(body->len < 1024 ? body->len : 1024), body->data ? body->data : "");
 	json_decref(st);
@@ -304,8 +291,8 @@ static int client_transport_error(struct k8s_client *c, CURLcode rc, const char 
 {
 	int r = client_curl_errno(rc);
 
-	client_setf(err, errlen, "%s: %s: %s", what, k8s_config_server(c->cfg),
-		    errbuf && *errbuf ? errbuf : curl_easy_strerror(rc));
+	base_err_set(err, errlen, "%s: %s: %s", what, k8s_config_server(c->cfg),
+		     errbuf && *errbuf ? errbuf : curl_easy_strerror(rc));
 	base_log_debug("k8s: %s: curl error %d: %s", what, rc, errbuf ? errbuf : "");
 	return r;
 }
@@ -318,7 +305,7 @@ static size_t client_write(char *data, size_t size, size_t nmemb, void *userdata
 	if (x->stream) {
 		long code = 0;
 
-		clock_gettime(CLOCK_MONOTONIC, &x->last_data);
+		x->last_data_ms = base_time_mono_ms();
 		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
 		if (code >= 200 && code < 300) {
 			int r = x->stream->on_data(x->stream->userdata, data, n);
@@ -487,7 +474,7 @@ static int client_perform(struct k8s_client *c, CURL *h, const char *method, con
 		x->too_big = false;
 		r = client_setup(c, h, method, path, body ? ctype : NULL, &headers, errbuf);
 		if (r < 0) {
-			client_setf(err, errlen, "%s: %s", what, strerror(-r));
+			base_err_set(err, errlen, "%s: %s", what, strerror(-r));
 			return r;
 		}
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
@@ -500,8 +487,8 @@ static int client_perform(struct k8s_client *c, CURL *h, const char *method, con
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 		curl_slist_free_all(headers);
 		if (x->too_big) {
-			client_setf(err, errlen, "%s: reply over %u bytes", what,
-				    K8S_CLIENT_MAX_BODY);
+			base_err_set(err, errlen, "%s: reply over %u bytes", what,
+				     K8S_CLIENT_MAX_BODY);
 			return -E2BIG;
 		}
 		if (rc != CURLE_OK)
@@ -526,8 +513,8 @@ static int client_reply_json(const struct client_xfer *x, const char *what, json
 		return 0;
 	j = json_loadb(x->body.data, x->body.len, 0, &jerr);
 	if (!j || !json_is_object(j)) {
-		client_setf(err, errlen, "%s: reply is not a JSON object%s%s", what, j ? "" : ": ",
-			    j ? "" : jerr.text);
+		base_err_set(err, errlen, "%s: reply is not a JSON object%s%s", what, j ? "" : ": ",
+			     j ? "" : jerr.text);
 		json_decref(j);
 		return -EBADMSG;
 	}
@@ -647,8 +634,8 @@ int k8s_client_list(struct k8s_client *c, const char *path, const struct k8s_cli
 		int code;
 
 		if (page >= K8S_CLIENT_MAX_PAGES) {
-			client_setf(err, errlen, "%s: more than %u pages", what,
-				    K8S_CLIENT_MAX_PAGES);
+			base_err_set(err, errlen, "%s: more than %u pages", what,
+				     K8S_CLIENT_MAX_PAGES);
 			r = -E2BIG;
 			goto out;
 		}
@@ -668,7 +655,7 @@ int k8s_client_list(struct k8s_client *c, const char *path, const struct k8s_cli
 		if (!r && cont)
 			r = k8s_client_add_query(url, K8S_CLIENT_MAX_URL + 1, "continue", cont);
 		if (r < 0) {
-			client_setf(err, errlen, "%s: request too long", what);
+			base_err_set(err, errlen, "%s: request too long", what);
 			goto out;
 		}
 		base_log_debug("k8s: list page %lu: GET %.300s", page + 1, url);
@@ -688,7 +675,7 @@ int k8s_client_list(struct k8s_client *c, const char *path, const struct k8s_cli
 		meta = json_object_get(reply, "metadata");
 		if (!reply || !(json_is_array(items) || json_is_null(items) || !items) ||
 		    (meta && !json_is_object(meta))) {
-			client_setf(err, errlen, "%s: reply is not a list", what);
+			base_err_set(err, errlen, "%s: reply is not a list", what);
 			json_decref(reply);
 			r = -EBADMSG;
 			goto out;
@@ -731,14 +718,6 @@ out:
 	return r;
 }
 
-static double client_elapsed_s(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - since->tv_sec) + (now.tv_nsec - since->tv_nsec) / 1e9;
-}
-
 int k8s_client_stream(struct k8s_client *c, const char *path,
 		      const struct k8s_client_stream_opts *opts, char *err, size_t errlen)
 {
@@ -760,19 +739,19 @@ int k8s_client_stream(struct k8s_client *c, const char *path,
 	}
 	r = client_setup(c, x.h, "GET", path, NULL, &headers, errbuf);
 	if (r < 0) {
-		client_setf(err, errlen, "%s: %s", what, strerror(-r));
+		base_err_set(err, errlen, "%s: %s", what, strerror(-r));
 		goto out;
 	}
 	curl_easy_setopt(x.h, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(x.h, CURLOPT_TIMEOUT_MS, 0L);
-	clock_gettime(CLOCK_MONOTONIC, &x.last_data);
+	x.last_data_ms = base_time_mono_ms();
 	curl_multi_add_handle(m, x.h);
 	while (running) {
 		CURLMcode mc = curl_multi_perform(m, &running);
 
 		if (mc != CURLM_OK) {
 			r = -EIO;
-			client_setf(err, errlen, "%s: %s", what, curl_multi_strerror(mc));
+			base_err_set(err, errlen, "%s: %s", what, curl_multi_strerror(mc));
 			goto out_remove;
 		}
 		if (x.stream_err)
@@ -781,13 +760,14 @@ int k8s_client_stream(struct k8s_client *c, const char *path,
 			break;
 		if (opts->cancel && atomic_load(opts->cancel)) {
 			r = -ECANCELED;
-			client_setf(err, errlen, "%s: cancelled", what);
+			base_err_set(err, errlen, "%s: cancelled", what);
 			goto out_remove;
 		}
-		if (opts->idle_timeout_s && client_elapsed_s(&x.last_data) > opts->idle_timeout_s) {
+		if (opts->idle_timeout_s &&
+		    base_time_mono_ms() - x.last_data_ms > (uint64_t)opts->idle_timeout_s * 1000) {
 			r = -ETIMEDOUT;
-			client_setf(err, errlen, "%s: no data for %u s", what,
-				    opts->idle_timeout_s);
+			base_err_set(err, errlen, "%s: no data for %u s", what,
+				     opts->idle_timeout_s);
 			goto out_remove;
 		}
 		curl_multi_poll(m, NULL, 0, CLIENT_STREAM_POLL_MS, NULL);

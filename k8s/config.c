@@ -11,20 +11,21 @@
 #include "k8s/config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 #include <yaml.h>
 
+#include "base/b64.h"
 #include "base/buf.h"
+#include "base/err.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "base/yaml.h"
 
 struct cfg_cluster {
 	char *name;
@@ -94,52 +95,17 @@ struct k8s_config {
 	char *token;
 	char *token_file;
 	unsigned int token_recheck_s;
-	struct timespec token_checked; /* CLOCK_MONOTONIC of the last stat() */
+	uint64_t token_checked_ms; /* base_time_mono_ms() of the last stat() */
 	struct stat token_st;
 	bool token_force;
 };
 
-/* The file being parsed, for messages. */
+/* The file being parsed; its name is in messages, its directory resolves relative paths. */
 struct cfg_parser {
 	const char *file;
 	char *dir;
-	yaml_document_t doc;
-	char *err;
-	size_t errlen;
+	struct base_yaml y;
 };
-
-static void cfg_setf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void cfg_setf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static int cfg_fail(struct cfg_parser *p, const yaml_node_t *n, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int cfg_fail(struct cfg_parser *p, const yaml_node_t *n, int r, const char *fmt, ...)
-{
-	char what[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	if (n)
-		cfg_setf(p->err, p->errlen, "%s:%zu: %s", p->file, (size_t)n->start_mark.line + 1,
-			 what);
-	else
-		cfg_setf(p->err, p->errlen, "%s: %s", p->file, what);
-	return r;
-}
 
 static char *cfg_dirname(const char *path)
 {
@@ -166,137 +132,22 @@ static char *cfg_resolve_path(const char *dir, const char *path)
 	return out;
 }
 
-/*
- * Reads a whole regular file of at most max bytes, NUL-terminated.  The
- * size is checked on the descriptor and again while reading, for files that
- * grow or lie about their size (/proc, FIFOs).
- */
+/* base_file_read() with this module's code for a file over its maximum (config.h). */
 static int cfg_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 {
-	struct base_buf b = BASE_BUF_INIT(max);
-	struct stat st;
-	char chunk[4096];
-	int fd, r = 0;
+	int r = base_file_read(path, max, ret, ret_len);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-		goto out;
-	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-		r = -E2BIG;
-		goto out;
-	}
-	r = base_buf_reserve(&b, 0);
-	while (r == 0) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		r = base_buf_append(&b, chunk, (size_t)n);
-	}
-	if (r == 0) {
-		*ret_len = b.len;
-		*ret = base_buf_take(&b);
-	}
-out:
-	base_buf_done(&b);
-	close(fd);
-	return r;
-}
-
-static int cfg_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard base64 with padding; whitespace (line breaks) is skipped. */
-static int cfg_b64_decode(const char *in, size_t len, char **ret, size_t *ret_len)
-{
-	char *out = malloc(len / 4 * 3 + 4);
-	uint32_t acc = 0;
-	size_t n = 0, bits = 0, pad = 0;
-
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = in[i];
-		int v;
-
-		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-			continue;
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		v = cfg_b64_value(c);
-		if (v < 0 || pad) {
-			free(out);
-			return -EINVAL;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	/* leftover bits must be padding zeros, and padding must fill the quantum */
-	if (bits >= 6 || (acc & ((1u << bits) - 1)) || pad > 2 || (pad && (bits / 2 != pad))) {
-		free(out);
-		return -EINVAL;
-	}
-	out[n] = '\0';
-	*ret = out;
-	*ret_len = n;
-	return 0;
-}
-
-static yaml_node_t *cfg_node(struct cfg_parser *p, int idx)
-{
-	return yaml_document_get_node(&p->doc, idx);
-}
-
-static bool cfg_is_null(const yaml_node_t *n)
-{
-	const char *v;
-
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	v = (const char *)n->data.scalar.value;
-	return !*v || !strcmp(v, "null") || !strcmp(v, "~");
+	return r == -EFBIG ? -E2BIG : r;
 }
 
 /* A scalar's text, or NULL (and an error) if the node is not a scalar. */
 static const char *cfg_scalar(struct cfg_parser *p, const yaml_node_t *n, const char *what)
 {
-	if (n->type != YAML_SCALAR_NODE) {
-		cfg_fail(p, n, -EINVAL, "%s: expected a string", what);
-		return NULL;
-	}
-	return (const char *)n->data.scalar.value;
+	const char *v = base_yaml_text(n);
+
+	if (!v)
+		base_yaml_fail(&p->y, n, -EINVAL, "%s: expected a string", what);
+	return v;
 }
 
 static int cfg_dup_scalar(struct cfg_parser *p, const yaml_node_t *n, const char *what, char **ret)
@@ -304,7 +155,7 @@ static int cfg_dup_scalar(struct cfg_parser *p, const yaml_node_t *n, const char
 	const char *v;
 	char *d;
 
-	if (cfg_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
 	v = cfg_scalar(p, n, what);
 	if (!v)
@@ -321,17 +172,14 @@ static int cfg_bool(struct cfg_parser *p, const yaml_node_t *n, const char *what
 {
 	const char *v;
 
-	if (cfg_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
 	v = cfg_scalar(p, n, what);
 	if (!v)
 		return -EINVAL;
-	if (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE"))
-		*ret = true;
-	else if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "FALSE"))
-		*ret = false;
-	else
-		return cfg_fail(p, n, -EINVAL, "%s: expected true or false, got \"%s\"", what, v);
+	if (base_yaml_bool(n, ret) < 0)
+		return base_yaml_fail(&p->y, n, -EINVAL, "%s: expected true or false, got \"%s\"",
+				      what, v);
 	return 0;
 }
 
@@ -339,22 +187,27 @@ static int cfg_b64(struct cfg_parser *p, const yaml_node_t *n, const char *what,
 		   size_t *ret_len)
 {
 	const char *v;
+	char why[64];
 	size_t len;
 	int r;
 
-	if (cfg_is_null(n))
+	if (base_yaml_is_null(n))
 		return 0;
 	v = cfg_scalar(p, n, what);
 	if (!v)
 		return -EINVAL;
 	len = n->data.scalar.length;
 	if (len / 4 * 3 > K8S_CONFIG_MAX_PEM_BYTES)
-		return cfg_fail(p, n, -E2BIG, "%s: over %u bytes", what, K8S_CONFIG_MAX_PEM_BYTES);
+		return base_yaml_fail(&p->y, n, -E2BIG, "%s: over %u bytes", what,
+				      K8S_CONFIG_MAX_PEM_BYTES);
 	free(*ret);
 	*ret = NULL;
-	r = cfg_b64_decode(v, len, ret, ret_len);
-	if (r == -EINVAL)
-		return cfg_fail(p, n, r, "%s: invalid base64", what);
+	r = base_b64_decode(v, len, BASE_B64_SPACE, ret, ret_len, why, sizeof(why));
+	if (r == -EINVAL) {
+		base_log_debug("%s:%zu: %s: %s", p->file, (size_t)n->start_mark.line + 1, what,
+			       why);
+		return base_yaml_fail(&p->y, n, r, "%s: invalid base64", what);
+	}
 	return r;
 }
 
@@ -363,21 +216,20 @@ static bool cfg_is_map(struct cfg_parser *p, const yaml_node_t *n, const char *w
 {
 	if (n->type == YAML_MAPPING_NODE)
 		return true;
-	if (cfg_is_null(n))
+	if (base_yaml_is_null(n))
 		return false;
-	*r = cfg_fail(p, n, -EINVAL, "%s: expected a mapping", what);
+	*r = base_yaml_fail(&p->y, n, -EINVAL, "%s: expected a mapping", what);
 	return false;
 }
 
 static int cfg_parse_cluster(struct cfg_parser *p, const yaml_node_t *m, struct cfg_cluster *c)
 {
+	yaml_node_t *k, *v;
 	int r = 0;
 
 	if (!cfg_is_map(p, m, "cluster", &r))
 		return r;
-	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
-	     pr++) {
-		yaml_node_t *k = cfg_node(p, pr->key), *v = cfg_node(p, pr->value);
+	for (size_t i = 0; base_yaml_pair(&p->y, m, i, &k, &v); i++) {
 		const char *key = cfg_scalar(p, k, "key");
 		char *path = NULL;
 
@@ -421,13 +273,12 @@ static int cfg_parse_path(struct cfg_parser *p, const yaml_node_t *v, const char
 
 static int cfg_parse_user(struct cfg_parser *p, const yaml_node_t *m, struct cfg_user *u)
 {
+	yaml_node_t *k, *v;
 	int r = 0;
 
 	if (!cfg_is_map(p, m, "user", &r))
 		return r;
-	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
-	     pr++) {
-		yaml_node_t *k = cfg_node(p, pr->key), *v = cfg_node(p, pr->value);
+	for (size_t i = 0; base_yaml_pair(&p->y, m, i, &k, &v); i++) {
 		const char *key = cfg_scalar(p, k, "key");
 
 		if (!key)
@@ -445,7 +296,8 @@ static int cfg_parse_user(struct cfg_parser *p, const yaml_node_t *m, struct cfg
 				    &u->cert_data_len);
 		else if (!strcmp(key, "client-key-data"))
 			r = cfg_b64(p, v, "client-key-data", &u->key_data, &u->key_data_len);
-		else if ((!strcmp(key, "exec") || !strcmp(key, "auth-provider")) && !cfg_is_null(v))
+		else if ((!strcmp(key, "exec") || !strcmp(key, "auth-provider")) &&
+			 !base_yaml_is_null(v))
 			u->plugin = !strcmp(key, "exec") ? "exec" : "auth-provider";
 		if (r < 0)
 			return r;
@@ -455,13 +307,12 @@ static int cfg_parse_user(struct cfg_parser *p, const yaml_node_t *m, struct cfg
 
 static int cfg_parse_context(struct cfg_parser *p, const yaml_node_t *m, struct cfg_context *c)
 {
+	yaml_node_t *k, *v;
 	int r = 0;
 
 	if (!cfg_is_map(p, m, "context", &r))
 		return r;
-	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
-	     pr++) {
-		yaml_node_t *k = cfg_node(p, pr->key), *v = cfg_node(p, pr->value);
+	for (size_t i = 0; base_yaml_pair(&p->y, m, i, &k, &v); i++) {
 		const char *key = cfg_scalar(p, k, "key");
 
 		if (!key)
@@ -561,26 +412,26 @@ static int cfg_parse_entry(struct cfg_parser *p, struct cfg_set *s, enum cfg_sec
 {
 	const char *sname = cfg_section_names[sec], *iname = cfg_item_names[sec];
 	const yaml_node_t *name_node = NULL, *body = NULL;
+	yaml_node_t *k, *v;
 	const char *name;
 	void *grown;
 	int r = 0;
 
 	if (item->type != YAML_MAPPING_NODE)
-		return cfg_fail(p, item, -EINVAL, "%s[%zu]: expected a mapping", sname, idx);
-	for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
-	     pr < item->data.mapping.pairs.top; pr++) {
-		yaml_node_t *k = cfg_node(p, pr->key);
+		return base_yaml_fail(&p->y, item, -EINVAL, "%s[%zu]: expected a mapping", sname,
+				      idx);
+	for (size_t i = 0; base_yaml_pair(&p->y, item, i, &k, &v); i++) {
 		const char *key = cfg_scalar(p, k, "key");
 
 		if (!key)
 			return -EINVAL;
 		if (!strcmp(key, "name"))
-			name_node = cfg_node(p, pr->value);
+			name_node = v;
 		else if (!strcmp(key, iname))
-			body = cfg_node(p, pr->value);
+			body = v;
 	}
-	if (!name_node || cfg_is_null(name_node))
-		return cfg_fail(p, item, -EINVAL, "%s[%zu]: no name", sname, idx);
+	if (!name_node || base_yaml_is_null(name_node))
+		return base_yaml_fail(&p->y, item, -EINVAL, "%s[%zu]: no name", sname, idx);
 	name = cfg_scalar(p, name_node, "name");
 	if (!name)
 		return -EINVAL;
@@ -652,16 +503,17 @@ static int cfg_parse_section(struct cfg_parser *p, struct cfg_set *s, enum cfg_s
 	size_t n;
 	int r;
 
-	if (cfg_is_null(seq))
+	if (base_yaml_is_null(seq))
 		return 0;
 	if (seq->type != YAML_SEQUENCE_NODE)
-		return cfg_fail(p, seq, -EINVAL, "%s: expected a list", cfg_section_names[sec]);
-	n = seq->data.sequence.items.top - seq->data.sequence.items.start;
+		return base_yaml_fail(&p->y, seq, -EINVAL, "%s: expected a list",
+				      cfg_section_names[sec]);
+	n = base_yaml_len(seq);
 	if (n > K8S_CONFIG_MAX_ENTRIES)
-		return cfg_fail(p, seq, -E2BIG, "%s: more than %u entries", cfg_section_names[sec],
-				K8S_CONFIG_MAX_ENTRIES);
+		return base_yaml_fail(&p->y, seq, -E2BIG, "%s: more than %u entries",
+				      cfg_section_names[sec], K8S_CONFIG_MAX_ENTRIES);
 	for (size_t i = 0; i < n; i++) {
-		r = cfg_parse_entry(p, s, sec, cfg_node(p, seq->data.sequence.items.start[i]), i);
+		r = cfg_parse_entry(p, s, sec, base_yaml_item(&p->y, seq, i), i);
 		if (r < 0)
 			return r;
 	}
@@ -672,14 +524,14 @@ static int cfg_parse_section(struct cfg_parser *p, struct cfg_set *s, enum cfg_s
 static int cfg_parse_into(struct cfg_set *s, const char *file, const void *buf, size_t len,
 			  char *err, size_t errlen)
 {
-	struct cfg_parser p = {.file = file, .err = err, .errlen = errlen};
-	yaml_parser_t yp;
-	yaml_node_t *root;
+	struct cfg_parser p = {.file = file};
+	struct base_yaml_opts opts = {.max_bytes = K8S_CONFIG_MAX_BYTES};
+	yaml_node_t *root, *k, *v;
 	char **files;
 	int r = 0;
 
 	if (len > K8S_CONFIG_MAX_BYTES) {
-		cfg_setf(err, errlen, "%s: over %u bytes", file, K8S_CONFIG_MAX_BYTES);
+		base_err_set(err, errlen, "%s: over %u bytes", file, K8S_CONFIG_MAX_BYTES);
 		return -E2BIG;
 	}
 	files = reallocarray(s->files, s->n_files + 1, sizeof(*files));
@@ -695,30 +547,16 @@ static int cfg_parse_into(struct cfg_set *s, const char *file, const void *buf, 
 	if (!p.dir)
 		return -ENOMEM;
 
-	if (!yaml_parser_initialize(&yp)) {
-		free(p.dir);
-		return -ENOMEM;
-	}
-	yaml_parser_set_input_string(&yp, buf, len);
-	if (!yaml_parser_load(&yp, &p.doc)) {
-		cfg_setf(err, errlen, "%s:%zu: invalid YAML: %s", file,
-			 (size_t)yp.problem_mark.line + 1, yp.problem ? yp.problem : "parse error");
-		yaml_parser_delete(&yp);
-		free(p.dir);
-		return yp.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
-	}
-	yaml_parser_delete(&yp);
-
-	root = yaml_document_get_root_node(&p.doc);
-	if (!root || cfg_is_null(root))
+	opts.name = p.file;
+	r = base_yaml_load(&p.y, buf, len, &opts, err, errlen);
+	root = base_yaml_root(&p.y);
+	if (r < 0 || !root || base_yaml_is_null(root))
 		goto out; /* an empty file adds nothing, as with kubectl */
 	if (root->type != YAML_MAPPING_NODE) {
-		r = cfg_fail(&p, root, -EINVAL, "expected a mapping at the top");
+		r = base_yaml_fail(&p.y, root, -EINVAL, "expected a mapping at the top");
 		goto out;
 	}
-	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
-	     pr < root->data.mapping.pairs.top; pr++) {
-		yaml_node_t *k = cfg_node(&p, pr->key), *v = cfg_node(&p, pr->value);
+	for (size_t i = 0; base_yaml_pair(&p.y, root, i, &k, &v); i++) {
 		const char *key = cfg_scalar(&p, k, "key");
 
 		if (!key) {
@@ -746,7 +584,7 @@ static int cfg_parse_into(struct cfg_set *s, const char *file, const void *buf, 
 			break;
 	}
 out:
-	yaml_document_delete(&p.doc);
+	base_yaml_done(&p.y);
 	free(p.dir);
 	return r;
 }
@@ -757,8 +595,8 @@ static int cfg_load_file(const char *pem_file, size_t max, const char *what, con
 	int r = cfg_read_file(pem_file, max, ret, ret_len);
 
 	if (r < 0)
-		cfg_setf(err, errlen, "%s: %s %s: %s", owner, what, pem_file,
-			 r == -E2BIG ? "file too large" : strerror(-r));
+		base_err_set(err, errlen, "%s: %s %s: %s", owner, what, pem_file,
+			     r == -E2BIG ? "file too large" : strerror(-r));
 	return r;
 }
 
@@ -792,7 +630,7 @@ static struct k8s_config *cfg_alloc(void)
 		return NULL;
 	pthread_mutex_init(&c->token_lock, NULL);
 	c->token_recheck_s = K8S_CONFIG_TOKEN_RECHECK_S;
-	clock_gettime(CLOCK_MONOTONIC, &c->token_checked);
+	c->token_checked_ms = base_time_mono_ms();
 	return c;
 }
 
@@ -821,30 +659,31 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 	if (!context)
 		context = s->current_context;
 	if (!context) {
-		cfg_setf(err, errlen, "%s: no current-context set and no context given", src);
+		base_err_set(err, errlen, "%s: no current-context set and no context given", src);
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < s->n_contexts; i++)
 		if (!strcmp(s->contexts[i].name, context))
 			ctx = &s->contexts[i];
 	if (!ctx) {
-		cfg_setf(err, errlen, "%s: context \"%s\" not found",
-			 s->current_context_file && context == s->current_context
-				 ? s->current_context_file
-				 : src,
-			 context);
+		base_err_set(err, errlen, "%s: context \"%s\" not found",
+			     s->current_context_file && context == s->current_context
+				     ? s->current_context_file
+				     : src,
+			     context);
 		return -ENOENT;
 	}
 	if (!ctx->cluster) {
-		cfg_setf(err, errlen, "%s: context \"%s\" has no cluster", ctx->file, ctx->name);
+		base_err_set(err, errlen, "%s: context \"%s\" has no cluster", ctx->file,
+			     ctx->name);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < s->n_clusters; i++)
 		if (!strcmp(s->clusters[i].name, ctx->cluster))
 			cl = &s->clusters[i];
 	if (!cl) {
-		cfg_setf(err, errlen, "%s: cluster \"%s\" of context \"%s\" not found", ctx->file,
-			 ctx->cluster, ctx->name);
+		base_err_set(err, errlen, "%s: cluster \"%s\" of context \"%s\" not found",
+			     ctx->file, ctx->cluster, ctx->name);
 		return -ENOENT;
 	}
 	if (ctx->user) {
@@ -852,30 +691,32 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 			if (!strcmp(s->users[i].name, ctx->user))
 				u = &s->users[i];
 		if (!u) {
-			cfg_setf(err, errlen, "%s: user \"%s\" of context \"%s\" not found",
-				 ctx->file, ctx->user, ctx->name);
+			base_err_set(err, errlen, "%s: user \"%s\" of context \"%s\" not found",
+				     ctx->file, ctx->user, ctx->name);
 			return -ENOENT;
 		}
 	}
 	if (!cl->server || !*cl->server) {
-		cfg_setf(err, errlen, "%s: cluster \"%s\": no server", cl->file, cl->name);
+		base_err_set(err, errlen, "%s: cluster \"%s\": no server", cl->file, cl->name);
 		return -EINVAL;
 	}
 	if (strncmp(cl->server, "https://", 8) && strncmp(cl->server, "http://", 7)) {
-		cfg_setf(err, errlen, "%s: cluster \"%s\": server \"%s\" is not an http(s) URL",
-			 cl->file, cl->name, cl->server);
+		base_err_set(err, errlen, "%s: cluster \"%s\": server \"%s\" is not an http(s) URL",
+			     cl->file, cl->name, cl->server);
 		return -EINVAL;
 	}
 	if (cl->insecure && (cl->ca_data || cl->ca_file)) {
-		cfg_setf(err, errlen,
-			 "%s: cluster \"%s\": certificate-authority and insecure-skip-tls-verify "
-			 "are mutually exclusive",
-			 cl->file, cl->name);
+		base_err_set(
+			err, errlen,
+			"%s: cluster \"%s\": certificate-authority and insecure-skip-tls-verify "
+			"are mutually exclusive",
+			cl->file, cl->name);
 		return -EINVAL;
 	}
 	if (u && u->plugin && !u->token && !u->token_file && !u->cert_data && !u->cert_file) {
-		cfg_setf(err, errlen, "%s: user \"%s\": %s credential plugins are not supported",
-			 u->file, u->name, u->plugin);
+		base_err_set(err, errlen,
+			     "%s: user \"%s\": %s credential plugins are not supported", u->file,
+			     u->name, u->plugin);
 		return -EOPNOTSUPP;
 	}
 
@@ -951,9 +792,9 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 				goto fail;
 		}
 		if (!c->cert != !c->key) {
-			cfg_setf(err, errlen, "%s: %s without %s", owner,
-				 c->cert ? "client-certificate" : "client-key",
-				 c->cert ? "client-key" : "client-certificate");
+			base_err_set(err, errlen, "%s: %s without %s", owner,
+				     c->cert ? "client-certificate" : "client-key",
+				     c->cert ? "client-key" : "client-certificate");
 			r = -EINVAL;
 			goto fail;
 		}
@@ -971,8 +812,9 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 			}
 			r = cfg_read_token(c->token_file, &c->token, &c->token_st);
 			if (r < 0) {
-				cfg_setf(err, errlen, "%s: tokenFile %s: %s", owner, u->token_file,
-					 r == -E2BIG ? "file too large" : strerror(-r));
+				base_err_set(err, errlen, "%s: tokenFile %s: %s", owner,
+					     u->token_file,
+					     r == -E2BIG ? "file too large" : strerror(-r));
 				goto fail;
 			}
 		}
@@ -1008,8 +850,8 @@ static int cfg_add_file(struct cfg_set *s, const char *path, bool must_exist, ch
 	if (r == -ENOENT && !must_exist)
 		return 0;
 	if (r < 0) {
-		cfg_setf(err, errlen, "%s: %s", path,
-			 r == -E2BIG ? "file too large" : strerror(-r));
+		base_err_set(err, errlen, "%s: %s", path,
+			     r == -E2BIG ? "file too large" : strerror(-r));
 		return r;
 	}
 	r = cfg_parse_into(s, path, buf, len, err, errlen);
@@ -1029,9 +871,10 @@ static int cfg_in_cluster(const struct k8s_config_opts *opts, struct k8s_config 
 	int r;
 
 	if (!host || !*host || !port || !*port) {
-		cfg_setf(err, errlen,
-			 "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not "
-			 "set");
+		base_err_set(
+			err, errlen,
+			"in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not "
+			"set");
 		return -ENOENT;
 	}
 	c = cfg_alloc();
@@ -1056,8 +899,8 @@ static int cfg_in_cluster(const struct k8s_config_opts *opts, struct k8s_config 
 	}
 	r = cfg_read_token(c->token_file, &c->token, &c->token_st);
 	if (r < 0) {
-		cfg_setf(err, errlen, "in-cluster: %s: %s", c->token_file,
-			 r == -E2BIG ? "file too large" : strerror(-r));
+		base_err_set(err, errlen, "in-cluster: %s: %s", c->token_file,
+			     r == -E2BIG ? "file too large" : strerror(-r));
 		goto fail;
 	}
 	/* client-go goes on without the CA when ca.crt is missing; so do we */
@@ -1067,8 +910,8 @@ static int cfg_in_cluster(const struct k8s_config_opts *opts, struct k8s_config 
 	}
 	r = cfg_read_file(path, K8S_CONFIG_MAX_PEM_BYTES, &c->ca, &c->ca_len);
 	if (r < 0 && r != -ENOENT) {
-		cfg_setf(err, errlen, "in-cluster: %s: %s", path,
-			 r == -E2BIG ? "file too large" : strerror(-r));
+		base_err_set(err, errlen, "in-cluster: %s: %s", path,
+			     r == -E2BIG ? "file too large" : strerror(-r));
 		free(path);
 		goto fail;
 	}
@@ -1129,8 +972,8 @@ int k8s_config_load(const struct k8s_config_opts *opts, struct k8s_config **ret,
 
 			if (end > p) {
 				if (++n_listed > K8S_CONFIG_MAX_FILES) {
-					cfg_setf(err, errlen, "KUBECONFIG: more than %u files",
-						 K8S_CONFIG_MAX_FILES);
+					base_err_set(err, errlen, "KUBECONFIG: more than %u files",
+						     K8S_CONFIG_MAX_FILES);
 					r = -E2BIG;
 					goto done;
 				}
@@ -1169,9 +1012,9 @@ int k8s_config_load(const struct k8s_config_opts *opts, struct k8s_config **ret,
 		r = cfg_in_cluster(opts, &c, err, errlen);
 		goto done;
 	}
-	cfg_setf(err, errlen, "no kubeconfig found (%s) and not running in a cluster",
-		 getenv("KUBECONFIG") && *getenv("KUBECONFIG") ? "none of $KUBECONFIG exists"
-							       : "no ~/.kube/config");
+	base_err_set(err, errlen, "no kubeconfig found (%s) and not running in a cluster",
+		     getenv("KUBECONFIG") && *getenv("KUBECONFIG") ? "none of $KUBECONFIG exists"
+								   : "no ~/.kube/config");
 	r = -ENOENT;
 done:
 	cfg_set_done(&s);
@@ -1277,15 +1120,14 @@ static bool cfg_stat_changed(const struct stat *a, const struct stat *b)
 /* Called with token_lock held. */
 static void cfg_token_refresh(struct k8s_config *c)
 {
-	struct timespec now;
+	uint64_t now = base_time_mono_ms();
 	struct stat st;
 	char *fresh = NULL;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!c->token_force && now.tv_sec - c->token_checked.tv_sec < (time_t)c->token_recheck_s)
+	if (!c->token_force && now - c->token_checked_ms < (uint64_t)c->token_recheck_s * 1000)
 		return;
 	c->token_force = false;
-	c->token_checked = now;
+	c->token_checked_ms = now;
 	if (stat(c->token_file, &st) < 0 || !cfg_stat_changed(&st, &c->token_st))
 		return;
 	if (cfg_read_token(c->token_file, &fresh, &st) < 0)

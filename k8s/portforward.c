@@ -29,7 +29,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +45,9 @@
 #include <openssl/x509.h>
 
 #include "base/curl.h"
+#include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 
 #define PF_PROTOCOL "v4.channel.k8s.io"
 /* reading from the WebSocket pauses above this, resumes below the second */
@@ -189,20 +190,6 @@ int k8s_portforward_demux_feed(struct k8s_portforward_demux *d, const uint8_t *b
 
 /* --- helpers -------------------------------------------------------------- */
 
-static void pf_set_err(const struct k8s_portforward_opts *opts, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void pf_set_err(const struct k8s_portforward_opts *opts, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!opts->err || !opts->err_size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(opts->err, opts->err_size, fmt, ap);
-	va_end(ap);
-}
-
 /* Publishes the stream's message once; later ones are only logged. */
 static void pf_publish(struct k8s_portforward *pf, int error, const char *msg)
 {
@@ -328,8 +315,8 @@ static int pf_ssl_ctx(struct k8s_portforward *pf, const struct k8s_portforward_o
 		int added = 0;
 
 		if (len > K8S_PORTFORWARD_MAX_PEM) {
-			pf_set_err(opts, "CA bundle too large (max %u bytes)",
-				   K8S_PORTFORWARD_MAX_PEM);
+			base_err_set(opts->err, opts->err_size,
+				     "CA bundle too large (max %u bytes)", K8S_PORTFORWARD_MAX_PEM);
 			goto out;
 		}
 		b = BIO_new_mem_buf(opts->ca_pem, (int)len);
@@ -344,14 +331,15 @@ static int pf_ssl_ctx(struct k8s_portforward *pf, const struct k8s_portforward_o
 		BIO_free(b);
 		b = NULL;
 		if (!added) {
-			pf_set_err(opts, "no certificate in the CA bundle");
+			base_err_set(opts->err, opts->err_size, "no certificate in the CA bundle");
 			goto out;
 		}
 	} else {
 		SSL_CTX_set_default_verify_paths(ctx);
 	}
 	if (!!opts->client_cert_pem != !!opts->client_key_pem) {
-		pf_set_err(opts, "a client certificate needs its key and the other way round");
+		base_err_set(opts->err, opts->err_size,
+			     "a client certificate needs its key and the other way round");
 		goto out;
 	}
 	if (opts->client_cert_pem) {
@@ -362,14 +350,15 @@ static int pf_ssl_ctx(struct k8s_portforward *pf, const struct k8s_portforward_o
 			    K8S_PORTFORWARD_MAX_PEM ||
 		    strnlen(opts->client_key_pem, K8S_PORTFORWARD_MAX_PEM + 1) >
 			    K8S_PORTFORWARD_MAX_PEM) {
-			pf_set_err(opts, "client certificate or key too large");
+			base_err_set(opts->err, opts->err_size,
+				     "client certificate or key too large");
 			goto out;
 		}
 		b = BIO_new_mem_buf(opts->client_cert_pem, -1);
 		x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 		if (!x || SSL_CTX_use_certificate(ctx, x) != 1) {
 			X509_free(x);
-			pf_set_err(opts, "bad client certificate");
+			base_err_set(opts->err, opts->err_size, "bad client certificate");
 			goto out;
 		}
 		X509_free(x);
@@ -384,7 +373,8 @@ static int pf_ssl_ctx(struct k8s_portforward *pf, const struct k8s_portforward_o
 		if (!k || SSL_CTX_use_PrivateKey(ctx, k) != 1 ||
 		    SSL_CTX_check_private_key(ctx) != 1) {
 			EVP_PKEY_free(k);
-			pf_set_err(opts, "bad client key, or it does not match the certificate");
+			base_err_set(opts->err, opts->err_size,
+				     "bad client key, or it does not match the certificate");
 			goto out;
 		}
 		EVP_PKEY_free(k);
@@ -980,13 +970,7 @@ static int pf_wait(struct k8s_portforward *pf, int timeout_ms)
 	struct timespec deadline;
 	int r = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	base_time_mono_deadline(timeout_ms > 0 ? (uint64_t)timeout_ms : 0, &deadline);
 	pthread_mutex_lock(&pf_g.lock);
 	while (pf->phase < PF_OPEN && r != ETIMEDOUT)
 		r = pthread_cond_timedwait(&pf_g.cond, &pf_g.lock, &deadline);
@@ -1020,17 +1004,18 @@ int k8s_portforward_open(const struct k8s_portforward_opts *opts, int *ret_fd,
 		return -ENOMEM;
 	pf->user_fd = pf->our_fd = -1;
 	if (pf_parse_server(pf, opts->server) < 0) {
-		pf_set_err(opts, "bad API server URL (want https://host[:port])");
+		base_err_set(opts->err, opts->err_size,
+			     "bad API server URL (want https://host[:port])");
 		r = -EINVAL;
 		goto fail;
 	}
 	if (!pf_name_ok(opts->namespace_) || !pf_name_ok(opts->pod)) {
-		pf_set_err(opts, "bad namespace or pod name");
+		base_err_set(opts->err, opts->err_size, "bad namespace or pod name");
 		r = -EINVAL;
 		goto fail;
 	}
 	if (!opts->port) {
-		pf_set_err(opts, "port 0");
+		base_err_set(opts->err, opts->err_size, "port 0");
 		r = -EINVAL;
 		goto fail;
 	}
@@ -1041,7 +1026,7 @@ int k8s_portforward_open(const struct k8s_portforward_opts *opts, int *ret_fd,
 	snprintf(pf->url, sizeof(pf->url), "https://%s%s", pf->host_header, pf->path);
 	if (opts->token && *opts->token) {
 		if (!pf_header_value_ok(opts->token, K8S_PORTFORWARD_MAX_TOKEN)) {
-			pf_set_err(opts, "bad bearer token");
+			base_err_set(opts->err, opts->err_size, "bad bearer token");
 			r = -EINVAL;
 			goto fail;
 		}
@@ -1063,7 +1048,7 @@ int k8s_portforward_open(const struct k8s_portforward_opts *opts, int *ret_fd,
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = -errno;
-		pf_set_err(opts, "socketpair: %s", strerror(-r));
+		base_err_set(opts->err, opts->err_size, "socketpair: %s", strerror(-r));
 		goto fail;
 	}
 	pf->user_fd = sv[0];
@@ -1079,7 +1064,7 @@ int k8s_portforward_open(const struct k8s_portforward_opts *opts, int *ret_fd,
 		pf_g.users++;
 	pthread_mutex_unlock(&pf_g.life);
 	if (r < 0) {
-		pf_set_err(opts, "cannot start the libwebsockets service");
+		base_err_set(opts->err, opts->err_size, "cannot start the libwebsockets service");
 		goto fail;
 	}
 	pthread_mutex_lock(&pf_g.lock);
@@ -1096,7 +1081,7 @@ int k8s_portforward_open(const struct k8s_portforward_opts *opts, int *ret_fd,
 	if (r < 0) {
 		if (pf->http_status && pf->http_status != 101 && pf->http_status != 401)
 			pf_fetch_status(pf, opts, timeout);
-		pf_set_err(opts, "%s", pf->hs_msg);
+		base_err_set(opts->err, opts->err_size, "%s", pf->hs_msg);
 		k8s_portforward_free(pf);
 		return r;
 	}

@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "k8s/client.h"
 
 #define WATCH_ERRLEN 512
@@ -60,7 +62,7 @@ struct k8s_watch {
 	bool gone;	/* this stream said 410 */
 	unsigned int seed;
 	struct k8s_watch_decoder *decoder; /* of the open stream */
-	time_t last_tick;
+	uint64_t last_tick;		   /* second of the monotonic clock */
 	char errmsg[WATCH_ERRLEN];
 };
 
@@ -135,7 +137,7 @@ static int decoder_fail(struct k8s_watch_decoder *d, int err, const char *fmt, .
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(d->errmsg, sizeof(d->errmsg), fmt, ap);
+	base_err_setv(d->errmsg, sizeof(d->errmsg), fmt, ap);
 	va_end(ap);
 	d->err = err;
 	return err;
@@ -369,28 +371,17 @@ void k8s_watch_get_stats(struct k8s_watch *w, struct k8s_watch_stats *ret)
 /* Sleeps ms unless stopped first; the tick handler keeps running meanwhile. */
 static void watch_sleep(struct k8s_watch *w, unsigned int ms)
 {
-	struct timespec end, now;
+	uint64_t end = base_time_mono_ms() + ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += ms / 1000;
-	end.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&w->lock);
 	while (!atomic_load(&w->stop)) {
+		uint64_t now = base_time_mono_ms();
 		struct timespec step;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec ||
-		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+		if (now >= end)
 			break;
-		step = now;
-		step.tv_sec += 1;
-		if (step.tv_sec > end.tv_sec ||
-		    (step.tv_sec == end.tv_sec && step.tv_nsec > end.tv_nsec))
-			step = end;
+		/* wake at least once a second for the tick handler */
+		base_time_mono_deadline(end - now < 1000 ? end - now : 1000, &step);
 		pthread_cond_timedwait(&w->cond, &w->lock, &step);
 		if (w->h.tick && !atomic_load(&w->stop)) {
 			pthread_mutex_unlock(&w->lock);
@@ -521,14 +512,14 @@ static int watch_on_data(void *userdata, const char *data, size_t len)
 static void watch_on_poll(void *userdata)
 {
 	struct k8s_watch *w = userdata;
-	struct timespec now;
+	uint64_t now_s;
 
 	if (!w->h.tick)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec == w->last_tick)
+	now_s = base_time_mono_ms() / 1000;
+	if (now_s == w->last_tick)
 		return;
-	w->last_tick = now.tv_sec;
+	w->last_tick = now_s;
 	w->h.tick(w->h.userdata);
 }
 

@@ -23,6 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/b64.h"
+#include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "oci/registry.h"
 
@@ -37,12 +40,11 @@ static int auth_fail(char *err, size_t errlen, int r, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
+	va_start(ap, fmt);
+	base_err_setv(err, errlen, fmt, ap);
+	va_end(ap);
+	if (err && errlen)
 		base_log_debug("oci auth: %s", err);
-	}
 	return r;
 }
 
@@ -58,83 +60,13 @@ const char *oci_auth_file(const char *path)
 	return OCI_AUTH_DEFAULT_FILE;
 }
 
-/* ---- base64 (RFC 4648, with padding) ---- */
-
-static const char auth_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *auth_b64_encode(const unsigned char *in, size_t len)
-{
-	size_t o = 0;
-	char *out;
-
-	out = malloc((len + 2) / 3 * 4 + 1);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = auth_b64[(v >> 18) & 63];
-		out[o++] = auth_b64[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? auth_b64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? auth_b64[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static int auth_b64_value(char c)
-{
-	const char *p;
-
-	if (c == '\0')
-		return -1;
-	p = strchr(auth_b64, c);
-	return p ? (int)(p - auth_b64) : -1;
-}
-
-/* Decodes padded or unpadded base64 into a new NUL-terminated buffer. */
-static int auth_b64_decode(const char *in, size_t len, char **ret, size_t *ret_len)
-{
-	uint32_t acc = 0;
-	unsigned int bits = 0;
-	size_t o = 0;
-	char *out;
-
-	while (len && in[len - 1] == '=')
-		len--;
-	if (len % 4 == 1)
-		return -EINVAL;
-	out = malloc(len / 4 * 3 + 3);
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		int v = auth_b64_value(in[i]);
-
-		if (v < 0) {
-			free(out);
-			return -EINVAL;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	*ret = out;
-	*ret_len = o;
-	return 0;
-}
+/* ---- HTTP Basic ---- */
 
 int oci_auth_encode_basic(const char *user, const char *password, char **ret)
 {
 	size_t ulen = strlen(user), plen = strlen(password);
 	char *plain, *b64;
+	int r;
 
 	plain = malloc(ulen + 1 + plen + 1);
 	if (!plain)
@@ -142,11 +74,11 @@ int oci_auth_encode_basic(const char *user, const char *password, char **ret)
 	memcpy(plain, user, ulen);
 	plain[ulen] = ':';
 	memcpy(plain + ulen + 1, password, plen + 1);
-	b64 = auth_b64_encode((const unsigned char *)plain, ulen + 1 + plen);
+	r = base_b64_encode(plain, ulen + 1 + plen, &b64);
 	explicit_bzero(plain, ulen + 1 + plen);
 	free(plain);
-	if (!b64)
-		return -ENOMEM;
+	if (r < 0)
+		return r;
 	*ret = b64;
 	return 0;
 }
@@ -191,73 +123,21 @@ static bool auth_key_matches(const char *key, const char *registry)
 static int auth_load(const char *path, json_t **ret, char *err, size_t errlen)
 {
 	json_error_t jerr;
-	struct stat st;
 	json_t *root, *auths;
-	size_t len = 0, cap;
+	size_t len = 0;
 	char *buf;
-	ssize_t n;
-	int fd, r = 0;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT)
-			return r;
-		return auth_fail(err, errlen, r, "cannot read %s: %s", path, strerror(-r));
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return auth_fail(err, errlen, -EINVAL, "%s is not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > OCI_AUTH_MAX_FILE) {
-		close(fd);
-		return auth_fail(err, errlen, -EFBIG, "%s is larger than %u bytes", path,
-				 OCI_AUTH_MAX_FILE);
-	}
-	/* Sized by fstat(), one spare byte to notice a file that grew since. */
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		if (len == cap) {
-			char *p;
-
-			if (cap > OCI_AUTH_MAX_FILE) {
-				r = -EFBIG;
-				break;
-			}
-			cap = cap * 2 > OCI_AUTH_MAX_FILE + 1 ? OCI_AUTH_MAX_FILE + 1 : cap * 2;
-			p = realloc(buf, cap);
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			buf = p;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	if (r == -EFBIG)
-		auth_fail(err, errlen, r, "%s is larger than %u bytes", path, OCI_AUTH_MAX_FILE);
-	else if (r < 0)
-		auth_fail(err, errlen, r, "cannot read %s: %s", path, strerror(-r));
-	if (r < 0) {
-		explicit_bzero(buf, len);
-		free(buf);
+	r = base_file_read_at(AT_FDCWD, path, OCI_AUTH_MAX_FILE, BASE_FILE_SECRET, &buf, &len);
+	if (r == -ENOENT)
 		return r;
-	}
+	if (r == -EISDIR || r == -EINVAL)
+		return auth_fail(err, errlen, -EINVAL, "%s is not a regular file", path);
+	if (r == -EFBIG)
+		return auth_fail(err, errlen, r, "%s is larger than %u bytes", path,
+				 OCI_AUTH_MAX_FILE);
+	if (r < 0)
+		return auth_fail(err, errlen, r, "cannot read %s: %s", path, strerror(-r));
 	/* An empty file is how some tools create it: the same as no entries. */
 	if (len == 0) {
 		free(buf);
@@ -318,22 +198,6 @@ static int auth_mkdir_p(const char *path)
 	return 0;
 }
 
-static int auth_write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Writes the tree to path: temporary file (0600), fsync, rename, fsync of the directory. */
 static int auth_save(const char *path, json_t *root, char *err, size_t errlen)
 {
@@ -359,9 +223,9 @@ static int auth_save(const char *path, json_t *root, char *err, size_t errlen)
 		free(out);
 		return auth_fail(err, errlen, r, "cannot write %s: %s", path, strerror(-r));
 	}
-	r = auth_write_all(fd, out, strlen(out));
+	r = base_file_write_all(fd, out, strlen(out));
 	if (r == 0)
-		r = auth_write_all(fd, "\n", 1);
+		r = base_file_write_all(fd, "\n", 1);
 	if (r == 0 && fchmod(fd, 0600) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)
@@ -417,6 +281,7 @@ int oci_auth_get(const char *path, const char *registry, char **ret_user, char *
 {
 	char *decoded = NULL, *user = NULL, *password = NULL, *colon;
 	json_t *root = NULL, *entry, *auth;
+	char why[64];
 	const char *key;
 	size_t len = 0;
 	int r;
@@ -447,7 +312,10 @@ int oci_auth_get(const char *path, const char *registry, char **ret_user, char *
 			      key);
 		goto out;
 	}
-	r = auth_b64_decode(json_string_value(auth), json_string_length(auth), &decoded, &len);
+	r = base_b64_decode(json_string_value(auth), json_string_length(auth), 0, &decoded, &len,
+			    why, sizeof(why));
+	if (r == -EINVAL)
+		base_log_debug("oci auth: %s: the credentials for %s: %s", path, key, why);
 	colon = r == 0 ? memchr(decoded, ':', len) : NULL;
 	if (r == -ENOMEM)
 		goto out;

@@ -20,14 +20,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/log.h"
+#include "base/yaml.h"
 #include "oci/metadata.h"
 #include "oci/ref.h"
 #include "oci/store.h"
@@ -227,67 +228,20 @@ static int build_run_tool(struct build *b, const char *what, const char *cwd)
 
 /* ---- inputs ---- */
 
-static int build_read_file(struct build *b, const char *path, size_t max, void **ret,
+static int build_read_file(struct build *b, const char *path, size_t max, char **ret,
 			   size_t *ret_len)
 {
-	struct base_buf buf = BASE_BUF_INIT(max);
-	char chunk[8192], err[128];
-	struct stat st;
-	int fd, r = 0;
+	char err[128];
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		return build_fail(b, r, "%s: %s", path, strerror_r(-r, err, sizeof(err)));
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	r = base_file_read(path, max, ret, ret_len);
+	if (r == -EISDIR || r == -EINVAL)
 		return build_fail(b, -EINVAL, "%s: not a regular file", path);
-	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = -errno;
-		if (n <= 0)
-			break;
-		r = base_buf_append(&buf, chunk, n);
-		if (r < 0)
-			break;
-	}
-	close(fd);
-	if (r == 0)
-		r = base_buf_reserve(&buf, 0); /* a buffer even for an empty file */
-	if (r < 0) {
-		base_buf_done(&buf);
-		if (r == -E2BIG)
-			return build_fail(b, -EFBIG, "%s: larger than %zu bytes", path, max);
+	if (r == -EFBIG)
+		return build_fail(b, r, "%s: larger than %zu bytes", path, max);
+	if (r < 0)
 		return build_fail(b, r, "%s: %s", path, strerror_r(-r, err, sizeof(err)));
-	}
-	*ret_len = buf.len;
-	*ret = base_buf_take(&buf);
 	return 0;
-}
-
-/* The scalar value of a top-level key of build.yaml, or NULL. */
-static const char *build_yaml_get(yaml_document_t *doc, const char *key)
-{
-	yaml_node_t *root = yaml_document_get_root_node(doc);
-
-	if (!root || root->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(doc, p->value);
-
-		if (k && v && k->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE &&
-		    !strcmp((const char *)k->data.scalar.value, key))
-			return (const char *)v->data.scalar.value;
-	}
-	return NULL;
 }
 
 static int build_set_path(struct build *b, char **dst, const char *value, const char *key)
@@ -302,12 +256,16 @@ static int build_set_path(struct build *b, char **dst, const char *value, const 
 /* Reads the file names from build.yaml when there is one. */
 static int build_load_build_yaml(struct build *b)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
+	static const struct base_yaml_opts opts = {
+		.name = BUILD_YAML,
+		.max_bytes = OCI_BUILD_MAX_BUILD_YAML,
+	};
+	static const char *const keys[] = {"ebpfsource", "metadata"};
+	char **dsts[] = {&b->source, &b->metadata};
+	struct base_yaml y = {0};
+	char path[PATH_MAX], err[256];
 	yaml_node_t *root;
-	char path[PATH_MAX];
-	const char *v;
-	void *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
@@ -322,28 +280,19 @@ static int build_load_build_yaml(struct build *b)
 	r = build_read_file(b, path, OCI_BUILD_MAX_BUILD_YAML, &buf, &len);
 	if (r < 0)
 		return r;
-	if (!yaml_parser_initialize(&parser)) {
-		free(buf);
-		return -ENOMEM;
-	}
-	yaml_parser_set_input_string(&parser, buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		r = build_fail(b, -EINVAL, BUILD_YAML ":%zu: %s",
-			       (size_t)parser.problem_mark.line + 1,
-			       parser.problem ? parser.problem : "invalid YAML");
-		yaml_parser_delete(&parser);
-		free(buf);
-		return r;
-	}
-	root = yaml_document_get_root_node(&doc);
-	if (root && root->type != YAML_MAPPING_NODE)
+	r = base_yaml_load(&y, buf, len, &opts, err, sizeof(err));
+	if (r < 0)
+		r = build_fail(b, r, "%s", err);
+	root = base_yaml_root(&y);
+	if (r == 0 && root && root->type != YAML_MAPPING_NODE)
 		r = build_fail(b, -EINVAL, BUILD_YAML ": expected a mapping at the top");
-	if (r == 0 && (v = build_yaml_get(&doc, "ebpfsource")))
-		r = build_set_path(b, &b->source, v, "ebpfsource");
-	if (r == 0 && (v = build_yaml_get(&doc, "metadata")))
-		r = build_set_path(b, &b->metadata, v, "metadata");
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	for (size_t i = 0; r == 0 && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = base_yaml_text(base_yaml_get(&y, root, keys[i]));
+
+		if (v)
+			r = build_set_path(b, dsts[i], v, keys[i]);
+	}
+	base_yaml_done(&y);
 	free(buf);
 	return r;
 }
@@ -649,7 +598,7 @@ int oci_build(const struct oci_build_opts *opts, char digest_out[OCI_DIGEST_SIZE
 	char path[PATH_MAX], obj[PATH_MAX + 32], stripped[PATH_MAX + 32], err[512] = "";
 	char digest[OCI_DIGEST_SIZE];
 	struct oci_metadata *m = NULL;
-	void *yaml = NULL, *elf = NULL;
+	char *yaml = NULL, *elf = NULL;
 	size_t yaml_len = 0, elf_len = 0;
 	const char *arch = NULL, *tmp;
 	int r;
@@ -697,7 +646,7 @@ int oci_build(const struct oci_build_opts *opts, char digest_out[OCI_DIGEST_SIZE
 	if (r == 0)
 		r = build_read_file(&b, stripped, OCI_STORE_MAX_PROGRAM, &elf, &elf_len);
 	if (r == 0)
-		r = build_check_elf(&b, elf, elf_len);
+		r = build_check_elf(&b, (const unsigned char *)elf, elf_len);
 	if (r == 0)
 		r = build_image(&b, arch, m, yaml, yaml_len, elf, elf_len, digest);
 	if (r == 0 && digest_out)

@@ -17,17 +17,17 @@
 #include "oci/metadata.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
+#include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
+#include "base/yaml.h"
 
 /* The name used in messages when the document did not come from a file. */
 #define METADATA_DEFAULT_NAME "gadget.yaml"
@@ -86,9 +86,7 @@ static int metadata_failv(struct metadata_parser *p, const yaml_mark_t *mark, in
 		used = used + (size_t)n < p->errlen ? used + (size_t)n : p->errlen - 1;
 	if (suffix)
 		snprintf(p->err + used, p->errlen - used, "%s", suffix);
-	for (char *c = p->err; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	base_err_oneline(p->err);
 	return r;
 }
 
@@ -105,19 +103,6 @@ static int metadata_fail(struct metadata_parser *p, const yaml_mark_t *mark, int
 	return r;
 }
 
-static void metadata_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void metadata_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The one place where libyaml's error state becomes an errno and a message. */
 static int metadata_yaml_error(struct metadata_parser *p)
 {
@@ -125,7 +110,7 @@ static int metadata_yaml_error(struct metadata_parser *p)
 	yaml_mark_t mark = y->problem_mark;
 
 	if (y->error == YAML_MEMORY_ERROR) {
-		metadata_set_err(p->err, p->errlen, "%s: out of memory", p->name);
+		base_err_set(p->err, p->errlen, "%s: out of memory", p->name);
 		return -ENOMEM;
 	}
 	if (y->error == YAML_READER_ERROR) {
@@ -189,18 +174,13 @@ static int metadata_expect(struct metadata_parser *p, yaml_event_type_t type)
 	return 0;
 }
 
-/* A plain null as YAML 1.1 spells it: empty, "~", "null", "Null", "NULL". */
+/* A plain, untagged null: empty, "~", "null", "Null", "NULL". */
 static bool metadata_is_null(const yaml_event_t *ev)
 {
-	const char *v = (const char *)ev->data.scalar.value;
-	size_t n = ev->data.scalar.length;
-
 	if (ev->type != YAML_SCALAR_EVENT || ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
 	    !ev->data.scalar.plain_implicit)
 		return false;
-	return n == 0 || (n == 1 && v[0] == '~') ||
-	       (n == 4 &&
-		(!memcmp(v, "null", 4) || !memcmp(v, "Null", 4) || !memcmp(v, "NULL", 4)));
+	return base_yaml_plain_is_null((const char *)ev->data.scalar.value, ev->data.scalar.length);
 }
 
 static const char *metadata_kind(const yaml_event_t *ev)
@@ -762,8 +742,7 @@ static int metadata_parse_named(const char *name, const void *buf, size_t len,
 	if (err && errlen)
 		err[0] = '\0';
 	if (p.len > OCI_METADATA_MAX_BYTES) {
-		metadata_set_err(err, errlen, "%s: larger than %u bytes", name,
-				 OCI_METADATA_MAX_BYTES);
+		base_err_set(err, errlen, "%s: larger than %u bytes", name, OCI_METADATA_MAX_BYTES);
 		return -E2BIG;
 	}
 	m = calloc(1, sizeof(*m));
@@ -789,7 +768,7 @@ static int metadata_parse_named(const char *name, const void *buf, size_t len,
 	*ret = m;
 	return 0;
 oom:
-	metadata_set_err(err, errlen, "%s: out of memory", name);
+	base_err_set(err, errlen, "%s: out of memory", name);
 	return -ENOMEM;
 }
 
@@ -799,95 +778,19 @@ int oci_metadata_parse(const void *buf, size_t len, struct oci_metadata **ret, c
 	return metadata_parse_named(METADATA_DEFAULT_NAME, buf, len, ret, err, errlen);
 }
 
-/*
- * Reads the whole file into a new buffer, failing with -E2BIG rather than
- * reading more than OCI_METADATA_MAX_BYTES.  The size from fstat() is only a
- * hint: the file may change under us, or be a pipe or a /proc file.
- */
-static int metadata_read_file(const char *path, char **ret, size_t *ret_len)
-{
-	size_t cap, len = 0;
-	char *buf = NULL, *q;
-	struct stat st;
-	ssize_t n;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-		goto out;
-	}
-	if (S_ISREG(st.st_mode) && st.st_size > (off_t)OCI_METADATA_MAX_BYTES) {
-		r = -E2BIG;
-		goto out;
-	}
-	/* One spare byte so that a file of the expected size ends in one pass. */
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-	buf = malloc(cap);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap > OCI_METADATA_MAX_BYTES) {
-				r = -E2BIG;
-				goto out;
-			}
-			cap = cap * 2 > OCI_METADATA_MAX_BYTES + 1 ? OCI_METADATA_MAX_BYTES + 1
-								   : cap * 2;
-			q = realloc(buf, cap);
-			if (!q) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = q;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > OCI_METADATA_MAX_BYTES) {
-		r = -E2BIG;
-		goto out;
-	}
-	*ret = buf;
-	*ret_len = len;
-	buf = NULL;
-	r = 0;
-out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
 int oci_metadata_load(const char *path, struct oci_metadata **ret, char *err, size_t errlen)
 {
 	char *buf = NULL, msg[128];
 	size_t len = 0;
 	int r;
 
-	r = metadata_read_file(path, &buf, &len);
-	if (r == -E2BIG) {
-		metadata_set_err(err, errlen, "%s: larger than %u bytes", path,
-				 OCI_METADATA_MAX_BYTES);
-		return r;
+	r = base_file_read(path, OCI_METADATA_MAX_BYTES, &buf, &len);
+	if (r == -EFBIG) {
+		base_err_set(err, errlen, "%s: larger than %u bytes", path, OCI_METADATA_MAX_BYTES);
+		return -E2BIG; /* as for a document given in memory */
 	}
 	if (r < 0) {
-		metadata_set_err(err, errlen, "%s: %s", path, strerror_r(-r, msg, sizeof(msg)));
+		base_err_set(err, errlen, "%s: %s", path, strerror_r(-r, msg, sizeof(msg)));
 		return r;
 	}
 	r = metadata_parse_named(path, buf, len, ret, err, errlen);

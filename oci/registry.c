@@ -23,11 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "base/buf.h"
 #include "base/curl.h"
+#include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/store.h"
@@ -111,18 +112,10 @@ static int reg_fail(struct oci_registry *r, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	base_err_setv(r->err, sizeof(r->err), fmt, ap);
 	va_end(ap);
 	base_log_debug("oci registry %s: %s", r->registry, r->err);
 	return err;
-}
-
-static uint64_t reg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool reg_is_index_type(const char *t)
@@ -353,7 +346,7 @@ static int reg_xferinfo_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 {
 	struct reg_req *q = userdata;
 	struct oci_registry *r = q->r;
-	uint64_t now = reg_now_ms();
+	uint64_t now = base_time_mono_ms();
 	curl_off_t done = ulnow > dlnow ? ulnow : dlnow;
 
 	/* An upload has no status until it is sent; a known error status is no progress. */

@@ -34,6 +34,8 @@
 
 #include "base/archive.h"
 #include "base/buf.h"
+#include "base/err.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "oci/metadata.h"
 #include "oci/ref.h"
@@ -90,7 +92,7 @@ static int store_fail(struct oci_store *s, int r, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	base_err_setv(s->err, sizeof(s->err), fmt, ap);
 	va_end(ap);
 	base_log_debug("oci store %s: %s", s->dir, s->err);
 	return r;
@@ -192,94 +194,6 @@ static void store_set_done(struct store_set *set)
 
 /* ---- files ---- */
 
-static int store_read_fd(int fd, size_t max, void **ret_buf, size_t *ret_len)
-{
-	size_t cap, len = 0;
-	struct stat st;
-	char *buf, *p;
-	ssize_t n;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t)st.st_size > max)
-		return -EFBIG;
-	/* One spare byte for the terminator and to see a file that grew. */
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (len + 1 == cap) {
-			if (len >= max) {
-				char c;
-
-				n = read(fd, &c, 1);
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n != 0) {
-					free(buf);
-					return n < 0 ? -errno : -EFBIG;
-				}
-				break;
-			}
-			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			p = realloc(buf, cap);
-			if (!p) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = p;
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	buf[len] = '\0';
-	*ret_buf = buf;
-	*ret_len = len;
-	return 0;
-}
-
-static int store_read_file_at(int dirfd, const char *name, size_t max, void **ret_buf,
-			      size_t *ret_len)
-{
-	int fd, r;
-
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	r = store_read_fd(fd, max, ret_buf, ret_len);
-	close(fd);
-	return r;
-}
-
-static int store_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Creates a new temporary file in the store directory; its name goes to name. */
 static int store_tmp_create(struct oci_store *s, char *name, size_t namelen)
 {
@@ -312,7 +226,7 @@ static int store_write_atomic(struct oci_store *s, int dst_dirfd, const char *na
 	if (fd < 0)
 		return store_fail(s, fd, "cannot create a temporary file in %s: %s", s->dir,
 				  store_strerror(fd, msg, sizeof(msg)));
-	r = store_write_all(fd, buf, len);
+	r = base_file_write_all(fd, buf, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && fstat(fd, &st) < 0)
@@ -392,11 +306,12 @@ static int store_check_layout(struct oci_store *s)
 {
 	json_t *root, *v;
 	size_t len = 0;
-	void *buf = NULL;
+	char *buf = NULL;
 	char msg[128];
 	int r;
 
-	r = store_read_file_at(s->dir_fd, STORE_LAYOUT_FILE, STORE_MAX_LAYOUT, &buf, &len);
+	r = base_file_read_at(s->dir_fd, STORE_LAYOUT_FILE, STORE_MAX_LAYOUT, BASE_FILE_NOFOLLOW,
+			      &buf, &len);
 	if (r == -ENOENT)
 		return store_write_atomic(s, s->dir_fd, STORE_LAYOUT_FILE, STORE_LAYOUT_JSON,
 					  strlen(STORE_LAYOUT_JSON));
@@ -449,13 +364,14 @@ static bool store_layout_ready(struct oci_store *s)
 {
 	struct stat st;
 	size_t len = 0;
-	void *buf = NULL;
+	char *buf = NULL;
 	bool ok;
 
 	if (fstatat(s->dir_fd, "blobs/sha256", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISDIR(st.st_mode) ||
 	    fstatat(s->dir_fd, STORE_INDEX_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    store_read_file_at(s->dir_fd, STORE_LAYOUT_FILE, STORE_MAX_LAYOUT, &buf, &len) < 0)
+	    base_file_read_at(s->dir_fd, STORE_LAYOUT_FILE, STORE_MAX_LAYOUT, BASE_FILE_NOFOLLOW,
+			      &buf, &len) < 0)
 		return false;
 	ok = len == strlen(STORE_LAYOUT_JSON) && !memcmp(buf, STORE_LAYOUT_JSON, len);
 	free(buf);
@@ -597,7 +513,7 @@ static int store_src_read(struct oci_store *s, const struct store_src *src, cons
 			  size_t max, void **ret_buf, size_t *ret_len)
 {
 	char actual[OCI_DIGEST_SIZE], msg[128];
-	void *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0;
 	int r = -ENOENT;
 
@@ -606,7 +522,8 @@ static int store_src_read(struct oci_store *s, const struct store_src *src, cons
 		return r;
 	r = -ENOENT;
 	for (unsigned int i = 0; i < src->n && r == -ENOENT; i++)
-		r = store_read_file_at(src->fds[i], oci_digest_hex(digest), max, &buf, &len);
+		r = base_file_read_at(src->fds[i], oci_digest_hex(digest), max, BASE_FILE_NOFOLLOW,
+				      &buf, &len);
 	if (r == -ENOENT)
 		return store_fail(s, r, "blob %s is missing from the store", digest);
 	if (r == -EFBIG)
@@ -861,13 +778,14 @@ out:
 
 static int store_index_read(struct oci_store *s, json_t **ret)
 {
-	void *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0;
 	json_t *root, *m;
 	char msg[128];
 	int r;
 
-	r = store_read_file_at(s->dir_fd, STORE_INDEX_FILE, OCI_STORE_MAX_INDEX, &buf, &len);
+	r = base_file_read_at(s->dir_fd, STORE_INDEX_FILE, OCI_STORE_MAX_INDEX, BASE_FILE_NOFOLLOW,
+			      &buf, &len);
 	if (r < 0)
 		return store_fail(s, r, "%s/" STORE_INDEX_FILE ": %s", s->dir,
 				  r == -EFBIG ? "too large" : store_strerror(r, msg, sizeof(msg)));
@@ -1408,6 +1326,37 @@ int oci_store_list(struct oci_store *s, struct oci_store_image **ret, size_t *re
 	*ret = images;
 	*ret_n = n;
 	return 0;
+}
+
+int oci_store_has_ref(struct oci_store *s, const char *ref)
+{
+	char saved[sizeof(s->err)];
+	struct oci_ref *r = NULL;
+	json_t *root = NULL, *e;
+	char *canonical = NULL;
+	struct store_desc d;
+	int err;
+
+	/* a question, not an operation: the message of the last failure stays */
+	memcpy(saved, s->err, sizeof(saved));
+	err = oci_ref_parse(ref, &r);
+	if (err == 0 && r->digest) {
+		err = oci_store_has_blob(s, r->digest);
+	} else if (err == 0) {
+		err = oci_ref_format(r, &canonical);
+		if (err == 0)
+			err = store_index_read(s, &root);
+		if (err == 0) {
+			/* as oci_store_list() would list it */
+			e = store_index_find(root, canonical, NULL);
+			err = e && store_desc_parse(s, e, STORE_INDEX_FILE, &d) == 0;
+		}
+	}
+	memcpy(s->err, saved, sizeof(saved));
+	json_decref(root);
+	free(canonical);
+	oci_ref_free(r);
+	return err;
 }
 
 /* ---- resolve ---- */
@@ -2009,7 +1958,7 @@ static int store_import_blob(struct store_import *im, const char *hex)
 		}
 		r = oci_digest_update(h, chunk, n);
 		if (r == 0)
-			r = store_write_all(fd, chunk, n);
+			r = base_file_write_all(fd, chunk, n);
 	}
 	if (r == 0)
 		r = oci_digest_final(h, actual);

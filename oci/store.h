@@ -111,6 +111,16 @@ int oci_store_get_blob(struct oci_store *s, const char *digest, size_t max, void
 		       size_t *ret_len);
 /* 1 if the blob file exists (its content is not checked), 0 if not, or -errno. */
 int oci_store_has_blob(struct oci_store *s, const char *digest);
+/*
+ * 1 if the store holds image ref, 0 if not, or -errno (-EINVAL for a
+ * malformed reference, or index.json unreadable).  A digest reference is
+ * held when its blob is there, a tag when index.json names it.  Nothing
+ * else is read, so an image that is present but broken (a missing or
+ * corrupt blob, no manifest for this machine) is held: after a failed
+ * oci_store_resolve(), this tells "not there" from "there but unusable".
+ * oci_store_errmsg() keeps the message of that failure.
+ */
+int oci_store_has_ref(struct oci_store *s, const char *ref);
 
 /*
  * Points ref (a reference with a tag and no digest) at blob digest, which

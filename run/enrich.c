@@ -13,10 +13,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "run/pipeline.h"
 #include "base/buf.h"
+#include "base/time.h"
 #include "bpf/layout.h"
 #include "cri/collection.h"
 #include "k8s/enrich.h"
@@ -99,14 +99,6 @@ struct run_enrich {
 	uint64_t pod_epoch;
 	struct k8s_cache_obj *pod;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static size_t bucket_of(uint64_t mntns)
 {
@@ -222,7 +214,7 @@ static void on_event(void *userdata, enum cri_collection_event ev, const struct 
 	g = gone_copy(c);
 	if (!g)
 		return; /* out of memory: its late records go unnamed */
-	g->expires_ms = now_ms() + RUN_ENRICH_GRACE_MS;
+	g->expires_ms = base_time_mono_ms() + RUN_ENRICH_GRACE_MS;
 	b = bucket_of(c->mntns);
 	g->chain = e->buckets[b];
 	e->buckets[b] = g;
@@ -322,7 +314,7 @@ void run_enrich_expire(struct run_enrich *e)
 
 	if (!e || !e->oldest)
 		return;
-	now = now_ms();
+	now = base_time_mono_ms();
 	while (e->oldest && e->oldest->expires_ms <= now) {
 		gone_unlink(e, e->oldest);
 		e->cached = false;

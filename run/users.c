@@ -9,11 +9,11 @@
 #include "run/users.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "base/file.h"
 
 struct users_entry {
 	uint32_t id;
@@ -33,59 +33,6 @@ struct run_users {
 	struct users_table users;
 	struct users_table groups;
 };
-
-static int read_file(const char *path, char **ret, size_t *ret_len)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap + 1);
-	int fd, r = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		free(buf);
-		return -errno;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *p;
-
-			if (cap >= RUN_USERS_MAX_FILE) {
-				r = -E2BIG;
-				break;
-			}
-			cap *= 2;
-			p = realloc(buf, cap + 1);
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			buf = p;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -149,7 +96,7 @@ static const char *table_lookup(struct users_table *t, uint32_t id)
 
 		/* A missing or unreadable file leaves an empty table: ids stay numbers. */
 		t->loaded = true;
-		if (read_file(t->path, &t->text, &len) == 0)
+		if (base_file_read(t->path, RUN_USERS_MAX_FILE, &t->text, &len) == 0)
 			parse_table(t, len);
 	}
 	hi = t->n;

@@ -31,10 +31,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/yaml.h"
+#include "base/yaml_emit.h"
 #include "cli/ig/resolve.h"
 #include "oci/build.h"
 #include "oci/digest.h"
@@ -47,10 +48,9 @@
 #define IMAGE_MAX_KERNEL_BTF (256u << 20)
 /* Most bpftool diagnostics kept for an error message. */
 #define IMAGE_MAX_TOOL_LOG 4096
-/* Nodes and depth of a gadget.yaml turned into JSON by inspect (aliases can
- * make a small document a huge tree: the budget stops that). */
+/* Nodes of a gadget.yaml turned into JSON by inspect (aliases can make a
+ * small document a huge tree: the budget stops that). */
 #define IMAGE_MAX_YAML_NODES 65536
-#define IMAGE_MAX_YAML_DEPTH 64
 #define IMAGE_SHORT_DIGEST   12
 
 #define KERNEL_BTF   "/sys/kernel/btf/vmlinux"
@@ -1058,111 +1058,21 @@ static int verb_tag(const struct image_verb *v, struct image_args *a)
 
 /* ---- inspect ---- */
 
-struct yaml_conv {
-	yaml_document_t *doc;
-	size_t budget;
-};
-
-/* A plain YAML scalar as the core schema reads it; quoted ones stay strings. */
-static json_t *yaml_scalar_json(const yaml_node_t *n)
-{
-	const char *s = (const char *)n->data.scalar.value;
-	char *end;
-
-	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return json_stringn(s, n->data.scalar.length);
-	if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-	    !strcmp(s, "NULL"))
-		return json_null();
-	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-		return json_true();
-	if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-		return json_false();
-	if (strspn(s, "+-0123456789") == strlen(s) && strcspn(s, "0123456789") < strlen(s)) {
-		long long v;
-
-		errno = 0;
-		v = strtoll(s, &end, 10);
-		if (!errno && !*end)
-			return json_integer(v);
-	}
-	if (strspn(s, "+-0123456789.eE") == strlen(s) && strcspn(s, "0123456789") < strlen(s)) {
-		double d;
-
-		errno = 0;
-		d = strtod(s, &end);
-		if (!errno && !*end)
-			return json_real(d);
-	}
-	return json_stringn(s, n->data.scalar.length);
-}
-
-static json_t *yaml_node_json(struct yaml_conv *c, yaml_node_t *n, int depth)
-{
-	json_t *out = NULL;
-
-	if (!n || depth > IMAGE_MAX_YAML_DEPTH || c->budget == 0)
-		return NULL;
-	c->budget--;
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
-		return yaml_scalar_json(n);
-	case YAML_SEQUENCE_NODE:
-		out = json_array();
-		for (yaml_node_item_t *it = n->data.sequence.items.start;
-		     out && it < n->data.sequence.items.top; it++) {
-			json_t *e =
-				yaml_node_json(c, yaml_document_get_node(c->doc, *it), depth + 1);
-
-			if (!e || json_array_append_new(out, e) < 0) {
-				json_decref(out);
-				return NULL;
-			}
-		}
-		return out;
-	case YAML_MAPPING_NODE:
-		out = json_object();
-		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-		     out && p < n->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-			json_t *e;
-
-			if (!k || k->type != YAML_SCALAR_NODE) {
-				json_decref(out);
-				return NULL;
-			}
-			e = yaml_node_json(c, yaml_document_get_node(c->doc, p->value), depth + 1);
-			if (!e || json_object_setn_new(out, (const char *)k->data.scalar.value,
-						       k->data.scalar.length, e) < 0) {
-				json_decref(out);
-				return NULL;
-			}
-		}
-		return out;
-	default:
-		return NULL;
-	}
-}
-
 /* gadget.yaml as JSON, or NULL when it does not convert (the text goes instead). */
 static json_t *metadata_json(const char *text, size_t len)
 {
-	struct yaml_conv c = {.budget = IMAGE_MAX_YAML_NODES};
-	yaml_parser_t parser;
-	yaml_document_t doc;
+	/* the store bounded the blob already */
+	const struct base_yaml_opts opts = {.name = "gadget.yaml", .max_bytes = len};
+	struct base_yaml y = {0};
 	json_t *out = NULL;
-	yaml_node_t *root;
 
-	if (!yaml_parser_initialize(&parser))
-		return NULL;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (yaml_parser_load(&parser, &doc)) {
-		c.doc = &doc;
-		root = yaml_document_get_root_node(&doc);
-		out = root ? yaml_node_json(&c, root, 0) : json_object();
-		yaml_document_delete(&doc);
+	if (base_yaml_load(&y, text, len, &opts, NULL, 0) == 0) {
+		if (!base_yaml_root(&y))
+			out = json_object();
+		else if (base_yaml_to_json(&y, base_yaml_root(&y), IMAGE_MAX_YAML_NODES, &out) < 0)
+			out = NULL;
 	}
-	yaml_parser_delete(&parser);
+	base_yaml_done(&y);
 	return out;
 }
 
@@ -1179,120 +1089,14 @@ static json_t *blob_json(struct oci_store *s, const char *digest)
 	return o;
 }
 
-static bool yaml_needs_quotes(const char *s)
-{
-	static const char *const words[] = {"null", "true", "false", "yes", "no",
-					    "on",   "off",  "y",     "n"};
-
-	if (!*s || strchr("0123456789+-.~", *s))
-		return true;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (!strcasecmp(s, words[i]))
-			return true;
-	return false;
-}
-
-static int yaml_emit_scalar(yaml_emitter_t *em, const char *s, bool quote)
-{
-	yaml_event_t ev;
-
-	if (!yaml_scalar_event_initialize(
-		    &ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), !quote, 1,
-		    quote ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE))
-		return -ENOMEM;
-	return yaml_emitter_emit(em, &ev) ? 0 : -EIO;
-}
-
-static int yaml_emit_json(yaml_emitter_t *em, json_t *v)
-{
-	yaml_event_t ev;
-	char num[64];
-	int r = 0;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: {
-		const char *key;
-		json_t *val;
-
-		yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
-		if (!yaml_emitter_emit(em, &ev))
-			return -EIO;
-		json_object_foreach(v, key, val)
-		{
-			r = yaml_emit_scalar(em, key, yaml_needs_quotes(key));
-			if (r == 0)
-				r = yaml_emit_json(em, val);
-			if (r < 0)
-				return r;
-		}
-		yaml_mapping_end_event_initialize(&ev);
-		return yaml_emitter_emit(em, &ev) ? 0 : -EIO;
-	}
-	case JSON_ARRAY: {
-		size_t i;
-		json_t *val;
-
-		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
-		if (!yaml_emitter_emit(em, &ev))
-			return -EIO;
-		json_array_foreach(v, i, val)
-		{
-			r = yaml_emit_json(em, val);
-			if (r < 0)
-				return r;
-		}
-		yaml_sequence_end_event_initialize(&ev);
-		return yaml_emitter_emit(em, &ev) ? 0 : -EIO;
-	}
-	case JSON_STRING:
-		return yaml_emit_scalar(em, json_string_value(v),
-					yaml_needs_quotes(json_string_value(v)));
-	case JSON_INTEGER:
-		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-		return yaml_emit_scalar(em, num, false);
-	case JSON_REAL:
-		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-		return yaml_emit_scalar(em, num, false);
-	case JSON_TRUE:
-		return yaml_emit_scalar(em, "true", false);
-	case JSON_FALSE:
-		return yaml_emit_scalar(em, "false", false);
-	case JSON_NULL:
-		return yaml_emit_scalar(em, "null", false);
-	}
-	return -EINVAL;
-}
-
 static int print_yaml(json_t *root)
 {
-	yaml_emitter_t em;
-	yaml_event_t ev;
-	int r = -EIO;
+	struct base_buf b = BASE_BUF_INIT(0);
+	int r = base_yaml_emit_json_doc(&b, root);
 
-	if (!yaml_emitter_initialize(&em))
-		return -ENOMEM;
-	yaml_emitter_set_output_file(&em, stdout);
-	yaml_emitter_set_unicode(&em, 1);
-	yaml_emitter_set_width(&em, -1);
-	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-	if (!yaml_emitter_emit(&em, &ev))
-		goto out;
-	yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
-	if (!yaml_emitter_emit(&em, &ev))
-		goto out;
-	r = yaml_emit_json(&em, root);
-	if (r < 0)
-		goto out;
-	r = -EIO;
-	yaml_document_end_event_initialize(&ev, 1);
-	if (!yaml_emitter_emit(&em, &ev))
-		goto out;
-	yaml_stream_end_event_initialize(&ev);
-	if (!yaml_emitter_emit(&em, &ev))
-		goto out;
-	r = yaml_emitter_flush(&em) ? 0 : -EIO;
-out:
-	yaml_emitter_delete(&em);
+	if (r == 0 && fwrite(b.data, 1, b.len, stdout) != b.len)
+		r = -EIO;
+	base_buf_done(&b);
 	return r;
 }
 

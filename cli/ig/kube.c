@@ -22,8 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/time.h"
 #include "k8s/cache.h"
 #include "k8s/client.h"
 #include "k8s/config.h"
@@ -46,14 +46,6 @@ struct ig_kube {
 	struct k8s_cache *caches[KUBE_N_CACHES];
 	struct k8s_enrich *enrich;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* $NODE_NAME when it is set and looks like a node name; NULL otherwise. */
 static const char *node_name(void)
@@ -144,9 +136,9 @@ int ig_kube_start(const char *kubeconfig, const char *context, bool endpoints, s
 		r = start_cache(k, KUBE_NODES, "/api/v1/nodes", NULL);
 	if (r < 0)
 		goto fail;
-	deadline = now_ms() + KUBE_SYNC_TIMEOUT_MS;
+	deadline = base_time_mono_ms() + KUBE_SYNC_TIMEOUT_MS;
 	for (i = 0; i < KUBE_N_CACHES; i++) {
-		uint64_t now = now_ms();
+		uint64_t now = base_time_mono_ms();
 
 		if (!k->caches[i])
 			continue;

@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/curl.h"
+#include "base/time.h"
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
@@ -120,14 +120,6 @@ struct reg_progress {
 	char what[32];
 };
 
-static uint64_t reg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void reg_human(uint64_t v, char *buf, size_t len)
 {
 	if (v >= (1u << 20))
@@ -142,7 +134,7 @@ static void reg_progress_cb(void *userdata, const char *what, uint64_t done, uin
 {
 	struct reg_progress *p = userdata;
 	char d[32], t[32], name[32];
-	uint64_t now = reg_now_ms();
+	uint64_t now = base_time_mono_ms();
 	bool end = total && done >= total;
 
 	if (!p->tty)

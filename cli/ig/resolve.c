@@ -203,23 +203,6 @@ static bool store_exists(const char *dir)
 	return ok;
 }
 
-/* Whether ref is in the store at all (as opposed to present but unusable). */
-static bool store_has_ref(struct oci_store *s, const struct oci_ref *ref, const char *canonical)
-{
-	struct oci_store_image *images = NULL;
-	size_t n = 0, i;
-	bool found = false;
-
-	if (ref->digest)
-		return oci_store_has_blob(s, ref->digest) == 1;
-	if (oci_store_list(s, &images, &n) < 0)
-		return false;
-	for (i = 0; i < n && !found; i++)
-		found = !strcmp(images[i].ref, canonical);
-	oci_store_images_free(images, n);
-	return found;
-}
-
 /* The last path component of the repository: "org/trace_open" -> "trace_open". */
 static char *image_short_name(const struct oci_ref *ref)
 {
@@ -241,10 +224,9 @@ static int from_store(struct oci_store *s, const struct oci_ref *ref, const char
 
 	r = oci_store_resolve(s, canonical, NULL, &g);
 	if (r < 0) {
-		/* before store_has_ref(), which replaces the store's message */
 		snprintf(err, errlen, "%s (in the image store %s)", oci_store_errmsg(s),
 			 oci_store_dir(s));
-		if (r == -ENOENT && !store_has_ref(s, ref, canonical)) {
+		if (r == -ENOENT && oci_store_has_ref(s, canonical) != 1) {
 			err[0] = '\0';
 			return 0;
 		}

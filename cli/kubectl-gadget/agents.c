@@ -18,6 +18,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "k8s/client.h"
 #include "k8s/config.h"
@@ -186,7 +187,7 @@ void kg_agent_fail(struct kg_agent *a, int err, const char *fmt, ...)
 	if (!a->error) {
 		a->error = err < 0 ? err : -EIO;
 		va_start(ap, fmt);
-		vsnprintf(a->errmsg, sizeof(a->errmsg), fmt, ap);
+		base_err_setv(a->errmsg, sizeof(a->errmsg), fmt, ap);
 		va_end(ap);
 	}
 	kg_agent_close(a);

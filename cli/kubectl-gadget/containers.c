@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/yaml_emit.h"
 #include "run/escape.h"
 #include "run/selector.h"
 #include "base/buf.h"
 #include "cli/kubectl-gadget/agents.h"
 #include "cli/kubectl-gadget/output.h"
-#include "cli/kubectl-gadget/yaml.h"
 
 #define ASK_TIMEOUT_MS 30000
 /* Most containers listed over all nodes. */
@@ -193,7 +193,7 @@ static void lc_print(json_t *all, enum run_output o)
 	char *s;
 
 	if (o == RUN_OUTPUT_YAML) {
-		if (kg_yaml_emit(&b, all) >= 0)
+		if (base_yaml_emit_json_doc(&b, all) >= 0)
 			fwrite(b.data, 1, b.len, stdout);
 		base_buf_done(&b);
 		return;

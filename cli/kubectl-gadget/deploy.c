@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/yaml_emit.h"
 #include "cli/kubectl-gadget/manifests.h"
 #include "cli/kubectl-gadget/yaml.h"
 #include "k8s/client.h"
@@ -485,7 +486,7 @@ static int print_objects(const json_t *objs)
 	{
 		r = base_buf_puts(&b, "---\n");
 		if (r >= 0)
-			r = kg_yaml_emit(&b, obj);
+			r = base_yaml_emit_json_doc(&b, obj);
 		if (r < 0)
 			break;
 	}

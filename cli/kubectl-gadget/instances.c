@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/yaml_emit.h"
 #include "cli/kubectl-gadget/agents.h"
 #include "cli/kubectl-gadget/output.h"
-#include "cli/kubectl-gadget/yaml.h"
 
 #define LIST_TIMEOUT_MS 30000
 /* Most instances listed; an agent's list beyond this is cut (and said so). */
@@ -169,7 +169,7 @@ static int print_list(const struct list_ctx *c, enum run_output o)
 	json_array_foreach(c->order, i, idv)
 		json_array_append(all, json_object_get(c->by_id, json_string_value(idv)));
 	if (o == RUN_OUTPUT_YAML) {
-		r = kg_yaml_emit(&b, all);
+		r = base_yaml_emit_json_doc(&b, all);
 		if (r >= 0)
 			fwrite(b.data, 1, b.len, stdout);
 	} else {

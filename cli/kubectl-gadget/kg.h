@@ -19,6 +19,7 @@
 
 #include "base/opt.h"	/* the option tables of every command */
 #include "base/parse.h" /* durations and counts on the command line */
+#include "base/time.h"
 
 struct k8s_config;
 struct k8s_client;
@@ -73,8 +74,11 @@ const char *kg_namespace(const struct kg_global *g);
 
 /* True for -h and --help. */
 bool kg_is_help(const char *arg);
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t kg_now_ms(void);
+/* base_time_mono_ms() as a signed number, for deadlines that may lie in the past. */
+static inline int64_t kg_now_ms(void)
+{
+	return (int64_t)base_time_mono_ms();
+}
 
 /*
  * A command's own options (base/opt.h, the matcher of every command of ig

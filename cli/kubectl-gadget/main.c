@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/curl.h"
 #include "base/log.h"
@@ -64,14 +63,6 @@ void kg_warn(const char *fmt, ...)
 bool kg_is_help(const char *arg)
 {
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
-}
-
-int64_t kg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int kg_opt_match(const struct base_opt *opts, size_t n, int argc, char **argv, int *i,

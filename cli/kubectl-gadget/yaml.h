@@ -8,7 +8,8 @@
  * false, integers, floats; everything else and every quoted scalar is a
  * string), which is what the manifests in deploy/ need; anchors and aliases
  * are resolved by libyaml.  Documents are bounded by KG_YAML_MAX_BYTES and
- * nesting by KG_YAML_MAX_DEPTH.
+ * nesting by BASE_YAML_MAX_DEPTH.  Both ways are base/yaml.h and
+ * base/yaml_emit.h, which ig uses too.
  */
 #ifndef CLI_KG_YAML_H
 #define CLI_KG_YAML_H
@@ -19,7 +20,6 @@
 #include "base/buf.h"
 
 #define KG_YAML_MAX_BYTES (4u << 20)
-#define KG_YAML_MAX_DEPTH 64
 
 /*
  * Parses every document of buf (empty ones are skipped) into a new JSON
@@ -30,8 +30,8 @@ int kg_yaml_load_all(const char *buf, size_t len, const char *name, json_t **ret
 		     size_t errlen);
 
 /*
- * Appends v as a YAML document body (no "---"), keys in their JSON order,
- * strings quoted whenever a plain scalar would read back as something else.
+ * Appends v as a YAML document body (no "---"): base_yaml_emit_json_doc(),
+ * under the name the record output still calls it by.
  */
 int kg_yaml_emit(struct base_buf *b, const json_t *v);
 

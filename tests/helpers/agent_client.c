@@ -49,10 +49,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/wire.h"
+#include "base/time.h"
 
 #define MAX_KV	  64
 #define MAX_LIST  64
@@ -87,14 +87,6 @@ struct client {
 	struct agent_wire_reader *rd;
 	struct agent_wire_writer *wr;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -387,7 +379,7 @@ static void print_response(struct client *c, const Gadget__Agent__V1__Response *
 	const ProtobufCMessage *pm = NULL;
 	char *text;
 
-	json_object_set_new(o, "t_ms", json_integer((json_int_t)(now_ms() - c->t0)));
+	json_object_set_new(o, "t_ms", json_integer((json_int_t)(base_time_mono_ms() - c->t0)));
 	json_object_set_new(o, "req", json_integer((json_int_t)resp->id));
 	json_object_set_new(o, "type", json_string(agent_wire_response_name(resp->payload_case)));
 	switch (resp->payload_case) {
@@ -592,7 +584,7 @@ static int handle(struct client *c, const Gadget__Agent__V1__Response *resp)
 	case GADGET__AGENT__V1__RESPONSE__PAYLOAD_RUN_STARTED:
 		c->run_id = resp->run_started->run_id;
 		c->have_run = true;
-		c->started_at = now_ms();
+		c->started_at = base_time_mono_ms();
 		return -1;
 	case GADGET__AGENT__V1__RESPONSE__PAYLOAD_RECORDS:
 		c->records += resp->records->n_records;
@@ -615,7 +607,7 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	parse(&c, argc, argv);
-	c.t0 = now_ms();
+	c.t0 = base_time_mono_ms();
 	c.fd = dial(c.addr);
 	if (c.fd < 0) {
 		fprintf(stderr, "agent_client: connect %s: %s\n", c.addr, strerror(-c.fd));
@@ -635,7 +627,7 @@ int main(int argc, char **argv)
 		send_req(&c, &req);
 	}
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = base_time_mono_ms();
 		long timeout = (long)(c.t0 + (uint64_t)c.wait_ms) - (long)now;
 		bool paused = false;
 		struct pollfd p = {.fd = c.fd, .events = POLLIN};

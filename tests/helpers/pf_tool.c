@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "k8s/portforward.h"
 
@@ -73,24 +74,13 @@ static int tool_uint(const char *s, unsigned long max, unsigned long *ret)
 
 static char *tool_read_file(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char *buf;
-	size_t n;
+	char *buf = NULL;
+	size_t len = 0;
+	int r = base_file_read(path, K8S_PORTFORWARD_MAX_PEM, &buf, &len);
 
-	if (!f) {
-		tool_error("%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = malloc(K8S_PORTFORWARD_MAX_PEM + 1);
-	n = buf ? fread(buf, 1, K8S_PORTFORWARD_MAX_PEM + 1, f) : 0;
-	fclose(f);
-	if (!buf || n > K8S_PORTFORWARD_MAX_PEM) {
-		tool_error("%s: too large", path);
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
+	if (r < 0)
+		tool_error("%s: %s", path, r == -EFBIG ? "too large" : strerror(-r));
+	return r < 0 ? NULL : buf;
 }
 
 static void tool_sleep_ms(unsigned long ms)
@@ -100,21 +90,6 @@ static void tool_sleep_ms(unsigned long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-static int tool_write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static void tool_print_hwm(void)
@@ -346,7 +321,7 @@ int main(int argc, char **argv)
 				f->eof = true;
 				continue;
 			}
-			if (tool_write_all(f->out, buf, (size_t)n) < 0) {
+			if (base_file_write_all(f->out, buf, (size_t)n) < 0) {
 				tool_error("write: %s", strerror(errno));
 				goto out;
 			}

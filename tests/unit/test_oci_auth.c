@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "base/file.h"
 #include "oci/registry.h"
 
 static char tmp_root[64];
@@ -71,19 +72,11 @@ static void write_file(const char *path, const char *text)
 
 static char *read_file(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
+	char *buf = NULL;
+	size_t n = 0;
+	int r = base_file_read(path, SIZE_MAX, &buf, &n);
 
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
+	assert_int_equal(r, 0);
 	return buf;
 }
 

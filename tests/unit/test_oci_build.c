@@ -29,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include "base/file.h"
 #include "oci/store.h"
 
 #define SRC_DIR	    TEST_DATA_DIR "/oci/build"
@@ -69,19 +70,11 @@ static const char *tmp_path(const char *name)
 
 static char *read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
+	char *buf = NULL;
+	size_t n = 0;
+	int r = base_file_read(path, SIZE_MAX, &buf, &n);
 
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
+	assert_int_equal(r, 0);
 	if (len)
 		*len = n;
 	return buf;

@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "base/file.h"
 #include "oci/digest.h"
 
 #define YAML_A	"name: a\ndescription: gadget a\n"
@@ -174,21 +175,14 @@ static void assert_msg(struct oci_store *s, const char *needle)
 	assert_non_null(strstr(oci_store_errmsg(s), needle));
 }
 
-static char *read_file(const char *path, size_t *len)
+/* noinline: GCC 12 inlined it and then took its result for &buf (-Wdangling-pointer) */
+static __attribute__((noinline)) char *read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
+	char *buf = NULL;
+	size_t n = 0;
+	int r = base_file_read(path, SIZE_MAX, &buf, &n);
 
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
+	assert_int_equal(r, 0);
 	if (len)
 		*len = n;
 	return buf;
@@ -540,6 +534,39 @@ static void test_resolve_bad_images(void **state)
 	assert_int_equal(oci_store_resolve(s, "c", NULL, &g), -EINVAL);
 	assert_msg(s, "index.json: invalid JSON");
 	assert_null(g);
+	oci_store_free(s);
+}
+
+/* Held or not, told apart from held but broken, without losing the reason it broke. */
+static void test_has_ref(void **state)
+{
+	struct oci_store *s = open_store("s");
+	struct oci_store_gadget *g = NULL;
+	char ref[256], msg[512];
+	struct img a;
+
+	make_simple(s, YAML_A, PROG_A, &a);
+	tag(s, "ghcr.io/x/a:v1", a.index);
+	assert_int_equal(oci_store_has_ref(s, "ghcr.io/x/a:v1"), 1);
+	assert_int_equal(oci_store_has_ref(s, "ghcr.io/x/a:v2"), 0);
+	assert_int_equal(oci_store_has_ref(s, "ghcr.io/x/b:v1"), 0);
+	snprintf(ref, sizeof(ref), "anything@%s", a.index);
+	assert_int_equal(oci_store_has_ref(s, ref), 1);
+	snprintf(ref, sizeof(ref), "anything@sha256:%064d", 0);
+	assert_int_equal(oci_store_has_ref(s, ref), 0);
+	assert_int_equal(oci_store_has_ref(s, "NOPE"), -EINVAL);
+
+	/* present but broken: resolve fails, has_ref keeps its message */
+	unlink(blob_path("s", a.program));
+	assert_int_equal(oci_store_resolve(s, "ghcr.io/x/a:v1", NULL, &g), -ENOENT);
+	snprintf(msg, sizeof(msg), "%s", oci_store_errmsg(s));
+	assert_int_equal(oci_store_has_ref(s, "ghcr.io/x/a:v1"), 1);
+	assert_int_equal(oci_store_has_ref(s, "NOPE"), -EINVAL);
+	assert_string_equal(oci_store_errmsg(s), msg);
+
+	/* an index.json that cannot be read is not "not there" */
+	write_file(tmp_path("s/index.json"), "{\"manifests\":", 13);
+	assert_true(oci_store_has_ref(s, "ghcr.io/x/a:v1") < 0);
 	oci_store_free(s);
 }
 
@@ -1114,6 +1141,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tag_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_bad_images, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_has_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_damaged, setup, teardown),
