@@ -11,13 +11,11 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/time.h"
 
 uint64_t agent_clock_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return base_time_mono_ms();
 }
 
 int64_t agent_clock_unix_ms(void)

@@ -36,6 +36,7 @@
 #include "agent/wire.h"
 #include "agent/worker.h"
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/log.h"
 
 #define ERRC(x)	  GADGET__AGENT__V1__ERROR_CODE__ERROR_##x
@@ -731,9 +732,9 @@ static void inst_files_load(struct agent_instances *insts)
 		size_t nlen = strlen(de->d_name), ext = strlen(INSTANCE_FILE_EXT);
 		char name[AGENT_INSTANCE_MAX_NAME + 1], err[512] = "", *path = NULL, *text = NULL;
 		char id[33];
-		struct stat st;
-		ssize_t got = -1;
-		int fd;
+		struct stat st = {0};
+		size_t got = 0;
+		int rc;
 
 		if (nlen <= ext || strcmp(de->d_name + nlen - ext, INSTANCE_FILE_EXT))
 			continue;
@@ -743,20 +744,12 @@ static void inst_files_load(struct agent_instances *insts)
 		name[nlen - ext] = '\0';
 		if (asprintf(&path, "%s/%s", dirpath, de->d_name) < 0)
 			break;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_size <= AGENT_INSTANCE_MAX_YAML &&
-		    (text = malloc((size_t)st.st_size + 1))) {
-			got = read(fd, text, (size_t)st.st_size);
-			if (got >= 0)
-				text[got] = '\0';
-		}
-		if (fd >= 0)
-			close(fd);
-		if (got < 0)
-			snprintf(err, sizeof(err), "cannot read it");
-		else if (agent_instance_spec_parse(text, (size_t)got, &spec, &ex, err,
-						   sizeof(err)) == 0 &&
+		rc = base_file_read(path, AGENT_INSTANCE_MAX_YAML, &text, &got);
+		if (rc == 0 && stat(path, &st) < 0)
+			st.st_mtime = 0;
+		if (rc < 0)
+			snprintf(err, sizeof(err), "cannot read it: %s", strerror(-rc));
+		else if (agent_instance_spec_parse(text, got, &spec, &ex, err, sizeof(err)) == 0 &&
 			 strcmp(spec->name, name)) {
 			snprintf(err, sizeof(err), "its name is '%.64s'", spec->name);
 			spec = agent_instance_spec_free(spec);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 
 /* Left column of the help lines; longer names push the text to the next line. */
 #define OPT_HELP_COLUMN 34
@@ -23,11 +24,9 @@ static int opt_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	base_err_setv(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
+
 enum filter_op {
 	OP_EQ,
 	OP_NE,
@@ -138,11 +140,9 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	base_err_setv(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 

@@ -14,6 +14,7 @@
 #include "base/parse.h"
 #include "run/annotate.h"
 #include "bpf/gadget.h"
+#include "base/err.h"
 
 #define L RUN_FLAGS_LOCAL
 #define C RUN_FLAGS_CLUSTER
@@ -99,11 +100,9 @@ static int flag_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	base_err_setv(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 

@@ -29,6 +29,7 @@
 #include "oci/metadata.h"
 #include "run/column.h"
 #include "run/pipeline.h"
+#include "base/err.h"
 
 /* Longest Prometheus name this writes (scope + field + suffixes). */
 #define METRICS_MAX_NAME 256
@@ -104,11 +105,9 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	base_err_setv(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 

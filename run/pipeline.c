@@ -27,6 +27,7 @@
 #include "run/users.h"
 #include "bpf/layout.h"
 #include "oci/metadata.h"
+#include "base/err.h"
 
 /* A column name given by a caller; longer ones are refused. */
 #define MAX_COLUMN_NAME 128
@@ -108,11 +109,9 @@ static int set_err(struct run_pipeline *p, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (p->errbuf && p->errbuf_len) {
-		va_start(ap, fmt);
-		vsnprintf(p->errbuf, p->errbuf_len, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	base_err_setv(p->errbuf, p->errbuf_len, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 

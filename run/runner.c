@@ -31,6 +31,7 @@
 #include "bpf/gadget.h"
 #include "cri/collection.h"
 #include "oci/metadata.h"
+#include "base/err.h"
 
 /* What every caller of the first version of the options sets. */
 #define OPTS_MIN_SZ (offsetof(struct run_runner_opts, errbuf_len) + sizeof(size_t))
@@ -78,11 +79,9 @@ static int set_err(struct run_runner *r, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (r->o.errbuf && r->o.errbuf_len) {
-		va_start(ap, fmt);
-		vsnprintf(r->o.errbuf, r->o.errbuf_len, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	base_err_setv(r->o.errbuf, r->o.errbuf_len, fmt, ap);
+	va_end(ap);
 	return err;
 }
 

@@ -13,6 +13,7 @@
 #include "run/escape.h"
 #include "run/fields.h"
 #include "base/buf.h"
+#include "base/yaml_emit.h"
 #include "cli/kubectl-gadget/yaml.h"
 
 /* Data sources and columns one gadget may describe. */
@@ -443,7 +444,7 @@ int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, cons
 		base_buf_reset(&p->line);
 		r = base_buf_puts(&p->line, "---\n");
 		if (r >= 0)
-			r = kg_yaml_emit(&p->line, v);
+			r = base_yaml_emit_json_doc(&p->line, v);
 		if (r >= 0)
 			r = out_write(p, p->line.data, p->line.len);
 		break;

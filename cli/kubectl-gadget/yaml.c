@@ -42,8 +42,3 @@ int kg_yaml_load_all(const char *buf, size_t len, const char *name, json_t **ret
 }
 
 /* ---- emitting ---- */
-
-int kg_yaml_emit(struct base_buf *b, const json_t *v)
-{
-	return base_yaml_emit_json_doc(b, v);
-}

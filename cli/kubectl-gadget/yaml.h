@@ -29,10 +29,4 @@
 int kg_yaml_load_all(const char *buf, size_t len, const char *name, json_t **ret, char *err,
 		     size_t errlen);
 
-/*
- * Appends v as a YAML document body (no "---"): base_yaml_emit_json_doc(),
- * under the name the record output still calls it by.
- */
-int kg_yaml_emit(struct base_buf *b, const json_t *v);
-
 #endif /* CLI_KG_YAML_H */
