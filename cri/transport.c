@@ -56,6 +56,13 @@
 
 /* Bytes read from the socket at a time (nghttp2 offers 16 KiB). */
 #define TRANSPORT_READ_CHUNK (16u << 10)
+/*
+ * Output gathered before it goes to the socket: nghttp2 hands over one
+ * frame at a time, and a request's HEADERS and DATA (and the PING
+ * acknowledgement a Go server asks for with every reply) should wake the
+ * runtime once, not once a frame.
+ */
+#define TRANSPORT_WRITE_BUF (16u << 10)
 /* gRPC message prefix: compressed flag and big-endian length. */
 #define TRANSPORT_MSG_PREFIX 5
 /* Longest grpc-message kept for the debug log. */
@@ -135,13 +142,14 @@ struct transport_call {
 struct transport_conn {
 	int fd;
 	nghttp2_session *h2;
-	struct transport_call *call; /* the call on the connection now, or NULL */
-	size_t in;		     /* bytes read from the socket */
-	unsigned int reads_left;     /* socket reads allowed in this drive */
-	bool send_blocked;	     /* the socket took not all nghttp2 had */
-	bool goaway;		     /* the server is going away: no new calls */
-	int err;		     /* sticky: the connection failed */
-	bool used;		     /* a call completed on it */
+	struct transport_call *call;	  /* the call on the connection now, or NULL */
+	size_t in;			  /* bytes read from the socket */
+	unsigned int reads_left;	  /* socket reads allowed in this drive */
+	uint8_t out[TRANSPORT_WRITE_BUF]; /* frames not yet written */
+	size_t out_len;
+	bool goaway; /* the server is going away: no new calls */
+	int err;     /* sticky: the connection failed */
+	bool used;   /* a call completed on it */
 };
 
 struct cri_transport {
@@ -402,23 +410,51 @@ static struct transport_call *conn_call(struct transport_conn *k, int32_t stream
 	return k->call && k->call->stream_id == stream_id ? k->call : NULL;
 }
 
+/*
+ * Writes the gathered output without blocking: 0 when all of it went, 1
+ * when the socket would block, -ECONNRESET when the peer is gone.
+ */
+static int out_write(struct transport_conn *k)
+{
+	ssize_t n;
+
+	while (k->out_len) {
+		n = send(k->fd, k->out, k->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 1;
+			if (!k->err)
+				k->err = -ECONNRESET;
+			return k->err;
+		}
+		k->out_len -= (size_t)n;
+		memmove(k->out, k->out + n, k->out_len);
+	}
+	return 0;
+}
+
+/* Gathers nghttp2's output; writes it out when the buffer is full. */
 static ssize_t on_send(nghttp2_session *h2, const uint8_t *data, size_t len, int flags, void *user)
 {
 	struct transport_conn *k = user;
-	ssize_t n;
+	size_t room;
+	int r;
 
-	do
-		n = send(k->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n >= 0)
-		return n;
-	if (errno == EAGAIN) {
-		k->send_blocked = true;
-		return NGHTTP2_ERR_WOULDBLOCK;
+	if (k->out_len == sizeof(k->out)) {
+		r = out_write(k);
+		if (r < 0)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		if (r > 0)
+			return NGHTTP2_ERR_WOULDBLOCK;
 	}
-	if (!k->err)
-		k->err = -ECONNRESET;
-	return NGHTTP2_ERR_CALLBACK_FAILURE;
+	room = sizeof(k->out) - k->out_len;
+	if (len > room)
+		len = room;
+	memcpy(k->out + k->out_len, data, len);
+	k->out_len += len;
+	return (ssize_t)len;
 }
 
 static ssize_t on_recv(nghttp2_session *h2, uint8_t *buf, size_t len, int flags, void *user)
@@ -737,13 +773,13 @@ static int conn_flush(struct transport_conn *k)
 
 	if (k->err)
 		return k->err;
-	k->send_blocked = false;
 	r = nghttp2_session_send(k->h2);
 	if (r < 0)
 		return conn_fail(k, r);
+	r = out_write(k);
 	if (k->err)
 		return k->err;
-	return k->send_blocked ? 1 : 0;
+	return r;
 }
 
 /*
