@@ -70,10 +70,12 @@
 /* Wait between connect() attempts while the listener's backlog is full. */
 #define TRANSPORT_BACKLOG_WAIT_MS 5
 /*
- * Reply bytes buffered at most: one whole message, plus what one read can
- * complete behind it.
+ * Reply bytes buffered at most: one whole message, the start of the next
+ * one's prefix (which a unary call refuses once it is whole), and what one
+ * read adds; nghttp2 hands DATA over from the bytes of the read, never
+ * more.
  */
-#define TRANSPORT_MAX_BUFFERED (CRI_MAX_REPLY + TRANSPORT_MSG_PREFIX + TRANSPORT_READ_CHUNK)
+#define TRANSPORT_MAX_BUFFERED (CRI_MAX_REPLY + 2 * TRANSPORT_MSG_PREFIX + TRANSPORT_READ_CHUNK)
 /* Our SETTINGS_INITIAL_WINDOW_SIZE, and the connection window we open. */
 #define TRANSPORT_RECV_WINDOW (8u << 20)
 /*
