@@ -277,7 +277,8 @@ def render(res):
     out.append("")
     top = ", ".join(f"{name} {mb:.1f} MB" for name, mb in res["trials"][0]["idle_top_libs"])
     out.append(f"Largest resident mappings when idle (first round): {top}. The agent speaks "
-               "CRI itself (gRPC over HTTP/2 on the runtime's socket, `cri/h2.c`) and loads "
+               "CRI itself (its own gRPC framing over libnghttp2 on the runtime's socket, "
+               "`cri/transport.c`) and loads "
                "libcurl (for the API server; it brings libcrypto and its own dependencies) "
                "with dlopen() when it first needs it, which on a node is at start.\n")
     drops = [t["busy"]["dropped"] for t in res["trials"]]

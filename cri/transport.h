@@ -2,21 +2,23 @@
 /*
  * gRPC transport to a container runtime's CRI socket.
  *
- * Our own small gRPC client: HTTP/2 over cleartext with prior knowledge
- * ("h2c", cri/h2.c with cri/hpack.c) on the runtime's unix socket, the gRPC
- * message framing (a flag byte and a 4-byte length before each message) and
- * status from the trailers.  Everything above it deals in request and reply
- * bytes (protobuf-c encodes and decodes them) and in -errno codes.  We never
- * ask for compression, so a compressed reply is -EPROTO.
+ * Our own small gRPC client over libnghttp2: HTTP/2 over cleartext with
+ * prior knowledge ("h2c") on the runtime's unix socket, and, ours, the gRPC
+ * message framing (a flag byte and a 4-byte length before each message),
+ * deadlines as grpc-timeout and status from the trailers.  Everything above
+ * it deals in request and reply bytes (protobuf-c encodes and decodes them)
+ * and in -errno codes.  We never ask for compression, so a compressed reply
+ * is -EPROTO.
  *
  * Unary calls share one kept-open connection per transport, one call at a
  * time (a mutex serialises threads).  Each call has a deadline that bounds
  * connecting, writing and reading alike.  A connection that failed (end of
  * file, GOAWAY, reset, protocol error, timeout) is dropped and the next call
  * dials afresh; when a reused connection turns out dead before any reply
- * byte arrived (the runtime restarted between calls), the call is retried
- * once on a fresh one.  A server-streaming call has its own connection,
- * whose socket the caller polls.
+ * byte arrived (the runtime restarted between calls), or the server refused
+ * the call unprocessed on it (REFUSED_STREAM, or a GOAWAY that left it
+ * out), the call is retried once on a fresh one.  A server-streaming call
+ * has its own connection, whose socket the caller polls.
  *
  * gRPC status codes are translated to -errno in one place:
  *   UNAVAILABLE       -ENOENT (socket missing), -ENOTSOCK (path is no socket),

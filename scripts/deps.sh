@@ -11,7 +11,7 @@ pkgs=(
 	clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	# libraries
 	libyaml-dev libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev
-	libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev
+	libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev libnghttp2-dev nettle-dev
 	# tests
 	libcmocka-dev python3-pytest python3-yaml valgrind
 	# an independent gRPC server for the CRI transport tests

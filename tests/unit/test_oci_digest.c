@@ -2,7 +2,8 @@
 /*
  * Tests for oci/digest.c: the sha256 that names every blob of the store,
  * against the FIPS 180-4 example vectors, fed whole and in every split
- * around the block and padding boundaries.
+ * around the block and padding boundaries, and a blob of 16 MiB checked
+ * against sha256sum.
  */
 #include "oci/digest.h"
 
@@ -82,12 +83,47 @@ static void test_splits(void **state)
 	}
 }
 
+/*
+ * 16 MiB and a ragged tail, fed in uneven pieces.  The answer is
+ * sha256sum's:
+ *   python3 -c 'import sys; sys.stdout.buffer.write(bytes(i * 7 % 251
+ *       for i in range(16777339)))' | sha256sum
+ */
+static void test_large_blob(void **state)
+{
+	const size_t n = (16u << 20) + 123;
+	char whole[OCI_DIGEST_SIZE], out[OCI_DIGEST_SIZE];
+	struct oci_digest *d;
+	unsigned char *buf;
+	size_t i, off, piece;
+
+	buf = malloc(n);
+	assert_non_null(buf);
+	for (i = 0; i < n; i++)
+		buf[i] = (unsigned char)(i * 7 % 251);
+	assert_int_equal(oci_digest_buf(buf, n, whole), 0);
+	assert_string_equal(whole,
+			    "sha256:"
+			    "8454d5eb8a34e513f3ce2c0d5da25ede90b25f2fc2bfe8383301a0e5805db958");
+	assert_int_equal(oci_digest_new(&d), 0);
+	for (off = 0, piece = 1; off < n; off += piece, piece = piece * 3 + 1) {
+		if (piece > n - off)
+			piece = n - off;
+		assert_int_equal(oci_digest_update(d, buf + off, piece), 0);
+	}
+	assert_int_equal(oci_digest_final(d, out), 0);
+	assert_string_equal(out, whole);
+	oci_digest_free(d);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_million_a),
 		cmocka_unit_test(test_splits),
+		cmocka_unit_test(test_large_blob),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
