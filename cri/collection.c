@@ -26,6 +26,7 @@
 
 #include "base/log.h"
 #include "cri/client.h"
+#include "base/file.h"
 
 #define COLL_TAG_POLL	 1
 #define COLL_TAG_SOON	 2
@@ -448,33 +449,6 @@ static int ns_inode(const struct cri_collection *c, uint32_t pid, const char *ns
 	return 0;
 }
 
-static int read_small(const char *path, char *buf, size_t max, size_t *ret_len)
-{
-	ssize_t n;
-	size_t len = 0;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < max) {
-		n = read(fd, buf + len, max - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			n = -errno;
-			close(fd);
-			return (int)n;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	*ret_len = len;
-	return 0;
-}
-
 static uint64_t cgroup_id(const struct cri_collection *c, uint32_t pid)
 {
 	static const char *const roots[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
@@ -485,12 +459,10 @@ static uint64_t cgroup_id(const struct cri_collection *c, uint32_t pid)
 	size_t len, i;
 	int n;
 
-	text = malloc(CRI_COLLECTION_MAX_CGROUP_FILE);
-	if (!text)
-		return 0;
 	if (proc_path(c, path, sizeof(path), pid, "cgroup") ||
-	    read_small(path, text, CRI_COLLECTION_MAX_CGROUP_FILE, &len) ||
-	    cri_collection_cgroup_path(text, len, &cg)) {
+	    base_file_read(path, CRI_COLLECTION_MAX_CGROUP_FILE, &text, &len))
+		return 0;
+	if (cri_collection_cgroup_path(text, len, &cg)) {
 		free(text);
 		return 0;
 	}
@@ -514,7 +486,7 @@ static uint64_t cgroup_id(const struct cri_collection *c, uint32_t pid)
 /* init.pid that runc writes into the shim's directory after `runc create`. */
 static uint32_t task_init_pid(const struct coll_runtime *r, const char *id)
 {
-	char path[PATH_MAX], buf[COLL_MAX_PIDFILE + 1];
+	char path[PATH_MAX], *buf = NULL;
 	unsigned long v;
 	size_t len;
 	char *end;
@@ -525,13 +497,13 @@ static uint32_t task_init_pid(const struct coll_runtime *r, const char *id)
 	n = snprintf(path, sizeof(path), "%s/%s/%s/init.pid", r->task_dir, COLL_TASK_NS, id);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return 0;
-	if (read_small(path, buf, COLL_MAX_PIDFILE, &len) || !len)
+	if (base_file_read(path, COLL_MAX_PIDFILE, &buf, &len))
 		return 0;
-	buf[len] = '\0';
 	errno = 0;
 	v = strtoul(buf, &end, 10);
-	if (errno || end == buf || v == 0 || v > CRI_MAX_PID)
-		return 0;
+	if (errno || !len || end == buf || v == 0 || v > CRI_MAX_PID)
+		v = 0;
+	free(buf);
 	return (uint32_t)v;
 }
 

@@ -49,6 +49,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/time.h"
 
 #ifndef IG_VERSION
 #define IG_VERSION "dev"
@@ -171,10 +172,7 @@ struct cri_transport_stream {
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)base_time_mono_ms();
 }
 
 static int remaining_ms(int64_t deadline)
