@@ -185,24 +185,35 @@ static int help_lhs(struct base_buf *b, const struct base_opt_table *t, size_t n
 	return r;
 }
 
-/* text from the help column on, continued lines indented to it */
+/*
+ * text from the help column on, continued lines (wrapped, or after a
+ * newline in the text) indented to it
+ */
 static void print_wrapped(FILE *out, const char *text)
 {
 	const size_t room = OPT_HELP_WIDTH - OPT_HELP_COLUMN - 1;
 
-	while (strlen(text) > room) {
-		size_t cut = room;
+	for (;;) {
+		size_t line = strcspn(text, "\n"), cut = line;
 
-		while (cut && text[cut] != ' ')
-			cut--;
-		if (!cut)
-			cut = strcspn(text, " ");
-		fprintf(out, "%.*s\n%*s", (int)cut, text, OPT_HELP_COLUMN + 1, "");
+		if (line > room) {
+			cut = room;
+			while (cut && text[cut] != ' ')
+				cut--;
+			if (!cut)
+				cut = strcspn(text, " \n");
+		}
+		fprintf(out, "%.*s", (int)cut, text);
 		text += cut;
 		while (*text == ' ')
 			text++;
+		if (*text == '\n')
+			text++;
+		if (!*text)
+			break;
+		fprintf(out, "\n%*s", OPT_HELP_COLUMN + 1, "");
 	}
-	fprintf(out, "%s\n", text);
+	fputc('\n', out);
 }
 
 void base_opt_help(FILE *out, const struct base_opt_table *t, size_t nt)

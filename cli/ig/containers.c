@@ -31,19 +31,20 @@ struct lc_opts {
 	const char *name; /* -c */
 };
 
+static void lc_tables(struct base_opt_table t[3]);
+
 static void lc_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: ig list-containers [flags]\n\n"
-		"Lists the containers of the host's container runtimes (over CRI), with\n"
-		"their pod, namespace, PID and namespace ids.  Sandboxes (pause\n"
-		"containers) are not listed.\n\n"
-		"Flags:\n"
-		"  -o, --output FORMAT          columns (default) or json (one object per line)\n"
-		"  -c, --containername NAME     only containers with this name\n"
-		"  -w, --watch                  print containers as they are added and removed,\n"
-		"                               until Ctrl-C\n");
-	ig_runtimes_help(f);
+	struct base_opt_table t[3];
+
+	lc_tables(t);
+	fprintf(f, "Usage: ig list-containers [options]\n\n"
+		   "Lists the containers of the host's container runtimes (over CRI), with\n"
+		   "their pod, namespace, PID and namespace ids.  Sandboxes (pause\n"
+		   "containers) are not listed.\n\nOptions:\n");
+	base_opt_help(f, t, 2);
+	fprintf(f, "\nContainer runtimes:\n");
+	base_opt_help(f, &t[2], 1);
 }
 
 static void print_json(const struct lc_opts *o, const char *event, const struct cri_container *c)
@@ -170,61 +171,80 @@ out:
 	return rc;
 }
 
-/* "--flag value" or "--flag=value"; returns the value or NULL (not this flag). */
-static const char *flag_value(int argc, char **argv, int *i, const char *lng, const char *shrt,
-			      bool *missing)
-{
-	size_t n = strlen(lng);
+enum lc_opt_id { LC_OUTPUT = IG_OPT_COMMAND_FIRST, LC_NAME, LC_WATCH };
 
-	if (!strncmp(argv[*i], lng, n) && argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (strcmp(argv[*i], lng) && (!shrt || strcmp(argv[*i], shrt)))
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = true;
-		return NULL;
+static const struct base_opt lc_rows[] = {
+	{"output", 'o', BASE_OPT_VALUE, LC_OUTPUT, "FORMAT",
+	 "columns (default) or json (one object per line)", 0},
+	{"containername", 'c', BASE_OPT_VALUE, LC_NAME, "NAME", "only containers with this name",
+	 0},
+	{"watch", 'w', BASE_OPT_SWITCH, LC_WATCH, NULL,
+	 "print containers as they are added and removed, until Ctrl-C", 0},
+};
+
+struct lc_args {
+	struct lc_opts o;
+	struct ig_runtimes_flags rf;
+	bool help;
+};
+
+static int lc_opt(void *ctx, const struct base_opt *row, const char *v)
+{
+	struct lc_args *a = ctx;
+	char err[256];
+	int r;
+
+	switch (row->id) {
+	case LC_OUTPUT:
+		if (strcmp(v, "json") && strcmp(v, "columns")) {
+			ig_error("invalid value '%s' for --output: columns or json", v);
+			return -EINVAL;
+		}
+		a->o.json = !strcmp(v, "json");
+		return 0;
+	case LC_NAME:
+		a->o.name = v;
+		return 0;
+	case LC_WATCH:
+		a->o.watch = !strcmp(v, "true");
+		return 0;
+	case IG_OPT_HELP:
+		a->help = !strcmp(v, "true");
+		return 0;
 	}
-	return argv[++*i];
+	r = ig_runtimes_set(&a->rf, row, v, err, sizeof(err));
+	if (r < 0)
+		ig_error("%s", err);
+	return r < 0 ? r : 0;
+}
+
+static void lc_tables(struct base_opt_table t[3])
+{
+	t[0] = (struct base_opt_table){.opts = lc_rows, .n = sizeof(lc_rows) / sizeof(lc_rows[0])};
+	t[1] = (struct base_opt_table){.opts = ig_help_opt, .n = 1};
+	t[2] = (struct base_opt_table){.opts = ig_runtimes_opts, .n = ig_runtimes_opts_len};
 }
 
 int ig_cmd_list_containers(int argc, char **argv)
 {
-	struct ig_runtimes_flags rf = {0};
+	struct base_opt_table t[3];
+	struct lc_args a = {0};
+	struct ig_opts p = {
+		.cmd = "list-containers", .tables = t, .n_tables = 3, .fn = lc_opt, .ctx = &a};
+	struct ig_runtimes_flags rf;
 	struct cri_collection *coll = NULL;
-	struct lc_opts o = {0};
-	const char *v;
-	int i, r, rc;
+	struct lc_opts o;
+	int rc;
 
-	for (i = 1; i < argc; i++) {
-		bool missing = false;
-
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			lc_usage(stdout);
-			return IG_EXIT_OK;
-		} else if (!strcmp(argv[i], "-w") || !strcmp(argv[i], "--watch")) {
-			o.watch = true;
-		} else if ((r = ig_runtimes_flag(&rf, argc, argv, &i)) != 0) {
-			if (r < 0)
-				return IG_EXIT_USAGE;
-		} else if ((v = flag_value(argc, argv, &i, "--output", "-o", &missing))) {
-			if (!strcmp(v, "json")) {
-				o.json = true;
-			} else if (!strcmp(v, "columns")) {
-				o.json = false;
-			} else {
-				ig_error("unknown output format '%s' (columns or json)", v);
-				return IG_EXIT_USAGE;
-			}
-		} else if ((v = flag_value(argc, argv, &i, "--containername", "-c", &missing))) {
-			o.name = v;
-		} else if (missing) {
-			ig_error("option '%s' needs a value", argv[i]);
-			return IG_EXIT_USAGE;
-		} else {
-			ig_error("unknown option '%s' (see 'ig list-containers --help')", argv[i]);
-			return IG_EXIT_USAGE;
-		}
+	lc_tables(t);
+	if (ig_parse_opts(&p, argc, argv) < 0)
+		return IG_EXIT_USAGE;
+	if (a.help) {
+		lc_usage(stdout);
+		return IG_EXIT_OK;
 	}
+	o = a.o;
+	rf = a.rf;
 	if (ig_runtimes_check(&rf) < 0)
 		return IG_EXIT_USAGE;
 	if (o.watch) {

@@ -33,6 +33,7 @@ enum ig_opt_id {
 	IG_OPT_RUNTIMES,
 	IG_OPT_CONTAINERD_SOCKET,
 	IG_OPT_CRIO_SOCKET,
+	IG_OPT_HELP,
 	IG_OPT_COMMAND_FIRST, /* a command's own rows start here */
 };
 
@@ -43,6 +44,27 @@ struct ig_cmd {
 };
 
 void ig_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * A command's command line, read with the tree's option matcher (base/opt.h):
+ * every row of the tables goes to fn (0, or a negative errno after fn printed
+ * why), plain words to words (room for max_words), everything after "--" is
+ * words.  An unknown option, a bad value or too many words is printed as one
+ * error naming 'ig CMD --help' (cmd: "image push", "login").  0 or -EINVAL.
+ */
+struct ig_opts {
+	const char *cmd;
+	const struct base_opt_table *tables;
+	size_t n_tables;
+	int (*fn)(void *ctx, const struct base_opt *o, const char *value);
+	void *ctx;
+	const char **words;
+	size_t max_words;
+	size_t n_words; /* out */
+};
+int ig_parse_opts(struct ig_opts *p, int argc, char **argv);
+/* The table of the options every command has: -h/--help (id IG_OPT_HELP). */
+extern const struct base_opt ig_help_opt[1];
 void ig_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Mounts tracefs and bpffs where they are missing; warns, never fails. */

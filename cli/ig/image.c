@@ -58,8 +58,9 @@
 
 extern char **environ;
 
+/* ids of the rows; each row's tags is BIT(id), so a verb's view is the mask of what it takes */
 enum image_opt_id {
-	IOPT_STORE = 0,
+	IOPT_STORE = 1,
 	IOPT_TAG,
 	IOPT_INCLUDE,
 	IOPT_ARCH,
@@ -70,31 +71,29 @@ enum image_opt_id {
 };
 
 #define BIT(id) (1u << (id))
+#define V	BASE_OPT_VALUE
+#define S	BASE_OPT_SWITCH
 
-struct image_opt {
-	const char *long_name;
-	char short_name;
-	bool has_arg;
-	enum image_opt_id id;
-	const char *arg_name;
-	const char *help;
+static const struct base_opt image_opts[] = {
+	{"tag", 't', V, IOPT_TAG, "REF",
+	 "name and tag for the image: name:tag, host[:port]/name:tag", BIT(IOPT_TAG)},
+	{"include-dir", 'I', V, IOPT_INCLUDE, "DIR",
+	 "search DIR for headers before the gadget API headers and vmlinux.h found beside ig "
+	 "(repeatable)",
+	 BIT(IOPT_INCLUDE)},
+	{"arch", 0, V, IOPT_ARCH, "ARCH",
+	 "OCI architecture (amd64, arm64, ...); default: this machine's", BIT(IOPT_ARCH)},
+	{"output", 'o', V, IOPT_OUTPUT, "FORMAT", NULL /* per verb */, BIT(IOPT_OUTPUT)},
+	{"no-trunc", 0, S, IOPT_NO_TRUNC, NULL, "print full digests", BIT(IOPT_NO_TRUNC)},
+	{"all", 'a', S, IOPT_ALL, NULL, "export every image of the store", BIT(IOPT_ALL)},
+	{"store", 0, V, IOPT_STORE, "DIR",
+	 "the local image store (default: $IG_OCI_STORE, else " OCI_STORE_DEFAULT_DIR ")",
+	 BIT(IOPT_STORE)},
+	{"help", 'h', S, IOPT_HELP, NULL, "show this help", BIT(IOPT_HELP)},
 };
 
-static const struct image_opt image_opts[] = {
-	{"tag", 't', true, IOPT_TAG, "REF",
-	 "name and tag for the image: name:tag, host[:port]/name:tag"},
-	{"include-dir", 'I', true, IOPT_INCLUDE, "DIR",
-	 "search DIR for headers before the gadget API headers and vmlinux.h\n"
-	 "found beside ig (repeatable)"},
-	{"arch", 0, true, IOPT_ARCH, "ARCH",
-	 "OCI architecture (amd64, arm64, ...); default: this machine's"},
-	{"output", 'o', true, IOPT_OUTPUT, "FORMAT", NULL /* per verb */},
-	{"no-trunc", 0, false, IOPT_NO_TRUNC, NULL, "print full digests"},
-	{"all", 'a', false, IOPT_ALL, NULL, "export every image of the store"},
-	{"store", 0, true, IOPT_STORE, "DIR",
-	 "the local image store (default: $IG_OCI_STORE, else " OCI_STORE_DEFAULT_DIR ")"},
-	{"help", 'h', false, IOPT_HELP, NULL, "show this help"},
-};
+#undef V
+#undef S
 
 #define N_IMAGE_OPTS (sizeof(image_opts) / sizeof(image_opts[0]))
 
@@ -136,21 +135,7 @@ const char *ig_store_dir(const char *flag)
 
 /* ---- options ---- */
 
-static const struct image_opt *find_opt(const char *long_name, size_t len, char short_name)
-{
-	for (size_t i = 0; i < N_IMAGE_OPTS; i++) {
-		const struct image_opt *o = &image_opts[i];
-
-		if (long_name && strlen(o->long_name) == len &&
-		    !strncmp(o->long_name, long_name, len))
-			return o;
-		if (!long_name && o->short_name && o->short_name == short_name)
-			return o;
-	}
-	return NULL;
-}
-
-static int set_opt(const struct image_verb *v, struct image_args *a, const struct image_opt *o,
+static int set_opt(const struct image_verb *v, struct image_args *a, const struct base_opt *o,
 		   const char *val)
 {
 	switch (o->id) {
@@ -180,13 +165,13 @@ static int set_opt(const struct image_verb *v, struct image_args *a, const struc
 		a->output = val;
 		break;
 	case IOPT_NO_TRUNC:
-		a->no_trunc = true;
+		a->no_trunc = !strcmp(val, "true");
 		break;
 	case IOPT_ALL:
-		a->all = true;
+		a->all = !strcmp(val, "true");
 		break;
 	case IOPT_HELP:
-		a->help = true;
+		a->help = !strcmp(val, "true");
 		break;
 	}
 	return 0;
@@ -195,8 +180,13 @@ static int set_opt(const struct image_verb *v, struct image_args *a, const struc
 /* argv[0] is the verb.  Options and positional arguments may be mixed. */
 static int parse_args(const struct image_verb *v, int argc, char **argv, struct image_args *a)
 {
-	unsigned int allowed = v->opts | BIT(IOPT_STORE) | BIT(IOPT_HELP);
+	struct base_opt_table t = {
+		.opts = image_opts,
+		.n = N_IMAGE_OPTS,
+		.tags = v->opts | BIT(IOPT_STORE) | BIT(IOPT_HELP),
+	};
 	bool only_pos = false;
+	char err[256];
 
 	a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
 	if (!a->pos) {
@@ -204,51 +194,46 @@ static int parse_args(const struct image_verb *v, int argc, char **argv, struct 
 		return -ENOMEM;
 	}
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val = NULL, *eq = NULL;
-		const struct image_opt *o;
+		const struct base_opt *o = NULL;
+		const char *val = NULL;
+		int r;
 
-		if (only_pos || arg[0] != '-' || arg[1] == '\0') {
-			a->pos[a->n_pos++] = arg;
+		if (only_pos) {
+			a->pos[a->n_pos++] = argv[i];
 			continue;
 		}
-		if (!strcmp(arg, "--")) {
+		r = base_opt_next(&t, 1, argc, argv, &i, &o, &val, err, sizeof(err));
+		switch (r) {
+		case BASE_OPT_WORD:
+			a->pos[a->n_pos++] = argv[i];
+			break;
+		case BASE_OPT_END:
 			only_pos = true;
-			continue;
-		}
-		if (arg[1] == '-') {
-			eq = strchr(arg + 2, '=');
-			o = find_opt(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2), 0);
-		} else {
-			o = find_opt(NULL, 0, arg[1]);
-		}
-		if (!o || !(allowed & BIT(o->id))) {
-			ig_error("unknown option '%s' (see 'ig image %s --help')", arg, v->name);
+			break;
+		case BASE_OPT_UNKNOWN:
+			ig_error("unknown option '%s' (see 'ig image %s --help')", argv[i],
+				 v->name);
 			return -EINVAL;
-		}
-		if (o->has_arg) {
-			if (eq)
-				val = eq + 1;
-			else if (arg[1] != '-' && arg[2])
-				val = arg + 2;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			if (!val) {
-				ig_error("option --%s needs a value", o->long_name);
+		case BASE_OPT_MATCHED:
+			if (set_opt(v, a, o, val) < 0)
 				return -EINVAL;
-			}
-		} else if (eq || (arg[1] != '-' && arg[2])) {
-			ig_error("option --%s takes no value", o->long_name);
+			break;
+		default:
+			ig_error("%s", err);
 			return -EINVAL;
 		}
-		if (set_opt(v, a, o, val) < 0)
-			return -EINVAL;
 	}
 	return 0;
 }
 
 static void print_verb_help(const struct image_verb *v)
 {
-	unsigned int allowed = v->opts | BIT(IOPT_STORE) | BIT(IOPT_HELP);
+	struct base_opt rows[N_IMAGE_OPTS];
+	struct base_opt_table t = {
+		.opts = rows,
+		.n = N_IMAGE_OPTS,
+		.tags = v->opts | BIT(IOPT_STORE) | BIT(IOPT_HELP),
+	};
 
 	printf("Usage: ig image %s%s%s [options]\n\n%s.\n", v->name, *v->args ? " " : "", v->args,
 	       v->summary);
@@ -257,28 +242,12 @@ static void print_verb_help(const struct image_verb *v)
 	if (v->alias)
 		printf("\nAlias: ig image %s\n", v->alias);
 	printf("\nOptions:\n");
-	for (size_t i = 0; i < N_IMAGE_OPTS; i++) {
-		const struct image_opt *o = &image_opts[i];
-		const char *help = o->id == IOPT_OUTPUT ? v->output_help : o->help;
-		char lhs[64];
-
-		if (!(allowed & BIT(o->id)))
-			continue;
-		if (o->short_name)
-			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->short_name, o->long_name,
-				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
-		else
-			snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->long_name,
-				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
-		printf("  %-26s ", lhs);
-		/* continuation lines of a help text line up under its first line */
-		for (const char *p = help; *p; p++) {
-			putchar(*p);
-			if (*p == '\n')
-				printf("  %-26s ", "");
-		}
-		putchar('\n');
-	}
+	/* -o says what this verb prints */
+	memcpy(rows, image_opts, sizeof(rows));
+	for (size_t i = 0; i < N_IMAGE_OPTS; i++)
+		if (rows[i].id == IOPT_OUTPUT)
+			rows[i].help = v->output_help ? v->output_help : "output format";
+	base_opt_help(stdout, &t, 1);
 }
 
 static int open_store(const struct image_args *a, struct oci_store **ret)

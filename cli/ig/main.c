@@ -54,6 +54,51 @@ void ig_warn(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+const struct base_opt ig_help_opt[1] = {
+	{"help", 'h', BASE_OPT_SWITCH, IG_OPT_HELP, NULL, "show this help", 0},
+};
+
+int ig_parse_opts(struct ig_opts *p, int argc, char **argv)
+{
+	bool only_words = false;
+	char err[512];
+	int i, r;
+
+	p->n_words = 0;
+	for (i = 1; i < argc; i++) {
+		const struct base_opt *o = NULL;
+		const char *v = NULL;
+
+		r = only_words ? BASE_OPT_WORD
+			       : base_opt_next(p->tables, p->n_tables, argc, argv, &i, &o, &v, err,
+					       sizeof(err));
+		switch (r) {
+		case BASE_OPT_MATCHED:
+			if (p->fn(p->ctx, o, v) < 0)
+				return -EINVAL;
+			break;
+		case BASE_OPT_END:
+			only_words = true;
+			break;
+		case BASE_OPT_WORD:
+			if (p->n_words == p->max_words) {
+				ig_error("unexpected argument '%s' (see 'ig %s --help')", argv[i],
+					 p->cmd);
+				return -EINVAL;
+			}
+			p->words[p->n_words++] = argv[i];
+			break;
+		case BASE_OPT_UNKNOWN:
+			ig_error("unknown option '%s' (see 'ig %s --help')", argv[i], p->cmd);
+			return -EINVAL;
+		default:
+			ig_error("%s", err);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static bool dir_has(const char *path)
 {
 	struct stat st;
@@ -84,14 +129,26 @@ void ig_ensure_kernel_fs(void)
 	}
 }
 
+static int version_opt(void *ctx, const struct base_opt *o, const char *v)
+{
+	*(bool *)ctx = !strcmp(v, "true");
+	return 0;
+}
+
 int ig_cmd_version(int argc, char **argv)
 {
+	struct base_opt_table t = {.opts = ig_help_opt, .n = 1};
+	bool help = false;
+	struct ig_opts p = {
+		.cmd = "version", .tables = &t, .n_tables = 1, .fn = version_opt, .ctx = &help};
 	struct utsname u;
 
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+	if (ig_parse_opts(&p, argc, argv) < 0)
+		return IG_EXIT_USAGE;
+	if (help) {
 		printf("Usage: ig version\n\nPrints the version of ig, of the libbpf it uses and "
-		       "of the "
-		       "running kernel.\n");
+		       "of the running kernel.\n\nOptions:\n");
+		base_opt_help(stdout, &t, 1);
 		return IG_EXIT_OK;
 	}
 	uname(&u);

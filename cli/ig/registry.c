@@ -283,6 +283,13 @@ int ig_registry_pull(struct oci_store *s, const char *ref, const struct ig_regis
 
 /* ---- ig image push / pull ---- */
 
+enum reg_opt_id { REG_STORE = IG_OPT_COMMAND_FIRST, REG_USER, REG_PASS, REG_PASS_STDIN, REG_ALL };
+
+static const struct base_opt reg_store_opt[] = {
+	{"store", 0, BASE_OPT_VALUE, REG_STORE, "DIR",
+	 "local image store (default $IG_OCI_STORE or " OCI_STORE_DEFAULT_DIR ")", 0},
+};
+
 static void reg_image_usage(FILE *out, const char *verb)
 {
 	if (!strcmp(verb, "push"))
@@ -293,61 +300,91 @@ static void reg_image_usage(FILE *out, const char *verb)
 		fprintf(out, "Usage: ig image pull [options] IMAGE\n\n"
 			     "Downloads IMAGE (host[:port]/name:tag or name@sha256:...) into the\n"
 			     "local store, verifying the digest of everything it fetches.\n\n");
-	fprintf(out,
-		"Options:\n"
-		"      --store DIR             local image store (default $IG_OCI_STORE or "
-		"%s)\n"
-		"  -h, --help                  show this help\n",
-		OCI_STORE_DEFAULT_DIR);
-	ig_registry_help(out);
+	{
+		struct base_opt_table t[3] = {
+			{.opts = reg_store_opt, .n = 1},
+			{.opts = ig_help_opt, .n = 1},
+			{.opts = ig_registry_opts, .n = ig_registry_opts_len},
+		};
+
+		fprintf(out, "Options:\n");
+		base_opt_help(out, t, 3);
+	}
+}
+
+struct reg_args {
+	struct ig_registry_flags *f;
+	const char *store, *user, *pass;
+	bool pass_stdin, all, help;
+};
+
+static int reg_opt(void *ctx, const struct base_opt *o, const char *v)
+{
+	struct reg_args *a = ctx;
+
+	switch (o->id) {
+	case REG_STORE:
+		a->store = v;
+		return 0;
+	case REG_USER:
+		a->user = v;
+		return 0;
+	case REG_PASS:
+		a->pass = v;
+		return 0;
+	case REG_PASS_STDIN:
+		a->pass_stdin = !strcmp(v, "true");
+		return 0;
+	case REG_ALL:
+		a->all = !strcmp(v, "true");
+		return 0;
+	case IG_OPT_HELP:
+		a->help = !strcmp(v, "true");
+		return 0;
+	}
+	ig_registry_set(a->f, o, v);
+	return 0;
 }
 
 /* Parses "VERB [options] IMAGE"; returns the exit code on error or help, else -1. */
 static int reg_image_args(int argc, char **argv, struct ig_registry_flags *f, const char **store,
 			  const char **image)
 {
-	const char *verb = argv[0];
-	int i, r;
+	const char *verb = argv[0], *words[2];
+	struct base_opt_table t[3] = {
+		{.opts = reg_store_opt, .n = 1},
+		{.opts = ig_registry_opts, .n = ig_registry_opts_len},
+		{.opts = ig_help_opt, .n = 1},
+	};
+	struct reg_args a = {.f = f};
+	char cmd[32];
+	struct ig_opts p = {.cmd = cmd,
+			    .tables = t,
+			    .n_tables = 3,
+			    .fn = reg_opt,
+			    .ctx = &a,
+			    .words = words,
+			    .max_words = 1};
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			reg_image_usage(stdout, verb);
-			return IG_EXIT_OK;
-		}
-		r = ig_registry_flag(f, argc, argv, &i);
-		if (r < 0)
-			return IG_EXIT_USAGE;
-		if (r > 0)
-			continue;
-		if (!strcmp(a, "--store")) {
-			if (i + 1 >= argc) {
-				ig_error("--store needs a value");
-				return IG_EXIT_USAGE;
-			}
-			*store = argv[++i];
-			continue;
-		}
-		if (!strncmp(a, "--store=", 8)) {
-			*store = a + 8;
-			continue;
-		}
-		if (a[0] == '-' && a[1]) {
-			ig_error("unknown option '%s' (see 'ig image %s --help')", a, verb);
-			return IG_EXIT_USAGE;
-		}
-		if (*image) {
-			ig_error("ig image %s takes one image, got '%s' and '%s'", verb, *image, a);
-			return IG_EXIT_USAGE;
-		}
-		*image = a;
+	snprintf(cmd, sizeof(cmd), "image %s", verb);
+	if (ig_parse_opts(&p, argc, argv) < 0)
+		return IG_EXIT_USAGE;
+	if (a.help) {
+		reg_image_usage(stdout, verb);
+		return IG_EXIT_OK;
 	}
-	if (!*image) {
+	*store = a.store;
+	if (!p.n_words) {
 		ig_error("ig image %s needs an image reference", verb);
 		reg_image_usage(stderr, verb);
 		return IG_EXIT_USAGE;
 	}
+	if (p.n_words > 1) {
+		ig_error("ig image %s takes one image, got '%s' and '%s'", verb, words[0],
+			 words[1]);
+		return IG_EXIT_USAGE;
+	}
+	*image = words[0];
 	return -1;
 }
 
@@ -408,20 +445,22 @@ int ig_cmd_image_push(int argc, char **argv)
 
 /* ---- ig login / logout ---- */
 
+static const struct base_opt reg_login_opts[];
+
 static void reg_login_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: ig login [options] REGISTRY\n\n"
-		"Checks a user name and password against REGISTRY (host[:port]) and\n"
-		"saves them in the credentials file (mode 0600), which podman, skopeo\n"
-		"and docker can share.\n\n"
-		"Options:\n"
-		"  -u, --username USER         user name (asked for on a terminal when absent)\n"
-		"  -p, --password PASS         password (visible to other users: prefer\n"
-		"                              --password-stdin)\n"
-		"      --password-stdin        read the password from standard input\n"
-		"  -h, --help                  show this help\n");
-	ig_registry_help(out);
+	struct base_opt_table t[3] = {
+		{.opts = reg_login_opts, .n = 3},
+		{.opts = ig_help_opt, .n = 1},
+		{.opts = ig_registry_opts, .n = ig_registry_opts_len},
+	};
+
+	fprintf(out, "Usage: ig login [options] REGISTRY\n\n"
+		     "Checks a user name and password against REGISTRY (host[:port]) and\n"
+		     "saves them in the credentials file (mode 0600), which podman, skopeo\n"
+		     "and docker can share.\n\n"
+		     "Options:\n");
+	base_opt_help(out, t, 3);
 }
 
 /* Reads one line (at most max bytes) from f into a new string, without the newline. */
@@ -471,53 +510,48 @@ static int reg_prompt(const char *prompt, bool secret, size_t max, char **ret)
 	return r;
 }
 
+static const struct base_opt reg_login_opts[] = {
+	{"username", 'u', BASE_OPT_VALUE, REG_USER, "USER",
+	 "user name (asked for on a terminal when absent)", 0},
+	{"password", 'p', BASE_OPT_VALUE, REG_PASS, "PASS",
+	 "password (visible to other users: prefer --password-stdin)", 0},
+	{"password-stdin", 0, BASE_OPT_SWITCH, REG_PASS_STDIN, NULL,
+	 "read the password from standard input", 0},
+};
+
 int ig_cmd_login(int argc, char **argv)
 {
 	struct ig_registry_flags f = {0};
-	const char *registry = NULL, *user_flag = NULL, *pass_flag = NULL;
+	const char *registry = NULL, *user_flag, *pass_flag, *words[1];
 	char *user = NULL, *password = NULL, err[REG_ERRBUF];
-	bool pass_stdin = false;
+	struct base_opt_table t[3] = {
+		{.opts = reg_login_opts, .n = sizeof(reg_login_opts) / sizeof(reg_login_opts[0])},
+		{.opts = ig_registry_opts, .n = ig_registry_opts_len},
+		{.opts = ig_help_opt, .n = 1},
+	};
+	struct reg_args a = {.f = &f};
+	struct ig_opts p = {.cmd = "login",
+			    .tables = t,
+			    .n_tables = 3,
+			    .fn = reg_opt,
+			    .ctx = &a,
+			    .words = words,
+			    .max_words = 1};
+	bool pass_stdin;
 	struct reg_client c;
-	int i, r, ret = IG_EXIT_ERROR;
+	int r, ret = IG_EXIT_ERROR;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			reg_login_usage(stdout);
-			return IG_EXIT_OK;
-		}
-		r = ig_registry_flag(&f, argc, argv, &i);
-		if (r < 0)
-			return IG_EXIT_USAGE;
-		if (r > 0)
-			continue;
-		if (!strcmp(a, "-u") || !strcmp(a, "--username") || !strcmp(a, "-p") ||
-		    !strcmp(a, "--password")) {
-			if (i + 1 >= argc) {
-				ig_error("%s needs a value", a);
-				return IG_EXIT_USAGE;
-			}
-			if (a[1] == 'u' || a[2] == 'u')
-				user_flag = argv[++i];
-			else
-				pass_flag = argv[++i];
-		} else if (!strncmp(a, "--username=", 11)) {
-			user_flag = a + 11;
-		} else if (!strncmp(a, "--password=", 11)) {
-			pass_flag = a + 11;
-		} else if (!strcmp(a, "--password-stdin")) {
-			pass_stdin = true;
-		} else if (a[0] == '-' && a[1]) {
-			ig_error("unknown option '%s' (see 'ig login --help')", a);
-			return IG_EXIT_USAGE;
-		} else if (registry) {
-			ig_error("ig login takes one registry, got '%s' and '%s'", registry, a);
-			return IG_EXIT_USAGE;
-		} else {
-			registry = a;
-		}
+	if (ig_parse_opts(&p, argc, argv) < 0)
+		return IG_EXIT_USAGE;
+	if (a.help) {
+		reg_login_usage(stdout);
+		return IG_EXIT_OK;
 	}
+	if (p.n_words)
+		registry = words[0];
+	user_flag = a.user;
+	pass_flag = a.pass;
+	pass_stdin = a.pass_stdin;
 	if (!registry) {
 		ig_error("ig login needs a registry (host[:port])");
 		reg_login_usage(stderr);
@@ -590,48 +624,45 @@ out:
 	return ret;
 }
 
+static const struct base_opt reg_logout_opts[] = {
+	{"all", 'a', BASE_OPT_SWITCH, REG_ALL, NULL, "forget every registry", 0},
+	{"authfile", 0, BASE_OPT_VALUE, IG_OPT_AUTHFILE, "PATH",
+	 "registry credentials (default $" OCI_AUTH_FILE_ENV " or " OCI_AUTH_DEFAULT_FILE ")", 0},
+};
+
 int ig_cmd_logout(int argc, char **argv)
 {
-	const char *registry = NULL, *authfile = NULL;
+	struct ig_registry_flags f = {0};
+	const char *registry = NULL, *authfile, *words[1];
+	struct base_opt_table t[2] = {
+		{.opts = reg_logout_opts, .n = 2},
+		{.opts = ig_help_opt, .n = 1},
+	};
+	struct reg_args a = {.f = &f};
+	struct ig_opts p = {.cmd = "logout",
+			    .tables = t,
+			    .n_tables = 2,
+			    .fn = reg_opt,
+			    .ctx = &a,
+			    .words = words,
+			    .max_words = 1};
 	char err[REG_ERRBUF];
-	bool all = false;
-	int i, r;
+	bool all;
+	int r;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("Usage: ig logout [options] REGISTRY | --all\n\n"
-			       "Removes the credentials for REGISTRY (or for every registry)\n"
-			       "from the credentials file.\n\n"
-			       "Options:\n"
-			       "  -a, --all                   forget every registry\n"
-			       "      --authfile PATH         registry credentials (default $%s or "
-			       "%s)\n"
-			       "  -h, --help                  show this help\n",
-			       OCI_AUTH_FILE_ENV, OCI_AUTH_DEFAULT_FILE);
-			return IG_EXIT_OK;
-		}
-		if (!strcmp(a, "-a") || !strcmp(a, "--all")) {
-			all = true;
-		} else if (!strcmp(a, "--authfile")) {
-			if (i + 1 >= argc) {
-				ig_error("--authfile needs a value");
-				return IG_EXIT_USAGE;
-			}
-			authfile = argv[++i];
-		} else if (!strncmp(a, "--authfile=", 11)) {
-			authfile = a + 11;
-		} else if (a[0] == '-' && a[1]) {
-			ig_error("unknown option '%s' (see 'ig logout --help')", a);
-			return IG_EXIT_USAGE;
-		} else if (registry) {
-			ig_error("ig logout takes one registry, got '%s' and '%s'", registry, a);
-			return IG_EXIT_USAGE;
-		} else {
-			registry = a;
-		}
+	if (ig_parse_opts(&p, argc, argv) < 0)
+		return IG_EXIT_USAGE;
+	if (a.help) {
+		printf("Usage: ig logout [options] REGISTRY | --all\n\n"
+		       "Removes the credentials for REGISTRY (or for every registry)\n"
+		       "from the credentials file.\n\nOptions:\n");
+		base_opt_help(stdout, t, 2);
+		return IG_EXIT_OK;
 	}
+	if (p.n_words)
+		registry = words[0];
+	authfile = f.authfile;
+	all = a.all;
 	if (!!registry == all) {
 		ig_error("ig logout needs either a registry or --all");
 		return IG_EXIT_USAGE;
