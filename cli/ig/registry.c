@@ -364,7 +364,7 @@ static int reg_image_args(int argc, char **argv, struct ig_registry_flags *f, co
 			    .fn = reg_opt,
 			    .ctx = &a,
 			    .words = words,
-			    .max_words = 1};
+			    .max_words = 2};
 
 	snprintf(cmd, sizeof(cmd), "image %s", verb);
 	if (ig_parse_opts(&p, argc, argv) < 0)
