@@ -18,6 +18,7 @@
 
 #include <yaml.h>
 
+#include "agent/instance.h"
 #include "base/err.h"
 #include "base/file.h"
 #include "base/yaml.h"
@@ -79,6 +80,12 @@ int agent_config_init(struct agent_config *c)
 	memset(c, 0, sizeof(*c));
 	c->queue_max_records = AGENT_CONFIG_DEFAULT_MAX_RECORDS;
 	c->log_level = BASE_LOG_INFO;
+	c->metrics_max_series = AGENT_CONFIG_DEFAULT_METRICS_SERIES;
+	c->logs_max_size_mb = AGENT_CONFIG_DEFAULT_LOGS_SIZE_MB;
+	c->logs_max_backups = AGENT_CONFIG_DEFAULT_LOGS_BACKUPS;
+	r |= cfg_set_str(&c->metrics_address, AGENT_CONFIG_DEFAULT_METRICS_ADDRESS);
+	r |= cfg_set_str(&c->logs_channel, "none");
+	r |= cfg_set_str(&c->logs_dir, AGENT_CONFIG_DEFAULT_LOGS_DIR);
 	r |= cfg_set_str(&c->host_root, "/");
 	r |= cfg_set_str(&c->gadget_namespace, AGENT_CONFIG_DEFAULT_NAMESPACE);
 	r |= cfg_set_str(&c->instance_label, AGENT_CONFIG_DEFAULT_LABEL);
@@ -103,6 +110,9 @@ void agent_config_done(struct agent_config *c)
 	free(c->listen_unix);
 	free(c->health_address);
 	free(c->store_dir);
+	free(c->metrics_address);
+	free(c->logs_channel);
+	free(c->logs_dir);
 	cfg_strv_free(c->insecure_registries, c->n_insecure_registries);
 	cfg_strv_free(c->allowed_gadgets, c->n_allowed_gadgets);
 	memset(c, 0, sizeof(*c));
@@ -133,6 +143,7 @@ int agent_config_parse_log_level(const char *s, enum base_log_level *ret)
 
 enum cfg_type {
 	CFG_STRING,
+	CFG_BOOL,
 	CFG_MAP,
 	CFG_UINT,
 	CFG_LOG_LEVEL,
@@ -145,29 +156,42 @@ struct cfg_key {
 	enum cfg_type type;
 	size_t off;	  /* into struct agent_config */
 	size_t count_off; /* CFG_STRLIST: the count */
+	uint64_t min, max; /* CFG_UINT; both 0: queue.maxRecords' range */
 };
 
 #define CFG_OFF(f) offsetof(struct agent_config, f)
 
 static const struct cfg_key cfg_keys[] = {
-	{"nodeName", CFG_STRING, CFG_OFF(node_name), 0},
-	{"hostRoot", CFG_STRING, CFG_OFF(host_root), 0},
-	{"gadgetNamespace", CFG_STRING, CFG_OFF(gadget_namespace), 0},
-	{"instanceConfigMapLabel", CFG_STRING, CFG_OFF(instance_label), 0},
-	{"runtimes", CFG_RUNTIMES, 0, 0},
-	{"listen", CFG_MAP, 0, 0},
-	{"listen.address", CFG_STRING, CFG_OFF(listen_address), 0},
-	{"listen.unixSocket", CFG_STRING, CFG_OFF(listen_unix), 0},
-	{"health", CFG_MAP, 0, 0},
-	{"health.address", CFG_STRING, CFG_OFF(health_address), 0},
-	{"oci", CFG_MAP, 0, 0},
-	{"oci.storeDir", CFG_STRING, CFG_OFF(store_dir), 0},
+	{"nodeName", CFG_STRING, CFG_OFF(node_name), 0, 0, 0},
+	{"hostRoot", CFG_STRING, CFG_OFF(host_root), 0, 0, 0},
+	{"gadgetNamespace", CFG_STRING, CFG_OFF(gadget_namespace), 0, 0, 0},
+	{"instanceConfigMapLabel", CFG_STRING, CFG_OFF(instance_label), 0, 0, 0},
+	{"runtimes", CFG_RUNTIMES, 0, 0, 0, 0},
+	{"listen", CFG_MAP, 0, 0, 0, 0},
+	{"listen.address", CFG_STRING, CFG_OFF(listen_address), 0, 0, 0},
+	{"listen.unixSocket", CFG_STRING, CFG_OFF(listen_unix), 0, 0, 0},
+	{"health", CFG_MAP, 0, 0, 0, 0},
+	{"health.address", CFG_STRING, CFG_OFF(health_address), 0, 0, 0},
+	{"oci", CFG_MAP, 0, 0, 0, 0},
+	{"oci.storeDir", CFG_STRING, CFG_OFF(store_dir), 0, 0, 0},
 	{"oci.insecureRegistries", CFG_STRLIST, CFG_OFF(insecure_registries),
-	 CFG_OFF(n_insecure_registries)},
-	{"oci.allowedGadgets", CFG_STRLIST, CFG_OFF(allowed_gadgets), CFG_OFF(n_allowed_gadgets)},
-	{"queue", CFG_MAP, 0, 0},
-	{"queue.maxRecords", CFG_UINT, CFG_OFF(queue_max_records), 0},
-	{"logLevel", CFG_LOG_LEVEL, CFG_OFF(log_level), 0},
+	 CFG_OFF(n_insecure_registries), 0, 0},
+	{"oci.allowedGadgets", CFG_STRLIST, CFG_OFF(allowed_gadgets), CFG_OFF(n_allowed_gadgets), 0, 0},
+	{"queue", CFG_MAP, 0, 0, 0, 0},
+	{"queue.maxRecords", CFG_UINT, CFG_OFF(queue_max_records), 0, 0, 0},
+	{"logLevel", CFG_LOG_LEVEL, CFG_OFF(log_level), 0, 0, 0},
+	/* Inspektor Gadget's names for the gadget metrics endpoint */
+	{"otel-metrics-listen", CFG_BOOL, CFG_OFF(metrics_listen), 0, 0, 0},
+	{"otel-metrics-listen-address", CFG_STRING, CFG_OFF(metrics_address), 0, 0, 0},
+	{"otel-metrics-max-series", CFG_UINT, CFG_OFF(metrics_max_series), 0, 1,
+	 AGENT_CONFIG_MAX_METRICS_SERIES},
+	{"logs", CFG_MAP, 0, 0, 0, 0},
+	{"logs.channel", CFG_STRING, CFG_OFF(logs_channel), 0, 0, 0},
+	{"logs.directory", CFG_STRING, CFG_OFF(logs_dir), 0, 0, 0},
+	{"logs.max-size-mb", CFG_UINT, CFG_OFF(logs_max_size_mb), 0, 1,
+	 AGENT_INSTANCE_MAX_LOG_MB},
+	{"logs.max-backups", CFG_UINT, CFG_OFF(logs_max_backups), 0, 1,
+	 AGENT_INSTANCE_MAX_LOG_BACKUPS},
 };
 
 struct cfg_walk {
@@ -348,10 +372,12 @@ static int cfg_uint(struct cfg_walk *w, const struct cfg_key *k, const yaml_node
 	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || base_yaml_uint(n, UINT64_MAX, &v))
 		return base_yaml_fail(w->y, n, -EINVAL, "%s: expected an integer, got '%.64s'",
 				      k->path, base_yaml_text(n));
-	if (v < 1 || v > AGENT_CONFIG_MAX_QUEUE_RECORDS)
-		return base_yaml_fail(w->y, n, -EINVAL, "%s: %llu is out of range (1 to %u)",
+	if (v < (k->max ? k->min : 1) || v > (k->max ? k->max : AGENT_CONFIG_MAX_QUEUE_RECORDS))
+		return base_yaml_fail(w->y, n, -EINVAL, "%s: %llu is out of range (%llu to %llu)",
 				      k->path, (unsigned long long)v,
-				      AGENT_CONFIG_MAX_QUEUE_RECORDS);
+				      (unsigned long long)(k->max ? k->min : 1),
+				      (unsigned long long)(k->max ? k->max
+								  : AGENT_CONFIG_MAX_QUEUE_RECORDS));
 	*(uint32_t *)((char *)w->c + k->off) = (uint32_t)v;
 	return 0;
 }
@@ -378,6 +404,11 @@ static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_nod
 		return cfg_set_str((char **)((char *)w->c + k->off), s);
 	case CFG_UINT:
 		return cfg_uint(w, k, n);
+	case CFG_BOOL:
+		if (n->type != YAML_SCALAR_NODE || base_yaml_bool(n, (bool *)((char *)w->c + k->off)))
+			return base_yaml_fail(w->y, n, -EINVAL, "%s: expected true or false, got %s",
+					      k->path, base_yaml_kind(n));
+		return 0;
 	case CFG_LOG_LEVEL:
 		s = cfg_scalar(w, n, k->path, &r);
 		if (!s)
@@ -672,6 +703,26 @@ static int cfg_validate(const struct agent_config *c, char *err, size_t errlen)
 		}
 	if (!c->store_dir[0]) {
 		snprintf(err, errlen, "oci.storeDir: empty");
+		return -EINVAL;
+	}
+	if (agent_config_parse_address(c->metrics_address, &ss, &sl, NULL)) {
+		snprintf(err, errlen, "otel-metrics-listen-address: '%s' is not a host:port address",
+			 c->metrics_address);
+		return -EINVAL;
+	}
+	if (strcmp(c->logs_channel, "none") && strcmp(c->logs_channel, "stdout") &&
+	    strcmp(c->logs_channel, "file")) {
+		snprintf(err, errlen, "logs.channel: '%s' is not none, stdout or file",
+			 c->logs_channel);
+		return -EINVAL;
+	}
+	/* the directory is under hostRoot: nothing may climb out of it */
+	if (c->logs_dir[0] != '/' || strstr(c->logs_dir, "/../") ||
+	    (strlen(c->logs_dir) >= 3 && !strcmp(c->logs_dir + strlen(c->logs_dir) - 3, "/..")) ||
+	    strlen(c->logs_dir) + strlen(c->host_root) >= 3000) {
+		snprintf(err, errlen,
+			 "logs.directory: '%s' is not an absolute path without '..' components",
+			 c->logs_dir);
 		return -EINVAL;
 	}
 	for (i = 0; i < c->n_allowed_gadgets; i++) {

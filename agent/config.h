@@ -40,6 +40,14 @@
 #define AGENT_CONFIG_DEFAULT_HEALTH	 "0.0.0.0:8485"
 #define AGENT_CONFIG_DEFAULT_STORE	 "/var/lib/ig/oci-store"
 #define AGENT_CONFIG_DEFAULT_MAX_RECORDS 65536
+/* Gadget metrics, with Inspektor Gadget's names and defaults (docs/metrics.md). */
+#define AGENT_CONFIG_DEFAULT_METRICS_ADDRESS "0.0.0.0:2224"
+#define AGENT_CONFIG_DEFAULT_METRICS_SERIES  10000
+#define AGENT_CONFIG_MAX_METRICS_SERIES	     1000000
+/* Instances' records as JSON lines (docs/agent.md "Logs"). */
+#define AGENT_CONFIG_DEFAULT_LOGS_DIR	  "/var/log/gadget"
+#define AGENT_CONFIG_DEFAULT_LOGS_SIZE_MB 100
+#define AGENT_CONFIG_DEFAULT_LOGS_BACKUPS 3
 #define AGENT_CONFIG_CONTAINERD_SOCKET	 "/run/containerd/containerd.sock"
 #define AGENT_CONFIG_CRIO_SOCKET	 "/run/crio/crio.sock"
 
@@ -66,6 +74,20 @@ struct agent_config {
 	size_t n_allowed_gadgets;
 	uint32_t queue_max_records;
 	enum base_log_level log_level;
+
+	/* the gadget metrics endpoint: otel-metrics-listen, -listen-address, -max-series */
+	bool metrics_listen;
+	char *metrics_address;
+	uint32_t metrics_max_series;
+
+	/*
+	 * logs.channel: where instances' records go by default ("none",
+	 * "stdout" or "file"); files are <hostRoot><logs.directory>/<instance>.log
+	 */
+	char *logs_channel;
+	char *logs_dir;
+	uint32_t logs_max_size_mb;
+	uint32_t logs_max_backups;
 };
 
 /* Fills c with the built-in defaults.  -ENOMEM (c is then safe to _done()). */

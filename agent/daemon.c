@@ -62,13 +62,14 @@ enum src_kind {
 	SRC_INSTANCES,
 	SRC_SERVER,
 	SRC_HEALTH,
+	SRC_GADGET_METRICS,
 	SRC_COLL,
 	SRC_RUNS,
 };
 
 struct agent_daemon {
 	const struct agent_config *cfg;
-	char *node, *version, *state_dir, *unix_path;
+	char *node, *version, *state_dir, *unix_path, *logs_dir;
 	char *host_root; /* "" for "/" */
 	int64_t started_ms;
 	int ep, sig_fd, retry_fd;
@@ -79,6 +80,7 @@ struct agent_daemon {
 	struct agent_containers *containers;
 	struct agent_server *srv;
 	struct agent_health *health;
+	struct agent_health *gadget_metrics; /* otel-metrics-listen: the runs' metrics */
 
 	/* Kubernetes */
 	struct k8s_config *kcfg;
@@ -328,6 +330,14 @@ static int loop_setup(struct agent_daemon *d, char *err, size_t errlen)
 	return rc;
 }
 
+/* /metrics of the gadget metrics port: what the runs export, written on the loop. */
+static int on_gadget_metrics(void *ctx, struct base_buf *out)
+{
+	struct agent_daemon *d = ctx;
+
+	return agent_run_table_write_metrics(d->runs, out);
+}
+
 /* The control API (TCP and the unix socket) and the health port. */
 static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 {
@@ -356,7 +366,19 @@ static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 	rc = agent_health_new(d->cfg->health_address, &ho, &d->health, err, errlen);
 	if (rc < 0)
 		return rc;
-	return ep_add(d, agent_health_fd(d->health), SRC_HEALTH);
+	rc = ep_add(d, agent_health_fd(d->health), SRC_HEALTH);
+	if (rc < 0 || !d->cfg->metrics_listen)
+		return rc;
+	/*
+	 * Gadget metrics on a port of their own (Inspektor Gadget's 2224), apart
+	 * from the agent's own health metrics: a scrape job for the one never
+	 * pulls in the series of the other.
+	 */
+	ho.metrics = on_gadget_metrics;
+	rc = agent_health_new(d->cfg->metrics_address, &ho, &d->gadget_metrics, err, errlen);
+	if (rc < 0)
+		return rc;
+	return ep_add(d, agent_health_fd(d->gadget_metrics), SRC_GADGET_METRICS);
 }
 
 static int containers_setup(struct agent_daemon *d)
@@ -394,6 +416,10 @@ static int runs_setup(struct agent_daemon *d, char *err, size_t errlen)
 		.k8s_l4 = d->kc ? k8s_enrich_l4 : NULL,
 		.ctx = d,
 		.drain_ms = AGENT_DAEMON_DRAIN_MS,
+		.metrics_max_series = d->cfg->metrics_max_series,
+		.logs_channel = d->cfg->logs_channel,
+		.logs_max_size_mb = d->cfg->logs_max_size_mb,
+		.logs_max_backups = d->cfg->logs_max_backups,
 	};
 	struct agent_instances_opts io = {
 		.node = d->node,
@@ -419,6 +445,11 @@ static int runs_setup(struct agent_daemon *d, char *err, size_t errlen)
 	};
 	int rc;
 
+	/* instances' log files live on the host, under the host root */
+	d->logs_dir = path_join(d->host_root, d->cfg->logs_dir);
+	if (!d->logs_dir)
+		return -ENOMEM;
+	ro.logs_dir = d->logs_dir;
 	if ((rc = agent_run_table_new(&ro, &d->runs)) < 0 ||
 	    (rc = ep_add(d, agent_run_table_fd(d->runs), SRC_RUNS)) < 0) {
 		snprintf(err, errlen, "event loop: %s", strerror(-rc));
@@ -584,6 +615,9 @@ int agent_daemon_run(struct agent_daemon *d)
 			case SRC_SERVER:
 				agent_server_process(d->srv);
 				break;
+			case SRC_GADGET_METRICS:
+				agent_health_process(d->gadget_metrics);
+				break;
 			case SRC_HEALTH:
 				agent_health_process(d->health);
 				break;
@@ -611,6 +645,7 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	/* 4. the unix socket goes with the server */
 	d->srv = agent_server_free(d->srv);
 	d->health = agent_health_free(d->health);
+	d->gadget_metrics = agent_health_free(d->gadget_metrics);
 	d->pool = agent_worker_pool_free(d->pool);
 	d->reqs = agent_requests_free(d->reqs);
 	d->kenrich = k8s_enrich_free(d->kenrich);
@@ -630,6 +665,7 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 		close(d->retry_fd);
 	free(d->host_root);
 	free(d->unix_path);
+	free(d->logs_dir);
 	free(d->node);
 	free(d->version);
 	free(d->state_dir);

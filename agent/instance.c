@@ -110,6 +110,8 @@ int agent_instance_spec_check(const Gadget__Agent__V1__InstanceSpec *spec, char 
 		return -EINVAL;
 	}
 	if (g->n_params > AGENT_INSTANCE_MAX_LIST || g->n_filters > AGENT_INSTANCE_MAX_LIST ||
+	    g->n_annotate > AGENT_INSTANCE_MAX_LIST ||
+	    g->n_otel_metrics_name > AGENT_INSTANCE_MAX_LIST ||
 	    spec->n_nodes > AGENT_INSTANCE_MAX_LIST || spec->n_tags > AGENT_INSTANCE_MAX_LIST ||
 	    (g->selector && g->selector->n_labels > AGENT_INSTANCE_MAX_LIST)) {
 		snprintf(err, errlen,
@@ -304,9 +306,43 @@ static int inst_selector(struct inst_parse *p, const yaml_node_t *n,
 	return r;
 }
 
+/* logs: {channel: stdout|file|none, maxSizeMB: N, maxBackups: N} */
+static int inst_logs(struct inst_parse *p, const yaml_node_t *n,
+		     Gadget__Agent__V1__InstanceLogs *logs)
+{
+	yaml_node_t *k, *v;
+	uint64_t u;
+	int r;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return base_yaml_fail(p->y, n, -EINVAL, "logs: expected a mapping");
+	r = inst_unique_keys(p, n, "logs");
+	for (size_t i = 0; !r && base_yaml_pair(p->y, n, i, &k, &v); i++) {
+		const char *key = base_yaml_text(k);
+
+		u = 0;
+		if (!strcmp(key, "channel")) {
+			r = inst_str(p, v, "logs.channel", &logs->channel);
+			if (!r && logs->channel && strcmp(logs->channel, "") && strcmp(logs->channel, "none") &&
+			    strcmp(logs->channel, "stdout") && strcmp(logs->channel, "file"))
+				r = base_yaml_fail(p->y, v, -EINVAL,
+						   "logs.channel: '%.32s' is not stdout, file or none",
+						   logs->channel);
+		} else if (!strcmp(key, "maxSizeMB")) {
+			r = inst_uint(p, v, "logs.maxSizeMB", AGENT_INSTANCE_MAX_LOG_MB, &u);
+			logs->max_size_mb = (uint32_t)u;
+		} else if (!strcmp(key, "maxBackups")) {
+			r = inst_uint(p, v, "logs.maxBackups", AGENT_INSTANCE_MAX_LOG_BACKUPS, &u);
+			logs->max_backups = (uint32_t)u;
+		}
+	}
+	return r;
+}
+
 static int inst_top(struct inst_parse *p, const yaml_node_t *root,
 		    Gadget__Agent__V1__InstanceSpec *spec, Gadget__Agent__V1__GadgetSpec *g,
-		    Gadget__Agent__V1__Selector *sel, struct agent_instance_extra *extra)
+		    Gadget__Agent__V1__Selector *sel, Gadget__Agent__V1__InstanceLogs *logs,
+		    struct agent_instance_extra *extra)
 {
 	yaml_node_t *k, *v;
 	uint64_t u;
@@ -346,6 +382,15 @@ static int inst_top(struct inst_parse *p, const yaml_node_t *root,
 			r = inst_strlist(p, v, key, &spec->nodes, &spec->n_nodes);
 		} else if (!strcmp(key, "tags")) {
 			r = inst_strlist(p, v, key, &spec->tags, &spec->n_tags);
+		} else if (!strcmp(key, "annotate")) {
+			r = inst_strlist(p, v, key, &g->annotate, &g->n_annotate);
+		} else if (!strcmp(key, "otelMetricsName")) {
+			r = inst_strlist(p, v, key, &g->otel_metrics_name, &g->n_otel_metrics_name);
+		} else if (!strcmp(key, "logs")) {
+			if (!base_yaml_is_null(v)) {
+				r = inst_logs(p, v, logs);
+				spec->logs = logs;
+			}
 		} else if (!strcmp(key, "replayRecords")) {
 			r = inst_uint(p, v, key, AGENT_WIRE_MAX_REPLAY_RECORDS, &u);
 			spec->replay_records = (uint32_t)u;
@@ -381,6 +426,7 @@ int agent_instance_spec_parse(const char *text, size_t len, Gadget__Agent__V1__I
 	Gadget__Agent__V1__InstanceSpec spec;
 	Gadget__Agent__V1__GadgetSpec g;
 	Gadget__Agent__V1__Selector sel;
+	Gadget__Agent__V1__InstanceLogs logs;
 	yaml_node_t *root;
 	size_t i;
 	int r;
@@ -391,6 +437,7 @@ int agent_instance_spec_parse(const char *text, size_t len, Gadget__Agent__V1__I
 	gadget__agent__v1__instance_spec__init(&spec);
 	gadget__agent__v1__gadget_spec__init(&g);
 	gadget__agent__v1__selector__init(&sel);
+	gadget__agent__v1__instance_logs__init(&logs);
 	spec.gadget = &g;
 	r = base_yaml_load(&y, text, len, &opts, err, errlen);
 	if (r < 0)
@@ -400,7 +447,7 @@ int agent_instance_spec_parse(const char *text, size_t len, Gadget__Agent__V1__I
 		r = base_yaml_fail(&y, root, -EINVAL, "expected a mapping with name and image");
 		goto out;
 	}
-	r = inst_top(&p, root, &spec, &g, &sel, extra);
+	r = inst_top(&p, root, &spec, &g, &sel, &logs, extra);
 	if (r)
 		goto out;
 	if (!spec.name || !spec.name[0]) {
@@ -503,6 +550,21 @@ static int inst_emit_selector(struct base_yaml_emit *e, const Gadget__Agent__V1_
 	return r ? r : base_yaml_emit_map_end(e);
 }
 
+static int inst_emit_logs(struct base_yaml_emit *e, const Gadget__Agent__V1__InstanceLogs *l)
+{
+	int r = inst_emit_key(e, "logs");
+
+	if (!r)
+		r = base_yaml_emit_map_begin(e);
+	if (!r && l->channel && l->channel[0])
+		r = inst_kv_str(e, "channel", l->channel);
+	if (!r && l->max_size_mb)
+		r = inst_kv_u64(e, "maxSizeMB", l->max_size_mb);
+	if (!r && l->max_backups)
+		r = inst_kv_u64(e, "maxBackups", l->max_backups);
+	return r ? r : base_yaml_emit_map_end(e);
+}
+
 static int inst_emit_spec(struct base_yaml_emit *e, const Gadget__Agent__V1__InstanceSpec *spec,
 			  const struct agent_instance_extra *extra)
 {
@@ -534,6 +596,12 @@ static int inst_emit_spec(struct base_yaml_emit *e, const Gadget__Agent__V1__Ins
 		r = inst_kv_u64(e, "mapFetchIntervalMs", g->map_fetch_interval_ms);
 	if (!r && g && g->map_fetch_count)
 		r = inst_kv_u64(e, "mapFetchCount", g->map_fetch_count);
+	if (!r && g && g->n_annotate)
+		r = inst_list(e, "annotate", g->annotate, g->n_annotate);
+	if (!r && g && g->n_otel_metrics_name)
+		r = inst_list(e, "otelMetricsName", g->otel_metrics_name, g->n_otel_metrics_name);
+	if (!r && spec->logs)
+		r = inst_emit_logs(e, spec->logs);
 	if (!r)
 		r = inst_list(e, "nodes", spec->nodes, spec->n_nodes);
 	if (!r && spec->replay_records)

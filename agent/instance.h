@@ -30,6 +30,9 @@
 #define AGENT_INSTANCE_MAX_LIST 256
 /* Longest instance name: a DNS-1123 label. */
 #define AGENT_INSTANCE_MAX_NAME 63
+/* Bounds of an instance's logs settings: a file's size and the rotated files kept. */
+#define AGENT_INSTANCE_MAX_LOG_MB      1024
+#define AGENT_INSTANCE_MAX_LOG_BACKUPS 100
 
 /* A DNS-1123 label: [a-z0-9-], at most 63, no '-' at either end. */
 bool agent_instance_name_valid(const char *name);

@@ -347,6 +347,7 @@ static struct inst *inst_add(struct agent_instances *insts, const char *name, co
 	ro.spec = spec->gadget;
 	ro.instance_name = in->name;
 	ro.instance_id = in->id;
+	ro.logs = spec->logs;
 	ro.replay_records =
 		spec->replay_records ? spec->replay_records : AGENT_WIRE_DEFAULT_REPLAY_RECORDS;
 	ro.ops.ended = inst_run_ended;

@@ -34,6 +34,7 @@
 #include "agent/gadget_info.h"
 #include "agent/image.h"
 #include "agent/instance.h"
+#include "agent/logs.h"
 #include "agent/metrics.h"
 #include "agent/server.h"
 #include "agent/wire.h"
@@ -146,6 +147,8 @@ struct agent_run {
 	struct run_runner *runner;
 	struct run_runner_opts ropts;
 	struct run_metrics *metrics; /* --otel-metrics-name: this run's series */
+	const Gadget__Agent__V1__InstanceLogs *logs_spec; /* an instance's, borrowed */
+	struct agent_logs *logs;			  /* an instance's records as JSON lines */
 	struct run_selector sel;
 	char errbuf[MSG_LEN];
 	struct src ring_src, fetch_src, timeout_src;
@@ -512,6 +515,7 @@ static void publish(struct agent_run *r)
 {
 	struct batch *h;
 
+	agent_logs_flush(r->logs);
 	if (!r->b.n && !r->b.fetch_end)
 		return;
 	if (!r->starting) {
@@ -571,6 +575,8 @@ static int on_record(void *ctx, size_t ds, const char *json, size_t len)
 	}
 	if (batch_add(&r->b, json, len) < 0)
 		return -ENOMEM;
+	if (r->logs)
+		agent_logs_record(r->logs, di ? di->name : "", r->seq, json, len);
 	r->seq++;
 	r->stat->records++;
 	return 0;
@@ -639,8 +645,9 @@ static void bury(struct agent_run *r)
 	struct grave_job *j = NULL;
 
 	run_runner_unfollow(r->runner);
-	/* no record reaches the registry once the runner left the loop */
+	/* no record reaches the registry or the log once the runner left the loop */
 	r->metrics = run_metrics_free(r->metrics);
+	r->logs = agent_logs_free(r->logs);
 	if (r->loaded && r->runner)
 		j = calloc(1, sizeof(*j));
 	r->runner = NULL;
@@ -745,31 +752,24 @@ static int metrics_collide(const struct agent_run *r, char *msg, size_t len)
 
 int agent_run_table_write_metrics(const struct agent_run_table *t, struct base_buf *out)
 {
+	const struct run_metrics *regs[AGENT_RUN_MAX_EXPORTING];
+	char names[AGENT_RUN_MAX_EXPORTING][128];
+	const char *labels[AGENT_RUN_MAX_EXPORTING];
 	const struct agent_run *r;
-	bool any = false;
+	size_t n = 0;
 	int rc = 0;
 
 	for (r = t->runs; r && rc >= 0; r = r->next) {
 		if (!r->metrics || !r->live)
 			continue;
 		rc = run_metrics_write(r->metrics, out);
-		any = true;
+		if (n < AGENT_RUN_MAX_EXPORTING) {
+			regs[n] = r->metrics;
+			labels[n] = run_label(r, names[n], sizeof(names[n]));
+			n++;
+		}
 	}
-	if (rc < 0 || !any)
-		return rc;
-	rc = base_buf_puts(out, "# HELP gadget_metrics_dropped_series_total Records of new series "
-				"dropped past the bound on series of a run\n"
-				"# TYPE gadget_metrics_dropped_series_total counter\n");
-	for (r = t->runs; r && rc >= 0; r = r->next) {
-		char who[128];
-
-		if (!r->metrics || !r->live)
-			continue;
-		rc = base_buf_printf(out, "gadget_metrics_dropped_series_total{run=\"%s\"} %llu\n",
-				     run_label(r, who, sizeof(who)),
-				     (unsigned long long)run_metrics_dropped(r->metrics));
-	}
-	return rc;
+	return rc < 0 ? rc : run_metrics_write_dropped(regs, labels, n, out);
 }
 
 /*
@@ -1078,6 +1078,7 @@ int agent_run_new(struct agent_run_table *t, const struct agent_run_opts *opts,
 	r->instance_name = opts->instance_name;
 	r->instance_id = opts->instance_id;
 	r->instance_spec = spec;
+	r->logs_spec = opts->logs;
 	r->ops = opts->ops;
 	r->ring = ring;
 	r->spec = spec;
@@ -1112,6 +1113,8 @@ struct agent_run *agent_run_free(struct agent_run *r)
 	while (r->subs)
 		sub_unlink(r, r->subs);
 	stop_runner(r);
+	r->metrics = run_metrics_free(r->metrics);
+	r->logs = agent_logs_free(r->logs);
 	for (pp = &t->runs; *pp; pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
@@ -1150,6 +1153,30 @@ int agent_run_gadget_info(const struct agent_run *r, struct agent_gadget_info *r
 	return agent_gadget_info_init(ret, r->runner, r->image, r->img, r->md);
 }
 
+/* An instance's JSON-line log, on the channel its spec or the agent's config says. */
+static int open_logs(struct agent_run *r, char *msg, size_t len)
+{
+	const struct agent_run_table_opts *to = &r->t->o;
+	const Gadget__Agent__V1__InstanceLogs *ls = r->logs_spec;
+	const char *channel = ls && ls->channel && ls->channel[0] ? ls->channel : to->logs_channel;
+	struct agent_logs_opts lo = {
+		.dir = to->logs_dir,
+		.gadget = r->img->name,
+		.node = to->node,
+		.instance = r->instance_name,
+		.instance_id = r->instance_id,
+		.max_size_mb = ls && ls->max_size_mb ? ls->max_size_mb : to->logs_max_size_mb,
+		.max_backups = ls && ls->max_backups ? ls->max_backups : to->logs_max_backups,
+		.stdout_fd = STDOUT_FILENO,
+	};
+
+	if (!r->instance || agent_logs_channel_parse(channel, &lo.channel) < 0 ||
+	    lo.channel == AGENT_LOGS_NONE)
+		return 0;
+	r->logs = agent_logs_free(r->logs);
+	return agent_logs_new(&lo, &r->logs, msg, len);
+}
+
 int agent_run_start(struct agent_run *r, struct agent_image *img,
 		    const Gadget__Agent__V1__KeyValue *const *params, size_t n_params,
 		    uint64_t timeout_ms, pb_errcode *code, char *msg, size_t len)
@@ -1166,6 +1193,11 @@ int agent_run_start(struct agent_run *r, struct agent_image *img,
 	rc = build(r, params, n_params, true, code, msg, len);
 	if (rc < 0)
 		return rc;
+	rc = open_logs(r, msg, len);
+	if (rc < 0) {
+		*code = ERRC(INVALID_PARAM);
+		return rc;
+	}
 	rc = go(r, timeout_ms);
 	if (rc < 0) {
 		*code = ERRC(INTERNAL);

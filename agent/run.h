@@ -66,6 +66,10 @@ struct agent_run_table_opts {
 	void *ctx;
 	uint64_t drain_ms;	   /* how often ring buffers are drained and batches sent */
 	size_t metrics_max_series; /* per run exporting metrics; 0: the default */
+	/* instances' logs unless their spec says otherwise: "none", "stdout" or "file" */
+	const char *logs_channel;
+	const char *logs_dir; /* "file": the directory, under the host root */
+	uint32_t logs_max_size_mb, logs_max_backups;
 };
 
 /* Returns a new, empty table in *ret (free with agent_run_table_free()); -errno. */
@@ -90,6 +94,9 @@ void agent_run_table_end_all(struct agent_run_table *t, Gadget__Agent__V1__RunEn
 int agent_run_table_stop(struct agent_run_table *t, struct agent_session *s, uint64_t run_id);
 /* Session s is gone: its subscriptions go, and its runs with no one else to stream to. */
 void agent_run_table_drop_session(struct agent_run_table *t, struct agent_session *s);
+
+/* Runs whose dropped series the exposition counts, at most. */
+#define AGENT_RUN_MAX_EXPORTING 1024
 
 /*
  * The gadget metrics of every run that exports some (--otel-metrics-name),
@@ -128,6 +135,7 @@ struct agent_run_opts {
 	const char *instance_name;
 	const char *instance_id;
 	uint32_t replay_records; /* an instance's: records kept for attaches */
+	const Gadget__Agent__V1__InstanceLogs *logs; /* an instance's, borrowed; may be NULL */
 	struct agent_run_ops ops;
 };
 

@@ -961,3 +961,25 @@ int run_metrics_write(const struct run_metrics *m, struct base_buf *out)
 			r = write_family(d, &d->fams[i], out);
 	return r;
 }
+
+int run_metrics_write_dropped(const struct run_metrics *const *registries,
+			      const char *const *labels, size_t n, struct base_buf *out)
+{
+	size_t i;
+	int r;
+
+	if (!n)
+		return 0;
+	r = base_buf_puts(out, "# HELP gadget_metrics_dropped_series_total Records of new series "
+			       "dropped past the bound on series of a run\n"
+			       "# TYPE gadget_metrics_dropped_series_total counter\n");
+	for (i = 0; i < n && r >= 0; i++) {
+		r = base_buf_puts(out, "gadget_metrics_dropped_series_total{run=\"");
+		if (r >= 0)
+			r = label_value(out, labels[i], strlen(labels[i]));
+		if (r >= 0)
+			r = base_buf_printf(out, "\"} %llu\n",
+					    (unsigned long long)run_metrics_dropped(registries[i]));
+	}
+	return r;
+}

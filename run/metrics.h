@@ -102,4 +102,13 @@ const char *run_metrics_family_name(const struct run_metrics *m, size_t i);
  */
 int run_metrics_write(const struct run_metrics *m, struct base_buf *out);
 
+/*
+ * The family counting records of new series dropped past the bound, one
+ * series per registry: gadget_metrics_dropped_series_total{run="LABEL"}.
+ * For an owner of several registries (labels[i] names registries[i]); it
+ * writes the family once.  0, -E2BIG.
+ */
+int run_metrics_write_dropped(const struct run_metrics *const *registries,
+			      const char *const *labels, size_t n, struct base_buf *out);
+
 #endif /* RUN_METRICS_H */

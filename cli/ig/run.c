@@ -592,8 +592,11 @@ static int setup_metrics(struct run_ctx *c)
 static int write_metrics(void *ctx, struct base_buf *out)
 {
 	const struct run_ctx *c = ctx;
+	const struct run_metrics *regs[1] = {c->metrics};
+	const char *labels[1] = {c->files.name};
+	int r = run_metrics_write(c->metrics, out);
 
-	return run_metrics_write(c->metrics, out);
+	return r < 0 ? r : run_metrics_write_dropped(regs, labels, c->metrics ? 1 : 0, out);
 }
 
 static bool metrics_ready(void *ctx, char *why, size_t len)

@@ -117,11 +117,71 @@ static void set_images(json_t *obj, const char *image)
 }
 
 /*
- * The manifests as objects, adjusted: the agent image (--image) and the
- * gadget namespace (--gadget-namespace) where it differs from the files'.
+ * What deploy flags set besides the image: keys of the agent's config.yaml
+ * (a JSON object merged over the embedded one, key by key at the top level)
+ * and the gadget metrics port.
  */
-static int load_objects(const struct kg_global *g, const char *image, json_t **ret)
+struct deploy_settings {
+	const char *image;	/* --image */
+	json_t *config;		/* keys to set in config.yaml; owned */
+	const char *metrics_port; /* --otel-metrics-listen: the port, as text */
+};
+
+/* Applies settings to the config.yaml of the ConfigMap obj. */
+static int set_config(json_t *obj, const struct deploy_settings *st)
 {
+	json_t *data = json_object_get(obj, "data"), *docs = NULL, *cfg;
+	const char *text = json_string_value(json_object_get(data, "config.yaml"));
+	struct base_buf b = BASE_BUF_INIT(0);
+	char err[KG_ERRLEN] = "";
+	int r;
+
+	if (!st->config || !json_object_size(st->config))
+		return 0;
+	if (!text)
+		return -EINVAL;
+	r = kg_yaml_load_all(text, strlen(text), "config.yaml", &docs, err, sizeof(err));
+	if (r < 0) {
+		kg_error("embedded config.yaml: %s", err);
+		return r;
+	}
+	cfg = json_array_get(docs, 0);
+	r = cfg && json_is_object(cfg) ? json_object_update(cfg, st->config) : -EINVAL;
+	if (r == 0)
+		r = base_yaml_emit_json_doc(&b, cfg);
+	if (r == 0)
+		r = json_object_set_new(data, "config.yaml", json_stringn(b.data, b.len)) ? -ENOMEM
+											   : 0;
+	json_decref(docs);
+	base_buf_done(&b);
+	return r;
+}
+
+/* --otel-metrics-listen: the DaemonSet's container gets the port, and annotation scraping it. */
+static void set_metrics_port(json_t *obj, const char *port)
+{
+	json_t *tmpl = json_object_get(json_object_get(obj, "spec"), "template");
+	json_t *ann = json_object_get(json_object_get(tmpl, "metadata"), "annotations");
+	json_t *c = json_array_get(json_object_get(json_object_get(tmpl, "spec"), "containers"), 0);
+	json_t *ports = json_object_get(c, "ports");
+
+	if (json_is_object(ann))
+		json_object_set_new(ann, "prometheus.io/port", json_string(port));
+	if (json_is_array(ports))
+		json_array_append_new(ports, json_pack("{s:s, s:I, s:s}", "name", "gadget-metrics",
+						       "containerPort", (json_int_t)atoi(port),
+						       "protocol", "TCP"));
+}
+
+/*
+ * The manifests as objects, adjusted: the agent image (--image), the
+ * agent's config (--otel-metrics-listen, ...) and the gadget namespace
+ * (--gadget-namespace) where it differs from the files'.
+ */
+static int load_objects(const struct kg_global *g, const struct deploy_settings *st,
+			json_t **ret)
+{
+	const char *image = st->image;
 	struct kg_manifest files[KG_MANIFESTS_MAX];
 	size_t n = kg_manifests(files, KG_MANIFESTS_MAX), i, j;
 	char err[KG_ERRLEN] = "";
@@ -170,6 +230,15 @@ static int load_objects(const struct kg_global *g, const char *image, json_t **r
 			}
 			if (image && !strcmp(k->kind, "DaemonSet"))
 				set_images(obj, image);
+			if (st->metrics_port && !strcmp(k->kind, "DaemonSet"))
+				set_metrics_port(obj, st->metrics_port);
+			if (!strcmp(k->kind, "ConfigMap") && !strcmp(obj_name(obj), "gadget-config") &&
+			    set_config(obj, st) < 0) {
+				kg_error("cannot apply the deploy flags to config.yaml");
+				json_decref(docs);
+				json_decref(all);
+				return -EINVAL;
+			}
 			json_array_append(all, obj);
 		}
 		json_decref(docs);
@@ -442,7 +511,15 @@ static int wait_ready(struct kg_global *g, uint64_t timeout_ms, const char *time
 
 /* ---- deploy ---- */
 
-enum deploy_opt_id { D_IMAGE = 1, D_TIMEOUT, D_NO_WAIT, D_PRINT, D_HELP };
+enum deploy_opt_id {
+	D_IMAGE = 1,
+	D_TIMEOUT,
+	D_NO_WAIT,
+	D_PRINT,
+	D_HELP,
+	D_METRICS_LISTEN,
+	D_METRICS_ADDRESS,
+};
 
 static const struct base_opt deploy_opts[] = {
 	{"image", 0, BASE_OPT_VALUE, D_IMAGE, "IMAGE",
@@ -452,6 +529,10 @@ static const struct base_opt deploy_opts[] = {
 	{"no-wait", 0, BASE_OPT_SWITCH, D_NO_WAIT, NULL, "apply the objects and return at once", 0},
 	{"print", 0, BASE_OPT_SWITCH, D_PRINT, NULL,
 	 "print the objects as YAML instead of applying them (for kubectl apply -f -)", 0},
+	{"otel-metrics-listen", 0, BASE_OPT_SWITCH, D_METRICS_LISTEN, NULL,
+	 "serve gadget metrics for Prometheus on every agent (docs/metrics.md)", 0},
+	{"otel-metrics-listen-address", 0, BASE_OPT_VALUE, D_METRICS_ADDRESS, "ADDR",
+	 "where the agents serve them (default 0.0.0.0:2224)", 0},
 	{"help", 'h', BASE_OPT_SWITCH, D_HELP, NULL, "show this help", 0},
 };
 
@@ -525,8 +606,9 @@ static int apply_object(struct kg_global *g, json_t *obj)
 
 int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 {
-	const char *image = NULL, *timeout_text = DEPLOY_DEFAULT_TIMEOUT;
-	bool no_wait = false, print = false;
+	const char *timeout_text = DEPLOY_DEFAULT_TIMEOUT, *metrics_address = NULL;
+	struct deploy_settings st = {.config = json_object()};
+	bool no_wait = false, print = false, metrics = false;
 	uint64_t timeout_ms = 0;
 	json_t *objs = NULL, *obj;
 	size_t i;
@@ -540,9 +622,21 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 		case D_IMAGE:
 			if (!*v) {
 				kg_error("--image needs an image reference");
-				return KG_EXIT_USAGE;
+				goto usage;
 			}
-			image = v;
+			st.image = v;
+			break;
+		case D_METRICS_LISTEN:
+			metrics = !strcmp(v, "true");
+			break;
+		case D_METRICS_ADDRESS:
+			if (!strrchr(v, ':') || !atoi(strrchr(v, ':') + 1)) {
+				kg_error("invalid value '%s' for --otel-metrics-listen-address: "
+					 "host:port",
+					 v);
+				goto usage;
+			}
+			metrics_address = v;
 			break;
 		case D_TIMEOUT:
 			timeout_text = v;
@@ -555,21 +649,33 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 			break;
 		case D_HELP:
 			deploy_help();
-			return KG_EXIT_OK;
+			ret = KG_EXIT_OK;
+			goto out;
 		case 0:
 			kg_error("unexpected argument '%s' (see 'kubectl gadget deploy --help')",
 				 argv[k]);
-			return KG_EXIT_USAGE;
+			goto usage;
 		default:
-			return KG_EXIT_USAGE;
+			goto usage;
 		}
+	}
+	if (!st.config)
+		goto out;
+	if (metrics || metrics_address) {
+		json_object_set_new(st.config, "otel-metrics-listen", json_boolean(metrics));
+		if (metrics_address)
+			json_object_set_new(st.config, "otel-metrics-listen-address",
+					    json_string(metrics_address));
+		if (metrics)
+			st.metrics_port = metrics_address ? strrchr(metrics_address, ':') + 1
+							  : "2224";
 	}
 	if (base_parse_duration_ms(timeout_text, &timeout_ms) < 0 || !timeout_ms) {
 		kg_error("invalid --timeout '%s' (e.g. 30s, 2m)", timeout_text);
-		return KG_EXIT_USAGE;
+		goto usage;
 	}
-	if (load_objects(g, image, &objs) < 0)
-		return KG_EXIT_ERROR;
+	if (load_objects(g, &st, &objs) < 0)
+		goto out;
 	if (print) {
 		ret = print_objects(objs) < 0 ? KG_EXIT_ERROR : KG_EXIT_OK;
 		goto out;
@@ -581,7 +687,11 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 		ret = KG_EXIT_OK;
 out:
 	json_decref(objs);
+	json_decref(st.config);
 	return ret;
+usage:
+	ret = KG_EXIT_USAGE;
+	goto out;
 }
 
 /* ---- undeploy ---- */

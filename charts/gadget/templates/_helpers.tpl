@@ -46,6 +46,13 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- $port -}}
 {{- end -}}
 
+{{- /* the port of config.otel-metrics-listen-address, the gadget metrics */ -}}
+{{- define "gadget.metricsPort" -}}
+{{- $addr := index .Values.config "otel-metrics-listen-address" | default "0.0.0.0:2224" -}}
+{{- $parts := splitList ":" $addr -}}
+{{- last $parts -}}
+{{- end -}}
+
 {{- define "gadget.hostRoot" -}}
 {{- required "config.hostRoot is required" .Values.config.hostRoot | trimSuffix "/" -}}
 {{- end -}}
