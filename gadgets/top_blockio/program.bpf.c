@@ -15,11 +15,12 @@
  *                      (who, disk, read or write) grow
  *
  * The task is remembered when the request is first seen because completion
- * runs on whatever the CPU was doing.  block_io_start only fires on queues
- * that keep I/O statistics (/sys/block/<dev>/queue/iostats), hence the
- * fallbacks; a request issued from a kworker (kblockd, writeback) is
- * attributed to that kworker.  The filters (--pid, --comm, containers) are
- * applied to the task remembered, at completion.
+ * runs on whatever the CPU was doing.  block_io_start (Linux 6.5) fires for
+ * requests built from bios; the fallbacks cover the others (passthrough
+ * commands such as SG_IO) and requests that started before the gadget
+ * attached, which get the task current at insert or issue: possibly a
+ * kworker (kblockd).  The filters (--pid, --comm, containers) are applied
+ * to the task remembered, at completion.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
