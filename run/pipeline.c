@@ -94,10 +94,15 @@ struct run_pipeline {
 	size_t n_keys;
 	struct prog stream; /* json, jsonpretty, yaml: a record on its own */
 	struct prog item;   /* the same as an element of a batch */
+	/* columns mode: the selected histogram slot arrays, drawn as histograms in batches */
+	const struct run_column **hist;
+	const char **hist_unit;
+	size_t n_hist;
 
 	struct run_column_env env;
 	struct base_buf out;
 	bool header_done;
+	bool hist_printed; /* a batch of histograms went out: the next needs a blank line */
 	uint64_t n_batches;
 	uint64_t matched;
 };
@@ -502,6 +507,129 @@ static int emit_row(struct run_pipeline *p, const void *rec, size_t size)
 	return r < 0 ? r : base_buf_putc(&p->out, '\n');
 }
 
+/* ---- histograms (columns mode, batches) ---- */
+
+/* An array of the gadget API's log2 histogram slots (gadget_histogram_slot__u32[27]). */
+static bool is_histogram(const struct run_column *c)
+{
+	return c->kind == RUN_COLUMN_ARRAY && c->btf_type &&
+	       !strncmp(c->btf_type, "gadget_histogram_slot__", 23);
+}
+
+/*
+ * What a histogram's values are, named the way bcc's tools do ("usecs"),
+ * from the field's metrics.unit annotation; "value" when it has none or
+ * one that is not a plain word.
+ */
+static const char *hist_unit(const struct run_pipeline *p, const struct run_column *c)
+{
+	static const struct {
+		const char *unit, *label;
+	} labels[] = {
+		{"ns", "nsecs"},
+		{"nanoseconds", "nsecs"},
+		{"us", "usecs"},
+		{"\xc2\xb5s", "usecs"}, /* µs */
+		{"microseconds", "usecs"},
+		{"ms", "msecs"},
+		{"milliseconds", "msecs"},
+		{"s", "secs"},
+		{"seconds", "secs"},
+		{"By", "bytes"},
+		{"B", "bytes"},
+		{"bytes", "bytes"},
+	};
+	const char *u =
+		p->md ? oci_metadata_field_annotation(p->md, c->name, "metrics.unit") : NULL;
+	size_t i, n = u ? strlen(u) : 0;
+
+	for (i = 0; u && i < sizeof(labels) / sizeof(labels[0]); i++)
+		if (!strcmp(u, labels[i].unit))
+			return labels[i].label;
+	if (!n || n > 16)
+		return "value";
+	for (i = 0; i < n; i++)
+		if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= 'A' && u[i] <= 'Z') ||
+		      (u[i] >= '0' && u[i] <= '9') || strchr("_/%.-", u[i])))
+			return "value";
+	return u;
+}
+
+static int find_histograms(struct run_pipeline *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_sel; i++) {
+		if (!is_histogram(p->sel[i]))
+			continue;
+		if (!p->hist) {
+			p->hist = calloc(p->n_sel, sizeof(*p->hist));
+			p->hist_unit = calloc(p->n_sel, sizeof(*p->hist_unit));
+			if (!p->hist || !p->hist_unit)
+				return -ENOMEM;
+		}
+		p->hist[p->n_hist] = p->sel[i];
+		p->hist_unit[p->n_hist++] = hist_unit(p, p->sel[i]);
+	}
+	return 0;
+}
+
+/* The slots of histogram column c; those past the end of a short record are 0. */
+static size_t read_slots(const struct run_column *c, const void *rec, size_t size, uint64_t *slots)
+{
+	struct run_column_int v = {.size = (uint8_t)c->elem_size};
+	size_t i, n = c->size / c->elem_size;
+
+	if (n > RUN_RENDER_HIST_MAX_SLOTS)
+		n = RUN_RENDER_HIST_MAX_SLOTS;
+	for (i = 0; i < n; i++) {
+		v.off = c->off + (uint32_t)(i * c->elem_size);
+		slots[i] = run_column_read(&v, rec, size);
+	}
+	return n;
+}
+
+/*
+ * A record with histograms: the other selected fields on one line
+ * ("dev=8388608 cmd_flags=1", none when there are no others), then each
+ * histogram under its field's name.
+ */
+static int emit_histograms(struct run_pipeline *p, const void *rec, size_t size)
+{
+	struct base_buf *tmp = &p->env.scratch;
+	uint64_t slots[RUN_RENDER_HIST_MAX_SLOTS];
+	size_t i, k = 0;
+	int r = 0;
+
+	for (i = 0; i < p->n_sel && r >= 0; i++) {
+		const struct run_column *c = p->sel[i];
+
+		if (is_histogram(c))
+			continue;
+		if (k++)
+			r = base_buf_putc(&p->out, ' ');
+		if (r >= 0)
+			r = base_buf_printf(&p->out, "%s=", c->name);
+		if (r < 0)
+			break;
+		base_buf_reset(tmp);
+		r = run_column_text(&p->env, c, rec, size, tmp);
+		if (r >= 0)
+			r = run_escape_cell(&p->out, tmp->data ? tmp->data : "", r ? 0 : tmp->len,
+					    0, false, false);
+	}
+	if (k && r >= 0)
+		r = base_buf_putc(&p->out, '\n');
+	for (i = 0; i < p->n_hist && r >= 0; i++) {
+		size_t n = read_slots(p->hist[i], rec, size, slots);
+
+		r = base_buf_printf(&p->out, "%s\n", p->hist[i]->name);
+		if (r >= 0)
+			r = run_render_log2_hist(&p->out, slots, n, p->hist_unit[i]);
+	}
+	return r;
+}
+
 /* ---- JSON and YAML programs ---- */
 
 struct prog_builder {
@@ -781,6 +909,11 @@ static int unprepare(struct run_pipeline *p, int r)
 	p->header_len = 0;
 	prog_done(&p->stream);
 	prog_done(&p->item);
+	free(p->hist);
+	p->hist = NULL;
+	free(p->hist_unit);
+	p->hist_unit = NULL;
+	p->n_hist = 0;
 	return r;
 }
 
@@ -812,6 +945,8 @@ int run_pipeline_prepare(struct run_pipeline *p)
 	r = parse_sort(p);
 	if (r >= 0 && p->output == RUN_OUTPUT_COLUMNS)
 		r = build_header(p);
+	if (r >= 0 && p->output == RUN_OUTPUT_COLUMNS && !p->record_fn)
+		r = find_histograms(p);
 	if (r >= 0 && p->output != RUN_OUTPUT_COLUMNS)
 		r = build_prog(p, &p->stream, 0, false);
 	if (r >= 0 && p->output != RUN_OUTPUT_COLUMNS)
@@ -1094,6 +1229,33 @@ static int sort_rows(struct run_pipeline *p, const void *const *records, size_t 
 	return r;
 }
 
+/*
+ * A batch of records with histograms, one histogram block per record
+ * separated by empty lines; an empty batch prints nothing (but still clears
+ * the screen, as an empty table would show only its header).
+ */
+static int batch_histograms(struct run_pipeline *p, const void *const *records,
+			    const struct sort_row *rows, size_t m, size_t record_size)
+{
+	size_t i;
+	int r = 0;
+
+	if (p->clear_screen)
+		r = run_put(&p->out, "\033[H\033[2J", 7);
+	else if (m && p->hist_printed)
+		r = base_buf_putc(&p->out, '\n');
+	for (i = 0; i < m && r >= 0; i++) {
+		p->env.epoch++;
+		if (i)
+			r = base_buf_putc(&p->out, '\n');
+		if (r >= 0)
+			r = emit_histograms(p, records[rows[i].idx], record_size);
+	}
+	if (m && r >= 0)
+		p->hist_printed = true;
+	return r;
+}
+
 int run_pipeline_batch(struct run_pipeline *p, const void *const *records, size_t n,
 		       size_t record_size)
 {
@@ -1154,6 +1316,10 @@ int run_pipeline_batch(struct run_pipeline *p, const void *const *records, size_
 	len = p->out.len;
 	switch (p->output) {
 	case RUN_OUTPUT_COLUMNS:
+		if (p->n_hist) {
+			r = batch_histograms(p, records, rows, m, record_size);
+			break;
+		}
 		if (p->clear_screen)
 			r = run_put(&p->out, "\033[H\033[2J", 7);
 		else if (p->n_batches)

@@ -26,6 +26,17 @@
  * A value the pipeline cannot give (a column callback returning 1) is null
  * in JSON and YAML and empty in columns.
  *
+ * Histograms: when the selected fields of a batch (a map iterator's fetch)
+ * include an array of log2 slots, of the gadget API's type
+ * gadget_histogram_slot__u32/__u64, columns output draws every record as a
+ * histogram instead of a table row: the other selected fields on one line
+ * ("dev=8388608 cmd_flags=1"), then under each histogram field's name the
+ * slots from the first non-empty to the last, "lo -> hi : count |***|", as
+ * bcc's tools do (run_render_log2_hist(); the unit from the field's
+ * metrics.unit annotation).  Records are separated by an empty line, an
+ * empty batch prints nothing.  Streamed records, JSON and YAML keep the
+ * array.
+ *
  * Records may be shorter than the layout (gadgets submit only the used part
  * of a trailing buffer): missing numbers read as 0, strings stop at the end
  * of the record.  Nothing is ever read past the size given.

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -340,6 +341,56 @@ int run_render_bytes(struct base_buf *b, uint64_t n)
 		u++;
 	}
 	return base_buf_printf(b, "%.1f %s", v, units[u]);
+}
+
+static int decimal_digits(uint64_t v)
+{
+	int d = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+int run_render_log2_hist(struct base_buf *b, const uint64_t *slots, size_t n, const char *unit)
+{
+	char bar[RUN_RENDER_HIST_BAR + 1];
+	size_t first = SIZE_MAX, last = 0, i;
+	uint64_t max = 0;
+	int w = 1, r;
+
+	if (n > RUN_RENDER_HIST_MAX_SLOTS)
+		n = RUN_RENDER_HIST_MAX_SLOTS;
+	for (i = 0; i < n; i++) {
+		if (!slots[i])
+			continue;
+		if (first == SIZE_MAX)
+			first = i;
+		last = i;
+		if (slots[i] > max)
+			max = slots[i];
+	}
+	/* the widest number shown is the end of the last range: 2^last */
+	if (first != SIZE_MAX)
+		w = decimal_digits(UINT64_C(1) << last);
+	if (strlen(unit) > (size_t)w)
+		w = (int)strlen(unit);
+	r = base_buf_printf(b, "%*s%*s : count    distribution\n", w, unit, w + 4, "");
+	for (i = first; first != SIZE_MAX && i <= last && r >= 0; i++) {
+		uint64_t lo = i ? UINT64_C(1) << (i - 1) : 0, hi = UINT64_C(1) << i;
+		size_t stars = (size_t)((double)slots[i] * RUN_RENDER_HIST_BAR / (double)max);
+
+		if (stars > RUN_RENDER_HIST_BAR)
+			stars = RUN_RENDER_HIST_BAR;
+		memset(bar, '*', stars);
+		memset(bar + stars, ' ', RUN_RENDER_HIST_BAR - stars);
+		bar[RUN_RENDER_HIST_BAR] = '\0';
+		r = base_buf_printf(b, "%*" PRIu64 " -> %-*" PRIu64 " : %-8" PRIu64 " |%s|\n", w,
+				    lo, w, hi, slots[i], bar);
+	}
+	return r;
 }
 
 #define NS_PER_MIN  (UINT64_C(60) * 1000000000)

@@ -36,6 +36,28 @@ int run_render_ip(struct base_buf *b, const uint8_t addr[16], unsigned int versi
 /* IP protocol number: "TCP", "UDP", ... or NULL when unknown. */
 const char *run_render_proto_name(uint64_t proto);
 
+/* Most slots a log2 histogram has: slot 63 ends at 2^63, the last power of two in 64 bits. */
+#define RUN_RENDER_HIST_MAX_SLOTS 64
+/* Width of the bar of the largest count. */
+#define RUN_RENDER_HIST_BAR 40
+
+/*
+ * A log2 histogram the way bcc's and Inspektor Gadget's tools draw one, for
+ * the slots of the gadget API (gadget/bits.bpf.h): slot 0 counts values in
+ * [0, 1), slot n values in [2^(n-1), 2^n).
+ *
+ *     usecs         : count    distribution
+ *        16 -> 32   : 3        |***                                     |
+ *        32 -> 64   : 40       |****************************************|
+ *
+ * The header names the values (unit, printed as given: "usecs"), then one
+ * line per slot from the first non-empty one to the last, each with its
+ * range [lo, hi), its count and a bar scaled to the largest count.  Only the
+ * header when every slot is empty.  Slots past RUN_RENDER_HIST_MAX_SLOTS are
+ * ignored.
+ */
+int run_render_log2_hist(struct base_buf *b, const uint64_t *slots, size_t n, const char *unit);
+
 /*
  * Wall-clock timestamps.  Splitting a time into calendar fields costs far
  * more than the rest of a record, and consecutive records nearly always share

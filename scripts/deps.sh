@@ -14,6 +14,8 @@ pkgs=(
 	libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev libnghttp2-dev nettle-dev
 	# tests
 	libcmocka-dev python3-pytest python3-yaml valgrind
+	# losetup: the block I/O gadgets' tests write to a loop device of their own
+	mount
 	# an independent gRPC server for the CRI transport tests
 	python3-grpcio
 	# stand-in API server certificates; unpacking kubectl/helm (scripts/k8s-tools.sh)

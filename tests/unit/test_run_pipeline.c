@@ -1047,6 +1047,197 @@ static void test_extern_columns(void **state)
 			 "pod-7        node-7                 7\n");
 }
 
+/*
+ * A profile gadget's map entry (profile_blockio): two key fields, a log2
+ * histogram in the gadget API's slot type, and an array of another type.
+ */
+struct test_hist {
+	uint32_t cmd_flags;
+	uint32_t dev;
+	uint32_t latency[8];
+	uint32_t other[3];
+};
+
+#define HOFF(m) ((uint32_t)offsetof(struct test_hist, m))
+
+static struct bpf_layout_field hist_fields[] = {
+	FIELD("cmd_flags", "cmd_flags", BPF_LAYOUT_UINT, BPF_LAYOUT_SPECIAL_NONE, HOFF(cmd_flags),
+	      4, -1, 0),
+	FIELD("dev", "dev", BPF_LAYOUT_UINT, BPF_LAYOUT_SPECIAL_NONE, HOFF(dev), 4, -1, 0),
+	{.name = (char *)"latency",
+	 .full_name = (char *)"latency",
+	 .type_name = (char *)"gadget_histogram_slot__u32[8]",
+	 .parent = -1,
+	 .kind = BPF_LAYOUT_ARRAY,
+	 .offset = HOFF(latency),
+	 .size = 32,
+	 .elem_kind = BPF_LAYOUT_UINT,
+	 .elem_size = 4,
+	 .count = 8},
+	{.name = (char *)"other",
+	 .full_name = (char *)"other",
+	 .type_name = (char *)"__u32[3]",
+	 .parent = -1,
+	 .kind = BPF_LAYOUT_ARRAY,
+	 .offset = HOFF(other),
+	 .size = 12,
+	 .elem_kind = BPF_LAYOUT_UINT,
+	 .elem_size = 4,
+	 .count = 3},
+};
+
+static struct bpf_layout hist_layout = {
+	.name = (char *)"hist_value",
+	.size = sizeof(struct test_hist),
+	.n_fields = sizeof(hist_fields) / sizeof(hist_fields[0]),
+	.fields = hist_fields,
+};
+
+/* "µs" as Inspektor Gadget's profile gadgets write it, in UTF-8 */
+static struct oci_metadata_annotation ann_latency[] = {ANN("metrics.unit", "\xc2\xb5s")};
+static struct oci_metadata_annotation ann_other[] = {ANN("columns.hidden", "true")};
+static struct oci_metadata_field hist_md_fields[] = {
+	{.name = (char *)"latency", .n_annotations = 1, .annotations = ann_latency},
+	{.name = (char *)"other", .n_annotations = 1, .annotations = ann_other},
+};
+static struct oci_metadata_ds hist_md = {
+	.name = (char *)"blockio",
+	.n_fields = sizeof(hist_md_fields) / sizeof(hist_md_fields[0]),
+	.fields = hist_md_fields,
+};
+
+static void make_hist(struct fixture *f, const struct popts *o)
+{
+	struct run_pipeline_opts po = {
+		.sz = sizeof(po),
+		.output = o->output,
+		.fields = o->fields,
+		.sort = o->sort,
+		.max_entries = o->max_entries,
+		.out_fd = f->fd,
+		.clear_screen = o->clear,
+		.no_header = o->no_header,
+		.errbuf = f->err,
+		.errbuf_len = sizeof(f->err),
+	};
+
+	f->p = run_pipeline_free(f->p);
+	assert_int_equal(run_pipeline_new(&hist_layout, o->no_md ? NULL : &hist_md, &po, &f->p), 0);
+	assert_int_equal(run_pipeline_prepare(f->p), 0);
+}
+
+static void two_hists(struct test_hist *h)
+{
+	memset(h, 0, 2 * sizeof(*h));
+	h[0].cmd_flags = 1;
+	h[0].dev = 8u << 20;
+	h[0].latency[4] = 5;
+	h[0].latency[5] = 10;
+	h[0].latency[7] = 2;
+	h[0].other[0] = 9;
+	h[1].dev = (8u << 20) | 16;
+	h[1].latency[1] = 1;
+}
+
+static void hist_batch(struct fixture *f, const struct test_hist *h, size_t n)
+{
+	const void *recs[2] = {&h[0], &h[1]};
+
+	assert_int_equal(run_pipeline_batch(f->p, recs, n, sizeof(*h)), 0);
+}
+
+static void test_histogram_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS, .sort = "cmd_flags"};
+	struct test_hist h[2];
+
+	/* one histogram per record, its other fields on a line above it */
+	make_hist(f, &o);
+	two_hists(h);
+	hist_batch(f, h, 2);
+	hist_batch(f, h, 0);
+	hist_batch(f, h, 1);
+	expect_output(f, "cmd_flags=0 dev=8388624\n"
+			 "latency\n"
+			 "usecs          : count    distribution\n"
+			 "    1 -> 2     : 1        |****************************************|\n"
+			 "\n"
+			 "cmd_flags=1 dev=8388608\n"
+			 "latency\n"
+			 "usecs          : count    distribution\n"
+			 "    8 -> 16    : 5        |********************                    |\n"
+			 "   16 -> 32    : 10       |****************************************|\n"
+			 "   32 -> 64    : 0        |                                        |\n"
+			 "   64 -> 128   : 2        |********                                |\n"
+			 "\n"
+			 "cmd_flags=1 dev=8388608\n"
+			 "latency\n"
+			 "usecs          : count    distribution\n"
+			 "    8 -> 16    : 5        |********************                    |\n"
+			 "   16 -> 32    : 10       |****************************************|\n"
+			 "   32 -> 64    : 0        |                                        |\n"
+			 "   64 -> 128   : 2        |********                                |\n");
+	assert_int_equal(run_pipeline_matched(f->p), 3);
+
+	/* the histogram alone: no line of other fields; max_entries and clear screen apply */
+	o.fields = "latency";
+	o.max_entries = 1;
+	o.clear = true;
+	make_hist(f, &o);
+	hist_batch(f, h, 2);
+	hist_batch(f, h, 0);
+	expect_output(f, "\033[H\033[2Jlatency\n"
+			 "usecs          : count    distribution\n"
+			 "    1 -> 2     : 1        |****************************************|\n"
+			 "\033[H\033[2J");
+
+	/* other arrays are fields like any other; no metrics.unit: "value" */
+	o.fields = "other,latency";
+	o.max_entries = 0;
+	o.clear = false;
+	o.no_md = true;
+	make_hist(f, &o);
+	hist_batch(f, h, 1);
+	expect_output(f, "other=[9,0,0]\n"
+			 "latency\n"
+			 "value          : count    distribution\n"
+			 "    8 -> 16    : 5        |********************                    |\n"
+			 "   16 -> 32    : 10       |****************************************|\n"
+			 "   32 -> 64    : 0        |                                        |\n"
+			 "   64 -> 128   : 2        |********                                |\n");
+}
+
+static void test_histogram_elsewhere(void **state)
+{
+	struct fixture *f = *state;
+	struct popts o = {.output = RUN_OUTPUT_COLUMNS, .fields = "dev,other"};
+	struct test_hist h[2];
+
+	two_hists(h);
+	/* without a histogram selected, a batch is a table */
+	make_hist(f, &o);
+	hist_batch(f, h, 1);
+	expect_output(f, "       DEV OTHER\n   8388608 [9,0,0]\n");
+
+	/* JSON keeps the slots as an array */
+	o.output = RUN_OUTPUT_JSON;
+	o.fields = NULL;
+	make_hist(f, &o);
+	hist_batch(f, h, 2);
+	expect_output(f, "{\"cmd_flags\":1,\"dev\":8388608,\"latency\":[0,0,0,0,5,10,0,2],"
+			 "\"other\":[9,0,0]}\n"
+			 "{\"cmd_flags\":0,\"dev\":8388624,\"latency\":[0,1,0,0,0,0,0,0],"
+			 "\"other\":[0,0,0]}\n");
+
+	/* a streamed record stays a row of the table */
+	o.output = RUN_OUTPUT_COLUMNS;
+	o.fields = "latency";
+	make_hist(f, &o);
+	assert_int_equal(run_pipeline_record(f->p, &h[1], sizeof(h[1])), 0);
+	expect_output(f, "LATENCY\n[0,1,0,0,0,0,0,0]\n");
+}
+
 static void test_print_fields(void **state)
 {
 	struct fixture *f = *state;
@@ -1223,6 +1414,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_short_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timestamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extern_columns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_histogram_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_histogram_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_print_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_opts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_epipe, setup, teardown),

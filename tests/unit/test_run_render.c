@@ -115,6 +115,47 @@ static void test_bytes_duration(void **state)
 	assert_string_equal(R(run_render_duration(&buf, INT64_MIN)), "-2562047h47m16.854775808s");
 }
 
+static void test_log2_hist(void **state)
+{
+	uint64_t slots[27] = {0};
+	uint64_t big[64] = {0};
+
+	(void)state;
+	/* empty: only the header */
+	assert_string_equal(R(run_render_log2_hist(&buf, slots, 27, "usecs")),
+			    "usecs          : count    distribution\n");
+
+	/* from the first non-empty slot to the last, the empty ones between kept */
+	slots[5] = 3;
+	slots[6] = 40;
+	slots[8] = 1;
+	assert_string_equal(
+		R(run_render_log2_hist(&buf, slots, 27, "usecs")),
+		"usecs          : count    distribution\n"
+		"   16 -> 32    : 3        |***                                     |\n"
+		"   32 -> 64    : 40       |****************************************|\n"
+		"   64 -> 128   : 0        |                                        |\n"
+		"  128 -> 256   : 1        |*                                       |\n");
+
+	/* slot 0 is [0, 1), slot 1 [1, 2); a label wider than the numbers widens the columns */
+	memset(slots, 0, sizeof(slots));
+	slots[0] = 7;
+	slots[1] = 2;
+	assert_string_equal(R(run_render_log2_hist(&buf, slots, 2, "ns")),
+			    "ns       : count    distribution\n"
+			    " 0 -> 1  : 7        |****************************************|\n"
+			    " 1 -> 2  : 2        |***********                             |\n");
+
+	/* the last slot of 64 ends at 2^63; only the n slots given are read */
+	big[63] = UINT64_MAX;
+	assert_string_equal(R(run_render_log2_hist(&buf, big, 64, "x")),
+			    "                  x                        : count    distribution\n"
+			    "4611686018427387904 -> 9223372036854775808 : 18446744073709551615 "
+			    "|****************************************|\n");
+	assert_string_equal(R(run_render_log2_hist(&buf, big, 63, "x")),
+			    "x      : count    distribution\n");
+}
+
 static void test_ip_proto(void **state)
 {
 	uint8_t a[16] = {192, 168, 1, 20};
@@ -367,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_signal_syscall),
 		cmocka_unit_test(test_file_flags_mode),
 		cmocka_unit_test(test_bytes_duration),
+		cmocka_unit_test(test_log2_hist),
 		cmocka_unit_test(test_ip_proto),
 		cmocka_unit_test(test_timestamp),
 		cmocka_unit_test(test_escape_json),
