@@ -154,8 +154,8 @@ enum cfg_type {
 struct cfg_key {
 	const char *path; /* dotted */
 	enum cfg_type type;
-	size_t off;	  /* into struct agent_config */
-	size_t count_off; /* CFG_STRLIST: the count */
+	size_t off;	   /* into struct agent_config */
+	size_t count_off;  /* CFG_STRLIST: the count */
 	uint64_t min, max; /* CFG_UINT; both 0: queue.maxRecords' range */
 };
 
@@ -176,7 +176,8 @@ static const struct cfg_key cfg_keys[] = {
 	{"oci.storeDir", CFG_STRING, CFG_OFF(store_dir), 0, 0, 0},
 	{"oci.insecureRegistries", CFG_STRLIST, CFG_OFF(insecure_registries),
 	 CFG_OFF(n_insecure_registries), 0, 0},
-	{"oci.allowedGadgets", CFG_STRLIST, CFG_OFF(allowed_gadgets), CFG_OFF(n_allowed_gadgets), 0, 0},
+	{"oci.allowedGadgets", CFG_STRLIST, CFG_OFF(allowed_gadgets), CFG_OFF(n_allowed_gadgets), 0,
+	 0},
 	{"queue", CFG_MAP, 0, 0, 0, 0},
 	{"queue.maxRecords", CFG_UINT, CFG_OFF(queue_max_records), 0, 0, 0},
 	{"logLevel", CFG_LOG_LEVEL, CFG_OFF(log_level), 0, 0, 0},
@@ -188,8 +189,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"logs", CFG_MAP, 0, 0, 0, 0},
 	{"logs.channel", CFG_STRING, CFG_OFF(logs_channel), 0, 0, 0},
 	{"logs.directory", CFG_STRING, CFG_OFF(logs_dir), 0, 0, 0},
-	{"logs.max-size-mb", CFG_UINT, CFG_OFF(logs_max_size_mb), 0, 1,
-	 AGENT_INSTANCE_MAX_LOG_MB},
+	{"logs.max-size-mb", CFG_UINT, CFG_OFF(logs_max_size_mb), 0, 1, AGENT_INSTANCE_MAX_LOG_MB},
 	{"logs.max-backups", CFG_UINT, CFG_OFF(logs_max_backups), 0, 1,
 	 AGENT_INSTANCE_MAX_LOG_BACKUPS},
 };
@@ -373,11 +373,10 @@ static int cfg_uint(struct cfg_walk *w, const struct cfg_key *k, const yaml_node
 		return base_yaml_fail(w->y, n, -EINVAL, "%s: expected an integer, got '%.64s'",
 				      k->path, base_yaml_text(n));
 	if (v < (k->max ? k->min : 1) || v > (k->max ? k->max : AGENT_CONFIG_MAX_QUEUE_RECORDS))
-		return base_yaml_fail(w->y, n, -EINVAL, "%s: %llu is out of range (%llu to %llu)",
-				      k->path, (unsigned long long)v,
-				      (unsigned long long)(k->max ? k->min : 1),
-				      (unsigned long long)(k->max ? k->max
-								  : AGENT_CONFIG_MAX_QUEUE_RECORDS));
+		return base_yaml_fail(
+			w->y, n, -EINVAL, "%s: %llu is out of range (%llu to %llu)", k->path,
+			(unsigned long long)v, (unsigned long long)(k->max ? k->min : 1),
+			(unsigned long long)(k->max ? k->max : AGENT_CONFIG_MAX_QUEUE_RECORDS));
 	*(uint32_t *)((char *)w->c + k->off) = (uint32_t)v;
 	return 0;
 }
@@ -405,9 +404,11 @@ static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_nod
 	case CFG_UINT:
 		return cfg_uint(w, k, n);
 	case CFG_BOOL:
-		if (n->type != YAML_SCALAR_NODE || base_yaml_bool(n, (bool *)((char *)w->c + k->off)))
-			return base_yaml_fail(w->y, n, -EINVAL, "%s: expected true or false, got %s",
-					      k->path, base_yaml_kind(n));
+		if (n->type != YAML_SCALAR_NODE ||
+		    base_yaml_bool(n, (bool *)((char *)w->c + k->off)))
+			return base_yaml_fail(w->y, n, -EINVAL,
+					      "%s: expected true or false, got %s", k->path,
+					      base_yaml_kind(n));
 		return 0;
 	case CFG_LOG_LEVEL:
 		s = cfg_scalar(w, n, k->path, &r);
@@ -706,7 +707,8 @@ static int cfg_validate(const struct agent_config *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (agent_config_parse_address(c->metrics_address, &ss, &sl, NULL)) {
-		snprintf(err, errlen, "otel-metrics-listen-address: '%s' is not a host:port address",
+		snprintf(err, errlen,
+			 "otel-metrics-listen-address: '%s' is not a host:port address",
 			 c->metrics_address);
 		return -EINVAL;
 	}

@@ -48,8 +48,8 @@
 #define AGENT_CONFIG_DEFAULT_LOGS_DIR	  "/var/log/gadget"
 #define AGENT_CONFIG_DEFAULT_LOGS_SIZE_MB 100
 #define AGENT_CONFIG_DEFAULT_LOGS_BACKUPS 3
-#define AGENT_CONFIG_CONTAINERD_SOCKET	 "/run/containerd/containerd.sock"
-#define AGENT_CONFIG_CRIO_SOCKET	 "/run/crio/crio.sock"
+#define AGENT_CONFIG_CONTAINERD_SOCKET	  "/run/containerd/containerd.sock"
+#define AGENT_CONFIG_CRIO_SOCKET	  "/run/crio/crio.sock"
 
 struct agent_config_runtime {
 	char *name;	   /* "containerd" or "cri-o" */

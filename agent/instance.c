@@ -323,11 +323,13 @@ static int inst_logs(struct inst_parse *p, const yaml_node_t *n,
 		u = 0;
 		if (!strcmp(key, "channel")) {
 			r = inst_str(p, v, "logs.channel", &logs->channel);
-			if (!r && logs->channel && strcmp(logs->channel, "") && strcmp(logs->channel, "none") &&
-			    strcmp(logs->channel, "stdout") && strcmp(logs->channel, "file"))
-				r = base_yaml_fail(p->y, v, -EINVAL,
-						   "logs.channel: '%.32s' is not stdout, file or none",
-						   logs->channel);
+			if (!r && logs->channel && strcmp(logs->channel, "") &&
+			    strcmp(logs->channel, "none") && strcmp(logs->channel, "stdout") &&
+			    strcmp(logs->channel, "file"))
+				r = base_yaml_fail(
+					p->y, v, -EINVAL,
+					"logs.channel: '%.32s' is not stdout, file or none",
+					logs->channel);
 		} else if (!strcmp(key, "maxSizeMB")) {
 			r = inst_uint(p, v, "logs.maxSizeMB", AGENT_INSTANCE_MAX_LOG_MB, &u);
 			logs->max_size_mb = (uint32_t)u;

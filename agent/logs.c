@@ -22,8 +22,8 @@
 
 struct agent_logs {
 	enum agent_logs_channel channel;
-	int out_fd; /* stdout, or the current file */
-	int dir_fd; /* AGENT_LOGS_FILE */
+	int out_fd;    /* stdout, or the current file */
+	int dir_fd;    /* AGENT_LOGS_FILE */
 	char name[96]; /* "<instance>.log" */
 	uint64_t size; /* of the current file */
 	uint64_t max_size;
@@ -121,7 +121,8 @@ int agent_logs_new(const struct agent_logs_opts *o, struct agent_logs **ret, cha
 		err[0] = '\0';
 	if (o->channel == AGENT_LOGS_NONE || !o->instance || !*o->instance ||
 	    strchr(o->instance, '/') || strlen(o->instance) > 80)
-		return base_err_fail(err, errlen, -EINVAL, "logs: no channel or a bad instance name");
+		return base_err_fail(err, errlen, -EINVAL,
+				     "logs: no channel or a bad instance name");
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -136,8 +137,8 @@ int agent_logs_new(const struct agent_logs_opts *o, struct agent_logs **ret, cha
 	{
 		struct base_buf g = BASE_BUF_INIT(0);
 
-		if (run_escape_json(&g, o->gadget ? o->gadget : "", strlen(o->gadget ? o->gadget : ""),
-				    0) < 0) {
+		if (run_escape_json(&g, o->gadget ? o->gadget : "",
+				    strlen(o->gadget ? o->gadget : ""), 0) < 0) {
 			base_buf_done(&g);
 			goto fail;
 		}
@@ -166,8 +167,8 @@ int agent_logs_new(const struct agent_logs_opts *o, struct agent_logs **ret, cha
 	} else {
 		r = o->dir ? make_dirs(o->dir) : -EINVAL;
 		if (r < 0) {
-			base_err_set(err, errlen, "logs: cannot create %s: %s", o->dir ? o->dir : "?",
-				     strerror(-r));
+			base_err_set(err, errlen, "logs: cannot create %s: %s",
+				     o->dir ? o->dir : "?", strerror(-r));
 			goto fail;
 		}
 		l->dir_fd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);

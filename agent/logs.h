@@ -34,10 +34,10 @@ enum agent_logs_channel {
 
 struct agent_logs_opts {
 	enum agent_logs_channel channel;
-	const char *dir;	/* AGENT_LOGS_FILE: created (0750) when missing */
-	const char *gadget;	/* the gadget's name */
-	const char *node;	/* may be NULL */
-	const char *instance;	/* the file's name too; a DNS label */
+	const char *dir;	 /* AGENT_LOGS_FILE: created (0750) when missing */
+	const char *gadget;	 /* the gadget's name */
+	const char *node;	 /* may be NULL */
+	const char *instance;	 /* the file's name too; a DNS label */
 	const char *instance_id; /* may be NULL */
 	uint32_t max_size_mb;
 	uint32_t max_backups;

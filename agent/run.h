@@ -134,7 +134,7 @@ struct agent_run_opts {
 	/* An instance's run: its name and id, borrowed; NULL: a client's run. */
 	const char *instance_name;
 	const char *instance_id;
-	uint32_t replay_records; /* an instance's: records kept for attaches */
+	uint32_t replay_records;		     /* an instance's: records kept for attaches */
 	const Gadget__Agent__V1__InstanceLogs *logs; /* an instance's, borrowed; may be NULL */
 	struct agent_run_ops ops;
 };

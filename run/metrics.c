@@ -210,9 +210,12 @@ static char *family_name(const char *scope, const char *field, const char *unit_
 	name_part(buf, sizeof(buf), &len, field);
 	while (len && buf[len - 1] == '_')
 		buf[--len] = '\0';
-	/* "lat_ns" in seconds is "lat_seconds": the abbreviation would mislead */
-	if (strip && len > strlen(strip) + 1 && buf[len - strlen(strip) - 1] == '_' &&
-	    !strcmp(buf + len - strlen(strip), strip)) {
+	/*
+	 * "lat_ns" in seconds is "lat_seconds": the abbreviation would mislead;
+	 * a field named just "us" keeps its name
+	 */
+	if (strip && strlen(field) > strlen(strip) + 1 && len > strlen(strip) + 1 &&
+	    buf[len - strlen(strip) - 1] == '_' && !strcmp(buf + len - strlen(strip), strip)) {
 		len -= strlen(strip) + 1;
 		buf[len] = '\0';
 	}
@@ -382,9 +385,13 @@ static int set_log2_bounds(struct family *f, size_t n, bool slots)
 	f->bounds = malloc(n * sizeof(*f->bounds));
 	if (!f->bounds)
 		return -ENOMEM;
-	/* slot i counts values in [2^i, 2^(i+1)): every one of them is <= 2^(i+1) */
+	/*
+	 * slot i holds the values in [2^(i-1), 2^i) (slot 0: 0), as the gadget
+	 * API's get_slot_idx() fills it: every one of them is <= 2^i
+	 */
+	(void)slots;
 	for (i = 0; i < n; i++)
-		f->bounds[i] = ldexp(1.0, (int)(slots ? i + 1 : i)) * f->scale;
+		f->bounds[i] = ldexp(1.0, (int)i) * f->scale;
 	f->n_bounds = n;
 	return 0;
 }
@@ -808,8 +815,9 @@ static void add_slots(const struct family *f, double *v, const void *rec, size_t
 		if (!x)
 			continue;
 		v[i] += (double)x;
-		/* each value counted at its slot's lower bound: 2^i */
-		v[n + 1] += (double)x * ldexp(1.0, (int)i) * f->scale;
+		/* each value counted at its slot's lower bound: 2^(i-1), 0 for slot 0 */
+		if (i)
+			v[n + 1] += (double)x * ldexp(1.0, (int)i - 1) * f->scale;
 		v[n + 2] += (double)x;
 	}
 }

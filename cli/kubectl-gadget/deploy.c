@@ -122,8 +122,8 @@ static void set_images(json_t *obj, const char *image)
  * and the gadget metrics port.
  */
 struct deploy_settings {
-	const char *image;	/* --image */
-	json_t *config;		/* keys to set in config.yaml; owned */
+	const char *image;	  /* --image */
+	json_t *config;		  /* keys to set in config.yaml; owned */
 	const char *metrics_port; /* --otel-metrics-listen: the port, as text */
 };
 
@@ -151,7 +151,7 @@ static int set_config(json_t *obj, const struct deploy_settings *st)
 		r = base_yaml_emit_json_doc(&b, cfg);
 	if (r == 0)
 		r = json_object_set_new(data, "config.yaml", json_stringn(b.data, b.len)) ? -ENOMEM
-											   : 0;
+											  : 0;
 	json_decref(docs);
 	base_buf_done(&b);
 	return r;
@@ -168,9 +168,10 @@ static void set_metrics_port(json_t *obj, const char *port)
 	if (json_is_object(ann))
 		json_object_set_new(ann, "prometheus.io/port", json_string(port));
 	if (json_is_array(ports))
-		json_array_append_new(ports, json_pack("{s:s, s:I, s:s}", "name", "gadget-metrics",
-						       "containerPort", (json_int_t)atoi(port),
-						       "protocol", "TCP"));
+		json_array_append_new(ports,
+				      json_pack("{s:s, s:I, s:s}", "name", "gadget-metrics",
+						"containerPort", (json_int_t)strtol(port, NULL, 10),
+						"protocol", "TCP"));
 }
 
 /*
@@ -178,8 +179,7 @@ static void set_metrics_port(json_t *obj, const char *port)
  * agent's config (--otel-metrics-listen, ...) and the gadget namespace
  * (--gadget-namespace) where it differs from the files'.
  */
-static int load_objects(const struct kg_global *g, const struct deploy_settings *st,
-			json_t **ret)
+static int load_objects(const struct kg_global *g, const struct deploy_settings *st, json_t **ret)
 {
 	const char *image = st->image;
 	struct kg_manifest files[KG_MANIFESTS_MAX];
@@ -232,8 +232,8 @@ static int load_objects(const struct kg_global *g, const struct deploy_settings 
 				set_images(obj, image);
 			if (st->metrics_port && !strcmp(k->kind, "DaemonSet"))
 				set_metrics_port(obj, st->metrics_port);
-			if (!strcmp(k->kind, "ConfigMap") && !strcmp(obj_name(obj), "gadget-config") &&
-			    set_config(obj, st) < 0) {
+			if (!strcmp(k->kind, "ConfigMap") &&
+			    !strcmp(obj_name(obj), "gadget-config") && set_config(obj, st) < 0) {
 				kg_error("cannot apply the deploy flags to config.yaml");
 				json_decref(docs);
 				json_decref(all);
@@ -608,6 +608,7 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 {
 	const char *timeout_text = DEPLOY_DEFAULT_TIMEOUT, *metrics_address = NULL;
 	struct deploy_settings st = {.config = json_object()};
+	uint64_t port = 0;
 	bool no_wait = false, print = false, metrics = false;
 	uint64_t timeout_ms = 0;
 	json_t *objs = NULL, *obj;
@@ -630,7 +631,8 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 			metrics = !strcmp(v, "true");
 			break;
 		case D_METRICS_ADDRESS:
-			if (!strrchr(v, ':') || !atoi(strrchr(v, ':') + 1)) {
+			if (!strrchr(v, ':') ||
+			    base_parse_uint(strrchr(v, ':') + 1, 65535, &port) < 0 || !port) {
 				kg_error("invalid value '%s' for --otel-metrics-listen-address: "
 					 "host:port",
 					 v);
@@ -667,8 +669,8 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 			json_object_set_new(st.config, "otel-metrics-listen-address",
 					    json_string(metrics_address));
 		if (metrics)
-			st.metrics_port = metrics_address ? strrchr(metrics_address, ':') + 1
-							  : "2224";
+			st.metrics_port =
+				metrics_address ? strrchr(metrics_address, ':') + 1 : "2224";
 	}
 	if (base_parse_duration_ms(timeout_text, &timeout_ms) < 0 || !timeout_ms) {
 		kg_error("invalid --timeout '%s' (e.g. 30s, 2m)", timeout_text);

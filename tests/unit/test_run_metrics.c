@@ -203,15 +203,18 @@ static void test_families_and_values(void **state)
 		   "test_app_bytes_total{comm=\"ls\\\"\\\\x\",otel_scope_name=\"test-app\"} 1\n"));
 	assert_non_null(strstr(t, "# TYPE test_app_queue gauge\n"
 				  "test_app_queue{comm=\"cat\",otel_scope_name=\"test-app\"} 7\n"));
-	/* slots: bucket i holds slot i, le = 2^(i+1), cumulative; sum at lower bounds */
+	/*
+	 * slots: bucket i holds slot i ([2^(i-1), 2^i)), le = 2^i, cumulative;
+	 * the sum counts each value at its slot's lower bound (0, 1, 2, 4)
+	 */
 	assert_non_null(strstr(
 		t,
-		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"2\"} 1\n"
-		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"4\"} 4\n"
-		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"8\"} 6\n"
-		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"16\"} 7\n"
+		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"1\"} 1\n"
+		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"2\"} 4\n"
+		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"4\"} 6\n"
+		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"8\"} 7\n"
 		"test_app_slots_bucket{comm=\"cat\",otel_scope_name=\"test-app\",le=\"+Inf\"} 7\n"
-		"test_app_slots_sum{comm=\"cat\",otel_scope_name=\"test-app\"} 23\n"
+		"test_app_slots_sum{comm=\"cat\",otel_scope_name=\"test-app\"} 11\n"
 		"test_app_slots_count{comm=\"cat\",otel_scope_name=\"test-app\"} 7\n"));
 	/* an observed value in base units (seconds), explicit boundaries scaled too */
 	assert_non_null(strstr(t, "# HELP test_app_lat_seconds latency\n"
