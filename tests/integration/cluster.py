@@ -89,6 +89,7 @@ AGENT_WRAPPER = os.environ.get("GADGET_AGENT_WRAPPER", "").split()
 GADGET_NS = "gadget"
 AGENT_PORT = 8484
 HEALTH_PORT = 8485
+METRICS_PORT = 2224
 AGENT_TOKEN = "gadget-agent-sa-token"
 AGENT_USER = "system:serviceaccount:gadget:gadget"
 NODE_NAMES = ("node-1", "node-2", "node-3")
@@ -370,7 +371,11 @@ class Workload:
 
 
 class Cluster:
-    def __init__(self, node_names=NODE_NAMES):
+    def __init__(self, node_names=NODE_NAMES, helm_values=None):
+        """helm_values: a values file; the chart is then installed with the
+        real `helm install` (a release helm upgrades later), not applied
+        from `helm template`."""
+        self.helm_values = helm_values
         self.dir = tempfile.mkdtemp(prefix="igcluster-")
         self.api = None
         self.nodes = []
@@ -444,8 +449,22 @@ class Cluster:
         return r.stdout
 
     def _install_chart(self):
+        if self.helm_values:
+            self.helm_release("install", self.helm_values)
+            return
         manifest = self.helm("template", "gadget", CHART)
         self.api.kubectl("apply", "-f", "-", input=manifest)
+
+    def helm_release(self, verb, values):
+        """`helm install|upgrade gadget CHART -f values` against the API server."""
+        env = dict(self.api.env(), HELM_CACHE_HOME=os.path.join(self.helm_home, "cache"),
+                   HELM_CONFIG_HOME=os.path.join(self.helm_home, "config"),
+                   HELM_DATA_HOME=os.path.join(self.helm_home, "data"))
+        r = subprocess.run([HELM, verb, "gadget", CHART, "-f", values], capture_output=True,
+                           text=True, timeout=120, env=env)
+        if r.returncode != 0:
+            raise RuntimeError(f"helm {verb} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r.stdout
 
     def _config_for(self, node):
         """The chart's config.yaml as the API server holds it, with what is
@@ -463,6 +482,10 @@ class Cluster:
         cfg.setdefault("oci", {})
         cfg["oci"]["storeDir"] = STORE
         cfg["logLevel"] = "debug"
+        if cfg.get("otel-metrics-listen"):
+            cfg["otel-metrics-listen-address"] = f"{node.address}:{METRICS_PORT}"
+        if "logs" in cfg:
+            cfg["logs"]["directory"] = os.path.join(node.dir, "logs")
         path = os.path.join(node.dir, "config.yaml")
         with open(path, "w") as f:
             yaml.safe_dump(cfg, f)
@@ -556,7 +579,7 @@ class Cluster:
         return r.stdout
 
     # -- workloads -----------------------------------------------------------
-    def add_pod(self, node_index, ns, name=None, labels=None, container="app"):
+    def add_pod(self, node_index, ns, name=None, labels=None, container="app", script=None):
         """A pod on nodes[node_index]: the Pod object first (the API server
         gives it its uid), then the sandbox and container in that node's
         containerd under the same name, namespace and uid, then the status
@@ -576,7 +599,7 @@ class Cluster:
         self.workloads.append(w)
         w.sandbox = node.containerd.run_pod(name, ns, uid=w.uid, labels=labels)
         w.cid = node.containerd.run_container(container, w.sandbox,
-                                              ["/bin/sh", "-c", LOOP.format(m=w.marker)])
+                                              ["/bin/sh", "-c", script or LOOP.format(m=w.marker)])
         self._set_pod_status(ns, name, node, "127.0.0.1", [(container, IMAGE, w.cid)])
         return w
 
