@@ -25,6 +25,7 @@ from apiserver import free_port
 from conftest import IG, ig
 from containerd import containerd  # noqa: F401  (module-scoped fixture)
 from test_agent import PROMETHEUS, PROMTOOL, agents, crt  # noqa: F401  (fixtures)
+from test_gadgets import WRITES, loopdev, write_direct  # noqa: F401  (fixture)
 
 EXECS = 7
 
@@ -294,3 +295,39 @@ def test_agent_refuses_a_second_instance_with_the_same_name(agents, containerd):
     assert states == ["INSTANCE_FAILED", "INSTANCE_RUNNING"], lst
     failed = [i for i in lst["instances"] if i["state"] == "INSTANCE_FAILED"][0]
     assert "is already exported by instance" in failed["error"], failed
+
+
+# ---------------------------------------------------------------- histograms
+
+
+def test_histogram_count_is_the_block_ios_caused(loopdev, prometheus, tmp_path):  # noqa: F811
+    """profile_blockio per disk: the _count of our loop device's series is
+    exactly the number of O_DIRECT writes the test made to it."""
+    rdev = os.stat(loopdev).st_rdev
+    dev = (os.major(rdev) << 20) | os.minor(rdev)  # the kernel's MKDEV, as the gadget shows it
+    port = free_port()
+    p = subprocess.Popen([IG, "run", "profile_blockio", "-o", "json", "--per-disk",
+                          "--map-fetch-interval", "300ms",
+                          "--annotate", "blockio.dev:metrics.type=key",
+                          "--otel-metrics-name", "blockio:blockio-test", "--otel-metrics-listen",
+                          "--otel-metrics-listen-address", f"127.0.0.1:{port}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    prom = prometheus([f"127.0.0.1:{port}"])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                scrape(port)
+                break
+            except OSError:
+                time.sleep(0.1)
+        write_direct(loopdev, WRITES)
+        q = f'blockio_test_latency_seconds_count{{dev="{dev}"}}'
+        assert prom.wait_value(q, WRITES) == WRITES, (prom.query(q), scrape(port)[-2000:])
+        # the buckets add up to the count, +Inf last
+        q = f'blockio_test_latency_seconds_bucket{{dev="{dev}",le="+Inf"}}'
+        assert prom.wait_value(q, WRITES) == WRITES
+        promtool_ok(scrape(port))
+    finally:
+        p.terminate()
+        p.wait(20)
