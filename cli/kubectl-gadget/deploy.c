@@ -181,7 +181,9 @@ static void set_metrics_port(json_t *obj, const char *port)
  */
 static int load_objects(const struct kg_global *g, const struct deploy_settings *st, json_t **ret)
 {
-	const char *image = st->image;
+	/* undeploy: the objects as the files name them, nothing to adjust */
+	static const struct deploy_settings none;
+	const char *image;
 	struct kg_manifest files[KG_MANIFESTS_MAX];
 	size_t n = kg_manifests(files, KG_MANIFESTS_MAX), i, j;
 	char err[KG_ERRLEN] = "";
@@ -191,6 +193,9 @@ static int load_objects(const struct kg_global *g, const struct deploy_settings 
 
 	if (!all)
 		return -ENOMEM;
+	if (!st)
+		st = &none;
+	image = st->image;
 	for (i = 0; i < n; i++) {
 		r = kg_yaml_load_all(files[i].data, files[i].len, files[i].name, &docs, err,
 				     sizeof(err));
