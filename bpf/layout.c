@@ -642,6 +642,71 @@ const struct bpf_layout_field *bpf_layout_find(const struct bpf_layout *l, const
 	return NULL;
 }
 
+static bool int_size(uint32_t size)
+{
+	return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
+static int check_field(const struct bpf_layout *l, size_t i, char *err, size_t errlen)
+{
+	const struct bpf_layout_field *f = &l->fields[i];
+	const char *why = NULL;
+
+	if (!f->name || !f->full_name || !f->type_name || strlen(f->name) > BPF_LAYOUT_MAX_NAME)
+		why = "has no name";
+	else if (f->kind > BPF_LAYOUT_BYTES || f->special >= BPF_LAYOUT_SPECIAL_COUNT_)
+		why = "has an unknown kind";
+	else if (f->offset > l->size || f->size > l->size - f->offset)
+		why = "lies outside the record";
+	else if (f->parent >= (int)i || f->parent < -1 ||
+		 (f->parent >= 0 && l->fields[f->parent].kind != BPF_LAYOUT_STRUCT))
+		why = "has a bad parent";
+	else if (f->depth != (f->parent < 0 ? 0 : l->fields[f->parent].depth + 1) ||
+		 f->depth > BPF_LAYOUT_MAX_DEPTH)
+		why = "has a bad depth";
+	else if ((f->kind == BPF_LAYOUT_INT || f->kind == BPF_LAYOUT_UINT ||
+		  f->kind == BPF_LAYOUT_BOOL || f->kind == BPF_LAYOUT_ENUM) &&
+		 !int_size(f->size))
+		why = "is an integer of a bad size";
+	else if (f->bit_size && (f->bit_size > 64 || f->bit_offset + f->bit_size > f->size * 8))
+		why = "is a bitfield outside its unit";
+	else if (!f->bit_size && f->bit_offset)
+		why = "has a bit offset but no bit size";
+	else if (f->kind == BPF_LAYOUT_ARRAY &&
+		 (f->elem_kind > BPF_LAYOUT_BYTES || (uint64_t)f->elem_size * f->count > f->size))
+		why = "is an array larger than its field";
+	else if (f->n_enum_vals > BPF_LAYOUT_MAX_ENUM_VALS || (f->n_enum_vals && !f->enum_vals))
+		why = "has too many enum values";
+	for (size_t k = 0; !why && k < f->n_enum_vals; k++)
+		if (!f->enum_vals[k].name)
+			why = "has an enum value without a name";
+	if (!why)
+		return 0;
+	snprintf(err, errlen, "field %zu (%.64s) %s", i, f->full_name ? f->full_name : "?", why);
+	return -EINVAL;
+}
+
+int bpf_layout_check(const struct bpf_layout *l, char *err, size_t errlen)
+{
+	int r;
+
+	if (!l || !l->name || (l->n_fields && !l->fields)) {
+		snprintf(err, errlen, "layout without a name");
+		return -EINVAL;
+	}
+	if (l->size > BPF_LAYOUT_MAX_RECORD || l->n_fields > BPF_LAYOUT_MAX_FIELDS) {
+		snprintf(err, errlen, "layout %.64s is over the limits (%u bytes, %zu fields)",
+			 l->name, l->size, l->n_fields);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < l->n_fields; i++) {
+		r = check_field(l, i, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static uint64_t load_le(const struct bpf_layout_field *f, const void *record)
 {
 	const uint8_t *p = (const uint8_t *)record + f->offset;

@@ -120,6 +120,15 @@ int bpf_layout_from_btf_kv(const struct btf *btf, uint32_t key_id, uint32_t valu
 
 struct bpf_layout *bpf_layout_free(struct bpf_layout *l);
 
+/*
+ * Checks a layout that did not come from bpf_layout_from_btf() (one an agent
+ * sent): within the limits above, every field inside the record, integers
+ * of 1, 2, 4 or 8 bytes (bitfields inside their unit), arrays inside their
+ * field, parents before their members, names set.  0, or -EINVAL with a
+ * one-line reason in err.
+ */
+int bpf_layout_check(const struct bpf_layout *l, char *err, size_t errlen);
+
 /* Borrowed pointer to the field with that full name, or NULL. */
 const struct bpf_layout_field *bpf_layout_find(const struct bpf_layout *l, const char *full_name);
 

@@ -980,11 +980,20 @@ static int text_proto(uint64_t proto, struct base_buf *out)
 static const struct run_endpoint_k8s *
 ep_lookup(struct run_column_env *env, const struct run_column *c, const void *rec, size_t size)
 {
+	return run_column_ep_lookup(env, c, rec, size, NULL, 0);
+}
+
+const struct run_endpoint_k8s *run_column_ep_lookup(struct run_column_env *env,
+						    const struct run_column *c, const void *rec,
+						    size_t size, char *ip_out, size_t ip_len)
+{
 	struct run_column_ep *ep = c->ep;
 	unsigned int version;
 	char ip[INET6_ADDRSTRLEN];
 
-	if (ep->epoch == env->epoch)
+	if (ip_out && ip_len)
+		ip_out[0] = '\0';
+	if (ep->epoch == env->epoch && !ip_out)
 		return ep->found ? &ep->val : NULL;
 	if (ep->val.ref && ep->res.release)
 		ep->res.release(ep->res.ctx, ep->val.ref);
@@ -998,6 +1007,8 @@ ep_lookup(struct run_column_env *env, const struct run_column *c, const void *re
 	if (!inet_ntop(version == 4 ? AF_INET : AF_INET6, (const uint8_t *)rec + c->off, ip,
 		       sizeof(ip)))
 		return NULL;
+	if (ip_out && ip_len)
+		snprintf(ip_out, ip_len, "%s", ip);
 	ep->found = ep->res.lookup(ep->res.ctx, ip, &ep->val) == 0;
 	if (!ep->found && ep->val.ref && ep->res.release)
 		ep->res.release(ep->res.ctx, ep->val.ref);

@@ -110,7 +110,8 @@ struct run_column {
 	const struct bpf_layout_field *field;	    /* ENUM: names of the values */
 
 	int (*text_fn)(const void *record, size_t size, struct base_buf *out, void *ctx);
-	void *ctx; /* EXTERN */
+	void *ctx;		       /* EXTERN */
+	enum run_column_source source; /* EXTERN */
 
 	struct run_column_ep *ep; /* L4 (owner) and EP_K8S: NULL unless resolved */
 	enum run_column_ep_part ep_part;
@@ -153,6 +154,15 @@ void run_column_free_all(struct run_column *cols, size_t n);
  * is ambiguous.
  */
 int run_column_find(const struct run_column *cols, size_t n, const char *name, size_t len);
+
+/*
+ * The cluster object behind the address of the L4 endpoint column c (one
+ * with a resolver) in rec, looked up once per record; NULL when none.  With
+ * ip_out, also the address as text ("" when the record has none).
+ */
+const struct run_endpoint_k8s *run_column_ep_lookup(struct run_column_env *env,
+						    const struct run_column *c, const void *rec,
+						    size_t size, char *ip_out, size_t ip_len);
 
 /* Numbers compare as numbers; everything else as the text shown. */
 static inline bool run_column_is_number(const struct run_column *c)

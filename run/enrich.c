@@ -440,6 +440,7 @@ int run_enrich_add_columns(struct run_enrich *e, struct run_pipeline *p, const s
 			.width = fields[i].width,
 			.number = i == F_RT_CONTAINER_PID,
 			.text = col_text,
+			.source = RUN_COLUMN_SOURCE_CONTAINER,
 			.ctx = col,
 		};
 

@@ -75,6 +75,8 @@ struct run_pipeline {
 	size_t errbuf_len;
 	int (*record_fn)(void *ctx, const char *json, size_t len);
 	void *record_ctx;
+	int (*raw_fn)(void *ctx, const void *rec, size_t size);
+	void *raw_ctx;
 	int (*observer)(void *ctx, const void *rec, size_t size);
 	void *observer_ctx;
 
@@ -175,7 +177,9 @@ int run_pipeline_new(const struct bpf_layout *layout, const struct oci_metadata_
 	p->errbuf_len = o.errbuf_len;
 	p->record_fn = o.record_fn;
 	p->record_ctx = o.record_ctx;
-	if (p->record_fn)
+	p->raw_fn = o.raw_fn;
+	p->raw_ctx = o.raw_ctx;
+	if (p->record_fn || p->raw_fn)
 		p->output = RUN_OUTPUT_JSON;
 	p->env.epoch = atomic_fetch_add(&epoch_base, EPOCH_SPAN) + 1;
 	p->out.max = BASE_BUF_DEFAULT_MAX;
@@ -306,6 +310,7 @@ int run_pipeline_add_column(struct run_pipeline *p, const struct run_column_def 
 	}
 	if (def->hidden_columns)
 		cols[p->n_ext].flags |= RUN_COLUMN_HIDDEN_COLS;
+	cols[p->n_ext].source = def->source;
 	p->n_ext++;
 	p->n_cols++;
 	return 0;
@@ -945,7 +950,7 @@ int run_pipeline_prepare(struct run_pipeline *p)
 	r = parse_sort(p);
 	if (r >= 0 && p->output == RUN_OUTPUT_COLUMNS)
 		r = build_header(p);
-	if (r >= 0 && p->output == RUN_OUTPUT_COLUMNS && !p->record_fn)
+	if (r >= 0 && p->output == RUN_OUTPUT_COLUMNS && !p->record_fn && !p->raw_fn)
 		r = find_histograms(p);
 	if (r >= 0 && p->output != RUN_OUTPUT_COLUMNS)
 		r = build_prog(p, &p->stream, 0, false);
@@ -994,6 +999,11 @@ static int matches(struct run_pipeline *p, const void *rec, size_t size)
 size_t run_pipeline_n_columns(const struct run_pipeline *p)
 {
 	return p->n_cols;
+}
+
+const struct bpf_layout *run_pipeline_layout(const struct run_pipeline *p)
+{
+	return p->layout;
 }
 
 const struct run_column *run_pipeline_columns(const struct run_pipeline *p)
@@ -1075,6 +1085,33 @@ int run_pipeline_flush(struct run_pipeline *p)
 	return r;
 }
 
+int run_pipeline_json(struct run_pipeline *p, const void *rec, size_t size, struct base_buf *out)
+{
+	struct base_buf mine;
+	int r;
+
+	if (!p || !p->prepared || p->output != RUN_OUTPUT_JSON || (!rec && size))
+		return -EINVAL;
+	/* the record is formatted where the caller wants it, by the same program */
+	mine = p->out;
+	p->out = *out;
+	p->env.epoch++;
+	r = emit_prog(p, &p->stream, rec ? rec : "", size);
+	*out = p->out;
+	p->out = mine;
+	return r < 0 ? r : 0;
+}
+
+int64_t run_pipeline_boot_offset(const struct run_pipeline *p)
+{
+	return p->env.boot_to_real_ns;
+}
+
+void run_pipeline_set_boot_offset(struct run_pipeline *p, int64_t boot_to_real_ns)
+{
+	p->env.boot_to_real_ns = boot_to_real_ns;
+}
+
 static int maybe_flush(struct run_pipeline *p)
 {
 	return p->out.len >= RUN_PIPELINE_FLUSH_BYTES ? run_pipeline_flush(p) : 0;
@@ -1109,6 +1146,12 @@ int run_pipeline_record(struct run_pipeline *p, const void *data, size_t size)
 	r = matches(p, data, size);
 	if (r <= 0)
 		return r;
+	if (p->raw_fn) {
+		r = p->raw_fn(p->raw_ctx, data, size);
+		if (r >= 0)
+			p->matched++;
+		return r < 0 ? r : 0;
+	}
 	len = p->out.len;
 	switch (p->output) {
 	case RUN_OUTPUT_COLUMNS:
@@ -1306,6 +1349,15 @@ int run_pipeline_batch(struct run_pipeline *p, const void *const *records, size_
 	if (p->max_entries && m > p->max_entries)
 		m = p->max_entries;
 
+	if (p->raw_fn) {
+		for (i = 0; i < m && r >= 0; i++) {
+			p->env.epoch++;
+			r = p->raw_fn(p->raw_ctx, records[rows[i].idx], record_size);
+			if (r >= 0)
+				p->matched++;
+		}
+		goto out;
+	}
 	if (p->record_fn) {
 		for (i = 0; i < m && r >= 0; i++) {
 			p->env.epoch++;

@@ -109,6 +109,27 @@ struct run_pipeline_opts {
 	 */
 	int (*record_fn)(void *ctx, const char *json, size_t len);
 	void *record_ctx;
+	/*
+	 * Instead of out_fd or record_fn: each record that passes, of a batch
+	 * too (after sort and max_entries), as the gadget's own bytes, for a
+	 * client that renders it elsewhere (run/remote.h).  The computed
+	 * columns' lookups for the record are still current during the call
+	 * (run_pipeline_json() gives its JSON line).  A negative return stops
+	 * the record or batch and is passed back.
+	 */
+	int (*raw_fn)(void *ctx, const void *rec, size_t size);
+	void *raw_ctx;
+};
+
+/*
+ * Where the value of a caller's column comes from, for a client that renders
+ * records elsewhere (run/remote.h): the record alone (it cannot be sent
+ * ahead), a constant of the process, or the record's container.
+ */
+enum run_column_source {
+	RUN_COLUMN_SOURCE_RECORD = 0,
+	RUN_COLUMN_SOURCE_CONSTANT,
+	RUN_COLUMN_SOURCE_CONTAINER,
 };
 
 /* A column computed by the caller (enrichment: k8s.*, runtime.*). */
@@ -125,6 +146,7 @@ struct run_column_def {
 	 */
 	int (*text)(const void *record, size_t size, struct base_buf *out, void *ctx);
 	void *ctx;
+	enum run_column_source source;
 };
 
 /*
@@ -190,6 +212,21 @@ int run_pipeline_batch(struct run_pipeline *p, const void *const *records, size_
  */
 int run_pipeline_begin(struct run_pipeline *p);
 
+/*
+ * Appends rec as a line of json output without the newline (what record_fn
+ * would be given), whatever the output format; for a pipeline with raw_fn,
+ * whose caller needs JSON only for some readers.  0 or -errno.
+ */
+int run_pipeline_json(struct run_pipeline *p, const void *rec, size_t size, struct base_buf *out);
+
+/*
+ * The offset from the records' clock (ns since boot, of the host that made
+ * them) to the wall clock; a pipeline measures its own host's when prepared,
+ * a client rendering another host's records sets that host's.
+ */
+int64_t run_pipeline_boot_offset(const struct run_pipeline *p);
+void run_pipeline_set_boot_offset(struct run_pipeline *p, int64_t boot_to_real_ns);
+
 /* Writes what is buffered to out_fd.  0, -EPIPE or another -errno. */
 int run_pipeline_flush(struct run_pipeline *p);
 
@@ -232,6 +269,7 @@ uint64_t run_pipeline_epoch(const struct run_pipeline *p);
 struct run_column;
 struct run_column_env;
 size_t run_pipeline_n_columns(const struct run_pipeline *p);
+const struct bpf_layout *run_pipeline_layout(const struct run_pipeline *p);
 const struct run_column *run_pipeline_columns(const struct run_pipeline *p);
 struct run_column_env *run_pipeline_env(struct run_pipeline *p);
 void run_pipeline_set_observer(struct run_pipeline *p,

@@ -360,6 +360,14 @@ static int sink_record(void *ctx, const char *json, size_t len)
 	return r->o.sink.record(r->o.sink.ctx, d->idx, json, len);
 }
 
+static int sink_raw(void *ctx, const void *rec, size_t size)
+{
+	struct runner_ds *d = ctx;
+	const struct run_runner *r = d->r;
+
+	return r->o.sink.raw(r->o.sink.ctx, d->idx, rec, size);
+}
+
 static int fill_fields(struct runner_ds *d)
 {
 	size_t i, n = run_pipeline_field_count(d->pipe);
@@ -389,7 +397,8 @@ static int fill_fields(struct runner_ds *d)
 
 static int make_pipeline(struct run_runner *r, struct runner_ds *d)
 {
-	bool sink = r->o.sink.record != NULL;
+	bool raw = r->o.sink.raw != NULL;
+	bool sink = r->o.sink.record != NULL && !raw;
 	struct run_pipeline_opts po = {
 		.sz = sizeof(po),
 		.output = r->o.output,
@@ -398,13 +407,15 @@ static int make_pipeline(struct run_runner *r, struct runner_ds *d)
 		.n_filters = r->o.n_filters,
 		.sort = r->o.sort,
 		.max_entries = r->o.max_entries,
-		.out_fd = sink ? -1 : r->o.out_fd,
+		.out_fd = sink || raw ? -1 : r->o.out_fd,
 		.clear_screen = r->o.clear_screen && d->ds->type == BPF_GADGET_DS_MAPITER,
 		.no_header = r->o.no_header,
 		.errbuf = r->o.errbuf,
 		.errbuf_len = r->o.errbuf_len,
 		.record_fn = sink ? sink_record : NULL,
 		.record_ctx = d,
+		.raw_fn = raw ? sink_raw : NULL,
+		.raw_ctx = d,
 	};
 	const struct bpf_layout *l = d->ds->layout;
 	int err;
@@ -416,6 +427,7 @@ static int make_pipeline(struct run_runner *r, struct runner_ds *d)
 			.description = "Kubernetes node the record comes from",
 			.width = NODE_COLUMN_WIDTH,
 			.text = node_text,
+			.source = RUN_COLUMN_SOURCE_CONSTANT,
 			.ctx = r,
 		};
 
@@ -709,7 +721,7 @@ static int flush_all(struct run_runner *r)
 static int fetch_done(struct run_runner *r, struct runner_ds *d)
 {
 	d->fetches++;
-	if (!r->o.sink.record || !r->o.sink.fetch_end)
+	if ((!r->o.sink.record && !r->o.sink.raw) || !r->o.sink.fetch_end)
 		return 0;
 	return r->o.sink.fetch_end(r->o.sink.ctx, d->idx, d->fetches);
 }
@@ -878,6 +890,11 @@ size_t run_runner_ds_count(const struct run_runner *r)
 const struct run_runner_ds_info *run_runner_ds(const struct run_runner *r, size_t i)
 {
 	return r && i < r->n_ds ? &r->ds[i].info : NULL;
+}
+
+struct run_pipeline *run_runner_ds_pipeline(struct run_runner *r, size_t i)
+{
+	return r && i < r->n_ds ? r->ds[i].pipe : NULL;
 }
 
 size_t run_runner_param_count(const struct run_runner *r)

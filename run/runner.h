@@ -51,6 +51,12 @@ struct run_runner_sink {
 	 * Called for empty fetches too.  May be NULL.
 	 */
 	int (*fetch_end)(void *ctx, size_t ds, uint64_t fetch);
+	/*
+	 * Instead of record: each record that passes as the gadget's own bytes
+	 * (run_pipeline_opts.raw_fn), for a client that renders it elsewhere;
+	 * run_runner_ds_pipeline() gives what describes and formats it.
+	 */
+	int (*raw)(void *ctx, size_t ds, const void *rec, size_t size);
 	void *ctx;
 };
 
@@ -74,7 +80,10 @@ struct run_runner_opts {
 	bool no_header;
 	bool clear_screen; /* columns: clear the terminal before each map fetch */
 	int out_fd;	   /* output without a sink */
-	/* When sink.record is set, records go there as JSON and output/out_fd are ignored. */
+	/*
+	 * When sink.record (or sink.raw) is set, records go there and
+	 * output/out_fd are ignored.
+	 */
 	struct run_runner_sink sink;
 
 	/* Containers; every pointer is borrowed and must outlive the runner. */
@@ -240,6 +249,12 @@ struct run_runner_param_info {
 };
 
 size_t run_runner_ds_count(const struct run_runner *r);
+/*
+ * The pipeline of data source i, prepared (run/remote.h describes and
+ * encodes its records; run_pipeline_json() formats one); NULL before
+ * run_runner_prepare().
+ */
+struct run_pipeline *run_runner_ds_pipeline(struct run_runner *r, size_t i);
 const struct run_runner_ds_info *run_runner_ds(const struct run_runner *r, size_t i);
 size_t run_runner_param_count(const struct run_runner *r);
 const struct run_runner_param_info *run_runner_param(const struct run_runner *r, size_t i);
