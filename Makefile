@@ -40,7 +40,7 @@ override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/
 LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
 # libcurl and libarchive are dlopen()ed (base/curl.c, base/archive.c): most
 # runs of ig need neither, and their dependencies cost every start
-LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c -lnghttp2 -lnettle \
+LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c -lnghttp2 -lnettle -lzstd \
 	-lwebsockets -lpthread
 
 LIB_DIRS := base bpf oci cri k8s run agent
@@ -164,7 +164,8 @@ build/tests/data/%.bpf.o: tests/data/bpf/%.bpf.c $(VMLINUX) $(GADGET_HDRS)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_BPF_OBJS) $(VMLINUX)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
-		-DTEST_BPF_DIR='"$(CURDIR)/build/tests/data"' $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka \
+		-DTEST_BPF_DIR='"$(CURDIR)/build/tests/data"' \
+		-DTEST_GADGETS_DIR='"$(CURDIR)/build/gadgets"' $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka \
 		-larchive -o $@
 
 # the tiny CRI client the containerd integration tests drive pods with
@@ -192,7 +193,8 @@ $(BUILD)/tests/cri_call: tests/helpers/cri_call.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-unit: $(UNIT_BINS)
+# test_agent_raw renders records in the layouts of the gadgets built here
+unit: $(UNIT_BINS) $(GADGET_OBJS) $(GADGET_YAMLS)
 	@./scripts/kernel-fs.sh
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 

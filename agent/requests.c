@@ -69,6 +69,7 @@ struct req_job {
 	Gadget__Agent__V1__GadgetSpec *spec;	/* GetGadgetInfo (image, params), RunGadget */
 	Gadget__Agent__V1__InstanceSpec *ispec; /* CreateInstance */
 	char *inst_id;				/* DeleteInstance */
+	bool raw, compress;			/* RunGadget: the encoding asked for */
 	/* Kubernetes */
 	char *path;
 	json_t *body;
@@ -79,6 +80,9 @@ struct req_job {
 	char err[AGENT_IMAGE_ERRLEN];
 	struct agent_image *img;
 };
+
+/* Whether a client asked for the gadget's own record bytes (docs/api.md "Record encodings"). */
+#define RAW(e) ((e) == GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW)
 
 static pb_errcode image_errcode(enum agent_image_error k)
 {
@@ -299,6 +303,8 @@ static void req_run(struct agent_requests *q, struct agent_session *s, uint64_t 
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
 	}
+	j->raw = RAW(rg->encoding);
+	j->compress = rg->compress;
 	/* counted from now, so that many runs starting at once cannot pass the bound */
 	q->pending_runs++;
 	job_submit(q, j);
@@ -326,7 +332,7 @@ static void done_run(struct agent_requests *q, struct req_job *j, struct agent_s
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
 	}
-	if (agent_run_subscribe(r, s, j->rid) < 0) {
+	if (agent_run_subscribe(r, s, j->rid, j->raw, j->compress) < 0) {
 		agent_run_free(r);
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
@@ -523,7 +529,8 @@ static void req_attach(struct agent_requests *q, struct agent_session *s, uint64
 		return;
 	}
 	/* RunStarted now when it runs, when it starts otherwise */
-	if (agent_run_attach(r, s, id, ai->replay_records, ai->no_replay) < 0)
+	if (agent_run_attach(r, s, id, ai->replay_records, ai->no_replay, RAW(ai->encoding),
+			     ai->compress) < 0)
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 }
 

@@ -36,14 +36,17 @@
 #include "agent/instance.h"
 #include "agent/logs.h"
 #include "agent/metrics.h"
+#include "agent/raw.h"
 #include "agent/server.h"
 #include "agent/wire.h"
 #include "agent/worker.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "bpf/layout.h"
 #include "oci/metadata.h"
 #include "run/annotate.h"
 #include "run/metrics.h"
+#include "run/remote.h"
 #include "run/runner.h"
 #include "run/selector.h"
 
@@ -77,10 +80,18 @@ struct batch_rec {
 	uint32_t len;
 };
 
+/*
+ * The records of one RecordBatch being filled: their own bytes always, and
+ * their JSON lines when a client that reads JSON or the instance's log
+ * wanted them when the batch began.
+ */
 struct batch {
-	struct base_buf buf;
+	struct agent_raw_batch raw;
+	size_t n; /* records */
+	bool json;
+	struct base_buf buf; /* json: the lines */
 	struct batch_rec *recs;
-	size_t n, cap;
+	size_t cap;
 	size_t ds;
 	uint64_t fetch;
 	bool fetch_end;
@@ -98,6 +109,9 @@ struct sub {
 	uint64_t dropped_total;
 	bool started; /* RunStarted sent */
 	bool attach;
+	bool raw;	  /* ENCODING_RAW asked for (and given, once started) */
+	bool compress;	  /* zstd batches when they pay */
+	bool need_tables; /* raw: the container and endpoint tables before the next batch */
 	/* attach: what to replay once the instance runs */
 	uint32_t replay_max;
 	bool no_replay;
@@ -160,6 +174,15 @@ struct agent_run {
 	uint64_t seq, cur_fetch, fetches, lost_seen;
 	struct batch b;
 	struct batch *held, **held_tail;
+	/* ENCODING_RAW: per data source, what was sent of the tables, and the record size */
+	struct run_remote_enc **enc;
+	uint32_t *rec_max;
+	size_t n_ds;
+	Gadget__Agent__V1__DataSourceLayout **layouts; /* RunStarted's, built once */
+	size_t n_layouts;
+	bool layouts_failed; /* a column computed per record: JSON for everybody */
+	size_t n_json_subs;
+	struct base_buf json; /* a record's JSON line */
 	ProtobufCBinaryData *bins;
 	size_t bins_cap;
 	struct sub *subs;
@@ -284,22 +307,33 @@ static const struct agent_worker_job_ops grave_ops = {
 
 /* ------------------------------------------------------------ batches */
 
+static void batch_init(struct batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	agent_raw_batch_init(&b->raw);
+	b->buf = (struct base_buf)BASE_BUF_INIT(0);
+}
+
 static void batch_reset(struct batch *b)
 {
 	base_buf_reset(&b->buf);
+	agent_raw_batch_reset(&b->raw);
 	b->n = 0;
+	b->json = false;
 	b->fetch_end = false;
 }
 
 static void batch_done(struct batch *b)
 {
 	base_buf_done(&b->buf);
+	agent_raw_batch_done(&b->raw);
 	free(b->recs);
 	b->recs = NULL;
 	b->n = b->cap = 0;
 }
 
-static int batch_add(struct batch *b, const char *json, size_t len)
+/* The JSON line of record number b->n. */
+static int batch_add_json(struct batch *b, const char *json, size_t len)
 {
 	size_t off = b->buf.len;
 	int r;
@@ -318,13 +352,15 @@ static int batch_add(struct batch *b, const char *json, size_t len)
 		return r;
 	b->recs[b->n].off = (uint32_t)off;
 	b->recs[b->n].len = (uint32_t)len;
-	b->n++;
 	return 0;
 }
 
+/* The largest of what the batch takes on the wire, as JSON or raw. */
 static size_t batch_bytes(const struct batch *b)
 {
-	return b->buf.len + b->n * BATCH_PER_RECORD + BATCH_OVERHEAD;
+	size_t raw = agent_raw_batch_bytes(&b->raw);
+
+	return (b->buf.len > raw ? b->buf.len : raw) + b->n * BATCH_PER_RECORD + BATCH_OVERHEAD;
 }
 
 /* ------------------------------------------------------------ subscribers */
@@ -344,6 +380,14 @@ static void sub_send_started(struct agent_run *r, struct sub *s)
 	rs.info = &info.gi;
 	rs.node = (char *)r->t->o.node;
 	rs.instance_id = r->instance ? (char *)r->instance_id : (char *)"";
+	if (s->raw && r->layouts) {
+		rs.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
+		rs.layouts = r->layouts;
+		rs.n_layouts = r->n_layouts;
+		rs.boot_to_real_ns = run_pipeline_boot_offset(run_runner_ds_pipeline(r->runner, 0));
+		/* what the client does not know yet: everything kept */
+		s->need_tables = true;
+	}
 	resp.id = s->req_id;
 	resp.payload_case = RESP(RUN_STARTED);
 	resp.run_started = &rs;
@@ -375,21 +419,68 @@ static void sub_send_ended(struct agent_run *r, struct sub *s,
 	agent_session_send(s->sess, &resp);
 }
 
+/*
+ * Sends every container and endpoint the node told anybody about, in one
+ * RecordBatch without records per data source, to a raw client that
+ * starts or missed a batch carrying some; tried again before the next
+ * batch when the queue refuses it.
+ */
+static void sub_send_tables(struct agent_run *r, struct sub *s)
+{
+	Gadget__Agent__V1__RecordBatch rb = GADGET__AGENT__V1__RECORD_BATCH__INIT;
+	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
+	struct agent_raw_batch t;
+	size_t i;
+	int rc = 0;
+
+	agent_raw_batch_init(&t);
+	for (i = 0; i < r->n_ds && rc >= 0; i++) {
+		const struct run_runner_ds_info *di = run_runner_ds(r->runner, i);
+
+		agent_raw_batch_reset(&t);
+		if (!r->enc[i] || agent_raw_batch_tables(&t, r->enc[i]) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (!t.n_containers && !t.n_endpoints)
+			continue;
+		rb.run_id = s->run_id;
+		rb.data_source = cstr(di ? di->name : NULL);
+		agent_raw_batch_fill(&t, s->compress, &rb);
+		resp.id = s->req_id;
+		resp.payload_case = RESP(RECORDS);
+		resp.records = &rb;
+		rc = agent_session_send_records(s->sess, &resp, 0);
+	}
+	agent_raw_batch_done(&t);
+	if (rc >= 0)
+		s->need_tables = false;
+}
+
 /* Sends b (records of r) to s as one RecordBatch; counts it as dropped if refused. */
-static void sub_send_batch(struct agent_run *r, struct sub *s, const struct batch *b,
+static void sub_send_batch(struct agent_run *r, struct sub *s, struct batch *b,
 			   const ProtobufCBinaryData *bins, size_t first, size_t n, bool replay,
 			   uint64_t first_seq)
 {
 	Gadget__Agent__V1__RecordBatch rb = GADGET__AGENT__V1__RECORD_BATCH__INIT;
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
 	const struct run_runner_ds_info *di;
+	bool news = false;
 
+	if (s->raw && s->need_tables)
+		sub_send_tables(r, s);
+	if (s->raw && b) {
+		news = b->raw.n_containers || b->raw.n_endpoints;
+		if (agent_raw_batch_fill(&b->raw, s->compress, &rb) < 0)
+			goto dropped;
+	} else {
+		rb.records = (ProtobufCBinaryData *)bins + first;
+		rb.n_records = n;
+	}
 	rb.run_id = s->run_id;
 	rb.first_seq = first_seq;
 	rb.dropped_before = s->dropped_pending;
 	rb.dropped_total = s->dropped_total;
-	rb.records = (ProtobufCBinaryData *)bins + first;
-	rb.n_records = n;
 	di = b && r->runner ? run_runner_ds(r->runner, b->ds) : NULL;
 	rb.data_source = cstr(di ? di->name : NULL);
 	rb.fetch = b ? b->fetch : 0;
@@ -399,12 +490,16 @@ static void sub_send_batch(struct agent_run *r, struct sub *s, const struct batc
 	resp.id = s->req_id;
 	resp.payload_case = RESP(RECORDS);
 	resp.records = &rb;
-	if (agent_session_send_records(s->sess, &resp, n) < 0) {
-		s->dropped_pending += n;
-		s->dropped_total += n;
-	} else {
+	if (agent_session_send_records(s->sess, &resp, n) >= 0) {
 		s->dropped_pending = 0;
+		return;
 	}
+dropped:
+	s->dropped_pending += n;
+	s->dropped_total += n;
+	/* the entries the batch carried went with it */
+	if (news)
+		s->need_tables = true;
 }
 
 static int bins_reserve(struct agent_run *r, size_t n)
@@ -421,41 +516,66 @@ static int bins_reserve(struct agent_run *r, size_t n)
 	return 0;
 }
 
+/* The JSON lines of b as the records of a RecordBatch (room reserved). */
+static const ProtobufCBinaryData *batch_bins(struct agent_run *r, const struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; b->json && i < b->n; i++) {
+		r->bins[i].data = (uint8_t *)b->buf.data + b->recs[i].off;
+		r->bins[i].len = b->recs[i].len;
+	}
+	return r->bins;
+}
+
 /*
  * Sends the kept records of an instance to a new attach, newest max (0 =
  * all), in batches of one data source each.
  */
 static void sub_replay(struct agent_run *r, struct sub *s, uint32_t max)
 {
-	size_t kept = agent_instance_ring_count(r->ring), start = 0, i, bytes = 0, n = 0;
-	struct batch meta = {0};
+	size_t kept = agent_instance_ring_count(r->ring), start = 0, i, n = 0;
+	struct batch meta;
 	uint64_t seq;
-	const char *json;
+	const char *rec;
 	size_t len, ds;
 
 	if (max && kept > max)
 		start = kept - max;
-	if (start >= kept || bins_reserve(r, kept - start) < 0)
+	if (start >= kept || !r->runner)
 		return;
+	/* the ring keeps the records' own bytes: a JSON client gets them formatted now */
+	batch_init(&meta);
 	for (i = start; i < kept; i++) {
-		agent_instance_ring_get(r->ring, i, &seq, &ds, &json, &len);
-		if (n && (ds != meta.ds || bytes + len + BATCH_PER_RECORD + BATCH_OVERHEAD >
+		agent_instance_ring_get(r->ring, i, &seq, &ds, &rec, &len);
+		if (n && (ds != meta.ds || batch_bytes(&meta) + len + BATCH_PER_RECORD >
 						   AGENT_WIRE_MAX_BATCH_BYTES)) {
-			sub_send_batch(r, s, &meta, r->bins, 0, n, true, meta.first_seq);
+			if (s->raw || bins_reserve(r, n) >= 0)
+				sub_send_batch(r, s, &meta, batch_bins(r, &meta), 0, n, true,
+					       meta.first_seq);
+			batch_reset(&meta);
 			n = 0;
-			bytes = 0;
 		}
 		if (!n) {
 			meta.ds = ds;
 			meta.first_seq = seq;
 		}
-		r->bins[n].data = (uint8_t *)json;
-		r->bins[n].len = len;
-		n++;
-		bytes += len + BATCH_PER_RECORD;
+		if (s->raw) {
+			if (agent_raw_batch_add(&meta.raw, rec, len, len) < 0)
+				break;
+		} else {
+			base_buf_reset(&r->json);
+			if (run_pipeline_json(run_runner_ds_pipeline(r->runner, ds), rec, len,
+					      &r->json) < 0 ||
+			    batch_add_json(&meta, r->json.data, r->json.len) < 0)
+				break;
+			meta.json = true;
+		}
+		meta.n = ++n;
 	}
-	if (n)
-		sub_send_batch(r, s, &meta, r->bins, 0, n, true, meta.first_seq);
+	if (n && (s->raw || bins_reserve(r, n) >= 0))
+		sub_send_batch(r, s, &meta, batch_bins(r, &meta), 0, n, true, meta.first_seq);
+	batch_done(&meta);
 }
 
 static void sub_unlink(struct agent_run *r, struct sub *s)
@@ -469,20 +589,31 @@ static void sub_unlink(struct agent_run *r, struct sub *s)
 		}
 	if (s->attach)
 		r->t->n_attaches--;
+	if (!s->raw)
+		r->n_json_subs--;
 	free(s);
 }
 
+static void publish(struct agent_run *r);
+
 static struct sub *sub_new(struct agent_run *r, struct agent_session *s, uint64_t req_id,
-			   uint64_t run_id)
+			   uint64_t run_id, bool raw, bool compress)
 {
 	struct sub *sub = calloc(1, sizeof(*sub));
 
 	if (!sub)
 		return NULL;
+	/* the batch being filled has no JSON lines: out with it before a JSON client comes */
+	if (!raw && !r->n_json_subs && !r->logs)
+		publish(r);
 	sub->run = r;
 	sub->sess = s;
 	sub->req_id = req_id;
 	sub->run_id = run_id;
+	sub->raw = raw;
+	sub->compress = compress;
+	if (!raw)
+		r->n_json_subs++;
 	sub->next = r->subs;
 	r->subs = sub;
 	return sub;
@@ -490,24 +621,24 @@ static struct sub *sub_new(struct agent_run *r, struct agent_session *s, uint64_
 
 /* ------------------------------------------------------------ publishing */
 
-static void emit(struct agent_run *r, const struct batch *b)
+static void emit(struct agent_run *r, struct batch *b)
 {
+	const ProtobufCBinaryData *bins = NULL;
 	struct sub *s;
-	size_t i;
 
-	if (bins_reserve(r, b->n) < 0)
-		return;
-	for (i = 0; i < b->n; i++) {
-		r->bins[i].data = (uint8_t *)b->buf.data + b->recs[i].off;
-		r->bins[i].len = b->recs[i].len;
+	if (b->json && bins_reserve(r, b->n) >= 0)
+		bins = batch_bins(r, b);
+	for (s = r->subs; s; s = s->next) {
+		if (!s->started)
+			continue;
+		if (s->raw || bins) {
+			sub_send_batch(r, s, b, bins, 0, b->n, false, b->first_seq);
+		} else {
+			/* no JSON to send (out of memory): missed, and told so */
+			s->dropped_pending += b->n;
+			s->dropped_total += b->n;
+		}
 	}
-	for (s = r->subs; s; s = s->next)
-		if (s->started)
-			sub_send_batch(r, s, b, r->bins, 0, b->n, false, b->first_seq);
-	if (r->ring)
-		for (i = 0; i < b->n; i++)
-			agent_instance_ring_push(r->ring, b->first_seq + i, b->ds,
-						 b->buf.data + b->recs[i].off, b->recs[i].len);
 }
 
 /* Publishes the batch being filled (also an empty one that ends a fetch). */
@@ -533,8 +664,7 @@ static void publish(struct agent_run *r)
 	h->next = NULL;
 	*r->held_tail = h;
 	r->held_tail = &h->next;
-	memset(&r->b, 0, sizeof(r->b));
-	r->b.buf = (struct base_buf)BASE_BUF_INIT(0);
+	batch_init(&r->b);
 }
 
 static void release_held(struct agent_run *r)
@@ -559,24 +689,63 @@ static void run_problem(void *ctx, const char *msg)
 	base_log_warn("agent: run %llu of %s: %s", (unsigned long long)r->id, r->image, msg);
 }
 
-static int on_record(void *ctx, size_t ds, const char *json, size_t len)
+/*
+ * A record that passed the run's filters, as the gadget made it: into the
+ * batch with the table entries a raw client needs for it, as a JSON line
+ * too when a JSON client or the log reads it, and into an instance's ring.
+ */
+static int on_raw(void *ctx, size_t ds, const void *rec, size_t size)
 {
 	struct agent_run *r = ctx;
 	const struct run_runner_ds_info *di = run_runner_ds(r->runner, ds);
 	uint64_t fetch = di && di->type != RUN_RUNNER_DS_TRACER ? r->cur_fetch : 0;
+	bool json = r->n_json_subs || r->logs;
+	size_t len = ds < r->n_ds && size > r->rec_max[ds] ? r->rec_max[ds] : size;
+	struct batch *b = &r->b;
+	size_t mark;
+	struct run_remote_news news = {
+		.container = agent_raw_batch_container,
+		.endpoint = agent_raw_batch_endpoint,
+		.ctx = &b->raw,
+	};
+	int rc;
 
-	if (r->b.n && (r->b.ds != ds || r->b.fetch != fetch ||
-		       batch_bytes(&r->b) + len + BATCH_PER_RECORD > AGENT_WIRE_MAX_BATCH_BYTES))
+	if (b->n && (b->ds != ds || b->fetch != fetch || b->json != json ||
+		     batch_bytes(b) + len + BATCH_PER_RECORD > AGENT_WIRE_MAX_BATCH_BYTES))
 		publish(r);
-	if (!r->b.n) {
-		r->b.ds = ds;
-		r->b.fetch = fetch;
-		r->b.first_seq = r->seq;
+	if (!b->n) {
+		b->ds = ds;
+		b->fetch = fetch;
+		b->first_seq = r->seq;
+		b->json = json;
 	}
-	if (batch_add(&r->b, json, len) < 0)
-		return -ENOMEM;
-	if (r->logs)
-		agent_logs_record(r->logs, di ? di->name : "", r->seq, json, len);
+	if (ds < r->n_ds && r->enc[ds]) {
+		rc = run_remote_enc_record(r->enc[ds], rec, size, &news);
+		if (rc < 0)
+			return rc;
+	}
+	mark = b->raw.raw.len;
+	rc = agent_raw_batch_add(&b->raw, rec, len, len);
+	if (rc < 0)
+		return rc;
+	if (json) {
+		base_buf_reset(&r->json);
+		rc = run_pipeline_json(run_runner_ds_pipeline(r->runner, ds), rec, size, &r->json);
+		if (rc >= 0)
+			rc = batch_add_json(b, r->json.data, r->json.len);
+		if (rc < 0) {
+			/* the record is not half in the batch */
+			b->raw.n--;
+			b->raw.raw.len = mark;
+			return rc;
+		}
+		if (r->logs)
+			agent_logs_record(r->logs, di ? di->name : "", r->seq, r->json.data,
+					  r->json.len);
+	}
+	b->n++;
+	if (r->ring)
+		agent_instance_ring_push(r->ring, r->seq, ds, rec, len);
 	r->seq++;
 	r->stat->records++;
 	return 0;
@@ -592,10 +761,77 @@ static int on_fetch_end(void *ctx, size_t ds, uint64_t fetch)
 		r->b.ds = ds;
 		r->b.fetch = fetch;
 		r->b.first_seq = r->seq;
+		r->b.json = r->n_json_subs || r->logs;
 	}
 	r->b.fetch_end = true;
 	publish(r);
 	return 0;
+}
+
+/* ------------------------------------------------------------ raw clients */
+
+static void raw_done(struct agent_run *r)
+{
+	size_t i;
+
+	for (i = 0; r->enc && i < r->n_ds; i++)
+		run_remote_enc_free(r->enc[i]);
+	free(r->enc);
+	free(r->rec_max);
+	r->enc = NULL;
+	r->rec_max = NULL;
+	r->n_ds = 0;
+	agent_raw_layouts_free(r->layouts, r->n_layouts);
+	r->layouts = NULL;
+	r->n_layouts = 0;
+}
+
+/*
+ * What raw clients need, once the runner is prepared: the layouts of
+ * RunStarted and a table encoder per data source.  A gadget whose records
+ * cannot be described makes every client a JSON one.
+ */
+static int raw_setup(struct agent_run *r)
+{
+	size_t i, n = run_runner_ds_count(r->runner);
+	struct sub *s;
+	int rc;
+
+	raw_done(r);
+	r->enc = calloc(n ? n : 1, sizeof(*r->enc));
+	r->rec_max = calloc(n ? n : 1, sizeof(*r->rec_max));
+	if (!r->enc || !r->rec_max)
+		return -ENOMEM;
+	r->n_ds = n;
+	for (i = 0; i < n; i++) {
+		struct run_pipeline *p = run_runner_ds_pipeline(r->runner, i);
+
+		r->rec_max[i] = p ? run_pipeline_layout(p)->size : 0;
+		rc = p ? run_remote_enc_new(p, &r->enc[i]) : -EINVAL;
+		if (rc < 0)
+			return rc;
+	}
+	rc = agent_raw_layouts_new(r->runner, &r->layouts, &r->n_layouts);
+	if (rc == -EOPNOTSUPP) {
+		r->layouts = NULL;
+		for (s = r->subs; s; s = s->next)
+			if (s->raw) {
+				s->raw = false;
+				r->n_json_subs++;
+			}
+		return 0;
+	}
+	return rc;
+}
+
+static void raw_tick(struct agent_run *r)
+{
+	uint64_t now = agent_clock_mono_ms();
+	size_t i;
+
+	for (i = 0; r->enc && i < r->n_ds; i++)
+		if (r->enc[i])
+			run_remote_enc_tick(r->enc[i], now);
 }
 
 static void count_lost(struct agent_run *r)
@@ -645,6 +881,8 @@ static void bury(struct agent_run *r)
 	struct grave_job *j = NULL;
 
 	run_runner_unfollow(r->runner);
+	/* the encoders borrow the runner's pipelines */
+	raw_done(r);
 	/* no record reaches the registry or the log once the runner left the loop */
 	r->metrics = run_metrics_free(r->metrics);
 	r->logs = agent_logs_free(r->logs);
@@ -844,7 +1082,7 @@ static int build(struct agent_run *r, const Gadget__Agent__V1__KeyValue *const *
 		.sort = g->sort && g->sort[0] ? g->sort : NULL,
 		.max_entries = g->max_entries,
 		.out_fd = -1,
-		.sink = {.record = on_record, .fetch_end = on_fetch_end, .ctx = r},
+		.sink = {.raw = on_raw, .fetch_end = on_fetch_end, .ctx = r},
 		.selector = start ? &r->sel : NULL,
 		.host = start && g->selector && g->selector->host,
 		.coll = agent_containers_collection(t->o.containers),
@@ -915,6 +1153,13 @@ static int build(struct agent_run *r, const Gadget__Agent__V1__KeyValue *const *
 	}
 	if (!start)
 		return 0;
+	rc = raw_setup(r);
+	if (rc < 0) {
+		*code = ERRC(INTERNAL);
+		snprintf(msg, len, "%s", strerror(-rc));
+		return rc;
+	}
+	raw_tick(r);
 	r->has_tracer = run_runner_has_tracer(r->runner);
 	r->has_mapiter = run_runner_has_mapiter(r->runner);
 	r->starting = true;
@@ -1008,6 +1253,7 @@ static void consume(struct agent_run *r)
 
 	if (!r->runner || !r->has_tracer)
 		return;
+	raw_tick(r);
 	r->errbuf[0] = '\0';
 	rc = run_runner_consume(r->runner);
 	if (rc < 0)
@@ -1023,6 +1269,7 @@ static void fetch(struct agent_run *r)
 	if (!r->runner)
 		return;
 	r->cur_fetch = ++r->fetches;
+	raw_tick(r);
 	r->errbuf[0] = '\0';
 	rc = run_runner_fetch(r->runner);
 	if (rc < 0) {
@@ -1086,7 +1333,8 @@ int agent_run_new(struct agent_run_table *t, const struct agent_run_opts *opts,
 	r->image = strdup(spec->image);
 	r->fetch_fd = r->timeout_fd = -1;
 	r->held_tail = &r->held;
-	r->b.buf = (struct base_buf)BASE_BUF_INIT(0);
+	batch_init(&r->b);
+	r->json = (struct base_buf)BASE_BUF_INIT(0);
 	r->stat = agent_metrics_gadget(t->o.metrics, NULL);
 	if (!r->image) {
 		agent_instance_ring_free(ring);
@@ -1123,6 +1371,8 @@ struct agent_run *agent_run_free(struct agent_run *r)
 	if (!r->instance)
 		t->n_clients--;
 	batch_done(&r->b);
+	base_buf_done(&r->json);
+	raw_done(r);
 	agent_run_spec_free(r->spec_owned);
 	t->freed = true;
 	agent_instance_ring_free(r->ring);
@@ -1245,15 +1495,17 @@ void agent_run_stop(struct agent_run *r)
 		stop_runner(r);
 }
 
-int agent_run_subscribe(struct agent_run *r, struct agent_session *s, uint64_t req_id)
+int agent_run_subscribe(struct agent_run *r, struct agent_session *s, uint64_t req_id, bool raw,
+			bool compress)
 {
-	return sub_new(r, s, req_id, r->id) ? 0 : -ENOMEM;
+	return sub_new(r, s, req_id, r->id, raw, compress) ? 0 : -ENOMEM;
 }
 
 int agent_run_attach(struct agent_run *r, struct agent_session *s, uint64_t req_id,
-		     uint32_t replay_max, bool no_replay)
+		     uint32_t replay_max, bool no_replay, bool raw, bool compress)
 {
-	struct sub *sub = sub_new(r, s, req_id, 0);
+	/* a running instance that cannot be described answers in JSON */
+	struct sub *sub = sub_new(r, s, req_id, 0, raw && (!r->live || r->layouts), compress);
 
 	if (!sub)
 		return -ENOMEM;

@@ -183,9 +183,13 @@ void agent_run_end(struct agent_run *r, Gadget__Agent__V1__RunEndReason reason, 
 /* Detaches a started gadget, keeping the run and its subscribers (an instance starting anew). */
 void agent_run_stop(struct agent_run *r);
 
-/* The client of a client's run: RunStarted, records and RunEnded go to s, about req_id.  -ENOMEM.
+/*
+ * The client of a client's run: RunStarted, records and RunEnded go to s,
+ * about req_id; raw: it asked for ENCODING_RAW (it gets it unless the
+ * gadget's records cannot be described), compress: zstd batches.  -ENOMEM.
  */
-int agent_run_subscribe(struct agent_run *r, struct agent_session *s, uint64_t req_id);
+int agent_run_subscribe(struct agent_run *r, struct agent_session *s, uint64_t req_id, bool raw,
+			bool compress);
 /*
  * AttachInstance: s subscribes to an instance's run under a new run id.  A
  * running run sends RunStarted now, then the kept records (the newest
@@ -193,7 +197,7 @@ int agent_run_subscribe(struct agent_run *r, struct agent_session *s, uint64_t r
  * starts.  -ENOMEM.
  */
 int agent_run_attach(struct agent_run *r, struct agent_session *s, uint64_t req_id,
-		     uint32_t replay_max, bool no_replay);
+		     uint32_t replay_max, bool no_replay, bool raw, bool compress);
 /* Sends an Error with code and the message to each subscriber still waiting for RunStarted, and
  * drops them. */
 void agent_run_refuse(struct agent_run *r, Gadget__Agent__V1__ErrorCode code, const char *fmt, ...)

@@ -12,6 +12,8 @@ pkgs=(
 	# libraries
 	libyaml-dev libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev
 	libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev libnghttp2-dev nettle-dev
+	# compresses record batches on the cluster path (agent/raw.c)
+	libzstd-dev
 	# tests
 	libcmocka-dev python3-pytest python3-yaml valgrind
 	# losetup: the block I/O gadgets' tests write to a loop device of their own

@@ -28,6 +28,7 @@
  * --pause-ms N (stop reading N ms after RunStarted: a slow client),
  * --stop-after N (StopRun after N records), --stop-after-ms N (StopRun N
  * ms after RunStarted), --exit-after-ms N (close the connection),
+ * --encoding raw (run, attach: the gadget's own record bytes), --compress,
  * --wait-ms N (give up, exit 3; default 60000), --quiet-records (print
  * n_records instead of the records).
  *
@@ -74,7 +75,7 @@ struct client {
 	bool has_sel;
 	Gadget__Agent__V1__GadgetSpec spec;
 	uint32_t replay;
-	bool no_replay, no_hello, quiet;
+	bool no_replay, no_hello, quiet, raw, compress;
 	uint32_t major, minor;
 	long pause_ms, stop_after_ms, exit_after_ms, wait_ms;
 	uint64_t stop_after;
@@ -209,6 +210,14 @@ static void parse(struct client *c, int argc, char **argv)
 			c->wait_ms = (long)num(v);
 		else if (!strcmp(a, "--quiet-records"))
 			c->quiet = true;
+		else if (!strcmp(a, "--compress"))
+			c->compress = true;
+		else if (OPT("--encoding"))
+			c->raw = !strcmp(v, "raw") ? true
+				 : !strcmp(v, "json")
+					 ? false
+					 : (usage_fail("--encoding: raw or json, not '%s'", v),
+					    false);
 		else if (a[0] == '-' && a[1] == '-')
 			usage_fail("unknown option '%s'", a);
 		else if (pos == 0)
@@ -422,13 +431,17 @@ static void print_response(struct client *c, const Gadget__Agent__V1__Response *
 	if (pm && resp->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_RECORDS && c->quiet) {
 		const Gadget__Agent__V1__RecordBatch *b = resp->records;
 
-		payload = json_pack("{s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:b, s:b, s:I}", "run_id",
-				    (json_int_t)b->run_id, "first_seq", (json_int_t)b->first_seq,
-				    "n_records", (json_int_t)b->n_records, "dropped_before",
-				    (json_int_t)b->dropped_before, "dropped_total",
-				    (json_int_t)b->dropped_total, "data_source", b->data_source,
-				    "fetch", (json_int_t)b->fetch, "fetch_end", b->fetch_end,
-				    "replay", b->replay, "kernel_lost", (json_int_t)b->kernel_lost);
+		payload = json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:s, s:I, s:b, s:b, "
+			"s:I}",
+			"run_id", (json_int_t)b->run_id, "first_seq", (json_int_t)b->first_seq,
+			"n_records", (json_int_t)(b->n_records + b->n_raw), "n_containers",
+			(json_int_t)b->n_containers, "n_endpoints", (json_int_t)b->n_endpoints,
+			"raw_bytes", (json_int_t)b->raw.len, "compressed", b->compressed,
+			"dropped_before", (json_int_t)b->dropped_before, "dropped_total",
+			(json_int_t)b->dropped_total, "data_source", b->data_source, "fetch",
+			(json_int_t)b->fetch, "fetch_end", b->fetch_end, "replay", b->replay,
+			"kernel_lost", (json_int_t)b->kernel_lost);
 	} else if (pm) {
 		payload = msg_json(pm);
 	}
@@ -504,6 +517,9 @@ static void send_command(struct client *c)
 		NEED(c->arg1);
 		c->spec.image = (char *)c->arg1;
 		rg.spec = &c->spec;
+		rg.encoding = c->raw ? GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW
+				     : GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_JSON;
+		rg.compress = c->compress;
 		req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_RUN_GADGET;
 		req.run_gadget = &rg;
 	} else if (!strcmp(cmd, "create")) {
@@ -527,6 +543,9 @@ static void send_command(struct client *c)
 		ai.instance = (char *)c->arg1;
 		ai.replay_records = c->replay;
 		ai.no_replay = c->no_replay;
+		ai.encoding = c->raw ? GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW
+				     : GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_JSON;
+		ai.compress = c->compress;
 		req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_ATTACH_INSTANCE;
 		req.attach_instance = &ai;
 	} else if (!strcmp(cmd, "delete")) {
@@ -587,7 +606,7 @@ static int handle(struct client *c, const Gadget__Agent__V1__Response *resp)
 		c->started_at = base_time_mono_ms();
 		return -1;
 	case GADGET__AGENT__V1__RESPONSE__PAYLOAD_RECORDS:
-		c->records += resp->records->n_records;
+		c->records += resp->records->n_records + resp->records->n_raw;
 		if (c->stop_after && c->records >= c->stop_after)
 			send_stop(c);
 		return -1;
