@@ -25,6 +25,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "agent/raw.h"
 #include "run/flags.h"
 #include "run/selector.h"
 #include "cli/kubectl-gadget/agents.h"
@@ -39,6 +40,13 @@
 #define RUN_END_GRACE_MS 60000
 /* Most bytes of an instance name (a DNS label). */
 #define RUN_MAX_NAME 63
+/*
+ * Whether to ask the agents for zstd-compressed record batches (they
+ * compress only batches where it pays); see docs/benchmarks.md.
+ */
+#define KG_COMPRESS_RECORDS true
+/* Records a node dropped for this client are told at most this often, per node. */
+#define RUN_LOST_EVERY_MS 1000
 
 /* kubectl gadget's own run flags; the run flags themselves are run/flags.h's */
 enum kg_run_opt_id {
@@ -228,12 +236,18 @@ struct run_node {
 	uint64_t dropped;
 	uint64_t kernel_lost;
 	uint64_t records;
+	int raw; /* its index in the raw printer, -1: it sends JSON */
+	uint64_t lost_untold;
+	int64_t lost_told_ms;
 };
 
 struct stream {
 	struct kg_agents *as;
 	struct run_node *nodes;
-	struct kg_printer *pr;
+	struct kg_printer *pr;	      /* records as JSON (agents before protocol 1.2) */
+	struct agent_raw_client *raw; /* the gadget's own records (docs/api.md) */
+	enum run_output output;
+	bool no_header;
 	const char *fields; /* attach: --fields for the instance's records */
 	bool attach;
 	bool stopping;
@@ -261,17 +275,80 @@ static void send_stop(struct kg_agent *a, struct run_node *n)
 	kg_agent_send(a, &req, NULL);
 }
 
+/* 1234567 -> "1,234,567" */
+static const char *commas(uint64_t v, char *buf, size_t len)
+{
+	char digits[24];
+	size_t n = (size_t)snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v), i,
+	       o = 0;
+
+	for (i = 0; i < n && o + 2 < len; i++) {
+		if (i && (n - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* What a node says this client missed: the larger of the sum and its total. */
+static void count_dropped(struct run_node *n, uint64_t sum, uint64_t total)
+{
+	uint64_t now = sum > total ? sum : total;
+
+	n->lost_untold += now - n->dropped;
+	n->dropped = now;
+}
+
+/* "node-2: 1,234 records lost ...", at most once a second per node, and at the end. */
+static void tell_lost(struct kg_agent *a, struct run_node *n, bool now)
+{
+	char num[32];
+	int64_t t = kg_now_ms();
+
+	if (!n->lost_untold || (!now && t - n->lost_told_ms < RUN_LOST_EVERY_MS))
+		return;
+	fflush(stdout);
+	fprintf(stderr,
+		KG_NAME ": %s: %s records lost: this client did not read them fast enough\n",
+		a->node, commas(n->lost_untold, num, sizeof(num)));
+	n->lost_untold = 0;
+	n->lost_told_ms = t;
+}
+
+static int on_raw_records(struct stream *s, struct kg_agent *a, struct run_node *n,
+			  const Gadget__Agent__V1__RecordBatch *b)
+{
+	char err[KG_ERRLEN];
+	uint64_t before = agent_raw_client_records(s->raw);
+	int r = agent_raw_client_batch(s->raw, n->raw, b, err, sizeof(err));
+
+	n->records += agent_raw_client_records(s->raw) - before;
+	if (r == -EINVAL) {
+		/* a node that sends what cannot be read is dropped; the others go on */
+		kg_agent_fail(a, -EPROTO, "a malformed record batch: %s", err);
+		kg_agent_report(a);
+		return 0;
+	}
+	if (r >= 0)
+		r = agent_raw_client_flush(s->raw);
+	if (r < 0)
+		s->out_err = r;
+	return r;
+}
+
 static int on_records(struct stream *s, struct kg_agent *a, struct run_node *n,
 		      const Gadget__Agent__V1__RecordBatch *b)
 {
 	size_t i;
 	int r;
 
-	n->dropped += b->dropped_before;
-	if (b->dropped_total > n->dropped)
-		n->dropped = b->dropped_total;
+	count_dropped(n, n->dropped + b->dropped_before, b->dropped_total);
 	if (b->kernel_lost > n->kernel_lost)
 		n->kernel_lost = b->kernel_lost;
+	tell_lost(a, n, false);
+	if (n->raw >= 0)
+		return on_raw_records(s, a, n, b);
 	for (i = 0; i < b->n_records; i++) {
 		r = kg_printer_record(s->pr, b->data_source, b->fetch, b->records[i].data,
 				      b->records[i].len);
@@ -291,8 +368,7 @@ static void on_ended(struct stream *s, struct kg_agent *a, struct run_node *n,
 		     const Gadget__Agent__V1__RunEnded *e)
 {
 	n->ended = true;
-	if (e->dropped_total > n->dropped)
-		n->dropped = e->dropped_total;
+	count_dropped(n, n->dropped, e->dropped_total);
 	if (e->kernel_lost > n->kernel_lost)
 		n->kernel_lost = e->kernel_lost;
 	switch (e->reason) {
@@ -318,6 +394,45 @@ static void on_ended(struct stream *s, struct kg_agent *a, struct run_node *n,
 	kg_agent_close(a);
 }
 
+/* A node that sends the gadget's own records: the raw printer learns them. */
+static void on_raw_started(struct stream *s, struct kg_agent *a, struct run_node *n,
+			   const Gadget__Agent__V1__RunStarted *rs)
+{
+	struct agent_raw_client_opts o = {
+		.sz = sizeof(o),
+		.output = s->output,
+		.fields = s->fields,
+		.no_header = s->no_header,
+		.out_fd = STDOUT_FILENO,
+	};
+	char err[KG_ERRLEN];
+	bool first = !s->raw;
+	int r;
+
+	if (!s->raw && agent_raw_client_new(&o, &s->raw) < 0) {
+		kg_agent_fail(a, -ENOMEM, "%s", strerror(ENOMEM));
+		kg_agent_report(a);
+		return;
+	}
+	r = agent_raw_client_started(s->raw, a->node, rs, err, sizeof(err));
+	if (r < 0) {
+		kg_agent_fail(a, r, "%s", err[0] ? err : strerror(-r));
+		kg_agent_report(a);
+		if (r == -EINVAL && first && strstr(err, "field"))
+			s->invalid++;
+		return;
+	}
+	n->raw = r;
+	if (first) {
+		/* what is on stdout already (the JSON printer's) goes first */
+		kg_printer_flush(s->pr);
+		if (agent_raw_client_begin(s->raw) < 0 || agent_raw_client_flush(s->raw) < 0)
+			s->out_err = -EPIPE;
+	}
+	if (s->stopping)
+		send_stop(a, n);
+}
+
 static int on_response(void *ud, struct kg_agent *a, Gadget__Agent__V1__Response *m)
 {
 	struct stream *s = ud;
@@ -341,6 +456,10 @@ static int on_response(void *ud, struct kg_agent *a, Gadget__Agent__V1__Response
 	case GADGET__AGENT__V1__RESPONSE__PAYLOAD_RUN_STARTED:
 		n->started = true;
 		n->run_id = m->run_started->run_id;
+		if (m->run_started->encoding == GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW) {
+			on_raw_started(s, a, n, m->run_started);
+			return 0;
+		}
 		if (!kg_printer_has_info(s->pr) && m->run_started->info) {
 			char err[KG_ERRLEN] = "";
 
@@ -433,10 +552,8 @@ static void report_losses(struct stream *s)
 		const struct run_node *n = &s->nodes[i];
 		const char *node = s->as->v[i].node;
 
-		if (n->dropped)
-			kg_warn("%s: %llu records dropped: this client did not read them fast "
-				"enough",
-				node, (unsigned long long)n->dropped);
+		if (n->lost_untold)
+			tell_lost(&s->as->v[i], &s->nodes[i], true);
 		if (n->kernel_lost)
 			kg_warn("%s: %llu records lost in the kernel (ring buffer full)", node,
 				(unsigned long long)n->kernel_lost);
@@ -632,22 +749,49 @@ static int run_detach(struct kg_agents *as, struct run_args *a, Gadget__Agent__V
 	return ret;
 }
 
-static int run_stream(struct kg_agents *as, struct kg_printer *pr,
+/* The per-node state of s, every node JSON until it says otherwise. */
+static int stream_init(struct stream *s, struct kg_agents *as, struct kg_printer *pr,
+		       const struct run_args *a)
+{
+	size_t i;
+
+	s->as = as;
+	s->pr = pr;
+	s->output = a->f.output;
+	s->no_header = a->f.no_header;
+	s->fields = a->f.fields;
+	s->nodes = calloc(as->n ? as->n : 1, sizeof(*s->nodes));
+	if (!s->nodes)
+		return -ENOMEM;
+	for (i = 0; i < as->n; i++)
+		s->nodes[i].raw = -1;
+	return 0;
+}
+
+static void stream_done(struct stream *s)
+{
+	free(s->nodes);
+	s->nodes = NULL;
+	s->raw = agent_raw_client_free(s->raw);
+}
+
+static int run_stream(struct kg_agents *as, struct kg_printer *pr, const struct run_args *a,
 		      Gadget__Agent__V1__GadgetSpec *spec, uint64_t timeout_ms)
 {
 	Gadget__Agent__V1__RunGadget rg = GADGET__AGENT__V1__RUN_GADGET__INIT;
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
-	struct stream s = {.as = as, .pr = pr};
+	struct stream s = {0};
 	int sigfd, r, ret;
 	size_t i;
 
-	s.nodes = calloc(as->n, sizeof(*s.nodes));
-	if (!s.nodes) {
+	if (stream_init(&s, as, pr, a) < 0) {
 		kg_error("out of memory");
 		return KG_EXIT_ERROR;
 	}
 	sigfd = block_signals();
 	rg.spec = spec;
+	rg.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
+	rg.compress = KG_COMPRESS_RECORDS;
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_RUN_GADGET;
 	req.run_gadget = &rg;
 	for (i = 0; i < as->n; i++) {
@@ -661,14 +805,14 @@ static int run_stream(struct kg_agents *as, struct kg_printer *pr,
 		close(sigfd);
 	if (r == -EPIPE || s.out_err == -EPIPE) {
 		/* the reader went away (| head): not an error */
-		free(s.nodes);
+		stream_done(&s);
 		return KG_EXIT_OK;
 	}
 	if (r < 0)
 		kg_error("%s", strerror(-r));
 	report_losses(&s);
 	ret = r < 0 ? KG_EXIT_ERROR : exit_code(&s);
-	free(s.nodes);
+	stream_done(&s);
 	return ret;
 }
 
@@ -802,7 +946,7 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 	if (a.detach)
 		ret = run_detach(&as, &a, &spec);
 	else
-		ret = run_stream(&as, pr, &spec, a.f.timeout_ms);
+		ret = run_stream(&as, pr, &a, &spec, a.f.timeout_ms);
 out:
 	free(fields);
 	agent_wire_desc_free(desc);
@@ -837,7 +981,7 @@ int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
 	struct run_args a = {0};
 	struct kg_agents as = {0};
-	struct stream s = {.attach = true};
+	struct stream s = {0};
 	struct kg_printer *pr = NULL;
 	const char *name = NULL;
 	int ret = KG_EXIT_USAGE, sigfd = -1, r;
@@ -874,15 +1018,14 @@ int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
 	report_connect_failures(&as);
 	if (kg_printer_new(a.f.output, a.f.no_header, stdout, &pr) < 0)
 		goto out;
-	s.as = &as;
-	s.pr = pr;
-	s.fields = a.f.fields;
-	s.nodes = calloc(as.n, sizeof(*s.nodes));
-	if (!s.nodes)
+	if (stream_init(&s, &as, pr, &a) < 0)
 		goto out;
+	s.attach = true;
 	sigfd = block_signals();
 	at.instance = (char *)name;
 	at.no_replay = a.no_replay;
+	at.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
+	at.compress = KG_COMPRESS_RECORDS;
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_ATTACH_INSTANCE;
 	req.attach_instance = &at;
 	for (i = 0; i < as.n; i++)
@@ -909,7 +1052,7 @@ int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
 out:
 	if (sigfd >= 0)
 		close(sigfd);
-	free(s.nodes);
+	stream_done(&s);
 	kg_printer_free(pr);
 	kg_agents_done(&as);
 	run_args_done(&a);

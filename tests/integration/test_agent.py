@@ -12,6 +12,7 @@ gets its own ports, unix socket, state directory and config file.
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -369,10 +370,10 @@ def test_hello_with_another_major_is_refused(agents):
     assert rc == 1
     (err,) = lines
     assert err["code"] == "ERROR_UNSUPPORTED_VERSION"
-    assert "2.1" in err["message"] and "1.1" in err["message"]
-    # a newer minor of the same major is fine: the session uses 1.1
+    assert "2.1" in err["message"] and "1.2" in err["message"]
+    # a newer minor of the same major is fine: the session uses 1.2
     rc, lines, _ = a.client("hello", "--hello-minor", "7")
-    assert rc == 0 and lines[0]["protocol_major"] == 1 and lines[0]["protocol_minor"] == 1
+    assert rc == 0 and lines[0]["protocol_major"] == 1 and lines[0]["protocol_minor"] == 2
     assert lines[0]["node"] == "n1"
 
 
@@ -444,7 +445,7 @@ def test_agent_info(agents, containerd):  # noqa: F811
         assert info["kernel_release"] == os.uname().release
         assert info["arch"] == os.uname().machine
         assert info["runtimes"] == ["containerd"]
-        assert info["protocol_major"] == 1 and info["protocol_minor"] == 1
+        assert info["protocol_major"] == 1 and info["protocol_minor"] == 2
         assert info["max_message_bytes"] == 16 << 20 and info["max_queue_bytes"] == 8 << 20
         assert abs(info["started_unix_ms"] / 1000 - time.time()) < 120
         assert info["runs"] == 0 and info["instances"] == 0
@@ -701,6 +702,70 @@ def test_slow_client_does_not_block_others(agents, clients):
     _, _, text = a.http("/metrics")
     dropped = [ln for ln in text.splitlines() if ln.startswith("gadget_client_records_dropped_total")]
     assert int(dropped[0].split()[-1]) >= end["dropped_total"]
+
+
+def test_a_slow_raw_attach_misses_records_alone(agents, clients):
+    """Three clients of one instance: the one that stops reading misses records,
+    is told how many, and the agent stays within its bounds; the others get all."""
+    # room for a few raw batches (a thousand records each) per client, not for 60,000
+    a = agents(extra_config={"queue": {"maxRecords": 5000}})
+    gen = subprocess.Popen([sys.executable, "-c", (
+        "import os, sys\n"
+        "for n in (60000, 100):\n"
+        "    sys.stdin.readline()\n"
+        "    for i in range(n):\n"
+        "        os.close(os.open('/dev/null', os.O_RDONLY))\n")],
+        stdin=subprocess.PIPE, text=True)
+    try:
+        rc, inst = a.answer("create", "opens", "trace_open", "--param", f"pid={gen.pid}")
+        assert rc == 0, inst
+        common = ("attach", "opens", "--no-replay", "--quiet-records", "--wait-ms", "90000")
+        slow = clients(a, *common, "--encoding", "raw", "--pause-ms", "4000", via=a.unix)
+        fast = clients(a, *common, "--encoding", "raw", "--compress")
+        old = clients(a, *common)  # a client before protocol 1.2: JSON
+        starts = [c.wait_for(lambda lines: of_type(lines, "run_started"))[0]
+                  for c in (slow, fast, old)]
+        assert [s.get("encoding", "ENCODING_JSON") for s in starts] == \
+            ["ENCODING_RAW", "ENCODING_RAW", "ENCODING_JSON"]
+        assert starts[0]["layouts"][0]["name"] and starts[0]["layouts"][0]["fields"]
+        assert not starts[2].get("layouts")
+        gen.stdin.write("go\n")
+        gen.stdin.flush()
+        deadline = time.monotonic() + 30
+        while "agent_client: reading again" not in slow.err and time.monotonic() < deadline:
+            time.sleep(0.05)
+        gen.stdin.write("go\n")
+        gen.stdin.flush()
+        gen.wait(60)
+
+        def got(c):
+            return sum(b["n_records"] for b in of_type(c.snapshot(), "records"))
+        for c in (fast, old):
+            c.wait_for(lambda lines, c=c: got(c) >= 60100, timeout=30)
+        peak = int(re.search(r"VmHWM:\s+(\d+) kB",
+                             open(f"/proc/{a.proc.pid}/status").read()).group(1))
+        rc, d = a.answer("delete", "opens")
+        assert d["type"] == "instance_deleted"
+    finally:
+        if gen.poll() is None:
+            gen.kill()
+    for c in (slow, fast, old):
+        assert c.wait() == 0
+        assert of_type(c.snapshot(), "run_ended")[-1]["reason"] == "RUN_END_DELETED"
+    for c in (fast, old):
+        b = of_type(c.snapshot(), "records")
+        check_seqs(b)
+        assert got(c) == 60100 and not any(x["dropped_before"] for x in b)
+    # the raw client's batches were compressed when it paid
+    assert any(x["compressed"] for x in of_type(fast.snapshot(), "records"))
+    slow_b = of_type(slow.snapshot(), "records")
+    check_seqs(slow_b)
+    assert any(b["dropped_before"] > 0 for b in slow_b)
+    end = of_type(slow.snapshot(), "run_ended")[-1]
+    assert 0 < end["dropped_total"] < 60100
+    assert got(slow) + end["dropped_total"] == 60100
+    # the missed records waited nowhere: the agent's memory stayed bounded
+    assert peak < 64 * 1024, peak
 
 
 # ---------------------------------------------------------------- instances
