@@ -519,6 +519,61 @@ static int reg_url_resolve(const char *base, const char *location, char **ret)
 	return r;
 }
 
+/* The host of a URL (lowercase as libcurl gives it), in a new string. */
+static int reg_url_host(const char *url, char **ret)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+	int r = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		*ret = strdup(host);
+		r = *ret ? 0 : -ENOMEM;
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
+/* True when url is on the origin (scheme, host, port) of base. */
+static bool reg_same_origin(const char *url, const char *base)
+{
+	char *s1 = NULL, *o1 = NULL, *s2 = NULL, *o2 = NULL;
+	bool same = false;
+
+	if (reg_url_origin(url, &s1, &o1) == 0 && reg_url_origin(base, &s2, &o2) == 0)
+		same = !strcmp(o1, o2);
+	free(s1);
+	free(o1);
+	free(s2);
+	free(o2);
+	return same;
+}
+
+/*
+ * Whether the registry's credentials may go to a token realm it named: only
+ * on the registry's own host (any port, as registries run their token
+ * service beside them), or Docker Hub's known pair.  A realm elsewhere is
+ * asked for an anonymous token: a registry that was broken into, or a
+ * challenge relayed from elsewhere, must not be able to send the user's
+ * password to a host of its choosing.
+ */
+static bool reg_realm_trusted(const struct oci_registry *r, const char *realm)
+{
+	char *rh = NULL, *th = NULL;
+	bool ok = false;
+
+	if (reg_url_host(r->base_url, &rh) == 0 && reg_url_host(realm, &th) == 0)
+		ok = !strcasecmp(rh, th) ||
+		     (!strcmp(r->registry, "docker.io") && !strcasecmp(th, "auth.docker.io"));
+	free(rh);
+	free(th);
+	return ok;
+}
+
 /*
  * Runs q once with auth (an "Authorization: ..." header or NULL), following
  * redirects of GET and HEAD.  Authorization is only sent to the origin it
@@ -714,6 +769,7 @@ static int reg_fetch_token(struct oci_registry *r, const struct oci_auth_challen
 	struct reg_req q = {.method = "GET", .out = &body, .r = r};
 	char *auth = NULL, *value, detail[300];
 	json_t *root = NULL, *tok;
+	bool withheld;
 	int err;
 
 	if (strncmp(ch->realm, "https://", 8) && strncmp(ch->realm, "http://", 7))
@@ -726,8 +782,13 @@ static int reg_fetch_token(struct oci_registry *r, const struct oci_auth_challen
 		err = reg_query_add(r->curl, &url, "scope", scope);
 	if (err == 0 && ch->scope && (!scope || strcmp(ch->scope, scope)))
 		err = reg_query_add(r->curl, &url, "scope", ch->scope);
-	if (err == 0 && r->user)
+	withheld = r->user && !reg_realm_trusted(r, ch->realm);
+	if (err == 0 && r->user && !withheld)
 		err = reg_basic_header(r, &auth);
+	if (withheld)
+		base_log_debug("oci registry %s: token realm %.200s is on another host: asking "
+			       "it without the credentials",
+			       r->registry, ch->realm);
 	if (err < 0) {
 		base_buf_done(&url);
 		return err == -E2BIG
@@ -744,9 +805,18 @@ static int reg_fetch_token(struct oci_registry *r, const struct oci_auth_challen
 		goto out;
 	reg_error_detail(&q, detail, sizeof(detail));
 	if (q.status == 401 || q.status == 403) {
-		err = reg_fail(r, -EACCES, "%ld %s from the token service of %s: %s%s", q.status,
-			       q.status == 401 ? "Unauthorized" : "Forbidden", r->registry,
-			       r->user ? "bad credentials" : "anonymous access refused", detail);
+		if (withheld)
+			err = reg_fail(r, -EACCES,
+				       "%ld %s from the token service of %s: anonymous access "
+				       "refused (its realm %.200s is not on %s, so the credentials "
+				       "saved for %s are not sent there)%s",
+				       q.status, q.status == 401 ? "Unauthorized" : "Forbidden",
+				       r->registry, ch->realm, r->registry, r->registry, detail);
+		else
+			err = reg_fail(
+				r, -EACCES, "%ld %s from the token service of %s: %s%s", q.status,
+				q.status == 401 ? "Unauthorized" : "Forbidden", r->registry,
+				r->user ? "bad credentials" : "anonymous access refused", detail);
 		goto out;
 	}
 	if (!reg_ok(q.status)) {
@@ -786,7 +856,7 @@ out:
 static int reg_request(struct oci_registry *r, struct reg_req *q)
 {
 	struct oci_auth_challenge ch = {0};
-	bool fresh_token = false, sent_basic = false;
+	bool fresh_token = false, sent_basic = false, own;
 	char *auth = NULL, *start, detail[300];
 	const char *token;
 	int err = 0;
@@ -799,6 +869,11 @@ static int reg_request(struct oci_registry *r, struct reg_req *q)
 	start = strdup(q->url);
 	if (!start)
 		return -ENOMEM;
+	/*
+	 * A URL the registry handed out (an upload Location) may be on
+	 * another host: it gets no credentials, as a redirect would not.
+	 */
+	own = reg_same_origin(start, r->base_url);
 	for (int attempt = 0; attempt < 3; attempt++) {
 		free(auth);
 		auth = NULL;
@@ -810,14 +885,14 @@ static int reg_request(struct oci_registry *r, struct reg_req *q)
 				break;
 			}
 		}
-		token = reg_token_get(r, q->scope);
+		token = own ? reg_token_get(r, q->scope) : NULL;
 		if (token) {
 			if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
 				auth = NULL;
 				err = -ENOMEM;
 				break;
 			}
-		} else if (r->basic && r->user) {
+		} else if (own && r->basic && r->user) {
 			err = reg_basic_header(r, &auth);
 			if (err < 0)
 				break;
@@ -826,6 +901,18 @@ static int reg_request(struct oci_registry *r, struct reg_req *q)
 		err = reg_perform(r, q, auth);
 		if (err < 0 || q->status != 401)
 			break;
+		if (!reg_same_origin(q->url, r->base_url)) {
+			char *host = NULL;
+
+			reg_url_host(q->url, &host);
+			err = reg_fail(r, -EACCES,
+				       "401 Unauthorized from %.200s, where %s sent %s %s: the "
+				       "credentials of %s are only sent to %s itself",
+				       host ? host : "another host", r->registry, q->method,
+				       q->what ? q->what : "a request", r->registry, r->registry);
+			free(host);
+			break;
+		}
 		reg_error_detail(q, detail, sizeof(detail));
 		oci_auth_challenge_done(&ch);
 		err = q->www_authenticate

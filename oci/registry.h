@@ -14,7 +14,12 @@
  * answers the registry's WWW-Authenticate challenge on a 401: "Basic" sends
  * the credentials, "Bearer realm=...,service=...,scope=..." fetches a token
  * from the realm (with the credentials, if any) and retries; tokens are
- * cached per scope for the life of the object.
+ * cached per scope for the life of the object.  Credentials go to the
+ * registry's own origin and to a token realm on the registry's own host
+ * (any port; for Docker Hub, auth.docker.io) and nowhere else: a realm on
+ * another host is asked for an anonymous token, and a 401 from a host that
+ * a redirect led to is not answered at all (-EACCES), so neither a
+ * registry's object storage nor whoever answers there can collect them.
  *
  * Pull: the manifest is fetched by tag or digest (Accept: OCI index and
  * manifest, and their Docker equivalents), then every object it reaches
