@@ -1552,6 +1552,144 @@ int oci_registry_pull(struct oci_registry *r, struct oci_store *store, const cha
 	return err;
 }
 
+/* ---- single objects, for signatures ---- */
+
+/*
+ * GETs one object of ref's repository into a new buffer: kind and
+ * reference as in the API path (query appended to the reference when not
+ * NULL).  0 with the status in *ret_status; the body only for a 2xx.
+ */
+static int reg_fetch(struct oci_registry *r, const char *ref, const char *kind,
+		     const char *reference, const char *query, const char *accept, size_t max,
+		     long *ret_status, char **ret, size_t *ret_len,
+		     char digest_out[OCI_DIGEST_SIZE], char *what, size_t whatlen)
+{
+	struct reg_target t;
+	struct reg_pull p = {.r = r, .t = &t};
+	struct base_buf body;
+	struct reg_req q = {0};
+	char *full = NULL, digest[OCI_DIGEST_SIZE];
+	int err;
+
+	r->err[0] = '\0';
+	err = reg_lazy_curl(r);
+	if (err < 0)
+		return err;
+	err = reg_target_parse(r, ref, false, &t);
+	if (err < 0)
+		return err;
+	snprintf(what, whatlen, "%s %s of %s", !strcmp(kind, "blobs") ? "blob" : kind, reference,
+		 t.display);
+	if (query && asprintf(&full, "%s?%s", reference, query) < 0) {
+		reg_target_done(&t);
+		return -ENOMEM;
+	}
+	err = reg_get(&p, kind, full ? full : reference, NULL, 0, max, accept, &q, digest, &body);
+	if (err == -EFBIG)
+		err = reg_fail(r, -EFBIG, "%s is larger than %zu bytes", what, max);
+	if (err == 0) {
+		*ret_status = q.status;
+		if (reg_ok(q.status)) {
+			*ret_len = body.len;
+			*ret = body.len ? base_buf_take(&body) : strdup("");
+			if (!*ret)
+				err = -ENOMEM;
+			else
+				memcpy(digest_out, digest, OCI_DIGEST_SIZE);
+		}
+	}
+	if (err == 0 && !reg_ok(q.status) && q.status != 404 && q.status != 405)
+		err = reg_status_fail(r, &q, what);
+	base_buf_done(&body);
+	reg_req_done(&q);
+	free(full);
+	reg_target_done(&t);
+	return err;
+}
+
+int oci_registry_get_manifest(struct oci_registry *r, const char *ref, size_t max, char **ret,
+			      size_t *ret_len, char digest_out[OCI_DIGEST_SIZE])
+{
+	struct oci_ref *pr = NULL;
+	char digest[OCI_DIGEST_SIZE], what[512];
+	long status = 0;
+	int err;
+
+	err = oci_ref_parse(ref, &pr);
+	if (err < 0)
+		return reg_fail(r, err, "invalid image reference \"%.200s\"", ref);
+	err = reg_fetch(r, ref, "manifests", pr->digest ? pr->digest : pr->tag, NULL, REG_ACCEPT,
+			max, &status, ret, ret_len, digest, what, sizeof(what));
+	if (err == 0 && !reg_ok(status))
+		err = reg_fail(r, -ENOENT, "%s not found on %s", what, r->registry);
+	if (err == 0 && pr->digest && strcmp(pr->digest, digest)) {
+		free(*ret);
+		err = reg_fail(r, -EBADMSG, "%s from %s has digest %s", what, r->registry, digest);
+	}
+	if (err == 0)
+		memcpy(digest_out, digest, OCI_DIGEST_SIZE);
+	oci_ref_free(pr);
+	return err;
+}
+
+int oci_registry_get_blob(struct oci_registry *r, const char *ref, const char *digest,
+			  uint64_t size, char **ret)
+{
+	char actual[OCI_DIGEST_SIZE], what[512], *buf = NULL;
+	size_t len = 0;
+	long status = 0;
+	int err;
+
+	if (!oci_digest_is_sha256(digest) || size > OCI_STORE_MAX_BLOB)
+		return reg_fail(r, -EINVAL, "cannot fetch blob %.100s of %llu bytes", digest,
+				(unsigned long long)size);
+	/* one byte more than announced is enough to tell a lying registry */
+	err = reg_fetch(r, ref, "blobs", digest, NULL, NULL, size + 1, &status, &buf, &len, actual,
+			what, sizeof(what));
+	if (err == -EFBIG)
+		return reg_fail(r, -EBADMSG, "%s from %s is larger than its %llu bytes", what,
+				r->registry, (unsigned long long)size);
+	if (err == 0 && !reg_ok(status))
+		return reg_fail(r, -ENOENT, "%s not found on %s", what, r->registry);
+	if (err == 0 && (len != size || strcmp(actual, digest))) {
+		free(buf);
+		return reg_fail(r, -EBADMSG, "%s from %s has %zu bytes and digest %s", what,
+				r->registry, len, actual);
+	}
+	if (err == 0)
+		*ret = buf;
+	return err;
+}
+
+int oci_registry_get_referrers(struct oci_registry *r, const char *ref, const char *digest,
+			       const char *artifact_type, size_t max, char **ret, size_t *ret_len)
+{
+	char d[OCI_DIGEST_SIZE], what[512], *query = NULL, *esc;
+	long status = 0;
+	int err;
+
+	if (!oci_digest_is_sha256(digest))
+		return reg_fail(r, -EINVAL, "invalid digest %.100s", digest);
+	err = reg_lazy_curl(r);
+	if (err < 0)
+		return err;
+	if (artifact_type) {
+		esc = curl_easy_escape(r->curl, artifact_type, 0);
+		if (!esc || asprintf(&query, "artifactType=%s", esc) < 0) {
+			curl_free(esc);
+			return -ENOMEM;
+		}
+		curl_free(esc);
+	}
+	err = reg_fetch(r, ref, "referrers", digest, query, "Accept: " OCI_MEDIA_TYPE_INDEX, max,
+			&status, ret, ret_len, d, what, sizeof(what));
+	free(query);
+	/* distribution spec 1.1: a registry without the API answers 404 */
+	if (err == 0 && !reg_ok(status))
+		err = reg_fail(r, -EOPNOTSUPP, "%s has no referrers API", r->registry);
+	return err;
+}
+
 /* ---- push ---- */
 
 struct reg_push_obj {
