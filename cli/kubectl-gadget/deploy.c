@@ -25,6 +25,7 @@
 #include "base/buf.h"
 #include "base/yaml_emit.h"
 #include "cli/kubectl-gadget/manifests.h"
+#include "cli/kubectl-gadget/policy.h"
 #include "cli/kubectl-gadget/yaml.h"
 #include "k8s/client.h"
 #include "k8s/watch.h"
@@ -442,7 +443,17 @@ static int wait_ready(struct kg_global *g, uint64_t timeout_ms, const char *time
 
 /* ---- deploy ---- */
 
-enum deploy_opt_id { D_IMAGE = 1, D_TIMEOUT, D_NO_WAIT, D_PRINT, D_HELP };
+enum deploy_opt_id {
+	D_IMAGE = 1,
+	D_TIMEOUT,
+	D_NO_WAIT,
+	D_PRINT,
+	D_HELP,
+	D_VERIFY_GADGETS,
+	D_PUBLIC_KEYS,
+	D_ALLOWED_GADGETS,
+	D_DISALLOW_PULLING,
+};
 
 static const struct base_opt deploy_opts[] = {
 	{"image", 0, BASE_OPT_VALUE, D_IMAGE, "IMAGE",
@@ -452,6 +463,20 @@ static const struct base_opt deploy_opts[] = {
 	{"no-wait", 0, BASE_OPT_SWITCH, D_NO_WAIT, NULL, "apply the objects and return at once", 0},
 	{"print", 0, BASE_OPT_SWITCH, D_PRINT, NULL,
 	 "print the objects as YAML instead of applying them (for kubectl apply -f -)", 0},
+	{"verify-gadgets", 0, BASE_OPT_SWITCH, D_VERIFY_GADGETS, NULL,
+	 "agents run only images signed by one of --gadgets-public-keys (default true; "
+	 "=false turns the check off)",
+	 0},
+	{"gadgets-public-keys", 0, BASE_OPT_VALUE, D_PUBLIC_KEYS, "KEYS",
+	 "PEM public keys that sign gadget images, joined by commas "
+	 "(\"$(cat a.pub),$(cat b.pub)\"), or files holding them",
+	 0},
+	{"allowed-gadgets", 0, BASE_OPT_VALUE, D_ALLOWED_GADGETS, "LIST",
+	 "only these images run: repo:tag, repo@sha256:..., or a prefix ending in '*' "
+	 "(comma-separated, repeatable; default: all)",
+	 0},
+	{"disallow-gadgets-pulling", 0, BASE_OPT_SWITCH, D_DISALLOW_PULLING, NULL,
+	 "the agents never pull images: only what their stores hold runs", 0},
 	{"help", 'h', BASE_OPT_SWITCH, D_HELP, NULL, "show this help", 0},
 };
 
@@ -472,7 +497,9 @@ static void deploy_help(void)
 	printf("\nExamples:\n"
 	       "  kubectl gadget deploy\n"
 	       "  kubectl gadget deploy --image registry.example/gadget-agent:v1 --timeout 5m\n"
-	       "  kubectl gadget deploy --print | kubectl apply -f -\n");
+	       "  kubectl gadget deploy --print | kubectl apply -f -\n"
+	       "  kubectl gadget deploy --gadgets-public-keys \"$(cat cosign.pub)\" \\\n"
+	       "      --allowed-gadgets 'registry.example/gadgets/*'\n");
 }
 
 static int print_objects(const json_t *objs)
@@ -529,9 +556,11 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 	bool no_wait = false, print = false;
 	uint64_t timeout_ms = 0;
 	json_t *objs = NULL, *obj;
+	struct kg_policy pol;
 	size_t i;
 	int k, ret = KG_EXIT_ERROR;
 
+	kg_policy_init(&pol);
 	for (k = 1; k < argc; k++) {
 		const char *v = NULL;
 		int id = kg_opt_match(deploy_opts, N_DEPLOY_OPTS, argc, argv, &k, &v);
@@ -555,21 +584,48 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 			break;
 		case D_HELP:
 			deploy_help();
+			kg_policy_done(&pol);
 			return KG_EXIT_OK;
+		case D_VERIFY_GADGETS:
+			pol.verify = !strcmp(v, "true");
+			pol.verify_set = true;
+			break;
+		case D_PUBLIC_KEYS:
+			pol.keys = v;
+			break;
+		case D_ALLOWED_GADGETS:
+			if (kg_policy_add_allowed(&pol, v) < 0) {
+				kg_policy_done(&pol);
+				return KG_EXIT_USAGE;
+			}
+			break;
+		case D_DISALLOW_PULLING:
+			pol.disallow_pull = !strcmp(v, "true");
+			pol.disallow_set = true;
+			break;
 		case 0:
 			kg_error("unexpected argument '%s' (see 'kubectl gadget deploy --help')",
 				 argv[k]);
+			kg_policy_done(&pol);
 			return KG_EXIT_USAGE;
 		default:
+			kg_policy_done(&pol);
 			return KG_EXIT_USAGE;
 		}
 	}
 	if (base_parse_duration_ms(timeout_text, &timeout_ms) < 0 || !timeout_ms) {
 		kg_error("invalid --timeout '%s' (e.g. 30s, 2m)", timeout_text);
+		kg_policy_done(&pol);
 		return KG_EXIT_USAGE;
 	}
-	if (load_objects(g, image, &objs) < 0)
+	if (load_objects(g, image, &objs) < 0) {
+		kg_policy_done(&pol);
 		return KG_EXIT_ERROR;
+	}
+	if (kg_policy_apply(&pol, objs) < 0) {
+		ret = KG_EXIT_USAGE;
+		goto out;
+	}
 	if (print) {
 		ret = print_objects(objs) < 0 ? KG_EXIT_ERROR : KG_EXIT_OK;
 		goto out;
@@ -580,6 +636,7 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 	if (no_wait || wait_ready(g, timeout_ms, timeout_text) >= 0)
 		ret = KG_EXIT_OK;
 out:
+	kg_policy_done(&pol);
 	json_decref(objs);
 	return ret;
 }
