@@ -648,3 +648,37 @@ def test_deploy_warns_and_refuses_bad_policy(tmp_path):
                         "config.oci.publicKeys[0]=not-a-key"], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode != 0 and "publicKeys" in r.stderr, r.stderr
+
+
+# ---- ig run's own policy flags ----
+
+def test_ig_run_allow_list_and_pull_policy(reg, pushed, tmp_path):
+    store = str(tmp_path / "store")
+    ref = f"{reg.host}/gadgets/trace_exec:v1"
+    before = len(reg.requests("GET", "/gadgets/trace_exec/"))
+    r = subprocess.run([IG, "run", ref, "--store", store, "--insecure-registries", reg.host,
+                        "--allowed-gadgets", f"{reg.host}/gadgets/trace_open:v1",
+                        "--allowed-gadgets", "trace_*", "-t", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert one_error_line(r) == (f"ig: error: {ref} is not part of allowed gadgets: "
+                                 f"{reg.host}/gadgets/trace_open:v1, trace_*")
+    r = subprocess.run([IG, "run", ref, "--store", store, "--insecure-registries", reg.host,
+                        "--disallow-pulling", "-t", "1"], capture_output=True, text=True,
+                       timeout=60)
+    assert "pulling is disabled (--disallow-pulling)" in one_error_line(r)
+    # neither asked the registry
+    assert len(reg.requests("GET", "/gadgets/trace_exec/")) == before
+    # a digest pattern allows what the tag resolves to
+    r = subprocess.run([IG, "run", ref, "--store", store, "--insecure-registries", reg.host,
+                        "--allowed-gadgets", f"{reg.host}/gadgets/trace_exec@"
+                        f"{pushed['trace_exec']}", "-t", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # with a policy, a path is not an image
+    r = subprocess.run([IG, "run", os.path.join(REPO, "build", "gadgets", "trace_exec"),
+                        "--public-keys", key("ec.pub"), "-t", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert "is a path, not an image: with --public-keys only images run" in one_error_line(r)
+    r = subprocess.run([IG, "run", "trace_exec", "--verify-image", "-t", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--verify-image needs --public-keys" in r.stderr
