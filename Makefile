@@ -38,8 +38,8 @@ override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/
 # --as-needed: a program records only the libraries it uses (ig does not need
 # libwebsockets, which only the kubectl plugin's port-forward uses)
 LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
-# libcurl and libarchive are dlopen()ed (base/curl.c, base/archive.c): most
-# runs of ig need neither, and their dependencies cost every start
+# libcurl, libarchive and libcrypto are dlopen()ed (base/curl.c, base/archive.c,
+# base/crypto.c): most runs of ig need none, and their dependencies cost every start
 LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c -lnghttp2 -lnettle -lzstd \
 	-lwebsockets -lpthread
 
@@ -102,11 +102,12 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP) $(PROTO_H)
 
 # kubectl-gadget embeds deploy/*.yaml with .incbin (see cli/kubectl-gadget/manifests.c)
 $(BUILD)/obj/cli/kubectl-gadget/manifests.o: $(wildcard deploy/*.yaml)
-# the same for libcurl and libarchive (base/curl.c, base/archive.c)
+# the same for libcurl, libarchive and libcrypto (base/curl.c, base/archive.c, base/crypto.c)
 SONAME_OF = $(shell objdump -p /usr/lib/$$($(CC) -print-multiarch)/$(1) 2>/dev/null | \
 	awk '/SONAME/ { print $$2 }')
 $(BUILD)/obj/base/curl.o: CFLAGS += -DBASE_CURL_SONAME='"$(call SONAME_OF,libcurl.so)"'
 $(BUILD)/obj/base/archive.o: CFLAGS += -DBASE_ARCHIVE_SONAME='"$(call SONAME_OF,libarchive.so)"'
+$(BUILD)/obj/base/crypto.o: CFLAGS += -DBASE_CRYPTO_SONAME='"$(call SONAME_OF,libcrypto.so)"'
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/gen
@@ -209,7 +210,8 @@ agent-image: $(AGENT_BIN) scripts/agent-image.py
 	SOURCE_DATE_EPOCH=$(GADGET_EPOCH) $(PYTHON) scripts/agent-image.py --binary $(AGENT_BIN) \
 		--name $(AGENT_IMAGE) --install-name gadget-agent --out build/agent-image.tar \
 		--dlopen $(call SONAME_OF,libcurl.so) \
-		--dlopen $(call SONAME_OF,libarchive.so)
+		--dlopen $(call SONAME_OF,libarchive.so) \
+		--dlopen $(call SONAME_OF,libcrypto.so)
 
 integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool \
 		$(BUILD)/tests/pf_tool $(BUILD)/tests/agent_client $(BUILD)/tests/cri_call

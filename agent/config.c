@@ -22,6 +22,8 @@
 #include "base/err.h"
 #include "base/file.h"
 #include "base/yaml.h"
+#include "oci/allow.h"
+#include "oci/key.h"
 
 static void cfg_strv_free(char **v, size_t n)
 {
@@ -86,6 +88,7 @@ int agent_config_init(struct agent_config *c)
 	r |= cfg_set_str(&c->metrics_address, AGENT_CONFIG_DEFAULT_METRICS_ADDRESS);
 	r |= cfg_set_str(&c->logs_channel, "none");
 	r |= cfg_set_str(&c->logs_dir, AGENT_CONFIG_DEFAULT_LOGS_DIR);
+	c->verify_image = true;
 	r |= cfg_set_str(&c->host_root, "/");
 	r |= cfg_set_str(&c->gadget_namespace, AGENT_CONFIG_DEFAULT_NAMESPACE);
 	r |= cfg_set_str(&c->instance_label, AGENT_CONFIG_DEFAULT_LABEL);
@@ -115,6 +118,7 @@ void agent_config_done(struct agent_config *c)
 	free(c->logs_dir);
 	cfg_strv_free(c->insecure_registries, c->n_insecure_registries);
 	cfg_strv_free(c->allowed_gadgets, c->n_allowed_gadgets);
+	cfg_strv_free(c->public_keys, c->n_public_keys);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -143,12 +147,12 @@ int agent_config_parse_log_level(const char *s, enum base_log_level *ret)
 
 enum cfg_type {
 	CFG_STRING,
-	CFG_BOOL,
 	CFG_MAP,
 	CFG_UINT,
 	CFG_LOG_LEVEL,
 	CFG_STRLIST,
 	CFG_RUNTIMES,
+	CFG_BOOL,
 };
 
 struct cfg_key {
@@ -178,6 +182,9 @@ static const struct cfg_key cfg_keys[] = {
 	 CFG_OFF(n_insecure_registries), 0, 0},
 	{"oci.allowedGadgets", CFG_STRLIST, CFG_OFF(allowed_gadgets), CFG_OFF(n_allowed_gadgets), 0,
 	 0},
+	{"oci.verifyImage", CFG_BOOL, CFG_OFF(verify_image), 0, 0, 0},
+	{"oci.publicKeys", CFG_STRLIST, CFG_OFF(public_keys), CFG_OFF(n_public_keys), 0, 0},
+	{"oci.disallowPulling", CFG_BOOL, CFG_OFF(disallow_pulling), 0, 0, 0},
 	{"queue", CFG_MAP, 0, 0, 0, 0},
 	{"queue.maxRecords", CFG_UINT, CFG_OFF(queue_max_records), 0, 0, 0},
 	{"logLevel", CFG_LOG_LEVEL, CFG_OFF(log_level), 0, 0, 0},
@@ -381,6 +388,19 @@ static int cfg_uint(struct cfg_walk *w, const struct cfg_key *k, const yaml_node
 	return 0;
 }
 
+static int cfg_bool(struct cfg_walk *w, const struct cfg_key *k, const yaml_node_t *n)
+{
+	const char *s = base_yaml_text(n);
+	bool *dst = (bool *)((char *)w->c + k->off);
+
+	/* YAML 1.2's booleans, unquoted: a quoted "false" is a string */
+	if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    base_yaml_bool(n, dst) == 0)
+		return 0;
+	return base_yaml_fail(w->y, n, -EINVAL, "%s: expected true or false, got %s", k->path,
+			      n->type == YAML_SCALAR_NODE && s ? s : base_yaml_kind(n));
+}
+
 static int cfg_map(struct cfg_walk *w, const yaml_node_t *n, const char *prefix);
 
 static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_node_t *n)
@@ -403,13 +423,6 @@ static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_nod
 		return cfg_set_str((char **)((char *)w->c + k->off), s);
 	case CFG_UINT:
 		return cfg_uint(w, k, n);
-	case CFG_BOOL:
-		if (n->type != YAML_SCALAR_NODE ||
-		    base_yaml_bool(n, (bool *)((char *)w->c + k->off)))
-			return base_yaml_fail(w->y, n, -EINVAL,
-					      "%s: expected true or false, got %s", k->path,
-					      base_yaml_kind(n));
-		return 0;
 	case CFG_LOG_LEVEL:
 		s = cfg_scalar(w, n, k->path, &r);
 		if (!s)
@@ -424,6 +437,8 @@ static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_nod
 		return cfg_strlist(w, k, n);
 	case CFG_RUNTIMES:
 		return cfg_runtimes(w, n);
+	case CFG_BOOL:
+		return cfg_bool(w, k, n);
 	}
 	return -EINVAL;
 }
@@ -728,12 +743,27 @@ static int cfg_validate(const struct agent_config *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	for (i = 0; i < c->n_allowed_gadgets; i++) {
-		const char *star = strchr(c->allowed_gadgets[i], '*');
+		char why[128];
 
-		if (star && star[1]) {
-			snprintf(err, errlen,
-				 "oci.allowedGadgets[%zu]: '%s': '*' is only allowed at the end", i,
-				 c->allowed_gadgets[i]);
+		if (oci_allow_check_pattern(c->allowed_gadgets[i], why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "oci.allowedGadgets[%zu]: '%s': %s", i,
+				 c->allowed_gadgets[i], why);
+			return -EINVAL;
+		}
+	}
+	for (i = 0; i < c->n_public_keys; i++) {
+		struct oci_key_set *ks = NULL;
+		char why[OCI_KEY_ERRLEN];
+		int r;
+
+		if (oci_key_set_new(&ks) < 0)
+			return -ENOMEM;
+		r = oci_key_set_add(ks, c->public_keys[i], why, sizeof(why));
+		oci_key_set_free(ks);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			snprintf(err, errlen, "oci.publicKeys[%zu]: %s", i, why);
 			return -EINVAL;
 		}
 	}

@@ -25,7 +25,7 @@
 #define AGENT_CONFIG_DEFAULT_PATH "/etc/gadget/config.yaml"
 /* Largest config.yaml read. */
 #define AGENT_CONFIG_MAX_BYTES (1u << 20)
-/* Entries of runtimes, oci.insecureRegistries and oci.allowedGadgets. */
+/* Entries of runtimes, oci.insecureRegistries, oci.allowedGadgets, oci.publicKeys. */
 #define AGENT_CONFIG_MAX_RUNTIMES 4
 #define AGENT_CONFIG_MAX_LIST	  256
 /* Longest string value of any key. */
@@ -72,6 +72,10 @@ struct agent_config {
 	size_t n_insecure_registries;
 	char **allowed_gadgets;
 	size_t n_allowed_gadgets;
+	bool verify_image;  /* oci.verifyImage: check signatures when keys are given */
+	char **public_keys; /* oci.publicKeys: PEM texts */
+	size_t n_public_keys;
+	bool disallow_pulling; /* oci.disallowPulling */
 	uint32_t queue_max_records;
 	enum base_log_level log_level;
 
@@ -122,7 +126,7 @@ int agent_config_set(struct agent_config *c, const char *key, const char *value,
  * Checks the merged settings: listen.address a loopback host:port,
  * health.address a host:port, instanceConfigMapLabel "key=value",
  * gadgetNamespace a DNS label, socket paths absolute, allowedGadgets
- * patterns.  -EINVAL with "<key>: <why>" in err.
+ * patterns, publicKeys PEM public keys.  -EINVAL with "<key>: <why>" in err.
  */
 int agent_config_validate(const struct agent_config *c, char *err, size_t errlen);
 

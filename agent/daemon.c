@@ -502,11 +502,9 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 		rc = -ENOMEM;
 		goto fail;
 	}
-	d->img_opts.store_dir = d->cfg->store_dir;
-	d->img_opts.insecure_registries = (const char *const *)d->cfg->insecure_registries;
-	d->img_opts.n_insecure_registries = d->cfg->n_insecure_registries;
-	d->img_opts.allowed = (const char *const *)d->cfg->allowed_gadgets;
-	d->img_opts.n_allowed = d->cfg->n_allowed_gadgets;
+	rc = agent_image_opts_init(&d->img_opts, d->cfg, err, errlen);
+	if (rc < 0)
+		goto fail;
 
 	if ((rc = loop_setup(d, err, errlen)) < 0 || (rc = containers_setup(d)) < 0 ||
 	    (rc = listeners_setup(d, err, errlen)) < 0)
@@ -657,6 +655,7 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	d->kcfg = k8s_config_free(d->kcfg);
 	d->containers = agent_containers_free(d->containers);
 	d->metrics = agent_metrics_free(d->metrics);
+	agent_image_opts_done(&d->img_opts);
 	if (d->ep >= 0)
 		close(d->ep);
 	if (d->sig_fd >= 0)

@@ -13,11 +13,65 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/config.h"
 #include "base/log.h"
+#include "oci/allow.h"
 #include "oci/auth.h"
+#include "oci/key.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
+#include "oci/signature.h"
 #include "oci/store.h"
+
+int agent_image_opts_init(struct agent_image_opts *o, const struct agent_config *cfg, char *err,
+			  size_t errlen)
+{
+	struct oci_key_set *ks = NULL;
+	char why[OCI_KEY_ERRLEN];
+	int r;
+
+	*o = (struct agent_image_opts){
+		.store_dir = cfg->store_dir,
+		.insecure_registries = (const char *const *)cfg->insecure_registries,
+		.n_insecure_registries = cfg->n_insecure_registries,
+		.allowed = (const char *const *)cfg->allowed_gadgets,
+		.n_allowed = cfg->n_allowed_gadgets,
+		.disallow_pulling = cfg->disallow_pulling,
+	};
+	if (cfg->verify_image && cfg->n_public_keys) {
+		r = oci_key_set_new(&ks);
+		for (size_t i = 0; r == 0 && i < cfg->n_public_keys; i++) {
+			r = oci_key_set_add(ks, cfg->public_keys[i], why, sizeof(why));
+			if (r < 0 && r != -ENOMEM)
+				snprintf(err, errlen, "oci.publicKeys[%zu]: %s", i, why);
+		}
+		if (r < 0) {
+			oci_key_set_free(ks);
+			return r;
+		}
+		o->keys = ks;
+		base_log_info("agent: gadget images must be signed by one of %zu public key(s)",
+			      oci_key_set_count(ks));
+	} else if (cfg->n_public_keys) {
+		base_log_warn("agent: gadget image signatures are not verified (oci.verifyImage is "
+			      "false)");
+	} else {
+		base_log_warn(
+			"agent: gadget image signatures are not verified (no oci.publicKeys)");
+	}
+	if (cfg->n_allowed_gadgets)
+		base_log_info("agent: %zu allowed gadget pattern(s) (oci.allowedGadgets)",
+			      cfg->n_allowed_gadgets);
+	if (cfg->disallow_pulling)
+		base_log_info("agent: pulling gadget images is disabled (oci.disallowPulling)");
+	return 0;
+}
+
+void agent_image_opts_done(struct agent_image_opts *o)
+{
+	oci_key_set_free((struct oci_key_set *)o->keys);
+	o->keys = NULL;
+}
 
 struct agent_image *agent_image_free(struct agent_image *img)
 {
@@ -48,26 +102,10 @@ static int img_canonical(const char *s, char **ret, struct oci_ref **ret_ref)
 	return r;
 }
 
-static bool img_pattern_match(const char *pattern, const char *canonical)
-{
-	size_t n = strlen(pattern);
-	char *c = NULL;
-	bool ok;
-
-	if (n && pattern[n - 1] == '*')
-		return !strncmp(pattern, canonical, n - 1);
-	if (img_canonical(pattern, &c, NULL) < 0)
-		return !strcmp(pattern, canonical);
-	ok = !strcmp(c, canonical);
-	free(c);
-	return ok;
-}
-
 int agent_image_check_allowed(const struct agent_image_opts *o, const char *image, char *err,
 			      size_t errlen)
 {
 	char *canonical = NULL;
-	size_t i;
 	int r;
 
 	err[0] = '\0';
@@ -76,16 +114,14 @@ int agent_image_check_allowed(const struct agent_image_opts *o, const char *imag
 		snprintf(err, errlen, "'%.256s' is not a valid image reference", image);
 		return r == -ENOMEM ? r : -EINVAL;
 	}
-	r = o->n_allowed ? -EACCES : 0;
-	for (i = 0; i < o->n_allowed && r; i++)
-		if (img_pattern_match(o->allowed[i], canonical))
-			r = 0;
-	if (r)
+	/* a digest pattern of its repository is decided once the tag is resolved */
+	r = oci_allow_match(o->allowed, o->n_allowed, canonical, NULL);
+	if (r == OCI_ALLOW_NO)
 		snprintf(err, errlen,
 			 "image %.256s is not allowed on this node (not in oci.allowedGadgets)",
 			 canonical);
 	free(canonical);
-	return r;
+	return r < 0 ? r : r == OCI_ALLOW_NO ? -EACCES : 0;
 }
 
 static bool img_is_insecure(const struct agent_image_opts *o, const char *registry)
@@ -98,49 +134,88 @@ static bool img_is_insecure(const struct agent_image_opts *o, const char *regist
 	return false;
 }
 
-static int img_pull(const struct agent_image_opts *o, struct oci_store *s,
-		    const struct oci_ref *ref, const char *canonical, char *err, size_t errlen)
+/* A client for ref's registry, with the credentials saved for it. */
+static int img_registry(const struct agent_image_opts *o, const struct oci_ref *ref,
+			struct oci_registry **ret, char *err, size_t errlen)
 {
 	struct oci_registry_opts ro = {0};
-	struct oci_registry *reg = NULL;
 	char *user = NULL, *password = NULL;
-	char digest[OCI_DIGEST_SIZE];
-	char aerr[256];
 	int r;
 
-	r = oci_auth_get(oci_auth_file(o->authfile), ref->registry, &user, &password, aerr,
-			 sizeof(aerr));
-	if (r < 0) {
-		snprintf(err, errlen, "pulling %s: %s", canonical, aerr);
+	r = oci_auth_get(oci_auth_file(o->authfile), ref->registry, &user, &password, err, errlen);
+	if (r < 0)
 		return r;
-	}
 	ro.registry = ref->registry;
 	ro.plain_http = img_is_insecure(o, ref->registry);
 	ro.username = user;
 	ro.password = password;
 	ro.connect_timeout_ms = AGENT_IMAGE_CONNECT_MS;
 	ro.stall_timeout_ms = AGENT_IMAGE_STALL_MS;
-	r = oci_registry_new(&ro, &reg);
-	if (r == 0) {
-		r = oci_registry_pull(reg, s, canonical, digest);
-		if (r < 0)
-			snprintf(err, errlen, "pulling %s: %s%s", canonical,
-				 oci_registry_errmsg(reg),
-				 r == -EPROTO && !ro.plain_http
-					 ? " (name the registry in oci.insecureRegistries if it "
-					   "speaks plain HTTP)"
-					 : "");
-		else
-			base_log_debug("agent: pulled %s: %s", canonical, digest);
-	} else {
-		snprintf(err, errlen, "pulling %s: %s", canonical, strerror(-r));
-	}
-	oci_registry_free(reg);
+	r = oci_registry_new(&ro, ret);
+	if (r < 0)
+		snprintf(err, errlen, "%s", strerror(-r));
 	free(user);
 	if (password) {
 		explicit_bzero(password, strlen(password));
 		free(password);
 	}
+	return r;
+}
+
+static int img_pull(const struct agent_image_opts *o, struct oci_store *s,
+		    const struct oci_ref *ref, const char *canonical, char *err, size_t errlen)
+{
+	struct oci_registry *reg = NULL;
+	char digest[OCI_DIGEST_SIZE];
+	char rerr[512];
+	int r;
+
+	r = img_registry(o, ref, &reg, rerr, sizeof(rerr));
+	if (r < 0) {
+		snprintf(err, errlen, "pulling %s: %s", canonical, rerr);
+		return r;
+	}
+	r = oci_registry_pull(reg, s, canonical, digest);
+	if (r < 0)
+		snprintf(err, errlen, "pulling %s: %s%s", canonical, oci_registry_errmsg(reg),
+			 r == -EPROTO && !img_is_insecure(o, ref->registry)
+				 ? " (name the registry in oci.insecureRegistries if it "
+				   "speaks plain HTTP)"
+				 : "");
+	else
+		base_log_debug("agent: pulled %s: %s", canonical, digest);
+	oci_registry_free(reg);
+	return r;
+}
+
+/*
+ * Checks the signature of the image found (digest, its top object): in the
+ * store, then in its registry when the node may reach it.
+ */
+static int img_verify(const struct agent_image_opts *o, struct oci_store *s,
+		      const struct oci_ref *ref, const char *canonical, const char *digest,
+		      char *err, size_t errlen)
+{
+	struct oci_registry *reg = NULL;
+	char why[OCI_SIGNATURE_ERRLEN];
+	char *name = NULL;
+	int r;
+
+	r = oci_ref_format_name(ref, &name);
+	if (r < 0)
+		return r;
+	if (ref->registry && !o->disallow_pulling &&
+	    img_registry(o, ref, &reg, why, sizeof(why)) < 0)
+		base_log_debug("agent: no registry client for %s: %s", canonical, why);
+	r = oci_signature_verify(s, reg, name, digest, o->keys, NULL, why, sizeof(why));
+	if (r < 0)
+		snprintf(err, errlen, "image %s (%s) failed signature verification: %s%s",
+			 canonical, digest, why,
+			 r == -ENOENT && o->disallow_pulling && ref->registry
+				 ? " (pulling is disabled on this node)"
+				 : "");
+	oci_registry_free(reg);
+	free(name);
 	return r;
 }
 
@@ -223,12 +298,38 @@ int agent_image_resolve(const struct agent_image_opts *o, const char *image,
 			r = -ENOENT;
 			goto out;
 		}
+		if (o->disallow_pulling) {
+			snprintf(err, errlen,
+				 "image %s is not in the store %s and pulling is disabled on this "
+				 "node (oci.disallowPulling)",
+				 canonical, o->store_dir);
+			*ret_kind = AGENT_IMAGE_NOT_FOUND;
+			r = -ENOENT;
+			goto out;
+		}
 		r = img_pull(o, s, ref, canonical, err, errlen);
 		if (r < 0) {
 			*ret_kind = r == -ENOENT ? AGENT_IMAGE_NOT_FOUND : AGENT_IMAGE_FAILED;
 			goto out;
 		}
 		pulled = true;
+	}
+	/* a digest pattern allows the image the tag resolved to, or nothing */
+	if (oci_allow_match(o->allowed, o->n_allowed, canonical, g->image_digest) !=
+	    OCI_ALLOW_YES) {
+		snprintf(err, errlen,
+			 "image %s (%s) is not allowed on this node (not in oci.allowedGadgets)",
+			 canonical, g->image_digest);
+		*ret_kind = AGENT_IMAGE_NOT_ALLOWED;
+		r = -EACCES;
+		goto out;
+	}
+	if (o->keys) {
+		r = img_verify(o, s, ref, canonical, g->image_digest, err, errlen);
+		if (r < 0) {
+			*ret_kind = AGENT_IMAGE_UNVERIFIED;
+			goto out;
+		}
 	}
 	r = img_take(g, ref, canonical, ret);
 	if (r == 0)

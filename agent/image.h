@@ -12,10 +12,15 @@
  *    (plain HTTP for oci.insecureRegistries, credentials from the usual
  *    credentials file).
  *
- * oci.allowedGadgets is checked on the canonical reference before anything
- * is read or pulled: a pattern with a trailing '*' is a prefix, any other
- * pattern must name the same image ("trace_exec" allows
- * "trace_exec:latest").
+ * oci.allowedGadgets (oci/allow.h) is checked on the canonical reference
+ * before anything is read or pulled: a pattern with a trailing '*' is a
+ * prefix, "repo@sha256:..." allows the image a tag resolves to (checked
+ * once it is resolved, and only its repository is looked up before), any
+ * other pattern must name the same image ("trace_exec" allows
+ * "trace_exec:latest").  With oci.disallowPulling nothing is pulled.  With
+ * public keys (oci.publicKeys, oci.verifyImage), the image found must be
+ * signed by one of them (oci/signature.h): the signature is looked for in
+ * the store, then in the image's registry unless pulling is disabled.
  *
  * agent_image_resolve() blocks (disk, network) and touches no shared state:
  * the agent calls it from a worker thread, with its own store object each
@@ -29,6 +34,8 @@
 
 #include "oci/digest.h"
 
+struct oci_key_set;
+
 /* Longest message a failed resolution leaves. */
 #define AGENT_IMAGE_ERRLEN 1024
 /* Time a pull may stall or take to connect before it is given up. */
@@ -41,7 +48,9 @@ struct agent_image_opts {
 	size_t n_insecure_registries;
 	const char *const *allowed; /* oci.allowedGadgets; none: all */
 	size_t n_allowed;
-	const char *authfile; /* NULL: oci_auth_file(NULL) */
+	const char *authfile;		/* NULL: oci_auth_file(NULL) */
+	bool disallow_pulling;		/* oci.disallowPulling: never reach a registry */
+	const struct oci_key_set *keys; /* verify signatures with these; NULL: no check */
 };
 
 /* A resolved gadget; everything owned. */
@@ -61,12 +70,26 @@ enum agent_image_error {
 	AGENT_IMAGE_BAD_REF,	 /* not a reference */
 	AGENT_IMAGE_NOT_ALLOWED, /* not in oci.allowedGadgets */
 	AGENT_IMAGE_NOT_FOUND,	 /* not in the store, nor in the registry */
-	AGENT_IMAGE_FAILED,	 /* pull, store or verification failed */
+	AGENT_IMAGE_FAILED,	 /* pull or store failed */
+	AGENT_IMAGE_UNVERIFIED,	 /* its signature did not verify */
 };
 
+struct agent_config;
+
 /*
- * The allowedGadgets check alone (no I/O): 0, or -EACCES with the reason in
- * err, -EINVAL when image is not a reference.
+ * Fills o from the agent's settings: the store, registries, allow-list,
+ * pull policy, and the public keys parsed once (oci.publicKeys, unless
+ * oci.verifyImage is false), which o then owns.  Logs which checks are on.
+ * -EINVAL with err for a key that does not parse.
+ */
+int agent_image_opts_init(struct agent_image_opts *o, const struct agent_config *cfg, char *err,
+			  size_t errlen);
+void agent_image_opts_done(struct agent_image_opts *o);
+
+/*
+ * The allowedGadgets check alone (no I/O): 0 (also when only the digest the
+ * image resolves to can decide), or -EACCES with the reason in err,
+ * -EINVAL when image is not a reference.
  */
 int agent_image_check_allowed(const struct agent_image_opts *o, const char *image, char *err,
 			      size_t errlen);

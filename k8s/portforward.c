@@ -437,7 +437,12 @@ static void pf_start(struct k8s_portforward *pf)
 	ci.vhost = pf->vhost;
 	ci.address = pf->host;
 	ci.port = pf->server_port;
-	ci.ssl_connection = LCCSCF_USE_SSL;
+	/*
+	 * libwebsockets follows a 3xx by default and sends the handshake
+	 * headers, the bearer token among them, wherever it points: the
+	 * token belongs to the API server alone.
+	 */
+	ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
 	if (pf->insecure)
 		ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
 				     LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED |
@@ -518,7 +523,13 @@ static void pf_handshake_failed(struct k8s_portforward *pf, const char *cce)
 		    : pf->http_status == 400 ? -EINVAL
 		    : pf->http_status >= 500 ? -EIO
 					     : -EPROTO;
-		snprintf(pf->hs_msg, sizeof(pf->hs_msg), "HTTP %d", pf->http_status);
+		if (pf->http_status >= 300 && pf->http_status < 400)
+			snprintf(pf->hs_msg, sizeof(pf->hs_msg),
+				 "HTTP %d: a redirect, not followed (the token is only sent to "
+				 "the API server)",
+				 pf->http_status);
+		else
+			snprintf(pf->hs_msg, sizeof(pf->hs_msg), "HTTP %d", pf->http_status);
 	} else if (pf->tls_up) {
 		e = -EPROTO;
 		snprintf(pf->hs_msg, sizeof(pf->hs_msg), "WebSocket upgrade failed: %.256s",

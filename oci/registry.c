@@ -519,6 +519,61 @@ static int reg_url_resolve(const char *base, const char *location, char **ret)
 	return r;
 }
 
+/* The host of a URL (lowercase as libcurl gives it), in a new string. */
+static int reg_url_host(const char *url, char **ret)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+	int r = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		*ret = strdup(host);
+		r = *ret ? 0 : -ENOMEM;
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
+/* True when url is on the origin (scheme, host, port) of base. */
+static bool reg_same_origin(const char *url, const char *base)
+{
+	char *s1 = NULL, *o1 = NULL, *s2 = NULL, *o2 = NULL;
+	bool same = false;
+
+	if (reg_url_origin(url, &s1, &o1) == 0 && reg_url_origin(base, &s2, &o2) == 0)
+		same = !strcmp(o1, o2);
+	free(s1);
+	free(o1);
+	free(s2);
+	free(o2);
+	return same;
+}
+
+/*
+ * Whether the registry's credentials may go to a token realm it named: only
+ * on the registry's own host (any port, as registries run their token
+ * service beside them), or Docker Hub's known pair.  A realm elsewhere is
+ * asked for an anonymous token: a registry that was broken into, or a
+ * challenge relayed from elsewhere, must not be able to send the user's
+ * password to a host of its choosing.
+ */
+static bool reg_realm_trusted(const struct oci_registry *r, const char *realm)
+{
+	char *rh = NULL, *th = NULL;
+	bool ok = false;
+
+	if (reg_url_host(r->base_url, &rh) == 0 && reg_url_host(realm, &th) == 0)
+		ok = !strcasecmp(rh, th) ||
+		     (!strcmp(r->registry, "docker.io") && !strcasecmp(th, "auth.docker.io"));
+	free(rh);
+	free(th);
+	return ok;
+}
+
 /*
  * Runs q once with auth (an "Authorization: ..." header or NULL), following
  * redirects of GET and HEAD.  Authorization is only sent to the origin it
@@ -714,6 +769,7 @@ static int reg_fetch_token(struct oci_registry *r, const struct oci_auth_challen
 	struct reg_req q = {.method = "GET", .out = &body, .r = r};
 	char *auth = NULL, *value, detail[300];
 	json_t *root = NULL, *tok;
+	bool withheld;
 	int err;
 
 	if (strncmp(ch->realm, "https://", 8) && strncmp(ch->realm, "http://", 7))
@@ -726,8 +782,13 @@ static int reg_fetch_token(struct oci_registry *r, const struct oci_auth_challen
 		err = reg_query_add(r->curl, &url, "scope", scope);
 	if (err == 0 && ch->scope && (!scope || strcmp(ch->scope, scope)))
 		err = reg_query_add(r->curl, &url, "scope", ch->scope);
-	if (err == 0 && r->user)
+	withheld = r->user && !reg_realm_trusted(r, ch->realm);
+	if (err == 0 && r->user && !withheld)
 		err = reg_basic_header(r, &auth);
+	if (withheld)
+		base_log_debug("oci registry %s: token realm %.200s is on another host: asking "
+			       "it without the credentials",
+			       r->registry, ch->realm);
 	if (err < 0) {
 		base_buf_done(&url);
 		return err == -E2BIG
@@ -744,9 +805,18 @@ static int reg_fetch_token(struct oci_registry *r, const struct oci_auth_challen
 		goto out;
 	reg_error_detail(&q, detail, sizeof(detail));
 	if (q.status == 401 || q.status == 403) {
-		err = reg_fail(r, -EACCES, "%ld %s from the token service of %s: %s%s", q.status,
-			       q.status == 401 ? "Unauthorized" : "Forbidden", r->registry,
-			       r->user ? "bad credentials" : "anonymous access refused", detail);
+		if (withheld)
+			err = reg_fail(r, -EACCES,
+				       "%ld %s from the token service of %s: anonymous access "
+				       "refused (its realm %.200s is not on %s, so the credentials "
+				       "saved for %s are not sent there)%s",
+				       q.status, q.status == 401 ? "Unauthorized" : "Forbidden",
+				       r->registry, ch->realm, r->registry, r->registry, detail);
+		else
+			err = reg_fail(
+				r, -EACCES, "%ld %s from the token service of %s: %s%s", q.status,
+				q.status == 401 ? "Unauthorized" : "Forbidden", r->registry,
+				r->user ? "bad credentials" : "anonymous access refused", detail);
 		goto out;
 	}
 	if (!reg_ok(q.status)) {
@@ -786,7 +856,7 @@ out:
 static int reg_request(struct oci_registry *r, struct reg_req *q)
 {
 	struct oci_auth_challenge ch = {0};
-	bool fresh_token = false, sent_basic = false;
+	bool fresh_token = false, sent_basic = false, own;
 	char *auth = NULL, *start, detail[300];
 	const char *token;
 	int err = 0;
@@ -799,6 +869,11 @@ static int reg_request(struct oci_registry *r, struct reg_req *q)
 	start = strdup(q->url);
 	if (!start)
 		return -ENOMEM;
+	/*
+	 * A URL the registry handed out (an upload Location) may be on
+	 * another host: it gets no credentials, as a redirect would not.
+	 */
+	own = reg_same_origin(start, r->base_url);
 	for (int attempt = 0; attempt < 3; attempt++) {
 		free(auth);
 		auth = NULL;
@@ -810,14 +885,14 @@ static int reg_request(struct oci_registry *r, struct reg_req *q)
 				break;
 			}
 		}
-		token = reg_token_get(r, q->scope);
+		token = own ? reg_token_get(r, q->scope) : NULL;
 		if (token) {
 			if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
 				auth = NULL;
 				err = -ENOMEM;
 				break;
 			}
-		} else if (r->basic && r->user) {
+		} else if (own && r->basic && r->user) {
 			err = reg_basic_header(r, &auth);
 			if (err < 0)
 				break;
@@ -826,6 +901,18 @@ static int reg_request(struct oci_registry *r, struct reg_req *q)
 		err = reg_perform(r, q, auth);
 		if (err < 0 || q->status != 401)
 			break;
+		if (!reg_same_origin(q->url, r->base_url)) {
+			char *host = NULL;
+
+			reg_url_host(q->url, &host);
+			err = reg_fail(r, -EACCES,
+				       "401 Unauthorized from %.200s, where %s sent %s %s: the "
+				       "credentials of %s are only sent to %s itself",
+				       host ? host : "another host", r->registry, q->method,
+				       q->what ? q->what : "a request", r->registry, r->registry);
+			free(host);
+			break;
+		}
 		reg_error_detail(q, detail, sizeof(detail));
 		oci_auth_challenge_done(&ch);
 		err = q->www_authenticate
@@ -1462,6 +1549,144 @@ int oci_registry_pull(struct oci_registry *r, struct oci_store *store, const cha
 		memcpy(digest_out, digest, OCI_DIGEST_SIZE);
 	reg_pull_done(&p);
 	reg_target_done(&t);
+	return err;
+}
+
+/* ---- single objects, for signatures ---- */
+
+/*
+ * GETs one object of ref's repository into a new buffer: kind and
+ * reference as in the API path (query appended to the reference when not
+ * NULL).  0 with the status in *ret_status; the body only for a 2xx.
+ */
+static int reg_fetch(struct oci_registry *r, const char *ref, const char *kind,
+		     const char *reference, const char *query, const char *accept, size_t max,
+		     long *ret_status, char **ret, size_t *ret_len,
+		     char digest_out[OCI_DIGEST_SIZE], char *what, size_t whatlen)
+{
+	struct reg_target t;
+	struct reg_pull p = {.r = r, .t = &t};
+	struct base_buf body;
+	struct reg_req q = {0};
+	char *full = NULL, digest[OCI_DIGEST_SIZE];
+	int err;
+
+	r->err[0] = '\0';
+	err = reg_lazy_curl(r);
+	if (err < 0)
+		return err;
+	err = reg_target_parse(r, ref, false, &t);
+	if (err < 0)
+		return err;
+	snprintf(what, whatlen, "%s %s of %s", !strcmp(kind, "blobs") ? "blob" : kind, reference,
+		 t.display);
+	if (query && asprintf(&full, "%s?%s", reference, query) < 0) {
+		reg_target_done(&t);
+		return -ENOMEM;
+	}
+	err = reg_get(&p, kind, full ? full : reference, NULL, 0, max, accept, &q, digest, &body);
+	if (err == -EFBIG)
+		err = reg_fail(r, -EFBIG, "%s is larger than %zu bytes", what, max);
+	if (err == 0) {
+		*ret_status = q.status;
+		if (reg_ok(q.status)) {
+			*ret_len = body.len;
+			*ret = body.len ? base_buf_take(&body) : strdup("");
+			if (!*ret)
+				err = -ENOMEM;
+			else
+				memcpy(digest_out, digest, OCI_DIGEST_SIZE);
+		}
+	}
+	if (err == 0 && !reg_ok(q.status) && q.status != 404 && q.status != 405)
+		err = reg_status_fail(r, &q, what);
+	base_buf_done(&body);
+	reg_req_done(&q);
+	free(full);
+	reg_target_done(&t);
+	return err;
+}
+
+int oci_registry_get_manifest(struct oci_registry *r, const char *ref, size_t max, char **ret,
+			      size_t *ret_len, char digest_out[OCI_DIGEST_SIZE])
+{
+	struct oci_ref *pr = NULL;
+	char digest[OCI_DIGEST_SIZE], what[512];
+	long status = 0;
+	int err;
+
+	err = oci_ref_parse(ref, &pr);
+	if (err < 0)
+		return reg_fail(r, err, "invalid image reference \"%.200s\"", ref);
+	err = reg_fetch(r, ref, "manifests", pr->digest ? pr->digest : pr->tag, NULL, REG_ACCEPT,
+			max, &status, ret, ret_len, digest, what, sizeof(what));
+	if (err == 0 && !reg_ok(status))
+		err = reg_fail(r, -ENOENT, "%s not found on %s", what, r->registry);
+	if (err == 0 && pr->digest && strcmp(pr->digest, digest)) {
+		free(*ret);
+		err = reg_fail(r, -EBADMSG, "%s from %s has digest %s", what, r->registry, digest);
+	}
+	if (err == 0)
+		memcpy(digest_out, digest, OCI_DIGEST_SIZE);
+	oci_ref_free(pr);
+	return err;
+}
+
+int oci_registry_get_blob(struct oci_registry *r, const char *ref, const char *digest,
+			  uint64_t size, char **ret)
+{
+	char actual[OCI_DIGEST_SIZE], what[512], *buf = NULL;
+	size_t len = 0;
+	long status = 0;
+	int err;
+
+	if (!oci_digest_is_sha256(digest) || size > OCI_STORE_MAX_BLOB)
+		return reg_fail(r, -EINVAL, "cannot fetch blob %.100s of %llu bytes", digest,
+				(unsigned long long)size);
+	/* one byte more than announced is enough to tell a lying registry */
+	err = reg_fetch(r, ref, "blobs", digest, NULL, NULL, size + 1, &status, &buf, &len, actual,
+			what, sizeof(what));
+	if (err == -EFBIG)
+		return reg_fail(r, -EBADMSG, "%s from %s is larger than its %llu bytes", what,
+				r->registry, (unsigned long long)size);
+	if (err == 0 && !reg_ok(status))
+		return reg_fail(r, -ENOENT, "%s not found on %s", what, r->registry);
+	if (err == 0 && (len != size || strcmp(actual, digest))) {
+		free(buf);
+		return reg_fail(r, -EBADMSG, "%s from %s has %zu bytes and digest %s", what,
+				r->registry, len, actual);
+	}
+	if (err == 0)
+		*ret = buf;
+	return err;
+}
+
+int oci_registry_get_referrers(struct oci_registry *r, const char *ref, const char *digest,
+			       const char *artifact_type, size_t max, char **ret, size_t *ret_len)
+{
+	char d[OCI_DIGEST_SIZE], what[512], *query = NULL, *esc;
+	long status = 0;
+	int err;
+
+	if (!oci_digest_is_sha256(digest))
+		return reg_fail(r, -EINVAL, "invalid digest %.100s", digest);
+	err = reg_lazy_curl(r);
+	if (err < 0)
+		return err;
+	if (artifact_type) {
+		esc = curl_easy_escape(r->curl, artifact_type, 0);
+		if (!esc || asprintf(&query, "artifactType=%s", esc) < 0) {
+			curl_free(esc);
+			return -ENOMEM;
+		}
+		curl_free(esc);
+	}
+	err = reg_fetch(r, ref, "referrers", digest, query, "Accept: " OCI_MEDIA_TYPE_INDEX, max,
+			&status, ret, ret_len, d, what, sizeof(what));
+	free(query);
+	/* distribution spec 1.1: a registry without the API answers 404 */
+	if (err == 0 && !reg_ok(status))
+		err = reg_fail(r, -EOPNOTSUPP, "%s has no referrers API", r->registry);
 	return err;
 }
 

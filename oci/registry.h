@@ -14,7 +14,12 @@
  * answers the registry's WWW-Authenticate challenge on a 401: "Basic" sends
  * the credentials, "Bearer realm=...,service=...,scope=..." fetches a token
  * from the realm (with the credentials, if any) and retries; tokens are
- * cached per scope for the life of the object.
+ * cached per scope for the life of the object.  Credentials go to the
+ * registry's own origin and to a token realm on the registry's own host
+ * (any port; for Docker Hub, auth.docker.io) and nowhere else: a realm on
+ * another host is asked for an anonymous token, and a 401 from a host that
+ * a redirect led to is not answered at all (-EACCES), so neither a
+ * registry's object storage nor whoever answers there can collect them.
  *
  * Pull: the manifest is fetched by tag or digest (Accept: OCI index and
  * manifest, and their Docker equivalents), then every object it reaches
@@ -120,6 +125,29 @@ int oci_registry_ping(struct oci_registry *r);
  */
 int oci_registry_pull(struct oci_registry *r, struct oci_store *store, const char *ref,
 		      char digest_out[OCI_DIGEST_SIZE]);
+
+/*
+ * Single objects, fetched into memory rather than the store (what a
+ * signature check reads before deciding what to keep).  ref names the
+ * repository on this registry ("host/name:tag" or "host/name@sha256:...").
+ *
+ * oci_registry_get_manifest(): the manifest or index ref names, at most
+ * max bytes, in a new NUL-terminated buffer (free()), with its digest
+ * (checked when ref has one).  -ENOENT when the registry has none (404).
+ */
+int oci_registry_get_manifest(struct oci_registry *r, const char *ref, size_t max, char **ret,
+			      size_t *ret_len, char digest_out[OCI_DIGEST_SIZE]);
+/* Blob digest of ref's repository: exactly size bytes with that digest, or -EBADMSG. */
+int oci_registry_get_blob(struct oci_registry *r, const char *ref, const char *digest,
+			  uint64_t size, char **ret);
+/*
+ * The OCI 1.1 referrers API: the index of the manifests whose subject is
+ * digest, filtered by artifact_type (NULL for all), at most max bytes.
+ * -EOPNOTSUPP when the registry does not have the API (404), so that the
+ * caller falls back to the referrers tag (oci/cosign.h).
+ */
+int oci_registry_get_referrers(struct oci_registry *r, const char *ref, const char *digest,
+			       const char *artifact_type, size_t max, char **ret, size_t *ret_len);
 
 /*
  * Pushes the local image local_ref from store to remote_ref (a full

@@ -81,6 +81,20 @@ const struct base_opt run_flags_table[] = {
 	{"otel-metrics-listen-address", 0, V, RUN_FLAG_METRICS_LISTEN_ADDRESS, "ADDR",
 	 "where --otel-metrics-listen serves (default " RUN_FLAGS_DEFAULT_METRICS_ADDRESS ")", L},
 
+	/* the image policy on a host, as ig names it (on a cluster it is the agents') */
+	{"verify-image", 0, S, RUN_FLAG_VERIFY_IMAGE, NULL,
+	 "with --public-keys, run only images signed by one of them (default true; "
+	 "=false skips the check)",
+	 L},
+	{"public-keys", 0, V, RUN_FLAG_PUBLIC_KEYS, "KEYS",
+	 "PEM public keys that sign images (cosign formats), joined by commas, or files", L},
+	{"allowed-gadgets", 0, V, RUN_FLAG_ALLOWED_GADGETS, "LIST",
+	 "run only these images: repo:tag, repo@sha256:..., or a prefix ending in '*' "
+	 "(comma-separated, repeatable)",
+	 L},
+	{"disallow-pulling", 0, S, RUN_FLAG_DISALLOW_PULLING, NULL,
+	 "never pull: run only what the image stores hold", L},
+
 	{"help", 'h', S, RUN_FLAG_HELP, NULL, "show this help, with the gadget's params and fields",
 	 0},
 };
@@ -118,6 +132,7 @@ void run_flags_init(struct run_flags *f, const char *cmd)
 	f->cmd = cmd;
 	f->output = RUN_OUTPUT_COLUMNS;
 	f->fetch_interval_ms = RUN_FLAGS_DEFAULT_FETCH_MS;
+	f->verify_image = true;
 }
 
 void run_flags_done(struct run_flags *f)
@@ -275,6 +290,25 @@ static int set_flag(struct run_flags *f, const struct base_opt *o, const char *v
 		if (!*v)
 			return bad_value(o, v, "an address, host:port", err, errlen);
 		f->metrics_listen_address = v;
+		return 0;
+	case RUN_FLAG_VERIFY_IMAGE:
+		f->verify_image = !strcmp(v, "true");
+		f->verify_image_set = true;
+		return 0;
+	case RUN_FLAG_PUBLIC_KEYS:
+		if (!*v)
+			return bad_value(o, v, "PEM public keys, or files holding them", err,
+					 errlen);
+		f->public_keys = v;
+		return 0;
+	case RUN_FLAG_ALLOWED_GADGETS:
+		if (f->n_allowed_gadgets == RUN_FLAGS_MAX_ALLOWED)
+			return flag_err(err, errlen, "too many --allowed-gadgets (at most %d)",
+					RUN_FLAGS_MAX_ALLOWED);
+		f->allowed_gadgets[f->n_allowed_gadgets++] = v;
+		return 0;
+	case RUN_FLAG_DISALLOW_PULLING:
+		f->disallow_pulling = !strcmp(v, "true");
 		return 0;
 	case RUN_FLAG_HELP:
 		f->help = !strcmp(v, "true");

@@ -63,6 +63,10 @@ enum run_flag_id {
 	RUN_FLAG_METRICS_NAME,
 	RUN_FLAG_METRICS_LISTEN,	 /* host: serve the run's metrics */
 	RUN_FLAG_METRICS_LISTEN_ADDRESS, /* host */
+	RUN_FLAG_VERIFY_IMAGE,		 /* host: image policy (a cluster's is the agents') */
+	RUN_FLAG_PUBLIC_KEYS,		 /* host */
+	RUN_FLAG_ALLOWED_GADGETS,	 /* host */
+	RUN_FLAG_DISALLOW_PULLING,	 /* host */
 	RUN_FLAG_HELP,
 	RUN_FLAG_CLIENT_FIRST = 100,
 };
@@ -76,6 +80,9 @@ enum run_flag_id {
 #define RUN_FLAGS_DEFAULT_METRICS_ADDRESS "0.0.0.0:2224"
 /* Plain words and unknown "--key" a command line may hold. */
 #define RUN_FLAGS_MAX_WORDS 256
+
+/* --allowed-gadgets values one run takes at most (each a comma-separated list). */
+#define RUN_FLAGS_MAX_ALLOWED 64
 
 /* The default of --map-fetch-interval. */
 #define RUN_FLAGS_DEFAULT_FETCH_MS 1000
@@ -108,6 +115,17 @@ struct run_flags {
 	size_t n_metrics_names;
 	bool metrics_listen;		    /* host: --otel-metrics-listen */
 	const char *metrics_listen_address; /* host: where; the default when NULL */
+	/*
+	 * host: the image policy, Inspektor Gadget's flags.  Signatures are
+	 * checked when public_keys is given and verify_image is true (its
+	 * default); verify_image_set says --verify-image was written.
+	 */
+	bool verify_image;
+	bool verify_image_set;
+	const char *public_keys;			    /* PEM texts or files, a,b */
+	const char *allowed_gadgets[RUN_FLAGS_MAX_ALLOWED]; /* each "p1,p2" */
+	size_t n_allowed_gadgets;
+	bool disallow_pulling;
 	bool help;
 
 	/* After run_flags_params(): the params given, each key once (the last wins). */

@@ -18,6 +18,7 @@
 #include "base/parse.h" /* durations, sizes, counts on the command line */
 #include "run/flags.h"	/* the run flags, whose ids ig's own follow */
 
+struct oci_key_set;
 struct oci_store;
 
 #define IG_EXIT_OK    0
@@ -111,6 +112,14 @@ void ig_registry_help(FILE *out);
  * authfile.  Prints its own error; returns 0 or -errno.
  */
 int ig_registry_pull(struct oci_store *s, const char *ref, const struct ig_registry_flags *f);
+/*
+ * Checks that image digest, found in s under ref, is signed by one of keys
+ * (oci/signature.h): in s, then, when network is true and ref names a
+ * registry, in the registry.  -errno with the reason in err.
+ */
+int ig_registry_verify(struct oci_store *s, const char *ref, const char *digest,
+		       const struct oci_key_set *keys, const struct ig_registry_flags *f,
+		       bool network, char *err, size_t errlen);
 /* Container runtime flags shared by ig list-containers and ig run (runtimes.c). */
 #define IG_RUNTIMES_CONTAINERD_SOCKET "/run/containerd/containerd.sock"
 #define IG_RUNTIMES_CRIO_SOCKET	      "/run/crio/crio.sock"
@@ -156,5 +165,8 @@ struct ig_kube *ig_kube_free(struct ig_kube *k);
 /* ig image push / ig image pull, with argv[0] the verb (registry.c). */
 int ig_cmd_image_push(int argc, char **argv);
 int ig_cmd_image_pull(int argc, char **argv);
+/* ig image sign / ig image verify, with argv[0] the verb (sign.c). */
+int ig_cmd_image_sign(int argc, char **argv);
+int ig_cmd_image_verify(int argc, char **argv);
 
 #endif /* CLI_IG_H */

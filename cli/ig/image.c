@@ -1249,6 +1249,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-8s %s\n", image_verbs[i].name, image_verbs[i].summary);
 	fprintf(f, "  %-8s %s\n", "push", "Push an image from the local store to a registry");
 	fprintf(f, "  %-8s %s\n", "pull", "Pull an image from a registry into the local store");
+	fprintf(f, "  %-8s %s\n", "sign", "Sign an image of the local store with a private key");
+	fprintf(f, "  %-8s %s\n", "verify", "Check an image's signature against public keys");
 	fprintf(f,
 		"\nEvery command takes --store DIR (default: $IG_OCI_STORE, else "
 		"%s).\n"
@@ -1279,6 +1281,10 @@ int ig_cmd_image(int argc, char **argv)
 		return ig_cmd_image_push(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "pull"))
 		return ig_cmd_image_pull(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "sign"))
+		return ig_cmd_image_sign(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "verify"))
+		return ig_cmd_image_verify(argc - 1, argv + 1);
 	for (size_t i = 0; i < N_IMAGE_VERBS && !v; i++)
 		if (!strcmp(argv[1], image_verbs[i].name) ||
 		    (image_verbs[i].alias && !strcmp(argv[1], image_verbs[i].alias)))

@@ -23,6 +23,7 @@
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
+#include "oci/signature.h"
 #include "oci/store.h"
 
 #define REG_ERRBUF 512
@@ -259,6 +260,9 @@ static int reg_parse_ref(const char *ref, struct oci_ref **ret)
 	return 0;
 }
 
+static void reg_signatures(struct reg_client *c, struct oci_store *s, const char *image,
+			   const char *digest, bool push);
+
 int ig_registry_pull(struct oci_store *s, const char *ref, const struct ig_registry_flags *f)
 {
 	char digest[OCI_DIGEST_SIZE];
@@ -277,8 +281,75 @@ int ig_registry_pull(struct oci_store *s, const char *ref, const struct ig_regis
 	reg_progress_end(&c.progress);
 	if (r < 0)
 		reg_report(&c, r, "");
+	else
+		reg_signatures(&c, s, ref, digest, false);
 	reg_client_done(&c);
 	return r;
+}
+
+int ig_registry_verify(struct oci_store *s, const char *ref, const char *digest,
+		       const struct oci_key_set *keys, const struct ig_registry_flags *f,
+		       bool network, char *err, size_t errlen)
+{
+	struct reg_client c = {0};
+	struct oci_ref *pr = NULL;
+	char *name = NULL;
+	int r;
+
+	r = oci_ref_parse(ref, &pr);
+	if (r == 0)
+		r = oci_ref_format_name(pr, &name);
+	if (r < 0) {
+		snprintf(err, errlen, "invalid image reference '%.200s'", ref);
+		oci_ref_free(pr);
+		return r;
+	}
+	/* without a client the store alone is looked at; a client that fails says so */
+	if (network && pr->registry && reg_client_open(&c, pr->registry, f, NULL, NULL) < 0)
+		c.reg = NULL;
+	r = oci_signature_verify(s, c.reg, name, digest, keys, NULL, err, errlen);
+	reg_client_done(&c);
+	oci_ref_free(pr);
+	free(name);
+	return r;
+}
+
+/*
+ * After a push or pull of image (top object digest): its signatures go
+ * along.  Not finding any is not an error; failing to copy one is reported
+ * as a warning, since the image itself arrived.
+ */
+static void reg_signatures(struct reg_client *c, struct oci_store *s, const char *image,
+			   const char *digest, bool push)
+{
+	char err[OCI_SIGNATURE_ERRLEN], *name = NULL, *sig = NULL;
+	struct oci_ref *pr = NULL;
+	int r;
+
+	if (oci_ref_parse(image, &pr) < 0 || oci_ref_format_name(pr, &name) < 0 ||
+	    oci_signature_ref(name, digest, &sig) < 0)
+		goto out;
+	if (push) {
+		if (oci_store_has_ref(s, sig) != 1)
+			goto out;
+		r = oci_registry_push(c->reg, s, sig, NULL, NULL);
+		reg_progress_end(&c->progress);
+		if (r < 0)
+			ig_warn("the image was pushed, its signature was not: %s",
+				oci_registry_errmsg(c->reg));
+		else
+			printf("Pushed signature %s\n", sig);
+	} else {
+		r = oci_signature_fetch(s, c->reg, name, digest, err, sizeof(err));
+		if (r < 0)
+			ig_warn("the image was pulled, its signature was not: %s", err);
+		else if (r > 0)
+			printf("Pulled signature %s\n", sig);
+	}
+out:
+	oci_ref_free(pr);
+	free(name);
+	free(sig);
 }
 
 /* ---- ig image push / pull ---- */
@@ -426,6 +497,8 @@ static int reg_transfer(int argc, char **argv, bool push)
 			reg_report(&c, r, "");
 		else
 			printf("%s %s\ndigest: %s\n", push ? "Pushed" : "Pulled", image, digest);
+		if (r == 0)
+			reg_signatures(&c, s, image, digest, push);
 		reg_client_done(&c);
 	}
 	oci_ref_free(pr);

@@ -23,7 +23,9 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "cli/ig/ig.h"
+#include "oci/allow.h"
 #include "oci/ref.h"
+#include "oci/signature.h"
 #include "oci/store.h"
 
 #define N_SHORT_NAME_STORES 4
@@ -216,8 +218,43 @@ static char *image_short_name(const struct oci_ref *ref)
  * does not have it, -errno with err set when it has it but cannot give a
  * gadget for this machine.
  */
+/* The patterns, for messages: "a, b". */
+static void allowed_list(const struct ig_resolve_opts *o, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->n_allowed && off + 1 < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", o->allowed[i]);
+}
+
+/* The policy's word on the image found: its digest against the patterns, its signature. */
+static int check_policy(struct oci_store *s, const char *canonical, const char *digest,
+			const struct ig_resolve_opts *o, char *err, size_t errlen)
+{
+	static const struct ig_registry_flags no_flags;
+	char why[OCI_SIGNATURE_ERRLEN], list[512];
+	int r;
+
+	if (oci_allow_match(o->allowed, o->n_allowed, canonical, digest) != OCI_ALLOW_YES) {
+		allowed_list(o, list, sizeof(list));
+		snprintf(err, errlen, "%s (%s) is not part of allowed gadgets: %s", canonical,
+			 digest, list);
+		return -EACCES;
+	}
+	if (!o->keys)
+		return 0;
+	r = ig_registry_verify(s, canonical, digest, o->keys, o->registry ? o->registry : &no_flags,
+			       !o->disallow_pulling && o->pull != IG_PULL_NEVER, why, sizeof(why));
+	if (r < 0)
+		snprintf(err, errlen, "image %s (%s) failed signature verification: %s", canonical,
+			 digest, why);
+	return r;
+}
+
 static int from_store(struct oci_store *s, const struct oci_ref *ref, const char *canonical,
-		      struct ig_gadget_files *f, char *err, size_t errlen)
+		      const struct ig_resolve_opts *o, struct ig_gadget_files *f, char *err,
+		      size_t errlen)
 {
 	struct oci_store_gadget *g = NULL;
 	int r;
@@ -232,6 +269,12 @@ static int from_store(struct oci_store *s, const struct oci_ref *ref, const char
 		}
 		return r;
 	}
+	/* what the reference points at now is what is checked and run */
+	r = check_policy(s, canonical, g->image_digest, o, err, errlen);
+	if (r < 0) {
+		oci_store_gadget_free(g);
+		return r;
+	}
 	f->image = g;
 	f->name = image_short_name(ref);
 	f->ref = strdup(canonical);
@@ -244,7 +287,8 @@ static int from_store(struct oci_store *s, const struct oci_ref *ref, const char
 
 /* Same for a store given by directory, which may not exist. */
 static int from_store_dir(const char *dir, const struct oci_ref *ref, const char *canonical,
-			  struct ig_gadget_files *f, char *err, size_t errlen)
+			  const struct ig_resolve_opts *o, struct ig_gadget_files *f, char *err,
+			  size_t errlen)
 {
 	struct oci_store *s = NULL;
 	int r;
@@ -256,7 +300,7 @@ static int from_store_dir(const char *dir, const struct oci_ref *ref, const char
 		snprintf(err, errlen, "cannot open the image store %s: %s", dir, strerror(-r));
 		return r;
 	}
-	r = from_store(s, ref, canonical, f, err, errlen);
+	r = from_store(s, ref, canonical, o, f, err, errlen);
 	oci_store_free(s);
 	return r;
 }
@@ -283,6 +327,11 @@ static int from_registry(const struct oci_ref *ref, const char *canonical,
 		snprintf(err, errlen, "cannot open the image store %s: %s", dir, strerror(-r));
 		return r;
 	}
+	if (o->pull == IG_PULL_ALWAYS && o->disallow_pulling) {
+		snprintf(err, errlen, "--pull=always and --disallow-pulling contradict each other");
+		r = -EINVAL;
+		goto out;
+	}
 	if (o->pull == IG_PULL_ALWAYS) {
 		r = ig_registry_pull(s, canonical, o->registry ? o->registry : &no_flags);
 		if (r < 0) {
@@ -290,14 +339,22 @@ static int from_registry(const struct oci_ref *ref, const char *canonical,
 			goto out;
 		}
 	}
-	r = from_store(s, ref, canonical, f, err, errlen);
+	r = from_store(s, ref, canonical, o, f, err, errlen);
+	if (r == 0 && o->pull == IG_PULL_MISSING && o->disallow_pulling) {
+		snprintf(err, errlen,
+			 "image %s is not in the image store %s and pulling is disabled "
+			 "(--disallow-pulling)",
+			 canonical, dir);
+		r = -ENOENT;
+		goto out;
+	}
 	if (r == 0 && o->pull == IG_PULL_MISSING) {
 		r = ig_registry_pull(s, canonical, o->registry ? o->registry : &no_flags);
 		if (r < 0) {
 			err[0] = '\0';
 			goto out;
 		}
-		r = from_store(s, ref, canonical, f, err, errlen);
+		r = from_store(s, ref, canonical, o, f, err, errlen);
 	}
 	if (r == 0) {
 		if (o->pull == IG_PULL_NEVER)
@@ -376,9 +433,10 @@ static int from_short_name(const char *spec, const struct oci_ref *ref, const ch
 		if (!stores[i])
 			continue;
 		tried_add(&tried, stores[i], store_exists(stores[i]) ? NULL : "no store there");
-		r = from_store_dir(stores[i], ref, canonical, f, err, errlen);
+		r = from_store_dir(stores[i], ref, canonical, o, f, err, errlen);
 	}
-	if (r != 0 || !bare)
+	/* built gadget directories are not images: nothing there can be checked */
+	if (r != 0 || !bare || o->keys || o->n_allowed)
 		goto out;
 
 	if (env && *env)
@@ -430,12 +488,29 @@ int ig_resolve_gadget(const char *spec, const struct ig_resolve_opts *opts,
 
 	err[0] = '\0';
 	if (is_path_spec(spec)) {
+		if (o->keys || o->n_allowed) {
+			snprintf(err, errlen,
+				 "%s is a path, not an image: with %s only images run%s", spec,
+				 o->keys ? "--public-keys" : "--allowed-gadgets",
+				 o->keys ? " (--verify-image=false runs it unchecked)" : "");
+			r = -EACCES;
+			goto out;
+		}
 		r = from_path(spec, &f, err, errlen);
 		goto out;
 	}
 	r = oci_ref_parse(spec, &ref);
 	if (r == 0)
 		r = oci_ref_format(ref, &canonical);
+	/* refused by name before any store or registry is touched */
+	if (r == 0 && oci_allow_match(o->allowed, o->n_allowed, canonical, NULL) == OCI_ALLOW_NO) {
+		char list[512];
+
+		allowed_list(o, list, sizeof(list));
+		snprintf(err, errlen, "%s is not part of allowed gadgets: %s", canonical, list);
+		r = -EACCES;
+		goto out;
+	}
 	if (r == -ENOMEM)
 		goto out;
 	if (r < 0) {

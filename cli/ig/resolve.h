@@ -20,9 +20,11 @@
 #ifndef CLI_IG_RESOLVE_H
 #define CLI_IG_RESOLVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct ig_registry_flags;
+struct oci_key_set;
 struct oci_store_gadget;
 
 /* Longest message a failed lookup leaves (what was tried, and where). */
@@ -41,6 +43,16 @@ struct ig_resolve_opts {
 	const char *store_dir; /* --store, or NULL for ig_store_dir(NULL) */
 	enum ig_pull_policy pull;
 	const struct ig_registry_flags *registry; /* for pulls; may be NULL */
+	/*
+	 * The image policy (oci/allow.h, oci/signature.h): with keys or
+	 * patterns, only images run (no paths, no built gadget directories);
+	 * an image must match a pattern and be signed by one of the keys.
+	 * disallow_pulling keeps registries out, signatures included.
+	 */
+	const struct oci_key_set *keys; /* NULL: no signature check */
+	const char *const *allowed;
+	size_t n_allowed;
+	bool disallow_pulling;
 };
 
 struct ig_gadget_files {

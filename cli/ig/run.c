@@ -44,6 +44,8 @@
 #include "bpf/gadget.h"
 #include "cli/ig/resolve.h"
 #include "cri/collection.h"
+#include "oci/allow.h"
+#include "oci/key.h"
 #include "oci/metadata.h"
 #include "oci/store.h"
 
@@ -101,6 +103,11 @@ struct run_ctx {
 	struct ig_runtimes_flags rt;
 	const char *kubeconfig;
 	const char *context;
+
+	/* the image policy: keys and allow-list patterns from the run flags */
+	struct oci_key_set *keys;
+	char **allowed;
+	size_t n_allowed;
 
 	/* metrics: the run's registry and, with --otel-metrics-listen, its endpoint */
 	struct run_metrics *metrics;
@@ -530,6 +537,68 @@ static void run_ctx_done(struct run_ctx *c)
 	run_flags_done(&c->f);
 	c->md = oci_metadata_free(c->md);
 	ig_gadget_files_done(&c->files);
+	c->keys = oci_key_set_free(c->keys);
+	for (size_t i = 0; i < c->n_allowed; i++)
+		free(c->allowed[i]);
+	free(c->allowed);
+	c->allowed = NULL;
+	c->n_allowed = 0;
+}
+
+/*
+ * --public-keys, --verify-image, --allowed-gadgets and --disallow-pulling
+ * into the resolver's options; prints its own error.
+ */
+static int image_policy(struct run_ctx *c, struct ig_resolve_opts *o)
+{
+	char err[OCI_KEY_ERRLEN];
+	int r;
+
+	if (c->f.verify_image_set && c->f.verify_image && !c->f.public_keys) {
+		ig_error(
+			"--verify-image needs --public-keys (the keys images must be signed with)");
+		return -EINVAL;
+	}
+	if (c->f.public_keys && !c->f.verify_image) {
+		ig_warn("gadget signature verification is disabled (--verify-image=false)");
+	} else if (c->f.public_keys) {
+		r = oci_key_set_new(&c->keys);
+		if (r == 0)
+			r = oci_key_set_add(c->keys, c->f.public_keys, err, sizeof(err));
+		if (r < 0) {
+			ig_error("--public-keys: %s", r == -ENOMEM ? strerror(ENOMEM) : err);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < c->f.n_allowed_gadgets; i++) {
+		const char *p = c->f.allowed_gadgets[i];
+
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			char *item = strndup(p, n);
+			void *v = item ? reallocarray(c->allowed, c->n_allowed + 1,
+						      sizeof(*c->allowed))
+				       : NULL;
+
+			if (!v) {
+				free(item);
+				ig_error("%s", strerror(ENOMEM));
+				return -ENOMEM;
+			}
+			c->allowed = v;
+			c->allowed[c->n_allowed++] = item;
+			if (oci_allow_check_pattern(item, err, sizeof(err)) < 0) {
+				ig_error("--allowed-gadgets: '%s': %s", item, err);
+				return -EINVAL;
+			}
+			p += n + (p[n] == ',');
+		}
+	}
+	o->keys = c->keys;
+	o->allowed = (const char *const *)c->allowed;
+	o->n_allowed = c->n_allowed;
+	o->disallow_pulling = c->f.disallow_pulling;
+	return 0;
 }
 
 /* Opens the gadget the resolver found, with its gadget.yaml. */
@@ -673,6 +742,10 @@ int ig_cmd_run(int argc, char **argv)
 	ropts.store_dir = c.store_dir;
 	ropts.pull = c.pull;
 	ropts.registry = &c.reg;
+	if (image_policy(&c, &ropts) < 0) {
+		ret = IG_EXIT_USAGE;
+		goto out;
+	}
 	r = ig_resolve_gadget(c.f.gadget, &ropts, &c.files, c.err, sizeof(c.err));
 	if (r < 0) {
 		if (c.err[0])

@@ -25,6 +25,7 @@
 #include "base/buf.h"
 #include "base/yaml_emit.h"
 #include "cli/kubectl-gadget/manifests.h"
+#include "cli/kubectl-gadget/policy.h"
 #include "cli/kubectl-gadget/yaml.h"
 #include "k8s/client.h"
 #include "k8s/watch.h"
@@ -524,6 +525,10 @@ enum deploy_opt_id {
 	D_HELP,
 	D_METRICS_LISTEN,
 	D_METRICS_ADDRESS,
+	D_VERIFY_GADGETS,
+	D_PUBLIC_KEYS,
+	D_ALLOWED_GADGETS,
+	D_DISALLOW_PULLING,
 };
 
 static const struct base_opt deploy_opts[] = {
@@ -538,6 +543,20 @@ static const struct base_opt deploy_opts[] = {
 	 "serve gadget metrics for Prometheus on every agent (docs/metrics.md)", 0},
 	{"otel-metrics-listen-address", 0, BASE_OPT_VALUE, D_METRICS_ADDRESS, "ADDR",
 	 "where the agents serve them (default 0.0.0.0:2224)", 0},
+	{"verify-gadgets", 0, BASE_OPT_SWITCH, D_VERIFY_GADGETS, NULL,
+	 "agents run only images signed by one of --gadgets-public-keys (default true; "
+	 "=false turns the check off)",
+	 0},
+	{"gadgets-public-keys", 0, BASE_OPT_VALUE, D_PUBLIC_KEYS, "KEYS",
+	 "PEM public keys that sign gadget images, joined by commas "
+	 "(\"$(cat a.pub),$(cat b.pub)\"), or files holding them",
+	 0},
+	{"allowed-gadgets", 0, BASE_OPT_VALUE, D_ALLOWED_GADGETS, "LIST",
+	 "only these images run: repo:tag, repo@sha256:..., or a prefix ending in '*' "
+	 "(comma-separated, repeatable; default: all)",
+	 0},
+	{"disallow-gadgets-pulling", 0, BASE_OPT_SWITCH, D_DISALLOW_PULLING, NULL,
+	 "the agents never pull images: only what their stores hold runs", 0},
 	{"help", 'h', BASE_OPT_SWITCH, D_HELP, NULL, "show this help", 0},
 };
 
@@ -558,7 +577,9 @@ static void deploy_help(void)
 	printf("\nExamples:\n"
 	       "  kubectl gadget deploy\n"
 	       "  kubectl gadget deploy --image registry.example/gadget-agent:v1 --timeout 5m\n"
-	       "  kubectl gadget deploy --print | kubectl apply -f -\n");
+	       "  kubectl gadget deploy --print | kubectl apply -f -\n"
+	       "  kubectl gadget deploy --gadgets-public-keys \"$(cat cosign.pub)\" \\\n"
+	       "      --allowed-gadgets 'registry.example/gadgets/*'\n");
 }
 
 static int print_objects(const json_t *objs)
@@ -617,9 +638,11 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 	bool no_wait = false, print = false, metrics = false;
 	uint64_t timeout_ms = 0;
 	json_t *objs = NULL, *obj;
+	struct kg_policy pol;
 	size_t i;
 	int k, ret = KG_EXIT_ERROR;
 
+	kg_policy_init(&pol);
 	for (k = 1; k < argc; k++) {
 		const char *v = NULL;
 		int id = kg_opt_match(deploy_opts, N_DEPLOY_OPTS, argc, argv, &k, &v);
@@ -658,6 +681,21 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 			deploy_help();
 			ret = KG_EXIT_OK;
 			goto out;
+		case D_VERIFY_GADGETS:
+			pol.verify = !strcmp(v, "true");
+			pol.verify_set = true;
+			break;
+		case D_PUBLIC_KEYS:
+			pol.keys = v;
+			break;
+		case D_ALLOWED_GADGETS:
+			if (kg_policy_add_allowed(&pol, v) < 0)
+				goto usage;
+			break;
+		case D_DISALLOW_PULLING:
+			pol.disallow_pull = !strcmp(v, "true");
+			pol.disallow_set = true;
+			break;
 		case 0:
 			kg_error("unexpected argument '%s' (see 'kubectl gadget deploy --help')",
 				 argv[k]);
@@ -683,6 +721,8 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 	}
 	if (load_objects(g, &st, &objs) < 0)
 		goto out;
+	if (kg_policy_apply(&pol, objs) < 0)
+		goto usage;
 	if (print) {
 		ret = print_objects(objs) < 0 ? KG_EXIT_ERROR : KG_EXIT_OK;
 		goto out;
@@ -693,6 +733,7 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 	if (no_wait || wait_ready(g, timeout_ms, timeout_text) >= 0)
 		ret = KG_EXIT_OK;
 out:
+	kg_policy_done(&pol);
 	json_decref(objs);
 	json_decref(st.config);
 	return ret;

@@ -218,7 +218,7 @@ class TokenServer:
     """Issues registry tokens (RS256 JWTs) to USER/PASSWORD, like an
     authorization service of the distribution token spec."""
 
-    def __init__(self, d, service, issuer):
+    def __init__(self, d, service, issuer, realm_host="localhost"):
         self.dir = d
         self.service = service
         self.issuer = issuer
@@ -230,7 +230,8 @@ class TokenServer:
         self.x5c = base64.b64encode(der).decode()
         self.requests = []
         self.port = free_port()
-        self.realm = f"http://127.0.0.1:{self.port}/token"
+        # on the registry's host ("localhost"): ig sends credentials to no other
+        self.realm = f"http://{realm_host}:{self.port}/token"
         srv = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -299,9 +300,9 @@ class TokenServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def token():
+def token(realm_host="localhost"):
     service, issuer = "ig-test-registry", "ig-test-issuer"
-    ts = TokenServer(tempfile.mkdtemp(prefix="ig-token-"), service, issuer)
+    ts = TokenServer(tempfile.mkdtemp(prefix="ig-token-"), service, issuer, realm_host)
     reg = Registry("token", auth={"token": {"realm": ts.realm, "service": service,
                                             "issuer": issuer, "cert": ts.cert}})
     reg.token_server = ts
@@ -447,7 +448,9 @@ class RedirectingFront:
                     return
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else None
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                # Host is kept, as a reverse proxy keeps it: the registry's
+                # upload Locations then point back at the front
+                headers = dict(self.headers.items())
                 c = http.client.HTTPConnection("127.0.0.1", reg.port, timeout=30)
                 c.request(self.command, self.path, body=body, headers=headers)
                 resp = c.getresponse()
@@ -475,5 +478,99 @@ class RedirectingFront:
 
     def stop(self):
         for srv in (self.httpd, self.blob_httpd):
+            srv.shutdown()
+            srv.server_close()
+
+
+# ---- finding 2 of the lock-down issue: a redirect chain that fishes for credentials ----
+
+class CredentialChain:
+    """Registry A asks for Basic credentials (USER/PASSWORD) and forwards to
+    reg, except that it redirects blob GETs to B, on another host; B answers
+    every request with 401 and a Bearer challenge whose realm is C, a third
+    host, which hands out a token to anyone.  B's and C's requests are
+    recorded with their Authorization header: neither may ever see A's
+    credentials."""
+
+    def __init__(self, reg):
+        import http.client
+        self.b_requests = []
+        self.c_requests = []
+        chain = self
+        basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+        def reply(h, status, body=b"", headers=()):
+            h.send_response(status)
+            for k, v in headers:
+                h.send_header(k, v)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            if h.command != "HEAD":
+                h.wfile.write(body)
+
+        class C(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                chain.c_requests.append({"path": self.path,
+                                         "authorization": self.headers.get("Authorization")})
+                reply(self, 200, json.dumps({"token": "from-c"}).encode(),
+                      [("Content-Type", "application/json")])
+
+        class B(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def answer(self):
+                chain.b_requests.append({"path": self.path,
+                                         "authorization": self.headers.get("Authorization")})
+                reply(self, 401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                      [("WWW-Authenticate",
+                        f'Bearer realm="http://127.0.0.1:{chain.c_port}/token",'
+                        'service="object-store"')])
+
+            do_GET = do_HEAD = answer
+
+        class A(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def forward(self):
+                if self.headers.get("Authorization") != basic:
+                    reply(self, 401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                          [("WWW-Authenticate", 'Basic realm="registry A"')])
+                    return
+                if self.command == "GET" and "/blobs/sha256:" in self.path:
+                    digest = self.path.rsplit("/", 1)[-1]
+                    reply(self, 307, headers=[
+                        ("Location", f"http://127.0.0.1:{chain.b_port}/objects/{digest}")])
+                    return
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                c = http.client.HTTPConnection("127.0.0.1", reg.port, timeout=30)
+                c.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
+                resp = c.getresponse()
+                data = resp.read()
+                hdrs = [(k, v) for k, v in resp.getheaders()
+                        if k.lower() not in ("content-length", "connection", "date", "server",
+                                             "transfer-encoding")]
+                reply(self, resp.status, data, hdrs)
+                c.close()
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = forward
+
+        self.servers = []
+        for handler in (C, B, A):
+            srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            self.servers.append(srv)
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.c_port = self.servers[0].server_address[1]
+        self.b_port = self.servers[1].server_address[1]
+        self.port = self.servers[2].server_address[1]
+        self.host = f"localhost:{self.port}"
+
+    def stop(self):
+        for srv in self.servers:
             srv.shutdown()
             srv.server_close()

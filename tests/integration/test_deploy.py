@@ -155,7 +155,10 @@ def test_values_overrides_appear_in_render(tmp_path):
         "config": {"logLevel": "debug", "health": {"address": "0.0.0.0:9100"},
                    "queue": {"maxRecords": 1024},
                    "oci": {"storeDir": "/var/lib/ig/store", "insecureRegistries": ["reg.local:5000"],
-                           "allowedGadgets": ["ghcr.io/example/*"]}},
+                           "allowedGadgets": ["ghcr.io/example/*"], "verifyImage": True,
+                           "publicKeys": [open(os.path.join(REPO, "tests", "data", "oci", "sign",
+                                                            "ec.pub")).read()],
+                           "disallowPulling": True}},
         "instances": [
             {"name": "failed-opens", "image": "trace_open:latest",
              "params": {"failed": True, "max-entries": 10}, "nodes": ["n1"], "tags": ["audit"]},

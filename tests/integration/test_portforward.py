@@ -248,3 +248,97 @@ def test_valgrind_clean(apiserver, pods):  # noqa: F811
                        capture_output=True, timeout=120)
     assert r.returncode == 1, r.stderr
     assert b"Unauthorized" in r.stderr
+
+
+class RedirectTrap:
+    """Two HTTPS servers: the first answers every request with a 307 to the
+    second, on another host name and port; both record the Authorization
+    header they were sent."""
+
+    def __init__(self, d):
+        import http.server
+        import ssl
+        from registry import make_ca
+        self.ca, crt, key = make_ca(d)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        self.first, self.second = [], []
+        trap = self
+
+        def handler(log, redirect):
+            class H(http.server.BaseHTTPRequestHandler):
+                def log_message(self, *a):
+                    pass
+
+                def do_GET(self):
+                    log.append({"path": self.path,
+                                "authorization": self.headers.get("Authorization")})
+                    self.send_response(307 if redirect else 401)
+                    if redirect:
+                        self.send_header("Location",
+                                         f"https://localhost:{trap.second_port}{self.path}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+            return H
+
+        self.servers = []
+        for log, redirect in ((self.second, False), (self.first, True)):
+            srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(log, redirect))
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+            self.servers.append(srv)
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.second_port = self.servers[0].server_address[1]
+        self.url = f"https://127.0.0.1:{self.servers[1].server_address[1]}"
+
+    def stop(self):
+        for srv in self.servers:
+            srv.shutdown()
+            srv.server_close()
+
+
+def test_redirect_gets_no_bearer_token(tmp_path):
+    """An API server (or whoever answers at its address) that redirects the
+    portforward upgrade elsewhere: the redirect is not followed, so the
+    bearer token reaches no other host, and the error names the status."""
+    trap = RedirectTrap(str(tmp_path))
+    try:
+        r = subprocess.run([TOOL, "--server", trap.url, "--ca", trap.ca, "--token",
+                            "secret-bearer", "--timeout-ms", "10000", "web:80"],
+                           capture_output=True, timeout=60)
+        assert r.returncode == 1, r.stderr
+        assert trap.second == [], trap.second
+        assert trap.first and all(q["authorization"] == "Bearer secret-bearer"
+                                  for q in trap.first), trap.first
+        assert b"307" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    finally:
+        trap.stop()
+
+
+def test_rest_redirect_gets_no_bearer_token(tmp_path):
+    """The same for the REST client (k8s/client.c): a 307 is an error, not
+    a reason to send the token to another host."""
+    tool = os.environ.get("K8S_TOOL", os.path.join(REPO, "build", "tests", "k8s_tool"))
+    trap = RedirectTrap(str(tmp_path))
+    try:
+        kc = tmp_path / "kubeconfig"
+        kc.write_text(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {{server: "{trap.url}", certificate-authority: "{trap.ca}"}}
+users:
+- name: u
+  user: {{token: secret-bearer}}
+contexts:
+- name: x
+  context: {{cluster: c, user: u}}
+current-context: x
+""")
+        r = subprocess.run([tool, "--kubeconfig", str(kc), "get", "/api/v1/namespaces/default"],
+                           capture_output=True, timeout=60)
+        assert r.returncode == 1, r.stderr
+        assert trap.first, r.stderr
+        assert trap.second == [], trap.second
+    finally:
+        trap.stop()

@@ -599,3 +599,49 @@ def test_redirected_blobs_get_no_credentials(token_reg, src_store, tmp_path):
         assert any(q["user"] == registry.USER for q in token_reg.token_server.requests)
     finally:
         front.stop()
+
+
+def test_redirect_to_a_401_gets_no_credentials(plain_reg, src_store, tmp_path):
+    """Finding 2: registry A (Basic auth) redirects a blob to host B; B
+    answers 401 with a Bearer realm on host C.  Neither B nor C may receive
+    A's credentials: the pull fails with one line naming B and the rule."""
+    chain = registry.CredentialChain(plain_reg)
+    try:
+        authfile = str(tmp_path / "auth.json")
+        r = ig("login", chain.host, "-u", registry.USER, "-p", registry.PASSWORD,
+               "--authfile", authfile, *insecure(chain))
+        assert r.returncode == 0, r.stderr
+        ref = tagged(src_store, f"{chain.host}/fished:v1")
+        r = ig("image", "push", ref, "--store", src_store, "--authfile", authfile,
+               *insecure(chain))
+        assert r.returncode == 0, r.stderr
+        store = str(tmp_path / "store")
+        r = ig("image", "pull", ref, "--store", store, "--authfile", authfile,
+               *insecure(chain))
+        # C was never asked; B was asked, without credentials
+        assert chain.c_requests == [], chain.c_requests
+        assert chain.b_requests, "the blob was not requested from B"
+        assert all(q["authorization"] is None for q in chain.b_requests), chain.b_requests
+        line = one_error_line(r)
+        assert f"401 Unauthorized from 127.0.0.1, where {chain.host} sent GET" in line, line
+        assert "only sent to" in line, line
+    finally:
+        chain.stop()
+
+
+def test_token_realm_elsewhere_gets_no_credentials(tmp_path):
+    """A registry whose challenge names a token realm on another host (here
+    127.0.0.1 for a registry called localhost): the realm is asked without
+    the credentials, refuses, and the one error line says why."""
+    reg = registry.token(realm_host="127.0.0.1")
+    try:
+        r = ig("login", reg.host, "-u", registry.USER, "-p", registry.PASSWORD,
+               "--authfile", str(tmp_path / "auth.json"), *insecure(reg))
+        line = one_error_line(r)
+        assert "anonymous access refused" in line, line
+        assert f"credentials saved for {reg.host} are not sent there" in line, line
+        requests = reg.token_server.requests
+        assert requests and not any(q["auth"] for q in requests), requests
+        assert not os.path.exists(tmp_path / "auth.json")
+    finally:
+        reg.stop()

@@ -116,6 +116,26 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.log_level, BASE_LOG_DEBUG);
 	assert_int_equal(agent_config_validate(&cfg, err, sizeof(err)), 0);
 
+	/* verification is on by default; it needs keys to check anything */
+	assert_true(cfg.verify_image);
+	assert_false(cfg.disallow_pulling);
+	assert_int_equal(cfg.n_public_keys, 0);
+	assert_int_equal(
+		parse("oci:\n  verifyImage: false\n  disallowPulling: true\n"
+		      "  allowedGadgets: ['localhost:5000/g@sha256:"
+		      "0000000000000000000000000000000000000000000000000000000000000001']\n"
+		      "  publicKeys:\n  - |\n"
+		      "    -----BEGIN PUBLIC KEY-----\n"
+		      "    MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAErJnO2/+X2JZIKWTDWWZVjvR4CKcd\n"
+		      "    46y3ec1dr3tlTZ8MT84sEpZLqvm1UdEdkV+ZpDMZFeh1gS+vVH0UdW0S/g==\n"
+		      "    -----END PUBLIC KEY-----\n"),
+		0);
+	assert_false(cfg.verify_image);
+	assert_true(cfg.disallow_pulling);
+	assert_int_equal(cfg.n_public_keys, 1);
+	assert_non_null(strstr(cfg.public_keys[0], "-----BEGIN PUBLIC KEY-----\nMFkw"));
+	assert_int_equal(agent_config_validate(&cfg, err, sizeof(err)), 0);
+
 	/* a list given again replaces the first; an empty runtimes list means the defaults */
 	assert_int_equal(parse("oci: {insecureRegistries: []}\nruntimes: []\n"), 0);
 	assert_int_equal(cfg.n_insecure_registries, 0);
@@ -156,6 +176,11 @@ static void test_errors_name_the_key(void **state)
 	expect_error("logLevel: verbose\n", -EINVAL, "logLevel: 'verbose' is not a level");
 	expect_error("oci:\n  allowedGadgets: trace_exec\n", -EINVAL,
 		     "oci.allowedGadgets: expected a list of strings");
+	expect_error("oci:\n  verifyImage: 'false'\n", -EINVAL,
+		     "oci.verifyImage: expected true or false, got false");
+	expect_error("oci:\n  disallowPulling: yes\n", -EINVAL,
+		     "oci.disallowPulling: expected true or false, got yes");
+	expect_error("oci:\n  verifyImage: [true]\n", -EINVAL, "oci.verifyImage: expected true");
 	expect_error("oci:\n  allowedGadgets: [a, [b]]\n", -EINVAL,
 		     "oci.allowedGadgets[1]: expected a string");
 	expect_error("oci:\n  insecureRegistries: ['']\n", -EINVAL,
@@ -257,6 +282,13 @@ static void test_validation(void **state)
 		       "runtimes[0].socketPath: 'run/c.sock' is not an absolute path");
 	expect_invalid("oci: {allowedGadgets: ['ghcr.io/*/x']}",
 		       "oci.allowedGadgets[0]: 'ghcr.io/*/x': '*' is only allowed at the end");
+	expect_invalid("oci: {allowedGadgets: ['Trace_Exec']}",
+		       "oci.allowedGadgets[0]: 'Trace_Exec': not an image reference");
+	expect_invalid("oci: {publicKeys: ['not a key']}", "oci.publicKeys[0]: public key 1");
+	expect_invalid("oci:\n  publicKeys:\n  - |\n    -----BEGIN PRIVATE KEY-----\n"
+		       "    AAAA\n    -----END PRIVATE KEY-----\n",
+		       "oci.publicKeys[0]: public key 1: a private key, where the public key "
+		       "belongs");
 	expect_invalid("oci: {insecureRegistries: ['http://x']}", "oci.insecureRegistries[0]");
 	expect_invalid("oci: {storeDir: ''}", "oci.storeDir: empty");
 	expect_invalid("nodeName: ''", "nodeName: empty");
