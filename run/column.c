@@ -1152,13 +1152,17 @@ static int put_newline(struct base_buf *out, int indent)
 	return r < 0 ? r : put_indent(out, indent);
 }
 
-/* The text of an RUN_COLUMN_NUMBER column, if it is one, else false (then quoted). */
+/* The text of an RUN_COLUMN_NUMBER column (or true/false), if it is one, else false (then quoted). */
 static bool is_decimal(const struct run_column *c, const struct base_buf *b)
 {
 	size_t i;
 
 	if (!(c->flags & RUN_COLUMN_NUMBER) || !b->len || b->len > 20)
 		return false;
+	/* JSON's literals too, for computed booleans */
+	if ((b->len == 4 && !memcmp(b->data, "true", 4)) ||
+	    (b->len == 5 && !memcmp(b->data, "false", 5)))
+		return true;
 	for (i = 0; i < b->len; i++)
 		if (b->data[i] < '0' || b->data[i] > '9')
 			return false;
