@@ -113,6 +113,7 @@ struct bpf_gadget {
 	void *record_ctx;
 
 	char error[GADGET_ERROR_LEN];
+	char warning[GADGET_ERROR_LEN]; /* programs left unattached, see skippable() */
 };
 
 static int set_error(struct bpf_gadget *g, int err, const char *fmt, ...)
@@ -1345,6 +1346,30 @@ static int setup_sockfilter(struct bpf_gadget *g)
 	return 0;
 }
 
+/*
+ * A kprobe on a kernel built without kprobes: Inspektor Gadget's gadgets
+ * sometimes add one to tracepoints that do the main work (trace_tcpretrans's
+ * loss probes), and running without it beats not running.
+ */
+static bool skippable(const struct bpf_program *prog)
+{
+	return bpf_hook_kind(bpf_program__section_name(prog), NULL) == BPF_HOOK_KPROBE &&
+	       !bpf_hook_kprobes_available();
+}
+
+static bool has_iter(const struct bpf_gadget *g)
+{
+	for (size_t i = 0; i < g->n_ds; i++)
+		if (g->ds[i].type == BPF_GADGET_DS_ITER)
+			return true;
+	return false;
+}
+
+const char *bpf_gadget_attach_warning(const struct bpf_gadget *g)
+{
+	return g && g->attached && g->warning[0] ? g->warning : NULL;
+}
+
 int bpf_gadget_attach(struct bpf_gadget *g)
 {
 	struct bpf_program *prog;
@@ -1368,15 +1393,27 @@ int bpf_gadget_attach(struct bpf_gadget *g)
 		detach_all(g);
 		return -ENOMEM;
 	}
+	g->warning[0] = '\0';
 	bpf_object__for_each_program(prog, g->obj)
 	{
 		struct bpf_link *link = NULL;
 
 		err = bpf_hook_attach(prog, &link, g->error, sizeof(g->error));
+		if (err && skippable(prog)) {
+			/* keep the first reason: it is the error if nothing else attaches */
+			if (!g->warning[0])
+				snprintf(g->warning, sizeof(g->warning), "%s", g->error);
+			err = 0;
+			continue;
+		}
 		if (err)
 			break;
 		if (link)
 			g->links[g->n_links++] = link;
+	}
+	if (!err && g->warning[0] && !g->n_links && !g->n_socket_progs && !has_iter(g)) {
+		snprintf(g->error, sizeof(g->error), "%s", g->warning);
+		err = -EOPNOTSUPP;
 	}
 	if (!err && g->n_socket_progs)
 		err = setup_sockfilter(g);

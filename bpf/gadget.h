@@ -146,8 +146,14 @@ bool bpf_gadget_has_map(const struct bpf_gadget *g, const char *name);
 int bpf_gadget_map_reuse(struct bpf_gadget *g, const char *name, int fd);
 
 int bpf_gadget_load(struct bpf_gadget *g);
-/* Attaches every program except iter/ ones (those run in bpf_gadget_iter_run()). */
+/*
+ * Attaches every program except iter/ ones (those run in bpf_gadget_iter_run()).
+ * On a kernel without kprobes, kprobe programs are left out as long as
+ * another program attaches: bpf_gadget_attach_warning() then says which.
+ */
 int bpf_gadget_attach(struct bpf_gadget *g);
+/* After a successful attach: why a program was left out, or NULL. */
+const char *bpf_gadget_attach_warning(const struct bpf_gadget *g);
 
 /*
  * Socket filter programs (SEC("socket"), "socket1", ...) are not attached by

@@ -86,7 +86,8 @@ int bpf_sockfilter_new(const int *prog_fds, size_t n, struct bpf_sockfilter **re
 	for (size_t i = 0; i < BPF_SOCKFILTER_MAX_PROGS; i++)
 		f->arrays[i] = -1;
 	for (size_t i = 0; i < n; i++) {
-		f->arrays[i] = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "ig_net_tail", 4, 4, 1, NULL);
+		f->arrays[i] =
+			bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "ig_net_tail", 4, 4, 1, NULL);
 		if (f->arrays[i] < 0) {
 			err = -errno;
 			goto fail;

@@ -1152,7 +1152,8 @@ static int put_newline(struct base_buf *out, int indent)
 	return r < 0 ? r : put_indent(out, indent);
 }
 
-/* The text of an RUN_COLUMN_NUMBER column (or true/false), if it is one, else false (then quoted). */
+/* The text of an RUN_COLUMN_NUMBER column (or true/false), if it is one, else false (then quoted).
+ */
 static bool is_decimal(const struct run_column *c, const struct base_buf *b)
 {
 	size_t i;

@@ -140,8 +140,8 @@ int run_dns_parse(const void *msg, size_t len, struct run_dns_msg *ret)
 		pos += 10;
 		if (pos + rdlen > len)
 			goto bad;
-		if (ret->n_addrs < RUN_DNS_MAX_ADDRS &&
-		    ((type == DNS_TYPE_A && rdlen == 4) || (type == DNS_TYPE_AAAA && rdlen == 16))) {
+		if (ret->n_addrs < RUN_DNS_MAX_ADDRS && ((type == DNS_TYPE_A && rdlen == 4) ||
+							 (type == DNS_TYPE_AAAA && rdlen == 16))) {
 			inet_ntop(type == DNS_TYPE_A ? AF_INET : AF_INET6, m + pos,
 				  ret->addrs[ret->n_addrs], RUN_DNS_ADDR_LEN);
 			ret->n_addrs++;
@@ -159,10 +159,9 @@ static const struct {
 	uint16_t type;
 	const char *name;
 } dns_types[] = {
-	{1, "A"},    {2, "NS"},	  {5, "CNAME"}, {6, "SOA"},    {12, "PTR"},
-	{15, "MX"},  {16, "TXT"}, {28, "AAAA"}, {33, "SRV"},   {41, "OPT"},
-	{44, "WKS"}, {13, "HINFO"}, {14, "MINFO"}, {252, "AXFR"}, {255, "ALL"},
-	{65, "HTTPS"}, {64, "SVCB"},
+	{1, "A"},      {2, "NS"},     {5, "CNAME"}, {6, "SOA"},	   {12, "PTR"},	 {15, "MX"},
+	{16, "TXT"},   {28, "AAAA"},  {33, "SRV"},  {41, "OPT"},   {44, "WKS"},	 {13, "HINFO"},
+	{14, "MINFO"}, {252, "AXFR"}, {255, "ALL"}, {65, "HTTPS"}, {64, "SVCB"},
 };
 
 const char *run_dns_type_name(uint16_t qtype)
@@ -175,8 +174,8 @@ const char *run_dns_type_name(uint16_t qtype)
 
 const char *run_dns_rcode_name(uint8_t rcode)
 {
-	static const char *const names[] = {"Success",	     "FormatError", "ServerFailure",
-					    "NameError",     "NotImplemented", "Refused"};
+	static const char *const names[] = {"Success",	 "FormatError",	   "ServerFailure",
+					    "NameError", "NotImplemented", "Refused"};
 
 	return rcode < sizeof(names) / sizeof(names[0]) ? names[rcode] : NULL;
 }
@@ -219,7 +218,7 @@ static uint32_t read_uint(const void *rec, size_t size, uint32_t off, uint32_t n
 
 /* The message of this record, decoded once per record. */
 static const struct run_dns_msg *decode(struct run_dns *d, const void *rec, size_t size,
-				       int *status)
+					int *status)
 {
 	uint64_t epoch = run_pipeline_epoch(d->pipe);
 	uint32_t data_len, dns_off;

@@ -489,6 +489,19 @@ static void on_container(void *userdata, enum cri_collection_event ev,
 		       ct->name, ct->id, ct->pod_namespace, ct->pod_name);
 }
 
+static bool iter_per_netns(const struct bpf_gadget_ds *ds);
+
+/* Socket filters and socket iterators see only the namespaces the run gives them. */
+static bool netns_scoped(const struct run_runner *r)
+{
+	if (bpf_gadget_socket_prog_count(r->gadget))
+		return true;
+	for (size_t i = 0; i < r->n_ds; i++)
+		if (r->ds[i].ds->type == BPF_GADGET_DS_ITER && iter_per_netns(r->ds[i].ds))
+			return true;
+	return false;
+}
+
 /* After the pipelines, before load: the filter replaces the gadget's map at load. */
 static int setup_filter(struct run_runner *r)
 {
@@ -505,6 +518,11 @@ static int setup_filter(struct run_runner *r)
 		return 0;
 	}
 	err = bpf_gadget_mntns_filter_enable(r->gadget);
+	if (err == -EOPNOTSUPP && netns_scoped(r)) {
+		/* the namespaces it runs in select; records are checked here too */
+		r->select_here = true;
+		return 0;
+	}
 	if (err < 0)
 		return set_err(r, err == -ENOMEM ? err : -EOPNOTSUPP,
 			       "%s cannot filter by container: %s", bpf_gadget_name(r->gadget),
@@ -963,6 +981,15 @@ int run_runner_start(struct run_runner *r)
 	err = bpf_gadget_attach(r->gadget);
 	if (err < 0)
 		return set_err(r, err, "%s", gadget_error(r, err));
+	if (bpf_gadget_attach_warning(r->gadget)) {
+		char msg[700];
+
+		snprintf(msg, sizeof(msg), "%s: left out: %s", bpf_gadget_name(r->gadget),
+			 bpf_gadget_attach_warning(r->gadget));
+		base_log_debug("runner: %s", msg);
+		if (r->o.problem)
+			r->o.problem(r->o.problem_ctx, msg);
+	}
 	err = start_socket_filters(r);
 	if (err < 0)
 		return err;

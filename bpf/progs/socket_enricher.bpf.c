@@ -106,8 +106,8 @@ static __always_inline bool sock_key(struct sock *sk, struct se_key *k)
 	return true;
 }
 
-static __always_inline void fill_task(struct se_value *v, struct task_struct *task,
-				      struct sock *sk, __u16 family)
+static __always_inline void fill_task(struct se_value *v, struct task_struct *task, struct sock *sk,
+				      __u16 family)
 {
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
 	const struct cred *cred = BPF_CORE_READ(task, real_cred);

@@ -91,7 +91,8 @@ static void sandbox_config(Runtime__V1__PodSandboxConfig *cfg, Runtime__V1__PodS
 			   Runtime__V1__LinuxSandboxSecurityContext *sc,
 			   Runtime__V1__NamespaceOption *ns, struct labels *l, bool pod_net)
 {
-	ns->network = pod_net ? RUNTIME__V1__NAMESPACE_MODE__POD : RUNTIME__V1__NAMESPACE_MODE__NODE;
+	ns->network =
+		pod_net ? RUNTIME__V1__NAMESPACE_MODE__POD : RUNTIME__V1__NAMESPACE_MODE__NODE;
 	ns->pid = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
 	sc->namespace_options = ns;
 	lx->security_context = sc;

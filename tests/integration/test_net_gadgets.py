@@ -1,0 +1,233 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Network gadgets against pods in network namespaces of their own.
+
+Pods run in a private containerd whose CNI configuration (testnet.py) joins
+each pod's own network namespace to a test network: a namespace this module
+creates, holding a bridge, a DNS server and TLS/TCP sinks
+(tests/helpers/net_responder.py).  Processes inside the pods (busybox
+nslookup, nc) make the traffic; ig's socket filters follow the pods'
+namespaces, and the socket enricher names the process behind each packet.
+"""
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import get
+from containerd import Containerd
+from testnet import PodNetwork
+
+SERVER = PodNetwork.GATEWAY
+
+
+def uid(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def rt_args(c):
+    return ["--runtimes", "containerd", "--containerd-socketpath", c.socket]
+
+
+def client_hello(sni):
+    """A TLS 1.2 ClientHello (RFC 5246 7.4.1.2) with one server_name extension."""
+    name = sni.encode()
+    sni_ext = struct.pack(">HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
+    exts = sni_ext + struct.pack(">HH", 0x000d, 4) + struct.pack(">HH", 2, 0x0401)
+    body = (b"\x03\x03" + bytes(32) + b"\x00" + struct.pack(">H", 2) + b"\x13\x01" +
+            b"\x01\x00" + struct.pack(">H", len(exts)) + exts)
+    hs = b"\x01" + struct.pack(">I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack(">H", len(hs)) + hs
+
+
+def octal(data):
+    return "".join(f"\\{b:03o}" for b in data)
+
+
+@pytest.fixture(scope="module")
+def net():
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    if not os.path.exists("/usr/lib/cni/loopback"):
+        pytest.skip("containernetworking-plugins missing (scripts/deps.sh)")
+    tn = PodNetwork()
+    c = None
+    try:
+        tn.start()
+        c = Containerd(cni=tn.cni_config())
+        c.start()
+        c.import_image()
+        yield tn, c
+    finally:
+        if c:
+            c.cleanup()
+        tn.cleanup()
+
+
+class NetPod:
+    """A pod with its own network namespace and one container running cmd."""
+
+    def __init__(self, c, ns, container, cmd):
+        self.name, self.ns, self.container = uid("pod"), ns, container
+        self.id = c.run_pod(self.name, ns, pod_network=True)
+        self.cid = c.run_container(container, self.id, ["/bin/sh", "-c", cmd])
+        self.pid = c.pid(self.cid)
+        self.netns = os.stat(f"/proc/{self.pid}/ns/net").st_ino
+
+
+@pytest.fixture(scope="module")
+def dns_pods(net):
+    """Two pods in two namespaces, each asking for its own names in a loop:
+    an A and AAAA lookup (busybox nslookup asks both) and an NXDOMAIN one."""
+    tn, c = net
+    pods = []
+    for tag in ("a", "b"):
+        name = uid("q" + tag) + ".example.test"
+        nx = "nx-" + uid(tag) + ".example.test"
+        loop = (f"while true; do nslookup {name} {SERVER}; nslookup {nx} {SERVER}; "
+                f"sleep 0.3; done")
+        p = NetPod(c, uid("ns" + tag), uid("client" + tag), loop)
+        p.qname, p.nxname = name, nx
+        pods.append(p)
+    yield pods
+    for p in pods:
+        c.remove_container(p.cid)
+        c.remove_pod(p.id)
+
+
+def named(name):
+    return lambda recs: [r for r in recs if r.get("name") == name + "."]
+
+
+def test_pod_has_its_own_network(net, dns_pods):
+    a, b = dns_pods
+    host = os.stat("/proc/self/ns/net").st_ino
+    assert a.netns != host and b.netns != host and a.netns != b.netns
+
+
+def test_trace_dns_names_pod_process_and_answer(net, dns_pods, ig_run):
+    tn, c = net
+    a, b = dns_pods
+    run = ig_run("trace_dns", "-o", "json", *rt_args(c))
+    recs = run.wait_for(lambda rs: [r for r in named(a.qname)(rs)
+                                     if r.get("qr") == "R" and r.get("pkt_type") == "HOST"])
+    assert recs, "\n".join(run.err_lines)
+    resp = recs[0]
+    assert get(resp, "k8s.namespace") == a.ns
+    assert get(resp, "k8s.podName") == a.name
+    assert get(resp, "k8s.containerName") == a.container
+    assert get(resp, "proc.comm") == "nslookup"
+    assert get(resp, "proc.pid") > 0
+    assert get(resp, "proc.parent.pid") == a.pid  # the container's sh runs nslookup
+    assert resp["rcode"] == "Success"
+    assert resp["netns_id"] == a.netns
+    assert get(resp, "src.addr") == SERVER and get(resp, "src.port") == 53
+    assert get(resp, "nameserver.addr") == SERVER
+    assert resp["latency_ns_raw"] > 0
+    addrs = {r["qtype"]: r["addresses"] for r in named(a.qname)(run.json_records())
+             if r.get("qr") == "R"}
+    run.wait_for(lambda rs: {r["qtype"] for r in named(a.qname)(rs) if r["qr"] == "R"} >=
+                 {"A", "AAAA"})
+    addrs = {r["qtype"]: r["addresses"] for r in named(a.qname)(run.json_records())
+             if r.get("qr") == "R"}
+    assert addrs["A"] == "10.213.0.250"
+    assert addrs["AAAA"] == "fd00::5:1"
+    queries = [r for r in named(a.qname)(run.json_records()) if r["qr"] == "Q"]
+    assert queries and get(queries[0], "dst.addr") == SERVER
+    assert get(queries[0], "proc.comm") == "nslookup"
+    assert queries[0]["rcode"] is None
+    nx = run.wait_for(lambda rs: [r for r in named(a.nxname)(rs) if r["qr"] == "R"])
+    assert nx[0]["rcode"] == "NameError" and nx[0]["addresses"] == ""
+    assert get(nx[0], "k8s.podName") == a.name
+    # both pods are covered without a selector
+    assert run.wait_for(named(b.qname))
+
+
+@pytest.mark.parametrize("how", ["namespace", "container"])
+def test_trace_dns_selects_one_pod(net, dns_pods, ig_run, how):
+    tn, c = net
+    a, b = dns_pods
+    sel = ["--k8s-namespace", a.ns] if how == "namespace" else ["-c", a.container]
+    run = ig_run("trace_dns", "-o", "json", *sel, *rt_args(c))
+    assert run.wait_for(lambda rs: [r for r in named(a.qname)(rs) if r["qr"] == "R"])
+    time.sleep(1.5)  # b's loop runs all along
+    recs = run.json_records()
+    assert not named(b.qname)(recs) and not named(b.nxname)(recs)
+    assert all(get(r, "k8s.podName") == a.name for r in recs), recs[:3]
+
+
+def test_trace_dns_new_container_covered_from_its_start(net, ig_run):
+    """A pod started after the run began: its very first query (nslookup runs
+    as soon as the container starts) is seen, so its namespace was covered
+    before the container's first instruction."""
+    tn, c = net
+    run = ig_run("trace_dns", "-o", "json", *rt_args(c))
+    time.sleep(1.0)  # ig attached
+    name = uid("first") + ".example.test"
+    p = NetPod(c, uid("nsnew"), uid("late"), f"nslookup {name} {SERVER}; sleep 100000")
+    try:
+        recs = run.wait_for(lambda rs: [r for r in named(name)(rs) if r["qr"] == "Q"])
+        assert recs, "\n".join(run.err_lines)
+        assert get(recs[0], "k8s.podName") == p.name
+        assert get(recs[0], "proc.comm") == "nslookup"
+    finally:
+        c.remove_container(p.cid)
+        c.remove_pod(p.id)
+
+
+def test_trace_sni_from_pod(net, ig_run):
+    tn, c = net
+    sni = uid("sni") + ".example.test"
+    loop = (f"while true; do printf '{octal(client_hello(sni))}' | nc {SERVER} 443; "
+            f"sleep 0.3; done")
+    p = NetPod(c, uid("nstls"), uid("tls"), loop)
+    try:
+        run = ig_run("trace_sni", "-o", "json", "--k8s-namespace", p.ns, *rt_args(c))
+        recs = run.wait_for(lambda rs: [r for r in rs if r.get("name") == sni])
+        assert recs, "\n".join(run.err_lines)
+        r = recs[0]
+        assert get(r, "k8s.podName") == p.name
+        assert get(r, "k8s.containerName") == p.container
+        assert get(r, "proc.comm") == "nc"
+        assert get(r, "dst.addr") == SERVER and get(r, "dst.port") == 443
+    finally:
+        c.remove_container(p.cid)
+        c.remove_pod(p.id)
+
+
+def test_snapshot_socket_lists_pod_listener(net):
+    from conftest import ig
+    tn, c = net
+    port = 8123
+    p = NetPod(c, uid("nslisten"), uid("server"), f"nc -l -p {port}")
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            r = ig("run", "snapshot_socket", "-o", "json", "--k8s-namespace", p.ns, *rt_args(c))
+            assert r.returncode == 0, r.stderr
+            rows = json.loads(r.stdout) if r.stdout.strip().startswith("[") else \
+                [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+            if rows and isinstance(rows[0], list):
+                rows = rows[0]
+            mine = [x for x in rows if get(x, "src.port") == port]
+            if mine:
+                break
+            time.sleep(0.3)
+        assert mine, r.stdout
+        s = mine[0]
+        assert s["state"] == "LISTEN"
+        assert get(s, "k8s.podName") == p.name
+        assert get(s, "k8s.namespace") == p.ns
+        assert get(s, "proc.comm") == "nc"
+        assert s["netns_id"] == p.netns
+        # only the pod's namespace: no socket of the host's
+        assert all(x["netns_id"] == p.netns for x in rows)
+    finally:
+        c.remove_container(p.cid)
+        c.remove_pod(p.id)
