@@ -231,3 +231,97 @@ def test_snapshot_socket_lists_pod_listener(net):
     finally:
         c.remove_container(p.cid)
         c.remove_pod(p.id)
+
+
+def dns_packet(qid, qname_wire, qd=1, an=0, flags=0x0100, tail=b"\x00\x01\x00\x01"):
+    return struct.pack(">HHHHHH", qid, flags, qd, an, 0, 0) + qname_wire + tail
+
+
+def labels(*parts):
+    return b"".join(bytes([len(p)]) + p for p in parts) + b"\x00"
+
+
+def test_trace_dns_bad_packets(ig_run):
+    """Malformed DNS on the host's loopback: the records are marked
+    malformed (or skipped when not even the header is there), the decoder
+    stops at once, and ig keeps running."""
+    run = ig_run("trace_dns", "-o", "json")
+    time.sleep(1.0)
+    cases = {
+        0x7101: dns_packet(0x7101, b"\x07exa"),                      # name cut short
+        0x7102: dns_packet(0x7102, b"\xc0\x0c"),                     # pointer to itself
+        0x7103: dns_packet(0x7103, labels(*[b"x" * 63] * 5)),        # 321-byte name
+        0x7104: dns_packet(0x7104, labels(*[b"a"] * 128)),           # 128 labels
+        0x7105: dns_packet(0x7105, labels(b"ok"), an=0xffff, flags=0x8180),  # no answers
+        0x7106: dns_packet(0x7106, labels(*[b"a"] * 127)),           # 127 labels: valid
+    }
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"\x71\x00\x01", ("127.0.0.1", 53))  # not even a header
+
+    def send():
+        for pkt in cases.values():
+            s.sendto(pkt, ("127.0.0.1", 53))
+
+    want = {f"{i:04x}" for i in cases}
+    recs = run.wait_for(lambda rs: want <= {r.get("id") for r in rs}, trigger=send, every=1.0)
+    assert recs
+    by_id = {}
+    for r in run.json_records():
+        by_id.setdefault(r.get("id"), r)
+    for i in (0x7101, 0x7102, 0x7103, 0x7104, 0x7105):
+        assert by_id[f"{i:04x}"]["malformed"] is True, by_id[f"{i:04x}"]
+    assert by_id["7101"]["name"] is None
+    assert by_id["7105"]["name"] == "ok." and by_id["7105"]["num_answers"] == 0
+    good = by_id["7106"]
+    assert good["malformed"] is False and good["name"] == "a." * 127
+    assert "7100" not in by_id and None not in by_id
+    assert run.proc.poll() is None, "\n".join(run.err_lines)
+
+
+def test_trace_sni_bad_client_hellos(ig_run):
+    """Broken ClientHellos (lengths past the end, a name longer than the
+    packet, endless extensions) give no record and no failure; a good one
+    afterwards is still seen."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    port = srv.getsockname()[1]
+
+    def sink():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            c.settimeout(1)
+            try:
+                c.recv(65536)
+            except OSError:
+                pass
+            c.close()
+
+    threading.Thread(target=sink, daemon=True).start()
+    good_name = uid("good") + ".example.test"
+    good = client_hello(good_name)
+    bad = [
+        good[:20],                                           # cut in the random
+        good[:-5],                                           # name cut short
+        good[:43] + b"\xff" + good[44:],                     # session id past the end
+        good[:-len(good_name) - 2] + b"\xff\xff" + good_name.encode(),  # name length 65535
+        b"\x16\x03\x01\x00\x40\x01" + bytes(58) + b"\x00\x00\xff\xff" + bytes(4) * 40,
+    ]
+    run = ig_run("trace_sni", "-o", "json")
+    time.sleep(1.0)
+
+    def send():
+        for payload in bad + [good]:
+            with socket.create_connection(("127.0.0.1", port)) as c:
+                c.sendall(payload)
+
+    recs = run.wait_for(lambda rs: [r for r in rs if r.get("name") == good_name], trigger=send,
+                        every=1.0)
+    assert recs
+    names = {r.get("name") for r in run.json_records()}
+    assert all(n == good_name or not n or "example.test" not in n for n in names), names
+    assert run.proc.poll() is None
+    srv.close()
