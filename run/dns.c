@@ -121,7 +121,8 @@ int run_dns_parse(const void *msg, size_t len, struct run_dns_msg *ret)
 		char *name = q == 0 ? ret->name : NULL;
 
 		if (!read_name(m, len, &pos, name, sizeof(ret->name)) || pos + 4 > len) {
-			ret->name[0] = '\0';
+			if (q == 0)
+				ret->name[0] = '\0'; /* half a name is no name */
 			goto bad;
 		}
 		if (q == 0) {
@@ -251,10 +252,16 @@ static const struct run_dns_msg *decode(struct run_dns *d, const void *rec, size
 	if (status_ == -EINVAL)                                                                    \
 		return 1;
 
+/* Formatting by hand: printf was most of a record's cost at 100k records/s. */
 static int col_id(const void *rec, size_t size, struct base_buf *out, void *ctx)
 {
+	static const char hex[] = "0123456789abcdef";
+	char s[4];
+
 	DECODE_OR_NONE(ctx, rec, size, m);
-	return base_buf_printf(out, "%.4x", m->id);
+	for (int i = 0; i < 4; i++)
+		s[i] = hex[(m->id >> (12 - 4 * i)) & 0xf];
+	return base_buf_append(out, s, 4);
 }
 
 static int col_qr(const void *rec, size_t size, struct base_buf *out, void *ctx)
@@ -282,7 +289,7 @@ static int col_qtype(const void *rec, size_t size, struct base_buf *out, void *c
 	if (!m->has_question)
 		return 1;
 	n = run_dns_type_name(m->qtype);
-	return n ? base_buf_puts(out, n) : base_buf_printf(out, "%u", m->qtype);
+	return n ? base_buf_puts(out, n) : base_buf_put_u64(out, m->qtype);
 }
 
 static int col_qtype_raw(const void *rec, size_t size, struct base_buf *out, void *ctx)
@@ -290,7 +297,7 @@ static int col_qtype_raw(const void *rec, size_t size, struct base_buf *out, voi
 	DECODE_OR_NONE(ctx, rec, size, m);
 	if (!m->has_question)
 		return 1;
-	return base_buf_printf(out, "%u", m->qtype);
+	return base_buf_put_u64(out, m->qtype);
 }
 
 static int col_name(const void *rec, size_t size, struct base_buf *out, void *ctx)
@@ -309,7 +316,7 @@ static int col_rcode(const void *rec, size_t size, struct base_buf *out, void *c
 	if (!m->qr)
 		return 1;
 	n = run_dns_rcode_name(m->rcode);
-	return n ? base_buf_puts(out, n) : base_buf_printf(out, "%u", m->rcode);
+	return n ? base_buf_puts(out, n) : base_buf_put_u64(out, m->rcode);
 }
 
 static int col_rcode_raw(const void *rec, size_t size, struct base_buf *out, void *ctx)
@@ -317,13 +324,13 @@ static int col_rcode_raw(const void *rec, size_t size, struct base_buf *out, voi
 	DECODE_OR_NONE(ctx, rec, size, m);
 	if (!m->qr)
 		return 1;
-	return base_buf_printf(out, "%u", m->rcode);
+	return base_buf_put_u64(out, m->rcode);
 }
 
 static int col_num_answers(const void *rec, size_t size, struct base_buf *out, void *ctx)
 {
 	DECODE_OR_NONE(ctx, rec, size, m);
-	return base_buf_printf(out, "%u", m->n_answers);
+	return base_buf_put_u64(out, m->n_answers);
 }
 
 static int col_addresses(const void *rec, size_t size, struct base_buf *out, void *ctx)
@@ -331,8 +338,12 @@ static int col_addresses(const void *rec, size_t size, struct base_buf *out, voi
 	int err = 0;
 
 	DECODE_OR_NONE(ctx, rec, size, m);
-	for (size_t i = 0; i < m->n_addrs && !err; i++)
-		err = base_buf_printf(out, "%s%s", i ? "," : "", m->addrs[i]);
+	for (size_t i = 0; i < m->n_addrs && !err; i++) {
+		if (i)
+			err = base_buf_putc(out, ',');
+		if (!err)
+			err = base_buf_puts(out, m->addrs[i]);
+	}
 	return err;
 }
 

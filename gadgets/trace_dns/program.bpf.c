@@ -16,6 +16,7 @@
 #include <bpf/bpf_endian.h>
 
 #define GADGET_TYPE_NETWORKING
+#define GADGET_NO_BUF_RESERVE
 #include <gadget/buffer.h>
 #include <gadget/filter.h>
 #include <gadget/macros.h>
@@ -60,8 +61,20 @@ struct event_t {
 	__u8 data[DNS_MAX_BYTES];
 };
 
-GADGET_TRACER_MAP(events, 1024 * 1024);
+GADGET_TRACER_MAP(events, 1024 * 1024 * 16);
 GADGET_TRACER(dns, events, event_t);
+
+/*
+ * Records are built here and sent with only the bytes of the message they
+ * hold: most DNS messages are far shorter than DNS_MAX_BYTES, and the ring
+ * then holds three times as many records.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct event_t);
+} scratch SEC(".maps");
 
 /* Queries waiting for their response: when each left. */
 struct query_key_t {
@@ -112,6 +125,7 @@ int ig_trace_dns(struct __sk_buff *skb)
 	__u32 off, dns_off;
 	__u64 len;
 	struct event_t *e;
+	__u32 zero = 0;
 	__u8 proto, doff;
 	bool qr;
 
@@ -144,7 +158,7 @@ int ig_trace_dns(struct __sk_buff *skb)
 	if (gadget_should_discard_data_by_skb(sv))
 		return 0;
 
-	e = gadget_reserve_buf(&events, sizeof(*e));
+	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, offsetof(struct event_t, data));
@@ -174,10 +188,8 @@ int ig_trace_dns(struct __sk_buff *skb)
 	/* the bound must be on the very register the helper gets: keep clang from folding it */
 	asm volatile("%0 &= 0x3ff" : "+r"(len));
 	if (len < DNS_HDR_BYTES || len > DNS_MAX_BYTES ||
-	    bpf_skb_load_bytes(skb, dns_off, e->data, len)) {
-		gadget_discard_buf(e);
+	    bpf_skb_load_bytes(skb, dns_off, e->data, len))
 		return 0;
-	}
 	e->data_len = len;
 
 	if (sv) {
@@ -197,7 +209,7 @@ int ig_trace_dns(struct __sk_buff *skb)
 			}
 		}
 	}
-	gadget_submit_buf(skb, &events, e, sizeof(*e));
+	gadget_output_buf(skb, &events, e, offsetof(struct event_t, data) + len);
 	return 0;
 }
 

@@ -112,7 +112,10 @@ static void test_response_answers(void **state)
 	header(&m, 7, 0x8180, 1, 3);
 	question(&m, "example.com", 1);
 	answer(&m, 1, v4, 4);
-	answer(&m, 5, "\x03" "foo\xc0\x0c", 6); /* a CNAME: counted, no address */
+	answer(&m, 5,
+	       "\x03"
+	       "foo\xc0\x0c",
+	       6); /* a CNAME: counted, no address */
 	answer(&m, 28, v6, 16);
 	assert_int_equal(run_dns_parse(m.b, m.n, &d), 0);
 	assert_true(d.qr);
@@ -212,7 +215,10 @@ static void test_compression(void **state)
 
 	/* the reserved label types 0x40 and 0x80 */
 	header(&m, 1, 0, 1, 0);
-	put(&m, "\x41" "a", 2);
+	put(&m,
+	    "\x41"
+	    "a",
+	    2);
 	assert_int_equal(run_dns_parse(m.b, m.n, &d), -EBADMSG);
 }
 
@@ -250,7 +256,13 @@ static void test_escapes(void **state)
 	struct msg m;
 
 	header(&m, 1, 0, 1, 0);
-	put(&m, "\x04" "a.b\x01" "\x01" "\\" "\x00", 8);
+	put(&m,
+	    "\x04"
+	    "a.b\x01"
+	    "\x01"
+	    "\\"
+	    "\x00",
+	    8);
 	put16(&m, 1);
 	put16(&m, 1);
 	assert_int_equal(run_dns_parse(m.b, m.n, &d), 0);
@@ -260,9 +272,12 @@ static void test_escapes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_query),	     cmocka_unit_test(test_response_answers),
-		cmocka_unit_test(test_nxdomain_and_root), cmocka_unit_test(test_name_limits),
-		cmocka_unit_test(test_compression),  cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_response_answers),
+		cmocka_unit_test(test_nxdomain_and_root),
+		cmocka_unit_test(test_name_limits),
+		cmocka_unit_test(test_compression),
+		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_escapes),
 	};
 
