@@ -119,7 +119,10 @@ static size_t query_msg(unsigned char *m, uint16_t id, unsigned long n, const ch
 	m[len++] = (unsigned char)tl;
 	memcpy(m + len, token, tl);
 	len += tl;
-	memcpy(m + len, "\x05" "bench\x00\x00\x01\x00\x01", 11);
+	memcpy(m + len,
+	       "\x05"
+	       "bench\x00\x00\x01\x00\x01",
+	       11);
 	return len + 11;
 }
 
