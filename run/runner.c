@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -764,8 +765,15 @@ static int run_err(struct run_runner *r, int err, const char *what, const char *
 
 /* ---- network namespaces ---- */
 
-/* The namespace ig itself runs in stands for the host's. */
-#define HOST_NETNS_PATH "/proc/self/ns/net"
+/*
+ * The host's network namespace: init's.  The agent runs in a pod with the
+ * host's pids but a network namespace of its own; ig on a host sees the
+ * same namespace either way.  Without access to init's, ig's own.
+ */
+static const char *host_netns_path(void)
+{
+	return access("/proc/1/ns/net", R_OK) == 0 ? "/proc/1/ns/net" : "/proc/self/ns/net";
+}
 
 static bool selects_all(const struct run_runner *r)
 {
@@ -830,9 +838,9 @@ static int start_socket_filters(struct run_runner *r)
 	if (!bpf_gadget_socket_prog_count(r->gadget))
 		return 0;
 	if (wants_host(r)) {
-		err = bpf_netns_id(HOST_NETNS_PATH, &host);
+		err = bpf_netns_id(host_netns_path(), &host);
 		if (!err)
-			err = bpf_gadget_netns_attach(r->gadget, host, HOST_NETNS_PATH);
+			err = bpf_gadget_netns_attach(r->gadget, host, host_netns_path());
 		if (err < 0)
 			return set_err(r, err, "%s", gadget_error(r, err));
 	}
@@ -917,8 +925,8 @@ static int iter_netns(struct run_runner *r, struct runner_ds *d)
 	if (!l)
 		return -ENOMEM;
 	l->r = r;
-	if (wants_host(r) && !bpf_netns_id(HOST_NETNS_PATH, &host))
-		err = netns_list_add(l, host, HOST_NETNS_PATH);
+	if (wants_host(r) && !bpf_netns_id(host_netns_path(), &host))
+		err = netns_list_add(l, host, host_netns_path());
 	if (err >= 0 && r->o.coll)
 		cri_collection_foreach(r->o.coll, netns_list_cb, l);
 	if (err >= 0)
