@@ -471,8 +471,8 @@ static void test_perf_tracer_and_section_mapiter(void **state)
 	assert_int_equal(bpf_gadget_mntns_filter_enable(g), -EOPNOTSUPP);
 	load_attach_ok(g);
 	trigger(2);
-	/* Perf buffers wake up per sample. */
-	assert_int_equal(epoll_wait(bpf_gadget_poll_fd(g), &ev, 1, 1000), 1);
+	/* Perf buffers wake up at a watermark, not per sample: a drain finds them. */
+	assert_int_equal(epoll_wait(bpf_gadget_poll_fd(g), &ev, 1, 50), 0);
 	assert_int_equal(bpf_gadget_consume(g), 2);
 	assert_true(c.ds == tracer);
 	/* Perf samples are padded to 8 bytes after their 4-byte size. */
