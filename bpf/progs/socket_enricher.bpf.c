@@ -14,7 +14,7 @@
  *    for a TCP socket sending its SYN, this runs in the sending task, which
  *    is recorded when the socket is not known yet.  A UDP socket is
  *    therefore known before its first datagram reaches any socket filter.
- *  - tracepoint/syscalls/sys_{enter,exit}_{bind,connect,listen}: the owner
+ *  - tracepoint/syscalls/sys_exit_{bind,connect,listen}: the owner
  *    of explicitly bound sockets (servers), of connected UDP sockets and of
  *    listeners, from the file descriptor the syscall names.
  *  - iter/task_file at start: every socket that already exists, with the
@@ -75,14 +75,6 @@ struct {
 	__type(key, struct se_key);
 	__type(value, struct se_value);
 } gadget_sockets SEC(".maps");
-
-/* The fd of a bind/connect/listen in progress, by thread. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u64);
-	__type(value, __u32);
-} se_fds SEC(".maps");
 
 /* Closed sockets stay this long, for their last packets (set by the loader). */
 const volatile __u64 se_grace_ns = 5000000000ULL;
@@ -175,15 +167,6 @@ int BPF_PROG(se_xmit, struct sk_buff *skb)
 	return 0;
 }
 
-static __always_inline int enter_fd(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 fd = (__u32)ctx->args[0];
-
-	bpf_map_update_elem(&se_fds, &id, &fd, BPF_ANY);
-	return 0;
-}
-
 /* The socket behind fd in the current task's file table, or NULL. */
 static __always_inline struct sock *fd_sock(struct task_struct *task, __u32 fd)
 {
@@ -205,30 +188,22 @@ static __always_inline struct sock *fd_sock(struct task_struct *task, __u32 fd)
 	return so ? BPF_CORE_READ(so, sk) : NULL;
 }
 
+/*
+ * The fd is the syscall's first argument, read back from the user registers
+ * saved at entry, which the syscall leaves as they were: no entry program
+ * and no per-thread map.
+ */
 static __always_inline int exit_fd(struct trace_event_raw_sys_exit *ctx, bool connect)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct task_struct *task;
-	__u32 *fdp, fd;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	long ret = ctx->ret;
 
-	fdp = bpf_map_lookup_elem(&se_fds, &id);
-	if (!fdp)
-		return 0;
-	fd = *fdp;
-	bpf_map_delete_elem(&se_fds, &id);
 	/* -EINPROGRESS: a non-blocking TCP connect whose SYN is out */
 	if (ret != 0 && !(connect && ret == -115))
 		return 0;
-	task = (struct task_struct *)bpf_get_current_task();
-	upsert(fd_sock(task, fd), task, false);
+	upsert(fd_sock(task, (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs)), task, false);
 	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_bind")
-int se_bind_e(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_fd(ctx);
 }
 
 SEC("tracepoint/syscalls/sys_exit_bind")
@@ -237,22 +212,10 @@ int se_bind_x(struct trace_event_raw_sys_exit *ctx)
 	return exit_fd(ctx, false);
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int se_connect_e(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_fd(ctx);
-}
-
 SEC("tracepoint/syscalls/sys_exit_connect")
 int se_connect_x(struct trace_event_raw_sys_exit *ctx)
 {
 	return exit_fd(ctx, true);
-}
-
-SEC("tracepoint/syscalls/sys_enter_listen")
-int se_listen_e(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_fd(ctx);
 }
 
 SEC("tracepoint/syscalls/sys_exit_listen")
