@@ -10,6 +10,7 @@ down mid-transfer).
 
 import os
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -17,6 +18,7 @@ import uuid
 
 import pytest
 
+from apiserver import make_apiserver  # noqa: F401  (fixture)
 from conftest import get, ig
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -187,3 +189,25 @@ def test_inspektor_gadget_sources_run(tmp_path, name):
     assert r.returncode == 0, r.stderr
     for line in r.stderr.splitlines():
         assert "kprobe" in line and "left out" in line, r.stderr
+
+
+def test_trace_dns_names_dns_service(make_apiserver, ig_run):  # noqa: F811
+    """With --kubeconfig, a DNS server's address is named after the Service
+    behind it, as for every gadget_l4endpoint_t field."""
+    api = make_apiserver(nodes=("n1",))
+    ns = "dns-" + uuid.uuid4().hex[:8]
+    api.kubectl("create", "namespace", ns)
+    status, out = api.json("POST", f"/api/v1/namespaces/{ns}/services", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "namespace": ns},
+        "spec": {"clusterIP": "127.0.0.2", "ports": [{"port": 53, "protocol": "UDP"}]}})
+    assert status == 201, out
+    run = ig_run("trace_dns", "-o", "json", "--kubeconfig", api.kubeconfig)
+    name = "svc-" + uuid.uuid4().hex[:8] + ".example.test"
+    query = (struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) +
+             b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0\0\1\0\1")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    recs = run.wait_for(lambda rs: [r for r in rs if r.get("name") == name + "."],
+                        trigger=lambda: s.sendto(query, ("127.0.0.2", 53)))
+    r = recs[0]
+    assert get(r, "dst.k8s") == {"kind": "Service", "name": "kube-dns", "namespace": ns}, r
+    assert get(r, "src.k8s") == {"kind": "Node", "name": "n1", "namespace": ""}
