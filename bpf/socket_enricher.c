@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "base/log.h"
@@ -81,33 +82,41 @@ static int drain_iter(struct bpf_link *link)
 	return (int)n;
 }
 
+/* Writes se_grace_ns, found through the object's BTF, into its .rodata. */
 static int set_grace(struct bpf_object *obj)
 {
-	struct bpf_map *m;
+	const struct btf *btf = bpf_object__btf(obj);
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".rodata");
+	const struct btf_var_secinfo *vsi;
+	const struct btf_type *sec;
+	size_t size = 0;
+	uint64_t grace = (uint64_t)BPF_SOCKET_ENRICHER_GRACE_MS * 1000000;
+	const void *init;
+	int id, err;
 
-	bpf_object__for_each_map(m, obj)
-	{
-		size_t size = 0;
-		const void *v;
+	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -ENOENT;
+	init = m ? bpf_map__initial_value(m, &size) : NULL;
+	if (id <= 0 || !init)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, (uint32_t)id);
+	vsi = btf_var_secinfos(sec);
+	for (uint16_t i = 0; i < btf_vlen(sec); i++, vsi++) {
+		const struct btf_type *v = btf__type_by_id(btf, vsi->type);
 		void *copy;
-		int err;
 
-		if (!bpf_map__is_internal(m) || !strstr(bpf_map__name(m), ".rodata"))
+		if (!v || strcmp(btf__name_by_offset(btf, v->name_off), "se_grace_ns") ||
+		    vsi->size != sizeof(grace) || vsi->offset + sizeof(grace) > size)
 			continue;
-		v = bpf_map__initial_value(m, &size);
-		if (!v || size < sizeof(uint64_t))
-			return -EINVAL;
 		copy = malloc(size);
 		if (!copy)
 			return -ENOMEM;
-		memcpy(copy, v, size);
-		/* se_grace_ns is the only constant of the object */
-		*(uint64_t *)copy = (uint64_t)BPF_SOCKET_ENRICHER_GRACE_MS * 1000000;
+		memcpy(copy, init, size);
+		memcpy((char *)copy + vsi->offset, &grace, sizeof(grace));
 		err = bpf_map__set_initial_value(m, copy, size);
 		free(copy);
 		return err;
 	}
-	return 0;
+	return -ENOENT;
 }
 
 static int enricher_load(struct bpf_socket_enricher **ret, char *err, size_t err_len)

@@ -191,6 +191,36 @@ def test_inspektor_gadget_sources_run(tmp_path, name):
         assert "kprobe" in line and "left out" in line, r.stderr
 
 
+def test_inspektor_gadget_trace_dns_decoded(tmp_path, ig_run):
+    """Inspektor Gadget's trace_dns sends the packet after its record
+    (ebpf.rest); ig decodes the DNS message in it as that gadget's WASM
+    module would: the name, type and id come out right."""
+    if not os.path.isdir(IG_MIRROR):
+        pytest.skip("no Inspektor Gadget mirror at " + IG_MIRROR)
+    for f in ("program.bpf.c", "gadget.yaml"):
+        r = subprocess.run(["git", "-C", IG_MIRROR, "show", f"HEAD:gadgets/trace_dns/{f}"],
+                           capture_output=True)
+        if r.returncode:
+            pytest.skip("trace_dns not in the mirror")
+        (tmp_path / f).write_bytes(r.stdout)
+    subprocess.run(["clang", "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86",
+                    "-I", os.path.join(REPO, "bpf", "include"),
+                    "-I", os.path.join(REPO, "build", "gen"), "-I", "/usr/include/" + MULTIARCH,
+                    "-c", str(tmp_path / "program.bpf.c"), "-o", str(tmp_path / "program.bpf.o")],
+                   check=True)
+    run = ig_run(str(tmp_path), "-o", "json")
+    name = "ig-" + uuid.uuid4().hex[:8] + ".example.test"
+    query = (struct.pack(">HHHHHH", 0x5151, 0x0100, 1, 0, 0, 0) +
+             b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0\0\x1c\0\1")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    recs = run.wait_for(lambda rs: [r for r in rs if r.get("name") == name + "."],
+                        trigger=lambda: s.sendto(query, ("127.0.0.1", 53)))
+    r = recs[0]
+    assert r["qtype"] == "AAAA" and r["id"] == "5151" and r["qr"] == "Q", r
+    assert get(r, "dst.port") == 53 and get(r, "proc.pid") == os.getpid(), r
+    assert "data" not in r  # the packet bytes: hidden unless asked for
+
+
 def test_trace_dns_names_dns_service(make_apiserver, ig_run):  # noqa: F811
     """With --kubeconfig, a DNS server's address is named after the Service
     behind it, as for every gadget_l4endpoint_t field."""
