@@ -241,3 +241,38 @@ def test_trace_dns_names_dns_service(make_apiserver, ig_run):  # noqa: F811
     r = recs[0]
     assert get(r, "dst.k8s") == {"kind": "Service", "name": "kube-dns", "namespace": ns}, r
     assert get(r, "src.k8s") == {"kind": "Node", "name": "n1", "namespace": ""}
+
+
+def test_agent_runs_network_gadgets(tmp_path):
+    """The node agent runs the same runner: snapshot_socket names this
+    process's listener, trace_dns sees and decodes a query, both through the
+    control API."""
+    from test_agent import Agent
+
+    a = Agent(tmp_path / "agent").start()
+    client = None
+    srv = listener()
+    port = srv.getsockname()[1]
+    try:
+        rc, lines, err = a.client("run", "snapshot_socket")
+        assert rc == 0, (lines, err)
+        recs = [r for m in lines if m["type"] == "records" for r in m["records"]]
+        mine = [r for r in recs if get(r, "src.port") == port]
+        assert mine and get(mine[0], "proc.pid") == os.getpid(), recs[:3]
+        assert mine[0]["state"] == "LISTEN"
+
+        client = a.client_bg("run", "trace_dns")
+        name = "agent-" + uuid.uuid4().hex[:8] + ".example.test"
+        query = (struct.pack(">HHHHHH", 0x6161, 0x0100, 1, 0, 0, 0) +
+                 b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) +
+                 b"\0\0\1\0\1")
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.wait_for(lambda msgs: [r for m in msgs if m["type"] == "records"
+                                      for r in m["records"] if r.get("name") == name + "."],
+                        trigger=lambda: s.sendto(query, ("127.0.0.1", 53)))
+    finally:
+        if client:
+            client.proc.kill()
+            client.wait()
+        srv.close()
+        a.stop()
