@@ -101,6 +101,35 @@ def dns_pods(net):
         c.remove_pod(p.id)
 
 
+def socket_inodes(path, col):
+    try:
+        with open(path) as f:
+            return {line.split()[col] for line in f.readlines()[1:] if len(line.split()) > col}
+    except OSError:
+        return set()
+
+
+def packet_sockets(pid):
+    """The packet sockets ig holds: one per network namespace a socket
+    filter gadget covers.  Those in ig's own namespace are in its
+    /proc/net/packet; those in other namespaces are in none of its tables,
+    unlike every other socket it has (TCP, UDP, unix, netlink)."""
+    held = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            held.add(link[8:-1])
+    net = f"/proc/{pid}/net/"
+    own_packet = socket_inodes(net + "packet", 8)
+    known = own_packet | socket_inodes(net + "unix", 6) | socket_inodes(net + "netlink", 9)
+    for t in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6"):
+        known |= socket_inodes(net + t, 9)
+    return len([i for i in held if i in own_packet or i not in known])
+
+
 def named(name):
     return lambda recs: [r for r in recs if r.get("name") == name + "."]
 
@@ -169,6 +198,7 @@ def test_trace_dns_new_container_covered_within_100ms(net, ig_run):
     run = ig_run("trace_dns", "-o", "json", *rt_args(c))
     time.sleep(1.0)  # ig attached
     name = uid("late") + ".example.test"
+    before = packet_sockets(run.proc.pid)
     p = NetPod(c, uid("nsnew"), uid("late"),
                f"sleep 0.1; nslookup {name} {SERVER}; sleep 100000")
     try:
@@ -178,9 +208,15 @@ def test_trace_dns_new_container_covered_within_100ms(net, ig_run):
         assert get(recs[0], "k8s.podName") == p.name
         assert get(recs[0], "proc.comm") == "nslookup"
         assert recs[0]["netns_id"] == p.netns
+        assert packet_sockets(run.proc.pid) == before + 1  # one in the pod's namespace
     finally:
         c.remove_container(p.cid)
         c.remove_pod(p.id)
+    # the pod's namespace is left when its container goes
+    deadline = time.monotonic() + 10
+    while packet_sockets(run.proc.pid) != before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert packet_sockets(run.proc.pid) == before
 
 
 def test_trace_sni_from_pod(net, ig_run):
