@@ -98,16 +98,29 @@ static __always_inline bool sock_key(struct sock *sk, struct se_key *k)
 	return true;
 }
 
-static __always_inline void fill_task(struct se_value *v, struct task_struct *task, struct sock *sk,
-				      __u16 family)
+/*
+ * The owner's identity.  For the current task the helpers are cheaper than
+ * reading the task: the hooks that see the sending or binding task use them.
+ */
+static __always_inline void fill_task(struct se_value *v, struct task_struct *task, bool current,
+				      struct sock *sk, __u16 family)
 {
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
-	const struct cred *cred = BPF_CORE_READ(task, real_cred);
 
 	v->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	v->pid_tgid = (__u64)BPF_CORE_READ(task, tgid) << 32 | (__u32)BPF_CORE_READ(task, pid);
-	v->uid_gid = (__u64)BPF_CORE_READ(cred, gid.val) << 32 | BPF_CORE_READ(cred, uid.val);
-	BPF_CORE_READ_STR_INTO(&v->task, task, comm);
+	if (current) {
+		v->pid_tgid = bpf_get_current_pid_tgid();
+		v->uid_gid = bpf_get_current_uid_gid();
+		bpf_get_current_comm(&v->task, sizeof(v->task));
+	} else {
+		const struct cred *cred = BPF_CORE_READ(task, real_cred);
+
+		v->pid_tgid =
+			(__u64)BPF_CORE_READ(task, tgid) << 32 | (__u32)BPF_CORE_READ(task, pid);
+		v->uid_gid =
+			(__u64)BPF_CORE_READ(cred, gid.val) << 32 | BPF_CORE_READ(cred, uid.val);
+		BPF_CORE_READ_STR_INTO(&v->task, task, comm);
+	}
 	if (parent) {
 		BPF_CORE_READ_STR_INTO(&v->ptask, parent, comm);
 		v->ppid = BPF_CORE_READ(parent, tgid);
@@ -118,10 +131,24 @@ static __always_inline void fill_task(struct se_value *v, struct task_struct *ta
 		v->ipv6only = BPF_CORE_READ_BITFIELD_PROBED(sk, __sk_common.skc_ipv6only);
 }
 
-/* Records task as the owner of sk unless the map already names this very socket. */
-static __always_inline void upsert(struct sock *sk, struct task_struct *task, bool keep_other)
+/* Records task as the owner of sk, whose key is k. */
+static __always_inline void record(struct se_key *k, struct sock *sk, struct task_struct *task,
+				   bool current)
 {
-	struct se_value v = {}, *old;
+	struct se_value v = {};
+
+	fill_task(&v, task, current, sk, k->family);
+	bpf_map_update_elem(&gadget_sockets, k, &v, BPF_ANY);
+}
+
+/*
+ * Records task as the owner of sk unless the map already names this very
+ * socket (or, with keep_other, any socket on its key).
+ */
+static __always_inline void upsert(struct sock *sk, struct task_struct *task, bool current,
+				   bool keep_other)
+{
+	struct se_value *old;
 	struct se_key k = {};
 
 	if (!sock_key(sk, &k))
@@ -129,8 +156,7 @@ static __always_inline void upsert(struct sock *sk, struct task_struct *task, bo
 	old = bpf_map_lookup_elem(&gadget_sockets, &k);
 	if (old && (old->sock == (__u64)sk || keep_other))
 		return;
-	fill_task(&v, task, sk, k.family);
-	bpf_map_update_elem(&gadget_sockets, &k, &v, BPF_ANY);
+	record(&k, sk, task, current);
 }
 
 /* A packet leaving through a device: the first one of a UDP socket or TCP SYN. */
@@ -163,7 +189,7 @@ int BPF_PROG(se_xmit, struct sk_buff *skb)
 	task = (struct task_struct *)bpf_get_current_task();
 	if (BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) != k.netns)
 		return 0;
-	upsert(sk, task, false);
+	record(&k, sk, task, true);
 	return 0;
 }
 
@@ -202,7 +228,7 @@ static __always_inline int exit_fd(struct trace_event_raw_sys_exit *ctx, bool co
 	/* -EINPROGRESS: a non-blocking TCP connect whose SYN is out */
 	if (ret != 0 && !(connect && ret == -115))
 		return 0;
-	upsert(fd_sock(task, (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs)), task, false);
+	upsert(fd_sock(task, (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs)), task, true, false);
 	return 0;
 }
 
@@ -241,7 +267,7 @@ int se_existing(struct bpf_iter__task_file *ctx)
 	if (!so)
 		return 0;
 	/* a listener beats the connections it accepted, which share its port */
-	upsert(BPF_CORE_READ(so, sk), task, true);
+	upsert(BPF_CORE_READ(so, sk), task, false, true);
 	return 0;
 }
 
