@@ -75,6 +75,12 @@ struct run_runner {
 
 	int filter_sub; /* the collection subscription filling the filter, or -1 */
 	int net_sub;	/* the one attaching socket filters in containers, or -1 */
+	/*
+	 * Containers whose namespace holds an attachment: only their REMOVED
+	 * detaches, so one that failed to attach cannot take away another's.
+	 */
+	char **net_ids;
+	size_t n_net_ids, cap_net_ids;
 	struct bpf_socket_enricher *enricher; /* when the gadget reads gadget_sockets */
 	bool select_here;
 	bool prepared, started;
@@ -803,6 +809,39 @@ static void net_problem(struct run_runner *r, const char *what, int err)
 }
 
 /* Socket filters follow the selected containers' network namespaces. */
+/* Removes id from the attached containers; false if it was not there. */
+static bool net_id_take(struct run_runner *r, const char *id)
+{
+	for (size_t i = 0; i < r->n_net_ids; i++) {
+		if (strcmp(r->net_ids[i], id))
+			continue;
+		free(r->net_ids[i]);
+		r->net_ids[i] = r->net_ids[--r->n_net_ids];
+		return true;
+	}
+	return false;
+}
+
+static int net_id_add(struct run_runner *r, const char *id)
+{
+	char *copy;
+
+	if (r->n_net_ids == r->cap_net_ids) {
+		size_t cap = r->cap_net_ids ? r->cap_net_ids * 2 : 16;
+		char **p = realloc(r->net_ids, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		r->net_ids = p;
+		r->cap_net_ids = cap;
+	}
+	copy = strdup(id);
+	if (!copy)
+		return -ENOMEM;
+	r->net_ids[r->n_net_ids++] = copy;
+	return 0;
+}
+
 static void on_container_net(void *userdata, enum cri_collection_event ev,
 			     const struct cri_container *ct)
 {
@@ -813,13 +852,19 @@ static void on_container_net(void *userdata, enum cri_collection_event ev,
 	if (!wants_container(r, ct))
 		return;
 	if (ev == CRI_COLLECTION_REMOVED) {
-		bpf_gadget_netns_detach(r->gadget, ct->netns);
+		if (net_id_take(r, ct->id))
+			bpf_gadget_netns_detach(r->gadget, ct->netns);
 		return;
 	}
 	snprintf(path, sizeof(path), "/proc/%u/ns/net", ct->pid);
 	err = bpf_gadget_netns_attach(r->gadget, ct->netns, path);
 	if (err == -ENOENT)
 		return; /* gone already: its REMOVED follows */
+	if (err >= 0) {
+		err = net_id_add(r, ct->id);
+		if (err < 0)
+			bpf_gadget_netns_detach(r->gadget, ct->netns);
+	}
 	if (err < 0) {
 		snprintf(what, sizeof(what), "container %.200s", ct->name);
 		net_problem(r, what, err);
@@ -1158,6 +1203,9 @@ struct run_runner *run_runner_free(struct run_runner *r)
 		free(r->params[i].key);
 	bpf_gadget_free(r->gadget);
 	bpf_socket_enricher_put(r->enricher);
+	for (i = 0; i < r->n_net_ids; i++)
+		free(r->net_ids[i]);
+	free(r->net_ids);
 	free(r);
 	return NULL;
 }
