@@ -138,6 +138,17 @@ $(VMLINUX): | $(DEPS_STAMP)
 
 gadgets: $(GADGET_OBJS) $(GADGET_YAMLS) $(GADGET_IMAGE_STAMPS)
 
+# BPF objects built into the library: bpf/progs/<name>.bpf.c ->
+# build/gen/bpf/<name>.bpf.o, linked into bpf/<name>.c with .incbin (one copy
+# for every BUILD, like vmlinux.h)
+LIB_BPF_OBJS := $(patsubst bpf/progs/%.bpf.c,build/gen/bpf/%.bpf.o,$(wildcard bpf/progs/*.bpf.c))
+build/gen/bpf/%.bpf.o: bpf/progs/%.bpf.c $(VMLINUX) $(GADGET_HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	llvm-strip -g $@.tmp
+	@mv $@.tmp $@
+$(BUILD)/obj/bpf/socket_enricher.o: build/gen/bpf/socket_enricher.bpf.o
+
 build/gadgets/%/program.bpf.o: gadgets/%/program.bpf.c $(VMLINUX) $(GADGET_HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -Igadgets/$* -c $< -o $@.tmp
@@ -244,7 +255,7 @@ valgrind: $(UNIT_BINS)
 		--suppressions=tests/unit/libbpf.supp \
 		$$t >/dev/null; done
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(PROTO_C:$(BUILD)/%=build/%) | $(DEPS_STAMP)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(PROTO_C:$(BUILD)/%=build/%) $(LIB_BPF_OBJS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ibuild/gen \
 		-DIG_VERSION='"fuzz"' $< $(LIB_SRCS) $(PROTO_C:$(BUILD)/%=build/%) $(LDLIBS) -o $@

@@ -23,7 +23,7 @@ Environment:
   BENCH_LOAD_MS=MS    length of one load run (default 2000, quick 1000)
   BENCH_ONLY=a,b      run only these measurements: open, exec, rate, startup,
                       containers (bench/containers.py), k8s (bench/k8s_scale.py),
-                      agent (bench/agent.py), enrich (bench/enrich.py)
+                      agent (bench/agent.py), enrich (bench/enrich.py), dns (bench/dns.py)
   BENCH_SUBJECTS=a,b  run only these subjects (and the no-tracer baselines)
   BENCH_IG=PATH       the ig binary to measure (default build/bin/ig)
 """
@@ -1336,6 +1336,9 @@ def render_report(results, cfg):
     if "enrich" in results:
         import enrich  # bench/enrich.py
         w("\n".join(enrich.render(results["enrich"])))
+    if "dns" in results:
+        import dns  # bench/dns.py
+        w("\n".join(dns.render(results["dns"])))
     try:
         with open(os.path.join(REPO, "bench", "changes.md")) as f:
             w(f.read())
@@ -1397,6 +1400,9 @@ def main():
         if cfg.wants("enrich"):
             import enrich  # bench/enrich.py
             results["enrich"] = enrich.measure(cfg.rounds, log)
+        if cfg.wants("dns"):
+            import dns  # bench/dns.py
+            results["dns"] = dns.measure(min(cfg.rounds, 5), log)
         results["targets"] = evaluate_targets(results)
     finally:
         kill_all_children()

@@ -34,8 +34,10 @@
 #include "bpf/diag.h"
 #include "bpf/elf.h"
 #include "bpf/hook.h"
+#include "bpf/netns.h"
 #include "bpf/param.h"
 #include "bpf/snapshot.h"
+#include "bpf/sockfilter.h"
 #include "bpf/tracer.h"
 
 #define GADGET_ERROR_LEN 512
@@ -104,11 +106,14 @@ struct bpf_gadget {
 
 	size_t n_links;
 	struct bpf_link **links;
+	struct bpf_sockfilter *sockfilter; /* socket filter programs, once attached */
+	size_t n_socket_progs;
 	struct bpf_tracer *tracer;
 	bpf_gadget_record_fn record_fn;
 	void *record_ctx;
 
 	char error[GADGET_ERROR_LEN];
+	char warning[GADGET_ERROR_LEN]; /* programs left unattached, see skippable() */
 };
 
 static int set_error(struct bpf_gadget *g, int err, const char *fmt, ...)
@@ -726,6 +731,27 @@ static int discover_param_cb(struct bpf_gadget *g, const char *sec, const char *
 	return add_param(g, name + strlen("gadget_param_"));
 }
 
+/*
+ * Socket filters in Inspektor Gadget's sections ("socket", "socket1", ...):
+ * libbpf knows only "socket", so the type is set here for all of them.
+ */
+static int setup_socket_progs(struct bpf_gadget *g)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, g->obj)
+	{
+		if (bpf_hook_kind(bpf_program__section_name(p), NULL) != BPF_HOOK_SOCKET)
+			continue;
+		if (g->n_socket_progs >= BPF_SOCKFILTER_MAX_PROGS)
+			return set_error(g, -E2BIG, "too many socket filter programs (at most %d)",
+					 BPF_SOCKFILTER_MAX_PROGS);
+		bpf_program__set_type(p, BPF_PROG_TYPE_SOCKET_FILTER);
+		g->n_socket_progs++;
+	}
+	return 0;
+}
+
 static int discover(struct bpf_gadget *g)
 {
 	int err = for_each_var(g, discover_ds_cb, NULL);
@@ -755,6 +781,7 @@ struct bpf_gadget *bpf_gadget_free(struct bpf_gadget *g)
 {
 	if (!g)
 		return NULL;
+	g->sockfilter = bpf_sockfilter_free(g->sockfilter);
 	g->tracer = bpf_tracer_free(g->tracer);
 	for (size_t i = 0; i < g->n_links; i++)
 		bpf_link__destroy(g->links[i]);
@@ -880,6 +907,8 @@ int bpf_gadget_open_mem(const void *elf, size_t size, const struct bpf_gadget_op
 	err = open_object(g, elf, size);
 	if (!err)
 		err = discover(g);
+	if (!err)
+		err = setup_socket_progs(g);
 	if (err) {
 		if (!g->error[0])
 			set_error(g, err, "%s", strerror(-err));
@@ -1088,6 +1117,30 @@ int bpf_gadget_mntns_filter_fd(const struct bpf_gadget *g)
 	return g ? g->mntns_fd : -1;
 }
 
+bool bpf_gadget_has_map(const struct bpf_gadget *g, const char *name)
+{
+	return g && name && bpf_object__find_map_by_name(g->obj, name);
+}
+
+int bpf_gadget_map_reuse(struct bpf_gadget *g, const char *name, int fd)
+{
+	struct bpf_map *m;
+	int err;
+
+	if (!g || !name || fd < 0)
+		return -EINVAL;
+	if (g->loaded)
+		return set_error(g, -EBUSY, "map '%s' can only be replaced before load", name);
+	m = bpf_object__find_map_by_name(g->obj, name);
+	if (!m)
+		return set_error(g, -ENOENT, "gadget has no map '%s'", name);
+	err = bpf_map__reuse_fd(m, fd);
+	if (err)
+		return set_error(g, err, "map '%s': cannot use the shared map: %s", name,
+				 strerror(-err));
+	return 0;
+}
+
 /* ---- load and attach ---- */
 
 static uint32_t ringbuf_size(uint32_t want)
@@ -1262,12 +1315,59 @@ static int setup_tracers(struct bpf_gadget *g)
 
 static void detach_all(struct bpf_gadget *g)
 {
+	g->sockfilter = bpf_sockfilter_free(g->sockfilter);
 	for (size_t i = 0; i < g->n_links; i++)
 		bpf_link__destroy(g->links[i]);
 	free(g->links);
 	g->links = NULL;
 	g->n_links = 0;
 	g->tracer = bpf_tracer_free(g->tracer);
+}
+
+/* The one-slot program arrays the dispatchers of bpf/sockfilter.c tail-call through. */
+static int setup_sockfilter(struct bpf_gadget *g)
+{
+	int fds[BPF_SOCKFILTER_MAX_PROGS];
+	struct bpf_program *p;
+	size_t n = 0;
+	int err;
+
+	bpf_object__for_each_program(p, g->obj)
+	{
+		if (bpf_hook_kind(bpf_program__section_name(p), NULL) != BPF_HOOK_SOCKET ||
+		    !bpf_program__autoload(p) || n >= BPF_SOCKFILTER_MAX_PROGS)
+			continue;
+		fds[n++] = bpf_program__fd(p);
+	}
+	err = bpf_sockfilter_new(fds, n, &g->sockfilter);
+	if (err)
+		return set_error(g, err, "socket filters: cannot prepare their dispatch: %s",
+				 strerror(-err));
+	return 0;
+}
+
+/*
+ * A kprobe on a kernel built without kprobes: Inspektor Gadget's gadgets
+ * sometimes add one to tracepoints that do the main work (trace_tcpretrans's
+ * loss probes), and running without it beats not running.
+ */
+static bool skippable(const struct bpf_program *prog)
+{
+	return bpf_hook_kind(bpf_program__section_name(prog), NULL) == BPF_HOOK_KPROBE &&
+	       !bpf_hook_kprobes_available();
+}
+
+static bool has_iter(const struct bpf_gadget *g)
+{
+	for (size_t i = 0; i < g->n_ds; i++)
+		if (g->ds[i].type == BPF_GADGET_DS_ITER)
+			return true;
+	return false;
+}
+
+const char *bpf_gadget_attach_warning(const struct bpf_gadget *g)
+{
+	return g && g->attached && g->warning[0] ? g->warning : NULL;
 }
 
 int bpf_gadget_attach(struct bpf_gadget *g)
@@ -1293,16 +1393,30 @@ int bpf_gadget_attach(struct bpf_gadget *g)
 		detach_all(g);
 		return -ENOMEM;
 	}
+	g->warning[0] = '\0';
 	bpf_object__for_each_program(prog, g->obj)
 	{
 		struct bpf_link *link = NULL;
 
 		err = bpf_hook_attach(prog, &link, g->error, sizeof(g->error));
+		if (err && skippable(prog)) {
+			/* keep the first reason: it is the error if nothing else attaches */
+			if (!g->warning[0])
+				snprintf(g->warning, sizeof(g->warning), "%s", g->error);
+			err = 0;
+			continue;
+		}
 		if (err)
 			break;
 		if (link)
 			g->links[g->n_links++] = link;
 	}
+	if (!err && g->warning[0] && !g->n_links && !g->n_socket_progs && !has_iter(g)) {
+		snprintf(g->error, sizeof(g->error), "%s", g->warning);
+		err = -EOPNOTSUPP;
+	}
+	if (!err && g->n_socket_progs)
+		err = setup_sockfilter(g);
 	if (err) {
 		base_log_debug("bpf: %s: %s", g->name, g->error);
 		detach_all(g);
@@ -1310,6 +1424,41 @@ int bpf_gadget_attach(struct bpf_gadget *g)
 	}
 	g->attached = true;
 	return 0;
+}
+
+size_t bpf_gadget_socket_prog_count(const struct bpf_gadget *g)
+{
+	return g ? g->n_socket_progs : 0;
+}
+
+int bpf_gadget_netns_attach(struct bpf_gadget *g, uint64_t netns_id, const char *netns_path)
+{
+	int err;
+
+	if (!g || !netns_path)
+		return -EINVAL;
+	if (!g->sockfilter)
+		return set_error(g, -EINVAL, "no socket filter is ready to attach");
+	err = bpf_sockfilter_attach(g->sockfilter, netns_id, netns_path);
+	if (err == -E2BIG)
+		return set_error(g, err, "socket filters: more than %d network namespaces",
+				 BPF_SOCKFILTER_MAX_NETNS);
+	if (err)
+		return set_error(g, err, "socket filters: network namespace %llu (%s): %s",
+				 (unsigned long long)netns_id, netns_path, strerror(-err));
+	return 0;
+}
+
+int bpf_gadget_netns_detach(struct bpf_gadget *g, uint64_t netns_id)
+{
+	if (!g)
+		return -EINVAL;
+	return bpf_sockfilter_detach(g->sockfilter, netns_id);
+}
+
+size_t bpf_gadget_netns_count(const struct bpf_gadget *g)
+{
+	return g ? bpf_sockfilter_count(g->sockfilter) : 0;
 }
 
 int bpf_gadget_poll_fd(const struct bpf_gadget *g)
@@ -1419,16 +1568,43 @@ int bpf_gadget_mapiter_fetch(struct bpf_gadget *g, const struct bpf_gadget_ds *d
 int bpf_gadget_iter_run(struct bpf_gadget *g, const struct bpf_gadget_ds *ds,
 			bpf_gadget_batch_fn fn, void *ctx)
 {
+	return bpf_gadget_iter_run_netns(g, ds, NULL, 0, fn, ctx);
+}
+
+/* Creates the iterator of link while inside the namespace at path (NULL: here). */
+static int iter_in_netns(struct bpf_snapshot *s, struct bpf_link *link, const char *path)
+{
+	int back, err, err2;
+
+	if (!path)
+		return bpf_snapshot_iter(s, bpf_link__fd(link));
+	err = bpf_netns_enter(path, &back);
+	if (err)
+		return err;
+	err = bpf_snapshot_iter(s, bpf_link__fd(link));
+	err2 = bpf_netns_leave(back);
+	if (err2)
+		abort(); /* the thread would stay in another namespace */
+	return err;
+}
+
+int bpf_gadget_iter_run_netns(struct bpf_gadget *g, const struct bpf_gadget_ds *ds,
+			      const char *const *netns_paths, size_t n_netns,
+			      bpf_gadget_batch_fn fn, void *ctx)
+{
+	size_t n_ns = n_netns ? n_netns : 1;
 	struct bpf_snapshot s;
 	long i = ds_index(g, ds);
 	int err = 0;
 
-	if (i < 0 || !fn || ds->type != BPF_GADGET_DS_ITER)
+	if (i < 0 || !fn || ds->type != BPF_GADGET_DS_ITER || (n_netns && !netns_paths))
 		return -EINVAL;
 	if (!g->loaded)
 		return set_error(g, -EINVAL, "the gadget must be loaded before it is run");
 	bpf_snapshot_init(&s, ds->layout->size, 0);
-	for (size_t p = 0; p < ds->n_progs && !err; p++) {
+	for (size_t k = 0; k < n_ns * ds->n_progs && !err; k++) {
+		const char *path = n_netns ? netns_paths[k / ds->n_progs] : NULL;
+		size_t p = k % ds->n_progs;
 		struct bpf_link **link = &g->iter_links[i][p];
 		struct bpf_program *prog;
 
@@ -1444,7 +1620,10 @@ int bpf_gadget_iter_run(struct bpf_gadget *g, const struct bpf_gadget_ds *ds,
 				break;
 			}
 		}
-		err = bpf_snapshot_iter(&s, bpf_link__fd(*link));
+		err = iter_in_netns(&s, *link, path);
+		/* a namespace that went away in between has nothing to list */
+		if (err == -ENOENT && path)
+			err = 0;
 		if (err < 0)
 			set_error(g, err, "iterator '%s': program '%s' failed: %s", ds->name,
 				  ds->progs[p], strerror(-err));

@@ -13,6 +13,7 @@
  *   bpf_gadget_mntns_filter_enable()     (optional, before load)
  *   bpf_gadget_load()                    verifier; map sizes applied
  *   bpf_gadget_attach()                  every program by its section name
+ *   bpf_gadget_netns_attach() ...        socket filters, per network namespace
  *   loop: epoll on bpf_gadget_poll_fd(), bpf_gadget_consume() on wakeups and
  *         on a short timer; bpf_gadget_mapiter_fetch(); bpf_gadget_iter_run()
  *   bpf_gadget_free()
@@ -135,9 +136,38 @@ int bpf_gadget_mntns_filter_remove(struct bpf_gadget *g, uint64_t mntns_id);
 /* The filter map's fd (borrowed; -1 until enabled), e.g. to share it with another run. */
 int bpf_gadget_mntns_filter_fd(const struct bpf_gadget *g);
 
+/* True when the gadget declares a map of that name (gadget_sockets, ...). */
+bool bpf_gadget_has_map(const struct bpf_gadget *g, const char *name);
+/*
+ * The gadget's map name becomes the existing map fd (dup'ed; the caller
+ * keeps its own), shared with whoever fills it: the socket enricher's
+ * gadget_sockets.  Before load.  -ENOENT for a map the gadget lacks.
+ */
+int bpf_gadget_map_reuse(struct bpf_gadget *g, const char *name, int fd);
+
 int bpf_gadget_load(struct bpf_gadget *g);
-/* Attaches every program except iter/ ones (those run in bpf_gadget_iter_run()). */
+/*
+ * Attaches every program except iter/ ones (those run in bpf_gadget_iter_run()).
+ * On a kernel without kprobes, kprobe programs are left out as long as
+ * another program attaches: bpf_gadget_attach_warning() then says which.
+ */
 int bpf_gadget_attach(struct bpf_gadget *g);
+/* After a successful attach: why a program was left out, or NULL. */
+const char *bpf_gadget_attach_warning(const struct bpf_gadget *g);
+
+/*
+ * Socket filter programs (SEC("socket"), "socket1", ...) are not attached by
+ * bpf_gadget_attach() but, after it, in network namespaces the caller
+ * names: a packet socket in each (bpf/sockfilter.h), with the namespace id
+ * in skb->cb[0] for the program.  Attachments are counted per netns_id, so
+ * every attach needs its detach.  netns_path: "/proc/PID/ns/net".
+ */
+size_t bpf_gadget_socket_prog_count(const struct bpf_gadget *g);
+int bpf_gadget_netns_attach(struct bpf_gadget *g, uint64_t netns_id, const char *netns_path);
+/* -ENOENT when netns_id is not attached. */
+int bpf_gadget_netns_detach(struct bpf_gadget *g, uint64_t netns_id);
+/* Network namespaces with socket filters now. */
+size_t bpf_gadget_netns_count(const struct bpf_gadget *g);
 
 /* A record from a tracer. data is valid only during the call.  size is what
  * the program submitted, which may be less than ds->layout->size (variable
@@ -174,5 +204,15 @@ int bpf_gadget_mapiter_fetch(struct bpf_gadget *g, const struct bpf_gadget_ds *d
 /* Runs the iter/ programs of an ITER data source once and hands over their output. */
 int bpf_gadget_iter_run(struct bpf_gadget *g, const struct bpf_gadget_ds *ds,
 			bpf_gadget_batch_fn fn, void *ctx);
+
+/*
+ * The same, run in each network namespace of netns_paths (n_netns of them;
+ * 0: where the caller is) into one batch: iter/tcp and iter/udp list the
+ * sockets of the namespace the iterator is created in.  A namespace that is
+ * gone by then is skipped.
+ */
+int bpf_gadget_iter_run_netns(struct bpf_gadget *g, const struct bpf_gadget_ds *ds,
+			      const char *const *netns_paths, size_t n_netns,
+			      bpf_gadget_batch_fn fn, void *ctx);
 
 #endif /* BPF_GADGET_H */

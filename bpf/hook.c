@@ -104,7 +104,7 @@ static bool tracefs_mounted(void)
 	return tracefs_path("events", path, sizeof(path));
 }
 
-static bool kprobes_available(void)
+bool bpf_hook_kprobes_available(void)
 {
 	char path[128];
 
@@ -141,7 +141,7 @@ static void explain_attach(enum bpf_hook_kind kind, const char *target, int erro
 		}
 		break;
 	case BPF_HOOK_KPROBE:
-		if (!kprobes_available()) {
+		if (!bpf_hook_kprobes_available()) {
 			snprintf(buf, len, "kprobes are not available on this kernel");
 			return;
 		}

@@ -10,6 +10,7 @@
 #ifndef BPF_HOOK_H
 #define BPF_HOOK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct bpf_program;
@@ -28,6 +29,9 @@ enum bpf_hook_kind {
 	BPF_HOOK_ITER,		 /* iter/, iter.s/: run on demand, never attached here */
 	BPF_HOOK_SOCKET,	 /* socket filters: attached to a socket by the caller */
 };
+
+/* Whether this kernel can attach kprobes at all (the kprobe PMU or kprobe_events). */
+bool bpf_hook_kprobes_available(void);
 
 /* Classifies a section name; *target (may be NULL) points after the first '/'. */
 enum bpf_hook_kind bpf_hook_kind(const char *sec, const char **target);

@@ -1163,13 +1163,18 @@ static int put_newline(struct base_buf *out, int indent)
 	return r < 0 ? r : put_indent(out, indent);
 }
 
-/* The text of an RUN_COLUMN_NUMBER column, if it is one, else false (then quoted). */
+/* The text of an RUN_COLUMN_NUMBER column (or true/false), if it is one, else false (then quoted).
+ */
 static bool is_decimal(const struct run_column *c, const struct base_buf *b)
 {
 	size_t i;
 
 	if (!(c->flags & RUN_COLUMN_NUMBER) || !b->len || b->len > 20)
 		return false;
+	/* JSON's literals too, for computed booleans */
+	if ((b->len == 4 && !memcmp(b->data, "true", 4)) ||
+	    (b->len == 5 && !memcmp(b->data, "false", 5)))
+		return true;
 	for (i = 0; i < b->len; i++)
 		if (b->data[i] < '0' || b->data[i] > '9')
 			return false;
@@ -1224,6 +1229,18 @@ static int json_endpoint_k8s(struct run_column_env *env, const struct run_column
 	return r < 0 ? r : base_buf_putc(out, '}');
 }
 
+/* "key": (or "key":) without printf, which costs a record of many endpoints dearly. */
+static int json_key(struct base_buf *out, const char *key, const char *colon)
+{
+	int r = base_buf_putc(out, '"');
+
+	if (r >= 0)
+		r = base_buf_puts(out, key);
+	if (r >= 0)
+		r = base_buf_putc(out, '"');
+	return r < 0 ? r : base_buf_puts(out, colon);
+}
+
 /* {"addr":..,"version":..,"port":..,"proto":..} */
 static int json_endpoint(struct run_column_env *env, const struct run_column *c, const void *rec,
 			 size_t size, struct base_buf *out, int indent)
@@ -1240,7 +1257,7 @@ static int json_endpoint(struct run_column_env *env, const struct run_column *c,
 	if (r >= 0)
 		r = put_newline(out, in);
 	if (r >= 0)
-		r = base_buf_printf(out, "\"addr\"%s", colon);
+		r = json_key(out, "addr", colon);
 	if (r >= 0)
 		r = run_escape_json(out, env->scratch.data ? env->scratch.data : "",
 				    env->scratch.len, 0);
@@ -1249,7 +1266,9 @@ static int json_endpoint(struct run_column_env *env, const struct run_column *c,
 	if (r >= 0)
 		r = put_newline(out, in);
 	if (r >= 0)
-		r = base_buf_printf(out, "\"version\"%s%u", colon, version);
+		r = json_key(out, "version", colon);
+	if (r >= 0)
+		r = base_buf_put_u64(out, version);
 	if (r >= 0 && c->kind == RUN_COLUMN_L4) {
 		uint64_t proto = run_column_read(&c->proto, rec, size);
 		const char *name = run_render_proto_name(proto);
@@ -1258,13 +1277,22 @@ static int json_endpoint(struct run_column_env *env, const struct run_column *c,
 		if (r >= 0)
 			r = put_newline(out, in);
 		if (r >= 0)
-			r = base_buf_printf(out, "\"port\"%s%u,", colon,
-					    (unsigned int)run_column_read(&c->port, rec, size));
+			r = json_key(out, "port", colon);
+		if (r >= 0)
+			r = base_buf_put_u64(out, run_column_read(&c->port, rec, size));
+		if (r >= 0)
+			r = base_buf_putc(out, ',');
 		if (r >= 0)
 			r = put_newline(out, in);
-		if (r >= 0 && name)
-			r = base_buf_printf(out, "\"proto\"%s\"%s\"", colon, name);
-		else if (r >= 0)
+		if (r >= 0 && name) {
+			r = json_key(out, "proto", colon);
+			if (r >= 0)
+				r = base_buf_putc(out, '"');
+			if (r >= 0)
+				r = base_buf_puts(out, name);
+			if (r >= 0)
+				r = base_buf_putc(out, '"');
+		} else if (r >= 0)
 			r = base_buf_printf(out, "\"proto\"%s\"%llu\"", colon,
 					    (unsigned long long)proto);
 	}

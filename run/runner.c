@@ -19,16 +19,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
 #include "run/annotate.h"
 #include "run/column.h"
+#include "run/dns.h"
 #include "run/enrich.h"
 #include "run/metrics.h"
+#include "run/rest.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "bpf/gadget.h"
+#include "bpf/netns.h"
+#include "bpf/socket_enricher.h"
 #include "cri/collection.h"
 #include "oci/metadata.h"
 #include "base/err.h"
@@ -49,6 +54,8 @@ struct runner_ds {
 	uint64_t fetches;
 	struct run_runner_ds_info info;
 	struct run_runner_field *fields;
+	struct run_dns *dns;   /* DNS columns, for DNS data sources */
+	struct run_rest *rest; /* the ebpf.rest column */
 };
 
 struct runner_param {
@@ -67,6 +74,14 @@ struct run_runner {
 	bool has_tracer, has_mapiter, has_iter, has_l4;
 
 	int filter_sub; /* the collection subscription filling the filter, or -1 */
+	int net_sub;	/* the one attaching socket filters in containers, or -1 */
+	/*
+	 * Containers whose namespace holds an attachment: only their REMOVED
+	 * detaches, so one that failed to attach cannot take away another's.
+	 */
+	char **net_ids;
+	size_t n_net_ids, cap_net_ids;
+	struct bpf_socket_enricher *enricher; /* when the gadget reads gadget_sockets */
 	bool select_here;
 	bool prepared, started;
 	int cb_err; /* the last error a record or batch callback returned */
@@ -223,6 +238,7 @@ int run_runner_new(const struct run_runner_opts *opts, struct run_runner **ret)
 	if (!r)
 		return -ENOMEM;
 	r->filter_sub = -1;
+	r->net_sub = -1;
 	err = copy_opts(&r->o, opts);
 	if (err < 0)
 		goto fail;
@@ -442,6 +458,19 @@ static int make_pipeline(struct run_runner *r, struct runner_ds *d)
 					     r->o.coll || r->o.show_enrich_columns, r->o.k8s);
 	if (err >= 0 && r->o.k8s)
 		err = run_enrich_add_endpoint_columns(d->pipe, r->o.k8s);
+	if (err >= 0 && d->ds->type == BPF_GADGET_DS_TRACER) {
+		err = run_rest_new(d->pipe, l, d->info.md, &d->rest);
+		if (err == -EINVAL)
+			set_err(r, err, "data source '%s': ebpf.rest.len names no integer field",
+				d->ds->name);
+		else if (err == -ENOENT)
+			err = 0;
+	}
+	if (err >= 0) {
+		err = run_dns_new(d->pipe, d->ds->name, l, d->info.md, &d->dns);
+		if (err == -ENOENT)
+			err = 0;
+	}
 	if (err >= 0)
 		err = run_pipeline_prepare(d->pipe);
 	if (err >= 0)
@@ -479,6 +508,19 @@ static void on_container(void *userdata, enum cri_collection_event ev,
 		       ct->name, ct->id, ct->pod_namespace, ct->pod_name);
 }
 
+static bool iter_per_netns(const struct bpf_gadget_ds *ds);
+
+/* Socket filters and socket iterators see only the namespaces the run gives them. */
+static bool netns_scoped(const struct run_runner *r)
+{
+	if (bpf_gadget_socket_prog_count(r->gadget))
+		return true;
+	for (size_t i = 0; i < r->n_ds; i++)
+		if (r->ds[i].ds->type == BPF_GADGET_DS_ITER && iter_per_netns(r->ds[i].ds))
+			return true;
+	return false;
+}
+
 /* After the pipelines, before load: the filter replaces the gadget's map at load. */
 static int setup_filter(struct run_runner *r)
 {
@@ -495,6 +537,11 @@ static int setup_filter(struct run_runner *r)
 		return 0;
 	}
 	err = bpf_gadget_mntns_filter_enable(r->gadget);
+	if (err == -EOPNOTSUPP && netns_scoped(r)) {
+		/* the namespaces it runs in select; records are checked here too */
+		r->select_here = true;
+		return 0;
+	}
 	if (err < 0)
 		return set_err(r, err == -ENOMEM ? err : -EOPNOTSUPP,
 			       "%s cannot filter by container: %s", bpf_gadget_name(r->gadget),
@@ -734,6 +781,223 @@ static int run_err(struct run_runner *r, int err, const char *what, const char *
 	return set_err(r, err, "%s '%s': %s", what, ds, gadget_error(r, err));
 }
 
+/* ---- network namespaces ---- */
+
+/*
+ * The host's network namespace: init's.  The agent runs in a pod with the
+ * host's pids but a network namespace of its own; ig on a host sees the
+ * same namespace either way.  Without access to init's, ig's own.
+ */
+static const char *host_netns_path(void)
+{
+	return access("/proc/1/ns/net", R_OK) == 0 ? "/proc/1/ns/net" : "/proc/self/ns/net";
+}
+
+static bool selects_all(const struct run_runner *r)
+{
+	return !r->o.selector || run_selector_empty(r->o.selector);
+}
+
+/* The host's namespace is covered without a selector, or with --host. */
+static bool wants_host(const struct run_runner *r)
+{
+	return selects_all(r) || r->o.host;
+}
+
+static bool wants_container(const struct run_runner *r, const struct cri_container *ct)
+{
+	return ct->netns && ct->pid && (selects_all(r) || run_selector_match(r->o.selector, ct));
+}
+
+static void net_problem(struct run_runner *r, const char *what, int err)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s: %s: %s", bpf_gadget_name(r->gadget), what,
+		 gadget_error(r, err));
+	base_log_debug("runner: %s", msg);
+	if (r->o.problem)
+		r->o.problem(r->o.problem_ctx, msg);
+}
+
+/* Socket filters follow the selected containers' network namespaces. */
+/* Removes id from the attached containers; false if it was not there. */
+static bool net_id_take(struct run_runner *r, const char *id)
+{
+	for (size_t i = 0; i < r->n_net_ids; i++) {
+		if (strcmp(r->net_ids[i], id))
+			continue;
+		free(r->net_ids[i]);
+		r->net_ids[i] = r->net_ids[--r->n_net_ids];
+		return true;
+	}
+	return false;
+}
+
+static int net_id_add(struct run_runner *r, const char *id)
+{
+	char *copy;
+
+	if (r->n_net_ids == r->cap_net_ids) {
+		size_t cap = r->cap_net_ids ? r->cap_net_ids * 2 : 16;
+		char **p = realloc(r->net_ids, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		r->net_ids = p;
+		r->cap_net_ids = cap;
+	}
+	copy = strdup(id);
+	if (!copy)
+		return -ENOMEM;
+	r->net_ids[r->n_net_ids++] = copy;
+	return 0;
+}
+
+static void on_container_net(void *userdata, enum cri_collection_event ev,
+			     const struct cri_container *ct)
+{
+	struct run_runner *r = userdata;
+	char path[64], what[300];
+	int err;
+
+	if (!wants_container(r, ct))
+		return;
+	if (ev == CRI_COLLECTION_REMOVED) {
+		if (net_id_take(r, ct->id))
+			bpf_gadget_netns_detach(r->gadget, ct->netns);
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", ct->pid);
+	err = bpf_gadget_netns_attach(r->gadget, ct->netns, path);
+	if (err == -ENOENT)
+		return; /* gone already: its REMOVED follows */
+	if (err >= 0) {
+		err = net_id_add(r, ct->id);
+		if (err < 0)
+			bpf_gadget_netns_detach(r->gadget, ct->netns);
+	}
+	if (err < 0) {
+		snprintf(what, sizeof(what), "container %.200s", ct->name);
+		net_problem(r, what, err);
+		return;
+	}
+	base_log_debug("runner: %s: socket filters in netns %llu: container %s of pod %s/%s",
+		       bpf_gadget_name(r->gadget), (unsigned long long)ct->netns, ct->name,
+		       ct->pod_namespace, ct->pod_name);
+}
+
+static int start_socket_filters(struct run_runner *r)
+{
+	uint64_t host;
+	int err;
+
+	if (!bpf_gadget_socket_prog_count(r->gadget))
+		return 0;
+	if (wants_host(r)) {
+		err = bpf_netns_id(host_netns_path(), &host);
+		if (!err)
+			err = bpf_gadget_netns_attach(r->gadget, host, host_netns_path());
+		if (err < 0)
+			return set_err(r, err, "%s", gadget_error(r, err));
+	}
+	if (!r->o.coll)
+		return 0;
+	/* replays the containers already running as ADDED */
+	r->net_sub = cri_collection_subscribe(r->o.coll, on_container_net, r);
+	if (r->net_sub < 0)
+		return set_err(r, r->net_sub, "watching containers: %s", strerror(-r->net_sub));
+	return 0;
+}
+
+/* Gadgets reading gadget_sockets get the process's socket enricher's map. */
+static int setup_enricher(struct run_runner *r)
+{
+	char why[512] = "";
+	int err;
+
+	if (!bpf_gadget_has_map(r->gadget, "gadget_sockets"))
+		return 0;
+	err = bpf_socket_enricher_get(&r->enricher, why, sizeof(why));
+	if (err < 0)
+		return set_err(r, err, "%s", why[0] ? why : strerror(-err));
+	err = bpf_gadget_map_reuse(r->gadget, "gadget_sockets",
+				   bpf_socket_enricher_map_fd(r->enricher));
+	if (err < 0)
+		return set_err(r, err, "%s", gadget_error(r, err));
+	return 0;
+}
+
+/* iter/tcp, iter/udp and friends list one network namespace: the one they start in. */
+static bool iter_per_netns(const struct bpf_gadget_ds *ds)
+{
+	static const char *const kinds[] = {"tcp", "udp", "unix", "ipv6_route", "netlink"};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (ds->iter_kind && !strcmp(ds->iter_kind, kinds[i]))
+			return true;
+	return false;
+}
+
+#define RUNNER_MAX_ITER_NETNS 1024
+
+struct netns_list {
+	struct run_runner *r;
+	uint64_t ids[RUNNER_MAX_ITER_NETNS];
+	char *paths[RUNNER_MAX_ITER_NETNS];
+	size_t n;
+};
+
+static int netns_list_add(struct netns_list *l, uint64_t id, const char *path)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->ids[i] == id)
+			return 0;
+	if (l->n >= RUNNER_MAX_ITER_NETNS)
+		return 1;
+	l->paths[l->n] = strdup(path);
+	if (!l->paths[l->n])
+		return -ENOMEM;
+	l->ids[l->n++] = id;
+	return 0;
+}
+
+static int netns_list_cb(void *userdata, const struct cri_container *ct)
+{
+	struct netns_list *l = userdata;
+	char path[64];
+
+	if (!wants_container(l->r, ct))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", ct->pid);
+	return netns_list_add(l, ct->netns, path) != 0;
+}
+
+static int iter_netns(struct run_runner *r, struct runner_ds *d)
+{
+	struct netns_list *l = calloc(1, sizeof(*l));
+	uint64_t host;
+	int err = 0;
+
+	if (!l)
+		return -ENOMEM;
+	l->r = r;
+	if (wants_host(r) && !bpf_netns_id(host_netns_path(), &host))
+		err = netns_list_add(l, host, host_netns_path());
+	if (err >= 0 && r->o.coll)
+		cri_collection_foreach(r->o.coll, netns_list_cb, l);
+	if (err >= 0)
+		err = bpf_gadget_iter_run_netns(r->gadget, d->ds, (const char *const *)l->paths,
+						l->n, on_batch, r);
+	for (size_t i = 0; i < l->n; i++)
+		free(l->paths[i]);
+	/* nothing selected: an empty snapshot, not the caller's namespace */
+	if (!l->n && err >= 0)
+		err = on_batch(d->ds, NULL, 0, d->ds->layout->size, r);
+	free(l);
+	return err;
+}
+
 /* Snapshots: run once, like a 'ps'. */
 static int run_iters(struct run_runner *r)
 {
@@ -746,7 +1010,10 @@ static int run_iters(struct run_runner *r)
 		if (d->ds->type != BPF_GADGET_DS_ITER)
 			continue;
 		r->cb_err = 0;
-		err = bpf_gadget_iter_run(r->gadget, d->ds, on_batch, r);
+		if (iter_per_netns(d->ds))
+			err = iter_netns(r, d);
+		else
+			err = bpf_gadget_iter_run(r->gadget, d->ds, on_batch, r);
 		if (err < 0)
 			return run_err(r, err, "running", d->ds->name);
 		err = flush_all(r);
@@ -769,6 +1036,9 @@ int run_runner_start(struct run_runner *r)
 	if (r->o.errbuf && r->o.errbuf_len)
 		r->o.errbuf[0] = '\0';
 	bpf_gadget_set_record_fn(r->gadget, on_record, r);
+	err = setup_enricher(r);
+	if (err < 0)
+		return err;
 	err = bpf_gadget_load(r->gadget);
 	if (err < 0)
 		return set_err(r, err, "%s", gadget_error(r, err));
@@ -776,6 +1046,18 @@ int run_runner_start(struct run_runner *r)
 	err = bpf_gadget_attach(r->gadget);
 	if (err < 0)
 		return set_err(r, err, "%s", gadget_error(r, err));
+	if (bpf_gadget_attach_warning(r->gadget)) {
+		char msg[700];
+
+		snprintf(msg, sizeof(msg), "%s: left out: %s", bpf_gadget_name(r->gadget),
+			 bpf_gadget_attach_warning(r->gadget));
+		base_log_debug("runner: %s", msg);
+		if (r->o.problem)
+			r->o.problem(r->o.problem_ctx, msg);
+	}
+	err = start_socket_filters(r);
+	if (err < 0)
+		return err;
 	if (r->has_iter)
 		return run_iters(r);
 	/* the tables of tracers show their header as soon as the gadget runs */
@@ -800,6 +1082,8 @@ int run_runner_consume(struct run_runner *r)
 
 	if (!r || !r->started)
 		return -EINVAL;
+	if (r->enricher)
+		bpf_socket_enricher_tick(r->enricher);
 	if (r->has_tracer) {
 		r->cb_err = 0;
 		err = bpf_gadget_consume(r->gadget);
@@ -911,8 +1195,12 @@ void run_runner_unfollow(struct run_runner *r)
 {
 	if (r && r->o.coll && r->filter_sub >= 0)
 		cri_collection_unsubscribe(r->o.coll, r->filter_sub);
-	if (r)
+	if (r && r->o.coll && r->net_sub >= 0)
+		cri_collection_unsubscribe(r->o.coll, r->net_sub);
+	if (r) {
 		r->filter_sub = -1;
+		r->net_sub = -1;
+	}
 }
 
 struct run_runner *run_runner_free(struct run_runner *r)
@@ -925,10 +1213,16 @@ struct run_runner *run_runner_free(struct run_runner *r)
 	for (i = 0; i < BPF_GADGET_MAX_DS; i++) {
 		r->ds[i].pipe = run_pipeline_free(r->ds[i].pipe);
 		free(r->ds[i].fields);
+		r->ds[i].dns = run_dns_free(r->ds[i].dns);
+		r->ds[i].rest = run_rest_free(r->ds[i].rest);
 	}
 	for (i = 0; i < r->n_params; i++)
 		free(r->params[i].key);
 	bpf_gadget_free(r->gadget);
+	bpf_socket_enricher_put(r->enricher);
+	for (i = 0; i < r->n_net_ids; i++)
+		free(r->net_ids[i]);
+	free(r->net_ids);
 	free(r);
 	return NULL;
 }

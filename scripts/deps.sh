@@ -25,6 +25,8 @@ pkgs=(
 	# real peers the integration tests start: an OCI registry and an independent
 	# client, htpasswd for its basic auth, a CRI runtime and a static shell image
 	docker-registry skopeo apache2-utils containerd runc busybox-static
+	# pods with network namespaces of their own: the CNI loopback plugin
+	containernetworking-plugins
 	# scrapes and lints the agent's /metrics
 	prometheus
 	# peers the benchmark compares against

@@ -2,11 +2,13 @@
 /*
  * cri_pod: a tiny crictl for the integration tests.  It drives a real
  * container runtime through our own CRI client, so the tests create pods and
- * containers the way the kubelet would (sandbox first, host network, the
- * io.kubernetes.* labels the kubelet sets) without needing crictl.
+ * containers the way the kubelet would (sandbox first, host network unless
+ * --pod-network, the io.kubernetes.* labels the kubelet sets) without
+ * needing crictl.  With --pod-network the runtime makes the pod a network
+ * namespace of its own and wires it with its CNI configuration.
  *
  *   cri_pod --socket S version
- *   cri_pod --socket S run-pod NAME NAMESPACE [--uid U] [--label k=v]...
+ *   cri_pod --socket S run-pod NAME NAMESPACE [--uid U] [--label k=v]... [--pod-network]
  *   cri_pod --socket S create NAME POD_ID IMAGE [--label k=v]... -- CMD...
  *   cri_pod --socket S start|stop|rm|pid ID
  *   cri_pod --socket S stop-pod|rm-pod ID
@@ -18,6 +20,7 @@
  * lookup that `ig run` enrichment relies on.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +41,8 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: cri_pod --socket S version\n"
-		"       cri_pod --socket S run-pod NAME NAMESPACE [--uid U] [--label k=v]...\n"
+		"       cri_pod --socket S run-pod NAME NAMESPACE [--uid U] [--label k=v]... "
+		"[--pod-network]\n"
 		"       cri_pod --socket S create NAME POD_ID IMAGE [--label k=v]... -- CMD...\n"
 		"       cri_pod --socket S start|stop|rm|pid ID\n"
 		"       cri_pod --socket S stop-pod|rm-pod ID\n"
@@ -81,13 +85,14 @@ static int fail(const char *what, int err)
 	return 1;
 }
 
-/* The sandbox config every pod gets: host network, as the tests need no CNI. */
+/* The sandbox config of a pod: host network unless it has its own (pod_net). */
 static void sandbox_config(Runtime__V1__PodSandboxConfig *cfg, Runtime__V1__PodSandboxMetadata *md,
 			   Runtime__V1__LinuxPodSandboxConfig *lx,
 			   Runtime__V1__LinuxSandboxSecurityContext *sc,
-			   Runtime__V1__NamespaceOption *ns, struct labels *l)
+			   Runtime__V1__NamespaceOption *ns, struct labels *l, bool pod_net)
 {
-	ns->network = RUNTIME__V1__NAMESPACE_MODE__NODE;
+	ns->network =
+		pod_net ? RUNTIME__V1__NAMESPACE_MODE__POD : RUNTIME__V1__NAMESPACE_MODE__NODE;
 	ns->pid = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
 	sc->namespace_options = ns;
 	lx->security_context = sc;
@@ -107,6 +112,7 @@ static int cmd_run_pod(struct cri_client *c, int argc, char **argv)
 	Runtime__V1__NamespaceOption ns = RUNTIME__V1__NAMESPACE_OPTION__INIT;
 	struct labels l = {.n = 0};
 	const char *uid = NULL;
+	bool pod_net = false;
 	char uidbuf[64];
 	char *id = NULL;
 	int i, err;
@@ -121,7 +127,9 @@ static int cmd_run_pod(struct cri_client *c, int argc, char **argv)
 		else if (!strcmp(argv[i], "--label") && i + 1 < argc) {
 			if (label_arg(&l, argv[++i]) < 0)
 				return usage();
-		} else
+		} else if (!strcmp(argv[i], "--pod-network"))
+			pod_net = true;
+		else
 			return usage();
 	}
 	if (!uid) {
@@ -133,7 +141,7 @@ static int cmd_run_pod(struct cri_client *c, int argc, char **argv)
 	    label_add(&l, "io.kubernetes.pod.namespace", argv[2]) < 0 ||
 	    label_add(&l, "io.kubernetes.pod.uid", uid) < 0)
 		return fail("labels", -E2BIG);
-	sandbox_config(&cfg, &md, &lx, &sc, &ns, &l);
+	sandbox_config(&cfg, &md, &lx, &sc, &ns, &l, pod_net);
 	err = cri_client_run_pod_sandbox(c, &cfg, &id);
 	if (err)
 		return fail("RunPodSandbox", err);
@@ -156,6 +164,7 @@ static int cmd_create(struct cri_client *c, int argc, char **argv)
 	Runtime__V1__PodSandboxStatusResponse *st = NULL;
 	struct labels sl = {.n = 0}, cl = {.n = 0};
 	char *cmd[CRI_POD_MAX_ARGS];
+	bool pod_net;
 	size_t ncmd = 0, k;
 	char *id = NULL;
 	int i, err;
@@ -185,7 +194,11 @@ static int cmd_create(struct cri_client *c, int argc, char **argv)
 	}
 	for (k = 0; st->status && k < st->status->n_labels; k++)
 		label_add(&sl, st->status->labels[k]->key, st->status->labels[k]->value);
-	sandbox_config(&scfg, &smd, &lx, &sc, &ns, &sl);
+	pod_net = st->status && st->status->linux_status && st->status->linux_status->namespaces &&
+		  st->status->linux_status->namespaces->options &&
+		  st->status->linux_status->namespaces->options->network ==
+			  RUNTIME__V1__NAMESPACE_MODE__POD;
+	sandbox_config(&scfg, &smd, &lx, &sc, &ns, &sl, pod_net);
 
 	md.name = argv[1];
 	img.image = argv[3];

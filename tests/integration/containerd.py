@@ -4,7 +4,8 @@
 Containerd (Debian's 1.6) runs with its own root, state, socket and runc root
 under a temporary directory, so it shares nothing with any other runtime on
 the machine.  Its CRI plugin runs real pods: they use the host network (no
-CNI needed) and a test image built here from the static busybox binary,
+CNI needed) unless the Containerd is given a CNI configuration (testnet.py),
+and a test image built here from the static busybox binary,
 written as an OCI image tarball by Python and imported with ctr.  Pods and
 containers are created through build/tests/cri_pod, our own CRI client.
 
@@ -36,7 +37,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CRI_POD = os.environ.get("CRI_POD", os.path.join(REPO, "build", "tests", "cri_pod"))
 BUSYBOX = "/bin/busybox"
 IMAGE = "localhost/ig-test:latest"
-APPLETS = ["sh", "sleep", "cat", "true", "echo", "ls", "env", "ps", "touch", "rm", "mkdir"]
+APPLETS = ["sh", "sleep", "cat", "true", "echo", "ls", "env", "ps", "touch", "rm", "mkdir",
+           "nslookup", "nc", "printf"]
 CONTAINERD_BIN = "/usr/bin/containerd"
 CTR_BIN = "/usr/bin/ctr"
 
@@ -115,9 +117,11 @@ def build_image_tarball(path, name=IMAGE):
 
 
 class Containerd:
-    """One private containerd; see the module docstring."""
+    """One private containerd; see the module docstring.  cni: {"bin_dir":
+    ..., "conf_dir": ...} lets pods made with pod_network=True have network
+    namespaces of their own, wired by that CNI configuration (testnet.py)."""
 
-    def __init__(self, base=None):
+    def __init__(self, base=None, cni=None):
         self.dir = tempfile.mkdtemp(prefix="igctd-", dir=base)
         self.root = os.path.join(self.dir, "root")
         self.state = os.path.join(self.dir, "state")
@@ -132,6 +136,7 @@ class Containerd:
         self.image = IMAGE
         self.image_digest = None
         self._log = None
+        self.cni = cni
 
     # -- lifecycle -----------------------------------------------------------
     def write_config(self):
@@ -149,6 +154,12 @@ state = "{self.state}"
   runtime_type = "io.containerd.runc.v2"
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
   Root = "{self.runc_root}"
+""")
+            if self.cni:
+                f.write(f"""[plugins."io.containerd.grpc.v1.cri".cni]
+  bin_dir = "{self.cni['bin_dir']}"
+  conf_dir = "{self.cni['conf_dir']}"
+  max_conf_num = 1
 """)
 
     def start(self, timeout=30):
@@ -212,10 +223,12 @@ state = "{self.state}"
                                + self.log_tail())
         return r
 
-    def run_pod(self, name, namespace, uid=None, labels=None):
+    def run_pod(self, name, namespace, uid=None, labels=None, pod_network=False):
         args = ["run-pod", name, namespace]
         if uid:
             args += ["--uid", uid]
+        if pod_network:
+            args += ["--pod-network"]
         for k, v in (labels or {}).items():
             args += ["--label", f"{k}={v}"]
         pod = self.cri(*args).stdout.strip()
