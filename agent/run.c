@@ -806,7 +806,7 @@ static int raw_setup(struct agent_run *r)
 	for (i = 0; i < n; i++) {
 		struct run_pipeline *p = run_runner_ds_pipeline(r->runner, i);
 
-		r->rec_max[i] = p ? run_pipeline_layout(p)->size : 0;
+		r->rec_max[i] = p ? (uint32_t)run_remote_record_max(p) : 0;
 		rc = p ? run_remote_enc_new(p, &r->enc[i]) : -EINVAL;
 		if (rc < 0)
 			return rc;

@@ -485,6 +485,7 @@ int run_dns_new(struct run_pipeline *p, const char *name, const struct bpf_layou
 		if (bpf_layout_find(l, def.name))
 			continue; /* the gadget has it already */
 		def.ctx = d;
+		def.source = RUN_COLUMN_SOURCE_DERIVED;
 		err = run_pipeline_add_column(p, &def);
 		if (err < 0) {
 			free(d);

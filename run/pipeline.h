@@ -123,13 +123,16 @@ struct run_pipeline_opts {
 
 /*
  * Where the value of a caller's column comes from, for a client that renders
- * records elsewhere (run/remote.h): the record alone (it cannot be sent
- * ahead), a constant of the process, or the record's container.
+ * records elsewhere (run/remote.h): the record alone, by the caller's code
+ * (it cannot be sent ahead), a constant of the process, the record's
+ * container, or the record and its annotations by the run library's own
+ * code (run/derived.h), which the client runs too.
  */
 enum run_column_source {
 	RUN_COLUMN_SOURCE_RECORD = 0,
 	RUN_COLUMN_SOURCE_CONSTANT,
 	RUN_COLUMN_SOURCE_CONTAINER,
+	RUN_COLUMN_SOURCE_DERIVED,
 };
 
 /* A column computed by the caller (enrichment: k8s.*, runtime.*). */

@@ -20,6 +20,7 @@
 #include "base/err.h"
 #include "bpf/layout.h"
 #include "run/column.h"
+#include "run/derived.h"
 #include "run/enrich.h"
 
 /* ------------------------------------------------------------ tables */
@@ -197,8 +198,8 @@ int run_remote_describe(const struct run_pipeline *p, struct run_remote_desc *re
 
 		if (c->kind == RUN_COLUMN_EP_K8S)
 			d.endpoint_k8s = true;
-		if (c->kind != RUN_COLUMN_EXTERN)
-			continue;
+		if (c->kind != RUN_COLUMN_EXTERN || c->source == RUN_COLUMN_SOURCE_DERIVED)
+			continue; /* the client derives these itself */
 		if (c->source != RUN_COLUMN_SOURCE_CONSTANT &&
 		    c->source != RUN_COLUMN_SOURCE_CONTAINER) {
 			run_remote_desc_done(&d);
@@ -228,6 +229,18 @@ int run_remote_describe(const struct run_pipeline *p, struct run_remote_desc *re
 	d.n_columns = k;
 	*ret = d;
 	return 0;
+}
+
+size_t run_remote_record_max(const struct run_pipeline *p)
+{
+	const struct run_column *cols = run_pipeline_columns(p);
+	size_t i, n = run_pipeline_n_columns(p);
+
+	for (i = 0; i < n; i++)
+		if (cols[i].kind == RUN_COLUMN_EXTERN &&
+		    cols[i].source == RUN_COLUMN_SOURCE_DERIVED)
+			return BPF_LAYOUT_MAX_RECORD;
+	return run_pipeline_layout(p)->size;
 }
 
 void run_remote_desc_done(struct run_remote_desc *d)
@@ -446,8 +459,9 @@ struct remote_ds {
 	size_t n_cols, n_ccols;
 	uint32_t mntns_off;
 	bool has_mntns;
-	struct node_tables *nodes; /* per node */
-	void *scratch;		   /* batches: records padded to the layout's size */
+	struct run_derived *derived; /* ebpf.rest, DNS: the same columns as the node's */
+	struct node_tables *nodes;   /* per node */
+	void *scratch;		     /* batches: records padded to the layout's size */
 	size_t scratch_cap;
 };
 
@@ -498,6 +512,7 @@ struct run_remote *run_remote_free(struct run_remote *r)
 		struct remote_ds *d = &r->ds[i];
 
 		run_pipeline_free(d->p);
+		run_derived_free(d->derived);
 		bpf_layout_free(d->layout);
 		for (k = 0; d->cols && k < d->n_cols; k++)
 			free(d->cols[k].value);
@@ -632,7 +647,8 @@ int run_remote_add_ds(struct run_remote *r, const char *name, bool batches,
 		if (err < 0)
 			return err;
 	}
-	return 0;
+	return run_derived_new(d->p, name, !batches, layout, md, &d->derived, r->o.errbuf,
+			       r->o.errbuf_len);
 }
 
 int run_remote_prepare(struct run_remote *r)

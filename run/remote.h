@@ -74,6 +74,11 @@ struct run_remote_desc {
  */
 int run_remote_describe(const struct run_pipeline *p, struct run_remote_desc *ret);
 void run_remote_desc_done(struct run_remote_desc *d);
+/*
+ * The bytes of a record of p a client needs: the layout's size, or more when
+ * a derived column (run/derived.h) reads what follows the struct.
+ */
+size_t run_remote_record_max(const struct run_pipeline *p);
 
 struct run_remote_enc;
 

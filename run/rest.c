@@ -53,6 +53,7 @@ int run_rest_new(struct run_pipeline *p, const struct bpf_layout *l,
 		.description = "Bytes sent after the record (the packet), in hex",
 		.hidden = true,
 		.text = rest_text,
+		.source = RUN_COLUMN_SOURCE_DERIVED,
 	};
 	const struct bpf_layout_field *f = NULL;
 	struct run_rest *r;

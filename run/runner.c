@@ -25,10 +25,9 @@
 
 #include "run/annotate.h"
 #include "run/column.h"
-#include "run/dns.h"
 #include "run/enrich.h"
 #include "run/metrics.h"
-#include "run/rest.h"
+#include "run/derived.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "bpf/gadget.h"
@@ -54,8 +53,7 @@ struct runner_ds {
 	uint64_t fetches;
 	struct run_runner_ds_info info;
 	struct run_runner_field *fields;
-	struct run_dns *dns;   /* DNS columns, for DNS data sources */
-	struct run_rest *rest; /* the ebpf.rest column */
+	struct run_derived *derived; /* ebpf.rest, DNS */
 };
 
 struct runner_param {
@@ -458,19 +456,9 @@ static int make_pipeline(struct run_runner *r, struct runner_ds *d)
 					     r->o.coll || r->o.show_enrich_columns, r->o.k8s);
 	if (err >= 0 && r->o.k8s)
 		err = run_enrich_add_endpoint_columns(d->pipe, r->o.k8s);
-	if (err >= 0 && d->ds->type == BPF_GADGET_DS_TRACER) {
-		err = run_rest_new(d->pipe, l, d->info.md, &d->rest);
-		if (err == -EINVAL)
-			set_err(r, err, "data source '%s': ebpf.rest.len names no integer field",
-				d->ds->name);
-		else if (err == -ENOENT)
-			err = 0;
-	}
-	if (err >= 0) {
-		err = run_dns_new(d->pipe, d->ds->name, l, d->info.md, &d->dns);
-		if (err == -ENOENT)
-			err = 0;
-	}
+	if (err >= 0)
+		err = run_derived_new(d->pipe, d->ds->name, d->ds->type == BPF_GADGET_DS_TRACER, l,
+				      d->info.md, &d->derived, r->o.errbuf, r->o.errbuf_len);
 	if (err >= 0)
 		err = run_pipeline_prepare(d->pipe);
 	if (err >= 0)
@@ -1213,8 +1201,7 @@ struct run_runner *run_runner_free(struct run_runner *r)
 	for (i = 0; i < BPF_GADGET_MAX_DS; i++) {
 		r->ds[i].pipe = run_pipeline_free(r->ds[i].pipe);
 		free(r->ds[i].fields);
-		r->ds[i].dns = run_dns_free(r->ds[i].dns);
-		r->ds[i].rest = run_rest_free(r->ds[i].rest);
+		r->ds[i].derived = run_derived_free(r->ds[i].derived);
 	}
 	for (i = 0; i < r->n_params; i++)
 		free(r->params[i].key);
