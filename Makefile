@@ -40,7 +40,7 @@ override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/
 LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
 # libcurl and libarchive are dlopen()ed (base/curl.c, base/archive.c): most
 # runs of ig need neither, and their dependencies cost every start
-LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c -lnghttp2 -lnettle \
+LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c -lnghttp2 -lnettle -lpcre2-8 \
 	-lwebsockets -lpthread
 
 LIB_DIRS := base bpf oci cri k8s run agent

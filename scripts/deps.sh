@@ -12,6 +12,10 @@ pkgs=(
 	# libraries
 	libyaml-dev libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev
 	libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev libnghttp2-dev nettle-dev
+	# -F regexes in IG's syntax family (PCRE2 with its JIT)
+	libpcre2-dev
+	# man pages from the --help texts; shells the completion scripts are tested in
+	help2man bash-completion zsh
 	# tests
 	libcmocka-dev python3-pytest python3-yaml valgrind
 	# an independent gRPC server for the CRI transport tests
