@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/parse.h"
@@ -28,7 +29,9 @@ const struct base_opt run_flags_table[] = {
 	{"fields", 0, V, RUN_FLAG_FIELDS, "LIST",
 	 "fields to print: 'a,b' exactly these; '+a,-b' add to or remove from the defaults", 0},
 	{"filter", 'F', V, RUN_FLAG_FILTER, "EXPR",
-	 "keep records matching EXPR: field==v, !=, >, >=, <, <=, ~ regex, !~ (repeatable)", R},
+	 "keep records matching EXPR: field==v, !=, >, >=, <, <=, ~ regex (RE2 syntax: \\d, \\w, "
+	 "*?), !~; 'a==1,b==2' (\\, for a comma in a value) and repeated -F: all must match",
+	 R},
 	{"sort", 0, V, RUN_FLAG_SORT, "LIST",
 	 "map iterators and snapshots: sort by these fields, '-field' for descending", R},
 	{"max-entries", 0, V, RUN_FLAG_MAX_ENTRIES, "N",
@@ -122,7 +125,64 @@ void run_flags_init(struct run_flags *f, const char *cmd)
 
 void run_flags_done(struct run_flags *f)
 {
+	size_t i;
+
 	run_selector_done(&f->sel);
+	for (i = 0; i < f->n_filter_copies; i++)
+		free(f->filter_copies[i]);
+	f->n_filter_copies = 0;
+}
+
+static int add_filter(struct run_flags *f, const char *expr, char *copy, char *err, size_t errlen)
+{
+	if (f->n_filters == RUN_FLAGS_MAX_FILTERS) {
+		free(copy);
+		return flag_err(err, errlen, "too many filters (at most %d)",
+				RUN_FLAGS_MAX_FILTERS);
+	}
+	if (copy)
+		f->filter_copies[f->n_filter_copies++] = copy;
+	f->filters[f->n_filters++] = copy ? copy : expr;
+	return 0;
+}
+
+/*
+ * One -F value: expressions separated by commas, Inspektor Gadget's
+ * SplitStringWithEscape(): "\," is a comma and "\\" a backslash inside an
+ * expression, any other backslash is kept with what follows; empty parts
+ * are skipped.  A value without commas or escapes is used as it is.
+ */
+static int set_filters(struct run_flags *f, const char *v, char *err, size_t errlen)
+{
+	const char *p = v;
+
+	if (strlen(v) > RUN_PIPELINE_MAX_EXPR)
+		return flag_err(err, errlen, "filter longer than %d bytes", RUN_PIPELINE_MAX_EXPR);
+	if (!strpbrk(v, ",\\"))
+		return add_filter(f, v, NULL, err, errlen);
+	while (*p) {
+		char *part = malloc(strlen(p) + 1), *o = part;
+		int r;
+
+		if (!part)
+			return -ENOMEM;
+		for (; *p && *p != ','; p++) {
+			if (*p == '\\' && (p[1] == ',' || p[1] == '\\'))
+				p++;
+			*o++ = *p;
+		}
+		*o = '\0';
+		if (*p == ',')
+			p++;
+		if (!*part) {
+			free(part);
+			continue;
+		}
+		r = add_filter(f, NULL, part, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 static int bad_value(const struct base_opt *o, const char *v, const char *why, char *err,
@@ -183,14 +243,7 @@ static int set_flag(struct run_flags *f, const struct base_opt *o, const char *v
 		f->fields = v;
 		return 0;
 	case RUN_FLAG_FILTER:
-		if (f->n_filters == RUN_FLAGS_MAX_FILTERS)
-			return flag_err(err, errlen, "too many filters (at most %d)",
-					RUN_FLAGS_MAX_FILTERS);
-		if (strlen(v) > RUN_PIPELINE_MAX_EXPR)
-			return flag_err(err, errlen, "filter longer than %d bytes",
-					RUN_PIPELINE_MAX_EXPR);
-		f->filters[f->n_filters++] = v;
-		return 0;
+		return set_filters(f, v, err, errlen);
 	case RUN_FLAG_SORT:
 		if (strlen(v) > RUN_PIPELINE_MAX_EXPR)
 			return flag_err(err, errlen, "--sort longer than %d bytes",
