@@ -629,6 +629,11 @@ static int delete_object(struct kg_global *g, json_t *obj)
 		printf("%s/%s already gone\n", kind, obj_name(obj));
 		return 0;
 	}
+	if (r == -EBUSY && !strcmp(k->kind, "Namespace")) {
+		/* 409 from a namespace already Terminating: its controller is on it */
+		printf("%s/%s already being deleted\n", kind, obj_name(obj));
+		return 0;
+	}
 	if (r < 0) {
 		kg_api_error(g, r, err);
 		return r;

@@ -37,12 +37,24 @@ struct k8s_client;
 #define KG_AGENT_PORT	  8484
 #define KG_ERRLEN	  1024
 
+/* Most --as-group flags taken. */
+#define KG_MAX_AS_GROUPS 64
+
 /* The flags every command takes, wherever they appear on the line. */
 struct kg_global {
 	const char *kubeconfig;	      /* --kubeconfig FILE */
 	const char *context;	      /* --context NAME */
 	const char *namespace_;	      /* -n/--namespace NS, NULL: the context's */
 	const char *gadget_namespace; /* --gadget-namespace NS */
+
+	/* kubectl's own global flags, over the kubeconfig (k8s/config.h) */
+	const char *cluster, *user, *server, *token, *ca_file, *cert_file, *key_file;
+	bool insecure;
+	const char *as_user, *as_uid;
+	const char *as_groups[KG_MAX_AS_GROUPS];
+	size_t n_as_groups;
+	uint64_t request_timeout_ms; /* --request-timeout; 0: the defaults */
+	bool request_timeout_none;   /* --request-timeout 0: none */
 
 	/* set by kg_connect() */
 	struct k8s_config *cfg;

@@ -103,13 +103,36 @@ void kg_opt_help(const struct base_opt *opts, size_t n)
 
 int kg_connect(struct kg_global *g)
 {
-	struct k8s_config_opts co = {.kubeconfig = g->kubeconfig, .context = g->context};
+	struct k8s_config_opts co = {
+		.kubeconfig = g->kubeconfig,
+		.context = g->context,
+		.cluster = g->cluster,
+		.user = g->user,
+		.server = g->server,
+		.token = g->token,
+		.ca_file = g->ca_file,
+		.client_cert_file = g->cert_file,
+		.client_key_file = g->key_file,
+		.insecure = g->insecure,
+		.as_user = g->as_user,
+		.as_groups = g->as_groups,
+		.n_as_groups = g->n_as_groups,
+		.as_uid = g->as_uid,
+		/* a credential plugin is part of a request: the same bound */
+		.exec_timeout_ms = g->request_timeout_ms > UINT32_MAX
+					   ? UINT32_MAX
+					   : (unsigned int)g->request_timeout_ms,
+	};
 	struct k8s_client_opts cl = {.user_agent = KG_NAME "/" IG_VERSION};
 	char err[KG_ERRLEN] = "";
 	int r;
 
 	if (g->client)
 		return 0;
+	if (g->request_timeout_none)
+		cl.timeout_ms = -1;
+	else if (g->request_timeout_ms)
+		cl.timeout_ms = (long)g->request_timeout_ms;
 	r = k8s_config_load(&co, &g->cfg, err, sizeof(err));
 	if (r < 0) {
 		kg_error("no usable Kubernetes configuration: %s", err[0] ? err : strerror(-r));
@@ -167,7 +190,28 @@ const char *kg_namespace(const struct kg_global *g)
 	return g->cfg ? k8s_config_namespace(g->cfg) : "default";
 }
 
-enum global_id { G_KUBECONFIG = 1, G_CONTEXT, G_NAMESPACE, G_GADGET_NAMESPACE, G_HELP, G_VERSION };
+enum global_id {
+	G_KUBECONFIG = 1,
+	G_CONTEXT,
+	G_NAMESPACE,
+	G_GADGET_NAMESPACE,
+	G_CLUSTER,
+	G_USER,
+	G_SERVER,
+	G_TOKEN,
+	G_CA,
+	G_CERT,
+	G_KEY,
+	G_INSECURE,
+	G_AS,
+	G_AS_GROUP,
+	G_AS_UID,
+	G_REQUEST_TIMEOUT,
+	G_CACHE_DIR,
+	G_TLS_SERVER_NAME,
+	G_HELP,
+	G_VERSION,
+};
 
 static const struct base_opt global_opts[] = {
 	{"kubeconfig", 0, BASE_OPT_VALUE, G_KUBECONFIG, "FILE",
@@ -179,6 +223,32 @@ static const struct base_opt global_opts[] = {
 	 0},
 	{"gadget-namespace", 0, BASE_OPT_VALUE, G_GADGET_NAMESPACE, "NS",
 	 "where the agents run (default \"gadget\")", 0},
+	/* kubectl's, as Inspektor Gadget takes them (cli-runtime's ConfigFlags) */
+	{"cluster", 0, BASE_OPT_VALUE, G_CLUSTER, "NAME", "the kubeconfig cluster to use", 0},
+	{"user", 0, BASE_OPT_VALUE, G_USER, "NAME", "the kubeconfig user to use", 0},
+	{"server", 's', BASE_OPT_VALUE, G_SERVER, "URL",
+	 "the API server's address (needs no kubeconfig)", 0},
+	{"token", 0, BASE_OPT_VALUE, G_TOKEN, "TOKEN",
+	 "bearer token for the API server (instead of the user's token or exec plugin)", 0},
+	{"certificate-authority", 0, BASE_OPT_VALUE, G_CA, "FILE",
+	 "the CA certificate to verify the API server with", 0},
+	{"client-certificate", 0, BASE_OPT_VALUE, G_CERT, "FILE", "a client certificate for TLS",
+	 0},
+	{"client-key", 0, BASE_OPT_VALUE, G_KEY, "FILE", "its key", 0},
+	{"insecure-skip-tls-verify", 0, BASE_OPT_SWITCH, G_INSECURE, NULL,
+	 "do not verify the API server's certificate (insecure)", 0},
+	{"as", 0, BASE_OPT_VALUE, G_AS, "USER", "user to impersonate for the operation", 0},
+	{"as-group", 0, BASE_OPT_VALUE, G_AS_GROUP, "GROUP",
+	 "group to impersonate (repeatable; needs --as)", 0},
+	{"as-uid", 0, BASE_OPT_VALUE, G_AS_UID, "UID", "UID to impersonate (needs --as)", 0},
+	{"request-timeout", 0, BASE_OPT_VALUE, G_REQUEST_TIMEOUT, "DURATION",
+	 "give up on one API request (and a credential plugin) after this (1s, 2m; 0: never; "
+	 "default 60s)",
+	 0},
+	{"cache-dir", 0, BASE_OPT_VALUE, G_CACHE_DIR, "DIR",
+	 "accepted for kubectl's sake; the plugin keeps no discovery cache", 0},
+	{"tls-server-name", 0, BASE_OPT_VALUE, G_TLS_SERVER_NAME, "NAME",
+	 "not supported (differs from kubectl on purpose: the server's own name is verified)", 0},
 };
 
 #define N_GLOBAL_OPTS (sizeof(global_opts) / sizeof(global_opts[0]))
@@ -268,6 +338,59 @@ static int take_globals(struct kg_global *g, int argc, char **argv)
 			}
 			g->gadget_namespace = v;
 			break;
+		case G_CLUSTER:
+			g->cluster = v;
+			break;
+		case G_USER:
+			g->user = v;
+			break;
+		case G_SERVER:
+			g->server = *v ? v : NULL;
+			break;
+		case G_TOKEN:
+			g->token = *v ? v : NULL;
+			break;
+		case G_CA:
+			g->ca_file = *v ? v : NULL;
+			break;
+		case G_CERT:
+			g->cert_file = *v ? v : NULL;
+			break;
+		case G_KEY:
+			g->key_file = *v ? v : NULL;
+			break;
+		case G_INSECURE:
+			g->insecure = !strcmp(v, "true");
+			break;
+		case G_AS:
+			g->as_user = *v ? v : NULL;
+			break;
+		case G_AS_GROUP:
+			if (g->n_as_groups == KG_MAX_AS_GROUPS) {
+				kg_error("too many --as-group (at most %d)", KG_MAX_AS_GROUPS);
+				return -EINVAL;
+			}
+			g->as_groups[g->n_as_groups++] = v;
+			break;
+		case G_AS_UID:
+			g->as_uid = *v ? v : NULL;
+			break;
+		case G_REQUEST_TIMEOUT:
+			if (base_parse_duration_ms(v, &g->request_timeout_ms) < 0) {
+				kg_error(
+					"invalid --request-timeout '%s' (e.g. 30s, 2m; 0 for none)",
+					v);
+				return -EINVAL;
+			}
+			g->request_timeout_none = g->request_timeout_ms == 0;
+			break;
+		case G_CACHE_DIR:
+			break;
+		case G_TLS_SERVER_NAME:
+			kg_error(
+				"--tls-server-name is not supported: the API server must present a "
+				"certificate for the name it is reached by");
+			return -EINVAL;
 		default:
 			argv[out++] = argv[i];
 			break;
