@@ -16,6 +16,8 @@ pkgs=(
 	libpcre2-dev
 	# man pages from the --help texts; shells the completion scripts are tested in
 	help2man bash-completion zsh
+	# a real HTTP CONNECT proxy for kubeconfig proxy-url tests
+	tinyproxy-bin
 	# tests
 	libcmocka-dev python3-pytest python3-yaml valgrind
 	# an independent gRPC server for the CRI transport tests
