@@ -45,31 +45,37 @@ const struct base_opt run_flags_table[] = {
 	{"timeout", 't', V, RUN_FLAG_TIMEOUT, "DURATION",
 	 "stop after DURATION: seconds (5) or with a unit (500ms, 10s, 2m); 0 = until Ctrl-C "
 	 "(default)",
-	 R},
+	 R | RUN_FLAGS_ATTACH},
 	{"no-header", 0, S, RUN_FLAG_NO_HEADER, NULL, "columns output: do not print the header", 0},
 
 	/* on a host, as ig names them */
 	{"containername", 'c', V, RUN_FLAG_CONTAINERNAME, "NAME",
-	 "only containers with this name (as the runtime names them)", L},
-	{"runtime-containername", 0, V, RUN_FLAG_CONTAINERNAME, NULL, NULL, L},
-	{"k8s-namespace", 0, V, RUN_FLAG_K8S_NAMESPACE, "NS", "only pods in namespace NS", L},
-	{"k8s-podname", 0, V, RUN_FLAG_K8S_PODNAME, "POD", "only pods named POD", L},
-	{"k8s-containername", 0, V, RUN_FLAG_K8S_CONTAINERNAME, "NAME",
-	 "only containers named NAME in their pod", L},
-	{"k8s-selector", 0, V, RUN_FLAG_K8S_SELECTOR, "k=v,...", "only pods with all these labels",
+	 "only containers with this name (as the runtime names them); a,b for either, !x to "
+	 "exclude",
 	 L},
+	{"runtime-containername", 0, V, RUN_FLAG_CONTAINERNAME, NULL, NULL, L},
+	{"k8s-namespace", 0, V, RUN_FLAG_K8S_NAMESPACE, "NS",
+	 "only pods in namespace NS (a,b; !x excludes)", L},
+	{"k8s-podname", 0, V, RUN_FLAG_K8S_PODNAME, "POD", "only pods named POD (a,b; !x excludes)",
+	 L},
+	{"k8s-containername", 0, V, RUN_FLAG_K8S_CONTAINERNAME, "NAME",
+	 "only containers named NAME in their pod (a,b; !x excludes)", L},
+	{"k8s-selector", 0, V, RUN_FLAG_K8S_SELECTOR, "k=v,...",
+	 "only pods with all these labels (k=!v: another value, !k=v: not this one)", L},
 	{"host", 0, S, RUN_FLAG_HOST, NULL,
 	 "with a container selector: also show events of host processes", L},
 
 	/* on a cluster, as kubectl gadget names them (-n is a global flag there) */
 	{"all-namespaces", 'A', S, RUN_FLAG_ALL_NAMESPACES, NULL,
 	 "pods of every namespace (default: those of -n, else the context's namespace)", C},
-	{"podname", 'p', V, RUN_FLAG_PODNAME, "POD", "only the pod named POD", C},
+	{"podname", 'p', V, RUN_FLAG_PODNAME, "POD", "only the pods named so (a,b; !x excludes)",
+	 C},
 	{"k8s-podname", 0, V, RUN_FLAG_PODNAME, NULL, NULL, C},
 	{"containername", 'c', V, RUN_FLAG_POD_CONTAINERNAME, "NAME",
-	 "only containers named NAME in their pod", C},
+	 "only containers named NAME in their pod (a,b; !x excludes)", C},
 	{"k8s-containername", 0, V, RUN_FLAG_POD_CONTAINERNAME, NULL, NULL, C},
-	{"selector", 'l', V, RUN_FLAG_SELECTOR, "k=v,...", "only pods with all these labels", C},
+	{"selector", 'l', V, RUN_FLAG_SELECTOR, "k=v,...",
+	 "only pods with all these labels (k=!v: another value, !k=v: not this one)", C},
 	{"k8s-selector", 0, V, RUN_FLAG_SELECTOR, NULL, NULL, C},
 
 	/* metrics, as Inspektor Gadget names them (docs/metrics.md) */
