@@ -113,6 +113,15 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv);
 int kg_cmd_attach(struct kg_global *g, int argc, char **argv);
 int kg_cmd_list(struct kg_global *g, int argc, char **argv);
 int kg_cmd_delete(struct kg_global *g, int argc, char **argv);
+int kg_cmd_show(struct kg_global *g, int argc, char **argv);
+
+/*
+ * The detached instance arg means: its name, its whole id, or the start of
+ * its id when only one id starts so (Inspektor Gadget's rule), as the agents
+ * list them.  0 with copies in *ret_id and *ret_name (free()); else -errno
+ * after printing the error (not found, ambiguous, no agent).
+ */
+int kg_instance_resolve(struct kg_global *g, const char *arg, char **ret_id, char **ret_name);
 int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv);
 int kg_cmd_version(struct kg_global *g, int argc, char **argv);
 

@@ -29,12 +29,35 @@ static const struct kg_cmd kg_cmds[] = {
 	{"run", kg_cmd_run, "run a gadget on the nodes and print the merged records"},
 	{"attach", kg_cmd_attach, "show the records of a detached gadget instance"},
 	{"list", kg_cmd_list, "list the detached gadget instances"},
-	{"delete", kg_cmd_delete, "delete a detached gadget instance"},
+	{"show", kg_cmd_show, "show one detached gadget instance, by name, id or id prefix"},
+	{"delete", kg_cmd_delete, "delete detached gadget instances"},
 	{"list-containers", kg_cmd_list_containers, "list the containers the agents see"},
 	{"version", kg_cmd_version, "print the version of the plugin and of every agent"},
 };
 
 #define N_CMDS (sizeof(kg_cmds) / sizeof(kg_cmds[0]))
+
+/* Inspektor Gadget's short names of the same commands. */
+static const struct {
+	const char *alias, *cmd;
+} kg_aliases[] = {
+	{"ls", "list"},	 {"ps", "list"}, {"l", "list"},	 {"del", "delete"},
+	{"d", "delete"}, {"s", "show"},	 {"sh", "show"}, {"a", "attach"},
+};
+
+/* The command named name, an alias resolved; NULL when none. */
+static const struct kg_cmd *find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kg_aliases) / sizeof(kg_aliases[0]); i++)
+		if (!strcmp(name, kg_aliases[i].alias))
+			name = kg_aliases[i].cmd;
+	for (i = 0; i < N_CMDS; i++)
+		if (!strcmp(name, kg_cmds[i].name))
+			return &kg_cmds[i];
+	return NULL;
+}
 
 void kg_error(const char *fmt, ...)
 {
@@ -219,7 +242,7 @@ static const struct base_opt global_opts[] = {
 	{"context", 0, BASE_OPT_VALUE, G_CONTEXT, "NAME", "the kubeconfig context to use", 0},
 	{"namespace", 'n', BASE_OPT_VALUE, G_NAMESPACE, "NS",
 	 "the namespace of the pods to trace (default: the context's namespace, else "
-	 "\"default\")",
+	 "\"default\"); a,b for several, !x to exclude one",
 	 0},
 	{"gadget-namespace", 0, BASE_OPT_VALUE, G_GADGET_NAMESPACE, "NS",
 	 "where the agents run (default \"gadget\")", 0},
@@ -410,8 +433,8 @@ static void log_sink(enum base_log_level level, const char *fmt, va_list ap)
 int main(int argc, char **argv)
 {
 	struct kg_global g = {.gadget_namespace = KG_DEFAULT_GADGET_NAMESPACE};
+	const struct kg_cmd *cmd;
 	int i = 1, ret;
-	size_t c;
 
 	/* a closed stdout (| head) is an error to see, not a signal to die of */
 	signal(SIGPIPE, SIG_IGN);
@@ -445,21 +468,19 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return KG_EXIT_OK;
 		}
-		for (c = 0; c < N_CMDS; c++) {
-			if (strcmp(argv[i + 1], kg_cmds[c].name))
-				continue;
-			hargv[0] = argv[i + 1];
-			ret = kg_cmds[c].fn(&g, 2, hargv);
-			kg_disconnect(&g);
-			return ret;
+		cmd = find_cmd(argv[i + 1]);
+		if (!cmd) {
+			kg_error("unknown command '%s' (see 'kubectl gadget --help')", argv[i + 1]);
+			return KG_EXIT_USAGE;
 		}
-		kg_error("unknown command '%s' (see 'kubectl gadget --help')", argv[i + 1]);
-		return KG_EXIT_USAGE;
+		hargv[0] = (char *)cmd->name;
+		ret = cmd->fn(&g, 2, hargv);
+		kg_disconnect(&g);
+		return ret;
 	}
-	for (c = 0; c < N_CMDS; c++) {
-		if (strcmp(argv[i], kg_cmds[c].name))
-			continue;
-		ret = kg_cmds[c].fn(&g, argc - i, argv + i);
+	cmd = find_cmd(argv[i]);
+	if (cmd) {
+		ret = cmd->fn(&g, argc - i, argv + i);
 		kg_disconnect(&g);
 		return ret;
 	}

@@ -46,6 +46,7 @@ enum kg_run_opt_id {
 	R_DETACH,
 	R_NAME,
 	R_TAG,
+	R_TAGS,
 	R_NO_REPLAY,
 };
 
@@ -58,6 +59,8 @@ static const struct base_opt kg_run_opts[] = {
 	 "--detach: the instance's name (default: generated)", 0},
 	{"tag", 0, BASE_OPT_VALUE, R_TAG, "TAG",
 	 "--detach: a free-form tag for 'list' (repeatable)", 0},
+	{"tags", 0, BASE_OPT_VALUE, R_TAGS, "TAG,...",
+	 "--detach: comma-separated tags (Inspektor Gadget's spelling)", 0},
 };
 
 static const struct base_opt kg_attach_opts[] = {
@@ -80,6 +83,8 @@ struct run_args {
 	const char *name;
 	const char *tags[RUN_MAX_TAGS];
 	size_t n_tags;
+	char *tags_text[RUN_MAX_TAGS]; /* copies --tags values are cut in */
+	size_t n_tags_text;
 
 	/* the params as GadgetSpec carries them */
 	Gadget__Agent__V1__KeyValue kv[RUN_FLAGS_MAX_PARAMS];
@@ -93,6 +98,8 @@ static void run_args_done(struct run_args *a)
 
 	for (i = 0; i < a->n_node_text; i++)
 		free(a->node_text[i]);
+	for (i = 0; i < a->n_tags_text; i++)
+		free(a->tags_text[i]);
 	run_flags_done(&a->f);
 }
 
@@ -143,6 +150,26 @@ static int set_opt(void *ctx, const struct base_opt *o, const char *v, char *err
 		}
 		a->tags[a->n_tags++] = v;
 		return 0;
+	case R_TAGS: {
+		char *copy, *p, *save = NULL;
+
+		if (a->n_tags_text == RUN_MAX_TAGS) {
+			snprintf(err, errlen, "too many tags (at most %d)", RUN_MAX_TAGS);
+			return -E2BIG;
+		}
+		copy = strdup(v);
+		if (!copy)
+			return -ENOMEM;
+		a->tags_text[a->n_tags_text++] = copy;
+		for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+			if (a->n_tags == RUN_MAX_TAGS) {
+				snprintf(err, errlen, "too many tags (at most %d)", RUN_MAX_TAGS);
+				return -E2BIG;
+			}
+			a->tags[a->n_tags++] = p;
+		}
+		return 0;
+	}
 	case R_NO_REPLAY:
 		a->no_replay = !strcmp(v, "true");
 		return 0;
@@ -393,15 +420,17 @@ static int stream_all(struct stream *s, int sigfd, uint64_t timeout_ms)
 		.on_closed = on_closed,
 		.ud = s,
 		.sigfd = sigfd,
-		.deadline_ms =
-			timeout_ms ? kg_now_ms() + (int64_t)timeout_ms + RUN_END_GRACE_MS : 0,
+		/* a run ends itself at its timeout; an attach is ended here, at once */
+		.deadline_ms = !timeout_ms ? 0
+			       : s->attach ? kg_now_ms() + (int64_t)timeout_ms
+					   : kg_now_ms() + (int64_t)timeout_ms + RUN_END_GRACE_MS,
 	};
 	size_t i;
 	int r;
 
 	r = kg_agents_loop(s->as, &l);
 	if (r == -EINTR || r == -ETIMEDOUT) {
-		if (r == -ETIMEDOUT)
+		if (r == -ETIMEDOUT && !s->attach)
 			for (i = 0; i < s->as->n; i++)
 				if (kg_agent_connected(&s->as->v[i]) && !s->nodes[i].ended) {
 					kg_agent_fail(&s->as->v[i], -ETIMEDOUT,
@@ -823,25 +852,87 @@ static void attach_help(void)
 		{.opts = kg_attach_opts, .n = N_KG_ATTACH_OPTS},
 	};
 
-	printf("Usage: kubectl gadget attach NAME [options]\n\n"
-	       "Shows the records of the detached gadget instance NAME (see 'kubectl gadget\n"
-	       "run --detach' and 'kubectl gadget list') from every node it runs on: first\n"
-	       "the records each agent kept, then new ones as they come.  Ctrl-C detaches;\n"
-	       "the instance keeps running.\n\nOptions:\n");
+	printf("Usage: kubectl gadget attach NAME|ID [options]\n\n"
+	       "Shows the records of the detached gadget instance NAME (or whose id is ID or\n"
+	       "starts with it; see 'kubectl gadget run --detach' and 'kubectl gadget list')\n"
+	       "from every node it runs on: first the records each agent kept, then new ones\n"
+	       "as they come.  Ctrl-C detaches (so does the end of --timeout); the instance\n"
+	       "keeps running.  Also 'a'.\n\nOptions:\n");
 	base_opt_help(stdout, t, 2);
+}
+
+/*
+ * Attaches to target on every agent until Ctrl-C or the instance's end.
+ * KG_EXIT_* after reporting, or -ENOENT (not reported) when every agent
+ * answered that it has no such instance.
+ */
+static int attach_once(struct kg_global *g, struct run_args *a, const char *target)
+{
+	Gadget__Agent__V1__AttachInstance at = GADGET__AGENT__V1__ATTACH_INSTANCE__INIT;
+	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
+	struct kg_agents as = {0};
+	struct stream s = {.attach = true};
+	struct kg_printer *pr = NULL;
+	int ret = KG_EXIT_ERROR, sigfd = -1, r;
+	size_t i, found = 0;
+
+	if (kg_agents_find(g, a->nodes, a->n_nodes, &as) < 0)
+		goto out;
+	if (kg_agents_connect(g, &as) == 0) {
+		report_connect_failures(&as);
+		kg_error("no gadget agent could be reached");
+		goto out;
+	}
+	report_connect_failures(&as);
+	if (kg_printer_new(a->f.output, a->f.no_header, stdout, &pr) < 0)
+		goto out;
+	s.as = &as;
+	s.pr = pr;
+	s.fields = a->f.fields;
+	s.nodes = calloc(as.n, sizeof(*s.nodes));
+	if (!s.nodes)
+		goto out;
+	sigfd = block_signals();
+	at.instance = (char *)target;
+	at.no_replay = a->no_replay;
+	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_ATTACH_INSTANCE;
+	req.attach_instance = &at;
+	for (i = 0; i < as.n; i++)
+		if (kg_agent_connected(&as.v[i]) &&
+		    kg_agent_send(&as.v[i], &req, &s.nodes[i].req_id) < 0)
+			kg_agent_report(&as.v[i]);
+	r = stream_all(&s, sigfd, a->f.timeout_ms);
+	if (r == -EPIPE || s.out_err == -EPIPE) {
+		ret = KG_EXIT_OK;
+		goto out;
+	}
+	for (i = 0; i < as.n; i++)
+		found += s.nodes[i].started;
+	if (!found && !s.deleted) {
+		for (i = 0; i < as.n && !as.v[i].error; i++)
+			;
+		if (i == as.n) {
+			ret = -ENOENT;
+			goto out;
+		}
+	}
+	report_losses(&s);
+	ret = r < 0 ? KG_EXIT_ERROR : exit_code(&s);
+out:
+	if (sigfd >= 0)
+		close(sigfd);
+	free(s.nodes);
+	kg_printer_free(pr);
+	kg_agents_done(&as);
+	return ret;
 }
 
 int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
 {
-	Gadget__Agent__V1__AttachInstance at = GADGET__AGENT__V1__ATTACH_INSTANCE__INIT;
-	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
 	struct run_args a = {0};
-	struct kg_agents as = {0};
-	struct stream s = {.attach = true};
-	struct kg_printer *pr = NULL;
 	const char *name = NULL;
-	int ret = KG_EXIT_USAGE, sigfd = -1, r;
-	size_t i, found = 0;
+	char *id = NULL, *iname = NULL;
+	int ret = KG_EXIT_USAGE;
 
 	run_flags_init(&a.f, "kubectl gadget attach");
 	if (parse_args(&a, RUN_FLAGS_ATTACH, argc, argv) < 0)
@@ -859,59 +950,27 @@ int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
 		ret = KG_EXIT_OK;
 		goto out;
 	}
-	if (!name) {
-		kg_error("which instance? usage: kubectl gadget attach NAME");
+	if (!name || !*name) {
+		kg_error("which instance? usage: kubectl gadget attach NAME|ID");
 		goto out;
 	}
-	ret = KG_EXIT_ERROR;
-	if (kg_agents_find(g, a.nodes, a.n_nodes, &as) < 0)
-		goto out;
-	if (kg_agents_connect(g, &as) == 0) {
-		report_connect_failures(&as);
-		kg_error("no gadget agent could be reached");
-		goto out;
-	}
-	report_connect_failures(&as);
-	if (kg_printer_new(a.f.output, a.f.no_header, stdout, &pr) < 0)
-		goto out;
-	s.as = &as;
-	s.pr = pr;
-	s.fields = a.f.fields;
-	s.nodes = calloc(as.n, sizeof(*s.nodes));
-	if (!s.nodes)
-		goto out;
-	sigfd = block_signals();
-	at.instance = (char *)name;
-	at.no_replay = a.no_replay;
-	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_ATTACH_INSTANCE;
-	req.attach_instance = &at;
-	for (i = 0; i < as.n; i++)
-		if (kg_agent_connected(&as.v[i]) &&
-		    kg_agent_send(&as.v[i], &req, &s.nodes[i].req_id) < 0)
-			kg_agent_report(&as.v[i]);
-	r = stream_all(&s, sigfd, 0);
-	if (r == -EPIPE || s.out_err == -EPIPE) {
-		ret = KG_EXIT_OK;
-		goto out;
-	}
-	for (i = 0; i < as.n; i++)
-		found += s.nodes[i].started;
-	if (!found && !s.deleted) {
-		for (i = 0; i < as.n && !as.v[i].error; i++)
-			;
-		if (i == as.n) {
-			kg_error("no gadget instance named '%s' (see 'kubectl gadget list')", name);
-			goto out;
+	/* a name or a whole id the agents know at once; a prefix of an id after a list */
+	ret = attach_once(g, &a, name);
+	if (ret == -ENOENT) {
+		ret = KG_EXIT_ERROR;
+		if (kg_instance_resolve(g, name, &id, &iname) == 0) {
+			ret = strcmp(id, name) ? attach_once(g, &a, id) : -ENOENT;
+			if (ret == -ENOENT) {
+				kg_error(
+					"no gadget instance named '%s' (see 'kubectl gadget list')",
+					name);
+				ret = KG_EXIT_ERROR;
+			}
 		}
 	}
-	report_losses(&s);
-	ret = r < 0 ? KG_EXIT_ERROR : exit_code(&s);
 out:
-	if (sigfd >= 0)
-		close(sigfd);
-	free(s.nodes);
-	kg_printer_free(pr);
-	kg_agents_done(&as);
+	free(id);
+	free(iname);
 	run_args_done(&a);
 	return ret;
 }
