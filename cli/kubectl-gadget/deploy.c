@@ -25,6 +25,7 @@
 #include "base/buf.h"
 #include "base/yaml_emit.h"
 #include "cli/kubectl-gadget/manifests.h"
+#include "cli/kubectl-gadget/nodesel.h"
 #include "cli/kubectl-gadget/yaml.h"
 #include "k8s/client.h"
 #include "k8s/watch.h"
@@ -116,11 +117,26 @@ static void set_images(json_t *obj, const char *image)
 			json_object_set_new(c, "image", json_string(image));
 }
 
+static void set_pull_policy(json_t *obj, const char *policy)
+{
+	static const char *const lists[] = {"containers", "initContainers"};
+	json_t *podspec =
+		json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec");
+	size_t i, j;
+	json_t *c;
+
+	for (i = 0; podspec && i < sizeof(lists) / sizeof(lists[0]); i++)
+		json_array_foreach(json_object_get(podspec, lists[i]), j, c)
+			json_object_set_new(c, "imagePullPolicy", json_string(policy));
+}
+
 /*
- * The manifests as objects, adjusted: the agent image (--image) and the
- * gadget namespace (--gadget-namespace) where it differs from the files'.
+ * The manifests as objects, adjusted: the agent image (--image), its pull
+ * policy (--image-pull-policy), the nodes (--node-selector) and the gadget
+ * namespace (--gadget-namespace) where it differs from the files'.
  */
-static int load_objects(const struct kg_global *g, const char *image, json_t **ret)
+static int load_objects(const struct kg_global *g, const char *image, const char *pull_policy,
+			const json_t *affinity, json_t **ret)
 {
 	struct kg_manifest files[KG_MANIFESTS_MAX];
 	size_t n = kg_manifests(files, KG_MANIFESTS_MAX), i, j;
@@ -170,6 +186,15 @@ static int load_objects(const struct kg_global *g, const char *image, json_t **r
 			}
 			if (image && !strcmp(k->kind, "DaemonSet"))
 				set_images(obj, image);
+			if (pull_policy && !strcmp(k->kind, "DaemonSet"))
+				set_pull_policy(obj, pull_policy);
+			if (affinity && !strcmp(k->kind, "DaemonSet"))
+				json_object_set(
+					json_object_get(
+						json_object_get(json_object_get(obj, "spec"),
+								"template"),
+						"spec"),
+					"affinity", (json_t *)affinity);
 			json_array_append(all, obj);
 		}
 		json_decref(docs);
@@ -442,16 +467,36 @@ static int wait_ready(struct kg_global *g, uint64_t timeout_ms, const char *time
 
 /* ---- deploy ---- */
 
-enum deploy_opt_id { D_IMAGE = 1, D_TIMEOUT, D_NO_WAIT, D_PRINT, D_HELP };
+enum deploy_opt_id {
+	D_IMAGE = 1,
+	D_TIMEOUT,
+	D_NO_WAIT,
+	D_PRINT,
+	D_HELP,
+	D_WAIT,
+	D_PULL_POLICY,
+	D_NODE_SELECTOR,
+};
 
 static const struct base_opt deploy_opts[] = {
 	{"image", 0, BASE_OPT_VALUE, D_IMAGE, "IMAGE",
 	 "the agent image (default: the manifests' gadget-agent:latest)", 0},
-	{"timeout", 0, BASE_OPT_VALUE, D_TIMEOUT, "DURATION",
+	{"timeout", 't', BASE_OPT_VALUE, D_TIMEOUT, "DURATION",
 	 "how long to wait for the agents to be ready (default " DEPLOY_DEFAULT_TIMEOUT ")", 0},
 	{"no-wait", 0, BASE_OPT_SWITCH, D_NO_WAIT, NULL, "apply the objects and return at once", 0},
+	{"wait", 0, BASE_OPT_SWITCH, D_WAIT, NULL,
+	 "wait for the agents (the default; --wait=false is --no-wait, as in IG)", 0},
 	{"print", 0, BASE_OPT_SWITCH, D_PRINT, NULL,
 	 "print the objects as YAML instead of applying them (for kubectl apply -f -)", 0},
+	{"print-only", 0, BASE_OPT_SWITCH, D_PRINT, NULL, NULL, 0},
+	{"image-pull-policy", 0, BASE_OPT_VALUE, D_PULL_POLICY, "POLICY",
+	 "Always, IfNotPresent or Never for the agent image (default: the manifests', "
+	 "IfNotPresent; IG's default is Always)",
+	 0},
+	{"node-selector", 0, BASE_OPT_VALUE, D_NODE_SELECTOR, "SELECTOR",
+	 "run agents only on the nodes these labels select (a=b,c!=d,e in (f,g); as a required "
+	 "node affinity; some node must match)",
+	 0},
 	{"help", 'h', BASE_OPT_SWITCH, D_HELP, NULL, "show this help", 0},
 };
 
@@ -523,12 +568,45 @@ static int apply_object(struct kg_global *g, json_t *obj)
 	return 0;
 }
 
+static int count_item(void *userdata, json_t *item)
+{
+	(*(size_t *)userdata)++;
+	return 0;
+}
+
+/* As IG: a --node-selector no node matches is an error, not a DaemonSet that runs nowhere. */
+static int check_nodes(struct kg_global *g, const char *selector)
+{
+	struct k8s_client_list_opts lo = {.label_selector = selector};
+	char err[KG_ERRLEN] = "";
+	size_t n = 0;
+	int r;
+
+	r = k8s_client_list(g->client, "/api/v1/nodes", &lo, count_item, &n, NULL, err,
+			    sizeof(err));
+	if (r == -EPERM) {
+		/* listing nodes may be forbidden to whoever deploys: the affinity still holds */
+		return 0;
+	}
+	if (r < 0) {
+		kg_api_error(g, r, err);
+		return r;
+	}
+	if (!n) {
+		kg_error("no node matches --node-selector '%s'", selector);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 {
-	const char *image = NULL, *timeout_text = DEPLOY_DEFAULT_TIMEOUT;
+	const char *image = NULL, *timeout_text = DEPLOY_DEFAULT_TIMEOUT, *pull = NULL;
+	const char *node_selector = NULL;
 	bool no_wait = false, print = false;
 	uint64_t timeout_ms = 0;
-	json_t *objs = NULL, *obj;
+	json_t *objs = NULL, *obj, *affinity = NULL;
+	char err[KG_ERRLEN];
 	size_t i;
 	int k, ret = KG_EXIT_ERROR;
 
@@ -548,10 +626,27 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 			timeout_text = v;
 			break;
 		case D_NO_WAIT:
-			no_wait = true;
+			no_wait = !strcmp(v, "true");
+			break;
+		case D_WAIT:
+			no_wait = strcmp(v, "true");
 			break;
 		case D_PRINT:
-			print = true;
+			print = !strcmp(v, "true");
+			break;
+		case D_PULL_POLICY:
+			if (strcmp(v, "Always") && strcmp(v, "IfNotPresent") &&
+			    strcmp(v, "Never")) {
+				kg_error(
+					"invalid --image-pull-policy '%s' (Always, IfNotPresent or "
+					"Never)",
+					v);
+				return KG_EXIT_USAGE;
+			}
+			pull = v;
+			break;
+		case D_NODE_SELECTOR:
+			node_selector = v;
 			break;
 		case D_HELP:
 			deploy_help();
@@ -568,31 +663,40 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 		kg_error("invalid --timeout '%s' (e.g. 30s, 2m)", timeout_text);
 		return KG_EXIT_USAGE;
 	}
-	if (load_objects(g, image, &objs) < 0)
-		return KG_EXIT_ERROR;
+	if (node_selector && kg_nodesel_affinity(node_selector, &affinity, err, sizeof(err)) < 0) {
+		kg_error("%s", err);
+		return KG_EXIT_USAGE;
+	}
+	if (load_objects(g, image, pull, affinity, &objs) < 0)
+		goto out;
 	if (print) {
 		ret = print_objects(objs) < 0 ? KG_EXIT_ERROR : KG_EXIT_OK;
 		goto out;
 	}
 	if (kg_connect(g) < 0)
 		goto out;
+	if (node_selector && check_nodes(g, node_selector) < 0)
+		goto out;
 	json_array_foreach(objs, i, obj) if (apply_object(g, obj) < 0) goto out;
 	if (no_wait || wait_ready(g, timeout_ms, timeout_text) >= 0)
 		ret = KG_EXIT_OK;
 out:
+	json_decref(affinity);
 	json_decref(objs);
 	return ret;
 }
 
 /* ---- undeploy ---- */
 
-enum undeploy_opt_id { U_TIMEOUT = 1, U_NO_WAIT, U_HELP };
+enum undeploy_opt_id { U_TIMEOUT = 1, U_NO_WAIT, U_HELP, U_WAIT };
 
 static const struct base_opt undeploy_opts[] = {
-	{"timeout", 0, BASE_OPT_VALUE, U_TIMEOUT, "DURATION",
+	{"timeout", 't', BASE_OPT_VALUE, U_TIMEOUT, "DURATION",
 	 "how long to wait for the agents to go (default " DEPLOY_DEFAULT_TIMEOUT ")", 0},
 	{"no-wait", 0, BASE_OPT_SWITCH, U_NO_WAIT, NULL, "delete the objects and return at once",
 	 0},
+	{"wait", 0, BASE_OPT_SWITCH, U_WAIT, NULL,
+	 "wait until they are gone (the default; --wait=false is --no-wait, as in IG)", 0},
 	{"help", 'h', BASE_OPT_SWITCH, U_HELP, NULL, "show this help", 0},
 };
 
@@ -717,7 +821,10 @@ int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv)
 			timeout_text = v;
 			break;
 		case U_NO_WAIT:
-			no_wait = true;
+			no_wait = !strcmp(v, "true");
+			break;
+		case U_WAIT:
+			no_wait = strcmp(v, "true");
 			break;
 		case U_HELP:
 			undeploy_help();
@@ -734,7 +841,7 @@ int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv)
 		kg_error("invalid --timeout '%s' (e.g. 30s, 2m)", timeout_text);
 		return KG_EXIT_USAGE;
 	}
-	if (load_objects(g, NULL, &objs) < 0)
+	if (load_objects(g, NULL, NULL, NULL, &objs) < 0)
 		return KG_EXIT_ERROR;
 	if (kg_connect(g) < 0)
 		goto out;
