@@ -854,3 +854,14 @@ out:
 	json_decref(objs);
 	return ret;
 }
+
+bool kg_deploy_opts(const char *cmd, struct base_opt_table *ret)
+{
+	if (!strcmp(cmd, "deploy"))
+		*ret = (struct base_opt_table){.opts = deploy_opts, .n = N_DEPLOY_OPTS};
+	else if (!strcmp(cmd, "undeploy"))
+		*ret = (struct base_opt_table){.opts = undeploy_opts, .n = N_UNDEPLOY_OPTS};
+	else
+		return false;
+	return true;
+}

@@ -617,3 +617,16 @@ out:
 	list_ctx_done(&c);
 	return ret;
 }
+
+bool kg_instances_opts(const char *cmd, struct base_opt_table *ret)
+{
+	if (!strcmp(cmd, "list"))
+		*ret = (struct base_opt_table){.opts = list_opts, .n = N_LIST_OPTS};
+	else if (!strcmp(cmd, "show"))
+		*ret = (struct base_opt_table){.opts = show_opts, .n = N_SHOW_OPTS};
+	else if (!strcmp(cmd, "delete"))
+		*ret = (struct base_opt_table){.opts = kg_help_opts, .n = 1};
+	else
+		return false;
+	return true;
+}

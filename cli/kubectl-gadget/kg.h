@@ -125,4 +125,28 @@ int kg_instance_resolve(struct kg_global *g, const char *arg, char **ret_id, cha
 int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv);
 int kg_cmd_version(struct kg_global *g, int argc, char **argv);
 
+/* ---- shell completion (complete.c, and each command's file) ---- */
+
+struct base_complete;
+int kg_cmd_completion(struct kg_global *g, int argc, char **argv);
+/*
+ * "kubectl-gadget __complete ARGS... WORD", and kubectl's plugin completion
+ * "kubectl_complete-gadget ARGS... WORD": argv[0] is either name.
+ */
+int kg_complete_main(int argc, char **argv);
+/* The global flags, for completion (main.c). */
+struct base_opt_table kg_global_table(void);
+/* The commands, for completion (main.c). */
+const struct kg_cmd *kg_commands(size_t *n);
+/* A command's option table: false when the file has no such command. */
+bool kg_deploy_opts(const char *cmd, struct base_opt_table *ret);
+bool kg_instances_opts(const char *cmd, struct base_opt_table *ret);
+bool kg_containers_opts(const char *cmd, struct base_opt_table *ret);
+/*
+ * run and attach: flags, -o values, the in-tree gadgets, and a gadget's
+ * params asked from an agent (g: the global flags typed, not connected).
+ */
+void kg_run_complete(struct kg_global *g, struct base_complete *c, int argc, char **argv,
+		     const char *prev);
+
 #endif /* CLI_KG_H */

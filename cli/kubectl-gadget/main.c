@@ -33,6 +33,7 @@ static const struct kg_cmd kg_cmds[] = {
 	{"delete", kg_cmd_delete, "delete detached gadget instances"},
 	{"list-containers", kg_cmd_list_containers, "list the containers the agents see"},
 	{"version", kg_cmd_version, "print the version of the plugin and of every agent"},
+	{"completion", kg_cmd_completion, "print the bash or zsh completion script"},
 };
 
 #define N_CMDS (sizeof(kg_cmds) / sizeof(kg_cmds[0]))
@@ -206,6 +207,12 @@ void kg_api_error(const struct kg_global *g, int r, const char *err)
 	}
 }
 
+const struct kg_cmd *kg_commands(size_t *n)
+{
+	*n = N_CMDS;
+	return kg_cmds;
+}
+
 const char *kg_namespace(const struct kg_global *g)
 {
 	if (g->namespace_)
@@ -275,6 +282,11 @@ static const struct base_opt global_opts[] = {
 };
 
 #define N_GLOBAL_OPTS (sizeof(global_opts) / sizeof(global_opts[0]))
+
+struct base_opt_table kg_global_table(void)
+{
+	return (struct base_opt_table){.opts = global_opts, .n = N_GLOBAL_OPTS};
+}
 
 /* Shown in the help only: -h and --version are read by main() itself. */
 static const struct base_opt global_help_opts[] = {
@@ -438,6 +450,16 @@ int main(int argc, char **argv)
 
 	/* a closed stdout (| head) is an error to see, not a signal to die of */
 	signal(SIGPIPE, SIG_IGN);
+	/* kubectl's plugin completion runs us as kubectl_complete-gadget */
+	{
+		const char *base = strrchr(argv[0], '/');
+
+		base = base ? base + 1 : argv[0];
+		if (!strcmp(base, "kubectl_complete-gadget"))
+			return kg_complete_main(argc, argv);
+		if (argc > 1 && !strcmp(argv[1], "__complete"))
+			return kg_complete_main(argc - 1, argv + 1);
+	}
 	argc = take_globals(&g, argc, argv);
 	if (argc < 0)
 		return KG_EXIT_USAGE;

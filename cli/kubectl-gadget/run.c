@@ -25,6 +25,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "base/complete.h"
 #include "run/flags.h"
 #include "run/selector.h"
 #include "cli/kubectl-gadget/agents.h"
@@ -973,4 +974,89 @@ out:
 	free(iname);
 	run_args_done(&a);
 	return ret;
+}
+
+/* ---- shell completion ---- */
+
+#ifndef KG_INTREE_GADGETS
+#define KG_INTREE_GADGETS ""
+#endif
+/* Params of a gadget are asked from one agent; completion does not wait longer. */
+#define RUN_COMPLETE_INFO_TIMEOUT_MS 5000
+
+/* --PARAM of the gadget, as the first agent that answers lists them. */
+static void complete_params(struct kg_global *g, struct base_complete *c, const char *image)
+{
+	Gadget__Agent__V1__GetGadgetInfo gi = GADGET__AGENT__V1__GET_GADGET_INFO__INIT;
+	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
+	Gadget__Agent__V1__Response *m = NULL;
+	struct kg_agents as = {0};
+	char name[300];
+	size_t all;
+
+	if (kg_agents_find(g, NULL, 0, &as) < 0)
+		return;
+	/* one agent is enough: the others are not connected at all */
+	all = as.n;
+	as.n = 1;
+	if (kg_agents_connect(g, &as) == 0)
+		goto out;
+	gi.image = (char *)image;
+	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_GET_GADGET_INFO;
+	req.get_gadget_info = &gi;
+	if (kg_agent_call(&as.v[0], &req, RUN_COMPLETE_INFO_TIMEOUT_MS, &m) < 0 || !m)
+		goto out;
+	if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_GADGET_INFO)
+		for (size_t i = 0; i < m->gadget_info->n_params; i++) {
+			const Gadget__Agent__V1__ParamInfo *p = m->gadget_info->params[i];
+
+			snprintf(name, sizeof(name), "--%s", p->key);
+			base_complete_add(c, name, p->description);
+		}
+	agent_wire_response_free(m);
+out:
+	as.n = all;
+	kg_agents_done(&as);
+}
+
+void kg_run_complete(struct kg_global *g, struct base_complete *c, int argc, char **argv,
+		     const char *prev)
+{
+	bool attach = !strcmp(argv[0], "attach");
+	struct base_opt_table t[2] = {
+		run_flags_view(attach ? RUN_FLAGS_ATTACH : RUN_FLAGS_CLUSTER),
+		attach ? (struct base_opt_table){.opts = kg_attach_opts, .n = N_KG_ATTACH_OPTS}
+		       : (struct base_opt_table){.opts = kg_run_opts, .n = N_KG_RUN_OPTS},
+	};
+	const struct base_opt *o;
+	const char *value, *gadget = NULL;
+
+	c->directive = BASE_COMPLETE_NOFILE;
+	o = base_complete_value_of(t, 2, prev, c->word, &value);
+	if (o) {
+		if (o->id == RUN_FLAG_OUTPUT)
+			base_complete_add_list(c, "columns json jsonpretty yaml", NULL);
+		return;
+	}
+	for (int i = 1; i < argc; i++) {
+		const struct base_opt *row = NULL;
+		const char *v = NULL;
+		char err[256];
+		int r = base_opt_next(t, 2, argc, argv, &i, &row, &v, err, sizeof(err));
+
+		if (r == BASE_OPT_WORD && !gadget)
+			gadget = argv[i];
+		if (r < 0 || r == BASE_OPT_END)
+			break;
+	}
+	if (c->word[0] == '-') {
+		base_complete_flags(c, t, 2);
+		if (gadget && !attach && c->word[1] == '-')
+			complete_params(g, c, gadget);
+		if (strchr(c->word, '='))
+			c->directive |= BASE_COMPLETE_NOSPACE;
+		return;
+	}
+	if (!gadget && !attach)
+		base_complete_add_list(c, KG_INTREE_GADGETS, NULL);
 }
