@@ -235,6 +235,10 @@ static void run_help(const char *cmd)
 	base_opt_help(stdout, t, 2);
 	printf("\n'kubectl gadget %s IMAGE --help' also lists the params and fields of IMAGE\n"
 	       "(asked from one agent).\n"
+	       "\nDifferences from Inspektor Gadget, on purpose: -t also takes units (5s,\n"
+	       "500ms); regexes are RE2 syntax run by PCRE2 under limits (back-references\n"
+	       "refused); -E/--filter-expr, --id, --event-buffer-length, --pull and\n"
+	       "--verify-image are not taken: pulling and verifying are the agents' policy.\n"
 	       "\nExamples:\n"
 	       "  kubectl gadget run trace_exec -n shop\n"
 	       "  kubectl gadget run trace_exec -A -o json --timeout 10s\n"
