@@ -614,6 +614,26 @@ out_pipes:
 	return r;
 }
 
+/* An executable name in one of $PATH's directories? */
+static bool on_path(const char *name)
+{
+	const char *path = getenv("PATH"), *p = path;
+	char buf[4096];
+
+	while (p && *p) {
+		size_t n = strcspn(p, ":");
+
+		if (n &&
+		    (size_t)snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, name) < sizeof(buf) &&
+		    access(buf, X_OK) == 0)
+			return true;
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return false;
+}
+
 int k8s_exec_run(const struct k8s_exec_plugin *p, const struct k8s_exec_cluster *cluster,
 		 unsigned int timeout_ms, struct k8s_exec_credential *ret, char *err, size_t errlen)
 {
@@ -624,7 +644,7 @@ int k8s_exec_run(const struct k8s_exec_plugin *p, const struct k8s_exec_cluster 
 			   .err = BASE_BUF_INIT(K8S_EXEC_MAX_STDERR + 4096)};
 	const char *who = p->owner ? p->owner : "the kubeconfig";
 	bool interactive = false;
-	char why[512] = "", line[EXEC_MAX_MESSAGE_LINE + 1];
+	char why[512] = "", line[EXEC_MAX_MESSAGE_LINE + 1], hint[512] = "";
 	char **envp = NULL, *info = NULL;
 	size_t n_ours = 0;
 	uint64_t t0 = base_time_mono_ms();
@@ -650,8 +670,7 @@ int k8s_exec_run(const struct k8s_exec_plugin *p, const struct k8s_exec_cluster 
 	base_log_debug("k8s: running exec plugin '%s' of %s", p->command, who);
 	r = spawn(p, envp, interactive, &ch);
 	if (r == -ENOENT) {
-		char hint[512] = "";
-
+	not_found:
 		one_line(p->install_hint, hint, sizeof(hint));
 		base_err_set(err, errlen, "exec plugin '%s' of %s not found%s%s", p->command, who,
 			     hint[0] ? ": " : " (is it installed and on PATH?)", hint);
@@ -683,6 +702,13 @@ int k8s_exec_run(const struct k8s_exec_plugin *p, const struct k8s_exec_cluster 
 		goto out;
 	}
 	last_line(&ch.err, line, sizeof(line));
+	/*
+	 * POSIX lets posix_spawn() report a failed exec as a child exiting
+	 * with 127 (so it goes under valgrind, or where vfork is not used)
+	 */
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !ch.out.len && !ch.err.len &&
+	    access(p->command, X_OK) < 0 && (strchr(p->command, '/') || !on_path(p->command)))
+		goto not_found;
 	if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status))) {
 		if (WIFSIGNALED(status))
 			snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(status));
