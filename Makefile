@@ -40,7 +40,7 @@ override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/
 LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
 # libcurl, libarchive and libcrypto are dlopen()ed (base/curl.c, base/archive.c,
 # base/crypto.c): most runs of ig need none, and their dependencies cost every start
-LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c -lnghttp2 -lnettle -lzstd \
+LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c -lnghttp2 -lnettle -lzstd -lpcre2-8 \
 	-lwebsockets -lpthread
 
 LIB_DIRS := base bpf oci cri k8s run agent
@@ -87,7 +87,7 @@ ARGS ?=
 .PHONY: all deps tools gadgets test unit integration run valgrind fuzz bench lint format check-format clean
 .DEFAULT_GOAL := all
 
-all: $(BINS) gadgets
+all: $(BINS) $(BUILD)/bin/kubectl_complete-gadget gadgets man
 
 $(DEPS_STAMP): scripts/deps.sh
 	@mkdir -p build
@@ -102,6 +102,36 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP) $(PROTO_H)
 
 # kubectl-gadget embeds deploy/*.yaml with .incbin (see cli/kubectl-gadget/manifests.c)
 $(BUILD)/obj/cli/kubectl-gadget/manifests.o: $(wildcard deploy/*.yaml)
+# kubectl gadget completes the in-tree gadgets' names (cli/kubectl-gadget/run.c)
+$(BUILD)/obj/cli/kubectl-gadget/run.o: CFLAGS += -DKG_INTREE_GADGETS='"$(GADGET_NAMES)"'
+$(BUILD)/obj/cli/kubectl-gadget/run.o: $(wildcard gadgets/*/program.bpf.c)
+# kubectl's plugin completion runs kubectl_complete-gadget from PATH: the
+# plugin itself under that name (cli/kubectl-gadget/complete.c)
+$(BUILD)/bin/kubectl_complete-gadget: $(BUILD)/bin/kubectl-gadget
+	ln -sf kubectl-gadget $@
+
+# man pages, from the same --help texts the commands print (help2man)
+MAN_PAGES := $(addprefix $(BUILD)/man/,ig.1 ig-run.1 ig-image.1 kubectl-gadget.1 \
+	kubectl-gadget-run.1 kubectl-gadget-deploy.1 kubectl-gadget-attach.1 gadget-agent.1)
+HELP2MAN = help2man -N --no-discard-stderr --version-string=$(VERSION)
+.PHONY: man
+man: $(MAN_PAGES)
+$(BUILD)/man/ig.1: $(BUILD)/bin/ig
+	@mkdir -p $(dir $@)
+	$(HELP2MAN) -n "run eBPF gadgets on this host" -o $@ $<
+$(BUILD)/man/ig-%.1: $(BUILD)/bin/ig
+	@mkdir -p $(dir $@)
+	$(HELP2MAN) --help-option="$* --help" -n "ig $*" -o $@ $<
+$(BUILD)/man/kubectl-gadget.1: $(BUILD)/bin/kubectl-gadget
+	@mkdir -p $(dir $@)
+	$(HELP2MAN) -n "run eBPF gadgets on the nodes of a Kubernetes cluster" -o $@ $<
+$(BUILD)/man/kubectl-gadget-%.1: $(BUILD)/bin/kubectl-gadget
+	@mkdir -p $(dir $@)
+	$(HELP2MAN) --help-option="$* --help" -n "kubectl gadget $*" -o $@ $<
+$(BUILD)/man/gadget-agent.1: $(BUILD)/bin/gadget-agent
+	@mkdir -p $(dir $@)
+	$(HELP2MAN) -n "the per-node gadget agent" -o $@ $<
+
 # the same for libcurl, libarchive and libcrypto (base/curl.c, base/archive.c, base/crypto.c)
 SONAME_OF = $(shell objdump -p /usr/lib/$$($(CC) -print-multiarch)/$(1) 2>/dev/null | \
 	awk '/SONAME/ { print $$2 }')

@@ -91,6 +91,10 @@ int k8s_client_new(struct k8s_config *cfg, const struct k8s_client_opts *opts,
 	c->cfg = cfg;
 	c->connect_timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 60000;
+	if (c->timeout_ms < 0)
+		c->timeout_ms = 0; /* none, libcurl's 0 */
+	else if (c->connect_timeout_ms > c->timeout_ms)
+		c->connect_timeout_ms = c->timeout_ms;
 	c->user_agent = strdup(opts && opts->user_agent ? opts->user_agent : "ig/" IG_VERSION);
 	c->share = curl_share_init();
 	if (!c->user_agent || !c->share) {
@@ -332,25 +336,60 @@ static size_t client_write(char *data, size_t size, size_t nmemb, void *userdata
 	return n;
 }
 
+static struct curl_slist *client_header(struct curl_slist *hl, const char *name, const char *value,
+					bool *oom)
+{
+	struct curl_slist *t;
+	char *line;
+
+	if (*oom)
+		return hl;
+	if (asprintf(&line, "%s: %s", name, value) < 0) {
+		*oom = true;
+		return hl;
+	}
+	t = curl_slist_append(hl, line);
+	explicit_bzero(line, strlen(line));
+	free(line);
+	if (!t)
+		*oom = true;
+	return t ? t : hl;
+}
+
 /*
- * Sets up h for one transfer to path.  *headers receives the list to free
- * after the transfer.
+ * Sets up h for one transfer to path, with the credentials in *creds (got
+ * here; release with k8s_config_creds_done()).  *headers receives the list
+ * to free after the transfer.  On failure, -errno with a one-line reason in
+ * msg.
  */
 static int client_setup(struct k8s_client *c, CURL *h, const char *method, const char *path,
-			const char *ctype, struct curl_slist **headers, char *errbuf)
+			const char *ctype, struct k8s_config_creds *creds,
+			struct curl_slist **headers, char *errbuf, char *msg, size_t msglen)
 {
-	struct curl_slist *hl = NULL, *t;
+	struct curl_slist *hl = NULL;
 	struct curl_blob blob;
-	char *url = NULL, *token = NULL, *auth = NULL;
-	const char *pem;
-	size_t len;
+	const char *const *groups;
+	char *url = NULL, *ct = NULL;
+	const char *pem, *v;
+	size_t len, n;
+	bool oom = false;
 	int r;
 
 	*headers = NULL;
-	if (strlen(path) > K8S_CLIENT_MAX_URL || path[0] != '/')
+	msg[0] = '\0';
+	if (strlen(path) > K8S_CLIENT_MAX_URL || path[0] != '/') {
+		base_err_set(msg, msglen, "%s", strerror(EINVAL));
 		return -EINVAL;
+	}
+	/* an exec plugin may run here; its failure is the message */
+	r = k8s_config_creds(c->cfg, creds, msg, msglen);
+	if (r < 0) {
+		if (!msg[0])
+			base_err_set(msg, msglen, "%s", strerror(-r));
+		return r;
+	}
 	if (asprintf(&url, "%s%s", k8s_config_server(c->cfg), path) < 0)
-		return -ENOMEM;
+		goto nomem;
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	free(url); /* libcurl keeps its own copy */
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -363,6 +402,10 @@ static int client_setup(struct k8s_client *c, CURL *h, const char *method, const
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_write);
+	/* proxy-url, else libcurl reads $https_proxy, $no_proxy and friends as kubectl does */
+	v = k8s_config_proxy(c->cfg);
+	if (v)
+		curl_easy_setopt(h, CURLOPT_PROXY, v);
 
 	if (!strcmp(method, "GET"))
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -381,89 +424,63 @@ static int client_setup(struct k8s_client *c, CURL *h, const char *method, const
 		blob = (struct curl_blob){.data = (void *)pem, .len = len, .flags = CURL_BLOB_COPY};
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
 	}
-	pem = k8s_config_client_cert(c->cfg, &len);
-	if (pem) {
-		blob = (struct curl_blob){.data = (void *)pem, .len = len, .flags = CURL_BLOB_COPY};
+	if (creds->cert) {
+		blob = (struct curl_blob){
+			.data = creds->cert, .len = creds->cert_len, .flags = CURL_BLOB_COPY};
 		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &blob);
 		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-		pem = k8s_config_client_key(c->cfg, &len);
-		blob = (struct curl_blob){.data = (void *)pem, .len = len, .flags = CURL_BLOB_COPY};
+		blob = (struct curl_blob){
+			.data = creds->key, .len = creds->key_len, .flags = CURL_BLOB_COPY};
 		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &blob);
 		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
 	}
 
-	t = curl_slist_append(hl, "Accept: application/json");
-	if (!t)
-		goto nomem;
-	hl = t;
-	if (ctype) {
-		char *ct;
-
-		if (asprintf(&ct, "Content-Type: %s", ctype) < 0)
+	hl = client_header(hl, "Accept", "application/json", &oom);
+	if (ctype)
+		hl = client_header(hl, "Content-Type", ctype, &oom);
+	if (creds->token) {
+		if (asprintf(&ct, "Bearer %s", creds->token) < 0)
 			goto nomem;
-		t = curl_slist_append(hl, ct);
+		hl = client_header(hl, "Authorization", ct, &oom);
+		explicit_bzero(ct, strlen(ct));
 		free(ct);
-		if (!t)
-			goto nomem;
-		hl = t;
 	}
-	r = k8s_config_token(c->cfg, &token);
-	if (r < 0)
-		goto fail;
-	if (token) {
-		r = asprintf(&auth, "Authorization: Bearer %s", token);
-		explicit_bzero(token, strlen(token));
-		free(token);
-		if (r < 0)
-			goto nomem;
-		t = curl_slist_append(hl, auth);
-		explicit_bzero(auth, strlen(auth));
-		free(auth);
-		if (!t)
-			goto nomem;
-		hl = t;
-	}
+	/* --as, --as-group, --as-uid: the API server's impersonation headers */
+	v = k8s_config_as_user(c->cfg);
+	if (v)
+		hl = client_header(hl, "Impersonate-User", v, &oom);
+	groups = k8s_config_as_groups(c->cfg, &n);
+	for (size_t i = 0; i < n; i++)
+		hl = client_header(hl, "Impersonate-Group", groups[i], &oom);
+	v = k8s_config_as_uid(c->cfg);
+	if (v)
+		hl = client_header(hl, "Impersonate-Uid", v, &oom);
+	if (oom)
+		goto nomem;
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	*headers = hl;
 	return 0;
 nomem:
-	r = -ENOMEM;
-fail:
 	curl_slist_free_all(hl);
-	return r;
-}
-
-/* After a 401: re-reads the token file now; true when that gave a new token. */
-static bool client_token_rotated(struct k8s_client *c)
-{
-	char *before = NULL, *after = NULL;
-	bool changed;
-
-	if (k8s_config_token(c->cfg, &before) < 0)
-		return false;
-	k8s_config_token_invalidate(c->cfg);
-	if (k8s_config_token(c->cfg, &after) < 0) {
-		free(before);
-		return false;
-	}
-	changed = after && (!before || strcmp(before, after));
-	free(before);
-	free(after);
-	return changed;
+	k8s_config_creds_done(creds);
+	base_err_set(msg, msglen, "%s", strerror(ENOMEM));
+	return -ENOMEM;
 }
 
 /*
- * Performs one request on h, retrying once after a 401 with a token re-read
- * from its file.  Returns the HTTP status, or -errno for a transport error;
- * the body is in x->body.
+ * Performs one request on h, retrying once after a 401 with credentials
+ * that changed since (a rotated token file, an exec plugin run again).
+ * Returns the HTTP status, or -errno for a transport error; the body is in
+ * x->body.
  */
 static int client_perform(struct k8s_client *c, CURL *h, const char *method, const char *path,
 			  const char *body, const char *ctype, struct client_xfer *x,
 			  const char *what, char *err, size_t errlen)
 {
-	char errbuf[CURL_ERROR_SIZE];
+	char errbuf[CURL_ERROR_SIZE], msg[K8S_CLIENT_ERRLEN];
 
 	for (int attempt = 0;; attempt++) {
+		struct k8s_config_creds creds = {0};
 		struct curl_slist *headers = NULL;
 		CURLcode rc;
 		long code = 0;
@@ -472,9 +489,14 @@ static int client_perform(struct k8s_client *c, CURL *h, const char *method, con
 		errbuf[0] = '\0';
 		base_buf_reset(&x->body);
 		x->too_big = false;
-		r = client_setup(c, h, method, path, body ? ctype : NULL, &headers, errbuf);
+		r = client_setup(c, h, method, path, body ? ctype : NULL, &creds, &headers, errbuf,
+				 msg, sizeof(msg));
 		if (r < 0) {
-			base_err_set(err, errlen, "%s: %s", what, strerror(-r));
+			/* a credential plugin's message names it: the request adds nothing */
+			if (r == -ENOKEY)
+				base_err_set(err, errlen, "%s", msg);
+			else
+				base_err_set(err, errlen, "%s: %s", what, msg);
 			return r;
 		}
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
@@ -487,15 +509,21 @@ static int client_perform(struct k8s_client *c, CURL *h, const char *method, con
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 		curl_slist_free_all(headers);
 		if (x->too_big) {
+			k8s_config_creds_done(&creds);
 			base_err_set(err, errlen, "%s: reply over %u bytes", what,
 				     K8S_CLIENT_MAX_BODY);
 			return -E2BIG;
 		}
-		if (rc != CURLE_OK)
+		if (rc != CURLE_OK) {
+			k8s_config_creds_done(&creds);
 			return client_transport_error(c, rc, errbuf, what, err, errlen);
+		}
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-		if (code == 401 && attempt == 0 && client_token_rotated(c))
+		if (code == 401 && attempt == 0 && k8s_config_refresh(c->cfg, &creds)) {
+			k8s_config_creds_done(&creds);
 			continue;
+		}
+		k8s_config_creds_done(&creds);
 		return (int)code;
 	}
 }
@@ -723,7 +751,8 @@ int k8s_client_stream(struct k8s_client *c, const char *path,
 {
 	struct client_xfer x = {.body = BASE_BUF_INIT(K8S_CLIENT_MAX_ERROR_BODY), .stream = opts};
 	struct curl_slist *headers = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
+	struct k8s_config_creds creds = {0};
+	char errbuf[CURL_ERROR_SIZE] = "", why[K8S_CLIENT_ERRLEN];
 	char what[256];
 	CURLM *m = NULL;
 	CURLcode rc = CURLE_OK;
@@ -737,9 +766,12 @@ int k8s_client_stream(struct k8s_client *c, const char *path,
 		r = -ENOMEM;
 		goto out;
 	}
-	r = client_setup(c, x.h, "GET", path, NULL, &headers, errbuf);
+	r = client_setup(c, x.h, "GET", path, NULL, &creds, &headers, errbuf, why, sizeof(why));
 	if (r < 0) {
-		base_err_set(err, errlen, "%s: %s", what, strerror(-r));
+		if (r == -ENOKEY)
+			base_err_set(err, errlen, "%s", why);
+		else
+			base_err_set(err, errlen, "%s: %s", what, why);
 		goto out;
 	}
 	curl_easy_setopt(x.h, CURLOPT_WRITEDATA, &x);
@@ -788,7 +820,7 @@ int k8s_client_stream(struct k8s_client *c, const char *path,
 		r = x.stream_err;
 	} else if (code && (code < 200 || code >= 300)) {
 		if (code == 401)
-			k8s_config_token_invalidate(c->cfg);
+			k8s_config_refresh(c->cfg, &creds);
 		r = client_http_error(code, &x.body, what, err, errlen);
 	} else if (rc != CURLE_OK) {
 		r = client_transport_error(c, rc, errbuf, what, err, errlen);
@@ -803,6 +835,7 @@ out:
 	if (x.h)
 		curl_easy_cleanup(x.h);
 	curl_slist_free_all(headers);
+	k8s_config_creds_done(&creds);
 	base_buf_done(&x.body);
 	return r;
 }

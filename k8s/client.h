@@ -5,9 +5,12 @@
  * Requests carry JSON both ways.  TLS is always verified (against the
  * configured CA, else the system's) unless the kubeconfig says
  * insecure-skip-tls-verify; a client certificate and key, and the CA, are
- * handed to libcurl from memory; a bearer token is sent when configured and
- * re-read from its file after a 401 (and the request retried once when that
- * gave a new token).
+ * handed to libcurl from memory; a bearer token is sent when configured.
+ * After a 401 the credentials are refreshed (k8s_config_refresh(): the
+ * token file re-read, the exec plugin run again) and the request retried
+ * once when that gave new ones.  Requests go through the cluster's
+ * proxy-url, else the proxy libcurl finds in $https_proxy and friends, and
+ * carry the impersonation headers (Impersonate-User, -Group, -Uid) of --as.
  *
  * A failed request returns -errno and, when err is not NULL, one line such
  * as "GET /api/v1/pods: 401 Unauthorized" or "GET /api/v1/namespaces/x/pods/y:
@@ -18,6 +21,9 @@
  *   409 -EEXIST (reason AlreadyExists) or -EBUSY (Conflict)  410 -ESTALE
  *   413 -E2BIG  415 -EPROTONOSUPPORT  422 -EINVAL  429 -EAGAIN  500 -EIO
  *   503 -EAGAIN  504 -ETIMEDOUT  other 4xx -EPROTO  other 5xx -EIO
+ *
+ * Credentials: -ENOKEY when an exec plugin could not give any (the
+ * message is the plugin's, without the request).
  *
  * Transport errors: -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT, -ECONNRESET
  * (connection cut, nothing or a partial reply), -EKEYREJECTED (TLS
@@ -51,11 +57,11 @@ struct k8s_client;
 /* Most pages followed by one list. */
 #define K8S_CLIENT_MAX_PAGES 100000
 
-#define K8S_CLIENT_ERRLEN 512
+#define K8S_CLIENT_ERRLEN 1024
 
 struct k8s_client_opts {
 	long connect_timeout_ms; /* 0 for 10 s */
-	long timeout_ms;	 /* whole request, streams excepted; 0 for 60 s */
+	long timeout_ms;	 /* whole request, streams excepted; 0 for 60 s, < 0 none */
 	const char *user_agent;	 /* NULL for "ig/<version>" */
 };
 

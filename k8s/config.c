@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <yaml.h>
 
 #include "base/b64.h"
@@ -26,6 +27,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "base/yaml.h"
+#include "k8s/exec.h"
 
 struct cfg_cluster {
 	char *name;
@@ -36,6 +38,9 @@ struct cfg_cluster {
 	char *ca_data;
 	size_t ca_data_len;
 	bool insecure;
+	char *proxy_url;
+	char *tls_server_name;
+	char *exec_config; /* the client.authentication.k8s.io/exec extension, as JSON */
 };
 
 struct cfg_user {
@@ -50,7 +55,13 @@ struct cfg_user {
 	char *key_file;
 	char *key_data;
 	size_t key_data_len;
-	const char *plugin; /* "exec" or "auth-provider" when one is set */
+	bool has_exec;
+	struct k8s_exec_plugin exec;
+	char *auth_provider; /* its name, when one is set */
+	char *as_user;
+	char **as_groups;
+	size_t n_as_groups;
+	char *as_uid;
 };
 
 struct cfg_context {
@@ -90,6 +101,20 @@ struct k8s_config {
 	size_t cert_len;
 	char *key;
 	size_t key_len;
+	char *proxy_url;
+	char *as_user;
+	char **as_groups;
+	size_t n_as_groups;
+	char *as_uid;
+
+	/* an exec credential plugin, and what it last answered (under token_lock) */
+	bool has_exec;
+	struct k8s_exec_plugin exec;
+	char *exec_config;
+	char *tls_server_name;
+	unsigned int exec_timeout_ms;
+	bool exec_valid;
+	struct k8s_exec_credential exec_cred;
 
 	pthread_mutex_t token_lock;
 	char *token;
@@ -127,6 +152,8 @@ static char *cfg_resolve_path(const char *dir, const char *path)
 		return NULL;
 	if (path[0] == '/' || !dir)
 		return strdup(path);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
 	if (asprintf(&out, "%s/%s", dir, path) < 0)
 		return NULL;
 	return out;
@@ -222,6 +249,76 @@ static bool cfg_is_map(struct cfg_parser *p, const yaml_node_t *n, const char *w
 	return false;
 }
 
+/* A list of strings, at most max of them. */
+static int cfg_strlist(struct cfg_parser *p, const yaml_node_t *n, const char *what, size_t max,
+		       char ***ret, size_t *ret_n)
+{
+	size_t len, i;
+	char **v;
+
+	if (base_yaml_is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return base_yaml_fail(&p->y, n, -EINVAL, "%s: expected a list", what);
+	len = base_yaml_len(n);
+	if (len > max)
+		return base_yaml_fail(&p->y, n, -E2BIG, "%s: more than %zu entries", what, max);
+	v = calloc(len ? len : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < len; i++) {
+		const char *t = cfg_scalar(p, base_yaml_item(&p->y, n, i), what);
+
+		if (!t || !(v[i] = strdup(t))) {
+			while (i--)
+				free(v[i]);
+			free(v);
+			return t ? -ENOMEM : -EINVAL;
+		}
+	}
+	for (i = 0; i < *ret_n; i++)
+		free((*ret)[i]);
+	free(*ret);
+	*ret = v;
+	*ret_n = len;
+	return 0;
+}
+
+/*
+ * A cluster's extensions: the one named client.authentication.k8s.io/exec is
+ * handed to exec plugins with provideClusterInfo (as spec.cluster.config).
+ */
+static int cfg_parse_extensions(struct cfg_parser *p, const yaml_node_t *n, struct cfg_cluster *c)
+{
+	if (base_yaml_is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return base_yaml_fail(&p->y, n, -EINVAL, "extensions: expected a list");
+	for (size_t i = 0; i < base_yaml_len(n); i++) {
+		yaml_node_t *item = base_yaml_item(&p->y, n, i), *name, *ext;
+		json_t *j = NULL;
+		int r;
+
+		if (!item || item->type != YAML_MAPPING_NODE)
+			continue;
+		name = base_yaml_get(&p->y, item, "name");
+		ext = base_yaml_get(&p->y, item, "extension");
+		if (!name || !ext || !base_yaml_text(name) ||
+		    strcmp(base_yaml_text(name), "client.authentication.k8s.io/exec"))
+			continue;
+		r = base_yaml_to_json(&p->y, ext, 4096, &j);
+		if (r < 0)
+			return base_yaml_fail(&p->y, ext, r, "extensions: %s: %s",
+					      base_yaml_text(name), strerror(-r));
+		free(c->exec_config);
+		c->exec_config = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		if (!c->exec_config)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int cfg_parse_cluster(struct cfg_parser *p, const yaml_node_t *m, struct cfg_cluster *c)
 {
 	yaml_node_t *k, *v;
@@ -250,6 +347,12 @@ static int cfg_parse_cluster(struct cfg_parser *p, const yaml_node_t *m, struct 
 				    &c->ca_data_len);
 		} else if (!strcmp(key, "insecure-skip-tls-verify")) {
 			r = cfg_bool(p, v, "insecure-skip-tls-verify", &c->insecure);
+		} else if (!strcmp(key, "proxy-url")) {
+			r = cfg_dup_scalar(p, v, "proxy-url", &c->proxy_url);
+		} else if (!strcmp(key, "tls-server-name")) {
+			r = cfg_dup_scalar(p, v, "tls-server-name", &c->tls_server_name);
+		} else if (!strcmp(key, "extensions")) {
+			r = cfg_parse_extensions(p, v, c);
 		}
 		if (r < 0)
 			return r;
@@ -269,6 +372,132 @@ static int cfg_parse_path(struct cfg_parser *p, const yaml_node_t *v, const char
 	*ret = cfg_resolve_path(p->dir, path);
 	free(path);
 	return *ret ? 0 : -ENOMEM;
+}
+
+/* An exec section's env: a list of {name, value}. */
+static int cfg_parse_exec_env(struct cfg_parser *p, const yaml_node_t *n, struct k8s_exec_plugin *e)
+{
+	size_t len;
+
+	if (base_yaml_is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return base_yaml_fail(&p->y, n, -EINVAL, "exec.env: expected a list");
+	for (size_t i = 0; i < e->n_env; i++) {
+		free(e->env[i].name);
+		free(e->env[i].value);
+	}
+	free(e->env);
+	e->env = NULL;
+	e->n_env = 0;
+	len = base_yaml_len(n);
+	if (len > K8S_EXEC_MAX_ENV)
+		return base_yaml_fail(&p->y, n, -E2BIG, "exec.env: more than %d entries",
+				      K8S_EXEC_MAX_ENV);
+	e->env = calloc(len ? len : 1, sizeof(*e->env));
+	if (!e->env)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		yaml_node_t *item = base_yaml_item(&p->y, n, i), *name, *value;
+		const char *nt, *vt;
+
+		if (!item || item->type != YAML_MAPPING_NODE)
+			return base_yaml_fail(&p->y, item ? item : n, -EINVAL,
+					      "exec.env[%zu]: expected {name, value}", i);
+		name = base_yaml_get(&p->y, item, "name");
+		value = base_yaml_get(&p->y, item, "value");
+		nt = name ? base_yaml_text(name) : NULL;
+		vt = value ? base_yaml_text(value) : "";
+		if (!nt || !*nt || strchr(nt, '=') || !vt)
+			return base_yaml_fail(&p->y, item, -EINVAL,
+					      "exec.env[%zu]: expected {name, value} with a name "
+					      "without '='",
+					      i);
+		e->env[i].name = strdup(nt);
+		e->env[i].value = strdup(base_yaml_is_null(value) ? "" : vt);
+		e->n_env++;
+		if (!e->env[i].name || !e->env[i].value)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int cfg_parse_exec(struct cfg_parser *p, const yaml_node_t *m, struct cfg_user *u)
+{
+	struct k8s_exec_plugin *e = &u->exec;
+	yaml_node_t *k, *v;
+	char *mode = NULL;
+	int r = 0;
+
+	if (!cfg_is_map(p, m, "exec", &r))
+		return r;
+	k8s_exec_plugin_done(e); /* a repeated key: the last one counts */
+	u->has_exec = true;
+	for (size_t i = 0; r == 0 && base_yaml_pair(&p->y, m, i, &k, &v); i++) {
+		const char *key = cfg_scalar(p, k, "key");
+
+		if (!key)
+			return -EINVAL;
+		if (!strcmp(key, "apiVersion"))
+			r = cfg_dup_scalar(p, v, "exec.apiVersion", &e->api_version);
+		else if (!strcmp(key, "command"))
+			r = cfg_dup_scalar(p, v, "exec.command", &e->command);
+		else if (!strcmp(key, "args"))
+			r = cfg_strlist(p, v, "exec.args", K8S_EXEC_MAX_ARGS, &e->args, &e->n_args);
+		else if (!strcmp(key, "env"))
+			r = cfg_parse_exec_env(p, v, e);
+		else if (!strcmp(key, "installHint"))
+			r = cfg_dup_scalar(p, v, "exec.installHint", &e->install_hint);
+		else if (!strcmp(key, "provideClusterInfo"))
+			r = cfg_bool(p, v, "exec.provideClusterInfo", &e->provide_cluster_info);
+		else if (!strcmp(key, "interactiveMode"))
+			r = cfg_dup_scalar(p, v, "exec.interactiveMode", &mode);
+	}
+	if (r == 0 && mode) {
+		if (!strcmp(mode, "IfAvailable"))
+			e->interactive = K8S_EXEC_INTERACTIVE_IF_AVAILABLE;
+		else if (!strcmp(mode, "Never"))
+			e->interactive = K8S_EXEC_INTERACTIVE_NEVER;
+		else if (!strcmp(mode, "Always"))
+			e->interactive = K8S_EXEC_INTERACTIVE_ALWAYS;
+		else
+			r = base_yaml_fail(&p->y, m, -EINVAL,
+					   "exec.interactiveMode: \"%.32s\" is not Never, "
+					   "IfAvailable or Always",
+					   mode);
+	}
+	free(mode);
+	if (r < 0)
+		return r;
+	if (!e->command || !*e->command)
+		return base_yaml_fail(&p->y, m, -EINVAL, "exec: no command");
+	if (!e->api_version)
+		return base_yaml_fail(&p->y, m, -EINVAL, "exec: no apiVersion");
+	if (strcmp(e->api_version, K8S_EXEC_API_V1) && strcmp(e->api_version, K8S_EXEC_API_V1BETA1))
+		return base_yaml_fail(&p->y, m, -EINVAL,
+				      "exec.apiVersion: \"%.64s\" is not " K8S_EXEC_API_V1
+				      " or " K8S_EXEC_API_V1BETA1,
+				      e->api_version);
+	/* client-go: a command with a slash is relative to the kubeconfig, a bare name uses PATH */
+	if (strchr(e->command, '/') && e->command[0] != '/') {
+		char *abs = cfg_resolve_path(p->dir, e->command);
+
+		if (!abs)
+			return -ENOMEM;
+		free(e->command);
+		e->command = abs;
+	}
+	return 0;
+}
+
+/* Impersonation names become HTTP header values: no control characters. */
+static int cfg_header_ok(struct cfg_parser *p, const yaml_node_t *n, const char *what,
+			 const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return base_yaml_fail(&p->y, n, -EINVAL, "%s: control character", what);
+	return 0;
 }
 
 static int cfg_parse_user(struct cfg_parser *p, const yaml_node_t *m, struct cfg_user *u)
@@ -296,9 +525,31 @@ static int cfg_parse_user(struct cfg_parser *p, const yaml_node_t *m, struct cfg
 				    &u->cert_data_len);
 		else if (!strcmp(key, "client-key-data"))
 			r = cfg_b64(p, v, "client-key-data", &u->key_data, &u->key_data_len);
-		else if ((!strcmp(key, "exec") || !strcmp(key, "auth-provider")) &&
-			 !base_yaml_is_null(v))
-			u->plugin = !strcmp(key, "exec") ? "exec" : "auth-provider";
+		else if (!strcmp(key, "exec") && !base_yaml_is_null(v))
+			r = cfg_parse_exec(p, v, u);
+		else if (!strcmp(key, "auth-provider") && !base_yaml_is_null(v)) {
+			yaml_node_t *name = v->type == YAML_MAPPING_NODE
+						    ? base_yaml_get(&p->y, v, "name")
+						    : NULL;
+
+			free(u->auth_provider);
+			u->auth_provider =
+				strdup(name && base_yaml_text(name) ? base_yaml_text(name) : "?");
+			r = u->auth_provider ? 0 : -ENOMEM;
+		} else if (!strcmp(key, "as")) {
+			r = cfg_dup_scalar(p, v, "as", &u->as_user);
+			if (!r)
+				r = cfg_header_ok(p, v, "as", u->as_user);
+		} else if (!strcmp(key, "as-uid")) {
+			r = cfg_dup_scalar(p, v, "as-uid", &u->as_uid);
+			if (!r)
+				r = cfg_header_ok(p, v, "as-uid", u->as_uid);
+		} else if (!strcmp(key, "as-groups")) {
+			r = cfg_strlist(p, v, "as-groups", K8S_CONFIG_MAX_GROUPS, &u->as_groups,
+					&u->n_as_groups);
+			for (size_t g = 0; !r && g < u->n_as_groups; g++)
+				r = cfg_header_ok(p, v, "as-groups", u->as_groups[g]);
+		}
 		if (r < 0)
 			return r;
 	}
@@ -336,6 +587,9 @@ static void cfg_cluster_done(struct cfg_cluster *c)
 	free(c->server);
 	free(c->ca_file);
 	free(c->ca_data);
+	free(c->proxy_url);
+	free(c->tls_server_name);
+	free(c->exec_config);
 }
 
 static void cfg_user_done(struct cfg_user *u)
@@ -348,6 +602,13 @@ static void cfg_user_done(struct cfg_user *u)
 	free(u->cert_data);
 	free(u->key_file);
 	free(u->key_data);
+	k8s_exec_plugin_done(&u->exec);
+	free(u->auth_provider);
+	free(u->as_user);
+	for (size_t i = 0; i < u->n_as_groups; i++)
+		free(u->as_groups[i]);
+	free(u->as_groups);
+	free(u->as_uid);
 }
 
 static void cfg_context_done(struct cfg_context *c)
@@ -644,28 +905,196 @@ static int cfg_set_server(struct k8s_config *c, const char *server)
 	return c->server ? 0 : -ENOMEM;
 }
 
-/* Chooses the context and builds the final object from the merged set. */
-static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config **ret, char *err,
-		       size_t errlen)
+static int cfg_dup(const char *src, char **ret)
+{
+	*ret = src ? strdup(src) : NULL;
+	return !src || *ret ? 0 : -ENOMEM;
+}
+
+/* A flag's file (--certificate-authority, --client-certificate, --client-key). */
+static int cfg_load_flag_file(const char *path, const char *flag, char **ret, size_t *ret_len,
+			      char *err, size_t errlen)
+{
+	int r = cfg_read_file(path, K8S_CONFIG_MAX_PEM_BYTES, ret, ret_len);
+
+	if (r < 0)
+		base_err_set(err, errlen, "%s %s: %s", flag, path,
+			     r == -E2BIG ? "file too large" : strerror(-r));
+	return r;
+}
+
+static bool cfg_header_value_ok(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Impersonation: the flags replace the user's as, as-groups and as-uid, as
+ * in client-go; groups or a uid without a user are refused, as kubectl
+ * refuses them.
+ */
+static int cfg_impersonation(struct k8s_config *c, const struct k8s_config_opts *o,
+			     const struct cfg_user *u, char *err, size_t errlen)
+{
+	const char *user = o->as_user ? o->as_user : u ? u->as_user : NULL;
+	const char *uid = o->as_uid ? o->as_uid : u ? u->as_uid : NULL;
+	const char *const *groups = o->n_as_groups ? o->as_groups
+				    : u		   ? (const char *const *)u->as_groups
+						   : NULL;
+	size_t n = o->n_as_groups ? o->n_as_groups : u ? u->n_as_groups : 0;
+
+	if (user && !*user)
+		user = NULL;
+	if ((n || uid) && !user) {
+		if (u && !o->n_as_groups && !o->as_uid)
+			base_err_set(err, errlen,
+				     "%s: user \"%s\": as-groups and as-uid need as (a user to "
+				     "impersonate)",
+				     u->file, u->name);
+		else
+			base_err_set(err, errlen,
+				     "impersonating groups or a uid (--as-group, --as-uid) needs a "
+				     "user to impersonate (--as)");
+		return -EINVAL;
+	}
+	if (n > K8S_CONFIG_MAX_GROUPS) {
+		base_err_set(err, errlen, "more than %d groups to impersonate",
+			     K8S_CONFIG_MAX_GROUPS);
+		return -E2BIG;
+	}
+	if (!cfg_header_value_ok(user) || !cfg_header_value_ok(uid)) {
+		base_err_set(err, errlen, "--as and --as-uid take no control characters");
+		return -EINVAL;
+	}
+	if (cfg_dup(user, &c->as_user) < 0 || cfg_dup(uid, &c->as_uid) < 0)
+		return -ENOMEM;
+	if (n) {
+		c->as_groups = calloc(n, sizeof(*c->as_groups));
+		if (!c->as_groups)
+			return -ENOMEM;
+		for (; c->n_as_groups < n; c->n_as_groups++) {
+			if (!cfg_header_value_ok(groups[c->n_as_groups])) {
+				base_err_set(err, errlen, "--as-group takes no control characters");
+				return -EINVAL;
+			}
+			if (cfg_dup(groups[c->n_as_groups], &c->as_groups[c->n_as_groups]) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* --certificate-authority and --insecure-skip-tls-verify over the cluster's. */
+static int cfg_ca_flags(struct k8s_config *c, const struct k8s_config_opts *o, char *err,
+			size_t errlen)
+{
+	if (o->ca_file && o->insecure) {
+		base_err_set(err, errlen,
+			     "--certificate-authority and --insecure-skip-tls-verify are mutually "
+			     "exclusive");
+		return -EINVAL;
+	}
+	if (o->ca_file) {
+		free(c->ca);
+		c->ca = NULL;
+		c->ca_len = 0;
+		c->insecure = false;
+		return cfg_load_flag_file(o->ca_file, "--certificate-authority", &c->ca, &c->ca_len,
+					  err, errlen);
+	}
+	if (o->insecure) {
+		/* client-go: the flag clears the kubeconfig's CA instead of conflicting */
+		free(c->ca);
+		c->ca = NULL;
+		c->ca_len = 0;
+		c->insecure = true;
+	}
+	return 0;
+}
+
+static int cfg_cert_flags(struct k8s_config *c, const struct k8s_config_opts *o, char *err,
+			  size_t errlen)
+{
+	int r = 0;
+
+	if (o->client_cert_file) {
+		free(c->cert);
+		c->cert = NULL;
+		r = cfg_load_flag_file(o->client_cert_file, "--client-certificate", &c->cert,
+				       &c->cert_len, err, errlen);
+	}
+	if (r == 0 && o->client_key_file) {
+		if (c->key)
+			explicit_bzero(c->key, c->key_len);
+		free(c->key);
+		c->key = NULL;
+		r = cfg_load_flag_file(o->client_key_file, "--client-key", &c->key, &c->key_len,
+				       err, errlen);
+	}
+	if (r == 0 && !c->cert != !c->key) {
+		base_err_set(err, errlen, "%s without %s",
+			     c->cert ? "a client certificate" : "a client key",
+			     c->cert ? "its key (--client-key)"
+				     : "its certificate (--client-certificate)");
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/* --token replaces every credential of the user but its certificate. */
+static int cfg_token_flag(struct k8s_config *c, const struct k8s_config_opts *o)
+{
+	if (!o->token)
+		return 0;
+	if (c->token) {
+		explicit_bzero(c->token, strlen(c->token));
+		free(c->token);
+	}
+	free(c->token_file);
+	c->token_file = NULL;
+	if (c->has_exec)
+		k8s_exec_plugin_done(&c->exec);
+	c->has_exec = false;
+	return cfg_dup(o->token, &c->token);
+}
+
+static int cfg_check_server(const char *server, const char *where, char *err, size_t errlen)
+{
+	if (strncmp(server, "https://", 8) && strncmp(server, "http://", 7)) {
+		base_err_set(err, errlen, "%s: server \"%.200s\" is not an http(s) URL", where,
+			     server);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Chooses the context, cluster and user and builds the final object from the merged set. */
+static int cfg_resolve(struct cfg_set *s, const struct k8s_config_opts *o, struct k8s_config **ret,
+		       char *err, size_t errlen)
 {
 	const struct cfg_context *ctx = NULL;
 	const struct cfg_cluster *cl = NULL;
 	const struct cfg_user *u = NULL;
 	struct k8s_config *c;
 	const char *src = s->n_files ? s->files[0] : "kubeconfig";
+	const char *context = o->context, *cluster, *user, *server;
 	struct base_buf b = BASE_BUF_INIT(0);
+	char owner[600];
 	int r;
 
 	if (!context)
 		context = s->current_context;
-	if (!context) {
+	if (!context && !o->server) {
 		base_err_set(err, errlen, "%s: no current-context set and no context given", src);
 		return -ENOENT;
 	}
-	for (size_t i = 0; i < s->n_contexts; i++)
+	for (size_t i = 0; context && i < s->n_contexts; i++)
 		if (!strcmp(s->contexts[i].name, context))
 			ctx = &s->contexts[i];
-	if (!ctx) {
+	if (context && !ctx) {
 		base_err_set(err, errlen, "%s: context \"%s\" not found",
 			     s->current_context_file && context == s->current_context
 				     ? s->current_context_file
@@ -673,39 +1102,49 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 			     context);
 		return -ENOENT;
 	}
-	if (!ctx->cluster) {
+	cluster = o->cluster ? o->cluster : ctx ? ctx->cluster : NULL;
+	if (!cluster && !o->server) {
 		base_err_set(err, errlen, "%s: context \"%s\" has no cluster", ctx->file,
 			     ctx->name);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < s->n_clusters; i++)
-		if (!strcmp(s->clusters[i].name, ctx->cluster))
+	for (size_t i = 0; cluster && i < s->n_clusters; i++)
+		if (!strcmp(s->clusters[i].name, cluster))
 			cl = &s->clusters[i];
-	if (!cl) {
-		base_err_set(err, errlen, "%s: cluster \"%s\" of context \"%s\" not found",
-			     ctx->file, ctx->cluster, ctx->name);
+	if (cluster && !cl) {
+		if (o->cluster)
+			base_err_set(err, errlen, "%s: cluster \"%s\" (--cluster) not found", src,
+				     cluster);
+		else
+			base_err_set(err, errlen, "%s: cluster \"%s\" of context \"%s\" not found",
+				     ctx->file, ctx->cluster, ctx->name);
 		return -ENOENT;
 	}
-	if (ctx->user) {
-		for (size_t i = 0; i < s->n_users; i++)
-			if (!strcmp(s->users[i].name, ctx->user))
-				u = &s->users[i];
-		if (!u) {
+	user = o->user ? o->user : ctx ? ctx->user : NULL;
+	for (size_t i = 0; user && i < s->n_users; i++)
+		if (!strcmp(s->users[i].name, user))
+			u = &s->users[i];
+	if (user && !u) {
+		if (o->user)
+			base_err_set(err, errlen, "%s: user \"%s\" (--user) not found", src, user);
+		else
 			base_err_set(err, errlen, "%s: user \"%s\" of context \"%s\" not found",
 				     ctx->file, ctx->user, ctx->name);
-			return -ENOENT;
-		}
+		return -ENOENT;
 	}
-	if (!cl->server || !*cl->server) {
+	server = o->server ? o->server : cl ? cl->server : NULL;
+	if (!server || !*server) {
 		base_err_set(err, errlen, "%s: cluster \"%s\": no server", cl->file, cl->name);
 		return -EINVAL;
 	}
-	if (strncmp(cl->server, "https://", 8) && strncmp(cl->server, "http://", 7)) {
-		base_err_set(err, errlen, "%s: cluster \"%s\": server \"%s\" is not an http(s) URL",
-			     cl->file, cl->name, cl->server);
-		return -EINVAL;
-	}
-	if (cl->insecure && (cl->ca_data || cl->ca_file)) {
+	if (o->server)
+		r = cfg_check_server(server, "--server", err, errlen);
+	else
+		snprintf(owner, sizeof(owner), "%s: cluster \"%s\"", cl->file, cl->name),
+			r = cfg_check_server(server, owner, err, errlen);
+	if (r < 0)
+		return r;
+	if (cl && cl->insecure && (cl->ca_data || cl->ca_file) && !o->insecure && !o->ca_file) {
 		base_err_set(
 			err, errlen,
 			"%s: cluster \"%s\": certificate-authority and insecure-skip-tls-verify "
@@ -713,37 +1152,61 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 			cl->file, cl->name);
 		return -EINVAL;
 	}
-	if (u && u->plugin && !u->token && !u->token_file && !u->cert_data && !u->cert_file) {
+	if (u && u->auth_provider && !u->token && !u->token_file && !u->cert_data &&
+	    !u->cert_file && !u->has_exec && !o->token) {
 		base_err_set(err, errlen,
-			     "%s: user \"%s\": %s credential plugins are not supported", u->file,
-			     u->name, u->plugin);
+			     "%s: user \"%s\": auth-provider \"%.32s\" is not supported (kubectl "
+			     "dropped auth-providers for exec credential plugins: "
+			     "gke-gcloud-auth-plugin, kubelogin, ...)",
+			     u->file, u->name, u->auth_provider);
 		return -EOPNOTSUPP;
 	}
 
 	c = cfg_alloc();
 	if (!c)
 		return -ENOMEM;
-	r = cfg_set_server(c, cl->server);
+	r = cfg_set_server(c, server);
 	if (r < 0)
 		goto fail;
-	c->context = strdup(ctx->name);
-	c->cluster = strdup(cl->name);
-	c->user = u ? strdup(u->name) : NULL;
-	c->namespace = strdup(ctx->namespace && *ctx->namespace ? ctx->namespace : "default");
+	if (cfg_dup(ctx ? ctx->name : NULL, &c->context) < 0 ||
+	    cfg_dup(cl ? cl->name : NULL, &c->cluster) < 0 ||
+	    cfg_dup(u ? u->name : NULL, &c->user) < 0 ||
+	    cfg_dup(ctx && ctx->namespace && *ctx->namespace ? ctx->namespace : "default",
+		    &c->namespace) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	for (size_t i = 0; i < s->n_files; i++) {
 		if (i)
 			base_buf_putc(&b, ':');
 		base_buf_puts(&b, s->files[i]);
 	}
+	if (!s->n_files)
+		base_buf_puts(&b, "--server");
 	c->source = base_buf_take(&b);
-	if (!c->context || !c->cluster || (u && !c->user) || !c->namespace || !c->source) {
+	if (!c->source) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	c->insecure = cl->insecure;
+	c->insecure = cl && cl->insecure;
+	if (cl && cl->proxy_url) {
+		if (strncmp(cl->proxy_url, "http://", 7) && strncmp(cl->proxy_url, "https://", 8) &&
+		    strncmp(cl->proxy_url, "socks5://", 9)) {
+			base_err_set(err, errlen,
+				     "%s: cluster \"%s\": proxy-url \"%.200s\" is not an http, "
+				     "https or socks5 URL",
+				     cl->file, cl->name, cl->proxy_url);
+			r = -EINVAL;
+			goto fail;
+		}
+		if (cfg_dup(cl->proxy_url, &c->proxy_url) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
 
 	/* the -data form wins over the file, as in client-go */
-	if (cl->ca_data) {
+	if (cl && cl->ca_data) {
 		c->ca = malloc(cl->ca_data_len + 1);
 		if (!c->ca) {
 			r = -ENOMEM;
@@ -751,18 +1214,17 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 		}
 		memcpy(c->ca, cl->ca_data, cl->ca_data_len + 1);
 		c->ca_len = cl->ca_data_len;
-	} else if (cl->ca_file) {
-		char owner[300];
-
+	} else if (cl && cl->ca_file && !o->ca_file && !o->insecure) {
 		snprintf(owner, sizeof(owner), "%s: cluster \"%s\"", cl->file, cl->name);
 		r = cfg_load_file(cl->ca_file, K8S_CONFIG_MAX_PEM_BYTES, "certificate-authority",
 				  owner, &c->ca, &c->ca_len, err, errlen);
 		if (r < 0)
 			goto fail;
 	}
+	r = cfg_ca_flags(c, o, err, errlen);
+	if (r < 0)
+		goto fail;
 	if (u) {
-		char owner[300];
-
 		snprintf(owner, sizeof(owner), "%s: user \"%s\"", u->file, u->name);
 		if (u->cert_data) {
 			c->cert = strndup(u->cert_data, u->cert_data_len);
@@ -771,7 +1233,7 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 				r = -ENOMEM;
 				goto fail;
 			}
-		} else if (u->cert_file) {
+		} else if (u->cert_file && !o->client_cert_file) {
 			r = cfg_load_file(u->cert_file, K8S_CONFIG_MAX_PEM_BYTES,
 					  "client-certificate", owner, &c->cert, &c->cert_len, err,
 					  errlen);
@@ -785,20 +1247,22 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 				r = -ENOMEM;
 				goto fail;
 			}
-		} else if (u->key_file) {
+		} else if (u->key_file && !o->client_key_file) {
 			r = cfg_load_file(u->key_file, K8S_CONFIG_MAX_PEM_BYTES, "client-key",
 					  owner, &c->key, &c->key_len, err, errlen);
 			if (r < 0)
 				goto fail;
 		}
-		if (!c->cert != !c->key) {
+		if (!o->client_cert_file && !o->client_key_file && !c->cert != !c->key) {
 			base_err_set(err, errlen, "%s: %s without %s", owner,
 				     c->cert ? "client-certificate" : "client-key",
 				     c->cert ? "client-key" : "client-certificate");
 			r = -EINVAL;
 			goto fail;
 		}
-		if (u->token) {
+		if (o->token) {
+			/* cfg_token_flag() below */
+		} else if (u->token) {
 			c->token = strdup(u->token);
 			if (!c->token) {
 				r = -ENOMEM;
@@ -817,11 +1281,35 @@ static int cfg_resolve(struct cfg_set *s, const char *context, struct k8s_config
 					     r == -E2BIG ? "file too large" : strerror(-r));
 				goto fail;
 			}
+		} else if (u->has_exec) {
+			r = k8s_exec_plugin_dup(&u->exec, &c->exec);
+			if (r < 0)
+				goto fail;
+			c->has_exec = true;
+			free(c->exec.owner);
+			if (asprintf(&c->exec.owner, "user \"%s\" (%s)", u->name, u->file) < 0) {
+				c->exec.owner = NULL;
+				r = -ENOMEM;
+				goto fail;
+			}
+			if (cl && (cfg_dup(cl->exec_config, &c->exec_config) < 0 ||
+				   cfg_dup(cl->tls_server_name, &c->tls_server_name) < 0)) {
+				r = -ENOMEM;
+				goto fail;
+			}
 		}
 	}
+	r = cfg_cert_flags(c, o, err, errlen);
+	if (r == 0)
+		r = cfg_token_flag(c, o);
+	if (r == 0)
+		r = cfg_impersonation(c, o, u, err, errlen);
+	if (r < 0)
+		goto fail;
 	*ret = c;
 	return 0;
 fail:
+	base_buf_done(&b);
 	k8s_config_free(c);
 	return r;
 }
@@ -829,12 +1317,13 @@ fail:
 int k8s_config_parse(const void *buf, size_t len, const char *name, const char *context,
 		     struct k8s_config **ret, char *err, size_t errlen)
 {
+	struct k8s_config_opts o = {.context = context};
 	struct cfg_set s = {0};
 	int r;
 
 	r = cfg_parse_into(&s, name ? name : "kubeconfig", buf, len, err, errlen);
 	if (r == 0)
-		r = cfg_resolve(&s, context, ret, err, errlen);
+		r = cfg_resolve(&s, &o, ret, err, errlen);
 	cfg_set_done(&s);
 	return r;
 }
@@ -932,6 +1421,24 @@ static int cfg_in_cluster(const struct k8s_config_opts *opts, struct k8s_config 
 			goto fail;
 		}
 	}
+	/* the flags apply here too (kubectl in a pod, --as for a test of RBAC) */
+	if (opts->server) {
+		free(c->server);
+		r = cfg_check_server(opts->server, "--server", err, errlen);
+		if (r == 0)
+			r = cfg_set_server(c, opts->server);
+		if (r < 0)
+			goto fail;
+	}
+	r = cfg_ca_flags(c, opts, err, errlen);
+	if (r == 0)
+		r = cfg_cert_flags(c, opts, err, errlen);
+	if (r == 0)
+		r = cfg_token_flag(c, opts);
+	if (r == 0)
+		r = cfg_impersonation(c, opts, NULL, err, errlen);
+	if (r < 0)
+		goto fail;
 	*ret = c;
 	return 0;
 fail:
@@ -958,7 +1465,7 @@ int k8s_config_load(const struct k8s_config_opts *opts, struct k8s_config **ret,
 	if (opts->kubeconfig) {
 		r = cfg_add_file(&s, opts->kubeconfig, true, err, errlen);
 		if (r == 0)
-			r = cfg_resolve(&s, opts->context, &c, err, errlen);
+			r = cfg_resolve(&s, opts, &c, err, errlen);
 		goto done;
 	}
 	env = getenv("KUBECONFIG");
@@ -1003,8 +1510,9 @@ int k8s_config_load(const struct k8s_config_opts *opts, struct k8s_config **ret,
 				goto done;
 		}
 	}
-	if (s.n_files) {
-		r = cfg_resolve(&s, opts->context, &c, err, errlen);
+	if (s.n_files || opts->server) {
+		/* --server needs no kubeconfig, as with kubectl */
+		r = cfg_resolve(&s, opts, &c, err, errlen);
 		goto done;
 	}
 	env = getenv("KUBERNETES_SERVICE_HOST");
@@ -1023,6 +1531,7 @@ done:
 		return r;
 	if (opts->token_recheck_s)
 		c->token_recheck_s = opts->token_recheck_s;
+	c->exec_timeout_ms = opts->exec_timeout_ms;
 	*ret = c;
 	return 0;
 }
@@ -1048,6 +1557,16 @@ struct k8s_config *k8s_config_free(struct k8s_config *c)
 		free(c->token);
 	}
 	free(c->token_file);
+	free(c->proxy_url);
+	free(c->as_user);
+	for (size_t i = 0; i < c->n_as_groups; i++)
+		free(c->as_groups[i]);
+	free(c->as_groups);
+	free(c->as_uid);
+	k8s_exec_plugin_done(&c->exec);
+	free(c->exec_config);
+	free(c->tls_server_name);
+	k8s_exec_credential_done(&c->exec_cred);
 	pthread_mutex_destroy(&c->token_lock);
 	free(c);
 	return NULL;
@@ -1140,21 +1659,178 @@ static void cfg_token_refresh(struct k8s_config *c)
 	c->token_st = st;
 }
 
-int k8s_config_token(struct k8s_config *c, char **ret)
+const char *k8s_config_proxy(const struct k8s_config *c)
 {
-	char *copy = NULL;
-	bool oom;
+	return c->proxy_url;
+}
 
-	pthread_mutex_lock(&c->token_lock);
+const char *k8s_config_as_user(const struct k8s_config *c)
+{
+	return c->as_user;
+}
+
+const char *const *k8s_config_as_groups(const struct k8s_config *c, size_t *n)
+{
+	*n = c->n_as_groups;
+	return (const char *const *)c->as_groups;
+}
+
+const char *k8s_config_as_uid(const struct k8s_config *c)
+{
+	return c->as_uid;
+}
+
+const char *k8s_config_exec_command(const struct k8s_config *c)
+{
+	return c->has_exec ? c->exec.command : NULL;
+}
+
+/* Called with token_lock held: the plugin's answer, still good? */
+static bool cfg_exec_fresh(const struct k8s_config *c)
+{
+	return c->exec_valid &&
+	       (!c->exec_cred.expires || (int64_t)time(NULL) < c->exec_cred.expires_unix);
+}
+
+/* Called with token_lock held: runs the plugin and keeps its answer. */
+static int cfg_exec_run(struct k8s_config *c, char *err, size_t errlen)
+{
+	struct k8s_exec_cluster cl = {
+		.server = c->server,
+		.ca = c->ca,
+		.ca_len = c->ca_len,
+		.insecure = c->insecure,
+		.proxy_url = c->proxy_url,
+		.config_json = c->exec_config,
+		.tls_server_name = c->tls_server_name,
+	};
+	struct k8s_exec_credential fresh = {0};
+	int r;
+
+	r = k8s_exec_run(&c->exec, &cl, c->exec_timeout_ms, &fresh, err, errlen);
+	if (r < 0)
+		return r;
+	k8s_exec_credential_done(&c->exec_cred);
+	c->exec_cred = fresh;
+	c->exec_valid = true;
+	return 0;
+}
+
+static int cfg_copy(const char *src, size_t len, char **ret, size_t *ret_len)
+{
+	if (!src)
+		return 0;
+	*ret = malloc(len + 1);
+	if (!*ret)
+		return -ENOMEM;
+	memcpy(*ret, src, len);
+	(*ret)[len] = '\0';
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+void k8s_config_creds_done(struct k8s_config_creds *cr)
+{
+	if (!cr)
+		return;
+	if (cr->token) {
+		explicit_bzero(cr->token, strlen(cr->token));
+		free(cr->token);
+	}
+	if (cr->key) {
+		explicit_bzero(cr->key, cr->key_len);
+		free(cr->key);
+	}
+	free(cr->cert);
+	memset(cr, 0, sizeof(*cr));
+}
+
+/* Called with token_lock held. */
+static int cfg_creds_locked(struct k8s_config *c, struct k8s_config_creds *ret, char *err,
+			    size_t errlen)
+{
+	struct k8s_config_creds cr = {0};
+	const char *token = c->token, *cert = c->cert, *key = c->key;
+	size_t cert_len = c->cert_len, key_len = c->key_len;
+	int r;
+
 	if (c->token_file)
 		cfg_token_refresh(c);
-	if (c->token)
-		copy = strdup(c->token);
-	oom = c->token && !copy;
-	pthread_mutex_unlock(&c->token_lock);
-	if (oom)
+	token = c->token;
+	if (c->has_exec) {
+		if (!cfg_exec_fresh(c)) {
+			r = cfg_exec_run(c, err, errlen);
+			if (r < 0)
+				return r;
+		}
+		token = c->exec_cred.token;
+		if (c->exec_cred.cert) {
+			cert = c->exec_cred.cert;
+			cert_len = c->exec_cred.cert_len;
+			key = c->exec_cred.key;
+			key_len = c->exec_cred.key_len;
+		}
+	}
+	if (cfg_copy(token, token ? strlen(token) : 0, &cr.token, NULL) < 0 ||
+	    cfg_copy(cert, cert_len, &cr.cert, &cr.cert_len) < 0 ||
+	    cfg_copy(key, key_len, &cr.key, &cr.key_len) < 0) {
+		k8s_config_creds_done(&cr);
 		return -ENOMEM;
-	*ret = copy;
+	}
+	*ret = cr;
+	return 0;
+}
+
+int k8s_config_creds(struct k8s_config *c, struct k8s_config_creds *ret, char *err, size_t errlen)
+{
+	int r;
+
+	pthread_mutex_lock(&c->token_lock);
+	r = cfg_creds_locked(c, ret, err, errlen);
+	pthread_mutex_unlock(&c->token_lock);
+	return r;
+}
+
+static bool cfg_same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+bool k8s_config_refresh(struct k8s_config *c, const struct k8s_config_creds *used)
+{
+	struct k8s_config_creds now = {0};
+	bool changed = false;
+	char err[8];
+
+	pthread_mutex_lock(&c->token_lock);
+	c->token_force = true;
+	/*
+	 * The plugin runs again only when the answer that was refused is still
+	 * the one kept: a thread that came second finds the new one and uses it.
+	 */
+	if (c->has_exec && c->exec_valid && cfg_same(c->exec_cred.token, used ? used->token : NULL))
+		c->exec_valid = false;
+	if (cfg_creds_locked(c, &now, err, sizeof(err)) == 0) {
+		changed = !used || !cfg_same(now.token, used->token) ||
+			  !cfg_same(now.cert, used->cert);
+		k8s_config_creds_done(&now);
+	}
+	pthread_mutex_unlock(&c->token_lock);
+	return changed;
+}
+
+int k8s_config_token(struct k8s_config *c, char **ret)
+{
+	struct k8s_config_creds cr;
+	int r;
+
+	r = k8s_config_creds(c, &cr, NULL, 0);
+	if (r < 0)
+		return r;
+	*ret = cr.token;
+	cr.token = NULL;
+	k8s_config_creds_done(&cr);
 	return 0;
 }
 
@@ -1162,5 +1838,6 @@ void k8s_config_token_invalidate(struct k8s_config *c)
 {
 	pthread_mutex_lock(&c->token_lock);
 	c->token_force = true;
+	c->exec_valid = false;
 	pthread_mutex_unlock(&c->token_lock);
 }

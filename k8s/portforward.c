@@ -25,6 +25,7 @@
  */
 #include "k8s/portforward.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -70,7 +71,12 @@ struct k8s_portforward {
 	char host_header[K8S_PORTFORWARD_MAX_URL + 8];
 	char path[3 * K8S_PORTFORWARD_MAX_NAME + 96];
 	char url[2 * K8S_PORTFORWARD_MAX_URL + 3 * K8S_PORTFORWARD_MAX_NAME + 96];
-	char *auth; /* "Bearer ..." or NULL */
+	char *auth;				     /* "Bearer ..." or NULL */
+	char *hdr_name[K8S_PORTFORWARD_MAX_HEADERS]; /* lower case, ':' at the end, for lws */
+	char *hdr_value[K8S_PORTFORWARD_MAX_HEADERS];
+	size_t n_hdr;
+	char *proxy_host; /* NULL: no proxy */
+	unsigned int proxy_port;
 	bool insecure;
 	uint16_t port;
 	SSL_CTX *ssl_ctx;
@@ -426,6 +432,9 @@ static void pf_start(struct k8s_portforward *pf)
 	vi.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	vi.provided_client_ssl_ctx = pf->ssl_ctx;
 	vi.vhost_name = "k8s-portforward";
+	/* a vhost per forward: its proxy is the forward's own (CONNECT, then TLS) */
+	vi.http_proxy_address = pf->proxy_host;
+	vi.http_proxy_port = pf->proxy_port;
 	pf->vhost = lws_create_vhost(pf_g.ctx, &vi);
 	if (!pf->vhost) {
 		snprintf(pf->hs_msg, sizeof(pf->hs_msg), "cannot create a libwebsockets vhost");
@@ -767,6 +776,11 @@ static int pf_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 						(const unsigned char *)pf->auth,
 						(int)strlen(pf->auth), p, end))
 			r = -1;
+		for (size_t i = 0; r == 0 && i < pf->n_hdr; i++)
+			if (lws_add_http_header_by_name(wsi, (const unsigned char *)pf->hdr_name[i],
+							(const unsigned char *)pf->hdr_value[i],
+							(int)strlen(pf->hdr_value[i]), p, end))
+				r = -1;
 		break;
 	}
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
@@ -939,7 +953,14 @@ static void pf_fetch_status(struct k8s_portforward *pf, const struct k8s_portfor
 		snprintf(hdr, sizeof(hdr), "Authorization: %s", pf->auth);
 		h = curl_slist_append(h, hdr);
 	}
+	for (size_t i = 0; i < pf->n_hdr; i++) {
+		/* "impersonate-user:" + " value" */
+		snprintf(hdr, sizeof(hdr), "%s %s", pf->hdr_name[i], pf->hdr_value[i]);
+		h = curl_slist_append(h, hdr);
+	}
 	h = curl_slist_append(h, "Accept: application/json");
+	if (opts->proxy)
+		curl_easy_setopt(c, CURLOPT_PROXY, opts->proxy);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	if (opts->ca_pem) {
 		blob.data = (void *)opts->ca_pem;
@@ -972,6 +993,69 @@ static void pf_fetch_status(struct k8s_portforward *pf, const struct k8s_portfor
 	free(body.data);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
+}
+
+/* The extra headers and the proxy of opts, checked and copied. */
+static int pf_extra(struct k8s_portforward *pf, const struct k8s_portforward_opts *opts)
+{
+	if (opts->n_headers > K8S_PORTFORWARD_MAX_HEADERS) {
+		base_err_set(opts->err, opts->err_size, "more than %d extra headers",
+			     K8S_PORTFORWARD_MAX_HEADERS);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < opts->n_headers; i++) {
+		const char *n = opts->headers[i].name;
+		size_t len = n ? strlen(n) : 0;
+
+		if (!len || len > 64 ||
+		    strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			      "0123456789-") != len ||
+		    !pf_header_value_ok(opts->headers[i].value, K8S_PORTFORWARD_MAX_TOKEN)) {
+			base_err_set(opts->err, opts->err_size, "bad header %.64s", n ? n : "");
+			return -EINVAL;
+		}
+		pf->hdr_value[i] = strdup(opts->headers[i].value);
+		pf->hdr_name[i] = malloc(len + 2);
+		pf->n_hdr++;
+		if (!pf->hdr_value[i] || !pf->hdr_name[i])
+			return -ENOMEM;
+		for (size_t k = 0; k < len; k++)
+			pf->hdr_name[i][k] = (char)tolower((unsigned char)n[k]);
+		pf->hdr_name[i][len] = ':';
+		pf->hdr_name[i][len + 1] = '\0';
+	}
+	if (opts->proxy && *opts->proxy) {
+		const char *h = opts->proxy, *colon;
+		char *end;
+		long port;
+
+		if (!strncmp(h, "http://", 7))
+			h += 7;
+		else {
+			base_err_set(opts->err, opts->err_size,
+				     "proxy %.200s: only http:// proxies carry port-forwards",
+				     opts->proxy);
+			return -EINVAL;
+		}
+		colon = strrchr(h, ':');
+		if (!colon || colon == h) {
+			base_err_set(opts->err, opts->err_size,
+				     "proxy %.200s: want http://host:port", opts->proxy);
+			return -EINVAL;
+		}
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (errno || (*end && strcmp(end, "/")) || port < 1 || port > 65535) {
+			base_err_set(opts->err, opts->err_size, "proxy %.200s: bad port",
+				     opts->proxy);
+			return -EINVAL;
+		}
+		pf->proxy_host = strndup(h, (size_t)(colon - h));
+		if (!pf->proxy_host)
+			return -ENOMEM;
+		pf->proxy_port = (unsigned int)port;
+	}
+	return 0;
 }
 
 /* --- public API ------------------------------------------------------------- */
@@ -1047,6 +1131,9 @@ int k8s_portforward_open(const struct k8s_portforward_opts *opts, int *ret_fd,
 			goto fail;
 		}
 	}
+	r = pf_extra(pf, opts);
+	if (r < 0)
+		goto fail;
 	r = pf_ssl_ctx(pf, opts);
 	if (r < 0)
 		goto fail;
@@ -1146,6 +1233,11 @@ struct k8s_portforward *k8s_portforward_free(struct k8s_portforward *pf)
 		close(pf->our_fd);
 	SSL_CTX_free(pf->ssl_ctx);
 	free(pf->auth);
+	for (size_t i = 0; i < pf->n_hdr; i++) {
+		free(pf->hdr_name[i]);
+		free(pf->hdr_value[i]);
+	}
+	free(pf->proxy_host);
 	free(pf->in);
 	free(pf->out);
 	free(atomic_load(&pf->errmsg));

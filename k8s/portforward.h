@@ -55,6 +55,15 @@ struct k8s_portforward;
 /* Connect and handshake timeout when opts->connect_timeout_ms is 0. */
 #define K8S_PORTFORWARD_DEFAULT_TIMEOUT_MS 10000
 
+/* Most extra headers (impersonation) a forward's upgrade request carries. */
+#define K8S_PORTFORWARD_MAX_HEADERS 72
+
+/* One extra request header: "Impersonate-User", "jane". */
+struct k8s_portforward_header {
+	const char *name; /* letters, digits and '-' */
+	const char *value;
+};
+
 struct k8s_portforward_opts {
 	const char *server;			      /* https://host[:port] of the API server */
 	const char *ca_pem;			      /* CA bundle to verify it; NULL: system CAs */
@@ -62,6 +71,11 @@ struct k8s_portforward_opts {
 	const char *token;			      /* bearer token, or NULL */
 	const char *client_cert_pem, *client_key_pem; /* client certificate, or NULL */
 	bool insecure_skip_tls_verify;
+	/* more headers for the upgrade request (impersonation), or NULL */
+	const struct k8s_portforward_header *headers;
+	size_t n_headers;
+	/* an HTTP proxy, "http://host:port" (CONNECT), or NULL for none */
+	const char *proxy;
 	const char *namespace_, *pod;
 	uint16_t port;
 	int connect_timeout_ms; /* connect + TLS + upgrade; 0 for the default */

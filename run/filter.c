@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "run/regex.h"
 
 enum filter_op {
 	OP_EQ,
@@ -38,8 +38,7 @@ struct run_filter {
 	uint64_t num; /* the value, sign-extended when the column is signed */
 	char *value;
 	size_t value_len;
-	bool has_re;
-	regex_t re;
+	struct run_regex *re;
 };
 
 static const struct {
@@ -50,88 +49,6 @@ static const struct {
 	{"==", OP_EQ}, {"!=", OP_NE}, {">=", OP_GE},   {"<=", OP_LE}, {"!~", OP_NOMATCH},
 	{">", OP_GT},  {"<", OP_LT},  {"~", OP_MATCH}, {"=", OP_EQ},
 };
-
-/*
- * glibc compiles "x+" as "xx*" and "x{n}" as n copies of x, so nested or
- * stacked repetitions grow the compiled pattern exponentially ("a+++++..."
- * takes gigabytes), and back-references make matching exponential.  The
- * product of all repetition factors bounds the compiled size.
- */
-#define FILTER_MAX_REGEX	 512
-#define FILTER_MAX_REPEAT_COPIES 4096
-
-static const char *regex_check(const char *re)
-{
-	size_t i = 0, n = strlen(re);
-	uint64_t copies = 1;
-	bool after_repeat = false;
-
-	if (n > FILTER_MAX_REGEX)
-		return "longer than 512 bytes";
-	while (i < n) {
-		uint64_t factor = 1;
-		char c = re[i];
-
-		if (c == '\\') {
-			if (i + 1 < n && re[i + 1] >= '1' && re[i + 1] <= '9')
-				return "back-references are not supported";
-			i += 2;
-			after_repeat = false;
-			continue;
-		}
-		if (c == '[') {
-			/* a bracket expression: its '+' and '{' are plain characters */
-			i++;
-			if (i < n && re[i] == '^')
-				i++;
-			if (i < n && re[i] == ']')
-				i++;
-			while (i < n && re[i] != ']') {
-				if (re[i] == '[' && i + 1 < n && strchr(":.=", re[i + 1])) {
-					const char end[3] = {re[i + 1], ']', '\0'};
-					const char *e = strstr(re + i + 2, end);
-
-					if (!e)
-						break;
-					i = (size_t)(e - re) + 2;
-					continue;
-				}
-				i++;
-			}
-			i++;
-			after_repeat = false;
-			continue;
-		}
-		if (c != '*' && c != '+' && c != '?' &&
-		    !(c == '{' && i + 1 < n && re[i + 1] >= '0' && re[i + 1] <= '9')) {
-			after_repeat = false;
-			i++;
-			continue;
-		}
-		if (after_repeat)
-			return "a repetition operator follows another one";
-		if (c == '+') {
-			factor = 2;
-		} else if (c == '{') {
-			char *end;
-			unsigned long lo = strtoul(re + i + 1, &end, 10), hi = lo;
-
-			if (*end == ',' && end[1] >= '0' && end[1] <= '9')
-				hi = strtoul(end + 1, &end, 10);
-			factor = (hi > lo ? hi : lo) + 1;
-			if (factor > FILTER_MAX_REPEAT_COPIES)
-				return "too many repetitions";
-			end = strchr(end, '}');
-			i = end ? (size_t)(end - re) : n - 1;
-		}
-		copies *= factor;
-		if (copies > FILTER_MAX_REPEAT_COPIES)
-			return "too many repetitions";
-		after_repeat = true;
-		i++;
-	}
-	return NULL;
-}
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -244,23 +161,17 @@ int run_filter_new(const char *expr, const struct run_column *cols, size_t n_col
 		return -ENOMEM;
 	}
 	if (f->op == OP_MATCH || f->op == OP_NOMATCH) {
-		const char *bad = regex_check(value);
+		char why[256] = "";
 
-		if (bad) {
+		r = run_regex_new(value, f->value_len, &f->re, why, sizeof(why));
+		if (r < 0) {
 			run_filter_free(f);
-			return fail(err, errlen, "invalid filter '%s': regular expression %s", expr,
-				    bad);
+			if (r == -ENOMEM)
+				return r;
+			fail(err, errlen, "invalid filter '%s': bad regular expression: %s", expr,
+			     why[0] ? why : strerror(-r));
+			return -EINVAL;
 		}
-		r = regcomp(&f->re, value, REG_EXTENDED | REG_NOSUB);
-		if (r) {
-			char why[128];
-
-			regerror(r, &f->re, why, sizeof(why));
-			run_filter_free(f);
-			return fail(err, errlen, "invalid filter '%s': bad regular expression: %s",
-				    expr, why);
-		}
-		f->has_re = true;
 	} else if (run_column_is_number(f->col)) {
 		f->numeric = true;
 		if (parse_number(f) < 0) {
@@ -282,8 +193,7 @@ struct run_filter *run_filter_free(struct run_filter *f)
 {
 	if (!f)
 		return NULL;
-	if (f->has_re)
-		regfree(&f->re);
+	run_regex_free(f->re);
 	free(f->value);
 	free(f);
 	return NULL;
@@ -337,9 +247,12 @@ int run_filter_match(const struct run_filter *f, struct run_column_env *env, con
 			c = x < f->num ? -1 : x > f->num;
 		return compare(f->op, c);
 	}
-	if (f->col->kind == RUN_COLUMN_STRING && !f->has_re) {
+	if (f->col->kind == RUN_COLUMN_STRING) {
 		s = run_column_string(f->col, rec, size, &n);
-		return compare_text(f, s, n);
+		if (!f->re)
+			return compare_text(f, s, n);
+		r = run_regex_match(f->re, s, n);
+		return r < 0 ? r : (r == 1) == (f->op == OP_MATCH);
 	}
 	base_buf_reset(tmp);
 	r = run_column_text(env, f->col, rec, size, tmp);
@@ -351,9 +264,11 @@ int run_filter_match(const struct run_filter *f, struct run_column_env *env, con
 			return r;
 		tmp->data[0] = '\0';
 	}
-	if (f->has_re) {
-		r = regexec(&f->re, tmp->data, 0, NULL, 0);
-		return (r == 0) == (f->op == OP_MATCH);
+	if (f->re) {
+		r = run_regex_match(f->re, tmp->data, tmp->len);
+		if (r < 0)
+			return r;
+		return (r == 1) == (f->op == OP_MATCH);
 	}
 	return compare_text(f, tmp->data, tmp->len);
 }

@@ -6,7 +6,9 @@
  * records: integer fields are read and compared as numbers, text is compared
  * in place, and only a column whose value must be rendered (an errno name, a
  * user name) is rendered, into the environment's scratch buffer.  Regular
- * expressions are POSIX extended ones, compiled once.
+ * expressions are PCRE2's in the RE2 syntax Inspektor Gadget's users write,
+ * compiled once and bounded (run/regex.h).  A filter is matched by one
+ * thread at a time.
  *
  * This header is internal to agent/.
  */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/parse.h"
@@ -28,7 +29,9 @@ const struct base_opt run_flags_table[] = {
 	{"fields", 0, V, RUN_FLAG_FIELDS, "LIST",
 	 "fields to print: 'a,b' exactly these; '+a,-b' add to or remove from the defaults", 0},
 	{"filter", 'F', V, RUN_FLAG_FILTER, "EXPR",
-	 "keep records matching EXPR: field==v, !=, >, >=, <, <=, ~ regex, !~ (repeatable)", R},
+	 "keep records matching EXPR: field==v, !=, >, >=, <, <=, ~ regex (RE2 syntax: \\d, \\w, "
+	 "*?), !~; 'a==1,b==2' (\\, for a comma in a value) and repeated -F: all must match",
+	 R},
 	{"sort", 0, V, RUN_FLAG_SORT, "LIST",
 	 "map iterators and snapshots: sort by these fields, '-field' for descending", R},
 	{"max-entries", 0, V, RUN_FLAG_MAX_ENTRIES, "N",
@@ -42,31 +45,37 @@ const struct base_opt run_flags_table[] = {
 	{"timeout", 't', V, RUN_FLAG_TIMEOUT, "DURATION",
 	 "stop after DURATION: seconds (5) or with a unit (500ms, 10s, 2m); 0 = until Ctrl-C "
 	 "(default)",
-	 R},
+	 R | RUN_FLAGS_ATTACH},
 	{"no-header", 0, S, RUN_FLAG_NO_HEADER, NULL, "columns output: do not print the header", 0},
 
 	/* on a host, as ig names them */
 	{"containername", 'c', V, RUN_FLAG_CONTAINERNAME, "NAME",
-	 "only containers with this name (as the runtime names them)", L},
-	{"runtime-containername", 0, V, RUN_FLAG_CONTAINERNAME, NULL, NULL, L},
-	{"k8s-namespace", 0, V, RUN_FLAG_K8S_NAMESPACE, "NS", "only pods in namespace NS", L},
-	{"k8s-podname", 0, V, RUN_FLAG_K8S_PODNAME, "POD", "only pods named POD", L},
-	{"k8s-containername", 0, V, RUN_FLAG_K8S_CONTAINERNAME, "NAME",
-	 "only containers named NAME in their pod", L},
-	{"k8s-selector", 0, V, RUN_FLAG_K8S_SELECTOR, "k=v,...", "only pods with all these labels",
+	 "only containers with this name (as the runtime names them); a,b for either, !x to "
+	 "exclude",
 	 L},
+	{"runtime-containername", 0, V, RUN_FLAG_CONTAINERNAME, NULL, NULL, L},
+	{"k8s-namespace", 0, V, RUN_FLAG_K8S_NAMESPACE, "NS",
+	 "only pods in namespace NS (a,b; !x excludes)", L},
+	{"k8s-podname", 0, V, RUN_FLAG_K8S_PODNAME, "POD", "only pods named POD (a,b; !x excludes)",
+	 L},
+	{"k8s-containername", 0, V, RUN_FLAG_K8S_CONTAINERNAME, "NAME",
+	 "only containers named NAME in their pod (a,b; !x excludes)", L},
+	{"k8s-selector", 0, V, RUN_FLAG_K8S_SELECTOR, "k=v,...",
+	 "only pods with all these labels (k=!v: another value, !k=v: not this one)", L},
 	{"host", 0, S, RUN_FLAG_HOST, NULL,
 	 "with a container selector: also show events of host processes", L},
 
 	/* on a cluster, as kubectl gadget names them (-n is a global flag there) */
 	{"all-namespaces", 'A', S, RUN_FLAG_ALL_NAMESPACES, NULL,
 	 "pods of every namespace (default: those of -n, else the context's namespace)", C},
-	{"podname", 'p', V, RUN_FLAG_PODNAME, "POD", "only the pod named POD", C},
+	{"podname", 'p', V, RUN_FLAG_PODNAME, "POD", "only the pods named so (a,b; !x excludes)",
+	 C},
 	{"k8s-podname", 0, V, RUN_FLAG_PODNAME, NULL, NULL, C},
 	{"containername", 'c', V, RUN_FLAG_POD_CONTAINERNAME, "NAME",
-	 "only containers named NAME in their pod", C},
+	 "only containers named NAME in their pod (a,b; !x excludes)", C},
 	{"k8s-containername", 0, V, RUN_FLAG_POD_CONTAINERNAME, NULL, NULL, C},
-	{"selector", 'l', V, RUN_FLAG_SELECTOR, "k=v,...", "only pods with all these labels", C},
+	{"selector", 'l', V, RUN_FLAG_SELECTOR, "k=v,...",
+	 "only pods with all these labels (k=!v: another value, !k=v: not this one)", C},
 	{"k8s-selector", 0, V, RUN_FLAG_SELECTOR, NULL, NULL, C},
 
 	/* metrics, as Inspektor Gadget names them (docs/metrics.md) */
@@ -137,7 +146,64 @@ void run_flags_init(struct run_flags *f, const char *cmd)
 
 void run_flags_done(struct run_flags *f)
 {
+	size_t i;
+
 	run_selector_done(&f->sel);
+	for (i = 0; i < f->n_filter_copies; i++)
+		free(f->filter_copies[i]);
+	f->n_filter_copies = 0;
+}
+
+static int add_filter(struct run_flags *f, const char *expr, char *copy, char *err, size_t errlen)
+{
+	if (f->n_filters == RUN_FLAGS_MAX_FILTERS) {
+		free(copy);
+		return flag_err(err, errlen, "too many filters (at most %d)",
+				RUN_FLAGS_MAX_FILTERS);
+	}
+	if (copy)
+		f->filter_copies[f->n_filter_copies++] = copy;
+	f->filters[f->n_filters++] = copy ? copy : expr;
+	return 0;
+}
+
+/*
+ * One -F value: expressions separated by commas, Inspektor Gadget's
+ * SplitStringWithEscape(): "\," is a comma and "\\" a backslash inside an
+ * expression, any other backslash is kept with what follows; empty parts
+ * are skipped.  A value without commas or escapes is used as it is.
+ */
+static int set_filters(struct run_flags *f, const char *v, char *err, size_t errlen)
+{
+	const char *p = v;
+
+	if (strlen(v) > RUN_PIPELINE_MAX_EXPR)
+		return flag_err(err, errlen, "filter longer than %d bytes", RUN_PIPELINE_MAX_EXPR);
+	if (!strpbrk(v, ",\\"))
+		return add_filter(f, v, NULL, err, errlen);
+	while (*p) {
+		char *part = malloc(strlen(p) + 1), *o = part;
+		int r;
+
+		if (!part)
+			return -ENOMEM;
+		for (; *p && *p != ','; p++) {
+			if (*p == '\\' && (p[1] == ',' || p[1] == '\\'))
+				p++;
+			*o++ = *p;
+		}
+		*o = '\0';
+		if (*p == ',')
+			p++;
+		if (!*part) {
+			free(part);
+			continue;
+		}
+		r = add_filter(f, NULL, part, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 static int bad_value(const struct base_opt *o, const char *v, const char *why, char *err,
@@ -198,14 +264,7 @@ static int set_flag(struct run_flags *f, const struct base_opt *o, const char *v
 		f->fields = v;
 		return 0;
 	case RUN_FLAG_FILTER:
-		if (f->n_filters == RUN_FLAGS_MAX_FILTERS)
-			return flag_err(err, errlen, "too many filters (at most %d)",
-					RUN_FLAGS_MAX_FILTERS);
-		if (strlen(v) > RUN_PIPELINE_MAX_EXPR)
-			return flag_err(err, errlen, "filter longer than %d bytes",
-					RUN_PIPELINE_MAX_EXPR);
-		f->filters[f->n_filters++] = v;
-		return 0;
+		return set_filters(f, v, err, errlen);
 	case RUN_FLAG_SORT:
 		if (strlen(v) > RUN_PIPELINE_MAX_EXPR)
 			return flag_err(err, errlen, "--sort longer than %d bytes",

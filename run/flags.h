@@ -97,6 +97,12 @@ struct run_flags {
 	const char *gadget; /* the first plain word: the gadget to run */
 	enum run_output output;
 	const char *fields; /* NULL: the default set */
+	/*
+	 * -F: every expression, all of which must match.  One -F may hold
+	 * several, separated by commas as in Inspektor Gadget ("comm==a,pid==1";
+	 * "\," is a comma inside a value and "\\" a backslash; any other
+	 * backslash stays, so "comm~^\d+$" is the regex it looks like).
+	 */
 	const char *filters[RUN_FLAGS_MAX_FILTERS];
 	size_t n_filters;
 	const char *sort;
@@ -133,6 +139,8 @@ struct run_flags {
 	size_t n_params;
 
 	/* Private to run_flags_parse() and run_flags_params(). */
+	char *filter_copies[RUN_FLAGS_MAX_FILTERS]; /* -F parts that are not argv's own */
+	size_t n_filter_copies;
 	struct {
 		const char *name; /* after the dashes */
 		size_t len;
@@ -153,7 +161,10 @@ struct base_opt_table run_flags_view(unsigned int client);
 
 /* Defaults: columns output, fetch every second, no timeout; cmd as in struct run_flags. */
 void run_flags_init(struct run_flags *f, const char *cmd);
-/* Frees what parsing allocated (the label selector); f can be reused after run_flags_init(). */
+/*
+ * Frees what parsing allocated (the label selector, -F parts); f can be
+ * reused after run_flags_init().
+ */
 void run_flags_done(struct run_flags *f);
 
 /*

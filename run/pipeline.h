@@ -88,7 +88,7 @@ struct run_pipeline_opts {
 	const char *fields;
 	/*
 	 * -F expressions "field OP value", all of which must match, with OP one
-	 * of == (or =), !=, <, <=, >, >=, ~ (POSIX extended regex), !~.  Integer
+	 * of == (or =), !=, <, <=, >, >=, ~ (regex, run/regex.h), !~.  Integer
 	 * fields compare as numbers, everything else as the text shown.
 	 */
 	const char *const *filters;

@@ -96,19 +96,53 @@ bool run_selector_empty(const struct run_selector *s)
 		      !set(s->k8s_containername) && !s->n_labels);
 }
 
-static bool eq_or_unset(const char *want, const char *have)
+/*
+ * Inspektor Gadget's filter strings: "a,b" any of these, "!a" not this;
+ * with inclusions one must match, and no exclusion may.  Unset: anything.
+ */
+static bool list_match(const char *want, const char *have)
 {
-	return !set(want) || (have && !strcmp(want, have));
+	bool has_inclusion = false, matched = false;
+	const char *p = want;
+
+	if (!set(want))
+		return true;
+	if (!have)
+		have = "";
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		bool exclude = *p == '!';
+		const char *v = exclude ? p + 1 : p;
+		size_t vn = exclude ? n - 1 : n;
+
+		if (n) {
+			bool eq = strlen(have) == vn && !strncmp(have, v, vn);
+
+			if (exclude && eq)
+				return false;
+			if (!exclude) {
+				has_inclusion = true;
+				matched = matched || eq;
+			}
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return !has_inclusion || matched;
 }
 
-static bool has_label(const struct cri_container *c, const struct run_selector_label *l)
+/* "k=v" (k has a value among v's list), "!k=v" (k has none of them), "k=!v". */
+static bool label_match(const struct cri_container *c, const struct run_selector_label *l)
 {
+	bool negate = l->key[0] == '!';
+	const char *key = negate ? l->key + 1 : l->key;
 	size_t i;
 
 	for (i = 0; i < c->n_pod_labels; i++)
-		if (!strcmp(c->pod_labels[i].key, l->key))
-			return !strcmp(c->pod_labels[i].value, l->value);
-	return false;
+		if (!strcmp(c->pod_labels[i].key, key))
+			return list_match(l->value, c->pod_labels[i].value) != negate;
+	return negate;
 }
 
 bool run_selector_match(const struct run_selector *s, const struct cri_container *c)
@@ -119,13 +153,12 @@ bool run_selector_match(const struct run_selector *s, const struct cri_container
 		return false;
 	if (!s)
 		return true;
-	if (!eq_or_unset(s->container_name, c->name) ||
-	    !eq_or_unset(s->k8s_namespace, c->pod_namespace) ||
-	    !eq_or_unset(s->k8s_podname, c->pod_name) ||
-	    !eq_or_unset(s->k8s_containername, c->name))
+	if (!list_match(s->container_name, c->name) ||
+	    !list_match(s->k8s_namespace, c->pod_namespace) ||
+	    !list_match(s->k8s_podname, c->pod_name) || !list_match(s->k8s_containername, c->name))
 		return false;
 	for (i = 0; i < s->n_labels; i++)
-		if (!has_label(c, &s->labels[i]))
+		if (!label_match(c, &s->labels[i]))
 			return false;
 	return true;
 }

@@ -6,6 +6,11 @@
  * request.  Every criterion given must hold; an empty selector matches every
  * container (and the caller then filters nothing).
  *
+ * Values mean what Inspektor Gadget's mean: a comma-separated list ("-c
+ * web,db": either), where "!name" excludes ("-n '!kube-system'"); a label
+ * "k=v" needs the label with that value, "k=!v" with another value, "!k=v"
+ * not with that value.
+ *
  * The run's mount namespace filter is filled with the namespaces of the
  * containers a selector matches, so matching happens once per container
  * start, never per event.

@@ -14,6 +14,12 @@ pkgs=(
 	libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev libnghttp2-dev nettle-dev
 	# compresses record batches on the cluster path (agent/raw.c)
 	libzstd-dev
+	# -F regexes in IG's syntax family (PCRE2 with its JIT)
+	libpcre2-dev
+	# man pages from the --help texts; shells the completion scripts are tested in
+	help2man bash-completion zsh
+	# a real HTTP CONNECT proxy for kubeconfig proxy-url tests
+	tinyproxy-bin
 	# tests
 	libcmocka-dev python3-pytest python3-yaml valgrind
 	# losetup: the block I/O gadgets' tests write to a loop device of their own

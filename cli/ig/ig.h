@@ -73,6 +73,19 @@ void ig_ensure_kernel_fs(void);
 
 int ig_cmd_run(int argc, char **argv);
 int ig_cmd_version(int argc, char **argv);
+/* The command table, for completion (main.c). */
+const struct ig_cmd *ig_commands(size_t *n);
+
+/* complete.c: ig completion bash|zsh, and the ig __complete the scripts call */
+struct base_complete;
+int ig_cmd_completion(int argc, char **argv);
+int ig_cmd_complete(int argc, char **argv);
+/*
+ * Completion of one command's words (argv[0] the command, then the words
+ * before the cursor; the word being completed is c->word): run.c, image.c.
+ */
+void ig_run_complete(struct base_complete *c, int argc, char **argv, const char *prev);
+void ig_image_complete(struct base_complete *c, int argc, char **argv);
 /* containers.c */
 int ig_cmd_list_containers(int argc, char **argv);
 int ig_cmd_image(int argc, char **argv);  /* image.c: build list remove tag inspect ... */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/complete.h"
 #include "base/log.h"
 #include "base/yaml.h"
 #include "base/yaml_emit.h"
@@ -1305,4 +1306,32 @@ int ig_cmd_image(int argc, char **argv)
 	}
 	free(a.pos);
 	return ret;
+}
+
+static void add_ref(void *ctx, const char *name)
+{
+	base_complete_add(ctx, name, NULL);
+}
+
+void ig_image_complete(struct base_complete *c, int argc, char **argv)
+{
+	if (argc == 1 && c->word[0] != '-') {
+		for (size_t i = 0; i < N_IMAGE_VERBS; i++)
+			base_complete_add(c, image_verbs[i].name, image_verbs[i].summary);
+		base_complete_add(c, "push", "Push an image from the local store to a registry");
+		base_complete_add(c, "pull", "Pull an image from a registry into the local store");
+		c->directive = BASE_COMPLETE_NOFILE;
+		return;
+	}
+	if (c->word[0] == '-') {
+		base_complete_add(c, "--store", "the local image store");
+		base_complete_add(c, "--help", "the command's help");
+		c->directive = BASE_COMPLETE_NOFILE;
+		return;
+	}
+	/* the images of the store for the commands that take references */
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "remove") || !strcmp(argv[1], "rm") || !strcmp(argv[1], "tag") ||
+	     !strcmp(argv[1], "inspect") || !strcmp(argv[1], "export") || !strcmp(argv[1], "push")))
+		ig_resolve_names(NULL, add_ref, c);
 }

@@ -121,6 +121,11 @@ int ig_kube_start(const char *kubeconfig, const char *context, bool endpoints, s
 	}
 	/* one request first: an unreachable server is reported at once, not after the sync bound */
 	r = k8s_client_get(k->client, "/version", NULL, err, sizeof(err));
+	if (r == -ENOKEY) {
+		/* the exec credential plugin failed: its message names it and the file */
+		ig_error("--kubeconfig: %s", err);
+		goto fail;
+	}
 	if (r < 0) {
 		ig_error("%s the Kubernetes API server %s (from %s): %s",
 			 unreachable(r) ? "cannot reach" : "refused by", k8s_config_server(k->cfg),

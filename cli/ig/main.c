@@ -29,7 +29,14 @@ static const struct ig_cmd ig_cmds[] = {
 	{"logout", ig_cmd_logout, "forget the credentials for a registry"},
 	{"list-containers", ig_cmd_list_containers, "list the containers of the host's runtimes"},
 	{"version", ig_cmd_version, "print the version of ig and what it runs on"},
+	{"completion", ig_cmd_completion, "print the bash or zsh completion script"},
 };
+
+const struct ig_cmd *ig_commands(size_t *n)
+{
+	*n = sizeof(ig_cmds) / sizeof(ig_cmds[0]);
+	return ig_cmds;
+}
 
 void ig_error(const char *fmt, ...)
 {
@@ -180,6 +187,9 @@ int main(int argc, char **argv)
 	int i = 1;
 	size_t c;
 
+	/* the completion scripts' callback: before anything prints or fails */
+	if (argc > 1 && !strcmp(argv[1], "__complete"))
+		return ig_cmd_complete(argc - 1, argv + 1);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			base_log_set_level(BASE_LOG_DEBUG);

@@ -11,6 +11,7 @@
  */
 #include "cli/ig/resolve.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -551,4 +552,76 @@ void ig_gadget_files_done(struct ig_gadget_files *f)
 	oci_store_gadget_free(f->image);
 	f->name = f->elf_path = f->yaml_path = f->ref = f->store_dir = NULL;
 	f->image = NULL;
+}
+
+/* The images of one store: "name" for name:latest, and every "name:tag". */
+static void names_of_store(const char *dir, ig_resolve_name_fn fn, void *ctx)
+{
+	struct oci_store_image *images = NULL;
+	struct oci_store *s = NULL;
+	size_t n = 0;
+
+	if (!dir || !store_exists(dir) || oci_store_open(dir, &s) < 0)
+		return;
+	if (oci_store_list(s, &images, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			const char *ref = images[i].ref;
+			size_t len = strlen(ref);
+
+			if (len > 7 && !strcmp(ref + len - 7, ":latest")) {
+				char *bare = strndup(ref, len - 7);
+
+				if (bare)
+					fn(ctx, bare);
+				free(bare);
+			}
+			fn(ctx, ref);
+		}
+		oci_store_images_free(images, n);
+	}
+	oci_store_free(s);
+}
+
+void ig_resolve_names(const char *store_dir, ig_resolve_name_fn fn, void *ctx)
+{
+	char *dirs[4] = {0}, *stores[4] = {0};
+	const char *env = getenv("IG_GADGETS");
+	size_t i;
+
+	stores[0] = strdup(ig_store_dir(store_dir));
+	stores[1] = in_tree_store();
+	stores[2] = strdup("/usr/local/lib/ig/oci-store");
+	stores[3] = strdup("/usr/lib/ig/oci-store");
+	for (i = 0; i < 4; i++)
+		names_of_store(stores[i], fn, ctx);
+	dirs[0] = env && *env ? strdup(env) : NULL;
+	dirs[1] = ig_resolve_exe_path("../gadgets");
+	dirs[2] = strdup("/usr/local/lib/ig/gadgets");
+	dirs[3] = strdup("/usr/lib/ig/gadgets");
+	for (i = 0; i < 4; i++) {
+		DIR *d = dirs[i] ? opendir(dirs[i]) : NULL;
+		struct dirent *e;
+
+		while (d && (e = readdir(d))) {
+			char *prog;
+
+			if (e->d_name[0] == '.')
+				continue;
+			prog = path_join(dirs[i], e->d_name);
+			if (prog) {
+				char *obj = path_join(prog, "program.bpf.o");
+
+				if (obj && access(obj, R_OK) == 0)
+					fn(ctx, e->d_name);
+				free(obj);
+			}
+			free(prog);
+		}
+		if (d)
+			closedir(d);
+	}
+	for (i = 0; i < 4; i++) {
+		free(stores[i]);
+		free(dirs[i]);
+	}
 }

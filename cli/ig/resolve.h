@@ -76,6 +76,15 @@ int ig_resolve_gadget(const char *spec, const struct ig_resolve_opts *opts,
 void ig_gadget_files_done(struct ig_gadget_files *f);
 
 /*
+ * Every short name ig run would find, for shell completion: the images of
+ * the local store (store_dir as --store) and of the in-tree stores ("name"
+ * for name:latest, and "name:tag"), and the built gadget directories.  fn
+ * gets each (borrowed for the call; repeats are possible).
+ */
+typedef void (*ig_resolve_name_fn)(void *ctx, const char *name);
+void ig_resolve_names(const char *store_dir, ig_resolve_name_fn fn, void *ctx);
+
+/*
  * "<directory of the running ig binary>/rel" as a new string (free()), or
  * NULL.  The build tree and installed layouts put ig's data at fixed places
  * relative to the binary.

@@ -40,6 +40,7 @@
 #include "run/runner.h"
 #include "run/selector.h"
 #include "base/buf.h"
+#include "base/complete.h"
 #include "base/log.h"
 #include "bpf/gadget.h"
 #include "cli/ig/resolve.h"
@@ -833,4 +834,96 @@ int ig_cmd_run(int argc, char **argv)
 out:
 	run_ctx_done(&c);
 	return ret;
+}
+
+/* ---- shell completion ---- */
+
+static void add_name(void *ctx, const char *name)
+{
+	base_complete_add(ctx, name, NULL);
+}
+
+/* The gadget's params as "--key", from the gadget opened without pulling anything. */
+static void complete_params(struct base_complete *c, const char *gadget, const char *store_dir)
+{
+	struct ig_resolve_opts ro = {.store_dir = store_dir, .pull = IG_PULL_NEVER};
+	struct run_ctx rc = {0};
+	char name[300];
+
+	if (ig_resolve_gadget(gadget, &ro, &rc.files, rc.err, sizeof(rc.err)) < 0)
+		return;
+	/* opening reads the ELF and its BTF; nothing is loaded into the kernel */
+	if (open_gadget(&rc) == 0) {
+		for (size_t i = 0; i < run_runner_param_count(rc.runner); i++) {
+			const struct run_runner_param_info *p = run_runner_param(rc.runner, i);
+
+			snprintf(name, sizeof(name), "--%s", p->key ? p->key : p->name);
+			base_complete_add(c, name, p->description);
+		}
+	}
+	run_ctx_done(&rc);
+}
+
+void ig_run_complete(struct base_complete *c, int argc, char **argv, const char *prev)
+{
+	struct base_opt_table t[4];
+	const struct base_opt *o;
+	const char *value, *gadget = NULL, *store = NULL;
+
+	opt_tables(t);
+	o = base_complete_value_of(t, 4, prev, c->word, &value);
+	if (o) {
+		switch (o->id) {
+		case RUN_FLAG_OUTPUT:
+			base_complete_add_value(c, "columns");
+			base_complete_add_value(c, "json");
+			base_complete_add_value(c, "jsonpretty");
+			base_complete_add_value(c, "yaml");
+			c->directive = BASE_COMPLETE_NOFILE;
+			break;
+		case OPT_PULL:
+			base_complete_add_value(c, "always");
+			base_complete_add_value(c, "missing");
+			base_complete_add_value(c, "never");
+			c->directive = BASE_COMPLETE_NOFILE;
+			break;
+		case IG_OPT_RUNTIMES:
+			base_complete_add_value(c, "containerd");
+			base_complete_add_value(c, "cri-o");
+			c->directive = BASE_COMPLETE_NOFILE;
+			break;
+		default:
+			break; /* a file, a number, a name: the shell's own completion */
+		}
+		return;
+	}
+	/* the gadget is the first plain word; a flag's separate value is not one */
+	for (int i = 1; i < argc; i++) {
+		const struct base_opt *row = NULL;
+		const char *v = NULL;
+		char err[256];
+		int r = base_opt_next(t, 4, argc, argv, &i, &row, &v, err, sizeof(err));
+
+		if (r == BASE_OPT_MATCHED && row->id == OPT_STORE)
+			store = v;
+		if (r == BASE_OPT_WORD && !gadget)
+			gadget = argv[i];
+		if (r < 0 || r == BASE_OPT_END)
+			break;
+	}
+	if (c->word[0] == '-') {
+		base_complete_flags(c, t, 4);
+		if (gadget)
+			complete_params(c, gadget, store);
+		if (strchr(c->word, '='))
+			c->directive |= BASE_COMPLETE_NOSPACE;
+		c->directive |= BASE_COMPLETE_NOFILE;
+		return;
+	}
+	if (!gadget) {
+		/* a path to a gadget directory or object is a file name: still offered */
+		ig_resolve_names(store, add_name, c);
+		return;
+	}
+	c->directive = BASE_COMPLETE_NOFILE;
 }

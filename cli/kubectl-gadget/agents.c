@@ -396,9 +396,12 @@ struct connect_ctx {
 	struct kg_global *g;
 	struct kg_agents *as;
 	atomic_size_t next;
-	char *token;
-	const char *ca, *cert, *key;
+	struct k8s_config_creds creds;
+	const char *ca;
 	size_t ca_len;
+	/* --as, --as-group, --as-uid: the same headers as the API requests carry */
+	struct k8s_portforward_header hdrs[K8S_PORTFORWARD_MAX_HEADERS];
+	size_t n_hdrs;
 };
 
 static void connect_one(struct connect_ctx *c, struct kg_agent *a)
@@ -411,10 +414,13 @@ static void connect_one(struct connect_ctx *c, struct kg_agent *a)
 		.server = k8s_config_server(c->g->cfg),
 		.ca_pem = c->ca,
 		.ca_pem_len = c->ca_len,
-		.token = c->token,
-		.client_cert_pem = c->cert,
-		.client_key_pem = c->key,
+		.token = c->creds.token,
+		.client_cert_pem = c->creds.cert,
+		.client_key_pem = c->creds.key,
 		.insecure_skip_tls_verify = k8s_config_insecure(c->g->cfg),
+		.headers = c->hdrs,
+		.n_headers = c->n_hdrs,
+		.proxy = k8s_config_proxy(c->g->cfg),
 		.namespace_ = c->g->gadget_namespace,
 		.pod = a->pod,
 		.port = KG_AGENT_PORT,
@@ -486,14 +492,29 @@ int kg_agents_connect(struct kg_global *g, struct kg_agents *as)
 	struct connect_ctx c = {.g = g, .as = as};
 	pthread_t th[KG_CONNECT_THREADS];
 	size_t i, n_threads = as->n < KG_CONNECT_THREADS ? as->n : KG_CONNECT_THREADS;
-	size_t started = 0, cert_len, key_len;
-	int connected = 0;
+	size_t started = 0, n_groups;
+	const char *const *groups;
+	char err[KG_ERRLEN] = "";
+	int connected = 0, r;
 
-	if (k8s_config_token(g->cfg, &c.token) < 0)
-		c.token = NULL;
+	/* the plugin, if any, ran for the list of agents: this is its cached answer */
+	r = k8s_config_creds(g->cfg, &c.creds, err, sizeof(err));
+	if (r < 0) {
+		for (i = 0; i < as->n; i++)
+			kg_agent_fail(&as->v[i], r, "%s", err[0] ? err : strerror(-r));
+		return 0;
+	}
 	c.ca = k8s_config_ca(g->cfg, &c.ca_len);
-	c.cert = k8s_config_client_cert(g->cfg, &cert_len);
-	c.key = k8s_config_client_key(g->cfg, &key_len);
+	if (k8s_config_as_user(g->cfg))
+		c.hdrs[c.n_hdrs++] = (struct k8s_portforward_header){"Impersonate-User",
+								     k8s_config_as_user(g->cfg)};
+	groups = k8s_config_as_groups(g->cfg, &n_groups);
+	for (i = 0; i < n_groups && c.n_hdrs + 1 < K8S_PORTFORWARD_MAX_HEADERS; i++)
+		c.hdrs[c.n_hdrs++] =
+			(struct k8s_portforward_header){"Impersonate-Group", groups[i]};
+	if (k8s_config_as_uid(g->cfg))
+		c.hdrs[c.n_hdrs++] = (struct k8s_portforward_header){"Impersonate-Uid",
+								     k8s_config_as_uid(g->cfg)};
 	for (i = 1; i < n_threads; i++) {
 		if (pthread_create(&th[started], NULL, connect_worker, &c))
 			break;
@@ -503,10 +524,7 @@ int kg_agents_connect(struct kg_global *g, struct kg_agents *as)
 	connect_worker(&c);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	if (c.token) {
-		explicit_bzero(c.token, strlen(c.token));
-		free(c.token);
-	}
+	k8s_config_creds_done(&c.creds);
 	for (i = 0; i < as->n; i++)
 		connected += kg_agent_connected(&as->v[i]);
 	return connected;

@@ -441,3 +441,14 @@ out:
 	kg_agents_done(&as);
 	return ret;
 }
+
+bool kg_containers_opts(const char *cmd, struct base_opt_table *ret)
+{
+	if (!strcmp(cmd, "list-containers"))
+		*ret = (struct base_opt_table){.opts = lc_opts, .n = N_LC_OPTS};
+	else if (!strcmp(cmd, "version"))
+		*ret = (struct base_opt_table){.opts = kg_help_opts, .n = 1};
+	else
+		return false;
+	return true;
+}

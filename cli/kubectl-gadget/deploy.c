@@ -26,6 +26,7 @@
 #include "base/yaml_emit.h"
 #include "cli/kubectl-gadget/manifests.h"
 #include "cli/kubectl-gadget/policy.h"
+#include "cli/kubectl-gadget/nodesel.h"
 #include "cli/kubectl-gadget/yaml.h"
 #include "k8s/client.h"
 #include "k8s/watch.h"
@@ -117,6 +118,19 @@ static void set_images(json_t *obj, const char *image)
 			json_object_set_new(c, "image", json_string(image));
 }
 
+static void set_pull_policy(json_t *obj, const char *policy)
+{
+	static const char *const lists[] = {"containers", "initContainers"};
+	json_t *podspec =
+		json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec");
+	size_t i, j;
+	json_t *c;
+
+	for (i = 0; podspec && i < sizeof(lists) / sizeof(lists[0]); i++)
+		json_array_foreach(json_object_get(podspec, lists[i]), j, c)
+			json_object_set_new(c, "imagePullPolicy", json_string(policy));
+}
+
 /*
  * What deploy flags set besides the image: keys of the agent's config.yaml
  * (a JSON object merged over the embedded one, key by key at the top level)
@@ -126,6 +140,8 @@ struct deploy_settings {
 	const char *image;	  /* --image */
 	json_t *config;		  /* keys to set in config.yaml; owned */
 	const char *metrics_port; /* --otel-metrics-listen: the port, as text */
+	const char *pull_policy;  /* --image-pull-policy */
+	const json_t *affinity;	  /* --node-selector, as a node affinity */
 };
 
 /* Applies settings to the config.yaml of the ConfigMap obj. */
@@ -245,6 +261,15 @@ static int load_objects(const struct kg_global *g, const struct deploy_settings 
 				json_decref(all);
 				return -EINVAL;
 			}
+			if (st->pull_policy && !strcmp(k->kind, "DaemonSet"))
+				set_pull_policy(obj, st->pull_policy);
+			if (st->affinity && !strcmp(k->kind, "DaemonSet"))
+				json_object_set(
+					json_object_get(
+						json_object_get(json_object_get(obj, "spec"),
+								"template"),
+						"spec"),
+					"affinity", (json_t *)st->affinity);
 			json_array_append(all, obj);
 		}
 		json_decref(docs);
@@ -529,14 +554,19 @@ enum deploy_opt_id {
 	D_PUBLIC_KEYS,
 	D_ALLOWED_GADGETS,
 	D_DISALLOW_PULLING,
+	D_WAIT,
+	D_PULL_POLICY,
+	D_NODE_SELECTOR,
 };
 
 static const struct base_opt deploy_opts[] = {
 	{"image", 0, BASE_OPT_VALUE, D_IMAGE, "IMAGE",
 	 "the agent image (default: the manifests' gadget-agent:latest)", 0},
-	{"timeout", 0, BASE_OPT_VALUE, D_TIMEOUT, "DURATION",
+	{"timeout", 't', BASE_OPT_VALUE, D_TIMEOUT, "DURATION",
 	 "how long to wait for the agents to be ready (default " DEPLOY_DEFAULT_TIMEOUT ")", 0},
 	{"no-wait", 0, BASE_OPT_SWITCH, D_NO_WAIT, NULL, "apply the objects and return at once", 0},
+	{"wait", 0, BASE_OPT_SWITCH, D_WAIT, NULL,
+	 "wait for the agents (the default; --wait=false is --no-wait, as in IG)", 0},
 	{"print", 0, BASE_OPT_SWITCH, D_PRINT, NULL,
 	 "print the objects as YAML instead of applying them (for kubectl apply -f -)", 0},
 	{"otel-metrics-listen", 0, BASE_OPT_SWITCH, D_METRICS_LISTEN, NULL,
@@ -557,6 +587,15 @@ static const struct base_opt deploy_opts[] = {
 	 0},
 	{"disallow-gadgets-pulling", 0, BASE_OPT_SWITCH, D_DISALLOW_PULLING, NULL,
 	 "the agents never pull images: only what their stores hold runs", 0},
+	{"print-only", 0, BASE_OPT_SWITCH, D_PRINT, NULL, NULL, 0},
+	{"image-pull-policy", 0, BASE_OPT_VALUE, D_PULL_POLICY, "POLICY",
+	 "Always, IfNotPresent or Never for the agent image (default: the manifests', "
+	 "IfNotPresent; IG's default is Always)",
+	 0},
+	{"node-selector", 0, BASE_OPT_VALUE, D_NODE_SELECTOR, "SELECTOR",
+	 "run agents only on the nodes these labels select (a=b,c!=d,e in (f,g); as a required "
+	 "node affinity; some node must match)",
+	 0},
 	{"help", 'h', BASE_OPT_SWITCH, D_HELP, NULL, "show this help", 0},
 };
 
@@ -630,6 +669,37 @@ static int apply_object(struct kg_global *g, json_t *obj)
 	return 0;
 }
 
+static int count_item(void *userdata, json_t *item)
+{
+	(*(size_t *)userdata)++;
+	return 0;
+}
+
+/* As IG: a --node-selector no node matches is an error, not a DaemonSet that runs nowhere. */
+static int check_nodes(struct kg_global *g, const char *selector)
+{
+	struct k8s_client_list_opts lo = {.label_selector = selector};
+	char err[KG_ERRLEN] = "";
+	size_t n = 0;
+	int r;
+
+	r = k8s_client_list(g->client, "/api/v1/nodes", &lo, count_item, &n, NULL, err,
+			    sizeof(err));
+	if (r == -EPERM) {
+		/* listing nodes may be forbidden to whoever deploys: the affinity still holds */
+		return 0;
+	}
+	if (r < 0) {
+		kg_api_error(g, r, err);
+		return r;
+	}
+	if (!n) {
+		kg_error("no node matches --node-selector '%s'", selector);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 {
 	const char *timeout_text = DEPLOY_DEFAULT_TIMEOUT, *metrics_address = NULL;
@@ -639,6 +709,9 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 	uint64_t timeout_ms = 0;
 	json_t *objs = NULL, *obj;
 	struct kg_policy pol;
+	const char *node_selector = NULL;
+	json_t *affinity = NULL;
+	char err[KG_ERRLEN];
 	size_t i;
 	int k, ret = KG_EXIT_ERROR;
 
@@ -672,10 +745,27 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 			timeout_text = v;
 			break;
 		case D_NO_WAIT:
-			no_wait = true;
+			no_wait = !strcmp(v, "true");
+			break;
+		case D_WAIT:
+			no_wait = strcmp(v, "true");
 			break;
 		case D_PRINT:
-			print = true;
+			print = !strcmp(v, "true");
+			break;
+		case D_PULL_POLICY:
+			if (strcmp(v, "Always") && strcmp(v, "IfNotPresent") &&
+			    strcmp(v, "Never")) {
+				kg_error(
+					"invalid --image-pull-policy '%s' (Always, IfNotPresent or "
+					"Never)",
+					v);
+				goto usage;
+			}
+			st.pull_policy = v;
+			break;
+		case D_NODE_SELECTOR:
+			node_selector = v;
 			break;
 		case D_HELP:
 			deploy_help();
@@ -719,6 +809,11 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 		kg_error("invalid --timeout '%s' (e.g. 30s, 2m)", timeout_text);
 		goto usage;
 	}
+	if (node_selector && kg_nodesel_affinity(node_selector, &affinity, err, sizeof(err)) < 0) {
+		kg_error("%s", err);
+		goto usage;
+	}
+	st.affinity = affinity;
 	if (load_objects(g, &st, &objs) < 0)
 		goto out;
 	if (kg_policy_apply(&pol, objs) < 0)
@@ -729,11 +824,14 @@ int kg_cmd_deploy(struct kg_global *g, int argc, char **argv)
 	}
 	if (kg_connect(g) < 0)
 		goto out;
+	if (node_selector && check_nodes(g, node_selector) < 0)
+		goto out;
 	json_array_foreach(objs, i, obj) if (apply_object(g, obj) < 0) goto out;
 	if (no_wait || wait_ready(g, timeout_ms, timeout_text) >= 0)
 		ret = KG_EXIT_OK;
 out:
 	kg_policy_done(&pol);
+	json_decref(affinity);
 	json_decref(objs);
 	json_decref(st.config);
 	return ret;
@@ -744,13 +842,15 @@ usage:
 
 /* ---- undeploy ---- */
 
-enum undeploy_opt_id { U_TIMEOUT = 1, U_NO_WAIT, U_HELP };
+enum undeploy_opt_id { U_TIMEOUT = 1, U_NO_WAIT, U_HELP, U_WAIT };
 
 static const struct base_opt undeploy_opts[] = {
-	{"timeout", 0, BASE_OPT_VALUE, U_TIMEOUT, "DURATION",
+	{"timeout", 't', BASE_OPT_VALUE, U_TIMEOUT, "DURATION",
 	 "how long to wait for the agents to go (default " DEPLOY_DEFAULT_TIMEOUT ")", 0},
 	{"no-wait", 0, BASE_OPT_SWITCH, U_NO_WAIT, NULL, "delete the objects and return at once",
 	 0},
+	{"wait", 0, BASE_OPT_SWITCH, U_WAIT, NULL,
+	 "wait until they are gone (the default; --wait=false is --no-wait, as in IG)", 0},
 	{"help", 'h', BASE_OPT_SWITCH, U_HELP, NULL, "show this help", 0},
 };
 
@@ -785,6 +885,11 @@ static int delete_object(struct kg_global *g, json_t *obj)
 	r = k8s_client_request(g->client, "DELETE", path, NULL, NULL, NULL, err, sizeof(err));
 	if (r == -ENOENT) {
 		printf("%s/%s already gone\n", kind, obj_name(obj));
+		return 0;
+	}
+	if (r == -EBUSY && !strcmp(k->kind, "Namespace")) {
+		/* 409 from a namespace already Terminating: its controller is on it */
+		printf("%s/%s already being deleted\n", kind, obj_name(obj));
 		return 0;
 	}
 	if (r < 0) {
@@ -870,7 +975,10 @@ int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv)
 			timeout_text = v;
 			break;
 		case U_NO_WAIT:
-			no_wait = true;
+			no_wait = !strcmp(v, "true");
+			break;
+		case U_WAIT:
+			no_wait = strcmp(v, "true");
 			break;
 		case U_HELP:
 			undeploy_help();
@@ -899,4 +1007,15 @@ int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv)
 out:
 	json_decref(objs);
 	return ret;
+}
+
+bool kg_deploy_opts(const char *cmd, struct base_opt_table *ret)
+{
+	if (!strcmp(cmd, "deploy"))
+		*ret = (struct base_opt_table){.opts = deploy_opts, .n = N_DEPLOY_OPTS};
+	else if (!strcmp(cmd, "undeploy"))
+		*ret = (struct base_opt_table){.opts = undeploy_opts, .n = N_UNDEPLOY_OPTS};
+	else
+		return false;
+	return true;
 }

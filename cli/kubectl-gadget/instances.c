@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * kubectl gadget list / delete: the detached gadget instances.
+ * kubectl gadget list / show / delete: the detached gadget instances.
  *
  * Instances are cluster-wide (ConfigMaps in the gadget namespace, see
  * docs/api.md "Detached instances") but their state is per node: list asks
  * every agent (ListInstances) and merges the answers by instance id, one row
  * per instance with the state each node reports.  delete asks one agent,
  * which deletes the ConfigMap; every agent then stops the instance.
+ *
+ * As in Inspektor Gadget, an instance is named by its name, its id or a
+ * prefix of its id (the 12 characters list shows are enough):
+ * kg_instance_resolve() lists them and picks the one meant, refusing a
+ * prefix that more than one id starts with.
  */
 #include "cli/kubectl-gadget/kg.h"
 
@@ -15,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/yaml_emit.h"
@@ -35,6 +41,15 @@ static const struct base_opt list_opts[] = {
 
 #define N_LIST_OPTS (sizeof(list_opts) / sizeof(list_opts[0]))
 
+enum show_opt_id { S_OUTPUT = 1, S_HELP };
+
+static const struct base_opt show_opts[] = {
+	{"output", 'o', BASE_OPT_VALUE, S_OUTPUT, "FORMAT", "yaml (default, as IG) or json", 0},
+	{"help", 'h', BASE_OPT_SWITCH, S_HELP, NULL, "show this help", 0},
+};
+
+#define N_SHOW_OPTS (sizeof(show_opts) / sizeof(show_opts[0]))
+
 static const char *state_word(Gadget__Agent__V1__InstanceState s)
 {
 	switch (s) {
@@ -50,6 +65,7 @@ static const char *state_word(Gadget__Agent__V1__InstanceState s)
 }
 
 struct list_ctx {
+	struct kg_agents agents;
 	struct kg_agents *as;
 	uint64_t *req_ids;
 	bool *answered;
@@ -90,6 +106,14 @@ static void merge_instance(struct list_ctx *c, struct kg_agent *a,
 			return;
 		json_array_append_new(c->order, json_string(in->id));
 	}
+	if (sp && sp->gadget && !json_object_get(m, "params")) {
+		json_t *params = json_object();
+
+		for (size_t k = 0; params && k < sp->gadget->n_params; k++)
+			json_object_set_new(params, sp->gadget->params[k]->key,
+					    json_string(sp->gadget->params[k]->value));
+		json_object_set_new(m, "params", params ? params : json_object());
+	}
 	st = json_pack("{s:s, s:I, s:i}", "state", state_word(in->state), "records",
 		       (json_int_t)in->records, "clients", (int)in->clients);
 	if (st && in->error && *in->error)
@@ -125,8 +149,8 @@ static void print_list_columns(const struct list_ctx *c)
 	size_t i, k;
 	json_t *idv, *v;
 
-	printf("%-24s %-28s %-16s %-24s %8s %s\n", "NAME", "IMAGE", "NODES", "STATE", "RECORDS",
-	       "TAGS");
+	printf("%-12s %-24s %-28s %-16s %-24s %8s %s\n", "ID", "NAME", "IMAGE", "NODES", "STATE",
+	       "RECORDS", "TAGS");
 	json_array_foreach(c->order, i, idv)
 	{
 		json_t *m = json_object_get(c->by_id, json_string_value(idv));
@@ -141,7 +165,8 @@ static void print_list_columns(const struct list_ctx *c)
 		json_object_foreach(json_object_get(m, "states"), node, v)
 			base_buf_printf(&states, "%s%s:%s", states.len ? "," : "", node,
 					json_string_value(json_object_get(v, "state")));
-		printf("%-24s %-28s %-16s %-24s %8lld %s\n",
+		printf("%-12.12s %-24s %-28s %-16s %-24s %8lld %s\n",
+		       json_string_value(json_object_get(m, "id")),
 		       json_string_value(json_object_get(m, "name")),
 		       json_string_value(json_object_get(m, "image")),
 		       nodes.len ? nodes.data : "all", states.len ? states.data : "-",
@@ -187,23 +212,143 @@ static void list_help(void)
 {
 	printf("Usage: kubectl gadget list [options]\n\n"
 	       "Lists the detached gadget instances ('kubectl gadget run --detach'), as every\n"
-	       "agent reports them: NAME, IMAGE, the NODES it was created for (\"all\" when\n"
-	       "none were named), its STATE on each node that runs it, the RECORDS produced\n"
-	       "on all nodes together, and its TAGS.  A node that does not answer is reported\n"
-	       "on stderr and the exit code is then 1.\n\nOptions:\n");
+	       "agent reports them: the first 12 characters of its ID (which, like the NAME,\n"
+	       "attach, show and delete take), IMAGE, the NODES it was created for (\"all\"\n"
+	       "when none were named), its STATE on each node that runs it, the RECORDS\n"
+	       "produced on all nodes together, and its TAGS.  A node that does not answer is\n"
+	       "reported on stderr and the exit code is then 1.  Also 'ls' and 'ps'.\n"
+	       "\nOptions:\n");
 	kg_opt_help(list_opts, N_LIST_OPTS);
+}
+
+static void list_ctx_done(struct list_ctx *c)
+{
+	free(c->req_ids);
+	free(c->answered);
+	json_decref(c->by_id);
+	json_decref(c->order);
+	kg_agents_done(&c->agents);
+	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Asks every agent (of nodes, when given) for its instances and merges them
+ * into c (release with list_ctx_done()).  KG_EXIT_OK, or KG_EXIT_ERROR when
+ * an agent failed (reported) or none was found (c->by_id NULL then).
+ */
+static int list_instances(struct kg_global *g, const char *const *nodes, size_t n_nodes,
+			  struct list_ctx *c)
+{
+	Gadget__Agent__V1__ListInstances li = GADGET__AGENT__V1__LIST_INSTANCES__INIT;
+	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
+	struct kg_loop l = {.on_response = list_response, .ud = c, .sigfd = -1};
+	int ret = KG_EXIT_OK;
+	size_t i;
+
+	if (kg_agents_find(g, nodes, n_nodes, &c->agents) < 0)
+		return KG_EXIT_ERROR;
+	c->as = &c->agents;
+	c->req_ids = calloc(c->as->n, sizeof(*c->req_ids));
+	c->answered = calloc(c->as->n, sizeof(*c->answered));
+	c->by_id = json_object();
+	c->order = json_array();
+	if (!c->req_ids || !c->answered || !c->by_id || !c->order) {
+		kg_error("out of memory");
+		json_decref(c->by_id);
+		c->by_id = NULL;
+		return KG_EXIT_ERROR;
+	}
+	kg_agents_connect(g, c->as);
+	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_LIST_INSTANCES;
+	req.list_instances = &li;
+	for (i = 0; i < c->as->n; i++)
+		if (kg_agent_connected(&c->as->v[i]))
+			kg_agent_send(&c->as->v[i], &req, &c->req_ids[i]);
+	l.deadline_ms = kg_now_ms() + LIST_TIMEOUT_MS;
+	kg_agents_loop(c->as, &l);
+	for (i = 0; i < c->as->n; i++) {
+		if (!c->answered[i] && !c->as->v[i].error)
+			kg_agent_fail(&c->as->v[i], -ETIMEDOUT, "no answer within %d s",
+				      LIST_TIMEOUT_MS / 1000);
+		if (c->as->v[i].error) {
+			kg_agent_report(&c->as->v[i]);
+			ret = KG_EXIT_ERROR;
+		}
+	}
+	if (c->cut)
+		kg_warn("more than %d instances: the list is cut", LIST_MAX_INSTANCES);
+	return ret;
+}
+
+/* The instance of c's list that arg means (see kg_instance_resolve()); prints why not. */
+static json_t *resolve_in(const struct list_ctx *c, const char *arg)
+{
+	struct base_buf names = BASE_BUF_INIT(0);
+	json_t *idv, *m, *hit = NULL;
+	size_t i, n_hits = 0;
+
+	json_array_foreach(c->order, i, idv)
+	{
+		const char *id = json_string_value(idv), *name;
+
+		m = json_object_get(c->by_id, id);
+		name = json_string_value(json_object_get(m, "name"));
+		if (!strcmp(id, arg)) {
+			hit = m;
+			n_hits = 1;
+			break;
+		}
+		if ((name && !strcmp(name, arg)) || !strncmp(id, arg, strlen(arg))) {
+			hit = m;
+			n_hits++;
+			base_buf_printf(&names, "%s%s (%.12s)", names.len ? ", " : "",
+					name ? name : "?", id);
+		}
+	}
+	if (n_hits > 1)
+		kg_error("'%s' names or begins the id of %zu instances: %s; give more of the id",
+			 arg, n_hits, names.data);
+	else if (!n_hits)
+		kg_error("no gadget instance named '%s' (see 'kubectl gadget list')", arg);
+	base_buf_done(&names);
+	return n_hits == 1 ? hit : NULL;
+}
+
+int kg_instance_resolve(struct kg_global *g, const char *arg, char **ret_id, char **ret_name)
+{
+	struct list_ctx c = {0};
+	json_t *m;
+	int r = -ENOENT;
+
+	if (!*arg) {
+		kg_error("an empty instance name or id");
+		return -EINVAL;
+	}
+	list_instances(g, NULL, 0, &c);
+	if (!c.by_id) {
+		list_ctx_done(&c);
+		return -EIO;
+	}
+	m = resolve_in(&c, arg);
+	if (m) {
+		*ret_id = strdup(json_string_value(json_object_get(m, "id")));
+		*ret_name = strdup(json_string_value(json_object_get(m, "name")) ?: "");
+		r = *ret_id && *ret_name ? 0 : -ENOMEM;
+		if (r < 0) {
+			free(*ret_id);
+			free(*ret_name);
+		}
+	}
+	list_ctx_done(&c);
+	return r;
 }
 
 int kg_cmd_list(struct kg_global *g, int argc, char **argv)
 {
-	Gadget__Agent__V1__ListInstances li = GADGET__AGENT__V1__LIST_INSTANCES__INIT;
-	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
 	enum run_output o = RUN_OUTPUT_COLUMNS;
 	const char *nodes[KG_MAX_NODE_FLAGS];
-	size_t n_nodes = 0, i;
-	struct kg_agents as = {0};
+	size_t n_nodes = 0;
 	struct list_ctx c = {0};
-	struct kg_loop l = {.on_response = list_response, .ud = &c, .sigfd = -1};
 	int k, ret = KG_EXIT_USAGE;
 
 	for (k = 1; k < argc; k++) {
@@ -235,44 +380,13 @@ int kg_cmd_list(struct kg_global *g, int argc, char **argv)
 			return KG_EXIT_USAGE;
 		}
 	}
-	ret = KG_EXIT_ERROR;
-	if (kg_agents_find(g, n_nodes ? nodes : NULL, n_nodes, &as) < 0)
-		return KG_EXIT_ERROR;
-	c.as = &as;
-	c.req_ids = calloc(as.n, sizeof(*c.req_ids));
-	c.answered = calloc(as.n, sizeof(*c.answered));
-	c.by_id = json_object();
-	c.order = json_array();
-	if (!c.req_ids || !c.answered || !c.by_id || !c.order)
+	ret = list_instances(g, n_nodes ? nodes : NULL, n_nodes, &c);
+	if (ret != KG_EXIT_OK && !c.by_id)
 		goto out;
-	kg_agents_connect(g, &as);
-	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_LIST_INSTANCES;
-	req.list_instances = &li;
-	for (i = 0; i < as.n; i++)
-		if (kg_agent_connected(&as.v[i]))
-			kg_agent_send(&as.v[i], &req, &c.req_ids[i]);
-	l.deadline_ms = kg_now_ms() + LIST_TIMEOUT_MS;
-	kg_agents_loop(&as, &l);
-	ret = KG_EXIT_OK;
-	for (i = 0; i < as.n; i++) {
-		if (!c.answered[i] && !as.v[i].error)
-			kg_agent_fail(&as.v[i], -ETIMEDOUT, "no answer within %d s",
-				      LIST_TIMEOUT_MS / 1000);
-		if (as.v[i].error) {
-			kg_agent_report(&as.v[i]);
-			ret = KG_EXIT_ERROR;
-		}
-	}
-	if (c.cut)
-		kg_warn("more than %d instances: the list is cut", LIST_MAX_INSTANCES);
 	if (print_list(&c, o) < 0)
 		ret = KG_EXIT_ERROR;
 out:
-	free(c.req_ids);
-	free(c.answered);
-	json_decref(c.by_id);
-	json_decref(c.order);
-	kg_agents_done(&as);
+	list_ctx_done(&c);
 	return ret;
 }
 
@@ -280,14 +394,16 @@ out:
 
 static void delete_help(void)
 {
-	printf("Usage: kubectl gadget delete NAME...\n\n"
-	       "Deletes the detached gadget instances NAME (or their ids): their ConfigMaps\n"
-	       "go, and every agent stops them; clients attached to them are told.\n"
+	printf("Usage: kubectl gadget delete NAME|ID...\n\n"
+	       "Deletes the detached gadget instances named NAME, or whose id is ID or starts\n"
+	       "with it (as 'list' shows it): their ConfigMaps go, and every agent stops them;\n"
+	       "clients attached to them are told.  Also 'del' and 'd'.\n"
 	       "\nOptions:\n");
 	kg_opt_help(kg_help_opts, 1);
 }
 
-static int delete_one(struct kg_agents *as, const char *name)
+/* KG_EXIT_OK, KG_EXIT_ERROR (reported), or -ENOENT (not reported) when no agent knows it. */
+static int delete_one(struct kg_agents *as, const char *target, const char *shown)
 {
 	Gadget__Agent__V1__DeleteInstance di = GADGET__AGENT__V1__DELETE_INSTANCE__INIT;
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
@@ -295,7 +411,7 @@ static int delete_one(struct kg_agents *as, const char *name)
 	size_t i;
 	int r = -ENOTCONN, ret = KG_EXIT_ERROR;
 
-	di.instance = (char *)name;
+	di.instance = (char *)target;
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_DELETE_INSTANCE;
 	req.delete_instance = &di;
 	for (i = 0; i < as->n; i++) {
@@ -307,17 +423,17 @@ static int delete_one(struct kg_agents *as, const char *name)
 		kg_agent_report(&as->v[i]);
 	}
 	if (r < 0) {
-		kg_error("no agent could delete '%s'", name);
+		kg_error("no agent could delete '%s'", shown);
 		return KG_EXIT_ERROR;
 	}
 	if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_INSTANCE_DELETED) {
-		printf("gadget instance %s deleted\n", name);
+		printf("gadget instance %s deleted\n", shown);
 		ret = KG_EXIT_OK;
 	} else if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR &&
 		   m->error->code == GADGET__AGENT__V1__ERROR_CODE__ERROR_NOT_FOUND) {
-		kg_error("no gadget instance named '%s' (see 'kubectl gadget list')", name);
+		ret = -ENOENT;
 	} else if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR) {
-		kg_error("%s: %s", name, kg_agent_error_text(m->error));
+		kg_error("%s: %s", shown, kg_agent_error_text(m->error));
 	} else {
 		kg_error("unexpected answer %s to DeleteInstance",
 			 agent_wire_response_name(m->payload_case));
@@ -345,7 +461,7 @@ int kg_cmd_delete(struct kg_global *g, int argc, char **argv)
 			first = k;
 	}
 	if (!first) {
-		kg_error("which instance? usage: kubectl gadget delete NAME...");
+		kg_error("which instance? usage: kubectl gadget delete NAME|ID...");
 		return KG_EXIT_USAGE;
 	}
 	if (kg_agents_find(g, NULL, 0, &as) < 0)
@@ -357,9 +473,160 @@ int kg_cmd_delete(struct kg_global *g, int argc, char **argv)
 		kg_agents_done(&as);
 		return KG_EXIT_ERROR;
 	}
-	for (k = first; k < argc; k++)
-		if (argv[k][0] != '-' && delete_one(&as, argv[k]) != KG_EXIT_OK)
+	for (k = first; k < argc; k++) {
+		char *id = NULL, *name = NULL;
+		int r;
+
+		if (argv[k][0] == '-')
+			continue;
+		/* a name or a whole id the agents know at once; a prefix of an id after a list */
+		r = delete_one(&as, argv[k], argv[k]);
+		if (r == -ENOENT) {
+			r = kg_instance_resolve(g, argv[k], &id, &name) < 0
+				    ? KG_EXIT_ERROR
+				    : delete_one(&as, id, *name ? name : id);
+			if (r == -ENOENT) {
+				kg_error(
+					"no gadget instance named '%s' (see 'kubectl gadget list')",
+					argv[k]);
+				r = KG_EXIT_ERROR;
+			}
+			free(id);
+			free(name);
+		}
+		if (r != KG_EXIT_OK)
 			ret = KG_EXIT_ERROR;
+	}
 	kg_agents_done(&as);
 	return ret;
+}
+
+/* ---- show ---- */
+
+static void show_help(void)
+{
+	printf("Usage: kubectl gadget show NAME|ID [options]\n\n"
+	       "Shows one detached gadget instance, named by its name, its id or the start of\n"
+	       "its id, as Inspektor Gadget's 'show' does: YAML with its ID, Name, Image,\n"
+	       "TimeCreated, Params, Tags and, for every node that reports it, its Status\n"
+	       "(Running, Pending or Error) and Message.  -o json gives everything 'list -o\n"
+	       "json' knows of it.  Also 's' and 'sh'.\n\nOptions:\n");
+	kg_opt_help(show_opts, N_SHOW_OPTS);
+}
+
+static const char *ig_status(const char *state)
+{
+	if (!strcmp(state, "running"))
+		return "Running";
+	if (!strcmp(state, "pending"))
+		return "Pending";
+	if (!strcmp(state, "failed"))
+		return "Error";
+	return "Unknown";
+}
+
+/* IG's InstanceState, keys as its YAML spells them. */
+static json_t *ig_shape(const json_t *m)
+{
+	json_t *out, *nodes = json_array(), *st;
+	const char *node;
+	char when[64] = "";
+	time_t t = (time_t)(json_integer_value(json_object_get(m, "createdUnixMs")) / 1000);
+	struct tm tm;
+
+	if (t && gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_foreach((json_t *)json_object_get(m, "states"), node, st)
+	{
+		const char *err = json_string_value(json_object_get(st, "error"));
+
+		json_array_append_new(
+			nodes, json_pack("{s:s, s:s, s:s}", "Node", node, "Status",
+					 ig_status(json_string_value(json_object_get(st, "state"))),
+					 "Message", err ? err : ""));
+	}
+	out = json_pack("{s:O, s:O, s:O, s:s, s:O, s:O, s:o}", "ID", json_object_get(m, "id"),
+			"Name", json_object_get(m, "name"), "Image", json_object_get(m, "image"),
+			"TimeCreated", when, "Params",
+			json_object_get(m, "params") ? json_object_get(m, "params") : json_null(),
+			"Tags", json_object_get(m, "tags"), "NodeInstances", nodes);
+	return out;
+}
+
+int kg_cmd_show(struct kg_global *g, int argc, char **argv)
+{
+	struct base_buf b = BASE_BUF_INIT(0);
+	enum run_output o = RUN_OUTPUT_YAML;
+	struct list_ctx c = {0};
+	const char *arg = NULL;
+	json_t *m, *shaped;
+	int k, ret = KG_EXIT_ERROR;
+
+	for (k = 1; k < argc; k++) {
+		const char *v = NULL;
+		int opt = kg_opt_match(show_opts, N_SHOW_OPTS, argc, argv, &k, &v);
+
+		switch (opt) {
+		case S_OUTPUT:
+			if (run_output_parse(v, &o) < 0 || o == RUN_OUTPUT_COLUMNS) {
+				kg_error("invalid output format '%s' (yaml or json)", v);
+				return KG_EXIT_USAGE;
+			}
+			break;
+		case S_HELP:
+			show_help();
+			return KG_EXIT_OK;
+		case 0:
+			if (arg) {
+				kg_error("unexpected argument '%s' (one instance at a time)",
+					 argv[k]);
+				return KG_EXIT_USAGE;
+			}
+			arg = argv[k];
+			break;
+		default:
+			return KG_EXIT_USAGE;
+		}
+	}
+	if (!arg || !*arg) {
+		kg_error("which instance? usage: kubectl gadget show NAME|ID");
+		return KG_EXIT_USAGE;
+	}
+	list_instances(g, NULL, 0, &c);
+	m = c.by_id ? resolve_in(&c, arg) : NULL;
+	if (!m)
+		goto out;
+	if (o == RUN_OUTPUT_YAML) {
+		shaped = ig_shape(m);
+		if (shaped && base_yaml_emit_json_doc(&b, shaped) >= 0) {
+			fwrite(b.data, 1, b.len, stdout);
+			ret = KG_EXIT_OK;
+		}
+		json_decref(shaped);
+	} else {
+		char *text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+		if (text) {
+			printf("%s\n", text);
+			ret = KG_EXIT_OK;
+		}
+		free(text);
+	}
+out:
+	base_buf_done(&b);
+	list_ctx_done(&c);
+	return ret;
+}
+
+bool kg_instances_opts(const char *cmd, struct base_opt_table *ret)
+{
+	if (!strcmp(cmd, "list"))
+		*ret = (struct base_opt_table){.opts = list_opts, .n = N_LIST_OPTS};
+	else if (!strcmp(cmd, "show"))
+		*ret = (struct base_opt_table){.opts = show_opts, .n = N_SHOW_OPTS};
+	else if (!strcmp(cmd, "delete"))
+		*ret = (struct base_opt_table){.opts = kg_help_opts, .n = 1};
+	else
+		return false;
+	return true;
 }

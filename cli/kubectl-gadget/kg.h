@@ -37,12 +37,24 @@ struct k8s_client;
 #define KG_AGENT_PORT	  8484
 #define KG_ERRLEN	  1024
 
+/* Most --as-group flags taken. */
+#define KG_MAX_AS_GROUPS 64
+
 /* The flags every command takes, wherever they appear on the line. */
 struct kg_global {
 	const char *kubeconfig;	      /* --kubeconfig FILE */
 	const char *context;	      /* --context NAME */
 	const char *namespace_;	      /* -n/--namespace NS, NULL: the context's */
 	const char *gadget_namespace; /* --gadget-namespace NS */
+
+	/* kubectl's own global flags, over the kubeconfig (k8s/config.h) */
+	const char *cluster, *user, *server, *token, *ca_file, *cert_file, *key_file;
+	bool insecure;
+	const char *as_user, *as_uid;
+	const char *as_groups[KG_MAX_AS_GROUPS];
+	size_t n_as_groups;
+	uint64_t request_timeout_ms; /* --request-timeout; 0: the defaults */
+	bool request_timeout_none;   /* --request-timeout 0: none */
 
 	/* set by kg_connect() */
 	struct k8s_config *cfg;
@@ -101,7 +113,40 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv);
 int kg_cmd_attach(struct kg_global *g, int argc, char **argv);
 int kg_cmd_list(struct kg_global *g, int argc, char **argv);
 int kg_cmd_delete(struct kg_global *g, int argc, char **argv);
+int kg_cmd_show(struct kg_global *g, int argc, char **argv);
+
+/*
+ * The detached instance arg means: its name, its whole id, or the start of
+ * its id when only one id starts so (Inspektor Gadget's rule), as the agents
+ * list them.  0 with copies in *ret_id and *ret_name (free()); else -errno
+ * after printing the error (not found, ambiguous, no agent).
+ */
+int kg_instance_resolve(struct kg_global *g, const char *arg, char **ret_id, char **ret_name);
 int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv);
 int kg_cmd_version(struct kg_global *g, int argc, char **argv);
+
+/* ---- shell completion (complete.c, and each command's file) ---- */
+
+struct base_complete;
+int kg_cmd_completion(struct kg_global *g, int argc, char **argv);
+/*
+ * "kubectl-gadget __complete ARGS... WORD", and kubectl's plugin completion
+ * "kubectl_complete-gadget ARGS... WORD": argv[0] is either name.
+ */
+int kg_complete_main(int argc, char **argv);
+/* The global flags, for completion (main.c). */
+struct base_opt_table kg_global_table(void);
+/* The commands, for completion (main.c). */
+const struct kg_cmd *kg_commands(size_t *n);
+/* A command's option table: false when the file has no such command. */
+bool kg_deploy_opts(const char *cmd, struct base_opt_table *ret);
+bool kg_instances_opts(const char *cmd, struct base_opt_table *ret);
+bool kg_containers_opts(const char *cmd, struct base_opt_table *ret);
+/*
+ * run and attach: flags, -o values, the in-tree gadgets, and a gadget's
+ * params asked from an agent (g: the global flags typed, not connected).
+ */
+void kg_run_complete(struct kg_global *g, struct base_complete *c, int argc, char **argv,
+		     const char *prev);
 
 #endif /* CLI_KG_H */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "agent/raw.h"
+#include "base/complete.h"
 #include "run/flags.h"
 #include "run/selector.h"
 #include "cli/kubectl-gadget/agents.h"
@@ -54,6 +55,7 @@ enum kg_run_opt_id {
 	R_DETACH,
 	R_NAME,
 	R_TAG,
+	R_TAGS,
 	R_NO_REPLAY,
 };
 
@@ -66,6 +68,8 @@ static const struct base_opt kg_run_opts[] = {
 	 "--detach: the instance's name (default: generated)", 0},
 	{"tag", 0, BASE_OPT_VALUE, R_TAG, "TAG",
 	 "--detach: a free-form tag for 'list' (repeatable)", 0},
+	{"tags", 0, BASE_OPT_VALUE, R_TAGS, "TAG,...",
+	 "--detach: comma-separated tags (Inspektor Gadget's spelling)", 0},
 };
 
 static const struct base_opt kg_attach_opts[] = {
@@ -88,6 +92,8 @@ struct run_args {
 	const char *name;
 	const char *tags[RUN_MAX_TAGS];
 	size_t n_tags;
+	char *tags_text[RUN_MAX_TAGS]; /* copies --tags values are cut in */
+	size_t n_tags_text;
 
 	/* the params as GadgetSpec carries them */
 	Gadget__Agent__V1__KeyValue kv[RUN_FLAGS_MAX_PARAMS];
@@ -101,6 +107,8 @@ static void run_args_done(struct run_args *a)
 
 	for (i = 0; i < a->n_node_text; i++)
 		free(a->node_text[i]);
+	for (i = 0; i < a->n_tags_text; i++)
+		free(a->tags_text[i]);
 	run_flags_done(&a->f);
 }
 
@@ -151,6 +159,26 @@ static int set_opt(void *ctx, const struct base_opt *o, const char *v, char *err
 		}
 		a->tags[a->n_tags++] = v;
 		return 0;
+	case R_TAGS: {
+		char *copy, *p, *save = NULL;
+
+		if (a->n_tags_text == RUN_MAX_TAGS) {
+			snprintf(err, errlen, "too many tags (at most %d)", RUN_MAX_TAGS);
+			return -E2BIG;
+		}
+		copy = strdup(v);
+		if (!copy)
+			return -ENOMEM;
+		a->tags_text[a->n_tags_text++] = copy;
+		for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+			if (a->n_tags == RUN_MAX_TAGS) {
+				snprintf(err, errlen, "too many tags (at most %d)", RUN_MAX_TAGS);
+				return -E2BIG;
+			}
+			a->tags[a->n_tags++] = p;
+		}
+		return 0;
+	}
 	case R_NO_REPLAY:
 		a->no_replay = !strcmp(v, "true");
 		return 0;
@@ -215,6 +243,10 @@ static void run_help(const char *cmd)
 	base_opt_help(stdout, t, 2);
 	printf("\n'kubectl gadget %s IMAGE --help' also lists the params and fields of IMAGE\n"
 	       "(asked from one agent).\n"
+	       "\nDifferences from Inspektor Gadget, on purpose: -t also takes units (5s,\n"
+	       "500ms); regexes are RE2 syntax run by PCRE2 under limits (back-references\n"
+	       "refused); -E/--filter-expr, --id, --event-buffer-length, --pull and\n"
+	       "--verify-image are not taken: pulling and verifying are the agents' policy.\n"
 	       "\nExamples:\n"
 	       "  kubectl gadget run trace_exec -n shop\n"
 	       "  kubectl gadget run trace_exec -A -o json --timeout 10s\n"
@@ -512,15 +544,17 @@ static int stream_all(struct stream *s, int sigfd, uint64_t timeout_ms)
 		.on_closed = on_closed,
 		.ud = s,
 		.sigfd = sigfd,
-		.deadline_ms =
-			timeout_ms ? kg_now_ms() + (int64_t)timeout_ms + RUN_END_GRACE_MS : 0,
+		/* a run ends itself at its timeout; an attach is ended here, at once */
+		.deadline_ms = !timeout_ms ? 0
+			       : s->attach ? kg_now_ms() + (int64_t)timeout_ms
+					   : kg_now_ms() + (int64_t)timeout_ms + RUN_END_GRACE_MS,
 	};
 	size_t i;
 	int r;
 
 	r = kg_agents_loop(s->as, &l);
 	if (r == -EINTR || r == -ETIMEDOUT) {
-		if (r == -ETIMEDOUT)
+		if (r == -ETIMEDOUT && !s->attach)
 			for (i = 0; i < s->as->n; i++)
 				if (kg_agent_connected(&s->as->v[i]) && !s->nodes[i].ended) {
 					kg_agent_fail(&s->as->v[i], -ETIMEDOUT,
@@ -967,25 +1001,86 @@ static void attach_help(void)
 		{.opts = kg_attach_opts, .n = N_KG_ATTACH_OPTS},
 	};
 
-	printf("Usage: kubectl gadget attach NAME [options]\n\n"
-	       "Shows the records of the detached gadget instance NAME (see 'kubectl gadget\n"
-	       "run --detach' and 'kubectl gadget list') from every node it runs on: first\n"
-	       "the records each agent kept, then new ones as they come.  Ctrl-C detaches;\n"
-	       "the instance keeps running.\n\nOptions:\n");
+	printf("Usage: kubectl gadget attach NAME|ID [options]\n\n"
+	       "Shows the records of the detached gadget instance NAME (or whose id is ID or\n"
+	       "starts with it; see 'kubectl gadget run --detach' and 'kubectl gadget list')\n"
+	       "from every node it runs on: first the records each agent kept, then new ones\n"
+	       "as they come.  Ctrl-C detaches (so does the end of --timeout); the instance\n"
+	       "keeps running.  Also 'a'.\n\nOptions:\n");
 	base_opt_help(stdout, t, 2);
+}
+
+/*
+ * Attaches to target on every agent until Ctrl-C or the instance's end.
+ * KG_EXIT_* after reporting, or -ENOENT (not reported) when every agent
+ * answered that it has no such instance.
+ */
+static int attach_once(struct kg_global *g, struct run_args *a, const char *target)
+{
+	Gadget__Agent__V1__AttachInstance at = GADGET__AGENT__V1__ATTACH_INSTANCE__INIT;
+	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
+	struct kg_agents as = {0};
+	struct stream s = {0};
+	struct kg_printer *pr = NULL;
+	int ret = KG_EXIT_ERROR, sigfd = -1, r;
+	size_t i, found = 0;
+
+	if (kg_agents_find(g, a->nodes, a->n_nodes, &as) < 0)
+		goto out;
+	if (kg_agents_connect(g, &as) == 0) {
+		report_connect_failures(&as);
+		kg_error("no gadget agent could be reached");
+		goto out;
+	}
+	report_connect_failures(&as);
+	if (kg_printer_new(a->f.output, a->f.no_header, stdout, &pr) < 0)
+		goto out;
+	if (stream_init(&s, &as, pr, a) < 0)
+		goto out;
+	s.attach = true;
+	sigfd = block_signals();
+	at.instance = (char *)target;
+	at.no_replay = a->no_replay;
+	at.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
+	at.compress = KG_COMPRESS_RECORDS;
+	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_ATTACH_INSTANCE;
+	req.attach_instance = &at;
+	for (i = 0; i < as.n; i++)
+		if (kg_agent_connected(&as.v[i]) &&
+		    kg_agent_send(&as.v[i], &req, &s.nodes[i].req_id) < 0)
+			kg_agent_report(&as.v[i]);
+	r = stream_all(&s, sigfd, a->f.timeout_ms);
+	if (r == -EPIPE || s.out_err == -EPIPE) {
+		ret = KG_EXIT_OK;
+		goto out;
+	}
+	for (i = 0; i < as.n; i++)
+		found += s.nodes[i].started;
+	if (!found && !s.deleted) {
+		for (i = 0; i < as.n && !as.v[i].error; i++)
+			;
+		if (i == as.n) {
+			ret = -ENOENT;
+			goto out;
+		}
+	}
+	report_losses(&s);
+	ret = r < 0 ? KG_EXIT_ERROR : exit_code(&s);
+out:
+	if (sigfd >= 0)
+		close(sigfd);
+	stream_done(&s);
+	kg_printer_free(pr);
+	kg_agents_done(&as);
+	return ret;
 }
 
 int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
 {
-	Gadget__Agent__V1__AttachInstance at = GADGET__AGENT__V1__ATTACH_INSTANCE__INIT;
-	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
 	struct run_args a = {0};
-	struct kg_agents as = {0};
-	struct stream s = {0};
-	struct kg_printer *pr = NULL;
 	const char *name = NULL;
-	int ret = KG_EXIT_USAGE, sigfd = -1, r;
-	size_t i, found = 0;
+	char *id = NULL, *iname = NULL;
+	int ret = KG_EXIT_USAGE;
 
 	run_flags_init(&a.f, "kubectl gadget attach");
 	if (parse_args(&a, RUN_FLAGS_ATTACH, argc, argv) < 0)
@@ -1003,58 +1098,112 @@ int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
 		ret = KG_EXIT_OK;
 		goto out;
 	}
-	if (!name) {
-		kg_error("which instance? usage: kubectl gadget attach NAME");
+	if (!name || !*name) {
+		kg_error("which instance? usage: kubectl gadget attach NAME|ID");
 		goto out;
 	}
-	ret = KG_EXIT_ERROR;
-	if (kg_agents_find(g, a.nodes, a.n_nodes, &as) < 0)
-		goto out;
-	if (kg_agents_connect(g, &as) == 0) {
-		report_connect_failures(&as);
-		kg_error("no gadget agent could be reached");
-		goto out;
-	}
-	report_connect_failures(&as);
-	if (kg_printer_new(a.f.output, a.f.no_header, stdout, &pr) < 0)
-		goto out;
-	if (stream_init(&s, &as, pr, &a) < 0)
-		goto out;
-	s.attach = true;
-	sigfd = block_signals();
-	at.instance = (char *)name;
-	at.no_replay = a.no_replay;
-	at.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
-	at.compress = KG_COMPRESS_RECORDS;
-	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_ATTACH_INSTANCE;
-	req.attach_instance = &at;
-	for (i = 0; i < as.n; i++)
-		if (kg_agent_connected(&as.v[i]) &&
-		    kg_agent_send(&as.v[i], &req, &s.nodes[i].req_id) < 0)
-			kg_agent_report(&as.v[i]);
-	r = stream_all(&s, sigfd, 0);
-	if (r == -EPIPE || s.out_err == -EPIPE) {
-		ret = KG_EXIT_OK;
-		goto out;
-	}
-	for (i = 0; i < as.n; i++)
-		found += s.nodes[i].started;
-	if (!found && !s.deleted) {
-		for (i = 0; i < as.n && !as.v[i].error; i++)
-			;
-		if (i == as.n) {
-			kg_error("no gadget instance named '%s' (see 'kubectl gadget list')", name);
-			goto out;
+	/* a name or a whole id the agents know at once; a prefix of an id after a list */
+	ret = attach_once(g, &a, name);
+	if (ret == -ENOENT) {
+		ret = KG_EXIT_ERROR;
+		if (kg_instance_resolve(g, name, &id, &iname) == 0) {
+			ret = strcmp(id, name) ? attach_once(g, &a, id) : -ENOENT;
+			if (ret == -ENOENT) {
+				kg_error(
+					"no gadget instance named '%s' (see 'kubectl gadget list')",
+					name);
+				ret = KG_EXIT_ERROR;
+			}
 		}
 	}
-	report_losses(&s);
-	ret = r < 0 ? KG_EXIT_ERROR : exit_code(&s);
 out:
-	if (sigfd >= 0)
-		close(sigfd);
-	stream_done(&s);
-	kg_printer_free(pr);
-	kg_agents_done(&as);
+	free(id);
+	free(iname);
 	run_args_done(&a);
 	return ret;
+}
+
+/* ---- shell completion ---- */
+
+#ifndef KG_INTREE_GADGETS
+#define KG_INTREE_GADGETS ""
+#endif
+/* Params of a gadget are asked from one agent; completion does not wait longer. */
+#define RUN_COMPLETE_INFO_TIMEOUT_MS 5000
+
+/* --PARAM of the gadget, as the first agent that answers lists them. */
+static void complete_params(struct kg_global *g, struct base_complete *c, const char *image)
+{
+	Gadget__Agent__V1__GetGadgetInfo gi = GADGET__AGENT__V1__GET_GADGET_INFO__INIT;
+	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
+	Gadget__Agent__V1__Response *m = NULL;
+	struct kg_agents as = {0};
+	char name[300];
+	size_t all;
+
+	if (kg_agents_find(g, NULL, 0, &as) < 0)
+		return;
+	/* one agent is enough: the others are not connected at all */
+	all = as.n;
+	as.n = 1;
+	if (kg_agents_connect(g, &as) == 0)
+		goto out;
+	gi.image = (char *)image;
+	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_GET_GADGET_INFO;
+	req.get_gadget_info = &gi;
+	if (kg_agent_call(&as.v[0], &req, RUN_COMPLETE_INFO_TIMEOUT_MS, &m) < 0 || !m)
+		goto out;
+	if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_GADGET_INFO)
+		for (size_t i = 0; i < m->gadget_info->n_params; i++) {
+			const Gadget__Agent__V1__ParamInfo *p = m->gadget_info->params[i];
+
+			snprintf(name, sizeof(name), "--%s", p->key);
+			base_complete_add(c, name, p->description);
+		}
+	agent_wire_response_free(m);
+out:
+	as.n = all;
+	kg_agents_done(&as);
+}
+
+void kg_run_complete(struct kg_global *g, struct base_complete *c, int argc, char **argv,
+		     const char *prev)
+{
+	bool attach = !strcmp(argv[0], "attach");
+	struct base_opt_table t[2] = {
+		run_flags_view(attach ? RUN_FLAGS_ATTACH : RUN_FLAGS_CLUSTER),
+		attach ? (struct base_opt_table){.opts = kg_attach_opts, .n = N_KG_ATTACH_OPTS}
+		       : (struct base_opt_table){.opts = kg_run_opts, .n = N_KG_RUN_OPTS},
+	};
+	const struct base_opt *o;
+	const char *value, *gadget = NULL;
+
+	c->directive = BASE_COMPLETE_NOFILE;
+	o = base_complete_value_of(t, 2, prev, c->word, &value);
+	if (o) {
+		if (o->id == RUN_FLAG_OUTPUT)
+			base_complete_add_list(c, "columns json jsonpretty yaml", NULL);
+		return;
+	}
+	for (int i = 1; i < argc; i++) {
+		const struct base_opt *row = NULL;
+		const char *v = NULL;
+		char err[256];
+		int r = base_opt_next(t, 2, argc, argv, &i, &row, &v, err, sizeof(err));
+
+		if (r == BASE_OPT_WORD && !gadget)
+			gadget = argv[i];
+		if (r < 0 || r == BASE_OPT_END)
+			break;
+	}
+	if (c->word[0] == '-') {
+		base_complete_flags(c, t, 2);
+		if (gadget && !attach && c->word[1] == '-')
+			complete_params(g, c, gadget);
+		if (strchr(c->word, '='))
+			c->directive |= BASE_COMPLETE_NOSPACE;
+		return;
+	}
+	if (!gadget && !attach)
+		base_complete_add_list(c, KG_INTREE_GADGETS, NULL);
 }

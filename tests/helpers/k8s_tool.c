@@ -3,8 +3,9 @@
  * k8s_tool: a small driver for the Kubernetes client library, for the
  * integration tests (tests/integration/test_k8s_client.py).
  *
- *   k8s_tool [global options] get PATH
- *       prints the object as one line of JSON
+ *   k8s_tool [global options] get PATH [--repeat N] [--every MS]
+ *       prints the object as one line of JSON (N times, MS apart, in one
+ *       process: credentials are cached between the requests)
  *   k8s_tool [global options] list PATH [--limit N] [--field-selector S]
  *                                      [--label-selector S]
  *       prints "namespace/name" per item, then "RV <resourceVersion>"
@@ -94,24 +95,53 @@ static void out(const char *fmt, ...)
 
 static int cmd_get(struct tool *t, int argc, char **argv)
 {
+	static const struct option lopts[] = {
+		{"repeat", required_argument, NULL, 'n'},
+		{"every", required_argument, NULL, 'e'},
+		{0},
+	};
+	unsigned int repeat = 1, every_ms = 0;
 	char err[K8S_CLIENT_ERRLEN];
-	json_t *j = NULL;
-	char *s;
-	int r;
+	int c;
 
-	if (argc != 2) {
-		tool_error("usage: get PATH");
+	optind = 0; /* 0: glibc re-initialises, dropping the global parse's "+" */
+	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (tool_uint(optarg, 1000, &repeat) < 0)
+				return 2;
+			break;
+		case 'e':
+			if (tool_uint(optarg, 600000, &every_ms) < 0)
+				return 2;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		tool_error("usage: get PATH [--repeat N] [--every MS]");
 		return 2;
 	}
-	r = k8s_client_get(t->client, argv[1], &j, err, sizeof(err));
-	if (r < 0) {
-		tool_error("%s", err);
-		return 1;
+	for (unsigned int i = 0; i < repeat; i++) {
+		struct timespec ts = {.tv_sec = every_ms / 1000,
+				      .tv_nsec = (long)(every_ms % 1000) * 1000000L};
+		json_t *j = NULL;
+		char *s;
+		int r;
+
+		if (i && every_ms)
+			nanosleep(&ts, NULL);
+		r = k8s_client_get(t->client, argv[optind], &j, err, sizeof(err));
+		if (r < 0) {
+			tool_error("%s", err);
+			return 1;
+		}
+		s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		out("%s\n", s ? s : "null");
+		free(s);
+		json_decref(j);
 	}
-	s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	out("%s\n", s ? s : "null");
-	free(s);
-	json_decref(j);
 	return 0;
 }
 

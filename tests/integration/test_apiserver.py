@@ -7,10 +7,12 @@ with a data directory, bearer tokens and pods/portforward."""
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import ssl
 import struct
+import subprocess
 import threading
 import time
 
@@ -328,6 +330,86 @@ def test_delete(apiserver):
     apiserver.create_pod("tmpns", "inside")
     apiserver.kubectl("delete", "ns", "tmpns")
     assert apiserver.json("GET", "/api/v1/namespaces/tmpns/pods/inside")[0] == 404
+
+
+def test_namespace_terminates_then_goes(apiserver, tmp_path):
+    """kubectl delete -f of a file holding a namespace and a pod in it, as
+    on a real cluster: the namespace is Terminating first, so the pod's own
+    delete still finds it; then the namespace controller removes both."""
+    f = tmp_path / "app.yaml"
+    f.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+                 "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\n"
+                 "spec:\n  containers: [{name: c, image: busybox}]\n")
+    apiserver.kubectl("apply", "-f", str(f))
+    r = apiserver.kubectl("delete", "-f", str(f))
+    assert 'namespace "shop" deleted' in r.stdout and 'pod "web" deleted' in r.stdout, r.stdout
+    assert apiserver.kubectl("get", "ns", "shop", check=False).returncode != 0
+    # without waiting: Terminating, content readable, nothing new, a second delete is 409
+    apiserver.kubectl("create", "ns", "slow")
+    apiserver.create_pod("slow", "p")
+    status, ns = apiserver.json("DELETE", "/api/v1/namespaces/slow")
+    assert status == 202 and ns["status"]["phase"] == "Terminating", ns
+    assert ns["metadata"]["deletionTimestamp"]
+    assert apiserver.json("GET", "/api/v1/namespaces/slow/pods/p")[0] == 200
+    status, err = apiserver.json("POST", "/api/v1/namespaces/slow/configmaps",
+                                 {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
+    assert status == 403 and "is being terminated" in err["message"]
+    status, err = apiserver.json("DELETE", "/api/v1/namespaces/slow")
+    assert status == 409 and "ensuring all content is removed" in err["message"], err
+    status, err = apiserver.json("POST", "/api/v1/namespaces",
+                                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "slow"}})
+    assert status == 409 and err["message"].startswith("object is being deleted"), err
+    r = apiserver.kubectl("get", "ns", "slow")
+    assert "Terminating" in r.stdout
+    deadline = time.monotonic() + 10
+    while apiserver.json("GET", "/api/v1/namespaces/slow")[0] != 404:
+        assert time.monotonic() < deadline, "the namespace never went"
+        time.sleep(0.1)
+    assert apiserver.json("GET", "/api/v1/namespaces/slow/pods/p")[0] == 404
+
+
+def test_every_object_has_a_creation_timestamp(apiserver):
+    apiserver.kubectl("create", "ns", "later")
+    apiserver.create_pod("later", "p")
+    apiserver.kubectl("create", "configmap", "cm", "-n", "later", "--from-literal=a=b")
+    for path in ("/api/v1/namespaces", "/api/v1/nodes", "/api/v1/serviceaccounts", "/api/v1/pods",
+                 "/api/v1/configmaps"):
+        status, lst = apiserver.json("GET", path)
+        assert status == 200 and lst["items"], path
+        for o in lst["items"]:
+            ts = o["metadata"].get("creationTimestamp")
+            assert ts and re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", ts), (path, o["metadata"])
+            assert o["metadata"].get("uid"), o["metadata"]
+    r = apiserver.kubectl("get", "ns")
+    assert "<unknown>" not in r.stdout
+
+
+def test_client_certificates_and_impersonation(apiserver, tmp_path):
+    d = apiserver.data_dir
+    key, csr, crt = (str(tmp_path / x) for x in ("u.key", "u.csr", "u.crt"))
+    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=carol/O=ops/O=dev"],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(d, "ca.crt"), "-CAkey",
+                    os.path.join(d, "ca.key"), "-CAcreateserial", "-out", crt, "-days", "1"],
+                   check=True, capture_output=True)
+    kc = tmp_path / "kc"
+    kc.write_text(open(apiserver.kubeconfig).read())
+    e = {"KUBECONFIG": str(kc)}
+    apiserver.kubectl("config", "set-credentials", "admin", "--token=", "--client-certificate", crt,
+                      "--client-key", key, env=e)
+    r = apiserver.kubectl("auth", "whoami", "-o", "json", env=e)
+    info = json.loads(r.stdout)["status"]["userInfo"]
+    assert info["username"] == "carol" and info["groups"] == ["ops", "dev", "system:authenticated"]
+    r = apiserver.kubectl("auth", "whoami", "-o", "json", "--as", "dave", "--as-group", "qa")
+    info = json.loads(r.stdout)["status"]["userInfo"]
+    assert info["username"] == "dave" and info["groups"] == ["qa", "system:authenticated"]
+    # a certificate from another CA is no identity
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt, "-subj",
+                    "/CN=mallory", "-days", "1"], check=True, capture_output=True)
+    r = apiserver.kubectl("auth", "whoami", env=e, check=False)
+    assert r.returncode != 0
 
 
 # --- watch --------------------------------------------------------------------

@@ -258,7 +258,8 @@ def test_detached_instance_outlives_client_and_agent_restart(cluster, pods):  # 
         for _ in range(100):
             lst = cluster.gadget("list", timeout=30)
             assert lst.returncode == 0, lst.stderr
-            row = [line for line in lst.stdout.splitlines() if line.split()[:1] == [name]]
+            # ID NAME IMAGE NODES STATE RECORDS TAGS
+            row = [line for line in lst.stdout.splitlines() if line.split()[1:2] == [name]]
             assert len(row) == 1, lst.stdout
             if want <= set(row[0].replace(",", " ").split()):
                 break

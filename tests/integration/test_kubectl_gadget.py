@@ -636,8 +636,8 @@ def test_detached_instance(apiserver, agent, execs):
         assert lst[0]["states"]["n1"]["state"] == "running"
         r = kg(api, "list")
         assert r.returncode == 0
-        assert re.search(r"^execs\s+trace_exec\s+all\s+n1:running\s+\d+\s+audit$", r.stdout, re.M), \
-            r.stdout
+        assert re.search(r"^[0-9a-f-]{12}\s+execs\s+trace_exec\s+all\s+n1:running\s+\d+\s+audit$",
+                         r.stdout, re.M), r.stdout
         before = time.time()
         p = kg_bg(api, "attach", "execs", "-o", "json")
         lines = read_lines_until(p.stdout, lambda ls: len(ls) > 3, 20)

@@ -10,6 +10,7 @@
  * a rotated service account token.
  */
 #include "k8s/config.h"
+#include "k8s/exec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -291,7 +292,29 @@ static const struct bad_case bad[] = {
 	 "x", -EINVAL, "mutually exclusive"},
 	{"clusters:\n- name: c\n  cluster: {server: 'https://h'}\nusers:\n- name: u\n  user:\n"
 	 "    exec: {command: aws}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n",
-	 "x", -EOPNOTSUPP, ": user \"u\": exec credential plugins are not supported"},
+	 "x", -EINVAL, ":7: exec: no apiVersion"},
+	{"users:\n- name: u\n  user:\n    exec: {apiVersion: "
+	 "client.authentication.k8s.io/v1alpha1, command: aws}\n",
+	 NULL, -EINVAL, ":4: exec.apiVersion: \"client.authentication.k8s.io/v1alpha1\" is not"},
+	{"users:\n- name: u\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1}\n",
+	 NULL, -EINVAL, ":4: exec: no command"},
+	{"users:\n- name: u\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1, "
+	 "command: x, interactiveMode: Sometimes}\n",
+	 NULL, -EINVAL,
+	 ":4: exec.interactiveMode: \"Sometimes\" is not Never, IfAvailable or Always"},
+	{"users:\n- name: u\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1, "
+	 "command: x, env: [{value: 1}]}\n",
+	 NULL, -EINVAL, ":4: exec.env[0]: expected {name, value}"},
+	{"clusters:\n- name: c\n  cluster: {server: 'https://h'}\nusers:\n- name: u\n  user:\n"
+	 "    auth-provider: {name: gcp}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n",
+	 "x", -EOPNOTSUPP, ": user \"u\": auth-provider \"gcp\" is not supported"},
+	{"clusters:\n- name: c\n  cluster: {server: 'https://h', proxy-url: 'ftp://p:1'}\n"
+	 "contexts:\n- name: x\n  context: {cluster: c}\n",
+	 "x", -EINVAL,
+	 ": cluster \"c\": proxy-url \"ftp://p:1\" is not an http, https or socks5 URL"},
+	{"clusters:\n- name: c\n  cluster: {server: 'https://h'}\nusers:\n- name: u\n  user:\n"
+	 "    as-groups: [devs]\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n",
+	 "x", -EINVAL, ": user \"u\": as-groups and as-uid need as (a user to impersonate)"},
 	{"clusters:\n- name: c\n  cluster: {server: 'https://h'}\nusers:\n- name: u\n  user:\n"
 	 "    client-certificate-data: " B64_CERT "\ncontexts:\n- name: x\n"
 	 "  context: {cluster: c, user: u}\n",
@@ -415,6 +438,344 @@ static void test_in_cluster(void **state)
 	k8s_config_free(c);
 }
 
+/* ---- exec credential plugins: real programs, run without a shell ---- */
+
+static void write_plugin(const char *name, const char *body)
+{
+	char path[600];
+
+	write_file(name, body);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+static struct k8s_config *load_exec(const char *exec_yaml, unsigned int timeout_ms)
+{
+	struct k8s_config_opts o = {.kubeconfig = path_of("kc"), .exec_timeout_ms = timeout_ms};
+	struct k8s_config *c = NULL;
+	char text[4096];
+
+	snprintf(text, sizeof(text),
+		 "clusters:\n- name: c\n  cluster:\n    server: https://h:6443\n"
+		 "    certificate-authority-data: " B64_CA "\n"
+		 "    extensions:\n    - name: client.authentication.k8s.io/exec\n"
+		 "      extension: {audience: test}\n"
+		 "users:\n- name: eks\n  user:\n    exec:\n%s"
+		 "contexts:\n- name: x\n  context: {cluster: c, user: eks}\ncurrent-context: x\n",
+		 exec_yaml);
+	write_file("kc", text);
+	if (k8s_config_load(&o, &c, errbuf, sizeof(errbuf)) < 0)
+		fail_msg("load: %s", errbuf);
+	return c;
+}
+
+static char *read_all(const char *name)
+{
+	char path[600], *buf = calloc(1, 8192);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "re");
+	if (!f) {
+		free(buf);
+		return NULL;
+	}
+	if (fread(buf, 1, 8191, f) == 0)
+		buf[0] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_exec_plugin(void **state)
+{
+	struct k8s_config_creds cr = {0}, cr2 = {0};
+	struct k8s_config *c;
+	char *seen;
+
+	/*
+	 * Counts its calls in a file, records what it was given, and hands out
+	 * tok-N expiring in 2 s.  The command is relative to the kubeconfig.
+	 */
+	write_plugin(
+		"plugin.sh",
+		"#!/bin/sh\n"
+		"n=$(cat \"$STATE\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$STATE\"\n"
+		"printf '%s\\n%s %s\\n%s\\n' \"$KUBERNETES_EXEC_INFO\" \"$1\" \"$2\" \"$FOO\" > "
+		"\"$STATE.seen\"\n"
+		"exp=$(date -u -d @$(($(date +%s)+2)) +%Y-%m-%dT%H:%M:%SZ)\n"
+		"printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
+		"\"ExecCredential\",\"status\":{\"token\":\"tok-%s\",\"expirationTimestamp\":"
+		"\"%s\"}}' $n $exp\n");
+	{
+		char yaml[1024];
+
+		snprintf(yaml, sizeof(yaml),
+			 "      apiVersion: client.authentication.k8s.io/v1\n"
+			 "      command: ./plugin.sh\n"
+			 "      args: [get-token, --cluster=c]\n"
+			 "      env: [{name: FOO, value: bar}, {name: STATE, value: %s/count}]\n"
+			 "      provideClusterInfo: true\n"
+			 "      interactiveMode: Never\n",
+			 dir);
+		c = load_exec(yaml, 5000);
+	}
+	assert_non_null(strstr(k8s_config_exec_command(c), "/plugin.sh"));
+	/* nothing runs at load time */
+	seen = read_all("count");
+	assert_null(seen);
+	assert_int_equal(k8s_config_creds(c, &cr, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(cr.token, "tok-1");
+	seen = read_all("count.seen");
+	assert_non_null(seen);
+	assert_non_null(strstr(seen, "\"kind\":\"ExecCredential\""));
+	assert_non_null(strstr(seen, "\"apiVersion\":\"client.authentication.k8s.io/v1\""));
+	assert_non_null(strstr(seen, "\"interactive\":false"));
+	assert_non_null(strstr(seen, "\"server\":\"https://h:6443\""));
+	assert_non_null(strstr(seen, "\"certificate-authority-data\":\"" B64_CA "\""));
+	assert_non_null(strstr(seen, "\"config\":{\"audience\":\"test\"}"));
+	assert_non_null(strstr(seen, "\nget-token --cluster=c\nbar\n"));
+	free(seen);
+	k8s_config_creds_done(&cr);
+
+	/* cached until it expires */
+	assert_int_equal(k8s_config_creds(c, &cr, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(cr.token, "tok-1");
+	k8s_config_creds_done(&cr);
+	sleep(3);
+	assert_int_equal(k8s_config_creds(c, &cr, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(cr.token, "tok-2");
+	/* a 401 with the current token runs it again; with an old one it does not */
+	assert_true(k8s_config_refresh(c, &cr));
+	assert_int_equal(k8s_config_creds(c, &cr2, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(cr2.token, "tok-3");
+	assert_true(k8s_config_refresh(c, &cr)); /* tok-2 is stale: tok-3 is the answer */
+	k8s_config_creds_done(&cr2);
+	assert_int_equal(k8s_config_creds(c, &cr2, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(cr2.token, "tok-3");
+	k8s_config_creds_done(&cr);
+	k8s_config_creds_done(&cr2);
+	k8s_config_free(c);
+}
+
+static void expect_exec_error(const char *plugin_body, const char *exec_yaml,
+			      unsigned int timeout_ms, const char *words)
+{
+	struct k8s_config_creds cr = {0};
+	struct k8s_config *c;
+	char *tok = (char *)1;
+
+	if (plugin_body)
+		write_plugin("bad.sh", plugin_body);
+	c = load_exec(exec_yaml, timeout_ms);
+	errbuf[0] = '\0';
+	assert_int_equal(k8s_config_creds(c, &cr, errbuf, sizeof(errbuf)), -ENOKEY);
+	assert_null(cr.token);
+	if (!strstr(errbuf, words) || strchr(errbuf, '\n'))
+		fail_msg("\"%s\" does not say \"%s\" on one line", errbuf, words);
+	/* the same through the token getter */
+	assert_int_equal(k8s_config_token(c, &tok), -ENOKEY);
+	k8s_config_free(c);
+}
+
+#define EXEC_V1 "      apiVersion: client.authentication.k8s.io/v1\n"
+
+static void test_exec_failures(void **state)
+{
+	char want[700];
+
+	snprintf(want, sizeof(want),
+		 "exec plugin '%s/bad.sh' of user \"eks\" (%s): exited with "
+		 "status 3: token expired, run aws sso login",
+		 dir, path_of("kc"));
+	expect_exec_error("#!/bin/sh\necho starting >&2\necho 'token expired, run aws sso login' "
+			  ">&2\nexit 3\n",
+			  EXEC_V1 "      command: ./bad.sh\n", 5000, want);
+	/* a plugin that hangs is killed at the timeout */
+	expect_exec_error("#!/bin/sh\nexec sleep 60\n", EXEC_V1 "      command: ./bad.sh\n", 300,
+			  "bad.sh' of user \"eks\" (");
+	assert_non_null(strstr(errbuf, ": no answer within 1 s (killed)"));
+	/* garbage */
+	expect_exec_error("#!/bin/sh\necho 'this is not json'\n",
+			  EXEC_V1 "      command: ./bad.sh\n", 5000,
+			  "output is not an ExecCredential: ");
+	expect_exec_error(
+		"#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\","
+		"\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t\"}}'\n",
+		EXEC_V1 "      command: ./bad.sh\n", 5000,
+		"it is configured for apiVersion client.authentication.k8s.io/v1 but "
+		"answered with \"client.authentication.k8s.io/v1beta1\"");
+	expect_exec_error("#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+			  "\"kind\":\"ExecCredential\",\"status\":{}}'\n",
+			  EXEC_V1 "      command: ./bad.sh\n", 5000,
+			  "its ExecCredential has neither a token nor a certificate");
+	/* not installed: the hint, on one line */
+	expect_exec_error(NULL,
+			  EXEC_V1 "      command: no-such-plugin-here\n"
+				  "      installHint: |\n        Install it with:\n"
+				  "          apt install x\n",
+			  5000, "exec plugin 'no-such-plugin-here' of user \"eks\" (");
+	assert_non_null(strstr(errbuf, "not found: Install it with: apt install x"));
+	/* Always needs a terminal, and the tests have none */
+	expect_exec_error(NULL, EXEC_V1 "      command: x\n      interactiveMode: Always\n", 5000,
+			  "its interactiveMode is Always, and stdin is not a terminal");
+}
+
+static void test_exec_answers(void **state)
+{
+	static const struct {
+		const char *json;
+		int r;
+		const char *words;
+	} cases[] = {
+		{"{\"apiVersion\":\"client.authentication.k8s.io/"
+		 "v1beta1\",\"kind\":\"ExecCredential\","
+		 "\"status\":{\"clientCertificateData\":\"CERT\",\"clientKeyData\":\"KEY\"}}",
+		 0, NULL},
+		{"{\"apiVersion\":\"client.authentication.k8s.io/"
+		 "v1beta1\",\"kind\":\"ExecCredential\","
+		 "\"status\":{\"clientCertificateData\":\"CERT\"}}",
+		 -EINVAL, "clientCertificateData without clientKeyData"},
+		{"{\"apiVersion\":\"client.authentication.k8s.io/"
+		 "v1beta1\",\"kind\":\"ExecCredential\","
+		 "\"status\":{\"token\":\"a\\nb\"}}",
+		 -EINVAL, "its token holds a line break"},
+		{"{\"apiVersion\":\"client.authentication.k8s.io/"
+		 "v1beta1\",\"kind\":\"ExecCredential\","
+		 "\"status\":{\"token\":\"t\",\"expirationTimestamp\":\"tomorrow\"}}",
+		 -EINVAL, "status.expirationTimestamp is not an RFC 3339 time"},
+		{"{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"Pod\"}",
+		 -EINVAL, "kind is \"Pod\""},
+		{"[1]", -EINVAL, "not a JSON object"},
+		{"{} trailing", -EINVAL, "output is not an ExecCredential"},
+		{"", -EINVAL, "no output"},
+	};
+	struct k8s_exec_credential cred;
+	int64_t t;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&cred, 0, sizeof(cred));
+		errbuf[0] = '\0';
+		assert_int_equal(k8s_exec_parse(cases[i].json, strlen(cases[i].json),
+						K8S_EXEC_API_V1BETA1, &cred, errbuf,
+						sizeof(errbuf)),
+				 cases[i].r);
+		if (cases[i].words && !strstr(errbuf, cases[i].words))
+			fail_msg("case %zu: \"%s\" does not say \"%s\"", i, errbuf, cases[i].words);
+		if (!cases[i].r) {
+			assert_string_equal(cred.cert, "CERT");
+			assert_int_equal(cred.key_len, 3);
+		}
+		k8s_exec_credential_done(&cred);
+	}
+	assert_int_equal(k8s_exec_parse_time("2024-05-01T10:00:00Z", &t), 0);
+	assert_int_equal(t, 1714557600);
+	assert_int_equal(k8s_exec_parse_time("2024-05-01T12:00:00.123456789+02:00", &t), 0);
+	assert_int_equal(t, 1714557600);
+	assert_int_equal(k8s_exec_parse_time("2024-05-01 10:00:00Z", &t), -EINVAL);
+	assert_int_equal(k8s_exec_parse_time("2024-13-01T10:00:00Z", &t), -EINVAL);
+}
+
+/* ---- kubectl's global flags ---- */
+
+static void test_flags(void **state)
+{
+	static const char *const groups[] = {"devs", "system:authenticated"};
+	struct k8s_config_opts o = {.kubeconfig = path_of("kc")};
+	struct k8s_config_creds cr = {0};
+	struct k8s_config *c = NULL;
+	const char *const *g;
+	const char *pem;
+	size_t n, len;
+
+	write_file("flag-ca.pem", "FLAG CA");
+	write_file(
+		"kc",
+		"clusters:\n"
+		"- name: a\n  cluster: {server: 'https://a:1', certificate-authority-data: " B64_CA
+		", proxy-url: 'http://proxy:3128'}\n"
+		"- name: b\n  cluster: {server: 'https://b:1'}\n"
+		"users:\n"
+		"- name: ua\n  user:\n    token: tok-a\n    as: ops\n    as-groups: [g1]\n"
+		"- name: ub\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1, "
+		"command: never-run}\n"
+		"contexts:\n- name: x\n  context: {cluster: a, user: ua}\ncurrent-context: x\n");
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(k8s_config_proxy(c), "http://proxy:3128");
+	assert_string_equal(k8s_config_as_user(c), "ops");
+	g = k8s_config_as_groups(c, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(g[0], "g1");
+	k8s_config_free(c);
+
+	/* --cluster, --user; --token replaces the exec plugin, which never runs */
+	o.cluster = "b";
+	o.user = "ub";
+	o.token = "flag-token";
+	o.as_user = "jane";
+	o.as_groups = groups;
+	o.n_as_groups = 2;
+	o.as_uid = "42";
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(k8s_config_server(c), "https://b:1");
+	assert_string_equal(k8s_config_user(c), "ub");
+	assert_null(k8s_config_exec_command(c));
+	assert_int_equal(k8s_config_creds(c, &cr, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(cr.token, "flag-token");
+	k8s_config_creds_done(&cr);
+	assert_string_equal(k8s_config_as_user(c), "jane");
+	g = k8s_config_as_groups(c, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(g[1], "system:authenticated");
+	assert_string_equal(k8s_config_as_uid(c), "42");
+	assert_null(k8s_config_proxy(c));
+	k8s_config_free(c);
+
+	/* --insecure-skip-tls-verify drops the kubeconfig's CA; --certificate-authority replaces it
+	 */
+	o = (struct k8s_config_opts){.kubeconfig = path_of("kc"), .insecure = true};
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), 0);
+	assert_true(k8s_config_insecure(c));
+	assert_null(k8s_config_ca(c, &len));
+	k8s_config_free(c);
+	o = (struct k8s_config_opts){.kubeconfig = path_of("kc"),
+				     .ca_file = path_of("flag-ca.pem")};
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), 0);
+	pem = k8s_config_ca(c, &len);
+	assert_memory_equal(pem, "FLAG CA", len);
+	k8s_config_free(c);
+	o.insecure = true;
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), -EINVAL);
+	assert_non_null(strstr(errbuf, "mutually exclusive"));
+
+	/* unknown names, and what needs what */
+	o = (struct k8s_config_opts){.kubeconfig = path_of("kc"), .user = "nobody"};
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), -ENOENT);
+	assert_non_null(strstr(errbuf, "user \"nobody\" (--user) not found"));
+	o = (struct k8s_config_opts){.kubeconfig = path_of("kc"), .cluster = "nowhere"};
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), -ENOENT);
+	assert_non_null(strstr(errbuf, "cluster \"nowhere\" (--cluster) not found"));
+	o = (struct k8s_config_opts){
+		.kubeconfig = path_of("kc"), .user = "ub", .as_groups = groups, .n_as_groups = 1};
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), -EINVAL);
+	assert_non_null(strstr(errbuf, "needs a user to impersonate (--as)"));
+	o = (struct k8s_config_opts){.kubeconfig = path_of("kc"),
+				     .client_cert_file = path_of("kc")};
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), -EINVAL);
+	assert_non_null(strstr(errbuf, "without its key (--client-key)"));
+	o = (struct k8s_config_opts){.kubeconfig = path_of("kc"), .server = "ftp://x"};
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), -EINVAL);
+	assert_non_null(strstr(errbuf, "--server: server \"ftp://x\" is not an http(s) URL"));
+
+	/* --server needs no kubeconfig at all, as with kubectl */
+	o = (struct k8s_config_opts){.server = "https://10.1.2.3:6443", .token = "t"};
+	assert_int_equal(k8s_config_load(&o, &c, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(k8s_config_server(c), "https://10.1.2.3:6443");
+	assert_string_equal(k8s_config_namespace(c), "default");
+	assert_string_equal(k8s_config_source(c), "--server");
+	assert_null(k8s_config_context(c));
+	k8s_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +786,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_cluster, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_plugin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -178,6 +178,41 @@ static void test_too_many_filters(void **state)
 	run_flags_done(&f);
 }
 
+static void test_filter_commas(void **state)
+{
+	/* Inspektor Gadget's -F: commas AND, "\\," and "\\\\" escape, other backslashes stay */
+	const char *argv[] = {"run",	  "g",
+			      "-F",	  "comm==a,pid==1",
+			      "-F",	  "args==x\\,y,,fname~^\\d+\\\\$",
+			      "--filter", "uid>=0",
+			      "-F",	  ",",
+			      "-F",	  "a==b\\"};
+	static const char *const want[] = {"comm==a",	     "pid==1", "args==x,y",
+					   "fname~^\\d+\\$", "uid>=0", "a==b\\"};
+	const char *many[] = {"run", "g", "-F", NULL};
+	char lots[4 * (RUN_FLAGS_MAX_FILTERS + 1)];
+	struct run_flags f;
+	char err[512];
+	size_t i;
+
+	assert_int_equal(parse(&f, RUN_FLAGS_CLUSTER, 12, argv, err), 0);
+	assert_int_equal(f.n_filters, 6);
+	for (i = 0; i < 6; i++)
+		assert_string_equal(f.filters[i], want[i]);
+	/* a plain value is argv's own string */
+	assert_ptr_equal(f.filters[4], argv[7]);
+	run_flags_done(&f);
+
+	/* the parts of one -F count against the limit */
+	for (i = 0; i <= RUN_FLAGS_MAX_FILTERS; i++)
+		memcpy(lots + 4 * i, "a=1,", 4);
+	lots[sizeof(lots) - 1] = '\0';
+	many[3] = lots;
+	assert_int_equal(parse(&f, RUN_FLAGS_LOCAL, 4, many, err), -EINVAL);
+	assert_non_null(strstr(err, "too many filters"));
+	run_flags_done(&f);
+}
+
 static void test_params(void **state)
 {
 	static const struct run_runner_param_info pid = {.key = "pid",
@@ -241,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_selectors_per_client),
 		cmocka_unit_test(test_limits_and_messages),
 		cmocka_unit_test(test_too_many_filters),
+		cmocka_unit_test(test_filter_commas),
 		cmocka_unit_test(test_params),
 	};
 

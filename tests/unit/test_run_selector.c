@@ -82,6 +82,46 @@ static void test_names(void **state)
 	assert_false(run_selector_match(&s, &web)); /* not a prefix match */
 }
 
+/* Inspektor Gadget's lists: "a,b" either, "!a" not a */
+static void test_lists_and_exclusions(void **state)
+{
+	struct run_selector s = {.container_name = "web,db"};
+	char err[128];
+
+	(void)state;
+	assert_true(run_selector_match(&s, &web));
+	assert_true(run_selector_match(&s, &db));
+	s.container_name = "cache,db";
+	assert_false(run_selector_match(&s, &web));
+	assert_true(run_selector_match(&s, &db));
+	s = (struct run_selector){.k8s_namespace = "!kube-system"};
+	assert_true(run_selector_match(&s, &web));
+	s.k8s_namespace = "!prod";
+	assert_false(run_selector_match(&s, &web));
+	s.k8s_namespace = "prod,!prod"; /* an exclusion wins */
+	assert_false(run_selector_match(&s, &db));
+	s = (struct run_selector){.k8s_podname = "!shop-db,!other"};
+	assert_true(run_selector_match(&s, &web));
+	assert_false(run_selector_match(&s, &db));
+	s = (struct run_selector){.k8s_containername = ",web,"}; /* empty parts are nothing */
+	assert_true(run_selector_match(&s, &web));
+	assert_false(run_selector_match(&s, &db));
+
+	/* labels: "k=!v" another value of k, "!k=v" not k=v (k may be absent) */
+	s = (struct run_selector){0};
+	assert_int_equal(run_selector_set_labels(&s, "tier=!back", err, sizeof(err)), 0);
+	assert_true(run_selector_match(&s, &web));
+	assert_false(run_selector_match(&s, &db)); /* no tier label at all */
+	assert_int_equal(run_selector_set_labels(&s, "tier=!front", err, sizeof(err)), 0);
+	assert_false(run_selector_match(&s, &web));
+	assert_int_equal(run_selector_set_labels(&s, "!tier=front", err, sizeof(err)), 0);
+	assert_false(run_selector_match(&s, &web));
+	assert_true(run_selector_match(&s, &db));
+	assert_int_equal(run_selector_set_labels(&s, "!app=other,app=shop", err, sizeof(err)), 0);
+	assert_true(run_selector_match(&s, &web));
+	run_selector_done(&s);
+}
+
 static void test_labels(void **state)
 {
 	struct run_selector s = {0};
@@ -172,9 +212,8 @@ static void test_label_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty_matches_all),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_labels),
+		cmocka_unit_test(test_empty_matches_all),    cmocka_unit_test(test_names),
+		cmocka_unit_test(test_lists_and_exclusions), cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_label_errors),
 	};
 

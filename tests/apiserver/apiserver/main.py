@@ -139,6 +139,8 @@ def main(argv=None):
                     help="changes kept for watches and consistent lists; older resourceVersions are 410 Gone")
     ap.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch BOOKMARKs")
     ap.add_argument("--node", action="append", default=[], help="a Node object to create (repeatable)")
+    ap.add_argument("--namespace-finalize-delay", type=float, default=1.0,
+                    help="seconds a deleted namespace stays Terminating before its contents and itself go")
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
     args = ap.parse_args(argv)
 
@@ -170,8 +172,10 @@ def main(argv=None):
 
     store = Store(window=args.compaction_window, data_dir=None if tmpdir else data_dir)
     seed(store, args.node)
-    httpd = srv.Server((host, port), srv.make_ssl_context(crt, key), store, tokens,
-                       bookmark_interval=args.bookmark_interval, verbose=args.verbose)
+    httpd = srv.Server((host, port), srv.make_ssl_context(crt, key, client_ca=ca), store, tokens,
+                       bookmark_interval=args.bookmark_interval, verbose=args.verbose,
+                       namespace_finalize_delay=args.namespace_finalize_delay)
+    httpd.resume_namespace_finalizers()
     bound = httpd.server_address[1]
     url_host = f"[{host}]" if ":" in host else host
     url = f"https://{url_host}:{bound}"

@@ -10,6 +10,7 @@ client goes away or a test cuts it.
 """
 
 import base64
+import collections
 import copy
 import datetime
 import ipaddress
@@ -33,6 +34,7 @@ from . import status as st
 from .store import Gone
 
 MAX_BODY_BYTES = 3 << 20
+MAX_REQUEST_LOG = 500
 MAX_DRAIN_BYTES = 16 << 20
 MAX_LIMIT = 10000
 TOO_LARGE_RV_WAIT = 3.0
@@ -67,16 +69,55 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, ssl_ctx, store, tokens, bookmark_interval=60.0, verbose=False):
+    def __init__(self, addr, ssl_ctx, store, tokens, bookmark_interval=60.0, verbose=False,
+                 namespace_finalize_delay=1.0):
         self.ssl_ctx = ssl_ctx
         self.store = store
         self.tokens = tokens
+        self.tokens_lock = threading.Lock()
+        # who asked what, for tests: the last MAX_REQUEST_LOG requests
+        self.request_log = collections.deque(maxlen=MAX_REQUEST_LOG)
+        self.namespace_finalize_delay = namespace_finalize_delay
         self.bookmark_interval = bookmark_interval
         self.verbose = verbose
         self.watches = set()
         self.watches_lock = threading.Lock()
         self.service_ips = ipaddress.ip_network("10.96.0.0/12")
         super().__init__(addr, Handler)
+
+    def finalize_namespace_later(self, name):
+        t = threading.Timer(self.namespace_finalize_delay, self.finalize_namespace, args=(name,))
+        t.daemon = True
+        t.start()
+
+    def finalize_namespace(self, name):
+        """The namespace controller's work: everything in the namespace goes,
+        then the namespace, unless finalizers of its own still hold it."""
+        store = self.store
+        with store.cond:
+            ns = store.get("/namespaces", None, name)
+            if ns is None or not ns["metadata"].get("deletionTimestamp"):
+                return
+            for r in resources.RESOURCES:
+                if not r.namespaced:
+                    continue
+                for (ons, oname) in sorted(store.objs.get(r.key, {})):
+                    if ons == name:
+                        store.commit("DELETED", r.key, ons, oname, store.get(r.key, ons, oname))
+            ns = store.get("/namespaces", None, name)
+            ns.setdefault("spec", {})["finalizers"] = []
+            if ns["metadata"].get("finalizers"):
+                store.commit("MODIFIED", "/namespaces", None, name, ns)
+            else:
+                store.commit("DELETED", "/namespaces", None, name, ns)
+
+    def resume_namespace_finalizers(self):
+        """After a restart, namespaces left Terminating go on to their end."""
+        with self.store.cond:
+            names = [n for (_, n), o in self.store.objs.get("/namespaces", {}).items()
+                     if o["metadata"].get("deletionTimestamp")]
+        for n in names:
+            self.finalize_namespace_later(n)
 
     def cut_watches(self, mode):
         with self.watches_lock:
@@ -201,6 +242,8 @@ class Handler(BaseHTTPRequestHandler):
             if path in ("/healthz", "/livez", "/readyz"):
                 return self._send(200, "ok", "text/plain; charset=utf-8")
             self.user = self._authenticate()
+            if not path.startswith("/_test/"):
+                self._log_request(path)
             if path == "/openapi/v3":
                 return self._send(200, openapi.index())
             if path.startswith("/openapi/v3/"):
@@ -224,12 +267,63 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _authenticate(self):
+        """A bearer token (static, or added by /_test/tokens until it
+        expires), else a client certificate the CA signed: CN the user, O
+        the groups, as kube-apiserver's --client-ca-file does.  Then the
+        impersonation headers, which replace the identity (RBAC, which would
+        decide whether the caller may impersonate, is not enforced here)."""
+        ident = None
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
-            ident = self.server.tokens.get(auth[7:].strip())
-            if ident:
-                return ident
-        raise st.ApiError(401, "Unauthorized", "Unauthorized")
+            with self.server.tokens_lock:
+                ident = self.server.tokens.get(auth[7:].strip())
+            if ident and ident.get("expires") and time.time() >= ident["expires"]:
+                ident = None
+            if ident is None:
+                raise st.ApiError(401, "Unauthorized", "Unauthorized")
+        else:
+            ident = self._cert_identity()
+        if ident is None:
+            raise st.ApiError(401, "Unauthorized", "Unauthorized")
+        return self._impersonate(ident)
+
+    def _cert_identity(self):
+        try:
+            cert = self.connection.getpeercert()
+        except (AttributeError, ValueError, ssl.SSLError):
+            return None
+        if not cert:
+            return None
+        cn, orgs = None, []
+        for rdn in cert.get("subject", ()):
+            for k, v in rdn:
+                if k == "commonName":
+                    cn = v
+                elif k == "organizationName":
+                    orgs.append(v)
+        if not cn:
+            return None
+        return {"username": cn, "uid": "", "groups": orgs + ["system:authenticated"], "via": "x509"}
+
+    def _impersonate(self, ident):
+        user = self.headers.get("Impersonate-User")
+        groups = self.headers.get_all("Impersonate-Group") or []
+        uid = self.headers.get("Impersonate-Uid")
+        if user is None:
+            if groups or uid:
+                raise st.bad_request(f"requested {groups or [uid]} without impersonating a user")
+            return ident
+        out = {"username": user, "uid": uid or "",
+               "groups": groups + (["system:authenticated"] if user != "system:anonymous" else []),
+               "impersonatedBy": ident["username"]}
+        return out
+
+    def _log_request(self, path):
+        u = self.user
+        self.server.request_log.append({
+            "method": self.command, "path": path, "user": u["username"],
+            "groups": list(u.get("groups", [])), "impersonatedBy": u.get("impersonatedBy"),
+            "via": u.get("via", "token")})
 
     def _acceptable(self):
         parts = _accept_parts(self.headers.get("Accept"))
@@ -431,6 +525,28 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_test/compact":
             rv = _rv_int(q["resourceVersion"]) if q.get("resourceVersion") else None
             return self._send(200, {"compacted": store.compact(rv), "resourceVersion": store.rv})
+        if path == "/_test/tokens":
+            # {"token", "user", "groups", "ttl"} adds an identity (expiring after ttl
+            # seconds), {"token", "revoke": true} removes one
+            body = self._json_body()
+            if not isinstance(body, dict) or not isinstance(body.get("token"), str):
+                raise st.bad_request("want {token, user, groups, ttl} or {token, revoke}")
+            with self.server.tokens_lock:
+                if body.get("revoke"):
+                    self.server.tokens.pop(body["token"], None)
+                else:
+                    ident = {"username": body.get("user", "test"), "uid": body.get("user", "test"),
+                             "groups": list(body.get("groups", [])) + ["system:authenticated"]}
+                    if body.get("ttl"):
+                        ident["expires"] = time.time() + float(body["ttl"])
+                    self.server.tokens[body["token"]] = ident
+            return self._send(200, {"tokens": len(self.server.tokens)})
+        if path == "/_test/requests":
+            # the requests seen so far (method, path, user, groups, impersonatedBy), oldest first
+            out = list(self.server.request_log)
+            if q.get("clear") in ("1", "true"):
+                self.server.request_log.clear()
+            return self._send(200, {"requests": out})
         raise st.not_found_path()
 
     # --- object strategy ------------------------------------------------------
@@ -614,8 +730,12 @@ class Handler(BaseHTTPRequestHandler):
             self._validate_name(res, meta["name"])
             if res.namespaced:
                 self._namespace_must_exist(ns)
-            if store.get(res.key, ns, meta["name"]) is not None:
-                raise st.already_exists(res, meta["name"])
+            existing = store.get(res.key, ns, meta["name"])
+            if existing is not None:
+                e = st.already_exists(res, meta["name"])
+                if existing["metadata"].get("deletionTimestamp"):
+                    e.message = "object is being deleted: " + e.message
+                raise e
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_rfc3339()
             for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"):
@@ -667,7 +787,8 @@ class Handler(BaseHTTPRequestHandler):
             out["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
             return out
         out["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        if out["metadata"].get("deletionTimestamp") and not out["metadata"].get("finalizers"):
+        if out["metadata"].get("deletionTimestamp") and not out["metadata"].get("finalizers") and \
+                not (res.key == "/namespaces" and out.get("spec", {}).get("finalizers")):
             return store.commit("DELETED", res.key, ns, name, out)
         if out == old:
             return old  # a no-op write does not bump the resourceVersion
@@ -783,20 +904,23 @@ class Handler(BaseHTTPRequestHandler):
             raise st.conflict(res, name, f"Precondition failed: ResourceVersion in precondition: "
                                          f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                                          f"{om.get('resourceVersion')}")
-        if dry:
+        if dry and res.key != "/namespaces":
             return old, True
         if res.key == "/namespaces":
+            # as kube-apiserver: Terminating now, the namespace controller removes the
+            # contents and then the namespace (here after namespace_finalize_delay)
+            if om.get("deletionTimestamp"):
+                raise st.conflict(res, name, "The system is ensuring all content is removed from this "
+                                             "namespace.  Upon completion, this namespace will "
+                                             "automatically be purged by the system.")
             term = copy.deepcopy(old)
-            term["metadata"].setdefault("deletionTimestamp", now_rfc3339())
-            term["status"] = {"phase": "Terminating"}
-            if old.get("status", {}).get("phase") != "Terminating":
-                store.commit("MODIFIED", res.key, None, name, term)
-            for r in resources.RESOURCES:
-                if r.namespaced:
-                    for (ons, oname) in sorted(store.objs.get(r.key, {})):
-                        if ons == name:
-                            store.commit("DELETED", r.key, ons, oname, store.get(r.key, ons, oname))
-            return store.commit("DELETED", res.key, None, name, term), True
+            term["metadata"]["deletionTimestamp"] = now_rfc3339()
+            term.setdefault("status", {})["phase"] = "Terminating"
+            if dry:
+                return term, False
+            out = store.commit("MODIFIED", res.key, None, name, term)
+            self.server.finalize_namespace_later(name)
+            return out, False
         if om.get("finalizers"):
             if om.get("deletionTimestamp"):
                 return old, False
@@ -1093,10 +1217,14 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-def make_ssl_context(cert, key):
+def make_ssl_context(cert, key, client_ca=None):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert, key)
+    if client_ca:
+        # client certificates are asked for and verified when sent, not required
+        ctx.load_verify_locations(client_ca)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 
