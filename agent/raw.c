@@ -496,8 +496,39 @@ struct raw_node {
 	struct fetch_acc *acc; /* per data source */
 };
 
+/*
+ * --sort timestamp: held records in a min-heap by timestamp (then arrival),
+ * their bytes in refcounted chunks, so that holding a record allocates
+ * nothing of its own.
+ */
+struct sort_chunk {
+	struct sort_chunk *next;
+	size_t used, live;
+	uint8_t data[];
+};
+
+struct sort_item {
+	uint64_t ts, seq, due_ms;
+	struct sort_chunk *chunk;
+	uint32_t off, len;
+	int node;
+	uint32_t ds;
+};
+
+struct sorter {
+	struct sort_item *heap;
+	size_t n, cap;
+	struct sort_chunk *cur;	  /* being filled */
+	struct sort_chunk *spare; /* one kept for reuse */
+	size_t bytes;
+	uint64_t seq;
+	int ts_off[RUN_REMOTE_MAX_DS]; /* the timestamp field of each data source; -1: none */
+	uint8_t ts_size[RUN_REMOTE_MAX_DS];
+};
+
 struct agent_raw_client {
 	struct agent_raw_client_opts o;
+	struct sorter sort;
 	struct run_remote *rr;
 	struct oci_metadata *md;
 	/* what the first node described, which the others must match */
@@ -508,6 +539,7 @@ struct agent_raw_client {
 	ZSTD_DCtx *dctx;
 	struct base_buf unz;
 	uint64_t records;
+	uint64_t now_ms; /* the clock the sort goes by (agent_raw_client_tick()) */
 	const void **ptrs;
 	size_t ptrs_cap;
 	char errbuf[256];
@@ -526,6 +558,189 @@ int agent_raw_client_new(const struct agent_raw_client_opts *o, struct agent_raw
 	c->unz = (struct base_buf)BASE_BUF_INIT(AGENT_WIRE_MAX_MESSAGE);
 	*ret = c;
 	return 0;
+}
+
+/* ------------------------------------------------------------ the timestamp sort */
+
+static void chunk_put(struct sorter *so, struct sort_chunk *ch)
+{
+	if (--ch->live || ch == so->cur)
+		return;
+	if (!so->spare) {
+		so->spare = ch;
+	} else {
+		free(ch);
+	}
+}
+
+static void sort_done(struct sorter *so)
+{
+	/* chunk_put() keeps the chunk being filled and one spare, frees the others */
+	for (size_t i = 0; i < so->n; i++)
+		chunk_put(so, so->heap[i].chunk);
+	free(so->cur);
+	free(so->spare);
+	free(so->heap);
+	memset(so, 0, sizeof(*so));
+}
+
+static bool item_before(const struct sort_item *a, const struct sort_item *b)
+{
+	return a->ts != b->ts ? a->ts < b->ts : a->seq < b->seq;
+}
+
+static void heap_up(struct sort_item *h, size_t i)
+{
+	while (i) {
+		size_t p = (i - 1) / 2;
+		struct sort_item t;
+
+		if (!item_before(&h[i], &h[p]))
+			break;
+		t = h[i];
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+static void heap_down(struct sort_item *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct sort_item t;
+
+		if (l < n && item_before(&h[l], &h[m]))
+			m = l;
+		if (r < n && item_before(&h[r], &h[m]))
+			m = r;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* Room for len bytes in the chunk being filled; NULL out of memory. */
+static struct sort_chunk *chunk_room(struct sorter *so, size_t len)
+{
+	struct sort_chunk *ch = so->cur;
+	size_t size = len > AGENT_RAW_SORT_CHUNK ? len : AGENT_RAW_SORT_CHUNK;
+
+	if (ch && ch->used + len <= AGENT_RAW_SORT_CHUNK)
+		return ch;
+	/* the full chunk lives on while records in it are held */
+	if (ch && !ch->live && !so->spare)
+		so->spare = ch;
+	else if (ch && !ch->live)
+		free(ch);
+	so->cur = NULL;
+	if (so->spare && size == AGENT_RAW_SORT_CHUNK) {
+		ch = so->spare;
+		so->spare = NULL;
+	} else {
+		ch = malloc(sizeof(*ch) + size);
+		if (!ch)
+			return NULL;
+	}
+	ch->used = ch->live = 0;
+	ch->next = NULL;
+	so->cur = ch;
+	return ch;
+}
+
+/* The oldest held record, out of the heap, printed. */
+static int sort_pop(struct agent_raw_client *c)
+{
+	struct sorter *so = &c->sort;
+	struct sort_item it = so->heap[0];
+	int r;
+
+	so->heap[0] = so->heap[--so->n];
+	heap_down(so->heap, so->n, 0);
+	so->bytes -= it.len;
+	r = run_remote_record(c->rr, it.node, it.ds, it.chunk->data + it.off, it.len);
+	if (r >= 0)
+		c->records++;
+	chunk_put(so, it.chunk);
+	return r;
+}
+
+/* Holds a tracer record of node until its time; false when it has no timestamp to sort by. */
+static int sort_push(struct agent_raw_client *c, int node, size_t ds, const uint8_t *rec,
+		     size_t len, bool *held)
+{
+	struct sorter *so = &c->sort;
+	struct sort_chunk *ch;
+	struct sort_item *it;
+	uint64_t ts = 0;
+	int r;
+
+	*held = false;
+	if (so->ts_off[ds] < 0 || (size_t)so->ts_off[ds] + so->ts_size[ds] > len)
+		return 0;
+	memcpy(&ts, rec + so->ts_off[ds], so->ts_size[ds]);
+	while (so->n && (so->n >= AGENT_RAW_SORT_MAX_RECORDS ||
+			 so->bytes + len > AGENT_RAW_SORT_MAX_BYTES)) {
+		r = sort_pop(c);
+		if (r < 0)
+			return r;
+	}
+	if (so->n == so->cap) {
+		size_t cap = so->cap ? so->cap * 2 : 1024;
+		struct sort_item *h = realloc(so->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		so->heap = h;
+		so->cap = cap;
+	}
+	ch = chunk_room(so, len);
+	if (!ch)
+		return -ENOMEM;
+	memcpy(ch->data + ch->used, rec, len);
+	it = &so->heap[so->n];
+	*it = (struct sort_item){
+		.ts = ts,
+		.seq = so->seq++,
+		.due_ms = c->now_ms + c->o.sort_delay_ms,
+		.chunk = ch,
+		.off = (uint32_t)ch->used,
+		.len = (uint32_t)len,
+		.node = node,
+		.ds = (uint32_t)ds,
+	};
+	ch->used += len;
+	ch->live++;
+	so->bytes += len;
+	heap_up(so->heap, so->n++);
+	*held = true;
+	return 0;
+}
+
+int agent_raw_client_tick(struct agent_raw_client *c, uint64_t now_ms, bool all)
+{
+	struct sorter *so = &c->sort;
+	int r = 0;
+
+	c->now_ms = now_ms;
+	/*
+	 * The top (the earliest timestamp) goes out once its own delay has
+	 * passed: a record waits for every held one with an earlier
+	 * timestamp, so a node whose records arrive late holds the others'
+	 * back by that lateness, never more than the delay.
+	 */
+	while (so->n && r >= 0 && (all || so->heap[0].due_ms <= now_ms))
+		r = sort_pop(c);
+	if (r >= 0)
+		r = agent_raw_client_flush(c);
+	if (r < 0)
+		return r;
+	if (!so->n)
+		return -1;
+	return so->heap[0].due_ms > now_ms ? (int)(so->heap[0].due_ms - now_ms) : 0;
 }
 
 static void acc_done(struct fetch_acc *a)
@@ -556,6 +771,7 @@ struct agent_raw_client *agent_raw_client_free(struct agent_raw_client *c)
 	ZSTD_freeDCtx(c->dctx);
 	base_buf_done(&c->unz);
 	free(c->ptrs);
+	sort_done(&c->sort);
 	free(c);
 	return NULL;
 }
@@ -753,6 +969,31 @@ static pb_layout *copy_layout(const pb_layout *l)
 	return copy;
 }
 
+/* The field each tracer's records are sorted by: the first gadget_timestamp. */
+static void sort_keys(struct agent_raw_client *c)
+{
+	size_t i, k;
+
+	for (i = 0; i < RUN_REMOTE_MAX_DS; i++)
+		c->sort.ts_off[i] = -1;
+	for (i = 0; i < run_remote_ds_count(c->rr); i++) {
+		const struct bpf_layout *l = run_remote_ds_layout(c->rr, i);
+
+		if (run_remote_ds_batches(c->rr, i))
+			continue;
+		for (k = 0; k < l->n_fields; k++) {
+			const struct bpf_layout_field *f = &l->fields[k];
+
+			if (f->special == BPF_LAYOUT_SPECIAL_TIMESTAMP && !f->bit_size &&
+			    f->size >= 1 && f->size <= 8) {
+				c->sort.ts_off[i] = (int)f->offset;
+				c->sort.ts_size[i] = (uint8_t)f->size;
+				break;
+			}
+		}
+	}
+}
+
 static int describe(struct agent_raw_client *c, const Gadget__Agent__V1__RunStarted *rs, char *err,
 		    size_t errlen)
 {
@@ -797,6 +1038,7 @@ static int describe(struct agent_raw_client *c, const Gadget__Agent__V1__RunStar
 			r = -ENOMEM;
 			goto fail;
 		}
+	sort_keys(c);
 	return 0;
 fail:
 	c->rr = run_remote_free(c->rr);
@@ -1068,9 +1310,15 @@ int agent_raw_client_batch(struct agent_raw_client *c, int node,
 				r = -EINVAL;
 			}
 		} else {
-			r = run_remote_record(c->rr, node, (size_t)ds, rec, len);
-			if (r >= 0)
-				c->records++;
+			bool held = false;
+
+			if (c->o.sort_delay_ms)
+				r = sort_push(c, node, (size_t)ds, rec, len, &held);
+			if (r >= 0 && !held) {
+				r = run_remote_record(c->rr, node, (size_t)ds, rec, len);
+				if (r >= 0)
+					c->records++;
+			}
 		}
 		if (r < 0)
 			break;

@@ -95,7 +95,20 @@ struct agent_raw_client_opts {
 	const char *fields;
 	bool no_header;
 	int out_fd;
+	/*
+	 * --sort timestamp for tracers: records of every node are held this
+	 * long after they arrive and printed in the order of their timestamps
+	 * (agent_raw_client_tick()); a record later than that behind another
+	 * is printed out of order.  0: in the order they arrive.
+	 */
+	unsigned int sort_delay_ms;
 };
+
+/* Records (and bytes) the timestamp sort holds at most; past it, the oldest go out early. */
+#define AGENT_RAW_SORT_MAX_RECORDS (1u << 20)
+#define AGENT_RAW_SORT_MAX_BYTES   (256u << 20)
+/* The sort keeps records in chunks of this many bytes, each freed when its last record is out. */
+#define AGENT_RAW_SORT_CHUNK (1u << 20)
 
 struct agent_raw_client;
 
@@ -120,6 +133,12 @@ int agent_raw_client_begin(struct agent_raw_client *c);
 int agent_raw_client_batch(struct agent_raw_client *c, int node,
 			   const Gadget__Agent__V1__RecordBatch *rb, char *err, size_t errlen);
 int agent_raw_client_flush(struct agent_raw_client *c);
+/*
+ * With sort_delay_ms: prints the held records whose time came (all with
+ * all), and flushes.  Returns the milliseconds until the next is due
+ * (-1: none held), or -errno from the output.
+ */
+int agent_raw_client_tick(struct agent_raw_client *c, uint64_t now_ms, bool all);
 /* Records printed. */
 uint64_t agent_raw_client_records(const struct agent_raw_client *c);
 

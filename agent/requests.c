@@ -69,7 +69,7 @@ struct req_job {
 	Gadget__Agent__V1__GadgetSpec *spec;	/* GetGadgetInfo (image, params), RunGadget */
 	Gadget__Agent__V1__InstanceSpec *ispec; /* CreateInstance */
 	char *inst_id;				/* DeleteInstance */
-	bool raw, compress;			/* RunGadget: the encoding asked for */
+	struct agent_run_sub_opts sub;		/* RunGadget: how the records go */
 	/* Kubernetes */
 	char *path;
 	json_t *body;
@@ -303,8 +303,9 @@ static void req_run(struct agent_requests *q, struct agent_session *s, uint64_t 
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
 	}
-	j->raw = RAW(rg->encoding);
-	j->compress = rg->compress;
+	j->sub.raw = RAW(rg->encoding);
+	j->sub.compress = rg->compress;
+	j->sub.window = rg->window_bytes;
 	/* counted from now, so that many runs starting at once cannot pass the bound */
 	q->pending_runs++;
 	job_submit(q, j);
@@ -332,7 +333,7 @@ static void done_run(struct agent_requests *q, struct req_job *j, struct agent_s
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
 	}
-	if (agent_run_subscribe(r, s, j->rid, j->raw, j->compress) < 0) {
+	if (agent_run_subscribe(r, s, j->rid, &j->sub) < 0) {
 		agent_run_free(r);
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 		return;
@@ -514,6 +515,11 @@ static void req_list_instances(struct agent_requests *q, struct agent_session *s
 static void req_attach(struct agent_requests *q, struct agent_session *s, uint64_t id,
 		       const Gadget__Agent__V1__AttachInstance *ai)
 {
+	struct agent_run_sub_opts so = {
+		.raw = RAW(ai->encoding),
+		.compress = ai->compress,
+		.window = ai->window_bytes,
+	};
 	struct agent_run *r;
 	pb_errcode code;
 	char msg[MSG_LEN];
@@ -529,8 +535,7 @@ static void req_attach(struct agent_requests *q, struct agent_session *s, uint64
 		return;
 	}
 	/* RunStarted now when it runs, when it starts otherwise */
-	if (agent_run_attach(r, s, id, ai->replay_records, ai->no_replay, RAW(ai->encoding),
-			     ai->compress) < 0)
+	if (agent_run_attach(r, s, id, ai->replay_records, ai->no_replay, &so) < 0)
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
 }
 
@@ -664,6 +669,11 @@ void agent_requests_handle(struct agent_requests *q, struct agent_session *s,
 		break;
 	case REQ(LIST_CONTAINERS):
 		req_containers(q, s, req->id, req->list_containers);
+		break;
+	case REQ(RECORDS_ACK):
+		/* not answered: an ack of a run that just ended is no error */
+		agent_run_table_ack(q->o.runs, s, req->records_ack->run_id,
+				    req->records_ack->bytes);
 		break;
 	default:
 		agent_session_send_error(s, req->id, ERRC(UNIMPLEMENTED),

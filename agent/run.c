@@ -112,6 +112,9 @@ struct sub {
 	bool raw;	  /* ENCODING_RAW asked for (and given, once started) */
 	bool compress;	  /* zstd batches when they pay */
 	bool need_tables; /* raw: the container and endpoint tables before the next batch */
+	/* the window: record bytes sent, and taken as the client said (RecordsAck) */
+	uint32_t window;
+	uint64_t sent_bytes, acked_bytes;
 	/* attach: what to replay once the instance runs */
 	uint32_t replay_max;
 	bool no_replay;
@@ -466,16 +469,24 @@ static void sub_send_batch(struct agent_run *r, struct sub *s, struct batch *b,
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
 	const struct run_runner_ds_info *di;
 	bool news = false;
+	uint64_t bytes = 0;
 
+	if (s->raw && b)
+		news = b->raw.n_containers || b->raw.n_endpoints;
+	/* a client that has not taken what is in flight misses this batch */
+	if (s->window && s->sent_bytes - s->acked_bytes > s->window)
+		goto dropped;
 	if (s->raw && s->need_tables)
 		sub_send_tables(r, s);
 	if (s->raw && b) {
-		news = b->raw.n_containers || b->raw.n_endpoints;
 		if (agent_raw_batch_fill(&b->raw, s->compress, &rb) < 0)
 			goto dropped;
+		bytes = rb.raw.len;
 	} else {
 		rb.records = (ProtobufCBinaryData *)bins + first;
 		rb.n_records = n;
+		for (size_t i = 0; i < n; i++)
+			bytes += rb.records[i].len;
 	}
 	rb.run_id = s->run_id;
 	rb.first_seq = first_seq;
@@ -492,6 +503,7 @@ static void sub_send_batch(struct agent_run *r, struct sub *s, struct batch *b,
 	resp.records = &rb;
 	if (agent_session_send_records(s->sess, &resp, n) >= 0) {
 		s->dropped_pending = 0;
+		s->sent_bytes += bytes;
 		return;
 	}
 dropped:
@@ -597,8 +609,9 @@ static void sub_unlink(struct agent_run *r, struct sub *s)
 static void publish(struct agent_run *r);
 
 static struct sub *sub_new(struct agent_run *r, struct agent_session *s, uint64_t req_id,
-			   uint64_t run_id, bool raw, bool compress)
+			   uint64_t run_id, const struct agent_run_sub_opts *o)
 {
+	bool raw = o->raw;
 	struct sub *sub = calloc(1, sizeof(*sub));
 
 	if (!sub)
@@ -611,7 +624,8 @@ static struct sub *sub_new(struct agent_run *r, struct agent_session *s, uint64_
 	sub->req_id = req_id;
 	sub->run_id = run_id;
 	sub->raw = raw;
-	sub->compress = compress;
+	sub->compress = o->compress;
+	sub->window = o->window;
 	if (!raw)
 		r->n_json_subs++;
 	sub->next = r->subs;
@@ -1495,17 +1509,21 @@ void agent_run_stop(struct agent_run *r)
 		stop_runner(r);
 }
 
-int agent_run_subscribe(struct agent_run *r, struct agent_session *s, uint64_t req_id, bool raw,
-			bool compress)
+int agent_run_subscribe(struct agent_run *r, struct agent_session *s, uint64_t req_id,
+			const struct agent_run_sub_opts *o)
 {
-	return sub_new(r, s, req_id, r->id, raw, compress) ? 0 : -ENOMEM;
+	return sub_new(r, s, req_id, r->id, o) ? 0 : -ENOMEM;
 }
 
 int agent_run_attach(struct agent_run *r, struct agent_session *s, uint64_t req_id,
-		     uint32_t replay_max, bool no_replay, bool raw, bool compress)
+		     uint32_t replay_max, bool no_replay, const struct agent_run_sub_opts *o)
 {
 	/* a running instance that cannot be described answers in JSON */
-	struct sub *sub = sub_new(r, s, req_id, 0, raw && (!r->live || r->layouts), compress);
+	struct agent_run_sub_opts so = *o;
+	struct sub *sub;
+
+	so.raw = o->raw && (!r->live || r->layouts);
+	sub = sub_new(r, s, req_id, 0, &so);
 
 	if (!sub)
 		return -ENOMEM;
@@ -1676,6 +1694,24 @@ int agent_run_table_stop(struct agent_run_table *t, struct agent_session *s, uin
 	}
 	agent_run_end(sub->run, END(STOPPED), NULL);
 	return 0;
+}
+
+int agent_run_table_ack(struct agent_run_table *t, struct agent_session *s, uint64_t run_id,
+			uint64_t bytes)
+{
+	struct agent_run *r;
+	struct sub *sub;
+
+	for (r = t->runs; r; r = r->next)
+		for (sub = r->subs; sub; sub = sub->next)
+			if (sub->sess == s && sub->run_id == run_id) {
+				/* what was never sent cannot have been taken */
+				if (bytes > sub->acked_bytes)
+					sub->acked_bytes =
+						bytes < sub->sent_bytes ? bytes : sub->sent_bytes;
+				return 0;
+			}
+	return -ENOENT;
 }
 
 void agent_run_table_drop_session(struct agent_run_table *t, struct agent_session *s)

@@ -92,6 +92,12 @@ void agent_run_table_end_all(struct agent_run_table *t, Gadget__Agent__V1__RunEn
  * knows as run_id.  -ENOENT when s has none.
  */
 int agent_run_table_stop(struct agent_run_table *t, struct agent_session *s, uint64_t run_id);
+/*
+ * RecordsAck: s has taken bytes record bytes of its run (or attach)
+ * run_id in all, which opens its window again.  -ENOENT for no such run.
+ */
+int agent_run_table_ack(struct agent_run_table *t, struct agent_session *s, uint64_t run_id,
+			uint64_t bytes);
 /* Session s is gone: its subscriptions go, and its runs with no one else to stream to. */
 void agent_run_table_drop_session(struct agent_run_table *t, struct agent_session *s);
 
@@ -183,13 +189,19 @@ void agent_run_end(struct agent_run *r, Gadget__Agent__V1__RunEndReason reason, 
 /* Detaches a started gadget, keeping the run and its subscribers (an instance starting anew). */
 void agent_run_stop(struct agent_run *r);
 
+/* How a client wants its records (docs/api.md "Record encodings", "Windows"). */
+struct agent_run_sub_opts {
+	bool raw;	 /* ENCODING_RAW, unless the gadget's records cannot be described */
+	bool compress;	 /* zstd batches when they pay */
+	uint32_t window; /* record bytes in flight before RecordsAck; 0: none */
+};
+
 /*
  * The client of a client's run: RunStarted, records and RunEnded go to s,
- * about req_id; raw: it asked for ENCODING_RAW (it gets it unless the
- * gadget's records cannot be described), compress: zstd batches.  -ENOMEM.
+ * about req_id, as o says.  -ENOMEM.
  */
-int agent_run_subscribe(struct agent_run *r, struct agent_session *s, uint64_t req_id, bool raw,
-			bool compress);
+int agent_run_subscribe(struct agent_run *r, struct agent_session *s, uint64_t req_id,
+			const struct agent_run_sub_opts *o);
 /*
  * AttachInstance: s subscribes to an instance's run under a new run id.  A
  * running run sends RunStarted now, then the kept records (the newest
@@ -197,7 +209,7 @@ int agent_run_subscribe(struct agent_run *r, struct agent_session *s, uint64_t r
  * starts.  -ENOMEM.
  */
 int agent_run_attach(struct agent_run *r, struct agent_session *s, uint64_t req_id,
-		     uint32_t replay_max, bool no_replay, bool raw, bool compress);
+		     uint32_t replay_max, bool no_replay, const struct agent_run_sub_opts *o);
 /* Sends an Error with code and the message to each subscriber still waiting for RunStarted, and
  * drops them. */
 void agent_run_refuse(struct agent_run *r, Gadget__Agent__V1__ErrorCode code, const char *fmt, ...)

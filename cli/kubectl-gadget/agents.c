@@ -586,6 +586,8 @@ int kg_agents_loop(struct kg_agents *as, const struct kg_loop *l)
 			}
 			timeout = left > 60000 ? 60000 : (int)left;
 		}
+		if (l->tick && l->tick_ms > 0 && (timeout < 0 || timeout > l->tick_ms))
+			timeout = l->tick_ms;
 		r = poll(p, n, timeout);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -622,6 +624,8 @@ int kg_agents_loop(struct kg_agents *as, const struct kg_loop *l)
 					l->on_closed(l->ud, a);
 			}
 		}
+		if (r >= 0 && l->tick)
+			r = l->tick(l->ud);
 		if (r < 0)
 			break;
 	}

@@ -110,6 +110,12 @@ struct kg_loop {
 	void (*on_closed)(void *ud, struct kg_agent *a);
 	/* Checked after every round; true ends the loop.  May be NULL. */
 	bool (*done)(void *ud);
+	/*
+	 * Called after every round, and at the latest tick_ms after the last
+	 * call when tick_ms > 0.  A negative return ends the loop.  May be NULL.
+	 */
+	int (*tick)(void *ud);
+	int tick_ms;
 	void *ud;
 	int sigfd;	     /* a signalfd to watch, or -1 */
 	int64_t deadline_ms; /* kg_now_ms() time to give up at; 0 for none */

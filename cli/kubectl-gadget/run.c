@@ -46,6 +46,18 @@
  * compress only batches where it pays); see docs/benchmarks.md.
  */
 #define KG_COMPRESS_RECORDS true
+/*
+ * Record bytes a node may have in flight to this client (in the API
+ * server's and the kubelet's buffers) before it counts the next batches as
+ * dropped: a client that falls behind is seen at the node before those
+ * buffers grow; acknowledged every quarter of it.
+ */
+#define KG_WINDOW_BYTES (4u << 20)
+/*
+ * --sort timestamp on a tracer: how long records of every node are held to
+ * be printed in the order of their timestamps (docs/kubectl-gadget.md).
+ */
+#define KG_SORT_DELAY_MS 500
 /* Records a node dropped for this client are told at most this often, per node. */
 #define RUN_LOST_EVERY_MS 1000
 
@@ -271,6 +283,7 @@ struct run_node {
 	int raw; /* its index in the raw printer, -1: it sends JSON */
 	uint64_t lost_untold;
 	int64_t lost_told_ms;
+	uint64_t taken, acked; /* record bytes, for RecordsAck */
 };
 
 struct stream {
@@ -280,7 +293,8 @@ struct stream {
 	struct agent_raw_client *raw; /* the gadget's own records (docs/api.md) */
 	enum run_output output;
 	bool no_header;
-	const char *fields; /* attach: --fields for the instance's records */
+	unsigned int sort_delay_ms; /* --sort timestamp across nodes */
+	const char *fields;	    /* attach: --fields for the instance's records */
 	bool attach;
 	bool stopping;
 	bool deleted; /* attach: the instance was deleted */
@@ -369,6 +383,26 @@ static int on_raw_records(struct stream *s, struct kg_agent *a, struct run_node 
 	return r;
 }
 
+/* Tells the node what this client has taken, every quarter of the window. */
+static void ack(struct kg_agent *a, struct run_node *n, const Gadget__Agent__V1__RecordBatch *b)
+{
+	Gadget__Agent__V1__RecordsAck ra = GADGET__AGENT__V1__RECORDS_ACK__INIT;
+	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
+	size_t i;
+
+	n->taken += b->raw.len;
+	for (i = 0; i < b->n_records; i++)
+		n->taken += b->records[i].len;
+	if (n->taken - n->acked < KG_WINDOW_BYTES / 4 || !kg_agent_connected(a))
+		return;
+	ra.run_id = n->run_id;
+	ra.bytes = n->taken;
+	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_RECORDS_ACK;
+	req.records_ack = &ra;
+	if (kg_agent_send(a, &req, NULL) >= 0)
+		n->acked = n->taken;
+}
+
 static int on_records(struct stream *s, struct kg_agent *a, struct run_node *n,
 		      const Gadget__Agent__V1__RecordBatch *b)
 {
@@ -379,8 +413,12 @@ static int on_records(struct stream *s, struct kg_agent *a, struct run_node *n,
 	if (b->kernel_lost > n->kernel_lost)
 		n->kernel_lost = b->kernel_lost;
 	tell_lost(a, n, false);
-	if (n->raw >= 0)
-		return on_raw_records(s, a, n, b);
+	if (n->raw >= 0) {
+		r = on_raw_records(s, a, n, b);
+		if (r >= 0)
+			ack(a, n, b);
+		return r;
+	}
 	for (i = 0; i < b->n_records; i++) {
 		r = kg_printer_record(s->pr, b->data_source, b->fetch, b->records[i].data,
 				      b->records[i].len);
@@ -393,6 +431,8 @@ static int on_records(struct stream *s, struct kg_agent *a, struct run_node *n,
 	r = kg_printer_flush(s->pr);
 	if (r < 0)
 		s->out_err = r;
+	else
+		ack(a, n, b);
 	return r;
 }
 
@@ -436,6 +476,7 @@ static void on_raw_started(struct stream *s, struct kg_agent *a, struct run_node
 		.fields = s->fields,
 		.no_header = s->no_header,
 		.out_fd = STDOUT_FILENO,
+		.sort_delay_ms = s->sort_delay_ms,
 	};
 	char err[KG_ERRLEN];
 	bool first = !s->raw;
@@ -537,11 +578,29 @@ static int block_signals(void)
  * Drives the streams until every node ended, the output went away, or a
  * signal: then StopRun to every node and a short wait for their RunEnded.
  */
+/* --sort timestamp: the held records whose time came. */
+static int sort_tick(void *ud)
+{
+	struct stream *s = ud;
+	int r;
+
+	if (!s->raw || !s->sort_delay_ms)
+		return 0;
+	r = agent_raw_client_tick(s->raw, (uint64_t)kg_now_ms(), false);
+	if (r < -1) {
+		s->out_err = r;
+		return r;
+	}
+	return 0;
+}
+
 static int stream_all(struct stream *s, int sigfd, uint64_t timeout_ms)
 {
 	struct kg_loop l = {
 		.on_response = on_response,
 		.on_closed = on_closed,
+		.tick = sort_tick,
+		.tick_ms = s->sort_delay_ms ? 50 : 0,
 		.ud = s,
 		.sigfd = sigfd,
 		/* a run ends itself at its timeout; an attach is ended here, at once */
@@ -575,6 +634,13 @@ static int stream_all(struct stream *s, int sigfd, uint64_t timeout_ms)
 		kg_agent_close(&s->as->v[i]);
 	if (r == -EINTR || r == -ETIMEDOUT)
 		r = 0;
+	/* what the sort still holds goes out, in order */
+	if (s->raw && s->sort_delay_ms && !s->out_err) {
+		int t = agent_raw_client_tick(s->raw, (uint64_t)kg_now_ms(), true);
+
+		if (t < -1)
+			s->out_err = t;
+	}
 	return r;
 }
 
@@ -793,6 +859,9 @@ static int stream_init(struct stream *s, struct kg_agents *as, struct kg_printer
 	s->pr = pr;
 	s->output = a->f.output;
 	s->no_header = a->f.no_header;
+	/* tracers' records sort by time across nodes; fetches are sorted by each node */
+	if (a->f.sort && (!strcmp(a->f.sort, "timestamp") || !strcmp(a->f.sort, "timestamp_raw")))
+		s->sort_delay_ms = KG_SORT_DELAY_MS;
 	s->fields = a->f.fields;
 	s->nodes = calloc(as->n ? as->n : 1, sizeof(*s->nodes));
 	if (!s->nodes)
@@ -826,6 +895,7 @@ static int run_stream(struct kg_agents *as, struct kg_printer *pr, const struct 
 	rg.spec = spec;
 	rg.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
 	rg.compress = KG_COMPRESS_RECORDS;
+	rg.window_bytes = KG_WINDOW_BYTES;
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_RUN_GADGET;
 	req.run_gadget = &rg;
 	for (i = 0; i < as->n; i++) {
@@ -1043,6 +1113,7 @@ static int attach_once(struct kg_global *g, struct run_args *a, const char *targ
 	at.no_replay = a->no_replay;
 	at.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
 	at.compress = KG_COMPRESS_RECORDS;
+	at.window_bytes = KG_WINDOW_BYTES;
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_ATTACH_INSTANCE;
 	req.attach_instance = &at;
 	for (i = 0; i < as.n; i++)

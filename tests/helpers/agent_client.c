@@ -29,6 +29,7 @@
  * --stop-after N (StopRun after N records), --stop-after-ms N (StopRun N
  * ms after RunStarted), --exit-after-ms N (close the connection),
  * --encoding raw (run, attach: the gadget's own record bytes), --compress,
+ * --window BYTES (record bytes in flight), --ack (RecordsAck after each batch),
  * --wait-ms N (give up, exit 3; default 60000), --quiet-records (print
  * n_records instead of the records).
  *
@@ -75,7 +76,9 @@ struct client {
 	bool has_sel;
 	Gadget__Agent__V1__GadgetSpec spec;
 	uint32_t replay;
-	bool no_replay, no_hello, quiet, raw, compress;
+	bool no_replay, no_hello, quiet, raw, compress, ack;
+	uint32_t window;
+	uint64_t taken;
 	uint32_t major, minor;
 	long pause_ms, stop_after_ms, exit_after_ms, wait_ms;
 	uint64_t stop_after;
@@ -212,6 +215,10 @@ static void parse(struct client *c, int argc, char **argv)
 			c->quiet = true;
 		else if (!strcmp(a, "--compress"))
 			c->compress = true;
+		else if (!strcmp(a, "--ack"))
+			c->ack = true;
+		else if (OPT("--window"))
+			c->window = (uint32_t)num(v);
 		else if (OPT("--encoding"))
 			c->raw = !strcmp(v, "raw") ? true
 				 : !strcmp(v, "json")
@@ -431,11 +438,16 @@ static void print_response(struct client *c, const Gadget__Agent__V1__Response *
 	if (pm && resp->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_RECORDS && c->quiet) {
 		const Gadget__Agent__V1__RecordBatch *b = resp->records;
 
+		json_int_t bytes = (json_int_t)b->raw.len;
+
+		for (size_t i = 0; i < b->n_records; i++)
+			bytes += (json_int_t)b->records[i].len;
 		payload = json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:s, s:I, s:b, s:b, "
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:s, s:I, s:b, s:b, "
 			"s:I}",
-			"run_id", (json_int_t)b->run_id, "first_seq", (json_int_t)b->first_seq,
-			"n_records", (json_int_t)(b->n_records + b->n_raw), "n_containers",
+			"record_bytes", bytes, "run_id", (json_int_t)b->run_id, "first_seq",
+			(json_int_t)b->first_seq, "n_records",
+			(json_int_t)(b->n_records + b->n_raw), "n_containers",
 			(json_int_t)b->n_containers, "n_endpoints", (json_int_t)b->n_endpoints,
 			"raw_bytes", (json_int_t)b->raw.len, "compressed", b->compressed,
 			"dropped_before", (json_int_t)b->dropped_before, "dropped_total",
@@ -522,6 +534,7 @@ static void send_command(struct client *c)
 		rg.encoding = c->raw ? GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW
 				     : GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_JSON;
 		rg.compress = c->compress;
+		rg.window_bytes = c->window;
 		req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_RUN_GADGET;
 		req.run_gadget = &rg;
 	} else if (!strcmp(cmd, "create")) {
@@ -548,6 +561,7 @@ static void send_command(struct client *c)
 		ai.encoding = c->raw ? GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW
 				     : GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_JSON;
 		ai.compress = c->compress;
+		ai.window_bytes = c->window;
 		req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_ATTACH_INSTANCE;
 		req.attach_instance = &ai;
 	} else if (!strcmp(cmd, "delete")) {
@@ -586,6 +600,23 @@ static void send_stop(struct client *c)
 	c->stop_sent = true;
 }
 
+/* RecordsAck of everything taken so far (the window opens again). */
+static void send_ack(struct client *c, const Gadget__Agent__V1__RecordBatch *b)
+{
+	Gadget__Agent__V1__RecordsAck ra = GADGET__AGENT__V1__RECORDS_ACK__INIT;
+	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
+
+	c->taken += b->raw.len;
+	for (size_t i = 0; i < b->n_records; i++)
+		c->taken += b->records[i].len;
+	ra.run_id = c->run_id;
+	ra.bytes = c->taken;
+	req.id = 4;
+	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_RECORDS_ACK;
+	req.records_ack = &ra;
+	send_req(c, &req);
+}
+
 /* Returns an exit code when the client is done, -1 to go on. */
 static int handle(struct client *c, const Gadget__Agent__V1__Response *resp)
 {
@@ -611,6 +642,8 @@ static int handle(struct client *c, const Gadget__Agent__V1__Response *resp)
 		c->records += resp->records->n_records + resp->records->n_raw;
 		if (c->stop_after && c->records >= c->stop_after)
 			send_stop(c);
+		if (c->ack)
+			send_ack(c, resp->records);
 		return -1;
 	case GADGET__AGENT__V1__RESPONSE__PAYLOAD_RUN_ENDED:
 		return 0;

@@ -768,6 +768,45 @@ def test_a_slow_raw_attach_misses_records_alone(agents, clients):
     assert peak < 64 * 1024, peak
 
 
+@pytest.mark.parametrize("encoding", ["raw", "json"])
+def test_a_window_holds_what_a_client_has_not_taken(agents, clients, encoding):
+    """A client that says it takes at most 32 KiB in flight and never acknowledges
+    gets about that much, then only drops; one that acknowledges as it takes, with
+    a window of a few batches, gets everything."""
+    a = agents()
+    gen = subprocess.Popen([sys.executable, "-c", (
+        "import os, sys\n"
+        "sys.stdin.readline()\n"
+        "for i in range(20000):\n"
+        "    os.close(os.open('/dev/null', os.O_RDONLY))\n")],
+        stdin=subprocess.PIPE, text=True)
+    try:
+        common = ("run", "trace_open", "--param", f"pid={gen.pid}", "--quiet-records",
+                  "--encoding", encoding, "--timeout", "6000")
+        mute = clients(a, *common, "--window", "32768")
+        acks = clients(a, *common, "--window", str(8 << 20), "--ack")
+        for c in (mute, acks):
+            c.wait_for(lambda lines: of_type(lines, "run_started"))
+        gen.stdin.write("go\n")
+        gen.stdin.flush()
+        gen.wait(60)
+    finally:
+        if gen.poll() is None:
+            gen.kill()
+    assert mute.wait() == 0 and acks.wait() == 0
+
+    def total(c):
+        return sum(b["n_records"] for b in of_type(c.snapshot(), "records"))
+    assert total(acks) == 20000
+    assert of_type(acks.snapshot(), "run_ended")[-1]["dropped_total"] == 0
+    end = of_type(mute.snapshot(), "run_ended")[-1]
+    got = total(mute)
+    # one batch beyond the window at most, and every missed record counted
+    assert 0 < got < 20000 and got + end["dropped_total"] == 20000
+    sent = sum(b["record_bytes"] for b in of_type(mute.snapshot(), "records"))
+    assert sent < 32768 + (1 << 20), sent
+
+
 # ---------------------------------------------------------------- instances
 
 

@@ -809,6 +809,98 @@ static void test_nodes_must_agree(void **state)
 	hostile_done(&h);
 }
 
+/* A batch of lt_event records of the given timestamps (in big_neg too, to see them) from node. */
+static void sorted_batch(struct agent_raw_client *c, int node, const struct bpf_layout *l,
+			 const uint64_t *ts, size_t n)
+{
+	Gadget__Agent__V1__RecordBatch rb = GADGET__AGENT__V1__RECORD_BATCH__INIT;
+	const struct bpf_layout_field *f = NULL, *shown = bpf_layout_find(l, "big_neg");
+	struct agent_raw_batch b;
+	uint8_t rec[1024];
+	char err[256];
+
+	for (size_t i = 0; i < l->n_fields && !f; i++)
+		if (l->fields[i].special == BPF_LAYOUT_SPECIAL_TIMESTAMP)
+			f = &l->fields[i];
+	assert_non_null(f);
+	assert_non_null(shown);
+	assert_true(l->size <= sizeof(rec));
+	agent_raw_batch_init(&b);
+	for (size_t i = 0; i < n; i++) {
+		memset(rec, 0, sizeof(rec));
+		memcpy(rec + f->offset, &ts[i], 8);
+		memcpy(rec + shown->offset, &ts[i], 8);
+		assert_int_equal(agent_raw_batch_add(&b, rec, l->size, l->size), 0);
+	}
+	rb.data_source = "events";
+	assert_int_equal(agent_raw_batch_fill(&b, false, &rb), 0);
+	assert_int_equal(agent_raw_client_batch(c, node, &rb, err, sizeof(err)), 0);
+	agent_raw_batch_done(&b);
+}
+
+/* The big_neg values printed so far, in order, as "10 20 ...". */
+static void printed(int fd, char *out, size_t len)
+{
+	char *all = slurp(fd), *p = all;
+	size_t o = 0;
+
+	out[0] = '\0';
+	while ((p = strstr(p, "\"big_neg\":"))) {
+		p += strlen("\"big_neg\":");
+		o += (size_t)snprintf(out + o, len - o, "%s%lld", o ? " " : "",
+				      strtoll(p, NULL, 10));
+	}
+	free(all);
+}
+
+/* --sort timestamp: records of two nodes come out in time order, after the delay. */
+static void test_sort_timestamp_across_nodes(void **state)
+{
+	static const uint64_t a[] = {10, 30, 50}, b[] = {20, 40}, late[] = {5};
+	struct agent_raw_client_opts co = {
+		.sz = sizeof(co),
+		.output = RUN_OUTPUT_JSON,
+		.fields = "big_neg",
+		.sort_delay_ms = 500,
+	};
+	Gadget__Agent__V1__RunStarted rs = GADGET__AGENT__V1__RUN_STARTED__INIT;
+	struct agent_raw_client *c = NULL;
+	struct hostile h;
+	char err[256], got[256];
+
+	hostile_make(&h);
+	co.out_fd = h.fd;
+	rs.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
+	rs.layouts = &h.pl;
+	rs.n_layouts = 1;
+	assert_int_equal(agent_raw_client_new(&co, &c), 0);
+	assert_int_equal(agent_raw_client_started(c, "node-a", &rs, err, sizeof(err)), 0);
+	assert_int_equal(agent_raw_client_started(c, "node-b", &rs, err, sizeof(err)), 1);
+	assert_int_equal(agent_raw_client_tick(c, 1000, false), -1);
+	sorted_batch(c, 0, h.l, a, 3);
+	assert_int_equal(agent_raw_client_tick(c, 1100, false), 400);
+	sorted_batch(c, 1, h.l, b, 2);
+	/* nothing is due yet */
+	assert_int_equal(agent_raw_client_tick(c, 1200, false), 300);
+	printed(h.fd, got, sizeof(got));
+	assert_string_equal(got, "");
+	/* node-a's 10 is due; 20 (node-b's, due at 1600) holds 30 and 50 back */
+	assert_int_equal(agent_raw_client_tick(c, 1550, false), 50);
+	printed(h.fd, got, sizeof(got));
+	assert_string_equal(got, "10");
+	assert_int_equal(agent_raw_client_tick(c, 1700, false), -1);
+	printed(h.fd, got, sizeof(got));
+	assert_string_equal(got, "10 20 30 40 50");
+	/* later than the delay behind the others: out of order, but out */
+	sorted_batch(c, 1, h.l, late, 1);
+	assert_int_equal(agent_raw_client_tick(c, 1800, true), -1);
+	printed(h.fd, got, sizeof(got));
+	assert_string_equal(got, "10 20 30 40 50 5");
+	assert_int_equal(agent_raw_client_records(c), 6);
+	agent_raw_client_free(c);
+	hostile_done(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -817,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_bad_layouts),
 		cmocka_unit_test(test_bad_batches),
 		cmocka_unit_test(test_nodes_must_agree),
+		cmocka_unit_test(test_sort_timestamp_across_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
