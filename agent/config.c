@@ -20,6 +20,7 @@
 
 #include "base/err.h"
 #include "base/file.h"
+#include "base/parse.h"
 #include "base/yaml.h"
 
 static void cfg_strv_free(char **v, size_t n)
@@ -79,6 +80,9 @@ int agent_config_init(struct agent_config *c)
 	memset(c, 0, sizeof(*c));
 	c->queue_max_records = AGENT_CONFIG_DEFAULT_MAX_RECORDS;
 	c->log_level = BASE_LOG_INFO;
+	c->hello_timeout_ms = AGENT_CONFIG_DEFAULT_HELLO_MS;
+	c->idle_timeout_ms = AGENT_CONFIG_DEFAULT_IDLE_MS;
+	c->pull_timeout_ms = AGENT_CONFIG_DEFAULT_PULL_MS;
 	r |= cfg_set_str(&c->host_root, "/");
 	r |= cfg_set_str(&c->gadget_namespace, AGENT_CONFIG_DEFAULT_NAMESPACE);
 	r |= cfg_set_str(&c->instance_label, AGENT_CONFIG_DEFAULT_LABEL);
@@ -138,6 +142,9 @@ enum cfg_type {
 	CFG_LOG_LEVEL,
 	CFG_STRLIST,
 	CFG_RUNTIMES,
+	CFG_LISTEN_ADDRESS, /* a string, remembered as given */
+	CFG_DURATION,	    /* "10s", "500ms", "5m": uint64_t milliseconds */
+	CFG_SIZE,	    /* 134217728, "128MiB", "1G": uint64_t bytes */
 };
 
 struct cfg_key {
@@ -156,8 +163,10 @@ static const struct cfg_key cfg_keys[] = {
 	{"instanceConfigMapLabel", CFG_STRING, CFG_OFF(instance_label), 0},
 	{"runtimes", CFG_RUNTIMES, 0, 0},
 	{"listen", CFG_MAP, 0, 0},
-	{"listen.address", CFG_STRING, CFG_OFF(listen_address), 0},
+	{"listen.address", CFG_LISTEN_ADDRESS, CFG_OFF(listen_address), 0},
 	{"listen.unixSocket", CFG_STRING, CFG_OFF(listen_unix), 0},
+	{"listen.helloTimeout", CFG_DURATION, CFG_OFF(hello_timeout_ms), 0},
+	{"listen.idleTimeout", CFG_DURATION, CFG_OFF(idle_timeout_ms), 0},
 	{"health", CFG_MAP, 0, 0},
 	{"health.address", CFG_STRING, CFG_OFF(health_address), 0},
 	{"oci", CFG_MAP, 0, 0},
@@ -165,6 +174,8 @@ static const struct cfg_key cfg_keys[] = {
 	{"oci.insecureRegistries", CFG_STRLIST, CFG_OFF(insecure_registries),
 	 CFG_OFF(n_insecure_registries)},
 	{"oci.allowedGadgets", CFG_STRLIST, CFG_OFF(allowed_gadgets), CFG_OFF(n_allowed_gadgets)},
+	{"oci.pullTimeout", CFG_DURATION, CFG_OFF(pull_timeout_ms), 0},
+	{"memoryBudget", CFG_SIZE, CFG_OFF(memory_budget), 0},
 	{"queue", CFG_MAP, 0, 0},
 	{"queue.maxRecords", CFG_UINT, CFG_OFF(queue_max_records), 0},
 	{"logLevel", CFG_LOG_LEVEL, CFG_OFF(log_level), 0},
@@ -356,6 +367,29 @@ static int cfg_uint(struct cfg_walk *w, const struct cfg_key *k, const yaml_node
 	return 0;
 }
 
+/* A duration or a size, as a string ("10s", "128MiB") or a plain integer (ms, bytes). */
+static int cfg_quantity(struct cfg_walk *w, const struct cfg_key *k, const yaml_node_t *n)
+{
+	bool dur = k->type == CFG_DURATION;
+	uint64_t v, lo = dur ? AGENT_CONFIG_MIN_TIMEOUT_MS : AGENT_CONFIG_MIN_BUDGET;
+	uint64_t hi = dur ? AGENT_CONFIG_MAX_TIMEOUT_MS : AGENT_CONFIG_MAX_BUDGET;
+	const char *s;
+	int r = 0;
+
+	s = cfg_scalar(w, n, k->path, &r);
+	if (!s)
+		return r;
+	if ((dur ? base_parse_duration_ms(s, &v) : base_parse_size(s, &v)) < 0)
+		return base_yaml_fail(w->y, n, -EINVAL, "%s: '%.64s' is not a %s", k->path, s,
+				      dur ? "duration (10s, 500ms, 5m)" : "size (128MiB, 1GiB)");
+	/* a budget of 0 asks for the computed one */
+	if ((v < lo || v > hi) && (dur || v))
+		return base_yaml_fail(w->y, n, -EINVAL, "%s: '%.64s' is out of range (%s)", k->path,
+				      s, dur ? "100ms to 24h" : "4MiB to 64GiB, or 0");
+	*(uint64_t *)((char *)w->c + k->off) = v;
+	return 0;
+}
+
 static int cfg_map(struct cfg_walk *w, const yaml_node_t *n, const char *prefix);
 
 static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_node_t *n)
@@ -392,6 +426,15 @@ static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_nod
 		return cfg_strlist(w, k, n);
 	case CFG_RUNTIMES:
 		return cfg_runtimes(w, n);
+	case CFG_LISTEN_ADDRESS:
+		s = cfg_scalar(w, n, k->path, &r);
+		if (!s)
+			return r;
+		w->c->listen_address_given = true;
+		return cfg_set_str((char **)((char *)w->c + k->off), s);
+	case CFG_DURATION:
+	case CFG_SIZE:
+		return cfg_quantity(w, k, n);
 	}
 	return -EINVAL;
 }
@@ -617,12 +660,14 @@ static int cfg_validate(const struct agent_config *c, char *err, size_t errlen)
 	size_t i;
 
 	err[0] = '\0';
-	if (agent_config_parse_address(c->listen_address, &ss, &sl, &loop)) {
+	/* empty turns the TCP listener off */
+	if (c->listen_address[0] &&
+	    agent_config_parse_address(c->listen_address, &ss, &sl, &loop)) {
 		snprintf(err, errlen, "listen.address: '%s' is not a host:port address",
 			 c->listen_address);
 		return -EINVAL;
 	}
-	if (!loop) {
+	if (c->listen_address[0] && !loop) {
 		snprintf(err, errlen,
 			 "listen.address: '%s' is not a loopback address (the control API is "
 			 "reached through the API server's port-forward only)",

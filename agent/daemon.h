@@ -32,6 +32,8 @@ struct agent_daemon;
 #define AGENT_DAEMON_CRI_TIMEOUT_MS 1000
 /* Time the shutdown gives clients to take their last messages. */
 #define AGENT_DAEMON_SHUTDOWN_FLUSH_MS 5000
+/* The memory budget when neither memoryBudget nor a cgroup memory limit gives one. */
+#define AGENT_DAEMON_DEFAULT_BUDGET (256ull << 20)
 /* Default parent of the plain-host instance files (<dir>/instances/<name>.yaml). */
 #define AGENT_DAEMON_STATE_DIR "/var/lib/ig"
 

@@ -1066,6 +1066,8 @@ int agent_run_new(struct agent_run_table *t, const struct agent_run_opts *opts,
 		agent_run_spec_free(opts->spec_take);
 		return -ENOMEM;
 	}
+	if (ring)
+		agent_instance_ring_set_budget(ring, t->o.replay_budget);
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		agent_instance_ring_free(ring);
@@ -1410,6 +1412,18 @@ void agent_run_table_drop_session(struct agent_run_table *t, struct agent_sessio
 		if (!r->instance && !r->subs)
 			agent_run_free(r);
 	}
+}
+
+bool agent_run_table_session_busy(const struct agent_run_table *t, const struct agent_session *s)
+{
+	const struct agent_run *r;
+	const struct sub *sub;
+
+	for (r = t->runs; r; r = r->next)
+		for (sub = r->subs; sub; sub = sub->next)
+			if (sub->sess == s)
+				return true;
+	return false;
 }
 
 size_t agent_run_table_clients(const struct agent_run_table *t)

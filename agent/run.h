@@ -39,6 +39,7 @@
 #include "agent/api.pb-c.h"
 #include "base/buf.h"
 
+struct agent_budget;
 struct agent_containers;
 struct agent_gadget_info;
 struct agent_image;
@@ -66,6 +67,8 @@ struct agent_run_table_opts {
 	void *ctx;
 	uint64_t drain_ms;	   /* how often ring buffers are drained and batches sent */
 	size_t metrics_max_series; /* per run exporting metrics; 0: the default */
+	/* What instances' replay buffers may hold together (agent/budget.h); NULL: unbounded. */
+	struct agent_budget *replay_budget;
 };
 
 /* Returns a new, empty table in *ret (free with agent_run_table_free()); -errno. */
@@ -98,6 +101,8 @@ void agent_run_table_drop_session(struct agent_run_table *t, struct agent_sessio
  */
 int agent_run_table_write_metrics(const struct agent_run_table *t, struct base_buf *out);
 
+/* Whether session s has a run or an attach (it streams, or is about to). */
+bool agent_run_table_session_busy(const struct agent_run_table *t, const struct agent_session *s);
 /* Clients' runs, streaming or starting. */
 size_t agent_run_table_clients(const struct agent_run_table *t);
 /* Clients' runs with a gadget. */
