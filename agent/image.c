@@ -120,6 +120,7 @@ static int img_pull(const struct agent_image_opts *o, struct oci_store *s,
 	ro.password = password;
 	ro.connect_timeout_ms = AGENT_IMAGE_CONNECT_MS;
 	ro.stall_timeout_ms = AGENT_IMAGE_STALL_MS;
+	ro.deadline_ms = (long)o->pull_timeout_ms;
 	r = oci_registry_new(&ro, &reg);
 	if (r == 0) {
 		r = oci_registry_pull(reg, s, canonical, digest);

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "oci/digest.h"
 
@@ -42,6 +43,8 @@ struct agent_image_opts {
 	const char *const *allowed; /* oci.allowedGadgets; none: all */
 	size_t n_allowed;
 	const char *authfile; /* NULL: oci_auth_file(NULL) */
+	/* A whole pull (oci.pullTimeout); 0: the registry client's default. */
+	uint64_t pull_timeout_ms;
 };
 
 /* A resolved gadget; everything owned. */
