@@ -42,6 +42,8 @@
 #include "base/log.h"
 #include "oci/metadata.h"
 #include "run/annotate.h"
+#include "run/column.h"
+#include "run/filter.h"
 #include "run/metrics.h"
 #include "run/runner.h"
 #include "run/selector.h"
@@ -207,6 +209,51 @@ Gadget__Agent__V1__GadgetSpec *agent_run_spec_free(Gadget__Agent__V1__GadgetSpec
 	if (spec)
 		protobuf_c_message_free_unpacked(&spec->base, NULL);
 	return NULL;
+}
+
+/*
+ * The field a filter names is looked up only once the gadget is known; what
+ * can be checked before (the grammar, the operator, a regular expression
+ * and what it costs) is checked here, by the run library's own parser, with
+ * a column of that name standing in for the gadget's.
+ */
+int agent_run_check_filters(char *const *filters, size_t n, char *msg, size_t len)
+{
+	size_t i;
+
+	msg[0] = '\0';
+	if (n > RUN_RUNNER_MAX_FILTERS) {
+		snprintf(msg, len, "more than %d filters", RUN_RUNNER_MAX_FILTERS);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		struct run_column col = {.kind = RUN_COLUMN_STRING, .type = "string"};
+		const char *p = filters[i], *name;
+		struct run_filter *f = NULL;
+		char *field;
+		int r;
+
+		if (!p) {
+			snprintf(msg, len, "an empty filter");
+			return -EINVAL;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		name = p;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		       (*p >= '0' && *p <= '9') || *p == '_' || *p == '.')
+			p++;
+		field = strndup(name, (size_t)(p - name));
+		if (!field)
+			return -ENOMEM;
+		col.name = col.short_name = field;
+		r = run_filter_new(filters[i], &col, 1, &f, msg, len);
+		run_filter_free(f);
+		free(field);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int agent_run_selector_parse(const Gadget__Agent__V1__Selector *s, struct run_selector *ret,

@@ -210,6 +210,14 @@ Gadget__Agent__V1__GadgetSpec *agent_run_spec_dup(const Gadget__Agent__V1__Gadge
 Gadget__Agent__V1__GadgetSpec *agent_run_spec_free(Gadget__Agent__V1__GadgetSpec *spec);
 
 /*
+ * Checks a spec's filters as far as can be done before the gadget is known:
+ * their number, grammar and operator, and each regular expression compiled
+ * by the run library (whose cost it bounds).  0, or -EINVAL (-ENOMEM) with
+ * a one-line reason in msg.  What they name is checked when the run starts.
+ */
+int agent_run_check_filters(char *const *filters, size_t n, char *msg, size_t len);
+
+/*
  * The selector of a request as the run library's; strings are borrowed
  * from s.  NULL s: an empty selector.  Release with run_selector_done().
  * -EINVAL, -E2BIG or -ENOMEM with the reason in msg, and nothing to release.
