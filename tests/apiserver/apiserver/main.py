@@ -140,6 +140,7 @@ def main(argv=None):
     ap.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch BOOKMARKs")
     ap.add_argument("--node", action="append", default=[], help="a Node object to create (repeatable)")
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    ap.add_argument("--audit-log", help="append one JSON line per authorization decision here")
     args = ap.parse_args(argv)
 
     host, _, port = args.addr.rpartition(":")
@@ -171,7 +172,8 @@ def main(argv=None):
     store = Store(window=args.compaction_window, data_dir=None if tmpdir else data_dir)
     seed(store, args.node)
     httpd = srv.Server((host, port), srv.make_ssl_context(crt, key), store, tokens,
-                       bookmark_interval=args.bookmark_interval, verbose=args.verbose)
+                       bookmark_interval=args.bookmark_interval, verbose=args.verbose,
+                       audit_log=args.audit_log)
     bound = httpd.server_address[1]
     url_host = f"[{host}]" if ":" in host else host
     url = f"https://{url_host}:{bound}"
