@@ -498,6 +498,8 @@ static void send_command(struct client *c)
 		ggi.image = (char *)c->arg1;
 		ggi.params = c->pparams;
 		ggi.n_params = c->n_params;
+		ggi.filters = c->filters;
+		ggi.n_filters = c->n_filters;
 		req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_GET_GADGET_INFO;
 		req.get_gadget_info = &ggi;
 	} else if (!strcmp(cmd, "run")) {

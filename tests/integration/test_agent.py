@@ -64,10 +64,12 @@ class Agent:
     """One gadget-agent with its own config, network namespace (a pod's:
     the control API and the health port on its 127.0.0.1), socket and
     state.  forward: host ports the agent reaches (a registry); the API
-    server of a kubeconfig is forwarded too."""
+    server of a kubeconfig is forwarded too.  preexec: called in the child
+    before the agent runs (to put it in a memory cgroup)."""
 
     def __init__(self, workdir, node="n1", kubeconfig=None, runtimes=None, extra_config=None,
-                 args=(), env=None, forward=()):
+                 args=(), env=None, forward=(), preexec=None):
+        self.preexec = preexec
         self.dir = str(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.node = node
@@ -109,7 +111,8 @@ class Agent:
     def start(self, timeout=15):
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.net.prefix() + self.args, stdout=logf, stderr=logf,
-                                     env=self.env, start_new_session=True)
+                                     env=self.env, start_new_session=True,
+                                     preexec_fn=self.preexec)
         logf.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
