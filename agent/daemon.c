@@ -82,7 +82,7 @@ struct agent_daemon {
 	struct agent_server *srv;
 	struct agent_health *health;
 	/* memory for what clients and gadgets make the agent hold (agent/budget.h) */
-	struct agent_budget *budget_tcp, *budget_unix, *budget_replay;
+	struct agent_budget *budget_tcp, *budget_unix, *budget_replay, *budget_gadgets;
 
 	/* Kubernetes */
 	struct k8s_config *kcfg;
@@ -285,7 +285,8 @@ static int on_metrics(void *ctx, struct base_buf *b)
 	n.budgets[0] = d->budget_tcp;
 	n.budgets[1] = d->budget_unix;
 	n.budgets[2] = d->budget_replay;
-	n.n_budgets = 3;
+	n.budgets[3] = d->budget_gadgets;
+	n.n_budgets = d->budget_gadgets ? 4 : 3;
 	if (d->kc) {
 		k8s_cache_get_stats(d->pods, &rows[0].st);
 		rows[0].synced = k8s_cache_synced(d->pods);
@@ -358,7 +359,9 @@ static void mib(uint64_t bytes, char *out, size_t len)
  * The memory budgets, from memoryBudget or else half the cgroup's memory
  * limit (the other half is the agent itself, libbpf and the gadgets' maps,
  * which the kernel charges to the same cgroup).  TCP clients get half of
- * it, the unix socket and the instances' replays a quarter each.
+ * it, the unix socket and the instances' replays a quarter each.  Loaded
+ * gadgets get the other half less what the agent and libbpf take for
+ * themselves; without a limit or memoryBudget, they are not counted.
  */
 static int budgets_setup(struct agent_daemon *d, char *err, size_t errlen)
 {
@@ -381,7 +384,13 @@ static int budgets_setup(struct agent_daemon *d, char *err, size_t errlen)
 	}
 	if ((rc = agent_budget_new("tcp", total / 2, &d->budget_tcp)) < 0 ||
 	    (rc = agent_budget_new("unix", total / 4, &d->budget_unix)) < 0 ||
-	    (rc = agent_budget_new("replay", total / 4, &d->budget_replay)) < 0) {
+	    (rc = agent_budget_new("replay", total / 4, &d->budget_replay)) < 0 ||
+	    ((limit || d->cfg->memory_budget) &&
+	     (rc = agent_budget_new("gadgets",
+				    total > AGENT_DAEMON_SELF_BYTES + AGENT_DAEMON_MIN_GADGET_BYTES
+					    ? total - AGENT_DAEMON_SELF_BYTES
+					    : AGENT_DAEMON_MIN_GADGET_BYTES,
+				    &d->budget_gadgets)) < 0)) {
 		snprintf(err, errlen, "%s", strerror(-rc));
 		return rc;
 	}
@@ -392,6 +401,11 @@ static int budgets_setup(struct agent_daemon *d, char *err, size_t errlen)
 	base_log_info("agent: memory budget %s for TCP clients, %s for the unix socket, %s for "
 		      "replays (%s%s%s)",
 		      a, b, c, why, limit ? " of " : "", limit ? l : "");
+	if (d->budget_gadgets)
+		base_log_info("agent: at most %zu gadgets loaded at once (%zu MiB, %u MiB each)",
+			      agent_budget_limit(d->budget_gadgets) / AGENT_RUN_GADGET_BYTES,
+			      agent_budget_limit(d->budget_gadgets) >> 20,
+			      AGENT_RUN_GADGET_BYTES >> 20);
 	return 0;
 }
 
@@ -466,6 +480,7 @@ static int runs_setup(struct agent_daemon *d, char *err, size_t errlen)
 		.ctx = d,
 		.drain_ms = AGENT_DAEMON_DRAIN_MS,
 		.replay_budget = d->budget_replay,
+		.gadget_budget = d->budget_gadgets,
 	};
 	struct agent_instances_opts io = {
 		.node = d->node,
@@ -700,6 +715,7 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	d->budget_tcp = agent_budget_free(d->budget_tcp);
 	d->budget_unix = agent_budget_free(d->budget_unix);
 	d->budget_replay = agent_budget_free(d->budget_replay);
+	d->budget_gadgets = agent_budget_free(d->budget_gadgets);
 	if (d->ep >= 0)
 		close(d->ep);
 	if (d->sig_fd >= 0)

@@ -29,6 +29,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "agent/budget.h"
 #include "agent/clock.h"
 #include "agent/containers.h"
 #include "agent/gadget_info.h"
@@ -154,8 +155,9 @@ struct agent_run {
 	int fetch_fd, timeout_fd;
 	bool ring_added;
 	bool has_tracer, has_mapiter, starting;
-	bool loaded; /* run_runner_start() was called: links to close */
-	bool live;   /* started and not stopped since */
+	bool loaded;	/* run_runner_start() was called: links to close */
+	size_t charged; /* what its loaded gadget counts against o.gadget_budget */
+	bool live;	/* started and not stopped since */
 	uint64_t seq, cur_fetch, fetches, lost_seen;
 	struct batch b;
 	struct batch *held, **held_tail;
@@ -686,6 +688,8 @@ static void bury(struct agent_run *r)
 	struct grave_job *j = NULL;
 
 	run_runner_unfollow(r->runner);
+	agent_budget_give(r->t->o.gadget_budget, r->charged);
+	r->charged = 0;
 	/* no record reaches the registry once the runner left the loop */
 	r->metrics = run_metrics_free(r->metrics);
 	if (r->loaded && r->runner)
@@ -1215,6 +1219,18 @@ int agent_run_start(struct agent_run *r, struct agent_image *img,
 	rc = build(r, params, n_params, true, code, msg, len);
 	if (rc < 0)
 		return rc;
+	/* its maps are kernel memory of the agent's cgroup: as many as fit */
+	if (!agent_budget_take(r->t->o.gadget_budget, AGENT_RUN_GADGET_BYTES)) {
+		*code = ERRC(RESOURCE_EXHAUSTED);
+		snprintf(msg, len,
+			 "this agent has no memory left for another gadget (%zu loaded, each "
+			 "counted as %u MiB of %zu MiB: raise its memory limit)",
+			 agent_budget_used(r->t->o.gadget_budget) / AGENT_RUN_GADGET_BYTES,
+			 AGENT_RUN_GADGET_BYTES >> 20,
+			 agent_budget_limit(r->t->o.gadget_budget) >> 20);
+		return -ENOSPC;
+	}
+	r->charged = AGENT_RUN_GADGET_BYTES;
 	rc = go(r, timeout_ms);
 	if (rc < 0) {
 		*code = ERRC(INTERNAL);

@@ -69,7 +69,16 @@ struct agent_run_table_opts {
 	size_t metrics_max_series; /* per run exporting metrics; 0: the default */
 	/* What instances' replay buffers may hold together (agent/budget.h); NULL: unbounded. */
 	struct agent_budget *replay_budget;
+	/*
+	 * Loaded gadgets, each counted as AGENT_RUN_GADGET_BYTES (its ring
+	 * buffers and maps, kernel memory charged to the agent's cgroup); a
+	 * start past it is refused.  NULL: unbounded.
+	 */
+	struct agent_budget *gadget_budget;
 };
+
+/* What one loaded gadget is counted as: the default ring buffer and its other maps. */
+#define AGENT_RUN_GADGET_BYTES (6u << 20)
 
 /* Returns a new, empty table in *ret (free with agent_run_table_free()); -errno. */
 int agent_run_table_new(const struct agent_run_table_opts *opts, struct agent_run_table **ret);

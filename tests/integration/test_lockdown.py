@@ -35,10 +35,24 @@ import yaml
 import registry
 from apiserver import ApiServer
 from conftest import IG, REPO, ig
-from test_agent import AGENT, CLIENT, STORE, Agent, frame, read_frames
+from test_agent import AGENT, CLIENT, STORE, Agent, frame, of_type, read_frames
 from test_registry import gadget_layout
 
 HELLO = bytes([0x08, 0x01, 0x52, 0x02, 0x08, 0x01])  # Request{id 1, hello{major 1}}
+
+
+@pytest.fixture
+def clients():
+    made = []
+
+    def make(agent, *args, **kw):
+        c = agent.client_bg(*args, **kw)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.kill()
 
 
 @pytest.fixture
@@ -444,6 +458,43 @@ def test_memory_stays_within_the_pod_limit(agents, memcg):
     assert cg.oom_kills() == 0
     assert cg.peak() < limit, cg.peak()
     assert a.stop() == 0
+
+
+def test_gadgets_fit_the_memory_limit(agents, memcg, clients):
+    """Each loaded gadget holds kernel memory (its ring buffer and maps)
+    charged to the agent's cgroup: with 128 MiB, the agent loads four and
+    refuses the next ones, instead of being killed at the limit."""
+    cg = memcg(128 << 20)
+    a = agents(preexec=cg.enter)
+    runs = [clients(a, "run", "trace_exec", "--timeout", "30000", "--quiet-records")
+            for _ in range(4)]
+    for c in runs:
+        c.wait_for(lambda lines: [m for m in lines if m["type"] in ("run_started", "error")])
+    assert all(of_type(c.snapshot(), "run_started") for c in runs), \
+        [c.snapshot()[-1] for c in runs]
+    rc, e = a.answer("run", "trace_exec", "--timeout", "30000")
+    assert rc == 1 and e["code"] == "ERROR_RESOURCE_EXHAUSTED", e
+    assert "no memory left for another gadget (4 loaded" in e["message"], e
+    # an instance has to wait for room too: it is listed as failed, with the reason
+    rc, inst = a.answer("create", "late", "trace_exec")
+    assert rc == 0, inst
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        rc, lst = a.answer("list")
+        if lst["instances"] and lst["instances"][0]["state"] == "INSTANCE_FAILED":
+            break
+        time.sleep(0.2)
+    assert "no memory left for another gadget" in lst["instances"][0]["error"], lst
+    # a gadget that ends gives its room back
+    runs[0].kill()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        rc, lines, _ = a.client("run", "trace_exec", "--timeout", "200")
+        if rc == 0:
+            break
+        time.sleep(0.5)
+    assert rc == 0 and lines[-1]["reason"] == "RUN_END_TIMEOUT", lines
+    assert cg.oom_kills() == 0
 
 
 def test_health_port_answers_probes_under_a_half_open_flood(agents):
