@@ -105,6 +105,7 @@ void agent_config_done(struct agent_config *c)
 	cfg_runtimes_clear(c);
 	free(c->listen_address);
 	free(c->listen_unix);
+	free(c->listen_unix_group);
 	free(c->health_address);
 	free(c->store_dir);
 	cfg_strv_free(c->insecure_registries, c->n_insecure_registries);
@@ -165,6 +166,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"listen", CFG_MAP, 0, 0},
 	{"listen.address", CFG_LISTEN_ADDRESS, CFG_OFF(listen_address), 0},
 	{"listen.unixSocket", CFG_STRING, CFG_OFF(listen_unix), 0},
+	{"listen.unixSocketGroup", CFG_STRING, CFG_OFF(listen_unix_group), 0},
 	{"listen.helloTimeout", CFG_DURATION, CFG_OFF(hello_timeout_ms), 0},
 	{"listen.idleTimeout", CFG_DURATION, CFG_OFF(idle_timeout_ms), 0},
 	{"health", CFG_MAP, 0, 0},

@@ -67,7 +67,8 @@ struct agent_config {
 	struct agent_config_runtime runtimes[AGENT_CONFIG_MAX_RUNTIMES];
 	size_t n_runtimes;
 	char *listen_address;
-	char *listen_unix; /* "" turns the unix socket off */
+	char *listen_unix;	 /* "" turns the unix socket off */
+	char *listen_unix_group; /* a group name or gid that may use it too; NULL: root only */
 	char *health_address;
 	char *store_dir;
 	char **insecure_registries;

@@ -21,6 +21,7 @@
 #include "agent/daemon.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -350,6 +351,25 @@ static int loop_setup(struct agent_daemon *d, char *err, size_t errlen)
 	return rc;
 }
 
+/* A group name, or a number, as a gid. */
+static int group_id(const char *name, int *ret)
+{
+	struct group gr, *res = NULL;
+	char buf[4096], *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (!errno && !*end && end != name && v < INT32_MAX) {
+		*ret = (int)v;
+		return 0;
+	}
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
+		return -ENOENT;
+	*ret = (int)gr.gr_gid;
+	return 0;
+}
+
 static void mib(uint64_t bytes, char *out, size_t len)
 {
 	snprintf(out, len, "%.1f MiB", (double)bytes / (1 << 20));
@@ -430,6 +450,15 @@ static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 		d->unix_path = path_join(d->host_root, d->cfg->listen_unix);
 		if (!d->unix_path)
 			return -ENOMEM;
+	}
+	so.unix_gid = -1;
+	if (d->cfg->listen_unix_group && d->cfg->listen_unix_group[0]) {
+		rc = group_id(d->cfg->listen_unix_group, &so.unix_gid);
+		if (rc < 0) {
+			snprintf(err, errlen, "listen.unixSocketGroup: no group '%s' here",
+				 d->cfg->listen_unix_group);
+			return rc;
+		}
 	}
 	so.unix_path = d->unix_path;
 	rc = agent_server_new(&so, &d->srv, err, errlen);

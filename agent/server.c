@@ -765,8 +765,10 @@ static int srv_listen_unix(struct agent_server *srv, const char *path, char *err
 		return r;
 	}
 	srv->unix_path = strdup(path);
-	/* root only, before anyone can connect */
-	if (!srv->unix_path || chmod(path, 0600) < 0 || listen(srv->unx.fd, 64) < 0) {
+	/* root only (or its group too), before anyone can connect */
+	if (!srv->unix_path ||
+	    (srv->opts.unix_gid >= 0 && chown(path, (uid_t)-1, (gid_t)srv->opts.unix_gid) < 0) ||
+	    chmod(path, srv->opts.unix_gid >= 0 ? 0660 : 0600) < 0 || listen(srv->unx.fd, 64) < 0) {
 		r = srv->unix_path ? -errno : -ENOMEM;
 		snprintf(err, errlen, "listen.unixSocket %s: %s", path, strerror(-r));
 		return r;

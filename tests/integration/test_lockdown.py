@@ -25,6 +25,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -153,15 +154,25 @@ def run_on_host(tmp_path, cfg, timeout=5):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def base_config(tmp_path):
-    return {"listen": {"unixSocket": str(tmp_path / "agent.sock")},
+@pytest.fixture
+def sockdir():
+    """A directory every user may enter, for a unix socket whose own mode
+    decides who may connect (pytest's temporary directories are root's)."""
+    d = tempfile.mkdtemp(prefix="igt-sock-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def base_config(tmp_path, sockdir):
+    return {"listen": {"unixSocket": os.path.join(sockdir, "agent.sock")},
             "health": {"address": f"127.0.0.1:{registry.free_port()}"},
             "oci": {"storeDir": STORE},
             "runtimes": [{"name": "containerd", "socketPath": str(tmp_path / "none.sock")}]}
 
 
-def test_tcp_listener_refused_in_the_hosts_network_namespace(tmp_path):
-    cfg = base_config(tmp_path)
+def test_tcp_listener_refused_in_the_hosts_network_namespace(tmp_path, sockdir):
+    cfg = base_config(tmp_path, sockdir)
     cfg["listen"]["address"] = f"127.0.0.1:{registry.free_port()}"
     p = run_on_host(tmp_path, cfg)
     out, err = p.communicate(timeout=10)
@@ -173,12 +184,12 @@ def test_tcp_listener_refused_in_the_hosts_network_namespace(tmp_path):
     assert "unix socket" in lines[0]
 
 
-def test_default_listener_is_off_on_a_plain_host(tmp_path):
+def test_default_listener_is_off_on_a_plain_host(tmp_path, sockdir):
     """Left at its default, the TCP listener is off in the host's network
     namespace; root keeps the unix socket, which no other user may use."""
-    cfg = base_config(tmp_path)
+    cfg = base_config(tmp_path, sockdir)
     p = run_on_host(tmp_path, cfg)
-    sock = str(tmp_path / "agent.sock")
+    sock = cfg["listen"]["unixSocket"]
     try:
         deadline = time.monotonic() + 15
         while not os.path.exists(sock) and time.monotonic() < deadline:
@@ -192,8 +203,10 @@ def test_default_listener_is_off_on_a_plain_host(tmp_path):
         assert mine == [cfg["health"]["address"]], r.stdout
         # a local user who is not root cannot connect to the unix socket
         nobody = pwd.getpwnam("nobody")
+        assert oct(os.stat(sock).st_mode & 0o777) == "0o600"
 
         def drop():
+            os.setgroups([])
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
 
@@ -205,6 +218,38 @@ def test_default_listener_is_off_on_a_plain_host(tmp_path):
         out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     assert "no control API over TCP: this agent runs in the host's network namespace" in err
+
+
+def test_unix_socket_for_a_group(tmp_path, sockdir):
+    """listen.unixSocketGroup lets that group's members use the socket."""
+    cfg = base_config(tmp_path, sockdir)
+    cfg["listen"]["unixSocketGroup"] = "nogroup"
+    p = run_on_host(tmp_path, cfg)
+    sock = cfg["listen"]["unixSocket"]
+    nobody = pwd.getpwnam("nobody")
+    try:
+        deadline = time.monotonic() + 15
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            assert p.poll() is None, p.stderr.read()
+            time.sleep(0.05)
+        st = os.stat(sock)
+        assert oct(st.st_mode & 0o777) == "0o660" and st.st_gid == nobody.pw_gid
+
+        def member():
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+
+        r = subprocess.run([CLIENT, sock, "info"], capture_output=True, text=True, timeout=30,
+                           preexec_fn=member)
+        assert r.returncode == 0, r.stderr
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=30)
+    cfg["listen"]["unixSocketGroup"] = "no-such-group"
+    p = run_on_host(tmp_path, cfg)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 1 and "listen.unixSocketGroup: no group 'no-such-group'" in err, err
 
 
 # ---------------------------------------------------------------- 4. filters and bad specs
