@@ -45,7 +45,7 @@
 
 /* Defaults and bounds of listen.helloTimeout, listen.idleTimeout and oci.pullTimeout. */
 #define AGENT_CONFIG_DEFAULT_HELLO_MS 10000
-#define AGENT_CONFIG_DEFAULT_IDLE_MS  300000
+#define AGENT_CONFIG_DEFAULT_IDLE_MS  600000
 #define AGENT_CONFIG_DEFAULT_PULL_MS  300000
 #define AGENT_CONFIG_MIN_TIMEOUT_MS   100
 #define AGENT_CONFIG_MAX_TIMEOUT_MS   (24ull * 3600 * 1000)

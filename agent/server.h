@@ -52,7 +52,7 @@ struct agent_budget;
 #define AGENT_SERVER_MAX_REQUEST (2u << 20)
 /* Defaults of the Hello deadline and the idle timeout. */
 #define AGENT_SERVER_HELLO_TIMEOUT_MS 10000
-#define AGENT_SERVER_IDLE_TIMEOUT_MS  300000
+#define AGENT_SERVER_IDLE_TIMEOUT_MS  600000
 /* A session being closed gets this long to take what is queued for it. */
 #define AGENT_SERVER_CLOSE_GRACE_MS 5000
 /* Longest client name from Hello kept for logs. */

@@ -182,7 +182,7 @@ def test_values_overrides_appear_in_render(tmp_path):
     # keys not overridden keep their defaults; the namespace is filled in
     assert cfg["oci"] == dict(values["config"]["oci"], pullTimeout="5m")
     assert cfg["listen"] == {"address": "127.0.0.1:8484", "unixSocket": "/run/gadget/agent.sock",
-                             "unixSocketGroup": "", "helloTimeout": "10s", "idleTimeout": "5m"}
+                             "unixSocketGroup": "", "helloTimeout": "10s", "idleTimeout": "10m"}
     assert cfg["gadgetNamespace"] == "gadget"
     # the health address moves the container port, the probes' target and the
     # Prometheus annotation with it

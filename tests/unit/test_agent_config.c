@@ -332,7 +332,7 @@ static void test_limit_keys(void **state)
 {
 	(void)state;
 	assert_int_equal(cfg.hello_timeout_ms, 10000);
-	assert_int_equal(cfg.idle_timeout_ms, 300000);
+	assert_int_equal(cfg.idle_timeout_ms, 600000);
 	assert_int_equal(cfg.pull_timeout_ms, 300000);
 	assert_int_equal(cfg.memory_budget, 0);
 	assert_false(cfg.listen_address_given);
