@@ -424,7 +424,13 @@ def agent(apiserver, tmp_path):
     if not os.access(AGENT, os.X_OK):
         pytest.fail(f"{AGENT} is not built")
     ensure_namespace(apiserver, "gadget")
-    a = Agent(apiserver, tmp_path).start()
+    a = Agent(apiserver, tmp_path)
+    try:
+        a.start()
+    except BaseException:
+        a.stop(signal.SIGKILL)
+        a.net.close()
+        raise
     make_agent_pod(apiserver, "gadget-n1", "n1", a.addr, netns=a.net.path)
     try:
         yield a
@@ -557,8 +563,9 @@ def test_two_nodes_merged_and_one_lost(apiserver, agent, execs, tmp_path):
     """Two agents (n1, n2) see the same kernel: the stream has both nodes;
     SIGKILL n2's agent mid-run: "n2: ..." once on stderr, n1 goes on, and
     the exit code is 1 at the end."""
-    n2 = Agent(apiserver, tmp_path, node="n2").start()
+    n2 = Agent(apiserver, tmp_path, node="n2")
     try:
+        n2.start()
         make_agent_pod(apiserver, "gadget-n2", "n2", n2.addr, netns=n2.net.path)
         p = kg_bg(apiserver, "run", "trace_exec", "-A", "-o", "json")
         lines, done = [], threading.Event()

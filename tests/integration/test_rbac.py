@@ -22,6 +22,7 @@ import copy
 import glob
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -217,7 +218,13 @@ def serve_a_node(api, agents_dir, containerd, wait_ready=True):  # noqa: F811
     kc = kubeconfig_for(api, agents_dir, "sa-token")
     a = Agent(agents_dir / "agent", kubeconfig=kc,
               runtimes=[{"name": "containerd", "socketPath": containerd.socket}],
-              extra_config={"logLevel": "debug"}).start()
+              extra_config={"logLevel": "debug"})
+    try:
+        a.start()
+    except BaseException:
+        a.stop(signal.SIGKILL)
+        a.net.close()
+        raise
     if wait_ready:
         deadline = time.monotonic() + 20
         while a.http("/readyz")[0] != 200 and time.monotonic() < deadline:
@@ -321,7 +328,13 @@ def test_each_rule_is_needed(api, tmp_path, containerd, kind, name, verb, group,
 def agent_pod(api, tmp_path):
     """An agent as its ServiceAccount in its own network namespace, without a
     runtime (runs see the whole host), and its Pod for the port-forward."""
-    a = Agent(tmp_path / "agent", kubeconfig=kubeconfig_for(api, tmp_path, "sa-token")).start()
+    a = Agent(tmp_path / "agent", kubeconfig=kubeconfig_for(api, tmp_path, "sa-token"))
+    try:
+        a.start()
+    except BaseException:
+        a.stop(signal.SIGKILL)
+        a.net.close()
+        raise
     pod = {"apiVersion": "v1", "kind": "Pod",
            "metadata": {"name": "gadget-n1", "namespace": "gadget", "labels": {"k8s-app": "gadget"},
                         "annotations": {"apiserver.test/netns": a.net.path}},
