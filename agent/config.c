@@ -21,6 +21,7 @@
 #include "agent/instance.h"
 #include "base/err.h"
 #include "base/file.h"
+#include "base/parse.h"
 #include "base/yaml.h"
 #include "oci/allow.h"
 #include "oci/key.h"
@@ -89,6 +90,9 @@ int agent_config_init(struct agent_config *c)
 	r |= cfg_set_str(&c->logs_channel, "none");
 	r |= cfg_set_str(&c->logs_dir, AGENT_CONFIG_DEFAULT_LOGS_DIR);
 	c->verify_image = true;
+	c->hello_timeout_ms = AGENT_CONFIG_DEFAULT_HELLO_MS;
+	c->idle_timeout_ms = AGENT_CONFIG_DEFAULT_IDLE_MS;
+	c->pull_timeout_ms = AGENT_CONFIG_DEFAULT_PULL_MS;
 	r |= cfg_set_str(&c->host_root, "/");
 	r |= cfg_set_str(&c->gadget_namespace, AGENT_CONFIG_DEFAULT_NAMESPACE);
 	r |= cfg_set_str(&c->instance_label, AGENT_CONFIG_DEFAULT_LABEL);
@@ -111,6 +115,7 @@ void agent_config_done(struct agent_config *c)
 	cfg_runtimes_clear(c);
 	free(c->listen_address);
 	free(c->listen_unix);
+	free(c->listen_unix_group);
 	free(c->health_address);
 	free(c->store_dir);
 	free(c->metrics_address);
@@ -153,6 +158,9 @@ enum cfg_type {
 	CFG_STRLIST,
 	CFG_RUNTIMES,
 	CFG_BOOL,
+	CFG_LISTEN_ADDRESS, /* a string, remembered as given */
+	CFG_DURATION,	    /* "10s", "500ms", "5m": uint64_t milliseconds */
+	CFG_SIZE,	    /* 134217728, "128MiB", "1G": uint64_t bytes */
 };
 
 struct cfg_key {
@@ -172,8 +180,11 @@ static const struct cfg_key cfg_keys[] = {
 	{"instanceConfigMapLabel", CFG_STRING, CFG_OFF(instance_label), 0, 0, 0},
 	{"runtimes", CFG_RUNTIMES, 0, 0, 0, 0},
 	{"listen", CFG_MAP, 0, 0, 0, 0},
-	{"listen.address", CFG_STRING, CFG_OFF(listen_address), 0, 0, 0},
+	{"listen.address", CFG_LISTEN_ADDRESS, CFG_OFF(listen_address), 0, 0, 0},
 	{"listen.unixSocket", CFG_STRING, CFG_OFF(listen_unix), 0, 0, 0},
+	{"listen.unixSocketGroup", CFG_STRING, CFG_OFF(listen_unix_group), 0, 0, 0},
+	{"listen.helloTimeout", CFG_DURATION, CFG_OFF(hello_timeout_ms), 0, 0, 0},
+	{"listen.idleTimeout", CFG_DURATION, CFG_OFF(idle_timeout_ms), 0, 0, 0},
 	{"health", CFG_MAP, 0, 0, 0, 0},
 	{"health.address", CFG_STRING, CFG_OFF(health_address), 0, 0, 0},
 	{"oci", CFG_MAP, 0, 0, 0, 0},
@@ -185,6 +196,8 @@ static const struct cfg_key cfg_keys[] = {
 	{"oci.verifyImage", CFG_BOOL, CFG_OFF(verify_image), 0, 0, 0},
 	{"oci.publicKeys", CFG_STRLIST, CFG_OFF(public_keys), CFG_OFF(n_public_keys), 0, 0},
 	{"oci.disallowPulling", CFG_BOOL, CFG_OFF(disallow_pulling), 0, 0, 0},
+	{"oci.pullTimeout", CFG_DURATION, CFG_OFF(pull_timeout_ms), 0, 0, 0},
+	{"memoryBudget", CFG_SIZE, CFG_OFF(memory_budget), 0, 0, 0},
 	{"queue", CFG_MAP, 0, 0, 0, 0},
 	{"queue.maxRecords", CFG_UINT, CFG_OFF(queue_max_records), 0, 0, 0},
 	{"logLevel", CFG_LOG_LEVEL, CFG_OFF(log_level), 0, 0, 0},
@@ -401,6 +414,29 @@ static int cfg_bool(struct cfg_walk *w, const struct cfg_key *k, const yaml_node
 			      n->type == YAML_SCALAR_NODE && s ? s : base_yaml_kind(n));
 }
 
+/* A duration or a size, as a string ("10s", "128MiB") or a plain integer (ms, bytes). */
+static int cfg_quantity(struct cfg_walk *w, const struct cfg_key *k, const yaml_node_t *n)
+{
+	bool dur = k->type == CFG_DURATION;
+	uint64_t v, lo = dur ? AGENT_CONFIG_MIN_TIMEOUT_MS : AGENT_CONFIG_MIN_BUDGET;
+	uint64_t hi = dur ? AGENT_CONFIG_MAX_TIMEOUT_MS : AGENT_CONFIG_MAX_BUDGET;
+	const char *s;
+	int r = 0;
+
+	s = cfg_scalar(w, n, k->path, &r);
+	if (!s)
+		return r;
+	if ((dur ? base_parse_duration_ms(s, &v) : base_parse_size(s, &v)) < 0)
+		return base_yaml_fail(w->y, n, -EINVAL, "%s: '%.64s' is not a %s", k->path, s,
+				      dur ? "duration (10s, 500ms, 5m)" : "size (128MiB, 1GiB)");
+	/* a budget of 0 asks for the computed one */
+	if ((v < lo || v > hi) && (dur || v))
+		return base_yaml_fail(w->y, n, -EINVAL, "%s: '%.64s' is out of range (%s)", k->path,
+				      s, dur ? "100ms to 24h" : "4MiB to 64GiB, or 0");
+	*(uint64_t *)((char *)w->c + k->off) = v;
+	return 0;
+}
+
 static int cfg_map(struct cfg_walk *w, const yaml_node_t *n, const char *prefix);
 
 static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_node_t *n)
@@ -439,6 +475,15 @@ static int cfg_value(struct cfg_walk *w, const struct cfg_key *k, const yaml_nod
 		return cfg_runtimes(w, n);
 	case CFG_BOOL:
 		return cfg_bool(w, k, n);
+	case CFG_LISTEN_ADDRESS:
+		s = cfg_scalar(w, n, k->path, &r);
+		if (!s)
+			return r;
+		w->c->listen_address_given = true;
+		return cfg_set_str((char **)((char *)w->c + k->off), s);
+	case CFG_DURATION:
+	case CFG_SIZE:
+		return cfg_quantity(w, k, n);
 	}
 	return -EINVAL;
 }
@@ -664,12 +709,14 @@ static int cfg_validate(const struct agent_config *c, char *err, size_t errlen)
 	size_t i;
 
 	err[0] = '\0';
-	if (agent_config_parse_address(c->listen_address, &ss, &sl, &loop)) {
+	/* empty turns the TCP listener off */
+	if (c->listen_address[0] &&
+	    agent_config_parse_address(c->listen_address, &ss, &sl, &loop)) {
 		snprintf(err, errlen, "listen.address: '%s' is not a host:port address",
 			 c->listen_address);
 		return -EINVAL;
 	}
-	if (!loop) {
+	if (c->listen_address[0] && !loop) {
 		snprintf(err, errlen,
 			 "listen.address: '%s' is not a loopback address (the control API is "
 			 "reached through the API server's port-forward only)",

@@ -51,6 +51,16 @@
 #define AGENT_CONFIG_CONTAINERD_SOCKET	  "/run/containerd/containerd.sock"
 #define AGENT_CONFIG_CRIO_SOCKET	  "/run/crio/crio.sock"
 
+/* Defaults and bounds of listen.helloTimeout, listen.idleTimeout and oci.pullTimeout. */
+#define AGENT_CONFIG_DEFAULT_HELLO_MS 10000
+#define AGENT_CONFIG_DEFAULT_IDLE_MS  600000
+#define AGENT_CONFIG_DEFAULT_PULL_MS  300000
+#define AGENT_CONFIG_MIN_TIMEOUT_MS   100
+#define AGENT_CONFIG_MAX_TIMEOUT_MS   (24ull * 3600 * 1000)
+/* Bounds of memoryBudget (0 is "from the memory limit"). */
+#define AGENT_CONFIG_MIN_BUDGET (4ull << 20)
+#define AGENT_CONFIG_MAX_BUDGET (64ull << 30)
+
 struct agent_config_runtime {
 	char *name;	   /* "containerd" or "cri-o" */
 	char *socket_path; /* a host path */
@@ -65,7 +75,8 @@ struct agent_config {
 	struct agent_config_runtime runtimes[AGENT_CONFIG_MAX_RUNTIMES];
 	size_t n_runtimes;
 	char *listen_address;
-	char *listen_unix; /* "" turns the unix socket off */
+	char *listen_unix;	 /* "" turns the unix socket off */
+	char *listen_unix_group; /* a group name or gid that may use it too; NULL: root only */
 	char *health_address;
 	char *store_dir;
 	char **insecure_registries;
@@ -92,6 +103,11 @@ struct agent_config {
 	char *logs_dir;
 	uint32_t logs_max_size_mb;
 	uint32_t logs_max_backups;
+	bool listen_address_given; /* listen.address came from the file, not the default */
+	uint64_t hello_timeout_ms;
+	uint64_t idle_timeout_ms;
+	uint64_t pull_timeout_ms;
+	uint64_t memory_budget; /* bytes; 0: from the cgroup's memory limit */
 };
 
 /* Fills c with the built-in defaults.  -ENOMEM (c is then safe to _done()). */

@@ -21,6 +21,7 @@
 #include "agent/daemon.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "agent/budget.h"
 #include "agent/clock.h"
 #include "agent/config.h"
 #include "agent/containers.h"
@@ -43,6 +45,7 @@
 #include "agent/server.h"
 #include "agent/worker.h"
 #include "base/buf.h"
+#include "base/cgroup.h"
 #include "base/log.h"
 #include "cri/collection.h"
 #include "k8s/cache.h"
@@ -81,6 +84,8 @@ struct agent_daemon {
 	struct agent_server *srv;
 	struct agent_health *health;
 	struct agent_health *gadget_metrics; /* otel-metrics-listen: the runs' metrics */
+	/* memory for what clients and gadgets make the agent hold (agent/budget.h) */
+	struct agent_budget *budget_tcp, *budget_unix, *budget_replay, *budget_gadgets;
 
 	/* Kubernetes */
 	struct k8s_config *kcfg;
@@ -238,6 +243,14 @@ static void on_request(void *ctx, struct agent_session *s, const Gadget__Agent__
 	agent_requests_handle(d->reqs, s, req);
 }
 
+/* A session with a run or an attach is not idle, whatever it sends. */
+static bool on_busy(void *ctx, struct agent_session *s)
+{
+	struct agent_daemon *d = ctx;
+
+	return d->runs && agent_run_table_session_busy(d->runs, s);
+}
+
 /* The session is gone: its runs stop, its attaches detach. */
 static void on_closed(void *ctx, struct agent_session *s)
 {
@@ -267,6 +280,16 @@ static int on_metrics(void *ctx, struct base_buf *b)
 	n.containers = coll ? cri_collection_count(coll) : 0;
 	n.clients = ss.sessions;
 	n.client_records_dropped = ss.records_dropped;
+	n.sessions_tcp = ss.sessions_tcp;
+	n.sessions_unix = ss.sessions_unix;
+	n.sessions_refused = ss.sessions_refused;
+	n.hello_timeouts = ss.hello_timeouts;
+	n.idle_timeouts = ss.idle_timeouts;
+	n.budgets[0] = d->budget_tcp;
+	n.budgets[1] = d->budget_unix;
+	n.budgets[2] = d->budget_replay;
+	n.budgets[3] = d->budget_gadgets;
+	n.n_budgets = d->budget_gadgets ? 4 : 3;
 	if (d->kc) {
 		k8s_cache_get_stats(d->pods, &rows[0].st);
 		rows[0].synced = k8s_cache_synced(d->pods);
@@ -338,6 +361,84 @@ static int on_gadget_metrics(void *ctx, struct base_buf *out)
 	return agent_run_table_write_metrics(d->runs, out);
 }
 
+/* A group name, or a number, as a gid. */
+static int group_id(const char *name, int *ret)
+{
+	struct group gr, *res = NULL;
+	char buf[4096], *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (!errno && !*end && end != name && v < INT32_MAX) {
+		*ret = (int)v;
+		return 0;
+	}
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
+		return -ENOENT;
+	*ret = (int)gr.gr_gid;
+	return 0;
+}
+
+static void mib(uint64_t bytes, char *out, size_t len)
+{
+	snprintf(out, len, "%.1f MiB", (double)bytes / (1 << 20));
+}
+
+/*
+ * The memory budgets, from memoryBudget or else half the cgroup's memory
+ * limit (the other half is the agent itself, libbpf and the gadgets' maps,
+ * which the kernel charges to the same cgroup).  TCP clients get half of
+ * it, the unix socket and the instances' replays a quarter each.  Loaded
+ * gadgets get the other half less what the agent and libbpf take for
+ * themselves; without a limit or memoryBudget, they are not counted.
+ */
+static int budgets_setup(struct agent_daemon *d, char *err, size_t errlen)
+{
+	uint64_t limit = 0, total = d->cfg->memory_budget;
+	char a[32], b[32], c[32], l[32];
+	const char *why = "memoryBudget";
+	int rc;
+
+	if (!total) {
+		rc = base_cgroup_memory_limit(NULL, NULL, &limit);
+		if (rc == 0) {
+			total = limit / 2;
+			why = "half the cgroup's memory limit";
+		} else {
+			total = AGENT_DAEMON_DEFAULT_BUDGET;
+			why = "no memory limit found: the default";
+		}
+		if (total < AGENT_CONFIG_MIN_BUDGET)
+			total = AGENT_CONFIG_MIN_BUDGET;
+	}
+	if ((rc = agent_budget_new("tcp", total / 2, &d->budget_tcp)) < 0 ||
+	    (rc = agent_budget_new("unix", total / 4, &d->budget_unix)) < 0 ||
+	    (rc = agent_budget_new("replay", total / 4, &d->budget_replay)) < 0 ||
+	    ((limit || d->cfg->memory_budget) &&
+	     (rc = agent_budget_new("gadgets",
+				    total > AGENT_DAEMON_SELF_BYTES + AGENT_DAEMON_MIN_GADGET_BYTES
+					    ? total - AGENT_DAEMON_SELF_BYTES
+					    : AGENT_DAEMON_MIN_GADGET_BYTES,
+				    &d->budget_gadgets)) < 0)) {
+		snprintf(err, errlen, "%s", strerror(-rc));
+		return rc;
+	}
+	mib(total / 2, a, sizeof(a));
+	mib(total / 4, b, sizeof(b));
+	mib(total / 4, c, sizeof(c));
+	mib(limit, l, sizeof(l));
+	base_log_info("agent: memory budget %s for TCP clients, %s for the unix socket, %s for "
+		      "replays (%s%s%s)",
+		      a, b, c, why, limit ? " of " : "", limit ? l : "");
+	if (d->budget_gadgets)
+		base_log_info("agent: at most %zu gadgets loaded at once (%zu MiB, %u MiB each)",
+			      agent_budget_limit(d->budget_gadgets) / AGENT_RUN_GADGET_BYTES,
+			      agent_budget_limit(d->budget_gadgets) >> 20,
+			      AGENT_RUN_GADGET_BYTES >> 20);
+	return 0;
+}
+
 /* The control API (TCP and the unix socket) and the health port. */
 static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 {
@@ -346,7 +447,11 @@ static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 		.max_queue_records = d->cfg->queue_max_records,
 		.node = d->node,
 		.version = d->version,
-		.ops = {.request = on_request, .closed = on_closed, .ctx = d},
+		.tcp_budget = d->budget_tcp,
+		.unix_budget = d->budget_unix,
+		.hello_timeout_ms = d->cfg->hello_timeout_ms,
+		.idle_timeout_ms = d->cfg->idle_timeout_ms,
+		.ops = {.request = on_request, .closed = on_closed, .busy = on_busy, .ctx = d},
 	};
 	struct agent_health_ops ho = {.metrics = on_metrics, .ready = on_ready, .ctx = d};
 	int rc;
@@ -355,6 +460,15 @@ static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 		d->unix_path = path_join(d->host_root, d->cfg->listen_unix);
 		if (!d->unix_path)
 			return -ENOMEM;
+	}
+	so.unix_gid = -1;
+	if (d->cfg->listen_unix_group && d->cfg->listen_unix_group[0]) {
+		rc = group_id(d->cfg->listen_unix_group, &so.unix_gid);
+		if (rc < 0) {
+			snprintf(err, errlen, "listen.unixSocketGroup: no group '%s' here",
+				 d->cfg->listen_unix_group);
+			return rc;
+		}
 	}
 	so.unix_path = d->unix_path;
 	rc = agent_server_new(&so, &d->srv, err, errlen);
@@ -420,6 +534,8 @@ static int runs_setup(struct agent_daemon *d, char *err, size_t errlen)
 		.logs_channel = d->cfg->logs_channel,
 		.logs_max_size_mb = d->cfg->logs_max_size_mb,
 		.logs_max_backups = d->cfg->logs_max_backups,
+		.replay_budget = d->budget_replay,
+		.gadget_budget = d->budget_gadgets,
 	};
 	struct agent_instances_opts io = {
 		.node = d->node,
@@ -505,9 +621,10 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	rc = agent_image_opts_init(&d->img_opts, d->cfg, err, errlen);
 	if (rc < 0)
 		goto fail;
+	d->img_opts.pull_timeout_ms = d->cfg->pull_timeout_ms;
 
-	if ((rc = loop_setup(d, err, errlen)) < 0 || (rc = containers_setup(d)) < 0 ||
-	    (rc = listeners_setup(d, err, errlen)) < 0)
+	if ((rc = budgets_setup(d, err, errlen)) < 0 || (rc = loop_setup(d, err, errlen)) < 0 ||
+	    (rc = containers_setup(d)) < 0 || (rc = listeners_setup(d, err, errlen)) < 0)
 		goto fail;
 	if (d->kcfg) {
 		rc = k8s_setup(d, err, errlen);
@@ -524,7 +641,8 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	else
 		base_log_info("agent: no Kubernetes API; node %s; instances in %s/instances",
 			      d->node, d->state_dir);
-	base_log_info("agent: control API on %s%s%s, health on %s", d->cfg->listen_address,
+	base_log_info("agent: control API on %s%s%s, health on %s",
+		      d->cfg->listen_address[0] ? d->cfg->listen_address : "no TCP address",
 		      d->unix_path ? " and " : "", d->unix_path ? d->unix_path : "",
 		      d->cfg->health_address);
 	*ret = d;
@@ -656,6 +774,11 @@ struct agent_daemon *agent_daemon_free(struct agent_daemon *d)
 	d->containers = agent_containers_free(d->containers);
 	d->metrics = agent_metrics_free(d->metrics);
 	agent_image_opts_done(&d->img_opts);
+	/* after everything that charged them */
+	d->budget_tcp = agent_budget_free(d->budget_tcp);
+	d->budget_unix = agent_budget_free(d->budget_unix);
+	d->budget_replay = agent_budget_free(d->budget_replay);
+	d->budget_gadgets = agent_budget_free(d->budget_gadgets);
 	if (d->ep >= 0)
 		close(d->ep);
 	if (d->sig_fd >= 0)

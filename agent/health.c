@@ -47,13 +47,17 @@ struct agent_health {
 	size_t n_conns;
 };
 
-/* The idle check runs only while connections are open: an idle agent does not wake up. */
+/*
+ * The deadline check runs only while connections are open: an idle agent
+ * does not wake up.  Four times a second, so that a deadline of a couple of
+ * seconds is kept to within a quarter of one.
+ */
 static void health_arm(struct agent_health *h, bool on)
 {
 	struct itimerspec its = {{0, 0}, {0, 0}};
 
 	if (on)
-		its.it_interval.tv_sec = its.it_value.tv_sec = 1;
+		its.it_interval.tv_nsec = its.it_value.tv_nsec = 250 * 1000000L;
 	timerfd_settime(h->timer_fd, 0, &its, NULL);
 }
 
@@ -183,6 +187,7 @@ static void health_reply(struct agent_health *h, struct health_conn *c, int code
 		base_buf_append(&c->out, body, body_len);
 	c->out_off = 0;
 	c->writing = true;
+	c->deadline_ms = base_time_mono_ms() + AGENT_HEALTH_REPLY_MS;
 	shutdown(c->fd, SHUT_RD);
 	epoll_ctl(h->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
@@ -257,19 +262,37 @@ static void health_route(struct agent_health *h, struct health_conn *c)
 	}
 }
 
+/* A full port: the connection open the longest goes, so the newest (a probe) is served. */
+static void health_evict_oldest(struct agent_health *h)
+{
+	struct health_conn *c, *oldest = NULL;
+
+	/* connections are pushed at the head: the oldest is the last */
+	for (c = h->conns; c; c = c->next)
+		oldest = c;
+	if (oldest) {
+		base_log_debug("health: %d connections open: the oldest closed",
+			       AGENT_HEALTH_MAX_CONNS);
+		health_conn_close(h, oldest);
+	}
+}
+
+/* Connections taken per wakeup, so that a flood does not keep the loop from its other work. */
+#define HEALTH_ACCEPTS_PER_WAKEUP 16
+
 static void health_accept(struct agent_health *h)
 {
-	for (;;) {
+	int k;
+
+	for (k = 0; k < HEALTH_ACCEPTS_PER_WAKEUP; k++) {
 		struct epoll_event ev = {.events = EPOLLIN};
 		struct health_conn *c;
 		int fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
-		if (h->n_conns >= AGENT_HEALTH_MAX_CONNS) {
-			close(fd);
-			continue;
-		}
+		if (h->n_conns >= AGENT_HEALTH_MAX_CONNS)
+			health_evict_oldest(h);
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
@@ -277,7 +300,7 @@ static void health_accept(struct agent_health *h)
 		}
 		c->fd = fd;
 		c->out = (struct base_buf)BASE_BUF_INIT(AGENT_HEALTH_MAX_BODY + 1024);
-		c->deadline_ms = base_time_mono_ms() + AGENT_HEALTH_IDLE_MS;
+		c->deadline_ms = base_time_mono_ms() + AGENT_HEALTH_HEAD_MS;
 		ev.data.ptr = c;
 		if (epoll_ctl(h->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);

@@ -7,8 +7,13 @@
  * One request per connection (the reply says Connection: close), which is
  * what probes and scrapers do anyway and keeps the server a few states.
  * Request heads are limited to AGENT_HEALTH_MAX_HEAD bytes (431 past it);
- * any path but the three gets 404, any method but GET and HEAD 405.  A
- * client that sends nothing is dropped after AGENT_HEALTH_IDLE_MS.
+ * any path but the three gets 404, any method but GET and HEAD 405.
+ *
+ * Slow or silent clients cannot hold the port: a connection has
+ * AGENT_HEALTH_HEAD_MS to send its request head and AGENT_HEALTH_REPLY_MS to
+ * take the reply, and when AGENT_HEALTH_MAX_CONNS are open a new one takes
+ * the place of the oldest.  A kubelet probe sends its request as soon as it
+ * connects, so it is answered even while others hold every slot.
  *
  * Made for the agent's epoll loop: everything is non-blocking and waits on
  * one fd (an epoll set of its own), agent_health_fd(); call
@@ -25,7 +30,8 @@
 
 #define AGENT_HEALTH_MAX_HEAD  8192
 #define AGENT_HEALTH_MAX_CONNS 64
-#define AGENT_HEALTH_IDLE_MS   10000
+#define AGENT_HEALTH_HEAD_MS   2000
+#define AGENT_HEALTH_REPLY_MS  10000
 /* Largest /metrics body. */
 #define AGENT_HEALTH_MAX_BODY (4u << 20)
 

@@ -151,6 +151,7 @@ static int img_registry(const struct agent_image_opts *o, const struct oci_ref *
 	ro.password = password;
 	ro.connect_timeout_ms = AGENT_IMAGE_CONNECT_MS;
 	ro.stall_timeout_ms = AGENT_IMAGE_STALL_MS;
+	ro.deadline_ms = (long)o->pull_timeout_ms;
 	r = oci_registry_new(&ro, ret);
 	if (r < 0)
 		snprintf(err, errlen, "%s", strerror(-r));

@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "oci/digest.h"
 
@@ -51,6 +52,8 @@ struct agent_image_opts {
 	const char *authfile;		/* NULL: oci_auth_file(NULL) */
 	bool disallow_pulling;		/* oci.disallowPulling: never reach a registry */
 	const struct oci_key_set *keys; /* verify signatures with these; NULL: no check */
+	/* A whole pull (oci.pullTimeout); 0: the registry client's default. */
+	uint64_t pull_timeout_ms;
 };
 
 /* A resolved gadget; everything owned. */

@@ -20,6 +20,7 @@
 
 #include <yaml.h>
 
+#include "agent/budget.h"
 #include "agent/wire.h"
 #include "base/err.h"
 #include "base/yaml.h"
@@ -643,6 +644,7 @@ struct agent_instance_ring {
 	size_t cap;
 	size_t head; /* oldest */
 	size_t n;
+	struct agent_budget *budget; /* charged with the slots' buffers; NULL: none */
 };
 
 int agent_instance_ring_new(size_t capacity, struct agent_instance_ring **ret)
@@ -670,11 +672,46 @@ struct agent_instance_ring *agent_instance_ring_free(struct agent_instance_ring 
 
 	if (!r)
 		return NULL;
-	for (i = 0; i < r->cap; i++)
+	for (i = 0; i < r->cap; i++) {
+		agent_budget_give(r->budget, r->slots[i].cap);
 		free(r->slots[i].json);
+	}
 	free(r->slots);
 	free(r);
 	return NULL;
+}
+
+void agent_instance_ring_set_budget(struct agent_instance_ring *r, struct agent_budget *b)
+{
+	size_t i;
+
+	for (i = 0; i < r->cap; i++)
+		agent_budget_give(r->budget, r->slots[i].cap);
+	r->budget = b;
+	for (i = 0; i < r->cap; i++)
+		if (r->slots[i].cap && !agent_budget_take(b, r->slots[i].cap)) {
+			free(r->slots[i].json);
+			r->slots[i].json = NULL;
+			r->slots[i].cap = 0;
+		}
+	r->head = r->n = 0;
+}
+
+/* Frees the oldest record's buffer; false when there is none. */
+static bool ring_forget_oldest(struct agent_instance_ring *r)
+{
+	struct inst_slot *s;
+
+	if (!r->n)
+		return false;
+	s = &r->slots[r->head];
+	agent_budget_give(r->budget, s->cap);
+	free(s->json);
+	s->json = NULL;
+	s->cap = 0;
+	r->head = (r->head + 1) % r->cap;
+	r->n--;
+	return true;
 }
 
 int agent_instance_ring_push(struct agent_instance_ring *r, uint64_t seq, size_t ds,
@@ -691,10 +728,23 @@ int agent_instance_ring_push(struct agent_instance_ring *r, uint64_t seq, size_t
 	}
 	/* a much larger slot than needed is given back, so one burst is not kept */
 	if (len + 1 > s->cap || s->cap > 4 * (len + 1) + 4096) {
-		char *p = realloc(s->json, len + 1);
+		char *p;
 
-		if (!p)
+		/* over the budget, the oldest records are forgotten first */
+		while (len + 1 > s->cap && !agent_budget_take(r->budget, len + 1 - s->cap))
+			if (!ring_forget_oldest(r))
+				return -ENOBUFS;
+		if (len + 1 < s->cap)
+			agent_budget_give(r->budget, s->cap - (len + 1));
+		p = realloc(s->json, len + 1);
+		if (!p) {
+			/* the slot stays as it was: charge it back to what it holds */
+			if (len + 1 > s->cap)
+				agent_budget_give(r->budget, len + 1 - s->cap);
+			else
+				agent_budget_take(r->budget, s->cap - (len + 1));
 			return -ENOMEM;
+		}
 		s->json = p;
 		s->cap = len + 1;
 	}

@@ -83,9 +83,17 @@ bool agent_instance_spec_for_node(const Gadget__Agent__V1__InstanceSpec *spec, c
  * stream of records of similar size allocates nothing.
  */
 struct agent_instance_ring;
+struct agent_budget;
 
 int agent_instance_ring_new(size_t capacity, struct agent_instance_ring **ret);
 struct agent_instance_ring *agent_instance_ring_free(struct agent_instance_ring *r);
+/*
+ * Charges the kept records to budget b (agent/budget.h; NULL: none) from
+ * now on; what the ring held is forgotten.  Past the budget, a push forgets
+ * the oldest records to make room, and keeps nothing when even an empty
+ * ring has none (-ENOBUFS).
+ */
+void agent_instance_ring_set_budget(struct agent_instance_ring *r, struct agent_budget *b);
 /* Keeps a copy of json (a record of data source ds); the oldest goes when full.  -ENOMEM. */
 int agent_instance_ring_push(struct agent_instance_ring *r, uint64_t seq, size_t ds,
 			     const char *json, size_t len);

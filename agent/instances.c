@@ -310,13 +310,28 @@ static void inst_run_ended(void *ctx, struct agent_run *r, Gadget__Agent__V1__Ru
 	}
 }
 
+/* What a spec that did not parse is listed as: its name, and nothing to run. */
+static Gadget__Agent__V1__InstanceSpec *inst_placeholder(const char *name)
+{
+	Gadget__Agent__V1__InstanceSpec is = GADGET__AGENT__V1__INSTANCE_SPEC__INIT;
+	Gadget__Agent__V1__GadgetSpec gs = GADGET__AGENT__V1__GADGET_SPEC__INIT;
+	Gadget__Agent__V1__InstanceSpec *ret = NULL;
+
+	is.name = (char *)name;
+	is.gadget = &gs;
+	gs.image = "";
+	return agent_instance_spec_dup(&is, &ret) < 0 ? NULL : ret;
+}
+
 /*
- * Takes a new instance: parsed spec (owned), id, created time.  Runs it when
- * it is for this node.
+ * Takes a new instance: parsed spec (owned; NULL when it did not parse),
+ * id, created time.  Runs it when it is for this node, unless bad says why
+ * it cannot run: it is then listed as failed, with that reason, and the
+ * others run as if it were not there.
  */
 static struct inst *inst_add(struct agent_instances *insts, const char *name, const char *id,
 			     int64_t created_ms, const char *yaml,
-			     Gadget__Agent__V1__InstanceSpec *spec)
+			     Gadget__Agent__V1__InstanceSpec *spec, const char *bad)
 {
 	struct inst *in = calloc(1, sizeof(*in));
 	struct agent_run_opts ro = {0};
@@ -325,6 +340,8 @@ static struct inst *inst_add(struct agent_instances *insts, const char *name, co
 		agent_instance_spec_free(spec);
 		return NULL;
 	}
+	if (!spec && bad)
+		spec = inst_placeholder(name);
 	in->name = strdup(name);
 	in->id = strdup(id);
 	in->yaml = yaml ? strdup(yaml) : NULL;
@@ -344,6 +361,10 @@ static struct inst *inst_add(struct agent_instances *insts, const char *name, co
 	in->here = agent_instance_spec_for_node(spec, insts->o.node);
 	if (!in->here)
 		return in;
+	if (bad) {
+		inst_fail(in, false, "%s", bad);
+		return in;
+	}
 	ro.spec = spec->gadget;
 	ro.instance_name = in->name;
 	ro.instance_id = in->id;
@@ -615,16 +636,23 @@ static void cm_reconcile(struct agent_instances *insts)
 		} else if (spec && agent_instance_spec_check(spec, err, sizeof(err)) < 0) {
 			spec = agent_instance_spec_free(spec);
 		}
-		if (!spec)
-			base_log_warn("agent: instance ConfigMap %s skipped: %s", e->name, err);
-		else if (inst_count_here(insts, false) >= insts->o.max_instances &&
-			 agent_instance_spec_for_node(spec, insts->o.node)) {
-			base_log_warn("agent: instance ConfigMap %s skipped: this agent runs at "
-				      "most %d instances",
-				      e->name, (int)insts->o.max_instances);
-			spec = agent_instance_spec_free(spec);
+		/*
+		 * A spec that is not valid (err says why) is listed as failed,
+		 * alone, and logged then: the others run.
+		 */
+		if (spec && agent_run_check_filters(spec->gadget->filters, spec->gadget->n_filters,
+						    err, sizeof(err)) == 0) {
+			err[0] = '\0';
+			if (inst_count_here(insts, false) >= insts->o.max_instances &&
+			    agent_instance_spec_for_node(spec, insts->o.node)) {
+				base_log_warn("agent: instance ConfigMap %s skipped: this agent "
+					      "runs at most %d instances",
+					      e->name, (int)insts->o.max_instances);
+				spec = agent_instance_spec_free(spec);
+			}
 		}
-		in = inst_add(insts, e->name, e->uid, e->created_ms, e->yaml, spec);
+		in = inst_add(insts, e->name, e->uid, e->created_ms, e->yaml, spec,
+			      err[0] ? err : NULL);
 		if (in)
 			in->seen = true;
 	}
@@ -756,10 +784,23 @@ static void inst_files_load(struct agent_instances *insts)
 			spec = agent_instance_spec_free(spec);
 		} else if (spec && agent_instance_spec_check(spec, err, sizeof(err)) < 0) {
 			spec = agent_instance_spec_free(spec);
+		} else if (spec &&
+			   agent_run_check_filters(spec->gadget->filters, spec->gadget->n_filters,
+						   err, sizeof(err)) < 0) {
+			/* it runs no more, but stays listed as failed */
+			base_log_warn("agent: instance file %s: %s", path, err);
+			if (!ex.id && random_id(id) == 0)
+				ex.id = strdup(id);
+			if (ex.id)
+				inst_add(insts, name, ex.id, ex.created_unix_ms, NULL, spec, err);
+			else
+				agent_instance_spec_free(spec);
+			spec = NULL;
+			err[0] = '\0';
 		}
-		if (!spec) {
+		if (!spec && err[0]) {
 			base_log_warn("agent: instance file %s skipped: %s", path, err);
-		} else {
+		} else if (spec) {
 			if (!ex.id && random_id(id) == 0) {
 				ex.id = strdup(id);
 				ex.created_unix_ms = (int64_t)st.st_mtime * 1000;
@@ -768,7 +809,7 @@ static void inst_files_load(struct agent_instances *insts)
 							false);
 			}
 			if (ex.id)
-				inst_add(insts, name, ex.id, ex.created_unix_ms, NULL, spec);
+				inst_add(insts, name, ex.id, ex.created_unix_ms, NULL, spec, NULL);
 			else
 				agent_instance_spec_free(spec);
 		}
@@ -1003,7 +1044,7 @@ int agent_instances_create_file(struct agent_instances *insts,
 		}
 		return rc;
 	}
-	inst_add(insts, spec->name, id, now, NULL, copy);
+	inst_add(insts, spec->name, id, now, NULL, copy, NULL);
 	base_log_info("agent: instance %s (%s) created", spec->name, id);
 	memcpy(ret_id, id, sizeof(id));
 	*ret_created_ms = now;
@@ -1032,75 +1073,5 @@ int agent_instances_delete_file(struct agent_instances *insts, const char *id_or
 	inst_free(insts, in, END(DELETED));
 	free(path);
 	*ret_id = iid;
-	return 0;
-}
-
-int agent_instances_cm_create(const struct agent_instances *insts,
-			      const Gadget__Agent__V1__InstanceSpec *spec, char **ret_path,
-			      json_t **ret_body)
-{
-	struct base_buf text = BASE_BUF_INIT(AGENT_INSTANCE_MAX_YAML);
-	const char *label = insts->o.instance_label, *eq = strchr(label, '=');
-	char *lkey, *path;
-	json_t *cm;
-	int rc;
-
-	rc = agent_instance_spec_format(spec, NULL, &text);
-	lkey = strndup(label, (size_t)(eq - label));
-	cm = lkey ? json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1",
-			      "kind", "ConfigMap", "metadata", "name", spec->name, "namespace",
-			      insts->o.gadget_namespace, "labels", lkey, eq + 1, "data",
-			      "instance.yaml", text.data ? text.data : "")
-		  : NULL;
-	free(lkey);
-	base_buf_done(&text);
-	if (rc < 0 || !cm ||
-	    asprintf(&path, "/api/v1/namespaces/%s/configmaps", insts->o.gadget_namespace) < 0) {
-		json_decref(cm);
-		return -ENOMEM;
-	}
-	*ret_path = path;
-	*ret_body = cm;
-	return 0;
-}
-
-void agent_instances_cm_created(const json_t *reply, const char **ret_uid, int64_t *ret_created_ms)
-{
-	json_t *md = json_object_get(reply, "metadata");
-
-	*ret_uid = json_string_value(json_object_get(md, "uid"));
-	*ret_created_ms =
-		parse_k8s_time(json_string_value(json_object_get(md, "creationTimestamp")));
-}
-
-int agent_instances_cm_delete(const struct agent_instances *insts, const char *id_or_name,
-			      char **ret_path, json_t **ret_body, char **ret_id)
-{
-	struct inst *in = id_or_name[0]
-				  ? inst_find((struct agent_instances *)insts, id_or_name, false)
-				  : NULL;
-	char *path, *id;
-	json_t *body;
-
-	if (!in)
-		return -ENOENT;
-	id = strdup(in->id);
-	if (!id)
-		return -ENOMEM;
-	if (asprintf(&path, "/api/v1/namespaces/%s/configmaps/%s", insts->o.gadget_namespace,
-		     in->name) < 0) {
-		free(id);
-		return -ENOMEM;
-	}
-	body = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions",
-			 "preconditions", "uid", in->id);
-	if (!body) {
-		free(id);
-		free(path);
-		return -ENOMEM;
-	}
-	*ret_path = path;
-	*ret_body = body;
-	*ret_id = id;
 	return 0;
 }

@@ -129,23 +129,4 @@ int agent_instances_create_file(struct agent_instances *insts,
 int agent_instances_delete_file(struct agent_instances *insts, const char *id_or_name,
 				char **ret_id, char *msg, size_t len);
 
-/*
- * CreateInstance with a Kubernetes API: the POST that stores spec as a
- * new ConfigMap (the watch then brings the instance).  0 with a new path
- * and body, or -ENOMEM.
- */
-int agent_instances_cm_create(const struct agent_instances *insts,
-			      const Gadget__Agent__V1__InstanceSpec *spec, char **ret_path,
-			      json_t **ret_body);
-/* The uid and creation time of the ConfigMap a POST answered with; NULL and 0 when absent. */
-void agent_instances_cm_created(const json_t *reply, const char **ret_uid, int64_t *ret_created_ms);
-/*
- * DeleteInstance with a Kubernetes API: the DELETE of the ConfigMap of the
- * instance named or with id id_or_name, on any node, on the condition that
- * it is still that instance.  0 with a new path, body and id (its uid);
- * -ENOENT when there is none, -ENOMEM.
- */
-int agent_instances_cm_delete(const struct agent_instances *insts, const char *id_or_name,
-			      char **ret_path, json_t **ret_body, char **ret_id);
-
 #endif /* AGENT_INSTANCES_H */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/budget.h"
 #include "agent/clock.h"
 
 struct agent_metrics {
@@ -104,6 +105,50 @@ static void prom_caches(struct base_buf *b, const struct agent_metrics_cache *ro
 					rows[i].what, (double)(now - rows[i].last_ms) / 1000.0);
 }
 
+static void prom_limits(struct base_buf *b, const struct agent_metrics_node *n)
+{
+	size_t i;
+
+	prom_head(b, "gadget_agent_connections", "gauge",
+		  "Control API connections now, per listener.");
+	base_buf_printf(b, "gadget_agent_connections{listener=\"tcp\"} %" PRIu64 "\n",
+			n->sessions_tcp);
+	base_buf_printf(b, "gadget_agent_connections{listener=\"unix\"} %" PRIu64 "\n",
+			n->sessions_unix);
+	prom_head(b, "gadget_agent_connections_closed_total", "counter",
+		  "Control API connections refused or closed by a limit.");
+	base_buf_printf(b, "gadget_agent_connections_closed_total{reason=\"full\"} %" PRIu64 "\n",
+			n->sessions_refused);
+	base_buf_printf(b,
+			"gadget_agent_connections_closed_total{reason=\"no_hello\"} %" PRIu64 "\n",
+			n->hello_timeouts);
+	base_buf_printf(b, "gadget_agent_connections_closed_total{reason=\"idle\"} %" PRIu64 "\n",
+			n->idle_timeouts);
+	if (!n->n_budgets)
+		return;
+	prom_head(b, "gadget_agent_memory_budget_bytes", "gauge",
+		  "Memory the agent lets clients and replays hold, per budget.");
+	for (i = 0; i < n->n_budgets; i++)
+		base_buf_printf(b, "gadget_agent_memory_budget_bytes{budget=\"%s\"} %zu\n",
+				agent_budget_name(n->budgets[i]),
+				agent_budget_limit(n->budgets[i]));
+	prom_head(b, "gadget_agent_memory_used_bytes", "gauge", "Memory held now, per budget.");
+	for (i = 0; i < n->n_budgets; i++)
+		base_buf_printf(b, "gadget_agent_memory_used_bytes{budget=\"%s\"} %zu\n",
+				agent_budget_name(n->budgets[i]), agent_budget_used(n->budgets[i]));
+	prom_head(b, "gadget_agent_memory_peak_bytes", "gauge",
+		  "The most memory ever held at once, per budget.");
+	for (i = 0; i < n->n_budgets; i++)
+		base_buf_printf(b, "gadget_agent_memory_peak_bytes{budget=\"%s\"} %zu\n",
+				agent_budget_name(n->budgets[i]), agent_budget_peak(n->budgets[i]));
+	prom_head(b, "gadget_agent_memory_refused_total", "counter",
+		  "Allocations refused because a budget was spent.");
+	for (i = 0; i < n->n_budgets; i++)
+		base_buf_printf(b, "gadget_agent_memory_refused_total{budget=\"%s\"} %" PRIu64 "\n",
+				agent_budget_name(n->budgets[i]),
+				agent_budget_refused(n->budgets[i]));
+}
+
 int agent_metrics_write(const struct agent_metrics *m, const struct agent_metrics_node *n,
 			struct base_buf *b)
 {
@@ -146,5 +191,6 @@ int agent_metrics_write(const struct agent_metrics *m, const struct agent_metric
 			n->client_records_dropped);
 	if (n->n_caches)
 		prom_caches(b, n->caches, n->n_caches);
+	prom_limits(b, n);
 	return 0;
 }

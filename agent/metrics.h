@@ -26,6 +26,7 @@
 #define AGENT_METRICS_MAX_GADGETS 256
 
 struct agent_metrics;
+struct agent_budget;
 
 /* The counters of one gadget (by image name), added to by its runs. */
 struct agent_metrics_gadget {
@@ -52,6 +53,11 @@ struct agent_metrics_node {
 	size_t runs; /* streaming to clients */
 	uint64_t clients;
 	uint64_t client_records_dropped;
+	/* the limits of docs/agent.md "Limits" */
+	uint64_t sessions_tcp, sessions_unix;
+	uint64_t sessions_refused, hello_timeouts, idle_timeouts;
+	const struct agent_budget *budgets[4];
+	size_t n_budgets;
 	const struct agent_metrics_cache *caches; /* none on a plain host */
 	size_t n_caches;
 };

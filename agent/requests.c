@@ -4,9 +4,13 @@
  *
  * Each request has a req_*() handler; those that wait for a worker have a
  * done_*() that completes them, called from job_done() with the session if
- * it is still there.  CreateInstance with a Kubernetes API takes two jobs
- * in a row, the same one submitted again: the image (validated as a run
- * would be), then the POST of its ConfigMap.
+ * it is still there.
+ *
+ * With a Kubernetes API, instances are ConfigMaps that users create and
+ * delete with their own credentials, under the API server's RBAC
+ * (kubectl gadget run --detach does): the agent cannot tell who is at the
+ * other end of a port-forward, so it refuses CreateInstance and
+ * DeleteInstance there, and its Role lets it only read ConfigMaps.
  */
 #include "agent/requests.h"
 
@@ -16,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
-
-#include <jansson.h>
 
 #include "agent/containers.h"
 #include "agent/gadget_info.h"
@@ -30,7 +32,6 @@
 #include "agent/worker.h"
 #include "base/log.h"
 #include "cri/collection.h"
-#include "k8s/client.h"
 #include "run/selector.h"
 
 #define ERRC(x)	  GADGET__AGENT__V1__ERROR_CODE__ERROR_##x
@@ -50,11 +51,9 @@ struct agent_requests {
 };
 
 enum req_purpose {
-	JOB_INFO = 1,  /* GetGadgetInfo: resolve */
-	JOB_RUN,       /* RunGadget: resolve */
-	JOB_CREATE,    /* CreateInstance: resolve, to validate */
-	JOB_CM_CREATE, /* CreateInstance: POST the ConfigMap */
-	JOB_CM_DELETE, /* DeleteInstance: DELETE the ConfigMap */
+	JOB_INFO = 1, /* GetGadgetInfo: resolve */
+	JOB_RUN,      /* RunGadget: resolve */
+	JOB_CREATE,   /* CreateInstance: resolve, to validate */
 };
 
 struct req_job {
@@ -62,7 +61,6 @@ struct req_job {
 	struct agent_requests *q;
 	/* what the worker uses */
 	const struct agent_image_opts *img_opts;
-	struct k8s_client *kc;
 	enum req_purpose purpose;
 	uint64_t sid, rid;
 	char *image;
@@ -70,10 +68,6 @@ struct req_job {
 	Gadget__Agent__V1__InstanceSpec *ispec; /* CreateInstance */
 	char *inst_id;				/* DeleteInstance */
 	struct agent_run_sub_opts sub;		/* RunGadget: how the records go */
-	/* Kubernetes */
-	char *path;
-	json_t *body;
-	json_t *reply;
 	/* results */
 	int rc;
 	enum agent_image_error ikind;
@@ -98,10 +92,6 @@ static void job_free(struct req_job *j)
 	free(j->image);
 	agent_run_spec_free(j->spec);
 	agent_instance_spec_free(j->ispec);
-	free(j->inst_id);
-	free(j->path);
-	json_decref(j->body);
-	json_decref(j->reply);
 	agent_image_free(j->img);
 	free(j);
 }
@@ -116,13 +106,6 @@ static void job_work(struct agent_worker_job *w)
 	case JOB_CREATE:
 		j->rc = agent_image_resolve(j->img_opts, j->image, &j->img, &j->ikind, j->err,
 					    sizeof(j->err));
-		break;
-	case JOB_CM_CREATE:
-		j->rc = k8s_client_post(j->kc, j->path, j->body, &j->reply, j->err, sizeof(j->err));
-		break;
-	case JOB_CM_DELETE:
-		j->rc = k8s_client_request(j->kc, "DELETE", j->path, j->body, NULL, &j->reply,
-					   j->err, sizeof(j->err));
 		break;
 	}
 }
@@ -151,7 +134,6 @@ static struct req_job *job_new(struct agent_requests *q, enum req_purpose purpos
 	j->job.ops = &job_ops;
 	j->q = q;
 	j->img_opts = q->o.img_opts;
-	j->kc = q->o.kc;
 	j->purpose = purpose;
 	j->sid = sid;
 	j->rid = rid;
@@ -217,13 +199,31 @@ static bool req_image_ok(struct agent_requests *q, struct agent_session *s, uint
 	return true;
 }
 
+/*
+ * Filters are checked before anything else is done for a request: a bad one
+ * is refused at once, before an image is read or pulled, and its regular
+ * expression is compiled here only by the run library, which bounds it.
+ */
+static bool req_filters_ok(struct agent_session *s, uint64_t id, char *const *filters, size_t n)
+{
+	char msg[MSG_LEN];
+	int rc = agent_run_check_filters(filters, n, msg, sizeof(msg));
+
+	if (rc == -ENOMEM)
+		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
+	else if (rc < 0)
+		agent_session_send_error(s, id, ERRC(INVALID_PARAM), "%s", msg);
+	return rc == 0;
+}
+
 static void req_gadget_info(struct agent_requests *q, struct agent_session *s, uint64_t id,
 			    const Gadget__Agent__V1__GetGadgetInfo *gi)
 {
 	Gadget__Agent__V1__GadgetSpec spec = GADGET__AGENT__V1__GADGET_SPEC__INIT;
 	struct req_job *j;
 
-	if (!req_image_ok(q, s, id, gi->image))
+	if (!req_filters_ok(s, id, gi->filters, gi->n_filters) ||
+	    !req_image_ok(q, s, id, gi->image))
 		return;
 	/* what a run is prepared from: the image, the params and the record options */
 	spec.image = gi->image;
@@ -289,7 +289,8 @@ static void req_run(struct agent_requests *q, struct agent_session *s, uint64_t 
 		agent_session_send_error(s, id, ERRC(BAD_REQUEST), "RunGadget without a spec");
 		return;
 	}
-	if (!req_image_ok(q, s, id, rg->spec->image))
+	if (!req_filters_ok(s, id, rg->spec->filters, rg->spec->n_filters) ||
+	    !req_image_ok(q, s, id, rg->spec->image))
 		return;
 	if (q->pending_runs + agent_run_table_clients(q->o.runs) >= q->o.max_runs) {
 		agent_session_send_error(s, id, ERRC(RESOURCE_EXHAUSTED),
@@ -383,6 +384,13 @@ static void req_create(struct agent_requests *q, struct agent_session *s, uint64
 	char err[512];
 	struct req_job *j;
 
+	if (q->o.kc) {
+		agent_session_send_error(
+			s, id, ERRC(PERMISSION_DENIED),
+			"instances are ConfigMaps in this cluster: create them with "
+			"your own credentials (kubectl gadget run --detach)");
+		return;
+	}
 	if (!ci->spec) {
 		agent_session_send_error(s, id, ERRC(BAD_REQUEST), "CreateInstance without a spec");
 		return;
@@ -391,9 +399,10 @@ static void req_create(struct agent_requests *q, struct agent_session *s, uint64
 		agent_session_send_error(s, id, ERRC(BAD_REQUEST), "%s", err);
 		return;
 	}
-	if (!req_image_ok(q, s, id, ci->spec->gadget->image))
+	if (!req_filters_ok(s, id, ci->spec->gadget->filters, ci->spec->gadget->n_filters) ||
+	    !req_image_ok(q, s, id, ci->spec->gadget->image))
 		return;
-	if (!q->o.kc && agent_instances_exists(q->o.insts, ci->spec->name)) {
+	if (agent_instances_exists(q->o.insts, ci->spec->name)) {
 		agent_session_send_error(s, id, ERRC(ALREADY_EXISTS), "instance %s already exists",
 					 ci->spec->name);
 		return;
@@ -407,41 +416,24 @@ static void req_create(struct agent_requests *q, struct agent_session *s, uint64
 	job_submit(q, j);
 }
 
-/*
- * The spec passed validation: store it.  A file is written now; a ConfigMap
- * is POSTed by a worker, with this job (true).
- */
-static bool create_store(struct agent_requests *q, struct req_job *j, struct agent_session *s)
+/* The spec passed validation: its file is written, and it runs. */
+static void create_store(struct agent_requests *q, struct req_job *j, struct agent_session *s)
 {
 	Gadget__Agent__V1__InstanceSpec *spec = j->ispec;
+	Gadget__Agent__V1__Instance out;
+	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
 	char id[AGENT_INSTANCES_ID_SIZE], msg[MSG_LEN];
 	int64_t created_ms;
 	pb_errcode code;
 
-	if (!q->o.kc) {
-		Gadget__Agent__V1__Instance out;
-		pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-
-		if (agent_instances_create_file(q->o.insts, spec, id, &created_ms, &code, msg,
-						sizeof(msg)) < 0)
-			agent_session_send_error(s, j->rid, code, "%s", msg);
-		else
-			send_instance(q, s, j->rid, &resp, &out, id, spec, created_ms);
-		return false;
-	}
-	if (agent_instances_cm_create(q->o.insts, spec, &j->path, &j->body) < 0) {
-		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return false;
-	}
-	j->purpose = JOB_CM_CREATE;
-	agent_image_free(j->img);
-	j->img = NULL;
-	j->err[0] = '\0';
-	j->rc = 0;
-	return true;
+	if (agent_instances_create_file(q->o.insts, spec, id, &created_ms, &code, msg,
+					sizeof(msg)) < 0)
+		agent_session_send_error(s, j->rid, code, "%s", msg);
+	else
+		send_instance(q, s, j->rid, &resp, &out, id, spec, created_ms);
 }
 
-static bool done_create(struct agent_requests *q, struct req_job *j, struct agent_session *s)
+static void done_create(struct agent_requests *q, struct req_job *j, struct agent_session *s)
 {
 	Gadget__Agent__V1__InstanceSpec *spec = j->ispec;
 	struct agent_run_opts ro = {.spec = spec->gadget};
@@ -453,12 +445,12 @@ static bool done_create(struct agent_requests *q, struct req_job *j, struct agen
 
 	if (j->rc < 0) {
 		agent_session_send_error(s, j->rid, image_errcode(j->ikind), "%s", j->err);
-		return false;
+		return;
 	}
 	/* validate as a run would; containers are checked when it runs */
 	if (agent_run_new(q->o.runs, &ro, &r) < 0) {
 		agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return false;
+		return;
 	}
 	img = j->img;
 	j->img = NULL;
@@ -468,33 +460,9 @@ static bool done_create(struct agent_requests *q, struct req_job *j, struct agen
 	agent_run_free(r);
 	if (rc < 0) {
 		agent_session_send_error(s, j->rid, code, "%s", msg);
-		return false;
-	}
-	return create_store(q, j, s);
-}
-
-static void done_cm_create(struct agent_requests *q, struct req_job *j, struct agent_session *s)
-{
-	Gadget__Agent__V1__InstanceSpec *spec = j->ispec;
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	Gadget__Agent__V1__Instance out;
-	int64_t created_ms;
-	const char *uid;
-
-	if (j->rc == -EEXIST) {
-		agent_session_send_error(s, j->rid, ERRC(ALREADY_EXISTS),
-					 "instance %s already exists", spec->name);
 		return;
 	}
-	if (j->rc < 0) {
-		agent_session_send_error(s, j->rid, ERRC(UNAVAILABLE),
-					 "creating the ConfigMap of instance %s: %s", spec->name,
-					 j->err);
-		return;
-	}
-	agent_instances_cm_created(j->reply, &uid, &created_ms);
-	base_log_info("agent: instance %s (%s) created", spec->name, uid ? uid : "?");
-	send_instance(q, s, j->rid, &resp, &out, uid ? uid : "", spec, created_ms);
+	create_store(q, j, s);
 }
 
 static void req_list_instances(struct agent_requests *q, struct agent_session *s, uint64_t id)
@@ -545,62 +513,27 @@ static void req_delete(struct agent_requests *q, struct agent_session *s, uint64
 	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
 	Gadget__Agent__V1__InstanceDeleted del = GADGET__AGENT__V1__INSTANCE_DELETED__INIT;
 	char msg[MSG_LEN], *iid;
-	struct req_job *j;
 	int rc;
 
-	if (!q->o.kc) {
-		rc = agent_instances_delete_file(q->o.insts, di->instance, &iid, msg, sizeof(msg));
-		if (rc == -ENOENT) {
-			agent_session_send_error(s, id, ERRC(NOT_FOUND), "no instance '%s'",
-						 di->instance);
-		} else if (rc < 0) {
-			agent_session_send_error(s, id, ERRC(INTERNAL), "%s", msg);
-		} else {
-			del.id = iid;
-			resp.payload_case = RESP(INSTANCE_DELETED);
-			resp.instance_deleted = &del;
-			send_resp(s, id, &resp);
-			free(iid);
-		}
+	if (q->o.kc) {
+		agent_session_send_error(
+			s, id, ERRC(PERMISSION_DENIED),
+			"instances are ConfigMaps in this cluster: delete them with "
+			"your own credentials (kubectl gadget delete)");
 		return;
 	}
-	j = job_new(q, JOB_CM_DELETE, agent_session_id(s), id, NULL);
-	rc = j ? agent_instances_cm_delete(q->o.insts, di->instance, &j->path, &j->body,
-					   &j->inst_id)
-	       : -ENOMEM;
-	if (rc < 0) {
-		job_free(j);
-		if (rc == -ENOENT)
-			agent_session_send_error(s, id, ERRC(NOT_FOUND), "no instance '%s'",
-						 di->instance);
-		else
-			agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
-		return;
+	rc = agent_instances_delete_file(q->o.insts, di->instance, &iid, msg, sizeof(msg));
+	if (rc == -ENOENT) {
+		agent_session_send_error(s, id, ERRC(NOT_FOUND), "no instance '%s'", di->instance);
+	} else if (rc < 0) {
+		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", msg);
+	} else {
+		del.id = iid;
+		resp.payload_case = RESP(INSTANCE_DELETED);
+		resp.instance_deleted = &del;
+		send_resp(s, id, &resp);
+		free(iid);
 	}
-	job_submit(q, j);
-}
-
-static void done_cm_delete(struct agent_requests *q, struct req_job *j, struct agent_session *s)
-{
-	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
-	Gadget__Agent__V1__InstanceDeleted del = GADGET__AGENT__V1__INSTANCE_DELETED__INIT;
-
-	if (j->rc == -ENOENT || j->rc == -EBUSY) {
-		agent_session_send_error(s, j->rid, ERRC(NOT_FOUND), "no instance %s: %s",
-					 j->inst_id, j->err);
-		return;
-	}
-	if (j->rc < 0) {
-		agent_session_send_error(s, j->rid, ERRC(UNAVAILABLE),
-					 "deleting the ConfigMap of instance %s: %s", j->inst_id,
-					 j->err);
-		return;
-	}
-	base_log_info("agent: instance %s: ConfigMap deleted", j->inst_id);
-	del.id = j->inst_id;
-	resp.payload_case = RESP(INSTANCE_DELETED);
-	resp.instance_deleted = &del;
-	send_resp(s, j->rid, &resp);
 }
 
 static void req_containers(struct agent_requests *q, struct agent_session *s, uint64_t id,
@@ -686,7 +619,6 @@ static void job_done(struct agent_worker_job *w)
 	struct req_job *j = (struct req_job *)w;
 	struct agent_requests *q = j->q;
 	struct agent_session *s = j->sid ? agent_server_session(q->o.srv, j->sid) : NULL;
-	bool resubmit = false;
 
 	switch (j->purpose) {
 	case JOB_INFO:
@@ -698,21 +630,10 @@ static void job_done(struct agent_worker_job *w)
 		break;
 	case JOB_CREATE:
 		if (s)
-			resubmit = done_create(q, j, s);
-		break;
-	case JOB_CM_CREATE:
-		if (s)
-			done_cm_create(q, j, s);
-		break;
-	case JOB_CM_DELETE:
-		if (s)
-			done_cm_delete(q, j, s);
+			done_create(q, j, s);
 		break;
 	}
-	if (resubmit && !q->stopping)
-		job_submit(q, j);
-	else
-		job_free(j);
+	job_free(j);
 }
 
 static void job_drop(struct agent_worker_job *w)

@@ -29,6 +29,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "agent/budget.h"
 #include "agent/clock.h"
 #include "agent/containers.h"
 #include "agent/gadget_info.h"
@@ -45,6 +46,8 @@
 #include "bpf/layout.h"
 #include "oci/metadata.h"
 #include "run/annotate.h"
+#include "run/column.h"
+#include "run/filter.h"
 #include "run/metrics.h"
 #include "run/remote.h"
 #include "run/runner.h"
@@ -172,8 +175,9 @@ struct agent_run {
 	int fetch_fd, timeout_fd;
 	bool ring_added;
 	bool has_tracer, has_mapiter, starting;
-	bool loaded; /* run_runner_start() was called: links to close */
-	bool live;   /* started and not stopped since */
+	bool loaded;	/* run_runner_start() was called: links to close */
+	size_t charged; /* what its loaded gadget counts against o.gadget_budget */
+	bool live;	/* started and not stopped since */
 	uint64_t seq, cur_fetch, fetches, lost_seen;
 	struct batch b;
 	struct batch *held, **held_tail;
@@ -236,6 +240,51 @@ Gadget__Agent__V1__GadgetSpec *agent_run_spec_free(Gadget__Agent__V1__GadgetSpec
 	if (spec)
 		protobuf_c_message_free_unpacked(&spec->base, NULL);
 	return NULL;
+}
+
+/*
+ * The field a filter names is looked up only once the gadget is known; what
+ * can be checked before (the grammar, the operator, a regular expression
+ * and what it costs) is checked here, by the run library's own parser, with
+ * a column of that name standing in for the gadget's.
+ */
+int agent_run_check_filters(char *const *filters, size_t n, char *msg, size_t len)
+{
+	size_t i;
+
+	msg[0] = '\0';
+	if (n > RUN_RUNNER_MAX_FILTERS) {
+		snprintf(msg, len, "more than %d filters", RUN_RUNNER_MAX_FILTERS);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		struct run_column col = {.kind = RUN_COLUMN_STRING, .type = "string"};
+		const char *p = filters[i], *name;
+		struct run_filter *f = NULL;
+		char *field;
+		int r;
+
+		if (!p) {
+			snprintf(msg, len, "an empty filter");
+			return -EINVAL;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		name = p;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		       (*p >= '0' && *p <= '9') || *p == '_' || *p == '.')
+			p++;
+		field = strndup(name, (size_t)(p - name));
+		if (!field)
+			return -ENOMEM;
+		col.name = col.short_name = field;
+		r = run_filter_new(filters[i], &col, 1, &f, msg, len);
+		run_filter_free(f);
+		free(field);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int agent_run_selector_parse(const Gadget__Agent__V1__Selector *s, struct run_selector *ret,
@@ -895,6 +944,8 @@ static void bury(struct agent_run *r)
 	struct grave_job *j = NULL;
 
 	run_runner_unfollow(r->runner);
+	agent_budget_give(r->t->o.gadget_budget, r->charged);
+	r->charged = 0;
 	/* the encoders borrow the runner's pipelines */
 	raw_done(r);
 	/* no record reaches the registry or the log once the runner left the loop */
@@ -1327,6 +1378,8 @@ int agent_run_new(struct agent_run_table *t, const struct agent_run_opts *opts,
 		agent_run_spec_free(opts->spec_take);
 		return -ENOMEM;
 	}
+	if (ring)
+		agent_instance_ring_set_budget(ring, t->o.replay_budget);
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		agent_instance_ring_free(ring);
@@ -1462,6 +1515,18 @@ int agent_run_start(struct agent_run *r, struct agent_image *img,
 		*code = ERRC(INVALID_PARAM);
 		return rc;
 	}
+	/* its maps are kernel memory of the agent's cgroup: as many as fit */
+	if (!agent_budget_take(r->t->o.gadget_budget, AGENT_RUN_GADGET_BYTES)) {
+		*code = ERRC(RESOURCE_EXHAUSTED);
+		snprintf(msg, len,
+			 "this agent has no memory left for another gadget (%zu loaded, each "
+			 "counted as %u MiB of %zu MiB: raise its memory limit)",
+			 agent_budget_used(r->t->o.gadget_budget) / AGENT_RUN_GADGET_BYTES,
+			 AGENT_RUN_GADGET_BYTES >> 20,
+			 agent_budget_limit(r->t->o.gadget_budget) >> 20);
+		return -ENOSPC;
+	}
+	r->charged = AGENT_RUN_GADGET_BYTES;
 	rc = go(r, timeout_ms);
 	if (rc < 0) {
 		*code = ERRC(INTERNAL);
@@ -1730,6 +1795,18 @@ void agent_run_table_drop_session(struct agent_run_table *t, struct agent_sessio
 		if (!r->instance && !r->subs)
 			agent_run_free(r);
 	}
+}
+
+bool agent_run_table_session_busy(const struct agent_run_table *t, const struct agent_session *s)
+{
+	const struct agent_run *r;
+	const struct sub *sub;
+
+	for (r = t->runs; r; r = r->next)
+		for (sub = r->subs; sub; sub = sub->next)
+			if (sub->sess == s)
+				return true;
+	return false;
 }
 
 size_t agent_run_table_clients(const struct agent_run_table *t)

@@ -39,6 +39,7 @@
 #include "agent/api.pb-c.h"
 #include "base/buf.h"
 
+struct agent_budget;
 struct agent_containers;
 struct agent_gadget_info;
 struct agent_image;
@@ -70,7 +71,18 @@ struct agent_run_table_opts {
 	const char *logs_channel;
 	const char *logs_dir; /* "file": the directory, under the host root */
 	uint32_t logs_max_size_mb, logs_max_backups;
+	/* What instances' replay buffers may hold together (agent/budget.h); NULL: unbounded. */
+	struct agent_budget *replay_budget;
+	/*
+	 * Loaded gadgets, each counted as AGENT_RUN_GADGET_BYTES (its ring
+	 * buffers and maps, kernel memory charged to the agent's cgroup); a
+	 * start past it is refused.  NULL: unbounded.
+	 */
+	struct agent_budget *gadget_budget;
 };
+
+/* What one loaded gadget is counted as: the default ring buffer and its other maps. */
+#define AGENT_RUN_GADGET_BYTES (6u << 20)
 
 /* Returns a new, empty table in *ret (free with agent_run_table_free()); -errno. */
 int agent_run_table_new(const struct agent_run_table_opts *opts, struct agent_run_table **ret);
@@ -111,6 +123,8 @@ void agent_run_table_drop_session(struct agent_run_table *t, struct agent_sessio
  */
 int agent_run_table_write_metrics(const struct agent_run_table *t, struct base_buf *out);
 
+/* Whether session s has a run or an attach (it streams, or is about to). */
+bool agent_run_table_session_busy(const struct agent_run_table *t, const struct agent_session *s);
 /* Clients' runs, streaming or starting. */
 size_t agent_run_table_clients(const struct agent_run_table *t);
 /* Clients' runs with a gadget. */
@@ -227,6 +241,14 @@ size_t agent_run_subscribers(const struct agent_run *r);
 /* A self-contained copy of spec (which may be part of a larger message); NULL: -ENOMEM. */
 Gadget__Agent__V1__GadgetSpec *agent_run_spec_dup(const Gadget__Agent__V1__GadgetSpec *spec);
 Gadget__Agent__V1__GadgetSpec *agent_run_spec_free(Gadget__Agent__V1__GadgetSpec *spec);
+
+/*
+ * Checks a spec's filters as far as can be done before the gadget is known:
+ * their number, grammar and operator, and each regular expression compiled
+ * by the run library (whose cost it bounds).  0, or -EINVAL (-ENOMEM) with
+ * a one-line reason in msg.  What they name is checked when the run starts.
+ */
+int agent_run_check_filters(char *const *filters, size_t n, char *msg, size_t len);
 
 /*
  * The selector of a request as the run library's; strings are borrowed

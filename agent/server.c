@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/budget.h"
 #include "agent/config.h"
 #include "agent/wire.h"
 #include "base/log.h"
@@ -56,6 +57,9 @@ struct agent_session {
 	struct srv_handle h; /* first: epoll data points here */
 	struct agent_server *srv;
 	uint64_t id;
+	enum srv_kind listener; /* SRV_LISTEN_TCP or SRV_LISTEN_UNIX */
+	uint64_t accepted_ms;
+	uint64_t active_ms; /* the last time it sent something */
 	struct agent_wire_reader *rd;
 	struct agent_wire_writer *wr;
 	char peer[80];
@@ -82,6 +86,10 @@ struct agent_server {
 	size_t n_sessions;
 	uint64_t next_id;
 	size_t max_queue;
+	size_t max_request;
+	uint64_t hello_ms, idle_ms;
+	size_t max_tcp, max_unix;
+	bool timer_on;
 	struct agent_server_stats stats;
 };
 
@@ -105,6 +113,10 @@ static void srv_session_free(struct agent_server *srv, struct agent_session *s)
 		}
 	srv->n_sessions--;
 	srv->stats.sessions = srv->n_sessions;
+	if (s->listener == SRV_LISTEN_TCP)
+		srv->stats.sessions_tcp--;
+	else
+		srv->stats.sessions_unix--;
 	if (srv->opts.ops.closed)
 		srv->opts.ops.closed(srv->opts.ops.ctx, s);
 	epoll_ctl(srv->ep, EPOLL_CTL_DEL, s->h.fd, NULL);
@@ -116,11 +128,18 @@ static void srv_session_free(struct agent_server *srv, struct agent_session *s)
 	free(s);
 }
 
+/*
+ * The timer ticks every second while there are sessions: Hello deadlines,
+ * idle timeouts and the grace time of closing sessions are checked then.
+ */
 static void srv_timer_arm(struct agent_server *srv)
 {
 	struct itimerspec its = {.it_interval = {1, 0}, .it_value = {1, 0}};
 
+	if (srv->timer_on)
+		return;
 	timerfd_settime(srv->timer.fd, 0, &its, NULL);
+	srv->timer_on = true;
 }
 
 void agent_session_close(struct agent_session *s)
@@ -425,6 +444,8 @@ static bool srv_session_read(struct agent_session *s)
 		int m;
 
 		r = agent_wire_reader_read(s->rd, s->h.fd);
+		if (r > 0)
+			s->active_ms = base_time_mono_ms();
 		while (!s->closing && !s->broken &&
 		       (m = agent_wire_reader_next(s->rd, &msg, &len)) == 1)
 			srv_message(s, msg, len);
@@ -435,10 +456,22 @@ static bool srv_session_read(struct agent_session *s)
 		if (r == 0)
 			return false; /* the client closed: its runs end */
 		if (r == -EMSGSIZE) {
-			agent_session_send_error(s, 0,
-						 GADGET__AGENT__V1__ERROR_CODE__ERROR_BAD_REQUEST,
-						 "a message announced over the maximum of %u bytes",
-						 AGENT_WIRE_MAX_MESSAGE);
+			agent_session_send_error(
+				s, 0, GADGET__AGENT__V1__ERROR_CODE__ERROR_BAD_REQUEST,
+				"a message announced over the maximum of %zu bytes",
+				s->srv->max_request);
+			agent_session_close(s);
+			return true;
+		}
+		if (r == -EDQUOT) {
+			/* the listener's memory is spent on other clients' messages */
+			s->srv->stats.budget_refusals++;
+			base_log_warn("agent: %s: no memory left in the %s budget for a request: "
+				      "connection closed",
+				      s->peer, s->listener == SRV_LISTEN_TCP ? "tcp" : "unix");
+			agent_session_send_error(
+				s, 0, GADGET__AGENT__V1__ERROR_CODE__ERROR_RESOURCE_EXHAUSTED,
+				"the agent has no memory left for this request now");
 			agent_session_close(s);
 			return true;
 		}
@@ -451,18 +484,63 @@ static bool srv_session_read(struct agent_session *s)
 	return true;
 }
 
+/* Sessions of one listener that still count against its limit. */
+static size_t srv_count(const struct agent_server *srv, enum srv_kind listener)
+{
+	const struct agent_session *s;
+	size_t n = 0;
+
+	for (s = srv->sessions; s; s = s->next)
+		if (s->listener == listener && !s->broken)
+			n++;
+	return n;
+}
+
+/*
+ * Room on a full listener: its oldest session that has not said Hello goes.
+ * A client that says Hello at once is never the oldest for long, while
+ * connections held open without a word are what fills a listener.
+ */
+static bool srv_make_room(struct agent_server *srv, enum srv_kind listener)
+{
+	struct agent_session *s, *oldest = NULL;
+
+	for (s = srv->sessions; s; s = s->next)
+		if (s->listener == listener && !s->broken && !s->hello &&
+		    (!oldest || s->accepted_ms < oldest->accepted_ms ||
+		     (s->accepted_ms == oldest->accepted_ms && s->id < oldest->id)))
+			oldest = s;
+	if (!oldest)
+		return false;
+	base_log_debug("agent: session %llu (%s) closed without Hello to make room",
+		       (unsigned long long)oldest->id, oldest->peer);
+	srv->stats.hello_timeouts++;
+	oldest->broken = true;
+	return true;
+}
+
+/* At most this many connections are taken per wakeup, so reads are not starved by a flood. */
+#define SRV_ACCEPTS_PER_WAKEUP 64
+
 static void srv_accept(struct agent_server *srv, struct srv_handle *l)
 {
-	for (;;) {
+	struct agent_budget *budget =
+		l->kind == SRV_LISTEN_TCP ? srv->opts.tcp_budget : srv->opts.unix_budget;
+	size_t max = l->kind == SRV_LISTEN_TCP ? srv->max_tcp : srv->max_unix;
+	int k;
+
+	for (k = 0; k < SRV_ACCEPTS_PER_WAKEUP; k++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		struct agent_session *s;
+		bool full;
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
+		full = srv_count(srv, l->kind) >= max && !srv_make_room(srv, l->kind);
 		s = calloc(1, sizeof(*s));
-		if (!s || agent_wire_reader_new(0, &s->rd) < 0 ||
+		if (!s || agent_wire_reader_new(srv->max_request, &s->rd) < 0 ||
 		    agent_wire_writer_new(srv->max_queue, &s->wr) < 0) {
 			if (s) {
 				agent_wire_reader_free(s->rd);
@@ -471,10 +549,14 @@ static void srv_accept(struct agent_server *srv, struct srv_handle *l)
 			close(fd);
 			continue;
 		}
+		agent_wire_reader_set_budget(s->rd, budget);
+		agent_wire_writer_set_budget(s->wr, budget);
 		s->h.kind = SRV_SESSION;
 		s->h.fd = fd;
 		s->srv = srv;
 		s->id = ++srv->next_id;
+		s->listener = l->kind;
+		s->accepted_ms = s->active_ms = base_time_mono_ms();
 		if (l->kind == SRV_LISTEN_TCP && ss.ss_family == AF_INET) {
 			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 			char a[INET_ADDRSTRLEN] = "?";
@@ -497,29 +579,66 @@ static void srv_accept(struct agent_server *srv, struct srv_handle *l)
 		srv->n_sessions++;
 		srv->stats.sessions = srv->n_sessions;
 		srv->stats.sessions_total++;
-		if (srv->n_sessions > AGENT_SERVER_MAX_SESSIONS) {
+		if (s->listener == SRV_LISTEN_TCP)
+			srv->stats.sessions_tcp++;
+		else
+			srv->stats.sessions_unix++;
+		srv_timer_arm(srv);
+		if (full) {
+			srv->stats.sessions_refused++;
 			agent_session_send_error(
 				s, 0, GADGET__AGENT__V1__ERROR_CODE__ERROR_RESOURCE_EXHAUSTED,
-				"this agent serves at most %d connections",
-				AGENT_SERVER_MAX_SESSIONS);
-			agent_session_close(s);
+				"this agent serves at most %zu connections on this socket", max);
+			/* the answer goes out now; the connection is not kept to wait for it */
+			agent_session_flush(s);
+			s->broken = true;
 		}
+	}
+}
+
+/* Sessions that took too long to say Hello, or have been idle too long, go. */
+static void srv_expire(struct agent_server *srv, struct agent_session *s, uint64_t now)
+{
+	if (s->closing || s->broken)
+		return;
+	if (!s->hello && now - s->accepted_ms >= srv->hello_ms) {
+		srv->stats.hello_timeouts++;
+		base_log_debug("agent: session %llu (%s): no Hello within %llu ms",
+			       (unsigned long long)s->id, s->peer,
+			       (unsigned long long)srv->hello_ms);
+		agent_session_send_error(s, 0, GADGET__AGENT__V1__ERROR_CODE__ERROR_HELLO_REQUIRED,
+					 "no Hello within %llu ms",
+					 (unsigned long long)srv->hello_ms);
+		agent_session_close(s);
+		return;
+	}
+	if (s->hello && now - s->active_ms >= srv->idle_ms && !agent_wire_writer_pending(s->wr) &&
+	    !(srv->opts.ops.busy && srv->opts.ops.busy(srv->opts.ops.ctx, s))) {
+		srv->stats.idle_timeouts++;
+		base_log_debug("agent: session %llu (%s): idle for %llu ms: closed",
+			       (unsigned long long)s->id, s->peer,
+			       (unsigned long long)srv->idle_ms);
+		agent_session_send_error(
+			s, 0, GADGET__AGENT__V1__ERROR_CODE__ERROR_RESOURCE_EXHAUSTED,
+			"connection idle for %llu ms: closed", (unsigned long long)srv->idle_ms);
+		agent_session_close(s);
 	}
 }
 
 static void srv_timer(struct agent_server *srv)
 {
 	struct itimerspec off = {{0, 0}, {0, 0}};
+	uint64_t ticks, now = base_time_mono_ms();
 	struct agent_session *s;
-	bool any = false;
-	uint64_t ticks;
 
 	if (read(srv->timer.fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
 	for (s = srv->sessions; s; s = s->next)
-		any |= s->closing;
-	if (!any)
+		srv_expire(srv, s, now);
+	if (!srv->sessions) {
 		timerfd_settime(srv->timer.fd, 0, &off, NULL);
+		srv->timer_on = false;
+	}
 	/* closing sessions past their grace time go in agent_server_flush() */
 }
 
@@ -646,8 +765,10 @@ static int srv_listen_unix(struct agent_server *srv, const char *path, char *err
 		return r;
 	}
 	srv->unix_path = strdup(path);
-	/* root only, before anyone can connect */
-	if (!srv->unix_path || chmod(path, 0600) < 0 || listen(srv->unx.fd, 64) < 0) {
+	/* root only (or its group too), before anyone can connect */
+	if (!srv->unix_path ||
+	    (srv->opts.unix_gid >= 0 && chown(path, (uid_t)-1, (gid_t)srv->opts.unix_gid) < 0) ||
+	    chmod(path, srv->opts.unix_gid >= 0 ? 0660 : 0600) < 0 || listen(srv->unx.fd, 64) < 0) {
 		r = srv->unix_path ? -errno : -ENOMEM;
 		snprintf(err, errlen, "listen.unixSocket %s: %s", path, strerror(-r));
 		return r;
@@ -706,6 +827,16 @@ int agent_server_new(const struct agent_server_opts *opts, struct agent_server *
 	srv->opts = *opts;
 	srv->opts.tcp_address = srv->opts.unix_path = NULL;
 	srv->max_queue = opts->max_queue_bytes ? opts->max_queue_bytes : AGENT_WIRE_MAX_QUEUE;
+	srv->max_request =
+		opts->max_request_bytes ? opts->max_request_bytes : AGENT_SERVER_MAX_REQUEST;
+	if (srv->max_request > AGENT_WIRE_MAX_MESSAGE)
+		srv->max_request = AGENT_WIRE_MAX_MESSAGE;
+	srv->hello_ms =
+		opts->hello_timeout_ms ? opts->hello_timeout_ms : AGENT_SERVER_HELLO_TIMEOUT_MS;
+	srv->idle_ms = opts->idle_timeout_ms ? opts->idle_timeout_ms : AGENT_SERVER_IDLE_TIMEOUT_MS;
+	srv->max_tcp = opts->max_tcp_sessions ? opts->max_tcp_sessions : AGENT_SERVER_MAX_SESSIONS;
+	srv->max_unix =
+		opts->max_unix_sessions ? opts->max_unix_sessions : AGENT_SERVER_MAX_UNIX_SESSIONS;
 	srv->node = strdup(opts->node ? opts->node : "");
 	srv->version = strdup(opts->version ? opts->version : "");
 	srv->opts.node = srv->node;

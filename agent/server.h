@@ -21,6 +21,17 @@
  * the socket.  A record batch that would pass either bound is refused
  * (-ENOBUFS) and the caller counts its records as dropped for that client.
  *
+ * What clients can make the agent hold is bounded per listener, so that
+ * clients of one cannot starve the other (root's unix socket keeps working
+ * whatever TCP clients do): each listener has its own session limit and its
+ * own memory budget (agent/budget.h) that frames being received and queues
+ * are charged to.  A request is at most max_request_bytes.  A connection
+ * must say Hello within hello_timeout_ms; when a listener is full, a new
+ * connection takes the place of its oldest one that has not said Hello yet,
+ * and is refused only when every session there has.  A session that has
+ * said Hello and then neither sends anything nor has a run or an attach
+ * (ops.busy) for idle_timeout_ms is closed.
+ *
  * Single-threaded, for the agent's epoll loop: poll agent_server_fd() (an
  * epoll set of its own) and call agent_server_process() when readable.
  */
@@ -33,8 +44,15 @@
 
 #include "agent/api.pb-c.h"
 
-/* Connections served at once; more get ERROR_RESOURCE_EXHAUSTED. */
-#define AGENT_SERVER_MAX_SESSIONS 256
+struct agent_budget;
+/* Connections served at once on each listener; more get ERROR_RESOURCE_EXHAUSTED. */
+#define AGENT_SERVER_MAX_SESSIONS      256
+#define AGENT_SERVER_MAX_UNIX_SESSIONS 64
+/* The largest request a client may send (a CreateInstance holds at most a ConfigMap's 1 MiB). */
+#define AGENT_SERVER_MAX_REQUEST (2u << 20)
+/* Defaults of the Hello deadline and the idle timeout. */
+#define AGENT_SERVER_HELLO_TIMEOUT_MS 10000
+#define AGENT_SERVER_IDLE_TIMEOUT_MS  600000
 /* A session being closed gets this long to take what is queued for it. */
 #define AGENT_SERVER_CLOSE_GRACE_MS 5000
 /* Longest client name from Hello kept for logs. */
@@ -48,30 +66,46 @@ struct agent_server_ops {
 	void (*request)(void *ctx, struct agent_session *s, const Gadget__Agent__V1__Request *req);
 	/* The session is going away: drop every reference to it. */
 	void (*closed)(void *ctx, struct agent_session *s);
+	/* Whether the session has work that keeps it open while it sends nothing (a run). */
+	bool (*busy)(void *ctx, struct agent_session *s);
 	void *ctx;
 };
 
 struct agent_server_opts {
 	const char *tcp_address;    /* "127.0.0.1:8484"; NULL or "": none */
 	const char *unix_path;	    /* the socket's full path; NULL or "": none */
+	int unix_gid;		    /* a group that may connect too (mode 0660); -1: root only */
 	size_t max_queue_bytes;	    /* 0: AGENT_WIRE_MAX_QUEUE */
 	uint32_t max_queue_records; /* 0: bytes only */
 	const char *node;	    /* for Welcome */
 	const char *version;	    /* for Welcome */
+	/* Per listener: sessions at once (0: the defaults above) and memory (NULL: unbounded). */
+	size_t max_tcp_sessions, max_unix_sessions;
+	struct agent_budget *tcp_budget, *unix_budget; /* borrowed */
+	size_t max_request_bytes;		       /* 0: AGENT_SERVER_MAX_REQUEST */
+	uint64_t hello_timeout_ms;		       /* 0: AGENT_SERVER_HELLO_TIMEOUT_MS */
+	uint64_t idle_timeout_ms;		       /* 0: AGENT_SERVER_IDLE_TIMEOUT_MS */
 	struct agent_server_ops ops;
 };
 
 struct agent_server_stats {
 	uint64_t sessions_total;
 	uint64_t sessions;
+	uint64_t sessions_tcp, sessions_unix;
+	/* connections refused at a full listener, and closed for taking too long */
+	uint64_t sessions_refused;
+	uint64_t hello_timeouts; /* no Hello in time, or made room for a newer connection */
+	uint64_t idle_timeouts;
+	uint64_t budget_refusals; /* requests too large for what the budget had left */
 	uint64_t records_sent;
 	uint64_t records_dropped;
 	uint64_t bytes_queued;
 };
 
 /*
- * Opens the listeners (the unix socket with mode 0600, replacing a stale
- * one; -EADDRINUSE when another process answers on it).  -errno with a
+ * Opens the listeners (the unix socket with mode 0600, or 0660 and the
+ * group unix_gid, replacing a stale one; -EADDRINUSE when another process
+ * answers on it).  -errno with a
  * one-line reason in err.  Free with agent_server_free().
  */
 int agent_server_new(const struct agent_server_opts *opts, struct agent_server **ret, char *err,

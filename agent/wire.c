@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "agent/budget.h"
 #include "bpf/gadget.h"
 
 static uint32_t wire_get_be32(const uint8_t *p)
@@ -41,8 +42,9 @@ struct agent_wire_reader {
 	size_t start; /* first byte not yet taken */
 	size_t end;   /* one past the last byte received */
 	size_t max_message;
-	int err;  /* sticky: the stream is broken */
-	bool eof; /* the peer closed on a message boundary */
+	int err;		     /* sticky: the stream is broken */
+	bool eof;		     /* the peer closed on a message boundary */
+	struct agent_budget *budget; /* charged with cap; NULL: none */
 };
 
 int agent_wire_reader_new(size_t max_message, struct agent_wire_reader **ret)
@@ -62,10 +64,19 @@ int agent_wire_reader_new(size_t max_message, struct agent_wire_reader **ret)
 struct agent_wire_reader *agent_wire_reader_free(struct agent_wire_reader *r)
 {
 	if (r) {
+		agent_budget_give(r->budget, r->cap);
 		free(r->buf);
 		free(r);
 	}
 	return NULL;
+}
+
+int agent_wire_reader_set_budget(struct agent_wire_reader *r, struct agent_budget *b)
+{
+	if (r->cap)
+		return -EBUSY;
+	r->budget = b;
+	return 0;
 }
 
 size_t agent_wire_reader_pending(const struct agent_wire_reader *r)
@@ -116,6 +127,7 @@ static int reader_make_room(struct agent_wire_reader *r, size_t *ret_room)
 		r->start = r->end = 0;
 		if (r->cap > AGENT_WIRE_READ_CHUNK) {
 			/* a big message is gone: give its memory back */
+			agent_budget_give(r->budget, r->cap);
 			free(r->buf);
 			r->buf = NULL;
 			r->cap = 0;
@@ -135,9 +147,13 @@ static int reader_make_room(struct agent_wire_reader *r, size_t *ret_room)
 	if (want > need && need > AGENT_WIRE_READ_CHUNK)
 		want = need;
 	if (r->cap < want) {
+		if (!agent_budget_take(r->budget, want - r->cap))
+			return -EDQUOT;
 		nb = realloc(r->buf, want);
-		if (!nb)
+		if (!nb) {
+			agent_budget_give(r->budget, want - r->cap);
 			return -ENOMEM;
+		}
 		r->buf = nb;
 		r->cap = want;
 	}
@@ -242,6 +258,7 @@ struct agent_wire_writer {
 	size_t start; /* first byte not yet written */
 	size_t end;
 	size_t max_queue;
+	struct agent_budget *budget; /* charged with cap; NULL: none */
 };
 
 int agent_wire_writer_new(size_t max_queue, struct agent_wire_writer **ret)
@@ -259,10 +276,19 @@ int agent_wire_writer_new(size_t max_queue, struct agent_wire_writer **ret)
 struct agent_wire_writer *agent_wire_writer_free(struct agent_wire_writer *w)
 {
 	if (w) {
+		agent_budget_give(w->budget, w->cap);
 		free(w->buf);
 		free(w);
 	}
 	return NULL;
+}
+
+int agent_wire_writer_set_budget(struct agent_wire_writer *w, struct agent_budget *b)
+{
+	if (w->cap)
+		return -EBUSY;
+	w->budget = b;
+	return 0;
 }
 
 size_t agent_wire_writer_pending(const struct agent_wire_writer *w)
@@ -293,9 +319,14 @@ static int writer_reserve(struct agent_wire_writer *w, size_t body, unsigned int
 		want = w->cap ? w->cap : AGENT_WIRE_READ_CHUNK;
 		while (want - w->end < frame)
 			want *= 2;
+		/* the whole agent's queues have a budget too: past it, as past max_queue */
+		if (!agent_budget_take(w->budget, want - w->cap))
+			return -ENOBUFS;
 		nb = realloc(w->buf, want);
-		if (!nb)
+		if (!nb) {
+			agent_budget_give(w->budget, want - w->cap);
 			return -ENOMEM;
+		}
 		w->buf = nb;
 		w->cap = want;
 	}
@@ -361,6 +392,7 @@ int agent_wire_writer_flush(struct agent_wire_writer *w, int fd)
 	w->start = w->end = 0;
 	if (w->cap > AGENT_WIRE_READ_CHUNK) {
 		/* a burst is over: do not keep its memory per idle client */
+		agent_budget_give(w->budget, w->cap);
 		free(w->buf);
 		w->buf = NULL;
 		w->cap = 0;

@@ -39,6 +39,8 @@
 #include "base/buf.h"
 #include "run/help.h"
 
+struct agent_budget;
+
 /* Protocol version this code speaks; see docs/api.md "Versioning". */
 #define AGENT_WIRE_PROTOCOL_MAJOR 1
 #define AGENT_WIRE_PROTOCOL_MINOR 2
@@ -68,11 +70,20 @@ int agent_wire_reader_new(size_t max_message, struct agent_wire_reader **ret);
 struct agent_wire_reader *agent_wire_reader_free(struct agent_wire_reader *r);
 
 /*
+ * Charges the reader's buffer to budget b (agent/budget.h; NULL: none)
+ * from now on: growing it past the budget fails with -EDQUOT.  Only before
+ * the first byte is received (-EBUSY after).
+ */
+int agent_wire_reader_set_budget(struct agent_wire_reader *r, struct agent_budget *b);
+
+/*
  * One read(2) from fd into the reader (EINTR is retried).  Returns the bytes
  * read (> 0), 0 at end of stream on a message boundary, -EPROTO at end of
  * stream inside a message, -EAGAIN when a non-blocking fd has nothing,
  * -ENOBUFS when a complete message is waiting (take it with _next() first),
- * -EMSGSIZE when the next message is announced over the maximum, or the
+ * -EMSGSIZE when the next message is announced over the maximum, -EDQUOT
+ * when the message needs more room than the reader's budget has left (the
+ * reader stays as it was: the caller usually ends the stream), or the
  * -errno of read(2).
  */
 int agent_wire_reader_read(struct agent_wire_reader *r, int fd);
@@ -81,7 +92,7 @@ int agent_wire_reader_read(struct agent_wire_reader *r, int fd);
  * Copies bytes the caller received into the reader, as many as it can hold
  * now; *ret_taken says how many (fewer than len only when a complete message
  * is waiting: take messages with _next(), then feed the rest).  0, or
- * -EMSGSIZE as above, with *ret_taken still set.
+ * -EMSGSIZE or -EDQUOT as above, with *ret_taken still set.
  */
 int agent_wire_reader_feed(struct agent_wire_reader *r, const void *data, size_t len,
 			   size_t *ret_taken);
@@ -111,6 +122,13 @@ struct agent_wire_writer;
  */
 int agent_wire_writer_new(size_t max_queue, struct agent_wire_writer **ret);
 struct agent_wire_writer *agent_wire_writer_free(struct agent_wire_writer *w);
+
+/*
+ * Charges the queue's buffer to budget b (NULL: none) from now on: a
+ * message that would grow it past the budget is refused like one past
+ * max_queue (-ENOBUFS).  Only before the first message is queued (-EBUSY).
+ */
+int agent_wire_writer_set_budget(struct agent_wire_writer *w, struct agent_budget *b);
 
 /*
  * Frames and queues one message (a Request or a Response; &msg->base).

@@ -19,7 +19,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,15 +123,44 @@ static int build_arg(struct build *b, const char *fmt, ...)
 static int build_spawn(struct build *b, const char *exe, const char *cwd)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, stop;
 	char chunk[4096];
 	int fds[2], status, r;
 	size_t kept = 0;
 	pid_t pid;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return -errno;
+	/*
+	 * The tools stop on Ctrl-C and SIGTERM as usual, whatever the caller
+	 * blocks: a caller that blocks them while it builds (to clean up
+	 * before it goes) still sees the build end.
+	 */
+	sigemptyset(&none);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	r = posix_spawnattr_init(&attr);
+	if (r)
+		return -r;
+	r = posix_spawnattr_setsigmask(&attr, &none);
+	if (!r)
+		r = posix_spawnattr_setsigdefault(&attr, &stop);
+	if (!r)
+		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (r) {
+		posix_spawnattr_destroy(&attr);
+		return -r;
+	}
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		r = -errno;
+		posix_spawnattr_destroy(&attr);
+		return r;
+	}
 	r = posix_spawn_file_actions_init(&fa);
 	if (r) {
+		posix_spawnattr_destroy(&attr);
 		close(fds[0]);
 		close(fds[1]);
 		return -r;
@@ -142,8 +173,9 @@ static int build_spawn(struct build *b, const char *exe, const char *cwd)
 	if (!r && cwd)
 		r = posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	if (!r)
-		r = posix_spawn(&pid, exe, &fa, NULL, b->argv, environ);
+		r = posix_spawn(&pid, exe, &fa, &attr, b->argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 	close(fds[1]);
 	if (r) {
 		close(fds[0]);
@@ -620,10 +652,16 @@ int oci_build(const struct oci_build_opts *opts, char digest_out[OCI_DIGEST_SIZE
 			build_fail(&b, r, "%s", err);
 	}
 	if (r == 0) {
+		struct stat st;
+
 		r = build_path(&b, b.source, path, sizeof(path));
 		if (r == 0 && access(path, R_OK) < 0) {
 			r = -errno;
 			build_fail(&b, r, "%s: %s", path, strerror_r(-r, err, sizeof(err)));
+		} else if (r == 0 && (stat(path, &st) < 0 || !S_ISREG(st.st_mode))) {
+			/* a FIFO would hold the compiler (and this build) for ever */
+			r = -EINVAL;
+			build_fail(&b, r, "%s: not a regular file", path);
 		}
 	}
 	if (r < 0)

@@ -41,6 +41,9 @@
 
 #define REG_DEFAULT_CONNECT_MS 10000
 #define REG_DEFAULT_STALL_MS   30000
+/* A whole pull or push, and the slowest transfer kept (averaged over the stall time). */
+#define REG_DEFAULT_DEADLINE_MS 600000
+#define REG_DEFAULT_MIN_RATE	16384
 /* Redirects followed for one request. */
 #define REG_MAX_REDIRECTS 5
 /* Longest Location, Content-Type or digest header kept. */
@@ -67,6 +70,9 @@ struct oci_registry {
 	char *user, *password;
 	long connect_timeout_ms;
 	long stall_timeout_ms;
+	long deadline_ms;
+	long min_rate;
+	uint64_t deadline_at; /* CLOCK_MONOTONIC ms: the end of the pull or push under way */
 	oci_registry_progress_fn progress;
 	void *progress_userdata;
 	CURL *curl;
@@ -200,6 +206,8 @@ int oci_registry_new(const struct oci_registry_opts *opts, struct oci_registry *
 		opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : REG_DEFAULT_CONNECT_MS;
 	r->stall_timeout_ms =
 		opts->stall_timeout_ms > 0 ? opts->stall_timeout_ms : REG_DEFAULT_STALL_MS;
+	r->deadline_ms = opts->deadline_ms > 0 ? opts->deadline_ms : REG_DEFAULT_DEADLINE_MS;
+	r->min_rate = opts->min_rate > 0 ? opts->min_rate : REG_DEFAULT_MIN_RATE;
 	r->progress = opts->progress;
 	r->progress_userdata = opts->progress_userdata;
 	/* Plain HTTP registries may still hand out tokens from an HTTPS realm. */
@@ -387,7 +395,14 @@ static int reg_curl_fail(struct oci_registry *r, struct reg_req *q, CURLcode cod
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return reg_fail(r, -EHOSTUNREACH, "cannot resolve the host of %s", r->registry);
 	case CURLE_OPERATION_TIMEDOUT:
-		return reg_fail(r, -ETIMEDOUT, "%s stopped answering (%s)", r->registry, detail);
+		/* curl's own clock may end the transfer a hair before ours */
+		if (base_time_mono_ms() + 100 >= r->deadline_at)
+			return reg_fail(r, -ETIMEDOUT,
+					"%s: given up after %ld s (the time a pull or "
+					"push may take)",
+					r->registry, r->deadline_ms / 1000);
+		return reg_fail(r, -ETIMEDOUT, "%s stopped answering or sends too slowly (%s)",
+				r->registry, detail);
 	case CURLE_PEER_FAILED_VERIFICATION:
 		return reg_fail(r, -EKEYREJECTED, "the TLS certificate of %s is not trusted: %s",
 				r->registry, detail);
@@ -418,8 +433,15 @@ static int reg_curl_fail(struct oci_registry *r, struct reg_req *q, CURLcode cod
 
 static int reg_setup(struct oci_registry *r, struct reg_req *q, struct curl_slist *headers)
 {
+	uint64_t now = base_time_mono_ms();
 	CURL *c = r->curl;
 	bool fail = false;
+
+	if (now >= r->deadline_at)
+		return reg_fail(r, -ETIMEDOUT,
+				"%s: given up after %ld s (the time a pull or push may "
+				"take)",
+				r->registry, r->deadline_ms / 1000);
 
 	curl_easy_reset(c);
 	r->curl_err[0] = '\0';
@@ -431,8 +453,10 @@ static int reg_setup(struct oci_registry *r, struct reg_req *q, struct curl_slis
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_ERRORBUFFER, r->curl_err);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
-	SET(CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	/* a registry that drips bytes is as good as one that stopped */
+	SET(CURLOPT_LOW_SPEED_LIMIT, r->min_rate);
 	SET(CURLOPT_LOW_SPEED_TIME, (r->stall_timeout_ms + 999) / 1000);
+	SET(CURLOPT_TIMEOUT_MS, (long)(r->deadline_at - now));
 	SET(CURLOPT_HTTPHEADER, headers);
 	SET(CURLOPT_WRITEFUNCTION, reg_write_cb);
 	SET(CURLOPT_WRITEDATA, q);
@@ -1006,6 +1030,7 @@ int oci_registry_ping(struct oci_registry *r)
 	int err;
 
 	r->err[0] = '\0';
+	r->deadline_at = base_time_mono_ms() + (uint64_t)r->deadline_ms;
 	err = reg_lazy_curl(r);
 	if (err < 0)
 		return err;
@@ -1536,6 +1561,7 @@ int oci_registry_pull(struct oci_registry *r, struct oci_store *store, const cha
 	int err;
 
 	r->err[0] = '\0';
+	r->deadline_at = base_time_mono_ms() + (uint64_t)r->deadline_ms;
 	err = reg_lazy_curl(r);
 	if (err < 0)
 		return err;
@@ -1865,6 +1891,7 @@ int oci_registry_push(struct oci_registry *r, struct oci_store *store, const cha
 	int err;
 
 	r->err[0] = '\0';
+	r->deadline_at = base_time_mono_ms() + (uint64_t)r->deadline_ms;
 	err = reg_lazy_curl(r);
 	if (err < 0)
 		return err;

@@ -91,10 +91,19 @@ struct oci_registry_opts {
 	const char *password;
 	long connect_timeout_ms; /* 0 for 10 s */
 	/*
-	 * A transfer slower than 1 KiB/s for this long is abandoned; 0 for 30 s.
+	 * A transfer slower than min_rate for this long is abandoned; 0 for 30 s.
 	 * Keeps a registry that stops answering from hanging a pull for ever.
 	 */
 	long stall_timeout_ms;
+	/* A transfer slower than this many bytes/s over the stall time is abandoned; 0 for 16
+	 * KiB/s. */
+	long min_rate;
+	/*
+	 * The most a whole pull, push or ping may take, every request included;
+	 * 0 for 10 minutes.  Keeps a registry that sends just fast enough from
+	 * holding a pull for hours.
+	 */
+	long deadline_ms;
 	oci_registry_progress_fn progress; /* may be NULL */
 	void *progress_userdata;
 };

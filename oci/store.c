@@ -417,12 +417,22 @@ int oci_store_open(const char *dir, struct oci_store **ret)
 		r = -errno;
 		goto fail;
 	}
-	s->lock_fd = openat(s->dir_fd, STORE_LOCK_FILE,
-			    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+	/* non-blocking, then checked: a FIFO there must not hold every command */
+	s->lock_fd =
+		openat(s->dir_fd, STORE_LOCK_FILE,
+		       O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0644);
 	/* A read-only store can still be read: writers will fail at lock time. */
 	if (s->lock_fd < 0 && (errno == EACCES || errno == EROFS))
 		s->lock_fd = openat(s->dir_fd, STORE_LOCK_FILE,
-				    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+				    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (s->lock_fd >= 0) {
+		struct stat st;
+
+		if (fstat(s->lock_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			r = -EINVAL;
+			goto fail;
+		}
+	}
 	/* A complete layout needs no lock: readers never wait for writers. */
 	if (s->lock_fd >= 0 && !store_layout_ready(s)) {
 		r = oci_store_lock(s);
@@ -1675,7 +1685,9 @@ static int store_tar_blob(struct oci_store *s, struct archive *a, const char *di
 	uint64_t left;
 	int fd, r;
 
-	fd = openat(s->blobs_fd, oci_digest_hex(digest), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* non-blocking: a FIFO in the store must not hold the export; fstat() refuses it below */
+	fd = openat(s->blobs_fd, oci_digest_hex(digest),
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		return store_fail(s, r, "blob %s: %s", digest, store_strerror(r, msg, sizeof(msg)));

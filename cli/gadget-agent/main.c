@@ -22,6 +22,7 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/hostnet.h"
 #include "base/log.h"
 #include "k8s/config.h"
 
@@ -214,6 +215,7 @@ int main(int argc, char **argv)
 	struct agent_config cfg;
 	char err[1024], host[256];
 	const char *node;
+	bool tcp_off;
 	sigset_t mask;
 	int rc;
 
@@ -238,6 +240,12 @@ int main(int argc, char **argv)
 	base_log_set_fn(agent_log_sink);
 	base_log_set_level(cfg.log_level);
 	libbpf_set_print(libbpf_print_fn);
+	if (agent_hostnet_check_listen(&cfg, &tcp_off, err, sizeof(err)) < 0)
+		die_usage("%s", err);
+	if (tcp_off)
+		base_log_info("agent: no control API over TCP: this agent runs in the host's "
+			      "network namespace, where every local user could reach it (the unix "
+			      "socket serves this host)");
 
 	if (f.kubeconfig || getenv("KUBERNETES_SERVICE_HOST")) {
 		struct k8s_config_opts ko = {.kubeconfig = f.kubeconfig,

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -687,7 +688,20 @@ static int verb_build(const struct image_verb *v, struct image_args *a)
 			.source_date_epoch = getenv("SOURCE_DATE_EPOCH"),
 		};
 
+		sigset_t stop, old;
+
+		/*
+		 * Ctrl-C or SIGTERM during the build ends the compiler (which
+		 * takes them as usual), then the build cleans its temporary
+		 * directory, then the signal ends ig as it would have.
+		 */
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGINT);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGHUP);
+		sigprocmask(SIG_BLOCK, &stop, &old);
 		r = oci_build(&o, digest, &msg);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (r < 0) {
 			report_build_failure(dir, msg, r);
 		} else {

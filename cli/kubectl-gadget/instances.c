@@ -5,8 +5,9 @@
  * Instances are cluster-wide (ConfigMaps in the gadget namespace, see
  * docs/api.md "Detached instances") but their state is per node: list asks
  * every agent (ListInstances) and merges the answers by instance id, one row
- * per instance with the state each node reports.  delete asks one agent,
- * which deletes the ConfigMap; every agent then stops the instance.
+ * per instance with the state each node reports.  delete deletes the
+ * ConfigMap with the user's own credentials (instance_cm.h); every agent
+ * then stops the instance.
  *
  * As in Inspektor Gadget, an instance is named by its name, its id or a
  * prefix of its id (the 12 characters list shows are enough):
@@ -25,6 +26,7 @@
 #include "base/buf.h"
 #include "base/yaml_emit.h"
 #include "cli/kubectl-gadget/agents.h"
+#include "cli/kubectl-gadget/instance_cm.h"
 #include "cli/kubectl-gadget/output.h"
 
 #define LIST_TIMEOUT_MS 30000
@@ -402,49 +404,8 @@ static void delete_help(void)
 	kg_opt_help(kg_help_opts, 1);
 }
 
-/* KG_EXIT_OK, KG_EXIT_ERROR (reported), or -ENOENT (not reported) when no agent knows it. */
-static int delete_one(struct kg_agents *as, const char *target, const char *shown)
-{
-	Gadget__Agent__V1__DeleteInstance di = GADGET__AGENT__V1__DELETE_INSTANCE__INIT;
-	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
-	Gadget__Agent__V1__Response *m = NULL;
-	size_t i;
-	int r = -ENOTCONN, ret = KG_EXIT_ERROR;
-
-	di.instance = (char *)target;
-	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_DELETE_INSTANCE;
-	req.delete_instance = &di;
-	for (i = 0; i < as->n; i++) {
-		if (!kg_agent_connected(&as->v[i]))
-			continue;
-		r = kg_agent_call(&as->v[i], &req, LIST_TIMEOUT_MS, &m);
-		if (r >= 0)
-			break;
-		kg_agent_report(&as->v[i]);
-	}
-	if (r < 0) {
-		kg_error("no agent could delete '%s'", shown);
-		return KG_EXIT_ERROR;
-	}
-	if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_INSTANCE_DELETED) {
-		printf("gadget instance %s deleted\n", shown);
-		ret = KG_EXIT_OK;
-	} else if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR &&
-		   m->error->code == GADGET__AGENT__V1__ERROR_CODE__ERROR_NOT_FOUND) {
-		ret = -ENOENT;
-	} else if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR) {
-		kg_error("%s: %s", shown, kg_agent_error_text(m->error));
-	} else {
-		kg_error("unexpected answer %s to DeleteInstance",
-			 agent_wire_response_name(m->payload_case));
-	}
-	agent_wire_response_free(m);
-	return ret;
-}
-
 int kg_cmd_delete(struct kg_global *g, int argc, char **argv)
 {
-	struct kg_agents as = {0};
 	int k, ret = KG_EXIT_OK, first = 0;
 
 	for (k = 1; k < argc; k++) {
@@ -464,40 +425,24 @@ int kg_cmd_delete(struct kg_global *g, int argc, char **argv)
 		kg_error("which instance? usage: kubectl gadget delete NAME|ID...");
 		return KG_EXIT_USAGE;
 	}
-	if (kg_agents_find(g, NULL, 0, &as) < 0)
+	/* with the user's own credentials: the agents only read instances */
+	if (kg_connect(g) < 0)
 		return KG_EXIT_ERROR;
-	if (kg_agents_connect(g, &as) == 0) {
-		for (size_t i = 0; i < as.n; i++)
-			kg_agent_report(&as.v[i]);
-		kg_error("no gadget agent could be reached");
-		kg_agents_done(&as);
-		return KG_EXIT_ERROR;
-	}
 	for (k = first; k < argc; k++) {
 		char *id = NULL, *name = NULL;
-		int r;
 
 		if (argv[k][0] == '-')
 			continue;
-		/* a name or a whole id the agents know at once; a prefix of an id after a list */
-		r = delete_one(&as, argv[k], argv[k]);
-		if (r == -ENOENT) {
-			r = kg_instance_resolve(g, argv[k], &id, &name) < 0
-				    ? KG_EXIT_ERROR
-				    : delete_one(&as, id, *name ? name : id);
-			if (r == -ENOENT) {
-				kg_error(
-					"no gadget instance named '%s' (see 'kubectl gadget list')",
-					argv[k]);
-				r = KG_EXIT_ERROR;
-			}
-			free(id);
-			free(name);
-		}
-		if (r != KG_EXIT_OK)
+		/* a prefix of an id is resolved as the agents list them (it prints why not) */
+		if (kg_instance_resolve(g, argv[k], &id, &name) < 0) {
 			ret = KG_EXIT_ERROR;
+			continue;
+		}
+		if (kg_instance_cm_delete(g, *name ? name : id) != KG_EXIT_OK)
+			ret = KG_EXIT_ERROR;
+		free(id);
+		free(name);
 	}
-	kg_agents_done(&as);
 	return ret;
 }
 

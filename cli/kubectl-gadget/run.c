@@ -30,6 +30,7 @@
 #include "run/flags.h"
 #include "run/selector.h"
 #include "cli/kubectl-gadget/agents.h"
+#include "cli/kubectl-gadget/instance_cm.h"
 #include "cli/kubectl-gadget/output.h"
 
 #define RUN_MAX_TAGS 32
@@ -793,15 +794,15 @@ static void make_name(const char *image, char *out, size_t size)
 	out[n] = '\0';
 }
 
-static int run_detach(struct kg_agents *as, struct run_args *a, Gadget__Agent__V1__GadgetSpec *spec)
+/*
+ * The instance is a ConfigMap the user writes with their own credentials:
+ * the agents have checked the gadget, its params and filters already
+ * (GetGadgetInfo), and read the ConfigMap to run it.
+ */
+static int run_detach(struct kg_global *g, struct run_args *a, Gadget__Agent__V1__GadgetSpec *spec)
 {
 	Gadget__Agent__V1__InstanceSpec is = GADGET__AGENT__V1__INSTANCE_SPEC__INIT;
-	Gadget__Agent__V1__CreateInstance ci = GADGET__AGENT__V1__CREATE_INSTANCE__INIT;
-	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
-	Gadget__Agent__V1__Response *m = NULL;
 	char name[RUN_MAX_NAME + 1];
-	int ret = KG_EXIT_ERROR, r = -ENOTCONN;
-	size_t i;
 
 	if (a->name)
 		snprintf(name, sizeof(name), "%s", a->name);
@@ -813,40 +814,7 @@ static int run_detach(struct kg_agents *as, struct run_args *a, Gadget__Agent__V
 	is.n_nodes = a->n_nodes;
 	is.tags = (char **)a->tags;
 	is.n_tags = a->n_tags;
-	ci.spec = &is;
-	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_CREATE_INSTANCE;
-	req.create_instance = &ci;
-	/* any agent creates it for the whole cluster: the first that answers */
-	for (i = 0; i < as->n; i++) {
-		if (!kg_agent_connected(&as->v[i]))
-			continue;
-		r = kg_agent_call(&as->v[i], &req, RUN_INFO_TIMEOUT_MS, &m);
-		if (r >= 0)
-			break;
-		kg_agent_report(&as->v[i]);
-	}
-	if (r < 0) {
-		kg_error("no agent could create the instance");
-		return KG_EXIT_ERROR;
-	}
-	if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_INSTANCE) {
-		printf("gadget instance %s created (id %s)\n",
-		       m->instance->spec && *m->instance->spec->name ? m->instance->spec->name
-								     : name,
-		       m->instance->id);
-		ret = KG_EXIT_OK;
-	} else if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR) {
-		kg_error("cannot create the gadget instance '%s': %s", name,
-			 kg_agent_error_text(m->error));
-		if (m->error->code == GADGET__AGENT__V1__ERROR_CODE__ERROR_INVALID_PARAM ||
-		    m->error->code == GADGET__AGENT__V1__ERROR_CODE__ERROR_BAD_REQUEST)
-			ret = KG_EXIT_USAGE;
-	} else {
-		kg_error("unexpected answer %s to CreateInstance",
-			 agent_wire_response_name(m->payload_case));
-	}
-	agent_wire_response_free(m);
-	return ret;
+	return kg_instance_cm_create(g, &is);
 }
 
 /* The per-node state of s, every node JSON until it says otherwise. */
@@ -1048,7 +1016,7 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 	spec.otel_metrics_name = (char **)a.f.metrics_names;
 	spec.n_otel_metrics_name = a.f.n_metrics_names;
 	if (a.detach)
-		ret = run_detach(&as, &a, &spec);
+		ret = run_detach(g, &a, &spec);
 	else
 		ret = run_stream(&as, pr, &a, &spec, a.f.timeout_ms);
 out:

@@ -54,6 +54,9 @@ class ApiServer:
             self.args += ["--node", n]
         if token_file:
             self.args += ["--token-file", token_file]
+        # every authorization decision, one JSON line each (see audit())
+        self.audit_log = os.path.join(self.workdir, "audit.jsonl")
+        self.args += ["--audit-log", self.audit_log]
         self.proc = None
         self.log = os.path.join(self.workdir, "apiserver.log")
 
@@ -93,6 +96,17 @@ class ApiServer:
     def restart(self, sig=signal.SIGTERM):
         self.stop(sig)
         return self.start()
+
+    def audit(self, user=None):
+        """The authorization decisions so far (of user), oldest first: dicts
+        with user, allowed, verb, group, resource, subresource, namespace,
+        name (or path, for a request that is not on a resource)."""
+        try:
+            with open(self.audit_log) as f:
+                out = [json.loads(ln) for ln in f if ln.strip()]
+        except FileNotFoundError:
+            return []
+        return [e for e in out if user is None or e["user"] == user]
 
     def log_text(self):
         try:

@@ -12,15 +12,18 @@ What runs, all real except the API server:
 - per node, a private containerd (tests/integration/containerd.py) and a
   `gadget-agent` process.  Playing the DaemonSet controller and the kubelet,
   the fixture creates one agent Pod per node from the DaemonSet's template
-  (status.podIP = that agent's listen address, Running, Ready) and starts the
-  agent with the chart's config.yaml read back from the API server, where only
-  the node-local things are replaced: each agent listens on its own loopback
-  address 127.0.0.(2+i):8484, or 127.X.Y.(2+i) when another test holds those
-  ports (the stand-in's pods/portforward relays to podIP:port, so `kubectl
-  gadget` reaches agent i there), has its own health
-  port, unix socket and state dir, talks to its own node's containerd, and
-  reads gadgets from the build's OCI store (build/oci-store, in-tree gadgets
-  as <name>:latest);
+  (Running, Ready) and starts the agent in a network namespace of its own,
+  as its pod's (podnet.py), with the chart's config.yaml read back from the
+  API server, where only the node-local things are replaced: each agent
+  listens where the chart says (control API on 127.0.0.1:8484 and health on
+  8485, of its own namespace), has its own unix socket and state dir, talks
+  to its own node's containerd, reaches the API server through a relay in
+  its namespace, and reads gadgets from the build's OCI store
+  (build/oci-store, in-tree gadgets as <name>:latest).  The Pod's annotation
+  apiserver.test/netns names the namespace: the stand-in's pods/portforward
+  connects to 127.0.0.1:port in it, as a node's runtime does, so `kubectl
+  gadget` reaches agent i there; the fixture probes /readyz from inside it,
+  as the kubelet probes the pod;
 - workload pods: created in the API server first (which assigns the uid, as
   it would for a kubelet), then run through CRI in that node's containerd
   with the labels the kubelet sets (io.kubernetes.pod.{name,namespace,uid}),
@@ -58,15 +61,12 @@ import os
 import random
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -74,6 +74,7 @@ import yaml
 
 from apiserver import KUBECTL, ApiServer
 from containerd import BUSYBOX, CONTAINERD_BIN, CRI_POD, CTR_BIN, IMAGE, Containerd
+from podnet import PodNet
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN_DIR = os.path.join(REPO, "build", "bin")
@@ -98,29 +99,6 @@ LOOP = "while true; do /bin/true {m}; sleep 0.2; done"
 
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _port_free(addr, port):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((addr, port))
-        except OSError:
-            return False
-    return True
-
-
-def pick_addresses(n):
-    """127.0.0.2.. as the brief says, unless another test on this machine
-    holds one of those ports: then the same pattern in another 127.x.y.0/24
-    (the whole of 127/8 is loopback on Linux)."""
-    bases = ["127.0.0"] + [f"127.{random.randint(1, 254)}.{random.randint(0, 254)}"
-                           for _ in range(20)]
-    for b in bases:
-        addrs = [f"{b}.{2 + i}" for i in range(n)]
-        if all(_port_free(a, p) for a in addrs for p in (AGENT_PORT, HEALTH_PORT)):
-            return addrs
-    raise RuntimeError("no free loopback addresses for the agents")
 
 
 def sanitizer_lines(text):
@@ -238,7 +216,8 @@ class Agent:
         self.starts = 0
 
     def argv(self):
-        return AGENT_WRAPPER + [AGENT, "--config", self.config_path, "--kubeconfig", self.node.cluster.agent_kubeconfig,
+        return self.node.net.prefix() + AGENT_WRAPPER + [
+                AGENT, "--config", self.config_path, "--kubeconfig", self.node.cluster.agent_kubeconfig,
                 "--state-dir", self.node.state_dir,
                 # the agent runs in the host's mount namespace, not in a
                 # container with the host mounted at /host
@@ -258,12 +237,11 @@ class Agent:
         return self
 
     def readyz(self):
-        url = f"http://{self.node.address}:{HEALTH_PORT}/readyz"
+        """The kubelet's readiness probe, from the pod's network namespace."""
         try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                return r.status, r.read().decode(errors="replace")
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode(errors="replace")
+            status, _, body = self.node.net.http(f"http://127.0.0.1:{HEALTH_PORT}/readyz",
+                                                 timeout=1)
+            return status, body
         except OSError as e:
             return None, str(e)
 
@@ -282,7 +260,7 @@ class Agent:
             last = (status, body)
             if status == 200:
                 try:
-                    socket.create_connection((self.node.address, AGENT_PORT), timeout=1).close()
+                    self.node.net.connect(("127.0.0.1", AGENT_PORT), timeout=1).close()
                     return self
                 except OSError as e:
                     last = (status, f"control port: {e}")
@@ -336,11 +314,13 @@ class Agent:
 
 
 class Node:
-    def __init__(self, cluster, index, name, address):
+    def __init__(self, cluster, index, name):
         self.cluster = cluster
         self.index = index
         self.name = name
-        self.address = address
+        # the agent pod's network namespace, and its pod IP (never connected to)
+        self.net = PodNet("igtnode")
+        self.address = f"10.244.{index}.2"
         self.dir = os.path.join(cluster.dir, name)
         self.state_dir = os.path.join(self.dir, "state")
         self.unix_socket = os.path.join(self.dir, "agent.sock")
@@ -395,8 +375,10 @@ class Cluster:
         self.api = ApiServer(api_dir, nodes=self.node_names, token_file=token_file)
         self.api.start()
         self._write_agent_kubeconfig()
-        addrs = pick_addresses(len(self.node_names))
-        self.nodes = [Node(self, i, n, addrs[i]) for i, n in enumerate(self.node_names)]
+        self.nodes = [Node(self, i, n) for i, n in enumerate(self.node_names)]
+        for n in self.nodes:
+            # the API server, as a pod reaches it through the cluster's service network
+            n.net.forward(self.api.port)
         self._start_containerds()
         self._install_chart()
         for n in self.nodes:
@@ -474,11 +456,9 @@ class Cluster:
         cfg = yaml.safe_load(cm["data"]["config.yaml"]) or {}
         cfg["hostRoot"] = "/"
         cfg["runtimes"] = [{"name": "containerd", "socketPath": node.containerd.socket}]
+        # the control API and the health port stay where the chart puts them, in the pod's namespace
         cfg.setdefault("listen", {})
-        cfg["listen"]["address"] = f"{node.address}:{AGENT_PORT}"
         cfg["listen"]["unixSocket"] = node.unix_socket
-        cfg.setdefault("health", {})
-        cfg["health"]["address"] = f"{node.address}:{HEALTH_PORT}"
         cfg.setdefault("oci", {})
         cfg["oci"]["storeDir"] = STORE
         cfg["logLevel"] = "debug"
@@ -501,7 +481,9 @@ class Cluster:
         pod = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": f"gadget-{suffix}", "namespace": GADGET_NS,
                             "labels": dict(tmpl["metadata"].get("labels", {})),
-                            "annotations": dict(tmpl["metadata"].get("annotations", {})),
+                            # where the stand-in's port-forward connects, as a runtime would
+                            "annotations": dict(tmpl["metadata"].get("annotations", {}),
+                                                **{"apiserver.test/netns": node.net.path}),
                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet",
                                                  "name": "gadget", "uid": ds["metadata"]["uid"],
                                                  "controller": True,
@@ -650,6 +632,7 @@ class Cluster:
                     n.agent.kill(signal.SIGKILL)
             for n in self.nodes:
                 n.containerd.cleanup()
+                n.net.close()
             if self.api:
                 self.api.stop()
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -660,7 +643,7 @@ class Cluster:
         out = []
         for n in self.nodes:
             if n.agent:
-                out.append(f"--- agent {n.name} ({n.address}):\n{n.agent.log_tail()}")
+                out.append(f"--- agent {n.name} (netns {n.net.name}):\n{n.agent.log_tail()}")
         if self.api:
             out.append("--- apiserver:\n" + self.api.log_text()[-2000:])
         return "\n".join(out)
@@ -733,7 +716,7 @@ def main(argv):
         env = c._plugin_env()
         print(f"export KUBECONFIG={env['KUBECONFIG']} HOME={env['HOME']} PATH={env['PATH']}")
         for n in c.nodes:
-            print(f"{n.name}: agent {n.address}:{AGENT_PORT} (log {n.agent.log_path}), "
+            print(f"{n.name}: agent in netns {n.net.name} (log {n.agent.log_path}), "
                   f"containerd {n.containerd.socket}")
         print("Ctrl-C tears it down", flush=True)
         while not stop.wait(0.5):

@@ -7,7 +7,8 @@ Prometheus's own promtool and server for /metrics.
 Clients are tests/helpers/agent_client, which speaks the control API through
 the same codec (agent/wire.c) every client uses and prints each response as a
 JSON line; a few malformed streams are written with raw sockets.  Every agent
-gets its own ports, unix socket, state directory and config file.
+gets its own network namespace (podnet.py: it listens on 127.0.0.1 there, as
+in a pod), unix socket, state directory and config file.
 """
 
 import json
@@ -15,23 +16,21 @@ import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
 import yaml
 
 import registry
-from apiserver import ApiServer, free_port
+from apiserver import ApiServer
 from conftest import IG, REPO, get, ig
 from containerd import containerd  # noqa: F401  (module-scoped fixture)
+from podnet import PodNet
 
 AGENT = os.environ.get("GADGET_AGENT", os.path.join(os.path.dirname(IG), "gadget-agent"))
 CLIENT = os.environ.get("AGENT_CLIENT", os.path.join(REPO, "build", "tests", "agent_client"))
@@ -56,18 +55,32 @@ def own_true(tmp_path):
 # ---------------------------------------------------------------- the agent
 
 
+def kubeconfig_port(path):
+    with open(path) as f:
+        kc = yaml.safe_load(f)
+    return int(kc["clusters"][0]["cluster"]["server"].rsplit(":", 1)[1])
+
+
 class Agent:
-    """One gadget-agent with its own config, ports, socket and state."""
+    """One gadget-agent with its own config, network namespace (a pod's:
+    the control API and the health port on its 127.0.0.1), socket and
+    state.  forward: host ports the agent reaches (a registry); the API
+    server of a kubeconfig is forwarded too.  preexec: called in the child
+    before the agent runs (to put it in a memory cgroup)."""
 
     def __init__(self, workdir, node="n1", kubeconfig=None, runtimes=None, extra_config=None,
-                 args=(), env=None):
+                 args=(), env=None, forward=(), preexec=None):
+        self.preexec = preexec
         self.dir = str(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.node = node
-        self.port = free_port()
-        self.health_port = free_port()
+        self.net = PodNet()
+        self.port = 8484
+        self.health_port = 8485
         self.addr = f"127.0.0.1:{self.port}"
         self.health = f"http://127.0.0.1:{self.health_port}"
+        for port in list(forward) + ([kubeconfig_port(kubeconfig)] if kubeconfig else []):
+            self.net.forward(port)
         self.unix = os.path.join(self.dir, "run", "agent.sock")
         self.state = os.path.join(self.dir, "state")
         self.config = os.path.join(self.dir, "config.yaml")
@@ -98,19 +111,24 @@ class Agent:
 
     def start(self, timeout=15):
         logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=logf, stderr=logf, env=self.env,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(self.net.prefix() + self.args, stdout=logf, stderr=logf,
+                                     env=self.env, start_new_session=True,
+                                     preexec_fn=self.preexec)
         logf.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"agent exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                with self.connect(timeout=1):
                     return self
             except OSError:
                 time.sleep(0.05)
         raise AssertionError("agent did not listen:\n" + self.log())
+
+    def connect(self, timeout=10):
+        """A raw TCP connection to the control API, from the agent's namespace."""
+        return self.net.connect(("127.0.0.1", self.port), timeout)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.proc is None:
@@ -140,15 +158,19 @@ class Agent:
 
     # -- clients --
 
+    def client_argv(self, via):
+        """agent_client over TCP from the agent's namespace, or over the unix socket via."""
+        return [CLIENT, via] if via else self.net.prefix() + [CLIENT, self.addr]
+
     def client(self, *args, via=None, timeout=60):
         """Runs agent_client to completion: (exit code, list of responses)."""
-        r = subprocess.run([CLIENT, via or self.addr, *args], capture_output=True, text=True,
+        r = subprocess.run([*self.client_argv(via), *args], capture_output=True, text=True,
                            timeout=timeout)
         return r.returncode, [json.loads(ln) for ln in r.stdout.splitlines() if ln.strip()], \
             r.stderr
 
     def client_bg(self, *args, via=None):
-        return Client([CLIENT, via or self.addr, *args])
+        return Client([*self.client_argv(via), *args])
 
     def answer(self, *args, **kw):
         """The one answer (after Welcome) of a request/response command."""
@@ -158,12 +180,7 @@ class Agent:
         return rc, lines[1]
 
     def http(self, path, method="GET", data=None):
-        req = urllib.request.Request(self.health + path, method=method, data=data)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, dict(r.headers), r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read().decode()
+        return self.net.http(self.health + path, method=method, data=data)
 
 
 class Client:
@@ -254,6 +271,7 @@ def agents(tmp_path):
     for a in started:
         if a.proc is not None:
             a.stop(signal.SIGKILL)
+        a.net.close()
 
 
 @pytest.fixture
@@ -411,7 +429,7 @@ def read_frames(sock, n, timeout=10):
 
 def test_unknown_request_keeps_the_connection(agents):
     a = agents()
-    with socket.create_connection(("127.0.0.1", a.port)) as s:
+    with a.connect() as s:
         s.sendall(frame(HELLO) + frame(UNKNOWN) + frame(AGENT_INFO))
         welcome, unknown, info = read_frames(s, 3)
     # Response{id, <payload field>}: Welcome is field 11, Error 10, AgentInfo 12
@@ -422,12 +440,12 @@ def test_unknown_request_keeps_the_connection(agents):
 
 def test_garbage_and_oversized_messages_close_the_connection(agents):
     a = agents()
-    with socket.create_connection(("127.0.0.1", a.port)) as s:
+    with a.connect() as s:
         s.sendall(frame(HELLO) + frame(b"\xff\xff\xff\xff"))
         frames = read_frames(s, 3)
         assert len(frames) == 2 and b"not a valid Request" in frames[1]
         assert s.recv(10) == b""  # closed
-    with socket.create_connection(("127.0.0.1", a.port)) as s:
+    with a.connect() as s:
         s.sendall(frame(HELLO) + struct.pack(">I", 64 << 20))
         frames = read_frames(s, 3)
         assert len(frames) == 2 and b"over the maximum" in frames[1]
@@ -816,23 +834,26 @@ def kubectl_cms(cluster):
     return {i["metadata"]["name"]: i for i in json.loads(out)["items"]}
 
 
+def instance_cm(name, spec):
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "gadget",
+                         "labels": {"type": "gadget-instance"}},
+            "data": {"instance.yaml": yaml.safe_dump(dict(spec, name=name))}}
+
+
 def test_instance_lifecycle_in_a_cluster(agents, cluster, clients, tmp_path):
     a = agents(kubeconfig=cluster.kubeconfig)
     name = uid("execs")
     true, comm = own_true(tmp_path)
-    rc, inst = a.answer("create", name, "trace_exec", "--param", f"comm={comm}", "--replay", "50",
-                        "--tag", "audit")
-    assert rc == 0 and inst["type"] == "instance", inst
-    assert inst["spec"]["name"] == name and inst["spec"]["tags"] == ["audit"]
-    cms = kubectl_cms(cluster)
-    assert name in cms
-    assert inst["id"] == cms[name]["metadata"]["uid"]
-    spec = yaml.safe_load(cms[name]["data"]["instance.yaml"])
-    assert spec["name"] == name and spec["image"] == "trace_exec"
-    assert spec["params"] == {"comm": comm} and spec["replayRecords"] == 50
-    # a second create of the name is refused
+    # in a cluster, instances are ConfigMaps users write with their own
+    # credentials: the agent, which cannot tell who asks, refuses to
     rc, e = a.answer("create", name, "trace_exec")
-    assert e["code"] == "ERROR_ALREADY_EXISTS"
+    assert rc == 1 and e["code"] == "ERROR_PERMISSION_DENIED" and "ConfigMap" in e["message"]
+    assert name not in kubectl_cms(cluster)
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(instance_cm(
+        name, {"image": "trace_exec", "params": {"comm": comm}, "replayRecords": 50,
+               "tags": ["audit"]})))
+    inst = {"id": kubectl_cms(cluster)[name]["metadata"]["uid"]}
 
     def running(agent):
         deadline = time.monotonic() + 20
@@ -871,18 +892,17 @@ def test_instance_lifecycle_in_a_cluster(agents, cluster, clients, tmp_path):
     assert any(m2 in r["args"] for b in replayed for r in b["records"])
     check_seqs(of_type(lines, "records"))
 
-    # delete: the ConfigMap goes, and an attached client is told
+    # delete: the agent does not; the ConfigMap goes, and an attached client is told
     att2 = clients(a, "attach", name, "--no-replay")
     att2.wait_for(lambda lines: of_type(lines, "run_started"))
-    rc, d = a.answer("delete", name)
-    assert rc == 0 and d["type"] == "instance_deleted" and d["id"] == inst["id"]
-    assert name not in kubectl_cms(cluster)
+    rc, e = a.answer("delete", name)
+    assert rc == 1 and e["code"] == "ERROR_PERMISSION_DENIED"
+    assert name in kubectl_cms(cluster)
+    cluster.kubectl("delete", "cm", "-n", "gadget", name)
     assert att2.wait() == 0
     assert att2.snapshot()[-1]["reason"] == "RUN_END_DELETED"
     rc, lst = a.answer("list")
     assert name not in [i["spec"]["name"] for i in lst["instances"]]
-    rc, e = a.answer("delete", name)
-    assert e["code"] == "ERROR_NOT_FOUND"
 
 
 def test_instances_from_kubectl_and_node_lists(agents, cluster):
@@ -906,9 +926,12 @@ def test_instances_from_kubectl_and_node_lists(agents, cluster):
         if "opens" in names and names["opens"]["state"] == "INSTANCE_RUNNING":
             break
         time.sleep(0.2)
-    assert set(names) == {"opens"}, lst
+    # the one for another node is not here; the broken one is listed as failed, alone
+    assert set(names) == {"opens", "broken"}, lst
     assert names["opens"]["spec"]["gadget"]["params"] == [{"key": "failed", "value": "true"}]
-    assert "instance ConfigMap broken skipped: instance.yaml:2: image: expected a string" in a.log()
+    assert names["broken"]["state"] == "INSTANCE_FAILED"
+    assert names["broken"]["error"] == "instance.yaml:2: image: expected a string"
+    assert "instance broken: instance.yaml:2: image: expected a string" in a.log()
     status, _, body = a.http("/metrics")
     lines = body.splitlines()
     assert "gadget_instances 1" in lines
@@ -919,7 +942,7 @@ def test_instances_from_kubectl_and_node_lists(agents, cluster):
     r = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
-    cluster.kubectl("delete", "cm", "-n", "gadget", "opens")
+    cluster.kubectl("delete", "cm", "-n", "gadget", "opens", "broken")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         rc, lst = a.answer("list")
@@ -938,8 +961,6 @@ def test_unreachable_api_server(agents, cluster, containerd):  # noqa: F811
     # runs do not need the API
     rc, lines, _ = a.client("run", "trace_exec", "--timeout", "300")
     assert rc == 0 and lines[-1]["reason"] == "RUN_END_TIMEOUT"
-    rc, e = a.answer("create", "x", "trace_exec")
-    assert e["code"] == "ERROR_UNAVAILABLE" and "ConfigMap" in e["message"]
     # the API comes back: the caches catch up without a restart
     cluster.start()
     deadline = time.monotonic() + 40
@@ -1004,7 +1025,7 @@ def test_health_endpoints(agents, containerd):  # noqa: F811
     assert status == 405 and "GET" in headers.get("Allow", "")
     status, _, body = a.http("/healthz", method="HEAD")
     assert status == 200 and body == ""
-    with socket.create_connection(("127.0.0.1", a.health_port)) as s:
+    with a.net.connect(("127.0.0.1", a.health_port)) as s:
         s.sendall(b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
         s.settimeout(10)
         assert s.recv(100).startswith(b"HTTP/1.1 431 ")
@@ -1012,25 +1033,26 @@ def test_health_endpoints(agents, containerd):  # noqa: F811
 
 def test_prometheus_scrapes_the_agent(agents, containerd, tmp_path):  # noqa: F811
     a = agents(runtimes=crt(containerd))
-    port = free_port()
+    # Prometheus scrapes from the agent's network namespace, as from its pod's network
+    port = 9090
     cfg = tmp_path / "prometheus.yml"
     cfg.write_text(yaml.safe_dump({
         "global": {"scrape_interval": "1s"},
         "scrape_configs": [{"job_name": "gadget", "metrics_path": "/metrics",
                             "static_configs": [{"targets": [f"127.0.0.1:{a.health_port}"]}]}]}))
-    p = subprocess.Popen([PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path}/db",
-                          f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+    p = subprocess.Popen(a.net.prefix() + [
+        PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path}/db",
+        f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         result = []
         while time.monotonic() < deadline and not result:
             time.sleep(0.5)
             try:
-                with urllib.request.urlopen(
-                        f"http://127.0.0.1:{port}/api/v1/query?query=gadget_agent_info",
-                        timeout=5) as r:
-                    result = json.loads(r.read())["data"]["result"]
+                _, _, body = a.net.http(
+                    f"http://127.0.0.1:{port}/api/v1/query?query=gadget_agent_info", timeout=5)
+                result = json.loads(body)["data"]["result"]
             except (OSError, ValueError, KeyError):
                 pass
         assert result, "Prometheus did not scrape the agent"
@@ -1077,7 +1099,8 @@ def test_pulls_a_missing_image_from_the_registry(agents, tmp_path):
         r = ig("image", "push", ref, "--store", src, "--insecure-registries", reg.host)
         assert r.returncode == 0, r.stderr
         store = str(tmp_path / "agent-store")
-        a = agents(extra_config={"oci": {"storeDir": store, "insecureRegistries": [reg.host]}})
+        a = agents(extra_config={"oci": {"storeDir": store, "insecureRegistries": [reg.host]}},
+                   forward=[int(reg.host.rsplit(":", 1)[1])])
         rc, e = a.answer("run", "trace_exec")  # short names are local only
         assert e["code"] == "ERROR_NOT_FOUND" and store in e["message"]
         rc, lines, _ = a.client("run", ref, "--timeout", "500")

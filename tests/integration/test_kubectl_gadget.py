@@ -10,16 +10,16 @@ build/bin on PATH, against the stand-in API server (tests/apiserver).
 - undeploy removes everything, the namespace and its instances included.
 - help texts, usage errors (exit 2), an unreachable API server, no agents,
   an agent pod nothing listens behind.
-- With the real agent (build/bin/gadget-agent) started here on a loopback
-  address and an agent Pod pointing at it: run, version, list-containers,
-  detached instances.
+- With the real agent (build/bin/gadget-agent) started here in a network
+  namespace of its own, as in its pod (podnet.py), and an agent Pod naming
+  that namespace for the stand-in's port-forward: run, version,
+  list-containers, detached instances.
 """
 
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -30,6 +30,7 @@ import yaml
 
 from apiserver import KUBECTL, apiserver  # noqa: F401  (fixture)
 from conftest import REPO, get
+from podnet import PodNet
 
 # KG_BIN_DIR: where kubectl finds the plugin (build/san/bin for the sanitizer build)
 BIN = os.environ.get("KG_BIN_DIR", os.path.join(REPO, "build", "bin"))
@@ -93,9 +94,11 @@ def read_lines_until(stream, pred, timeout):
     return lines
 
 
-def make_agent_pod(api, name, node, ip, phase="Running"):
+def make_agent_pod(api, name, node, ip, phase="Running", netns=None):
     pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": name, "namespace": "gadget", "labels": {"k8s-app": "gadget"}},
+           "metadata": {"name": name, "namespace": "gadget", "labels": {"k8s-app": "gadget"},
+                        # where the stand-in's port-forward connects, as a runtime would
+                        "annotations": {"apiserver.test/netns": netns} if netns else {}},
            "spec": {"nodeName": node, "containers": [{"name": "gadget", "image": "gadget-agent"}]}}
     status, obj = api.json("POST", "/api/v1/namespaces/gadget/pods", pod)
     assert status == 201, obj
@@ -324,11 +327,15 @@ def test_other_gadget_namespace(apiserver):
 
 def test_run_without_agents_is_a_clear_error(apiserver):
     for args in (["run", "trace_exec", "-A"], ["run", "trace_exec", "--gadget-namespace", "empty"],
-                 ["version"], ["list"], ["list-containers"], ["attach", "x"], ["delete", "x"]):
+                 ["version"], ["list"], ["list-containers"], ["attach", "x"]):
         r = kg(apiserver, *args)
         assert r.returncode == 1, (args, r.stderr)
         assert "no gadget agent found: no pod labelled k8s-app=gadget in namespace" in r.stderr
         assert "kubectl gadget deploy" in r.stderr
+    # delete needs no agent: it deletes the instance's ConfigMap
+    r = kg(apiserver, "delete", "x")
+    assert r.returncode == 1
+    assert r.stderr == "kubectl-gadget: error: no gadget instance named 'x' (see 'kubectl gadget list')\n"
 
 
 def test_unreachable_agent_is_reported_by_node(apiserver):
@@ -354,36 +361,22 @@ def test_unreachable_agent_is_reported_by_node(apiserver):
 
 # --------------------------------------------------------------- with a real agent
 
-def free_loopback():
-    """A 127.x.y.z address whose agent and health ports are free."""
-    import random
-    for _ in range(50):
-        addr = f"127.{random.randint(1, 254)}.{random.randint(0, 254)}.{random.randint(2, 254)}"
-        ok = True
-        for port in (8484, 8485):
-            with socket.socket() as s:
-                try:
-                    s.bind((addr, port))
-                except OSError:
-                    ok = False
-        if ok:
-            return addr
-    raise RuntimeError("no free loopback address")
-
-
 class Agent:
-    """gadget-agent for node n1 on its own loopback address, in Kubernetes
-    mode against the stand-in, with an agent Pod pointing at it the way
-    the DaemonSet's pod would (podIP = its listen address)."""
+    """gadget-agent for node n1 in a network namespace of its own (its
+    pod's), in Kubernetes mode against the stand-in (reached through a
+    relay), with an agent Pod naming that namespace the way the DaemonSet's
+    pod would have one."""
 
     def __init__(self, api, tmp_path, node="n1"):
         self.api, self.node = api, node
-        self.addr = free_loopback()
+        self.net = PodNet()
+        self.net.forward(api.port)
+        self.addr = "10.244.0.2"  # its pod IP: shown, never connected to
         self.dir = tmp_path / f"agent-{node}"
         self.dir.mkdir()
         self.log = self.dir / "agent.log"
-        cfg = {"listen": {"address": f"{self.addr}:8484", "unixSocket": ""},
-               "health": {"address": f"{self.addr}:8485"},
+        cfg = {"listen": {"address": "127.0.0.1:8484", "unixSocket": ""},
+               "health": {"address": "0.0.0.0:8485"},
                "oci": {"storeDir": os.path.join(REPO, "build", "oci-store")},
                # no runtime on this "node": the test is about the plugin
                "runtimes": [{"name": "containerd", "socketPath": str(self.dir / "none.sock")}],
@@ -395,14 +388,15 @@ class Agent:
     def start(self):
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(
-                [AGENT, "--config", str(self.cfg), "--node-name", self.node, "--kubeconfig",
-                 self.api.kubeconfig, "--state-dir", str(self.dir / "state")],
+                self.net.prefix() + [
+                    AGENT, "--config", str(self.cfg), "--node-name", self.node, "--kubeconfig",
+                    self.api.kubeconfig, "--state-dir", str(self.dir / "state")],
                 stdout=logf, stderr=logf, start_new_session=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log_tail()
             try:
-                socket.create_connection((self.addr, 8484), timeout=0.5).close()
+                self.net.connect(("127.0.0.1", 8484), timeout=0.5).close()
                 return self
             except OSError:
                 time.sleep(0.05)
@@ -430,12 +424,19 @@ def agent(apiserver, tmp_path):
     if not os.access(AGENT, os.X_OK):
         pytest.fail(f"{AGENT} is not built")
     ensure_namespace(apiserver, "gadget")
-    a = Agent(apiserver, tmp_path).start()
-    make_agent_pod(apiserver, "gadget-n1", "n1", a.addr)
+    a = Agent(apiserver, tmp_path)
+    try:
+        a.start()
+    except BaseException:
+        a.stop(signal.SIGKILL)
+        a.net.close()
+        raise
+    make_agent_pod(apiserver, "gadget-n1", "n1", a.addr, netns=a.net.path)
     try:
         yield a
     finally:
         a.stop()
+        a.net.close()
 
 
 class Execs:
@@ -562,9 +563,10 @@ def test_two_nodes_merged_and_one_lost(apiserver, agent, execs, tmp_path):
     """Two agents (n1, n2) see the same kernel: the stream has both nodes;
     SIGKILL n2's agent mid-run: "n2: ..." once on stderr, n1 goes on, and
     the exit code is 1 at the end."""
-    n2 = Agent(apiserver, tmp_path, node="n2").start()
+    n2 = Agent(apiserver, tmp_path, node="n2")
     try:
-        make_agent_pod(apiserver, "gadget-n2", "n2", n2.addr)
+        n2.start()
+        make_agent_pod(apiserver, "gadget-n2", "n2", n2.addr, netns=n2.net.path)
         p = kg_bg(apiserver, "run", "trace_exec", "-A", "-o", "json")
         lines, done = [], threading.Event()
 
@@ -597,6 +599,7 @@ def test_two_nodes_merged_and_one_lost(apiserver, agent, execs, tmp_path):
         assert err.count("n2:") == 1 and "n1:" not in err, err
     finally:
         n2.stop(signal.SIGKILL)
+        n2.net.close()
 
 
 def test_list_containers_without_runtime(apiserver, agent):

@@ -359,6 +359,43 @@ static void test_deploy_configmap(void **state)
 	free(text);
 }
 
+/* The limits of docs/agent.md "Limits": durations, the budget, and the TCP listener off. */
+static void test_limit_keys(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg.hello_timeout_ms, 10000);
+	assert_int_equal(cfg.idle_timeout_ms, 600000);
+	assert_int_equal(cfg.pull_timeout_ms, 300000);
+	assert_int_equal(cfg.memory_budget, 0);
+	assert_false(cfg.listen_address_given);
+	assert_int_equal(parse("listen:\n  helloTimeout: 2s\n  idleTimeout: 1500ms\n"
+			       "oci:\n  pullTimeout: 1m\nmemoryBudget: 128MiB\n"),
+			 0);
+	assert_int_equal(cfg.hello_timeout_ms, 2000);
+	assert_int_equal(cfg.idle_timeout_ms, 1500);
+	assert_int_equal(cfg.pull_timeout_ms, 60000);
+	assert_int_equal(cfg.memory_budget, 128u << 20);
+	assert_false(cfg.listen_address_given);
+	assert_int_equal(parse("memoryBudget: 0\nlisten:\n  address: \"\"\n"), 0);
+	assert_int_equal(cfg.memory_budget, 0);
+	assert_true(cfg.listen_address_given);
+	/* empty turns the TCP listener off: valid */
+	assert_int_equal(agent_config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(parse("listen:\n  helloTimeout: soon\n"), -EINVAL);
+	assert_string_equal(err,
+			    "config.yaml:2: listen.helloTimeout: 'soon' is not a duration (10s, "
+			    "500ms, 5m)");
+	assert_int_equal(parse("listen:\n  idleTimeout: 1ms\n"), -EINVAL);
+	assert_string_equal(err,
+			    "config.yaml:2: listen.idleTimeout: '1ms' is out of range (100ms to "
+			    "24h)");
+	assert_int_equal(parse("memoryBudget: 1KiB\n"), -EINVAL);
+	assert_string_equal(
+		err, "config.yaml:1: memoryBudget: '1KiB' is out of range (4MiB to 64GiB, or 0)");
+	assert_int_equal(parse("oci:\n  pullTimeout: [5m]\n"), -EINVAL);
+	assert_string_equal(err, "config.yaml:2: oci.pullTimeout: expected a string, got a list");
+}
+
 static void test_load_file(void **state)
 {
 	char path[] = "/tmp/test_agent_config_XXXXXX";
@@ -389,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test_setup_teardown(test_deploy_configmap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_keys, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,6 +142,7 @@ def main(argv=None):
     ap.add_argument("--namespace-finalize-delay", type=float, default=1.0,
                     help="seconds a deleted namespace stays Terminating before its contents and itself go")
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    ap.add_argument("--audit-log", help="append one JSON line per authorization decision here")
     args = ap.parse_args(argv)
 
     host, _, port = args.addr.rpartition(":")
@@ -174,7 +175,8 @@ def main(argv=None):
     seed(store, args.node)
     httpd = srv.Server((host, port), srv.make_ssl_context(crt, key, client_ca=ca), store, tokens,
                        bookmark_interval=args.bookmark_interval, verbose=args.verbose,
-                       namespace_finalize_delay=args.namespace_finalize_delay)
+                       namespace_finalize_delay=args.namespace_finalize_delay,
+                       audit_log=args.audit_log)
     httpd.resume_namespace_finalizers()
     bound = httpd.server_address[1]
     url_host = f"[{host}]" if ":" in host else host

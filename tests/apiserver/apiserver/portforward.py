@@ -1,5 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""pods/portforward, relayed to the pod's status.podIP over TCP.
+"""pods/portforward, relayed to the pod's status.podIP over TCP, or to the
+pod's own loopback.
+
+A real node's runtime enters the pod's network namespace and connects to
+localhost:port there.  The stand-in does the same for a pod whose annotation
+`apiserver.test/netns` names a network namespace (a path such as
+/run/netns/x: the tests' stand-in for the sandbox's, see
+tests/integration/podnet.py); other pods are reached at podIP:port.
 
 Three ways in, as on a real cluster:
 - WebSocket with subprotocol `SPDY/3.1+portforward.k8s.io`: SPDY/3.1 carried
@@ -19,9 +26,12 @@ from two threads at once) and multiplexes it with the pod sockets in select().
 """
 
 import base64
+import ctypes
+import os
 import select
 import socket
 import ssl
+import threading
 import time
 
 from . import spdy
@@ -33,9 +43,37 @@ MAX_PENDING = 4 << 20
 READ_SIZE = 64 << 10
 CONNECT_TIMEOUT = 5.0
 
+NETNS_ANNOTATION = "apiserver.test/netns"
+CLONE_NEWNET = 0x40000000
+
 SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
 CHANNEL_PROTOCOLS = {"v4.channel.k8s.io": "chan", "portforward.k8s.io": "chan",
                      "v4.base64.channel.k8s.io": "chan64"}
+
+
+def _connect_in_netns(path, addr, timeout):
+    """A TCP connection made from inside the network namespace at path: a
+    thread enters it (setns) and makes the socket, which keeps it."""
+    out = {}
+
+    def run():
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if ctypes.CDLL("libc.so.6", use_errno=True).setns(fd, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns {path}")
+            finally:
+                os.close(fd)
+            out["s"] = socket.create_connection(addr, timeout=timeout)
+        except OSError as e:
+            out["e"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "e" in out:
+        raise out["e"]
+    return out["s"]
 
 
 def _ports(h, q):
@@ -66,6 +104,7 @@ def handle(h, res, ns, name, q):
     pod_ip = (pod.get("status") or {}).get("podIP")
     if not pod_ip:
         raise st.bad_request(f'pod "{name}" has no IP address')
+    netns = ((pod.get("metadata") or {}).get("annotations") or {}).get(NETNS_ANNOTATION)
     upgrade = (h.headers.get("Upgrade") or "").lower()
     if upgrade == "websocket":
         offered = [p.strip() for p in (h.headers.get("Sec-WebSocket-Protocol") or "").split(",") if p.strip()]
@@ -119,7 +158,7 @@ def handle(h, res, ns, name, q):
         if not b:
             break
         pre += h.rfile.read(len(b))
-    Relay(sock, bytes(pre), pod_ip, transport, mode, ports).run()
+    Relay(sock, bytes(pre), pod_ip, transport, mode, ports, netns).run()
 
 
 class Pod:
@@ -134,10 +173,11 @@ class Pod:
 
 
 class Relay:
-    def __init__(self, sock, pre, pod_ip, transport, mode, ports):
+    def __init__(self, sock, pre, pod_ip, transport, mode, ports, netns=None):
         self.sock = sock
         self.pre = pre
         self.pod_ip = pod_ip
+        self.netns = netns
         self.transport = transport
         self.mode = mode
         self.ports = ports
@@ -180,7 +220,10 @@ class Relay:
     def _connect(self, port, data_id, error_id):
         pod = Pod(None, port, data_id, error_id)
         try:
-            s = socket.create_connection((self.pod_ip, port), timeout=CONNECT_TIMEOUT)
+            if self.netns:
+                s = _connect_in_netns(self.netns, ("127.0.0.1", port), CONNECT_TIMEOUT)
+            else:
+                s = socket.create_connection((self.pod_ip, port), timeout=CONNECT_TIMEOUT)
             s.setblocking(False)
             pod.sock = s
         except OSError as e:

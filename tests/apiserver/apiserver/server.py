@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from . import patch as patchlib
-from . import openapi, protobuf, resources, selectors, tables
+from . import openapi, protobuf, rbac, resources, selectors, tables
 from . import status as st
 from .store import Gone
 
@@ -70,8 +70,10 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, addr, ssl_ctx, store, tokens, bookmark_interval=60.0, verbose=False,
-                 namespace_finalize_delay=1.0):
+                 namespace_finalize_delay=1.0, audit_log=None):
         self.ssl_ctx = ssl_ctx
+        self.audit = open(audit_log, "a", buffering=1) if audit_log else None
+        self.audit_lock = threading.Lock()
         self.store = store
         self.tokens = tokens
         self.tokens_lock = threading.Lock()
@@ -244,6 +246,9 @@ class Handler(BaseHTTPRequestHandler):
             self.user = self._authenticate()
             if not path.startswith("/_test/"):
                 self._log_request(path)
+            if not path.startswith("/_test/") and not self._is_resource_path(path):
+                self._authorize({"verb": "get" if self.command in ("GET", "HEAD")
+                                 else self.command.lower(), "path": path})
             if path == "/openapi/v3":
                 return self._send(200, openapi.index())
             if path.startswith("/openapi/v3/"):
@@ -324,6 +329,28 @@ class Handler(BaseHTTPRequestHandler):
             "method": self.command, "path": path, "user": u["username"],
             "groups": list(u.get("groups", [])), "impersonatedBy": u.get("impersonatedBy"),
             "via": u.get("via", "token")})
+
+    @staticmethod
+    def _is_resource_path(path):
+        """/api/v1/... and /apis/<group>/<version>/... with a resource in it."""
+        parts = [p for p in path.split("/") if p]
+        return (parts[:1] == ["api"] and len(parts) >= 3) or (parts[:1] == ["apis"] and len(parts) >= 4)
+
+    def _authorize(self, attrs):
+        """403 Forbidden, worded as kube-apiserver words it, unless RBAC
+        allows the request (rbac.py).  Each decision goes to the audit log
+        (--audit-log), which tests read to see what an identity used."""
+        ok = rbac.allowed(self.server.store, self.user, attrs)
+        if self.server.audit:
+            line = json.dumps({"user": self.user["username"], "allowed": ok,
+                               **{k: attrs.get(k) or "" for k in
+                                  ("verb", "group", "resource", "subresource", "namespace", "name",
+                                   "path") if k != "path" or not attrs.get("resource")}})
+            with self.server.audit_lock:
+                self.server.audit.write(line + "\n")
+        if not ok:
+            raise st.ApiError(403, "Forbidden", rbac.forbidden_message(self.user, attrs),
+                              rbac.forbidden_details(attrs))
 
     def _acceptable(self):
         parts = _accept_parts(self.headers.get("Accept"))
@@ -484,6 +511,24 @@ class Handler(BaseHTTPRequestHandler):
         if res.virtual and not (m == "POST" and name is None):
             raise st.method_not_allowed()
         watch = watch_path or q.get("watch", "") in ("1", "true", "True")
+        attrs = {"group": group, "resource": res.plural, "subresource": sub, "namespace": ns or "",
+                 "name": name or "", "path": self.path}
+        if m in ("GET", "HEAD"):
+            attrs["verb"] = "watch" if watch else ("get" if name else "list")
+        elif m == "POST":
+            attrs["verb"] = "create"
+        elif m == "PUT":
+            attrs["verb"] = "update"
+        elif m == "PATCH":
+            attrs["verb"] = "patch"
+        elif m == "DELETE":
+            attrs["verb"] = "delete" if name else "deletecollection"
+        else:
+            attrs["verb"] = m.lower()
+        self._authorize(attrs)
+        if sub == "portforward" and m == "GET":
+            # a WebSocket upgrade: create is needed too (AuthorizePodWebsocketUpgradeCreatePermission)
+            self._authorize(dict(attrs, verb="create"))
         if sub == "portforward":
             if m not in ("GET", "POST"):
                 raise st.method_not_allowed()
@@ -684,19 +729,30 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, body, ct)
 
     def _review(self, res, obj):
-        """Reviews are answered, not stored.  RBAC is not enforced here:
-        every authenticated identity may do everything."""
+        """Reviews are answered from the RBAC objects the stand-in holds
+        (rbac.py), not stored."""
         self._check_type(res, obj)
+        spec = obj.get("spec") or {}
         if res.kind == "SelfSubjectReview":
             u = self.user
             obj["status"] = {"userInfo": {"username": u["username"], "uid": u["uid"],
-                                          "groups": u["groups"]}}
+                                          "groups": rbac.groups_of(u)}}
         elif res.kind == "SelfSubjectAccessReview":
-            obj["status"] = {"allowed": True, "reason": "the stand-in API server does not enforce RBAC"}
+            ra, nra = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+            if ra:
+                attrs = {"verb": ra.get("verb", ""), "group": ra.get("group", ""),
+                         "resource": ra.get("resource", ""), "subresource": ra.get("subresource", ""),
+                         "namespace": ra.get("namespace", ""), "name": ra.get("name", "")}
+            elif nra:
+                attrs = {"verb": nra.get("verb", ""), "path": nra.get("path", "")}
+            else:
+                raise st.bad_request("spec.resourceAttributes or spec.nonResourceAttributes is required")
+            ok = rbac.allowed(self.server.store, self.user, attrs)
+            obj["status"] = {"allowed": ok}
+            if ok and "system:masters" not in rbac.groups_of(self.user):
+                obj["status"]["reason"] = "RBAC: allowed by a binding"
         else:
-            obj["status"] = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                             "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-                             "incomplete": False}
+            obj["status"] = rbac.rules_review(self.server.store, self.user, spec.get("namespace", ""))
         obj.setdefault("metadata", {})["creationTimestamp"] = None
         self._send(201, obj)
 
