@@ -493,7 +493,9 @@ struct fetch_acc {
 };
 
 struct raw_node {
-	struct fetch_acc *acc; /* per data source */
+	int group;
+	int idx;	       /* in its group's printer */
+	struct fetch_acc *acc; /* per data source of its group */
 };
 
 /*
@@ -522,18 +524,29 @@ struct sorter {
 	struct sort_chunk *spare; /* one kept for reuse */
 	size_t bytes;
 	uint64_t seq;
-	int ts_off[RUN_REMOTE_MAX_DS]; /* the timestamp field of each data source; -1: none */
+};
+
+/*
+ * The nodes that describe their records alike, printed by one set of
+ * pipelines; a node whose description differs (another version of the
+ * gadget or of the agent) gets a group of its own rather than being lost.
+ */
+struct raw_group {
+	struct run_remote *rr;
+	struct oci_metadata *md;
+	Gadget__Agent__V1__DataSourceLayout **shape;
+	size_t n_shape;
+	bool begun;
+	int ts_off[RUN_REMOTE_MAX_DS]; /* the timestamp field of each tracer; -1: none */
 	uint8_t ts_size[RUN_REMOTE_MAX_DS];
 };
 
 struct agent_raw_client {
 	struct agent_raw_client_opts o;
 	struct sorter sort;
-	struct run_remote *rr;
-	struct oci_metadata *md;
-	/* what the first node described, which the others must match */
-	Gadget__Agent__V1__DataSourceLayout **shape;
-	size_t n_shape;
+	struct raw_group groups[AGENT_RAW_MAX_SHAPES];
+	size_t n_groups;
+	bool begun;
 	struct raw_node *nodes;
 	size_t n_nodes;
 	ZSTD_DCtx *dctx;
@@ -661,7 +674,8 @@ static int sort_pop(struct agent_raw_client *c)
 	so->heap[0] = so->heap[--so->n];
 	heap_down(so->heap, so->n, 0);
 	so->bytes -= it.len;
-	r = run_remote_record(c->rr, it.node, it.ds, it.chunk->data + it.off, it.len);
+	r = run_remote_record(c->groups[c->nodes[it.node].group].rr, c->nodes[it.node].idx, it.ds,
+			      it.chunk->data + it.off, it.len);
 	if (r >= 0)
 		c->records++;
 	chunk_put(so, it.chunk);
@@ -673,15 +687,16 @@ static int sort_push(struct agent_raw_client *c, int node, size_t ds, const uint
 		     size_t len, bool *held)
 {
 	struct sorter *so = &c->sort;
+	const struct raw_group *g = &c->groups[c->nodes[node].group];
 	struct sort_chunk *ch;
 	struct sort_item *it;
 	uint64_t ts = 0;
 	int r;
 
 	*held = false;
-	if (so->ts_off[ds] < 0 || (size_t)so->ts_off[ds] + so->ts_size[ds] > len)
+	if (g->ts_off[ds] < 0 || (size_t)g->ts_off[ds] + g->ts_size[ds] > len)
 		return 0;
-	memcpy(&ts, rec + so->ts_off[ds], so->ts_size[ds]);
+	memcpy(&ts, rec + g->ts_off[ds], g->ts_size[ds]);
 	while (so->n && (so->n >= AGENT_RAW_SORT_MAX_RECORDS ||
 			 so->bytes + len > AGENT_RAW_SORT_MAX_BYTES)) {
 		r = sort_pop(c);
@@ -750,6 +765,20 @@ static void acc_done(struct fetch_acc *a)
 	free(a->lens);
 }
 
+static void group_done(struct raw_group *g)
+{
+	size_t i;
+
+	g->rr = run_remote_free(g->rr);
+	g->md = oci_metadata_free(g->md);
+	for (i = 0; g->shape && i < g->n_shape; i++)
+		if (g->shape[i])
+			protobuf_c_message_free_unpacked(&g->shape[i]->base, NULL);
+	free(g->shape);
+	g->shape = NULL;
+	g->n_shape = 0;
+}
+
 struct agent_raw_client *agent_raw_client_free(struct agent_raw_client *c)
 {
 	size_t i, k;
@@ -757,17 +786,13 @@ struct agent_raw_client *agent_raw_client_free(struct agent_raw_client *c)
 	if (!c)
 		return NULL;
 	for (i = 0; i < c->n_nodes; i++) {
-		for (k = 0; c->nodes[i].acc && k < c->n_shape; k++)
+		for (k = 0; c->nodes[i].acc && k < c->groups[c->nodes[i].group].n_shape; k++)
 			acc_done(&c->nodes[i].acc[k]);
 		free(c->nodes[i].acc);
 	}
 	free(c->nodes);
-	run_remote_free(c->rr);
-	oci_metadata_free(c->md);
-	for (i = 0; i < c->n_shape; i++)
-		if (c->shape[i])
-			protobuf_c_message_free_unpacked(&c->shape[i]->base, NULL);
-	free(c->shape);
+	for (i = 0; i < c->n_groups; i++)
+		group_done(&c->groups[i]);
 	ZSTD_freeDCtx(c->dctx);
 	base_buf_done(&c->unz);
 	free(c->ptrs);
@@ -858,29 +883,30 @@ nomem:
 	return NULL;
 }
 
-/* The annotations of data source pl into c->md (one gadget.yaml for all). */
-static int annotations_from(struct agent_raw_client *c, const pb_layout *pl)
+/* The annotations of data source pl into the group's md (one gadget.yaml for all). */
+static int annotations_from(struct raw_group *g, const pb_layout *pl)
 {
 	size_t i, k;
 	int r = 0;
 
-	if (!c->md && !(c->md = oci_metadata_new()))
+	if (!g->md && !(g->md = oci_metadata_new()))
 		return -ENOMEM;
 	for (i = 0; i < pl->n_annotations && r >= 0; i++)
-		r = oci_metadata_annotate(c->md, pl->name, NULL, pl->annotations[i]->key,
+		r = oci_metadata_annotate(g->md, pl->name, NULL, pl->annotations[i]->key,
 					  pl->annotations[i]->value);
 	for (i = 0; i < pl->n_field_annotations && r >= 0; i++) {
 		const pb_fann *fa = pl->field_annotations[i];
 
 		for (k = 0; k < fa->n_annotations && r >= 0; k++)
-			r = oci_metadata_annotate(c->md, pl->name, fa->field,
+			r = oci_metadata_annotate(g->md, pl->name, fa->field,
 						  fa->annotations[k]->key,
 						  fa->annotations[k]->value);
 	}
 	return r;
 }
 
-static int add_ds(struct agent_raw_client *c, const pb_layout *pl, char *err, size_t errlen)
+static int add_ds(struct agent_raw_client *c, struct raw_group *g, const pb_layout *pl, char *err,
+		  size_t errlen)
 {
 	struct run_remote_column cols[RUN_REMOTE_MAX_CONTAINER_COLUMNS];
 	struct bpf_layout *l;
@@ -912,7 +938,7 @@ static int add_ds(struct agent_raw_client *c, const pb_layout *pl, char *err, si
 			.value = pc->value,
 		};
 	}
-	r = annotations_from(c, pl);
+	r = annotations_from(g, pl);
 	if (r < 0) {
 		snprintf(err, errlen, "data source %.64s: annotations: %s", pl->name, strerror(-r));
 		return r == -ENOMEM ? r : -EINVAL;
@@ -920,8 +946,8 @@ static int add_ds(struct agent_raw_client *c, const pb_layout *pl, char *err, si
 	l = layout_from(pl, err, errlen);
 	if (!l)
 		return err[0] && strcmp(err, strerror(ENOMEM)) ? -EINVAL : -ENOMEM;
-	r = run_remote_add_ds(c->rr, pl->name, pl->type != DS_TYPE(TRACER), l,
-			      oci_metadata_find_ds(c->md, pl->name), cols, pl->n_extern_columns,
+	r = run_remote_add_ds(g->rr, pl->name, pl->type != DS_TYPE(TRACER), l,
+			      oci_metadata_find_ds(g->md, pl->name), cols, pl->n_extern_columns,
 			      pl->endpoint_k8s);
 	if (r < 0 && !err[0])
 		snprintf(err, errlen, "data source %.64s: %s", pl->name,
@@ -970,33 +996,35 @@ static pb_layout *copy_layout(const pb_layout *l)
 }
 
 /* The field each tracer's records are sorted by: the first gadget_timestamp. */
-static void sort_keys(struct agent_raw_client *c)
+static void sort_keys(struct raw_group *g)
 {
 	size_t i, k;
 
 	for (i = 0; i < RUN_REMOTE_MAX_DS; i++)
-		c->sort.ts_off[i] = -1;
-	for (i = 0; i < run_remote_ds_count(c->rr); i++) {
-		const struct bpf_layout *l = run_remote_ds_layout(c->rr, i);
+		g->ts_off[i] = -1;
+	for (i = 0; i < run_remote_ds_count(g->rr); i++) {
+		const struct bpf_layout *l = run_remote_ds_layout(g->rr, i);
 
-		if (run_remote_ds_batches(c->rr, i))
+		if (run_remote_ds_batches(g->rr, i))
 			continue;
 		for (k = 0; k < l->n_fields; k++) {
 			const struct bpf_layout_field *f = &l->fields[k];
 
 			if (f->special == BPF_LAYOUT_SPECIAL_TIMESTAMP && !f->bit_size &&
 			    f->size >= 1 && f->size <= 8) {
-				c->sort.ts_off[i] = (int)f->offset;
-				c->sort.ts_size[i] = (uint8_t)f->size;
+				g->ts_off[i] = (int)f->offset;
+				g->ts_size[i] = (uint8_t)f->size;
 				break;
 			}
 		}
 	}
 }
 
+/* A new group for the description rs gives; its index, or -errno with err. */
 static int describe(struct agent_raw_client *c, const Gadget__Agent__V1__RunStarted *rs, char *err,
 		    size_t errlen)
 {
+	struct raw_group *g;
 	struct run_remote_opts ro = {
 		.sz = sizeof(ro),
 		.output = c->o.output,
@@ -1014,106 +1042,156 @@ static int describe(struct agent_raw_client *c, const Gadget__Agent__V1__RunStar
 			 RUN_REMOTE_MAX_DS);
 		return -EINVAL;
 	}
-	r = run_remote_new(&ro, &c->rr);
+	if (c->n_groups == AGENT_RAW_MAX_SHAPES) {
+		snprintf(err, errlen, "more than %d different versions of the gadget's records",
+			 AGENT_RAW_MAX_SHAPES);
+		return -E2BIG;
+	}
+	g = &c->groups[c->n_groups];
+	memset(g, 0, sizeof(*g));
+	c->errbuf[0] = '\0';
+	r = run_remote_new(&ro, &g->rr);
 	if (r < 0)
 		return r;
 	for (i = 0; i < rs->n_layouts; i++) {
-		r = add_ds(c, rs->layouts[i], err, errlen);
+		r = add_ds(c, g, rs->layouts[i], err, errlen);
 		if (r < 0)
 			goto fail;
 	}
-	r = run_remote_prepare(c->rr);
+	r = run_remote_prepare(g->rr);
 	if (r < 0) {
 		snprintf(err, errlen, "%s", c->errbuf[0] ? c->errbuf : strerror(-r));
 		goto fail;
 	}
-	c->shape = calloc(rs->n_layouts, sizeof(*c->shape));
-	if (!c->shape) {
+	g->shape = calloc(rs->n_layouts, sizeof(*g->shape));
+	if (!g->shape) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	c->n_shape = rs->n_layouts;
+	g->n_shape = rs->n_layouts;
 	for (i = 0; i < rs->n_layouts; i++)
-		if (!(c->shape[i] = copy_layout(rs->layouts[i]))) {
+		if (!(g->shape[i] = copy_layout(rs->layouts[i]))) {
 			r = -ENOMEM;
 			goto fail;
 		}
-	sort_keys(c);
-	return 0;
+	sort_keys(g);
+	/* a second version of the records, once the output started */
+	if (c->begun) {
+		r = run_remote_begin(g->rr);
+		if (r < 0)
+			goto fail;
+		g->begun = true;
+	}
+	return (int)c->n_groups++;
 fail:
-	c->rr = run_remote_free(c->rr);
-	c->md = oci_metadata_free(c->md);
+	group_done(g);
 	return r;
+}
+
+/* The group whose description is rs's, or -ENOENT. */
+static int find_group(const struct agent_raw_client *c, const Gadget__Agent__V1__RunStarted *rs)
+{
+	size_t i, k;
+
+	for (i = 0; i < c->n_groups; i++) {
+		const struct raw_group *g = &c->groups[i];
+
+		if (rs->n_layouts != g->n_shape)
+			continue;
+		for (k = 0; k < g->n_shape && same_shape(g->shape[k], rs->layouts[k]); k++)
+			;
+		if (k == g->n_shape)
+			return (int)i;
+	}
+	return -ENOENT;
 }
 
 int agent_raw_client_started(struct agent_raw_client *c, const char *node,
 			     const Gadget__Agent__V1__RunStarted *rs, char *err, size_t errlen)
 {
-	struct raw_node *nodes;
+	struct raw_node *nodes, *n;
+	struct raw_group *g;
 	size_t i, k;
-	int idx, r;
+	int gi, idx, r;
 
 	err[0] = '\0';
 	if (rs->encoding != GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW) {
 		snprintf(err, errlen, "the agent sends records as JSON");
 		return -EINVAL;
 	}
-	if (!c->rr) {
-		r = describe(c, rs, err, errlen);
-		if (r < 0)
-			return r;
-	} else {
-		if (rs->n_layouts != c->n_shape)
-			goto differs;
-		for (i = 0; i < c->n_shape; i++)
-			if (!same_shape(c->shape[i], rs->layouts[i]))
-				goto differs;
+	if (c->n_nodes >= RUN_REMOTE_MAX_NODES) {
+		snprintf(err, errlen, "too many nodes");
+		return -E2BIG;
 	}
-	idx = run_remote_node(c->rr, node);
+	gi = find_group(c, rs);
+	if (gi < 0)
+		gi = describe(c, rs, err, errlen);
+	if (gi < 0)
+		return gi;
+	g = &c->groups[gi];
+	nodes = realloc(c->nodes, (c->n_nodes + 1) * sizeof(*nodes));
+	if (!nodes)
+		return -ENOMEM;
+	c->nodes = nodes;
+	n = &nodes[c->n_nodes];
+	memset(n, 0, sizeof(*n));
+	/* a name the group knows already (a node that started again) is another node */
+	idx = run_remote_node(g->rr, node);
 	if (idx < 0) {
 		snprintf(err, errlen, "%s", idx == -E2BIG ? "too many nodes" : strerror(-idx));
 		return idx;
 	}
-	if ((size_t)idx == c->n_nodes) {
-		nodes = realloc(c->nodes, (c->n_nodes + 1) * sizeof(*nodes));
-		if (!nodes)
-			return -ENOMEM;
-		c->nodes = nodes;
-		nodes[idx].acc = calloc(c->n_shape, sizeof(*nodes[idx].acc));
-		if (!nodes[idx].acc)
-			return -ENOMEM;
-		for (k = 0; k < c->n_shape; k++)
-			nodes[idx].acc[k].data =
-				(struct base_buf)BASE_BUF_INIT(AGENT_RAW_MAX_FETCH_BYTES);
-		c->n_nodes++;
-	}
-	run_remote_node_clock(c->rr, idx, rs->boot_to_real_ns);
+	n->acc = calloc(g->n_shape, sizeof(*n->acc));
+	if (!n->acc)
+		return -ENOMEM;
+	for (k = 0; k < g->n_shape; k++)
+		n->acc[k].data = (struct base_buf)BASE_BUF_INIT(AGENT_RAW_MAX_FETCH_BYTES);
+	n->group = gi;
+	n->idx = idx;
+	run_remote_node_clock(g->rr, idx, rs->boot_to_real_ns);
 	for (i = 0; i < rs->n_layouts; i++)
 		for (k = 0; k < rs->layouts[i]->n_extern_columns; k++) {
 			const pb_column *pc = rs->layouts[i]->extern_columns[k];
 
 			if (pc->source != SOURCE(CONSTANT))
 				continue;
-			r = run_remote_node_constant(c->rr, idx, i, pc->name, pc->value);
-			if (r == -ENOMEM)
+			r = run_remote_node_constant(g->rr, idx, i, pc->name, pc->value);
+			if (r == -ENOMEM) {
+				free(n->acc);
 				return r;
+			}
 		}
-	return idx;
-differs:
-	snprintf(err, errlen,
-		 "its gadget's records differ from the first node's (another "
-		 "version of the gadget or of the agent?)");
-	return -EINVAL;
+	return (int)c->n_nodes++;
 }
 
 int agent_raw_client_begin(struct agent_raw_client *c)
 {
-	return c->rr ? run_remote_begin(c->rr) : 0;
+	size_t i;
+	int r;
+
+	c->begun = true;
+	for (i = 0; i < c->n_groups; i++) {
+		if (c->groups[i].begun)
+			continue;
+		r = run_remote_begin(c->groups[i].rr);
+		if (r < 0)
+			return r;
+		c->groups[i].begun = true;
+	}
+	return 0;
 }
 
 int agent_raw_client_flush(struct agent_raw_client *c)
 {
-	return c->rr ? run_remote_flush(c->rr) : 0;
+	size_t i;
+	int r;
+
+	for (i = 0; i < c->n_groups; i++) {
+		r = run_remote_flush(c->groups[i].rr);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 uint64_t agent_raw_client_records(const struct agent_raw_client *c)
@@ -1230,7 +1308,8 @@ static int acc_print(struct agent_raw_client *c, int node, size_t ds, struct fet
 	}
 	for (i = 0; i < a->n; i++)
 		c->ptrs[i] = a->data.data + a->offs[i];
-	r = run_remote_batch(c->rr, node, ds, c->ptrs, a->lens, a->n);
+	r = run_remote_batch(c->groups[c->nodes[node].group].rr, c->nodes[node].idx, ds, c->ptrs,
+			     a->lens, a->n);
 	if (r >= 0)
 		c->records += a->n;
 	acc_reset(a, 0);
@@ -1244,17 +1323,20 @@ int agent_raw_client_batch(struct agent_raw_client *c, int node,
 	const char *vals[RUN_REMOTE_MAX_CONTAINER_COLUMNS];
 	struct fetch_acc *a = NULL;
 	size_t len, i, k, n = 0, nc;
-	int ds, r = 0;
+	struct run_remote *rr;
+	int ds, idx, r = 0;
 
 	err[0] = '\0';
-	if (!c->rr || node < 0 || (size_t)node >= c->n_nodes)
+	if (node < 0 || (size_t)node >= c->n_nodes)
 		return -EINVAL;
-	ds = run_remote_ds_index(c->rr, rb->data_source);
+	rr = c->groups[c->nodes[node].group].rr;
+	idx = c->nodes[node].idx;
+	ds = run_remote_ds_index(rr, rb->data_source);
 	if (ds < 0) {
 		snprintf(err, errlen, "records of an unknown data source '%.64s'", rb->data_source);
 		return -EINVAL;
 	}
-	nc = run_remote_container_columns(c->rr, (size_t)ds);
+	nc = run_remote_container_columns(rr, (size_t)ds);
 	for (i = 0; i < rb->n_containers; i++) {
 		const pb_container *cv = rb->containers[i];
 
@@ -1268,14 +1350,14 @@ int agent_raw_client_batch(struct agent_raw_client *c, int node,
 		for (k = 0; k < cv->n_absent; k++)
 			if (cv->absent[k] < nc)
 				vals[cv->absent[k]] = NULL;
-		r = run_remote_container(c->rr, node, (size_t)ds, cv->mntns, vals, nc);
+		r = run_remote_container(rr, idx, (size_t)ds, cv->mntns, vals, nc);
 		if (r < 0)
 			return r;
 	}
 	for (i = 0; i < rb->n_endpoints; i++) {
 		const pb_endpoint *e = rb->endpoints[i];
 
-		r = run_remote_endpoint(c->rr, node, (size_t)ds, e->ip, e->kind, e->name,
+		r = run_remote_endpoint(rr, idx, (size_t)ds, e->ip, e->kind, e->name,
 					e->namespace_);
 		if (r == -EINVAL) {
 			snprintf(err, errlen, "an endpoint with a bad address");
@@ -1288,7 +1370,7 @@ int agent_raw_client_batch(struct agent_raw_client *c, int node,
 	if (!p)
 		return -EINVAL;
 	end = p + len;
-	if (run_remote_ds_batches(c->rr, (size_t)ds)) {
+	if (run_remote_ds_batches(rr, (size_t)ds)) {
 		a = &c->nodes[node].acc[ds];
 		/* a fetch whose end went missing (dropped) is not shown half */
 		if (a->n && a->fetch != rb->fetch)
@@ -1315,7 +1397,7 @@ int agent_raw_client_batch(struct agent_raw_client *c, int node,
 			if (c->o.sort_delay_ms)
 				r = sort_push(c, node, (size_t)ds, rec, len, &held);
 			if (r >= 0 && !held) {
-				r = run_remote_record(c->rr, node, (size_t)ds, rec, len);
+				r = run_remote_record(rr, idx, (size_t)ds, rec, len);
 				if (r >= 0)
 					c->records++;
 			}

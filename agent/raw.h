@@ -37,6 +37,8 @@ struct run_remote_enc;
 #define AGENT_RAW_ZSTD_LEVEL 1
 /* Most bytes of a fetch (map iterator, snapshot) a client holds for one node. */
 #define AGENT_RAW_MAX_FETCH_BYTES (64u << 20)
+/* Different descriptions of the records (versions of a gadget) one client prints. */
+#define AGENT_RAW_MAX_SHAPES 8
 
 /* ------------------------------------------------------------ the node's side */
 
