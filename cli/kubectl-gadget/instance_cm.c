@@ -65,9 +65,12 @@ int kg_instance_cm_create(struct kg_global *g, const Gadget__Agent__V1__Instance
 	return ret;
 }
 
+/* The instance an id names: the whole id, or the start of only one (Inspektor Gadget's rule). */
 struct find_ctx {
 	const char *id;
-	char *name;
+	char *name;	   /* the whole id's */
+	char *prefix_name; /* the first one the id begins */
+	size_t n_prefixed; /* ids that begin with it */
 };
 
 static int find_by_uid(void *userdata, json_t *item)
@@ -76,12 +79,18 @@ static int find_by_uid(void *userdata, json_t *item)
 	json_t *md = json_object_get(item, "metadata");
 	const char *uid = json_string_value(json_object_get(md, "uid"));
 	const char *name = json_string_value(json_object_get(md, "name"));
+	size_t n = strlen(f->id);
 
-	if (uid && name && !f->name && !strcmp(uid, f->id)) {
+	if (!uid || !name || !n)
+		return 0;
+	if (!f->name && !strcmp(uid, f->id)) {
 		f->name = strdup(name);
-		if (!f->name)
-			return -ENOMEM;
+		return f->name ? 0 : -ENOMEM;
 	}
+	if (strncmp(uid, f->id, n))
+		return 0;
+	if (!f->n_prefixed++ && !(f->prefix_name = strdup(name)))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -115,6 +124,16 @@ int kg_instance_cm_delete(struct kg_global *g, const char *name_or_id)
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps",
 			 g->gadget_namespace);
 		r = k8s_client_list(g->client, path, &lo, find_by_uid, &f, NULL, err, sizeof(err));
+		if (r >= 0 && !f.name && f.n_prefixed > 1) {
+			kg_error("'%s' begins the id of %zu instances; give more of the id (see "
+				 "'kubectl gadget list')",
+				 name_or_id, f.n_prefixed);
+			goto out;
+		}
+		if (r >= 0 && !f.name && f.n_prefixed == 1) {
+			f.name = f.prefix_name;
+			f.prefix_name = NULL;
+		}
 		if (r >= 0 && f.name) {
 			name = f.name;
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s",
@@ -156,5 +175,6 @@ out:
 	json_decref(cm);
 	json_decref(opts);
 	free(f.name);
+	free(f.prefix_name);
 	return ret;
 }

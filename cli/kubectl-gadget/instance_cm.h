@@ -27,7 +27,8 @@ int kg_instance_cm_create(struct kg_global *g, const Gadget__Agent__V1__Instance
 
 /*
  * Deletes the ConfigMap of the instance named, or with id (the ConfigMap's
- * uid), name_or_id, on the condition that it is still that one.  Only a
+ * uid), name_or_id, or whose id is the only one that begins with it, on the
+ * condition that it is still that one.  Only a
  * ConfigMap that carries the instance label is deleted.  0, or prints the
  * reason and returns KG_EXIT_ERROR.
  */

@@ -428,21 +428,10 @@ int kg_cmd_delete(struct kg_global *g, int argc, char **argv)
 	/* with the user's own credentials: the agents only read instances */
 	if (kg_connect(g) < 0)
 		return KG_EXIT_ERROR;
-	for (k = first; k < argc; k++) {
-		char *id = NULL, *name = NULL;
-
-		if (argv[k][0] == '-')
-			continue;
-		/* a prefix of an id is resolved as the agents list them (it prints why not) */
-		if (kg_instance_resolve(g, argv[k], &id, &name) < 0) {
+	/* a name, a whole id, or the start of one id (instance_cm.h) */
+	for (k = first; k < argc; k++)
+		if (argv[k][0] != '-' && kg_instance_cm_delete(g, argv[k]) != KG_EXIT_OK)
 			ret = KG_EXIT_ERROR;
-			continue;
-		}
-		if (kg_instance_cm_delete(g, *name ? name : id) != KG_EXIT_OK)
-			ret = KG_EXIT_ERROR;
-		free(id);
-		free(name);
-	}
 	return ret;
 }
 

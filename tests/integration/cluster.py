@@ -462,8 +462,7 @@ class Cluster:
         cfg.setdefault("oci", {})
         cfg["oci"]["storeDir"] = STORE
         cfg["logLevel"] = "debug"
-        if cfg.get("otel-metrics-listen"):
-            cfg["otel-metrics-listen-address"] = f"{node.address}:{METRICS_PORT}"
+        # otel-metrics-listen-address stays the chart's (0.0.0.0:2224), in the pod's namespace
         if "logs" in cfg:
             cfg["logs"]["directory"] = os.path.join(node.dir, "logs")
         path = os.path.join(node.dir, "config.yaml")

@@ -153,6 +153,33 @@ class PodNet:
 
         threading.Thread(target=accept_loop, daemon=True).start()
 
+    def expose(self, port):
+        """The other way: a port on the host's 127.0.0.1 (returned) relayed to
+        127.0.0.1:port inside the namespace, for the life of this object,
+        e.g. for a Prometheus on the host scraping a pod's port."""
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(64)
+        self._listeners.append(ls)
+
+        def accept_loop():
+            while not self._closed:
+                try:
+                    c, _ = ls.accept()
+                except OSError:
+                    return
+                try:
+                    h = self.connect(("127.0.0.1", port), timeout=10)
+                    h.settimeout(None)
+                except OSError:
+                    c.close()
+                    continue
+                for a, b in ((c, h), (h, c)):
+                    threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+        threading.Thread(target=accept_loop, daemon=True).start()
+        return ls.getsockname()[1]
+
     def close(self):
         if self._closed:
             return

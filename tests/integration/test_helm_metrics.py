@@ -90,7 +90,9 @@ def test_helm_instances_export_metrics_and_follow_upgrades(helm_cluster, tmp_pat
         len(n) == 2 for n in s.values()) else None)(instances(c)))
     assert running, (instances(c), c.logs())
 
-    prom = Prometheus(tmp_path / "prom", [f"{n.address}:{METRICS_PORT}" for n in c.nodes])
+    # a Prometheus on the host, reaching each agent pod's metrics port
+    prom = Prometheus(tmp_path / "prom",
+                      [f"127.0.0.1:{n.net.expose(METRICS_PORT)}" for n in c.nodes])
     ns = unique("ns")
     comms = ["h" + uuid.uuid4().hex[:9] for _ in c.nodes]
     pods = [c.add_pod(i, ns, script=exec_script(comms[i])) for i in range(len(c.nodes))]
@@ -122,9 +124,7 @@ def test_helm_instances_export_metrics_and_follow_upgrades(helm_cluster, tmp_pat
         assert prom.wait_value(q, EXECS) == EXECS, (prom.query(q), c.logs())
         # the old name is no longer exported by the agents
         for n in c.nodes:
-            import urllib.request
-            with urllib.request.urlopen(f"http://{n.address}:{METRICS_PORT}/metrics") as r:
-                text = r.read().decode()
+            text = n.net.http(f"http://127.0.0.1:{METRICS_PORT}/metrics")[2]
             assert "execs2_execs_total" in text and "\nexecs_execs_total{" not in text
     finally:
         prom.stop()

@@ -20,6 +20,8 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -600,6 +602,167 @@ def test_two_nodes_merged_and_one_lost(apiserver, agent, execs, tmp_path):
     finally:
         n2.stop(signal.SIGKILL)
         n2.net.close()
+
+
+# A hostile or broken agent: protobuf written by hand (field numbers from agent/api.proto).
+
+def pb_varint(v):
+    v &= (1 << 64) - 1
+    out = b""
+    while True:
+        b, v = v & 0x7F, v >> 7
+        out += bytes([b | (0x80 if v else 0)])
+        if not v:
+            return out
+
+
+def pb_uint(n, v):
+    return pb_varint(n << 3) + pb_varint(v)
+
+
+def pb_bytes(n, b):
+    b = b.encode() if isinstance(b, str) else b
+    return pb_varint(n << 3 | 2) + pb_varint(len(b)) + b
+
+
+def pb_top(msg):
+    """The top-level fields of a message: {number: first value (int or bytes)}."""
+    out, i = {}, 0
+    while i < len(msg):
+        key = shift = 0
+        while True:
+            b = msg[i]
+            i += 1
+            key |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        n, wt = key >> 3, key & 7
+        v = shift = 0
+        while True:
+            b = msg[i]
+            i += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        if wt == 2:
+            v, i = msg[i:i + v], i + v
+        out.setdefault(n, v)
+    return out
+
+
+def fake_layout(offset):
+    """A data source "exec" of 8-byte records with one __u32 field at offset."""
+    field = (pb_bytes(1, "x") + pb_bytes(2, "x") + pb_bytes(3, "__u32") + pb_uint(4, -1)
+             + pb_uint(6, 2) + pb_uint(8, offset) + pb_uint(9, 4))
+    return (pb_bytes(1, "exec") + pb_uint(2, 1) + pb_bytes(3, "event") + pb_uint(4, 8)
+            + pb_bytes(5, field))
+
+
+class FakeAgent:
+    """Answers Hello and GetGadgetInfo like an agent of protocol 1.2, then
+    answers RunGadget (after the real agent's RunStarted) with what `bad`
+    says, and keeps the connection open."""
+
+    def __init__(self, bad):
+        self.bad = bad
+        self.net = PodNet()
+        self.ls = self.net.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 8484))
+        self.ls.listen(8)
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _send(c, rid, field, body):
+        msg = pb_uint(1, rid) + pb_bytes(field, body)
+        c.sendall(struct.pack(">I", len(msg)) + msg)
+
+    def _serve(self, c):
+        buf = b""
+        try:
+            while True:
+                while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                n = struct.unpack(">I", buf[:4])[0]
+                req, buf = pb_top(buf[4:4 + n]), buf[4 + n:]
+                rid = req.get(1, 0)
+                if 10 in req:  # Hello -> Welcome
+                    self._send(c, rid, 11, pb_uint(1, 1) + pb_uint(2, 2) + pb_bytes(3, "fake")
+                               + pb_bytes(4, "n2"))
+                elif 12 in req:  # GetGadgetInfo -> GadgetInfo
+                    self._send(c, rid, 13, pb_bytes(1, "trace_exec"))
+                elif 13 in req:  # RunGadget
+                    time.sleep(3)  # the real agent describes the records first
+                    self._run(c, rid)
+        except OSError:
+            return
+
+    def _run(self, c, rid):
+        started = pb_uint(1, 7) + pb_uint(5, 1)
+        if self.bad == "layout":
+            # a field past the end of the 8-byte record
+            self._send(c, rid, 14, started + pb_bytes(6, fake_layout(6)))
+        elif self.bad == "frame":
+            c.sendall(struct.pack(">I", 100 << 20) + b"\0" * 64)
+        else:
+            self._send(c, rid, 14, started + pb_bytes(6, fake_layout(0)))
+            # one record that says 5 bytes and has 2
+            self._send(c, rid, 15, pb_bytes(5, "exec") + pb_bytes(11, b"\x05ab")
+                       + pb_uint(12, 1))
+
+    def close(self):
+        self.ls.close()
+        for c in self.conns:
+            c.close()
+        self.net.close()
+
+
+@pytest.mark.parametrize("bad,why", [
+    ("layout", r"n2: data source exec: field 0 \(x\) lies outside the record"),
+    ("batch", r"n2: a malformed record batch: a malformed record in a batch"),
+    ("frame", r"n2: .*"),
+])
+def test_a_broken_agent_is_dropped_in_one_line(apiserver, agent, execs, bad, why):
+    """An agent that describes records wrongly, sends a malformed batch or an
+    oversized frame is dropped with one line naming it; the other node's
+    records go on, and the plugin ends with 1."""
+    fake = FakeAgent(bad)
+    try:
+        make_agent_pod(apiserver, "gadget-n2", "n2", "10.244.0.3", netns=fake.net.path)
+        p = kg_bg(apiserver, "run", "trace_exec", "-A", "-o", "json")
+        lines = []
+        threading.Thread(target=lambda: [lines.append(json.loads(ln)) for ln in p.stdout],
+                         daemon=True).start()
+        # the fake answers 3 s after RunGadget: by then n1 streams, and after it too
+        time.sleep(6)
+        seen = len(marked(lines, execs.marker))
+        assert seen > 0, lines[-3:]
+        time.sleep(1.5)
+        # n1 goes on after n2 was dropped
+        assert len(marked(lines, execs.marker)) > seen and p.poll() is None
+        p.send_signal(signal.SIGINT)
+        assert p.wait(10) == 1
+        err = p.stderr.read()
+        assert len(re.findall(r"^kubectl-gadget: n2: ", err, re.M)) == 1, err
+        assert re.search(why, err), err
+        assert {get(r, "k8s.node") for r in marked(lines, execs.marker)} == {"n1"}
+    finally:
+        fake.close()
 
 
 def test_list_containers_without_runtime(apiserver, agent):

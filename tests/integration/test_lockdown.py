@@ -261,7 +261,7 @@ def test_bad_filter_is_refused_at_the_request(agents):
     a = agents()
     nowhere = "127.0.0.1:1/gadgets/trace_open:v1"
     for flt, why in (("fname~(", "bad regular expression"),
-                     ("fname~a{5000}", "regular expression"),
+                     ("fname~a{70000}", "regular expression"),
                      ("fname", "expected FIELD OP VALUE"),
                      ("==/etc/shadow", "no field name")):
         for cmd in (("run", nowhere), ("gadget-info", nowhere), ("create", "x", nowhere)):
@@ -347,9 +347,11 @@ def test_exploding_regex_through_the_agent(agents, memcg):
     cg = memcg(256 << 20)
     a = agents(preexec=cg.enter)
     t0 = time.monotonic()
-    rc, e = a.answer("run", "trace_open", "--filter", "fname~(a{,4000}){,4000}", "--timeout", "500")
+    # refused, or run within the engine's bounds (PCRE2 compiles it): either way, quickly
+    rc, lines, err = a.client("run", "trace_open", "--filter", "fname~(a{,4000}){,4000}",
+                              "--timeout", "500")
     assert time.monotonic() - t0 < 5
-    assert rc in (0, 1), e
+    assert rc in (0, 1), (lines, err)
     assert a.http("/healthz")[0] == 200
     assert cg.oom_kills() == 0 and cg.peak() < (128 << 20)
 

@@ -40,9 +40,11 @@ def uid(prefix):
 
 
 class Prometheus:
-    """A real Prometheus scraping targets every 500 ms."""
+    """A real Prometheus scraping targets every 500 ms; with net (a PodNet),
+    from inside that network namespace, as from a pod beside the agent's."""
 
-    def __init__(self, tmp_path, targets):
+    def __init__(self, tmp_path, targets, net=None):
+        self.net = net
         self.port = free_port()
         tmp_path.mkdir(parents=True, exist_ok=True)
         cfg = tmp_path / "prometheus.yml"
@@ -51,13 +53,15 @@ class Prometheus:
             "scrape_configs": [{"job_name": "gadget", "metrics_path": "/metrics",
                                 "static_configs": [{"targets": targets}]}]}))
         self.proc = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path}/db",
+            (net.prefix() if net else []) + [PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path}/db",
              f"--web.listen-address=127.0.0.1:{self.port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def query(self, q):
         url = f"http://127.0.0.1:{self.port}/api/v1/query?query=" + urllib.request.quote(q)
         try:
+            if self.net:
+                return json.loads(self.net.http(url, timeout=5)[2])["data"]["result"]
             with urllib.request.urlopen(url, timeout=5) as r:
                 return json.loads(r.read())["data"]["result"]
         except (OSError, ValueError, KeyError):
@@ -85,8 +89,8 @@ class Prometheus:
 def prometheus(tmp_path):
     made = []
 
-    def make(targets):
-        p = Prometheus(tmp_path / f"prom{len(made)}", targets)
+    def make(targets, net=None):
+        p = Prometheus(tmp_path / f"prom{len(made)}", targets, net)
         made.append(p)
         return p
 
@@ -95,7 +99,9 @@ def prometheus(tmp_path):
         p.stop()
 
 
-def scrape(port):
+def scrape(port, net=None):
+    if net:
+        return net.http(f"http://127.0.0.1:{port}/metrics")[2]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
         return r.read().decode()
 
@@ -252,12 +258,13 @@ def test_agent_instances_export_metrics_and_logs(agents, containerd, prometheus,
     assert states["execs"]["state"] == "INSTANCE_RUNNING", states
     assert states["broken"]["state"] == "INSTANCE_FAILED", states
     assert "unknown metrics.type 'average'" in states["broken"]["error"], states
-    prom = prometheus([f"127.0.0.1:{mport}"])
+    # the agent serves in its pod's network namespace
+    prom = prometheus([f"127.0.0.1:{mport}"], net=a.net)
     pod, cid = exec_pod(containerd, ns, comm)
     try:
         q = f'agent_execs_execs_total{{k8s_namespace="{ns}",proc_comm="{comm}"}}'
         assert prom.wait_value(q, EXECS) == EXECS, prom.query(q)
-        promtool_ok(scrape(mport))
+        promtool_ok(scrape(mport, a.net))
         # the same records as JSON lines, with the node, the instance and the pod
         deadline = time.monotonic() + 10
         lines = []
