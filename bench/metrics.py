@@ -477,7 +477,10 @@ def measure(rounds, log, quick=False):
     for k in ("idle_cpu_share", "idle_sched_share", "load_cpu_share", "load_sched_share",
               "rate", "load_cpu_ns_per_call", "rss_mb"):
         res["agent_cpu"]["median"][k] = med(cpu, k)
-    res["agent_cpu"]["median"]["reached"] = all(t["reached"] for t in cpu)
+    # the target is judged at the rate the median round generated
+    res["agent_cpu"]["median"]["reached"] = (res["agent_cpu"]["median"]["rate"]
+                                             >= RATE_REACHED * RATE)
+    res["agent_cpu"]["median"]["rounds_short"] = sum(1 for t in cpu if not t["reached"])
     res["agent_cpu"]["median"]["counted_share"] = min(t["counted"] / max(t["reads"], 1)
                                                       for t in cpu)
     for who, trials in scrapes.items():
@@ -512,8 +515,9 @@ def render(res):
         "and the same over an idle window of the same length just before.\n")
     share = a["load_cpu_share"]
     out.append("| measure | median |\n|---|---|")
-    out.append(f"| reads generated per second | {a['rate']:.0f} /s"
-               f"{'' if a['reached'] else ' (short of the target)'} |")
+    short = (f" ({a['rounds_short']} of {n} rounds short of {res['rate']}/s)"
+             if a["rounds_short"] else "")
+    out.append(f"| reads generated per second | {a['rate']:.0f} /s{short} |")
     out.append(f"| agent CPU under the load (target < {TARGET_CPU_SHARE * 100:.0f}% of a core: "
                f"{verdict(share < TARGET_CPU_SHARE)}) | {share * 100:.2f}% "
                f"({a['load_sched_share'] * 100:.2f}%) |")
