@@ -1125,12 +1125,23 @@ def metrics_targets(results, added):
     elif json_add <= 0:
         got, ok = "ig-json %s: not above this run's no-tracer noise" % fmt_ns(json_add), None
     else:
+        # Rounds run the subjects one after the other: the difference within
+        # a round is steadier than two medians when the machine's cost per
+        # call drifts between rounds by more than a tracer adds.
+        pairs = [m["ns_per_call"] - j["ns_per_call"] for j, m in
+                 zip(get(opened, "ig-json", "trials") or [],
+                     get(opened, "ig-metrics", "trials") or [])
+                 if "error" not in j and "error" not in m]
+        diff = median(pairs)
+        ratio = (json_add + diff) / json_add if diff is not None else met_add / json_add
         cpu_j = get(opened, "ig-json", "median", "cpu_us_per_event")
         cpu_m = get(opened, "ig-metrics", "median", "cpu_us_per_event")
-        got = "%.2fx (%s against %s)" % (met_add / json_add, fmt_ns(met_add), fmt_ns(json_add))
+        got = "%.2fx: ig-json %s, ig-metrics %s" % (ratio, fmt_ns(json_add), fmt_ns(met_add))
+        if diff is not None:
+            got += ", %+.0f ns more in the same round (median of %d)" % (diff, len(pairs))
         if cpu_j and cpu_m:
             got += "; ig's own CPU %.2fx (%.2f against %.2f us)" % (cpu_m / cpu_j, cpu_m, cpu_j)
-        ok = met_add / json_add <= 1.2
+        ok = ratio <= 1.2
     rows.append(("counting records as metrics (ig-metrics) adds at most 1.2x what "
                  "ig-json adds per event", "<= 1.2x", got, verdict(ok, ok is None)))
 
