@@ -23,7 +23,8 @@ Environment:
   BENCH_LOAD_MS=MS    length of one load run (default 2000, quick 1000)
   BENCH_ONLY=a,b      run only these measurements: open, exec, rate, startup,
                       containers (bench/containers.py), k8s (bench/k8s_scale.py),
-                      agent (bench/agent.py), enrich (bench/enrich.py), dns (bench/dns.py)
+                      agent (bench/agent.py), enrich (bench/enrich.py), dns (bench/dns.py),
+                      metrics (bench/metrics.py)
   BENCH_SUBJECTS=a,b  run only these subjects (and the no-tracer baselines)
   BENCH_IG=PATH       the ig binary to measure (default build/bin/ig)
 """
@@ -39,11 +40,13 @@ import secrets
 import select
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(REPO, "build", "bench")
@@ -113,6 +116,9 @@ class Subject:
             output), "delay" (sleep delay_s; for /dev/null sinks), or "none".
     counts: "lines" (count output lines naming the load's token), "map"
             (parse the in-kernel total printed at exit with map_re), or None.
+    metrics: (port, family, label): the subject serves gadget metrics on
+            port; after each run the harness scrapes it and sums the
+            family's samples carrying label (what it counted of the load).
     lost_re: a regex matching loss reports in stdout, group 1 the count;
             losses on stderr are always parsed (parse_lost()).
     alternatives: other command lines to try when argv does not attach.
@@ -132,6 +138,7 @@ class Subject:
     map_re: str = ""
     lost_re: str = ""
     is_ig: bool = False
+    metrics: tuple = None
     alternatives: list = dataclasses.field(default_factory=list)
     skip: str = ""
     startup: bool = False
@@ -472,7 +479,7 @@ class Workspace:
 def build_loadgens():
     os.makedirs(BUILD, exist_ok=True)
     cc = os.environ.get("CC", "cc")
-    for name in ("open_loop", "exec_loop"):
+    for name in ("open_loop", "exec_loop", "rw_loop"):
         src = os.path.join(REPO, "bench", "loadgen", name + ".c")
         run_checked([cc, "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
                      "-o", os.path.join(BUILD, name), src], timeout=120)
@@ -503,9 +510,26 @@ BPFTRACE_COUNT = ('BEGIN { printf("ready\\n"); } '
 # bpftrace reports perf buffer losses on stdout, between the events.
 BPFTRACE_LOST = r"^Lost (\d+) events"
 
+# ig-metrics: the records of ig-json also counted as a metric, an implicit
+# counter keyed by command and namespace, as docs/metrics.md shows it, and
+# served for Prometheus (scraped by the harness only after the load).
+METRICS_SCOPE = "bench"
+METRICS_FLAGS = ["--annotate", "open:metrics.collect=true",
+                 "--annotate", "open:metrics.implicit-counter.name=opens",
+                 "--annotate", "open.proc.comm:metrics.type=key",
+                 "--annotate", "open.k8s.namespace:metrics.type=key",
+                 "--otel-metrics-name", "open:" + METRICS_SCOPE, "--otel-metrics-listen"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 def make_subjects():
     ig_env_note = "" if os.access(IG, os.X_OK) else "%s not built yet" % os.path.relpath(IG, REPO)
+    mport = free_port()
     subjects = [
         Subject("none", "no tracer", None, ready="none", counts=None),
         Subject("ig-json-null", "ig trace_open -o json > /dev/null",
@@ -513,6 +537,10 @@ def make_subjects():
                 counts=None, is_ig=True),
         Subject("ig-json", "ig trace_open -o json > file",
                 [IG, "run", "trace_open", "-o", "json"], is_ig=True, startup=True),
+        Subject("ig-metrics", "ig trace_open -o json + metrics (comm, namespace) > file",
+                [IG, "run", "trace_open", "-o", "json"] + METRICS_FLAGS +
+                ["--otel-metrics-listen-address", "127.0.0.1:%d" % mport], is_ig=True,
+                metrics=(mport, METRICS_SCOPE + "_opens_total", 'proc_comm="open_loop"')),
         Subject("ig-columns", "ig trace_open -o columns > file",
                 [IG, "run", "trace_open", "-o", "columns"], is_ig=True),
         Subject("opensnoop", "opensnoop (libbpf-tools) > file", ["opensnoop"], startup=True,
@@ -722,6 +750,7 @@ def trial_per_event(s, ws, duration_ms, rate=0):
                      load.get("count", 0))
         cpu1 = t.cpu_ticks()
         hwm_kb = t.vm_hwm_kb()
+        counted = metrics_counted(s) if s.metrics else None
         clean = t.stop()
     except (StartError, RuntimeError, subprocess.SubprocessError) as e:
         return {"error": str(e)}
@@ -738,6 +767,8 @@ def trial_per_event(s, ws, duration_ms, rate=0):
         "vm_hwm_kb": hwm_kb,
         "cpu_total_s": (t.rusage.ru_utime + t.rusage.ru_stime) if t.rusage else None,
     })
+    if s.metrics:
+        res["metrics_counted"] = counted
     if cpu0 and cpu1:
         res["cpu_user_s"] = (cpu1[0] - cpu0[0]) / CLK_TCK
         res["cpu_sys_s"] = (cpu1[1] - cpu0[1]) / CLK_TCK
@@ -759,6 +790,22 @@ def trial_per_event(s, ws, duration_ms, rate=0):
     return res
 
 
+def metrics_counted(s):
+    """What s's /metrics says it counted of the load: the sum of the
+    samples of its family with its label.  None when the scrape fails."""
+    port, family, label = s.metrics
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            text = r.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    total = 0
+    for line in text.splitlines():
+        if line.startswith(family + "{") and label in line:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
 def summarize_per_event(trials):
     ok = [t for t in trials if "error" not in t]
     if not ok:
@@ -775,6 +822,7 @@ def summarize_per_event(trials):
         "kernel_count": median([t.get("kernel_count") for t in ok]),
         "lost_reported": median([t.get("lost_reported") for t in ok]),
         "vm_hwm_kb": median([t.get("vm_hwm_kb") for t in ok]),
+        "metrics_counted": median([t.get("metrics_counted") for t in ok]),
     }
     # CPU seconds per million events equals microseconds per event.
     per_event = []
@@ -1055,12 +1103,91 @@ def evaluate_targets(results):
     rows.append(("`ig run` first record within 50 ms", "<= 50 ms",
                  "%.1f ms" % first if first is not None else why_missing("startup", "ig-json"),
                  verdict(first is not None and first <= 50, first is None)))
+    rows += metrics_targets(results, added)
     idle = get(results, "agent", "median", "idle_rss_mb")
     rows.append(("agent idle RSS under 20 MB", "< 20 MB",
                  "%.1f MB" % idle if idle is not None else
                  (get(results, "agent", "skipped") or "not measured (BENCH_ONLY)"),
                  verdict(idle is not None and idle < 20, idle is None)))
     return [dict(zip(("target", "threshold", "measured", "result"), r)) for r in rows]
+
+
+def metrics_targets(results, added):
+    """The metrics targets: per-event cost and rate from sections 1 and 2,
+    the agent's CPU and the scrape from bench/metrics.py."""
+    rows = []
+    opened = results.get("per_event_open", {})
+    json_add, met_add = added("ig-json"), added("ig-metrics")
+    if json_add is None or met_add is None:
+        got = get(opened, "ig-metrics", "skipped") or get(opened, "ig-metrics", "median",
+                                                           "error") or "not measured"
+        ok = None
+    elif json_add <= 0:
+        got, ok = "ig-json %s: not above this run's no-tracer noise" % fmt_ns(json_add), None
+    else:
+        # Rounds run the subjects one after the other: the difference within
+        # a round is steadier than two medians when the machine's cost per
+        # call drifts between rounds by more than a tracer adds.
+        pairs = [m["ns_per_call"] - j["ns_per_call"] for j, m in
+                 zip(get(opened, "ig-json", "trials") or [],
+                     get(opened, "ig-metrics", "trials") or [])
+                 if "error" not in j and "error" not in m]
+        diff = median(pairs)
+        ratio = (json_add + diff) / json_add if diff is not None else met_add / json_add
+        cpu_j = get(opened, "ig-json", "median", "cpu_us_per_event")
+        cpu_m = get(opened, "ig-metrics", "median", "cpu_us_per_event")
+        got = "%.2fx: ig-json %s, ig-metrics %s" % (ratio, fmt_ns(json_add), fmt_ns(met_add))
+        if diff is not None:
+            got += ", %+.0f ns more in the same round (median of %d)" % (diff, len(pairs))
+        if cpu_j and cpu_m:
+            got += "; ig's own CPU %.2fx (%.2f against %.2f us)" % (cpu_m / cpu_j, cpu_m, cpu_j)
+        ok = ratio <= 1.2
+    rows.append(("counting records as metrics (ig-metrics) adds at most 1.2x what "
+                 "ig-json adds per event", "<= 1.2x", got, verdict(ok, ok is None)))
+
+    rate = get(results, "max_rate", "ig-metrics")
+    if rate is None or rate.get("skipped"):
+        rows.append(("... with no loss at 250k events/s", "held >= 250000/s",
+                     (rate or {}).get("skipped") or "not measured", "n/a"))
+    elif rate.get("held") and rate["held"] >= 250000:
+        rows.append(("... with no loss at 250k events/s", "held >= 250000/s",
+                     "held %d/s" % rate["held"], "pass"))
+    elif rate.get("generator_limited"):
+        rows.append(("... with no loss at 250k events/s", "held >= 250000/s",
+                     "no loss up to %.0f/s, the most one generator produced with the tracer "
+                     "attached" % rate["max_lossless_rate"], "n/a"))
+    else:
+        rows.append(("... with no loss at 250k events/s", "held >= 250000/s",
+                     "highest held: %s" % fmt(rate.get("held"), "%d/s", "none"), "FAIL"))
+
+    m = results.get("metrics")
+    why = (m or {}).get("skipped") or "not measured (BENCH_ONLY)"
+    a = get(m, "agent_cpu", "median")
+    if a:
+        share = a["load_cpu_share"]
+        got = "%.2f%% of a core at %.0f reads/s" % (share * 100, a["rate"])
+        if not a["reached"]:
+            got += " (the generator fell short of 250k/s)"
+        rows.append(("a map-iterator metrics gadget (top_file) keeps the agent under 1% of a "
+                     "core at 250k events/s", "< 1%", got,
+                     verdict(share < 0.01, not a["reached"])))
+    else:
+        rows.append(("a map-iterator metrics gadget (top_file) keeps the agent under 1% of a "
+                     "core at 250k events/s", "< 1%", why, "n/a"))
+    sc = get(m, "scrape")
+    if sc:
+        worst_ms = max(e["median"]["scrape_ms"] for e in sc.values())
+        worst_mb = max(e["median"]["extra_mb"] for e in sc.values())
+        each = ", ".join("%s %.1f ms" % (k, e["median"]["scrape_ms"]) for k, e in sc.items())
+        rows.append(("a scrape of %d series under 50 ms" % m["series"], "< 50 ms", each,
+                     verdict(worst_ms < 50, False)))
+        each = ", ".join("%s +%.1f MB" % (k, e["median"]["extra_mb"]) for k, e in sc.items())
+        rows.append(("... and under 5 MB of extra RSS", "< 5 MB", each,
+                     verdict(worst_mb < 5, False)))
+    else:
+        rows.append(("a scrape of 10000 series under 50 ms", "< 50 ms", why, "n/a"))
+        rows.append(("... and under 5 MB of extra RSS", "< 5 MB", why, "n/a"))
+    return rows
 
 
 def verdict(ok, missing):
@@ -1164,6 +1291,13 @@ def per_event_table(section, base_name, ref_name):
                          "output with no loss reported (worst: %d of %d printed)."
                          % (name, len(missing), len(e["trials"]), worst["captured"],
                             worst["generated"]))
+        if med.get("metrics_counted") is not None:
+            notes.append("- **%s**: its `/metrics`, scraped after each run, counted %d opens of "
+                         "the load's command (median; generated: %d, plus the few its dynamic "
+                         "loader makes)." % (name, med["metrics_counted"], med["generated"]))
+        elif any("metrics_counted" in t and t["metrics_counted"] is None
+                 for t in e.get("trials", [])):
+            notes.append("- **%s**: its `/metrics` could not be scraped." % name)
         resent = [t for t in e["trials"] if t.get("sigint_resent")]
         if resent:
             notes.append("- **%s**: %d of %d runs needed SIGINT again to exit."
@@ -1339,6 +1473,9 @@ def render_report(results, cfg):
     if "dns" in results:
         import dns  # bench/dns.py
         w("\n".join(dns.render(results["dns"])))
+    if "metrics" in results:
+        import metrics  # bench/metrics.py
+        w("\n".join(metrics.render(results["metrics"])))
     try:
         with open(os.path.join(REPO, "bench", "changes.md")) as f:
             w(f.read())
@@ -1385,7 +1522,7 @@ def main():
         if cfg.wants("rate"):
             by_name = {s.name: s for s in subjects}
             results["max_rate"] = measure_max_rate(
-                [by_name["ig-json"], by_name["opensnoop"]], ws, cfg)
+                [by_name["ig-json"], by_name["ig-metrics"], by_name["opensnoop"]], ws, cfg)
         if cfg.wants("startup"):
             results["startup"] = measure_startup(subjects, ws, cfg)
         if cfg.wants("containers"):
@@ -1403,6 +1540,9 @@ def main():
         if cfg.wants("dns"):
             import dns  # bench/dns.py
             results["dns"] = dns.measure(min(cfg.rounds, 5), log)
+        if cfg.wants("metrics"):
+            import metrics  # bench/metrics.py
+            results["metrics"] = metrics.measure(min(cfg.rounds, 3), log, cfg.quick)
         results["targets"] = evaluate_targets(results)
     finally:
         kill_all_children()

@@ -263,6 +263,94 @@ static void test_series_bound(void **state)
 	done(&f);
 }
 
+/*
+ * Records are matched to series by their key bytes, a word at a time, after
+ * the previous record's series: keys that share all but one byte (at every
+ * position across word boundaries), and runs broken by other keys, must
+ * count apart and exactly.
+ */
+static void test_series_lookup(void **state)
+{
+	static const char *const keys[] = {
+		"a",
+		"b",
+		"1234567",
+		"1234568",
+		"12345678",
+		"12345679",
+		"123456789",
+		"12345678a",
+		"abcdefghijklmno",
+		"abcdefghijklmnO",
+		"Abcdefghijklmno",
+		"",
+	};
+	const size_t n = sizeof(keys) / sizeof(keys[0]);
+	const char *at, *prev;
+	struct fx f;
+	size_t i, k;
+	char *t;
+
+	assert_int_equal(make(&f, yaml_ok, NULL, 0), 0);
+	/* key i gets i + 1 records: in runs, alternating, and runs again */
+	for (i = 0; i < n; i++)
+		for (k = 0; k <= i / 2; k++)
+			ev(f.p, keys[i], 1, 1, NULL, 1, 0);
+	for (k = 0; k < n; k++)
+		for (i = 0; i < n; i++)
+			if (k < (i + 1) - (i / 2 + 1))
+				ev(f.p, keys[i], 1, 1, NULL, 1, 0);
+	assert_int_equal(run_metrics_series(f.m), n);
+	t = scrape(f.m);
+	for (i = 0, prev = t; i < n; i++) {
+		char want[128];
+
+		/* in the order the series came, each with its own count */
+		snprintf(want, sizeof(want),
+			 "test_app_events_total{comm=\"%s\",otel_scope_name=\"test-app\"} %zu\n",
+			 keys[i], i + 1);
+		at = strstr(t, want);
+		assert_non_null(at);
+		assert_true(at >= prev);
+		prev = at;
+	}
+	free(t);
+	done(&f);
+}
+
+/* A scrape of many series: every line, in creation order, values as integers. */
+static void test_many_series(void **state)
+{
+	struct base_buf want = BASE_BUF_INIT(0);
+	struct fx f;
+	char comm[16];
+	char *t, *at;
+	int i;
+
+	assert_int_equal(make(&f, yaml_ok, NULL, 0), 0);
+	for (i = 0; i < 5000; i++) {
+		snprintf(comm, sizeof(comm), "/c/%011d", i);
+		ev(f.p, comm, (uint32_t)i, 1, NULL, 1, 0);
+		ev(f.p, comm, (uint32_t)i, 1, NULL, 1, 0);
+	}
+	assert_int_equal(run_metrics_series(f.m), 5000);
+	for (i = 0; i < 5000; i++)
+		assert_int_equal(base_buf_printf(&want,
+						 "test_app_bytes_total{comm=\"/c/%011d\","
+						 "otel_scope_name=\"test-app\"} %d\n",
+						 i, 2 * i),
+				 0);
+	t = scrape(f.m);
+	at = strstr(t, "# TYPE test_app_bytes_total counter\n");
+	assert_non_null(at);
+	at += strlen("# TYPE test_app_bytes_total counter\n");
+	assert_memory_equal(at, want.data, want.len);
+	assert_true(!strncmp(at + want.len, "# HELP ", 7));
+	free(t);
+	base_buf_done(&want);
+	done(&f);
+}
+
 static void test_bad_annotations(void **state)
 {
 	static const struct {
@@ -318,10 +406,9 @@ static void test_collisions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_families_and_values),
-		cmocka_unit_test(test_series_bound),
-		cmocka_unit_test(test_bad_annotations),
-		cmocka_unit_test(test_collisions),
+		cmocka_unit_test(test_families_and_values), cmocka_unit_test(test_series_bound),
+		cmocka_unit_test(test_series_lookup),	    cmocka_unit_test(test_many_series),
+		cmocka_unit_test(test_bad_annotations),	    cmocka_unit_test(test_collisions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
