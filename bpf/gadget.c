@@ -93,9 +93,10 @@ struct bpf_gadget {
 	struct gadget_sink sinks[BPF_GADGET_MAX_DS];
 	struct bpf_link *iter_links[BPF_GADGET_MAX_DS][BPF_GADGET_MAX_ITER_PROGS];
 
-	size_t n_params;
-	struct bpf_gadget_param params[BPF_GADGET_MAX_PARAMS];
-	struct gadget_param_priv param_priv[BPF_GADGET_MAX_PARAMS];
+	/* grown as GADGET_PARAM markers are found, up to BPF_GADGET_MAX_PARAMS */
+	size_t n_params, cap_params;
+	struct bpf_gadget_param *params;
+	struct gadget_param_priv *param_priv;
 
 	bool loaded;
 	bool attached;
@@ -659,6 +660,30 @@ static int discover_ds_cb(struct bpf_gadget *g, const char *sec, const char *nam
 	return 0;
 }
 
+/* Room for one more param; the arrays double, so a large gadget costs little. */
+static int grow_params(struct bpf_gadget *g)
+{
+	struct gadget_param_priv *priv;
+	struct bpf_gadget_param *p;
+	size_t cap;
+
+	if (g->n_params < g->cap_params)
+		return 0;
+	cap = g->cap_params ? g->cap_params * 2 : 16;
+	if (cap > BPF_GADGET_MAX_PARAMS)
+		cap = BPF_GADGET_MAX_PARAMS;
+	p = reallocarray(g->params, cap, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	g->params = p;
+	priv = reallocarray(g->param_priv, cap, sizeof(*priv));
+	if (!priv)
+		return -ENOMEM;
+	g->param_priv = priv;
+	g->cap_params = cap;
+	return 0;
+}
+
 static int add_param(struct bpf_gadget *g, const char *var_name)
 {
 	const struct btf *btf = bpf_object__btf(g->obj);
@@ -673,6 +698,9 @@ static int add_param(struct bpf_gadget *g, const char *var_name)
 			return 0;
 	if (g->n_params >= BPF_GADGET_MAX_PARAMS)
 		return set_error(g, -E2BIG, "too many params (at most %d)", BPF_GADGET_MAX_PARAMS);
+	err = grow_params(g);
+	if (err)
+		return err;
 	p = &g->params[g->n_params];
 	priv = &g->param_priv[g->n_params];
 	memset(p, 0, sizeof(*p));
@@ -771,6 +799,8 @@ struct bpf_gadget *bpf_gadget_free(struct bpf_gadget *g)
 		free(g->params[i].value);
 		free(g->params[i].enum_values);
 	}
+	free(g->params);
+	free(g->param_priv);
 	bpf_object__close(g->obj);
 	free(g->log_buf);
 	if (g->mntns_fd >= 0)

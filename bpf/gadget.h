@@ -37,9 +37,10 @@
 struct btf;
 struct bpf_gadget;
 
-#define BPF_GADGET_MAX_ELF_BYTES  (256u << 20)
-#define BPF_GADGET_MAX_DS	  16
-#define BPF_GADGET_MAX_PARAMS	  64
+#define BPF_GADGET_MAX_ELF_BYTES (256u << 20)
+#define BPF_GADGET_MAX_DS	 16
+/* Params of one gadget: a bound on what a foreign object may declare. */
+#define BPF_GADGET_MAX_PARAMS	  1024
 #define BPF_GADGET_MAX_ITER_PROGS 3
 /* Enumerators listed for an enum param; a larger enum is refused. */
 #define BPF_GADGET_MAX_ENUM_VALUES 256

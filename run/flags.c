@@ -341,8 +341,12 @@ int run_flags_parse(struct run_flags *f, unsigned int client, const struct base_
 				return r;
 			break;
 		case BASE_OPT_UNKNOWN:
-			if (a[1] != '-') {
-				/* gadget params are long options only */
+			/*
+			 * A gadget param is a long option, or a one-letter
+			 * short one when gadget.yaml gives it an alias (-k);
+			 * attaching takes no params.
+			 */
+			if (a[1] != '-' && (a[2] || client == RUN_FLAGS_ATTACH)) {
 				run_flags_unknown(f->cmd, f->gadget, a, strlen(a), err, errlen);
 				return -EINVAL;
 			}
@@ -350,7 +354,8 @@ int run_flags_parse(struct run_flags *f, unsigned int client, const struct base_
 				return flag_err(err, errlen, "too many arguments (at most %d)",
 						RUN_FLAGS_MAX_WORDS);
 			{
-				const char *name = a + 2, *eq = strchr(name, '=');
+				const char *name = a + (a[1] == '-' ? 2 : 1),
+					   *eq = strchr(name, '=');
 
 				f->unknown[f->n_unknown].name = name;
 				f->unknown[f->n_unknown].len =
@@ -420,12 +425,22 @@ int run_flags_params(struct run_flags *f, const struct run_runner_param_info *co
 		int argi = f->unknown[i].argi;
 		const struct run_runner_param_info *p = NULL;
 
-		for (k = 0; k < n && !p; k++)
-			if (key_is(params[k]->key, name, len))
-				p = params[k];
-		for (k = 0; k < n && !p; k++)
-			if (key_is(params[k]->name, name, len))
-				p = params[k];
+		if (argv[argi][1] != '-') {
+			/* -k: a param's one-letter alias */
+			for (k = 0; k < n && !p; k++)
+				if (params[k]->alias && key_is(params[k]->alias, name, len))
+					p = params[k];
+		} else {
+			for (k = 0; k < n && !p; k++)
+				if (key_is(params[k]->key, name, len))
+					p = params[k];
+			for (k = 0; k < n && !p; k++)
+				if (key_is(params[k]->name, name, len))
+					p = params[k];
+			for (k = 0; k < n && !p; k++)
+				if (key_is(params[k]->compat_key, name, len))
+					p = params[k];
+		}
 		if (!p) {
 			run_flags_unknown(f->cmd, f->gadget, argv[argi], strcspn(argv[argi], "="),
 					  err, errlen);

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bpf/gadget.h"
 #include "run/pipeline.h"
 #include "run/selector.h"
 
@@ -33,7 +34,7 @@ struct oci_metadata;
 struct run_runner;
 
 /* Params and -F filters one run takes at most. */
-#define RUN_RUNNER_MAX_PARAMS  64
+#define RUN_RUNNER_MAX_PARAMS  BPF_GADGET_MAX_PARAMS
 #define RUN_RUNNER_MAX_FILTERS RUN_PIPELINE_MAX_FILTERS
 
 /* Callbacks for RUN_RUNNER_SINK_CALLBACK output. */
@@ -228,7 +229,12 @@ struct run_runner_ds_info {
 };
 
 struct run_runner_param_info {
-	const char *key;  /* flag name: "failed" */
+	/*
+	 * Flag name: gadget.yaml's key, else Inspektor Gadget's name for the
+	 * well-known filter and stack params (pid, comm, collect-ustack), else
+	 * the variable's name ("target_syscall").
+	 */
+	const char *key;
 	const char *name; /* eBPF variable: "targ_failed" */
 	const char *description;
 	const char *default_value;
@@ -237,6 +243,8 @@ struct run_runner_param_info {
 	/* BPF_GADGET_PARAM_ENUM: the accepted names */
 	const char *const *values;
 	size_t n_values;
+	const char *alias;	/* gadget.yaml's one-letter short flag ("k" for -k), or NULL */
+	const char *compat_key; /* the flag earlier ig versions derived ("failed"), or NULL */
 };
 
 size_t run_runner_ds_count(const struct run_runner *r);
