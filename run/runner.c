@@ -26,6 +26,7 @@
 #include "run/column.h"
 #include "run/enrich.h"
 #include "run/metrics.h"
+#include "run/uprobes.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "bpf/gadget.h"
@@ -67,7 +68,9 @@ struct run_runner {
 	size_t n_params;
 	bool has_tracer, has_mapiter, has_iter, has_l4;
 
-	int filter_sub; /* the collection subscription filling the filter, or -1 */
+	int filter_sub;		     /* the collection subscription filling the filter, or -1 */
+	struct run_uprobes *uprobes; /* NULL without uprobes */
+	int uprobe_sub;		     /* the subscription attaching them in containers, or -1 */
 	bool select_here;
 	bool prepared, started;
 	int cb_err; /* the last error a record or batch callback returned */
@@ -279,6 +282,7 @@ int run_runner_new(const struct run_runner_opts *opts, struct run_runner **ret)
 	if (!r)
 		return -ENOMEM;
 	r->filter_sub = -1;
+	r->uprobe_sub = -1;
 	err = copy_opts(&r->o, opts);
 	if (err < 0)
 		goto fail;
@@ -804,6 +808,84 @@ static int run_iters(struct run_runner *r)
 	return 0;
 }
 
+/* A problem nobody can be handed: said once, by the program. */
+static void report_problem(struct run_runner *r, const char *msg)
+{
+	base_log_debug("runner: %s", msg);
+	if (r->o.problem)
+		r->o.problem(r->o.problem_ctx, msg);
+}
+
+static void uprobe_warning(void *ctx, const char *why)
+{
+	struct run_runner *r = ctx;
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s: %s", bpf_gadget_name(r->gadget), why);
+	report_problem(r, msg);
+}
+
+/* Uprobes follow the selected containers in and out (run/uprobes.h). */
+static void on_uprobe_container(void *userdata, enum cri_collection_event ev,
+				const struct cri_container *ct)
+{
+	struct run_runner *r = userdata;
+	char who[300], why[512];
+
+	if (r->o.selector && !run_selector_empty(r->o.selector) &&
+	    !run_selector_match(r->o.selector, ct))
+		return;
+	if (!ct->pid)
+		return;
+	if (ev != CRI_COLLECTION_ADDED) {
+		run_uprobes_remove(r->uprobes, ct->pid);
+		return;
+	}
+	snprintf(who, sizeof(who), "container %s", ct->name);
+	if (run_uprobes_add(r->uprobes, ct->pid, who, false, uprobe_warning, r, why, sizeof(why)) <
+	    0)
+		uprobe_warning(r, why);
+}
+
+/*
+ * After attach: the gadget's uprobes go into the libraries of the host
+ * (without a selector, or with --host) and of every selected container,
+ * those to come included.  A library or function missing on the host is
+ * the run's error; in a container, a problem reported on the side.
+ */
+static int start_uprobes(struct run_runner *r)
+{
+	bool selected = r->o.selector && !run_selector_empty(r->o.selector);
+	char why[512];
+	int err;
+
+	err = run_uprobes_new(r->gadget, &r->uprobes);
+	if (err < 0 || !r->uprobes)
+		return err;
+	if (!selected || r->o.host) {
+		/*
+		 * The host as its init sees it, which is ig's own root unless ig
+		 * runs in a pod (with hostPID); where init is out of reach (a
+		 * sandbox's own init), ig's root is the host it has.
+		 */
+		err = run_uprobes_add(r->uprobes, 1, "the host", true, uprobe_warning, r, why,
+				      sizeof(why));
+		if (err == -EACCES || err == -EPERM)
+			err = run_uprobes_add(r->uprobes, 0, "the host", true, uprobe_warning, r,
+					      why, sizeof(why));
+		if (err < 0)
+			return set_err(r, err, "%s", why);
+	}
+	if (!r->o.coll)
+		return 0;
+	/* replays the containers already running as ADDED */
+	r->uprobe_sub = cri_collection_subscribe(r->o.coll, on_uprobe_container, r);
+	if (r->uprobe_sub < 0)
+		return set_err(r, r->uprobe_sub, "watching containers: %s",
+			       strerror(-r->uprobe_sub));
+	return 0;
+}
+
 int run_runner_start(struct run_runner *r)
 {
 	int err;
@@ -822,6 +904,9 @@ int run_runner_start(struct run_runner *r)
 	err = bpf_gadget_attach(r->gadget);
 	if (err < 0)
 		return set_err(r, err, "%s", gadget_error(r, err));
+	err = start_uprobes(r);
+	if (err < 0)
+		return err;
 	if (r->has_iter)
 		return run_iters(r);
 	/* the tables of tracers show their header as soon as the gadget runs */
@@ -952,8 +1037,12 @@ void run_runner_unfollow(struct run_runner *r)
 {
 	if (r && r->o.coll && r->filter_sub >= 0)
 		cri_collection_unsubscribe(r->o.coll, r->filter_sub);
-	if (r)
+	if (r && r->o.coll && r->uprobe_sub >= 0)
+		cri_collection_unsubscribe(r->o.coll, r->uprobe_sub);
+	if (r) {
 		r->filter_sub = -1;
+		r->uprobe_sub = -1;
+	}
 }
 
 struct run_runner *run_runner_free(struct run_runner *r)
@@ -972,6 +1061,7 @@ struct run_runner *run_runner_free(struct run_runner *r)
 		free(r->params[i].compat_key);
 	}
 	free(r->params);
+	r->uprobes = run_uprobes_free(r->uprobes);
 	bpf_gadget_free(r->gadget);
 	free(r);
 	return NULL;
