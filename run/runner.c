@@ -26,6 +26,7 @@
 #include "run/column.h"
 #include "run/enrich.h"
 #include "run/metrics.h"
+#include "run/stack.h"
 #include "run/uprobes.h"
 #include "base/buf.h"
 #include "base/log.h"
@@ -70,6 +71,7 @@ struct run_runner {
 
 	int filter_sub;		     /* the collection subscription filling the filter, or -1 */
 	struct run_uprobes *uprobes; /* NULL without uprobes */
+	struct run_stack *stack;     /* the stack columns' symbolizer, NULL without stacks */
 	int uprobe_sub;		     /* the subscription attaching them in containers, or -1 */
 	bool select_here;
 	bool prepared, started;
@@ -449,6 +451,27 @@ static int fill_fields(struct runner_ds *d)
 	return 0;
 }
 
+/* Kernel and user stacks named, beside their fields (run/stack.h). */
+static int add_stack_columns(struct run_runner *r, struct runner_ds *d)
+{
+	const struct bpf_layout *l = d->ds->layout;
+	bool any = false;
+	int err;
+
+	for (size_t i = 0; l && i < l->n_fields && !any; i++)
+		any = l->fields[i].special == BPF_LAYOUT_SPECIAL_KERNEL_STACK ||
+		      l->fields[i].special == BPF_LAYOUT_SPECIAL_USER_STACK;
+	if (!any)
+		return 0;
+	if (!r->stack) {
+		err = run_stack_new(r->gadget, &r->stack);
+		if (err < 0)
+			return err;
+	}
+	err = run_stack_add_columns(r->stack, d->pipe, l, d->info.md, r->o.errbuf, r->o.errbuf_len);
+	return err < 0 ? err : 0;
+}
+
 static int make_pipeline(struct run_runner *r, struct runner_ds *d)
 {
 	bool sink = r->o.sink.record != NULL;
@@ -492,6 +515,8 @@ static int make_pipeline(struct run_runner *r, struct runner_ds *d)
 					     r->o.coll || r->o.show_enrich_columns, r->o.k8s);
 	if (err >= 0 && r->o.k8s)
 		err = run_enrich_add_endpoint_columns(d->pipe, r->o.k8s);
+	if (err >= 0)
+		err = add_stack_columns(r, d);
 	if (err >= 0)
 		err = run_pipeline_prepare(d->pipe);
 	if (err >= 0)
@@ -1062,6 +1087,7 @@ struct run_runner *run_runner_free(struct run_runner *r)
 	}
 	free(r->params);
 	r->uprobes = run_uprobes_free(r->uprobes);
+	r->stack = run_stack_free(r->stack);
 	bpf_gadget_free(r->gadget);
 	free(r);
 	return NULL;
