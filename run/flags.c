@@ -203,7 +203,9 @@ static int set_flag(struct run_flags *f, const struct base_opt *o, const char *v
 			f->max_entries = (uint32_t)u;
 		return r;
 	case RUN_FLAG_FETCH_INTERVAL:
-		return set_duration(o, v, false, &f->fetch_interval_ms, err, errlen);
+		r = set_duration(o, v, false, &f->fetch_interval_ms, err, errlen);
+		f->fetch_interval_set = r == 0;
+		return r;
 	case RUN_FLAG_FETCH_COUNT:
 		r = set_uint(o, v, UINT32_MAX, &u, err, errlen);
 		if (!r)

@@ -95,8 +95,9 @@ struct run_flags {
 	const char *sort;
 	uint32_t max_entries; /* 0: all */
 	uint64_t fetch_interval_ms;
-	uint32_t fetch_count; /* 0: until stopped */
-	uint64_t timeout_ms;  /* 0: until stopped */
+	bool fetch_interval_set; /* given on the command line, not the default */
+	uint32_t fetch_count;	 /* 0: until stopped */
+	uint64_t timeout_ms;	 /* 0: until stopped */
 	bool no_header;
 	struct run_selector
 		sel; /* the container selectors; the namespace of a cluster is the client's */

@@ -30,6 +30,8 @@
 #include "run/uprobes.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/opt.h"
+#include "base/parse.h"
 #include "bpf/gadget.h"
 #include "cri/collection.h"
 #include "oci/metadata.h"
@@ -990,6 +992,32 @@ int run_runner_fetch(struct run_runner *r)
 			return err;
 	}
 	return 0;
+}
+
+#define MAP_FETCH_INTERVAL_DEFAULT "operator.oci.ebpf.map-fetch-interval"
+#define FLUSH_ON_STOP		   "ebpf.map.flush-on-stop"
+
+int run_runner_fetch_interval(const struct run_runner *r, uint64_t *ms)
+{
+	const char *v = r ? oci_metadata_param_default(r->o.md, MAP_FETCH_INTERVAL_DEFAULT) : NULL;
+
+	if (!v)
+		return -ENOENT;
+	return base_parse_duration_ms(v, ms) < 0 ? -EINVAL : 0;
+}
+
+bool run_runner_flush_on_stop(const struct run_runner *r)
+{
+	bool on = false;
+
+	for (size_t i = 0; r && i < r->n_ds; i++) {
+		const char *v = oci_metadata_ds_annotation(r->ds[i].info.md, FLUSH_ON_STOP);
+
+		if (r->ds[i].ds->type == BPF_GADGET_DS_MAPITER && v &&
+		    base_opt_parse_bool(v, &on) == 0 && on)
+			return true;
+	}
+	return false;
 }
 
 bool run_runner_has_tracer(const struct run_runner *r)

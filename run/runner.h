@@ -190,6 +190,17 @@ int run_runner_consume(struct run_runner *r);
 /* Map iterators: one fetch of each (read and clear), then flush.  0 or -errno. */
 int run_runner_fetch(struct run_runner *r);
 
+/*
+ * The map fetch interval the gadget asks for when the user gives none:
+ * gadget.yaml's paramDefaults "operator.oci.ebpf.map-fetch-interval", as
+ * Inspektor Gadget names it ("0": no periodic fetch, the maps are read
+ * when the run stops).  0 with *ms set, -ENOENT when gadget.yaml says
+ * nothing, -EINVAL for a value that is not a duration.
+ */
+int run_runner_fetch_interval(const struct run_runner *r, uint64_t *ms);
+/* A map iterator is annotated ebpf.map.flush-on-stop: read it when the run stops. */
+bool run_runner_flush_on_stop(const struct run_runner *r);
+
 bool run_runner_has_tracer(const struct run_runner *r);
 bool run_runner_has_mapiter(const struct run_runner *r);
 /* Snapshot only: nothing left to do after run_runner_start(). */
