@@ -101,7 +101,7 @@ int run_ksyms_parse(const char *text, size_t len, struct run_ksyms **ret)
 		k->names[names_len + n] = '\0';
 		names_len += n + 1;
 		k->n++;
-next:
+	next:
 		p = nl ? nl + 1 : end;
 	}
 	if (k->n)

@@ -22,16 +22,16 @@
 #include <stdint.h>
 #include <string.h>
 
-#define OLD_MAGIC	 "ld.so-1.7.0"
-#define OLD_MAGIC_LEN	 11
-#define OLD_HEADER	 16 /* magic, padded to 12, then nlibs */
-#define OLD_ENTRY	 12
-#define NEW_MAGIC	 "glibc-ld.so.cache1.1"
-#define NEW_MAGIC_LEN	 20
-#define NEW_HEADER	 48
-#define NEW_ENTRY	 24
-#define NAME_SUFFIX	 ".so"
-#define MAX_NAME	 256
+#define OLD_MAGIC     "ld.so-1.7.0"
+#define OLD_MAGIC_LEN 11
+#define OLD_HEADER    16 /* magic, padded to 12, then nlibs */
+#define OLD_ENTRY     12
+#define NEW_MAGIC     "glibc-ld.so.cache1.1"
+#define NEW_MAGIC_LEN 20
+#define NEW_HEADER    48
+#define NEW_ENTRY     24
+#define NAME_SUFFIX   ".so"
+#define MAX_NAME      256
 
 static uint32_t get_u32(const unsigned char *p)
 {

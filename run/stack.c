@@ -34,12 +34,12 @@
 #include "run/pipeline.h"
 #include "run/symtab.h"
 
-#define KSTACK_MAP	      "ig_kstack"
-#define USTACK_MAP	      "ig_ustack"
-#define KSTACK_ANNOTATION     "ebpf.formatter.kstack"
-#define BUILD_ID_PARAM	      "collect_build_id"
-#define STACK_COLUMN_WIDTH    32
-#define STACK_TEXT_MAX	      (64u << 10)
+#define KSTACK_MAP	   "ig_kstack"
+#define USTACK_MAP	   "ig_ustack"
+#define KSTACK_ANNOTATION  "ebpf.formatter.kstack"
+#define BUILD_ID_PARAM	   "collect_build_id"
+#define STACK_COLUMN_WIDTH 32
+#define STACK_TEXT_MAX	   (64u << 10)
 
 /* One file-backed mapping of a process. */
 struct mapping {
@@ -71,7 +71,7 @@ struct stack_col {
 	uint32_t off; /* kernel: the stack id */
 	/* user: members of struct gadget_user_stack (offsets from the record) */
 	uint32_t stack_id, inode, hash, tgid, pid0, pidns0, pid1, pidns1;
-	int part; /* user: 0 addresses, 1 symbols, 2 build ids */
+	int part;		 /* user: 0 addresses, 1 symbols, 2 build ids */
 	struct stack_col *first; /* user: the column holding the record's resolution */
 	uint64_t epoch;
 	struct base_buf text[3];
@@ -181,7 +181,8 @@ static int kstack_text(const void *rec, size_t size, struct base_buf *out, void 
 	if (n && !s->ksyms_tried) {
 		s->ksyms_tried = true;
 		if (run_ksyms_load(NULL, &s->ksyms) < 0)
-			base_log_debug("stack: /proc/kallsyms cannot be read: kernel frames unnamed");
+			base_log_debug(
+				"stack: /proc/kallsyms cannot be read: kernel frames unnamed");
 	}
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		const char *name = run_ksyms_lookup(s->ksyms, frames[i]);
@@ -215,8 +216,8 @@ static int parse_maps(const char *text, struct proc_maps *pm)
 				pm->m = m;
 				cap = ncap;
 			}
-			pm->m[pm->n++] = (struct mapping){start, end, off, makedev(maj, min),
-							  (ino_t)ino};
+			pm->m[pm->n++] =
+				(struct mapping){start, end, off, makedev(maj, min), (ino_t)ino};
 		}
 		l = nl ? nl + 1 : NULL;
 	}
@@ -494,8 +495,8 @@ static int add_ustack(struct run_stack *s, struct run_pipeline *p, const struct 
 	struct stack_col *first = NULL;
 	char name[BPF_LAYOUT_MAX_NAME * 2];
 	long offs[8];
-	static const char *const members[] = {"stack_id", "base_addr_hash", "tgid_level0",
-					      "pid_level0",	"pidns_level0",	  "pid_level1",
+	static const char *const members[] = {"stack_id",    "base_addr_hash", "tgid_level0",
+					      "pid_level0",  "pidns_level0",   "pid_level1",
 					      "pidns_level1"};
 
 	for (size_t k = 0; k < 7; k++) {
@@ -548,8 +549,8 @@ int run_stack_add_columns(struct run_stack *s, struct run_pipeline *p, const str
 		return -EINVAL;
 	bid = bpf_gadget_param_find(s->g, BUILD_ID_PARAM);
 	s->build_ids = false;
-	if (bid && base_opt_parse_bool(bid->value ? bid->value : bid->default_value,
-				       &s->build_ids) < 0)
+	if (bid &&
+	    base_opt_parse_bool(bid->value ? bid->value : bid->default_value, &s->build_ids) < 0)
 		s->build_ids = false;
 	for (size_t i = 0; i < l->n_fields && r >= 0; i++) {
 		const struct bpf_layout_field *f = &l->fields[i];

@@ -44,7 +44,7 @@ struct run_stack;
 #define RUN_STACK_MAX_FILES	   64
 #define RUN_STACK_MAX_SYMTAB_BYTES (256u << 20)
 /* A process mapping more than this is symbolised from its first mappings only. */
-#define RUN_STACK_MAX_MAPPINGS 65536
+#define RUN_STACK_MAX_MAPPINGS	 65536
 #define RUN_STACK_MAX_MAPS_BYTES (16u << 20)
 /* Frames a stack map holds (GADGET_*_MAX_STACK_DEPTH). */
 #define RUN_STACK_MAX_DEPTH 127

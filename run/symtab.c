@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 /* Loadable segments remembered to turn file offsets into addresses. */
-#define SYMTAB_MAX_SEGMENTS 64
+#define SYMTAB_MAX_SEGMENTS  64
 #define NT_GNU_BUILD_ID_TYPE 3
 
 struct sym {
@@ -172,7 +172,8 @@ static int read_elf(struct run_symtab *t, Elf *elf)
 
 			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
 				continue;
-			t->segs[t->n_segs++] = (struct segment){ph.p_offset, ph.p_vaddr, ph.p_filesz};
+			t->segs[t->n_segs++] =
+				(struct segment){ph.p_offset, ph.p_vaddr, ph.p_filesz};
 		}
 	}
 	while ((scn = elf_nextscn(elf, scn))) {

@@ -44,12 +44,16 @@
 /* Where the loader looks when the cache does not say (Debian's multiarch first). */
 static const char *const lib_dirs[] = {
 #if defined(__x86_64__)
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+	"/lib/x86_64-linux-gnu",
+	"/usr/lib/x86_64-linux-gnu",
 #elif defined(__aarch64__)
-	"/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+	"/lib/aarch64-linux-gnu",
+	"/usr/lib/aarch64-linux-gnu",
 #endif
-	"/lib64",		 "/usr/lib64",
-	"/lib",			 "/usr/lib",
+	"/lib64",
+	"/usr/lib64",
+	"/lib",
+	"/usr/lib",
 };
 
 /* Entries of one library directory looked at, at most. */
@@ -390,8 +394,8 @@ static int link_file(struct run_uprobes *u, struct up_root *root, size_t prog,
 		l->dev = f->dev;
 		l->ino = f->ino;
 		u->links[u->n_links++] = l;
-		base_log_debug("uprobes: %s attached to %s", bpf_gadget_uprobe_get(u->g, prog)->section,
-			       shown);
+		base_log_debug("uprobes: %s attached to %s",
+			       bpf_gadget_uprobe_get(u->g, prog)->section, shown);
 	}
 	l->refs++;
 	root->links[root->n++] = l;
