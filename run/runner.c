@@ -677,6 +677,32 @@ static int setup_metrics(struct run_runner *r)
 	return 0;
 }
 
+/*
+ * gadget_histogram_slot__u32/__u64 only mean something as the slots of an
+ * array (<gadget/bits.bpf.h>'s get_slot_idx()): a lone one is a mistake the
+ * gadget's author should hear of, not a number to print.
+ */
+static int check_histograms(struct run_runner *r)
+{
+	for (size_t i = 0; i < r->n_ds; i++) {
+		const struct bpf_layout *l = r->ds[i].ds->layout;
+
+		for (size_t k = 0; l && k < l->n_fields; k++) {
+			const struct bpf_layout_field *f = &l->fields[k];
+
+			if (!f->type_name || strncmp(f->type_name, "gadget_histogram_slot__", 23) ||
+			    f->kind == BPF_LAYOUT_ARRAY)
+				continue;
+			return set_err(r, -EINVAL,
+				       "data source '%s': field '%s' is a %s but not an array: a "
+				       "histogram is an array of slots (%s %s[27])",
+				       r->ds[i].ds->name, f->full_name, f->type_name, f->type_name,
+				       f->name);
+		}
+	}
+	return 0;
+}
+
 int run_runner_prepare(struct run_runner *r)
 {
 	size_t i;
@@ -693,6 +719,8 @@ int run_runner_prepare(struct run_runner *r)
 	if (r->o.selector && !run_selector_empty(r->o.selector) && !r->o.coll)
 		return set_err(r, -ENODEV, "selecting containers needs a container runtime");
 	err = apply_defaults(r);
+	if (err >= 0)
+		err = check_histograms(r);
 	if (err < 0)
 		return err;
 	for (i = 0; i < r->n_ds; i++) {
