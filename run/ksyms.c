@@ -77,9 +77,11 @@ int run_ksyms_parse(const char *text, size_t len, struct run_ksyms **ret)
 		if (!digits || line_end - p < 4 || p[0] != ' ' || p[2] != ' ' || !addr)
 			goto next;
 		name = p + 3;
-		n = strcspn(name, " \t\n");
-		if (name + n > line_end)
-			n = (size_t)(line_end - name);
+		/* up to a blank, within the line: the text need not end with a NUL */
+		for (n = 0;
+		     name + n < line_end && name[n] != ' ' && name[n] != '\t' && name[n] != '\0';
+		     n++)
+			;
 		if (!n)
 			goto next;
 		if (n >= KSYM_MAX_NAME)
