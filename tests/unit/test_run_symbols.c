@@ -39,11 +39,12 @@ static uint64_t self_offset(uintptr_t addr)
 	uint64_t off = UINT64_MAX;
 
 	assert_int_equal(base_file_read("/proc/self/maps", 1 << 22, &maps, &len), 0);
-	for (line = maps; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	for (line = maps; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		unsigned long long start, end, pgoff;
 
-		if (sscanf(line, "%llx-%llx %*s %llx", &start, &end, &pgoff) == 3 && addr >= start &&
-		    addr < end) {
+		if (sscanf(line, "%llx-%llx %*s %llx", &start, &end, &pgoff) == 3 &&
+		    addr >= start && addr < end) {
 			off = addr - start + pgoff;
 			break;
 		}
