@@ -344,11 +344,13 @@ int run_flags_parse(struct run_flags *f, unsigned int client, const struct base_
 			break;
 		case BASE_OPT_UNKNOWN:
 			/*
-			 * A gadget param is a long option, or a one-letter
-			 * short one when gadget.yaml gives it an alias (-k);
-			 * attaching takes no params.
+			 * A gadget param is a long option, or on a host a
+			 * one-letter short one when gadget.yaml gives it an
+			 * alias (-k).  A cluster client learns the params from
+			 * the agents: an unknown short option there stays the
+			 * usage error it always was.
 			 */
-			if (a[1] != '-' && (a[2] || client == RUN_FLAGS_ATTACH)) {
+			if (a[1] != '-' && (a[2] || client != RUN_FLAGS_LOCAL)) {
 				run_flags_unknown(f->cmd, f->gadget, a, strlen(a), err, errlen);
 				return -EINVAL;
 			}

@@ -151,11 +151,11 @@ typedef int (*run_flags_client_fn)(void *ctx, const struct base_opt *o, const ch
  * Reads argv[1..argc) (argv[0] is the command): the run flags of client
  * (RUN_FLAGS_LOCAL or _CLUSTER), the rows of the client's tables (handed
  * to fn), the gadget (the first plain word), and unknown "--key[=v]" kept
- * for run_flags_params() (so is an unknown one-letter "-k": a gadget's
- * params may have such an alias).  -EINVAL with a one-line reason in err
- * for a bad value, a missing value, too many filters or words, or an
- * unknown short option that cannot be an alias ("-xy", or any with
- * RUN_FLAGS_ATTACH).
+ * for run_flags_params() (so is, with RUN_FLAGS_LOCAL, an unknown
+ * one-letter "-k": a gadget's params may have such an alias).  -EINVAL with
+ * a one-line reason in err for a bad value, a missing value, too many
+ * filters or words, or an unknown short option that cannot be an alias
+ * ("-xy", or any for another client).
  */
 int run_flags_parse(struct run_flags *f, unsigned int client, const struct base_opt_table *extra,
 		    size_t n_extra, run_flags_client_fn fn, void *ctx, int argc, char *const *argv,

@@ -285,8 +285,11 @@ static void test_param_alias(void **state)
 	assert_non_null(strstr(err, "unknown option '-x'"));
 	run_flags_done(&f);
 
-	/* attaching takes no params, so an unknown short option is an error at once */
+	/* attaching takes no params, and a cluster's are not known yet: an error at once */
 	assert_int_equal(parse(&f, RUN_FLAGS_ATTACH, 3, attach, err), -EINVAL);
+	assert_non_null(strstr(err, "unknown option '-k'"));
+	run_flags_done(&f);
+	assert_int_equal(parse(&f, RUN_FLAGS_CLUSTER, 3, attach, err), -EINVAL);
 	assert_non_null(strstr(err, "unknown option '-k'"));
 	run_flags_done(&f);
 }
