@@ -459,9 +459,20 @@ int run_flags_params(struct run_flags *f, const struct run_runner_param_info *co
 			    take_word(f, argi + 1))
 				v = argv[argi + 1];
 		} else if (!v) {
-			if (argi + 1 >= argc || !take_word(f, argi + 1))
+			/*
+			 * The value is the next word, or the next unknown short
+			 * option when that is what it looked like: a negative
+			 * number (--ifindex -1) is the param's value, not an alias.
+			 */
+			if (argi + 1 < argc && i + 1 < f->n_unknown &&
+			    f->unknown[i + 1].argi == argi + 1 && argv[argi + 1][1] != '-') {
+				v = argv[argi + 1];
+				i++;
+			} else if (argi + 1 >= argc || !take_word(f, argi + 1)) {
 				return flag_err(err, errlen, "param --%s needs a value", p->key);
-			v = argv[argi + 1];
+			} else {
+				v = argv[argi + 1];
+			}
 		}
 		for (k = 0; k < f->n_params; k++)
 			if (!strcmp(f->params[k].key, p->key))

@@ -255,6 +255,7 @@ static void test_param_alias(void **state)
 							    .type = BPF_GADGET_PARAM_BOOL};
 	const struct run_runner_param_info *params[] = {&kill, &sys, &failed};
 	const char *ok[] = {"run", "g", "-k", "-s", "59", "--failed"};
+	const char *negative[] = {"run", "g", "--target_syscall", "-1", "-k"};
 	const char *bundled[] = {"run", "g", "-ks"};
 	const char *unknown[] = {"run", "g", "-x"};
 	const char *attach[] = {"attach", "g", "-k"};
@@ -271,6 +272,16 @@ static void test_param_alias(void **state)
 	assert_string_equal(f.params[1].value, "59");
 	assert_string_equal(f.params[2].key, "targ_failed");
 	assert_string_equal(f.params[2].value, "true");
+	run_flags_done(&f);
+
+	/* a negative number after a param that takes a value is that value */
+	assert_int_equal(parse(&f, RUN_FLAGS_LOCAL, 5, negative, err), 0);
+	assert_int_equal(
+		run_flags_params(&f, params, 3, 5, (char *const *)negative, err, sizeof(err)), 0);
+	assert_int_equal(f.n_params, 2);
+	assert_string_equal(f.params[0].key, "target_syscall");
+	assert_string_equal(f.params[0].value, "-1");
+	assert_string_equal(f.params[1].key, "kill-only");
 	run_flags_done(&f);
 
 	/* no bundling of short options: "-ks" is not a param */
