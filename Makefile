@@ -16,6 +16,13 @@
 SHELL := /bin/bash
 CC ?= gcc
 CLANG ?= clang
+# Gadgets: the newest clang installed (scripts/deps.sh installs clang-19), as
+# `ig image build` picks it, with the llvm-strip of the same version.
+# Recursive, so that it is looked up after deps.sh has run.
+BPF_CLANG ?= $(shell for c in clang-19 clang-18 clang-17 clang-16 clang-15 clang; do \
+	command -v $$c && break; done)
+LLVM_STRIP ?= $(shell command -v llvm-strip$(patsubst clang%,%,$(notdir $(BPF_CLANG))) || \
+	command -v llvm-strip)
 BPFTOOL ?= bpftool
 PYTHON ?= /usr/bin/python3
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
@@ -67,7 +74,8 @@ GADGET_IMAGE_STAMPS := $(GADGET_NAMES:%=build/oci-stamps/%)
 # image creation time: reproducible, from the last commit unless given
 GADGET_EPOCH := $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null),0)
 VMLINUX := build/gen/vmlinux.h
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
+# -mcpu=v3 as oci/build.c compiles (see there why)
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
 	-Ibpf/include -Ibuild/gen -I/usr/include/$(shell $(CC) -print-multiarch)
 
 # BPF objects the unit tests open: tests/data/bpf/*.bpf.c
@@ -181,8 +189,8 @@ $(BUILD)/obj/bpf/socket_enricher.o: build/gen/bpf/socket_enricher.bpf.o
 
 build/gadgets/%/program.bpf.o: gadgets/%/program.bpf.c $(VMLINUX) $(GADGET_HDRS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BPF_CFLAGS) -Igadgets/$* -c $< -o $@.tmp
-	llvm-strip -g $@.tmp
+	$(BPF_CLANG) $(BPF_CFLAGS) -Igadgets/$* -c $< -o $@.tmp
+	$(LLVM_STRIP) -g $@.tmp
 	@mv $@.tmp $@
 
 build/gadgets/%/gadget.yaml: gadgets/%/gadget.yaml
@@ -200,7 +208,7 @@ build/oci-stamps/%: $(GADGET_HDRS) $(VMLINUX) oci/build.c | $(BUILD)/bin/ig
 
 build/tests/data/%.bpf.o: tests/data/bpf/%.bpf.c $(VMLINUX) $(GADGET_HDRS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # -larchive: test_oci_store writes its hostile tarballs with libarchive itself
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_BPF_OBJS) $(VMLINUX)

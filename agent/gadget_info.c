@@ -122,6 +122,8 @@ int agent_gadget_info_init(struct agent_gadget_info *o, const struct run_runner 
 		/* protobuf-c wants char **; the message is only packed, never freed */
 		pi[i].values = (char **)p->values;
 		pi[i].n_values = p->n_values;
+		pi[i].alias = cstr(p->alias);
+		pi[i].compat_key = cstr(p->compat_key);
 	}
 	o->gi.image = cstr(image);
 	o->gi.digest = cstr(img ? img->digest : NULL);

@@ -1246,6 +1246,7 @@ static int go(struct agent_run *r, uint64_t timeout_ms)
 {
 	struct agent_run_table *t = r->t;
 	const Gadget__Agent__V1__GadgetSpec *g = r->spec;
+	uint64_t gadget_ms = 0;
 	struct sub *s;
 	int fd, rc;
 
@@ -1256,8 +1257,12 @@ static int go(struct agent_run *r, uint64_t timeout_ms)
 			return rc;
 		r->ring_added = true;
 	}
-	if (r->has_mapiter) {
-		uint64_t ms = g->map_fetch_interval_ms ? g->map_fetch_interval_ms : 1000;
+	/* the client's interval, else the gadget's (paramDefaults; 0: at the end only) */
+	if (r->has_mapiter && !g->map_fetch_interval_ms &&
+	    run_runner_fetch_interval(r->runner, &gadget_ms) < 0)
+		gadget_ms = 1000;
+	if (r->has_mapiter && (g->map_fetch_interval_ms || gadget_ms)) {
+		uint64_t ms = g->map_fetch_interval_ms ? g->map_fetch_interval_ms : gadget_ms;
 
 		r->fetch_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (r->fetch_fd < 0)
@@ -1718,6 +1723,10 @@ int agent_run_table_process(struct agent_run_table *t)
 			break;
 		case SRC_TIMEOUT:
 			agent_clock_drain(src->run->timeout_fd);
+			/* ebpf.map.flush-on-stop: what the maps hold goes out before the end */
+			if (src->run->runner && run_runner_flush_on_stop(src->run->runner) &&
+			    run_runner_fetch(src->run->runner) >= 0)
+				publish(src->run);
 			agent_run_end(src->run, END(TIMEOUT), NULL);
 			break;
 		}

@@ -612,6 +612,8 @@ int agent_wire_desc_new(const Gadget__Agent__V1__GadgetInfo *info, struct agent_
 		p->type = agent_wire_param_type_from(pi->type);
 		p->values = (const char *const *)pi->values;
 		p->n_values = pi->n_values;
+		p->alias = pi->alias && *pi->alias ? pi->alias : NULL;
+		p->compat_key = pi->compat_key && *pi->compat_key ? pi->compat_key : NULL;
 		d->param_ptrs[i] = p;
 	}
 	for (i = 0; i < info->n_data_sources; i++) {

@@ -95,9 +95,13 @@ struct bpf_gadget {
 	struct gadget_sink sinks[BPF_GADGET_MAX_DS];
 	struct bpf_link *iter_links[BPF_GADGET_MAX_DS][BPF_GADGET_MAX_ITER_PROGS];
 
-	size_t n_params;
-	struct bpf_gadget_param params[BPF_GADGET_MAX_PARAMS];
-	struct gadget_param_priv param_priv[BPF_GADGET_MAX_PARAMS];
+	/* grown as GADGET_PARAM markers are found, up to BPF_GADGET_MAX_PARAMS */
+	size_t n_params, cap_params;
+	struct bpf_gadget_param *params;
+	struct gadget_param_priv *param_priv;
+
+	size_t n_uprobes;
+	struct bpf_gadget_uprobe *uprobes;
 
 	bool loaded;
 	bool attached;
@@ -664,6 +668,30 @@ static int discover_ds_cb(struct bpf_gadget *g, const char *sec, const char *nam
 	return 0;
 }
 
+/* Room for one more param; the arrays double, so a large gadget costs little. */
+static int grow_params(struct bpf_gadget *g)
+{
+	struct gadget_param_priv *priv;
+	struct bpf_gadget_param *p;
+	size_t cap;
+
+	if (g->n_params < g->cap_params)
+		return 0;
+	cap = g->cap_params ? g->cap_params * 2 : 16;
+	if (cap > BPF_GADGET_MAX_PARAMS)
+		cap = BPF_GADGET_MAX_PARAMS;
+	p = reallocarray(g->params, cap, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	g->params = p;
+	priv = reallocarray(g->param_priv, cap, sizeof(*priv));
+	if (!priv)
+		return -ENOMEM;
+	g->param_priv = priv;
+	g->cap_params = cap;
+	return 0;
+}
+
 static int add_param(struct bpf_gadget *g, const char *var_name)
 {
 	const struct btf *btf = bpf_object__btf(g->obj);
@@ -678,6 +706,9 @@ static int add_param(struct bpf_gadget *g, const char *var_name)
 			return 0;
 	if (g->n_params >= BPF_GADGET_MAX_PARAMS)
 		return set_error(g, -E2BIG, "too many params (at most %d)", BPF_GADGET_MAX_PARAMS);
+	err = grow_params(g);
+	if (err)
+		return err;
 	p = &g->params[g->n_params];
 	priv = &g->param_priv[g->n_params];
 	memset(p, 0, sizeof(*p));
@@ -752,6 +783,78 @@ static int setup_socket_progs(struct bpf_gadget *g)
 	return 0;
 }
 
+/*
+ * "uprobe/libc:malloc" -> uprobe, "libc", "malloc"; "usdt/libc:prov:name"
+ * -> USDT, "libc", "prov:name".  0 for a program of another kind or one
+ * without a target (attached by other means), 1 for an uprobe, -EINVAL for
+ * a malformed one.
+ */
+static int parse_uprobe(struct bpf_gadget *g, const struct bpf_program *prog,
+			struct bpf_gadget_uprobe *u)
+{
+	static const struct {
+		const char *prefix;
+		enum bpf_gadget_uprobe_kind kind;
+	} kinds[] = {
+		{"uprobe/", BPF_GADGET_UPROBE},
+		{"uretprobe/", BPF_GADGET_URETPROBE},
+		{"usdt/", BPF_GADGET_USDT},
+	};
+	const char *sec = bpf_program__section_name(prog), *spec = NULL, *colon;
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && !spec; i++)
+		if (starts_with(sec, kinds[i].prefix))
+			spec = sec + strlen(kinds[i].prefix);
+	if (!spec || !*spec)
+		return 0;
+	memset(u, 0, sizeof(*u));
+	u->kind = kinds[i - 1].kind;
+	u->prog = bpf_program__name(prog);
+	u->section = sec;
+	colon = strchr(spec, ':');
+	if (!colon || colon == spec || !colon[1] ||
+	    (spec[0] != '/' && memchr(spec, '/', colon - spec)))
+		return set_error(g, -EINVAL,
+				 "program '%s': section %s must name a library or an absolute path "
+				 "and a function: uprobe/libc:malloc",
+				 u->prog, sec);
+	if (u->kind == BPF_GADGET_USDT &&
+	    (!strchr(colon + 1, ':') || strchr(colon + 1, ':')[1] == 0))
+		return set_error(g, -EINVAL,
+				 "program '%s': section %s must name a provider and a probe: "
+				 "usdt/libc:provider:name",
+				 u->prog, sec);
+	u->target = strndup(spec, colon - spec);
+	u->symbol = strdup(colon + 1);
+	if (!u->target || !u->symbol) {
+		free(u->target);
+		free(u->symbol);
+		return -ENOMEM;
+	}
+	return 1;
+}
+
+static int discover_uprobes(struct bpf_gadget *g)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+	int r;
+
+	bpf_object__for_each_program(prog, g->obj) n++;
+	g->uprobes = calloc(n ? n : 1, sizeof(*g->uprobes));
+	if (!g->uprobes)
+		return -ENOMEM;
+	bpf_object__for_each_program(prog, g->obj)
+	{
+		r = parse_uprobe(g, prog, &g->uprobes[g->n_uprobes]);
+		if (r < 0)
+			return r;
+		g->n_uprobes += r;
+	}
+	return 0;
+}
+
 static int discover(struct bpf_gadget *g)
 {
 	int err = for_each_var(g, discover_ds_cb, NULL);
@@ -762,7 +865,10 @@ static int discover(struct bpf_gadget *g)
 		return set_error(
 			g, -ENOENT,
 			"defines no data source: use GADGET_TRACER, GADGET_MAPITER or GADGET_ITER");
-	return for_each_var(g, discover_param_cb, NULL);
+	err = for_each_var(g, discover_param_cb, NULL);
+	if (err)
+		return err;
+	return discover_uprobes(g);
 }
 
 /* ---- open and free ---- */
@@ -798,6 +904,13 @@ struct bpf_gadget *bpf_gadget_free(struct bpf_gadget *g)
 		free(g->params[i].value);
 		free(g->params[i].enum_values);
 	}
+	free(g->params);
+	free(g->param_priv);
+	for (size_t i = 0; i < g->n_uprobes; i++) {
+		free(g->uprobes[i].target);
+		free(g->uprobes[i].symbol);
+	}
+	free(g->uprobes);
 	bpf_object__close(g->obj);
 	free(g->log_buf);
 	if (g->mntns_fd >= 0)
@@ -980,6 +1093,18 @@ size_t bpf_gadget_ds_count(const struct bpf_gadget *g)
 const struct bpf_gadget_ds *bpf_gadget_ds_get(const struct bpf_gadget *g, size_t i)
 {
 	return g && i < g->n_ds ? &g->ds[i] : NULL;
+}
+
+int bpf_gadget_map_fd(const struct bpf_gadget *g, const char *name)
+{
+	struct bpf_map *m;
+	int fd;
+
+	if (!g || !name || !g->loaded)
+		return -ENOENT;
+	m = bpf_object__find_map_by_name(g->obj, name);
+	fd = m ? bpf_map__fd(m) : -1;
+	return fd >= 0 ? fd : -ENOENT;
 }
 
 size_t bpf_gadget_param_count(const struct bpf_gadget *g)
@@ -1370,6 +1495,76 @@ const char *bpf_gadget_attach_warning(const struct bpf_gadget *g)
 	return g && g->attached && g->warning[0] ? g->warning : NULL;
 }
 
+static long uprobe_index(const struct bpf_gadget *g, const struct bpf_program *prog)
+{
+	const char *name = bpf_program__name(prog);
+
+	for (size_t i = 0; i < g->n_uprobes; i++)
+		if (!strcmp(g->uprobes[i].prog, name))
+			return (long)i;
+	return -1;
+}
+
+size_t bpf_gadget_uprobe_count(const struct bpf_gadget *g)
+{
+	return g ? g->n_uprobes : 0;
+}
+
+const struct bpf_gadget_uprobe *bpf_gadget_uprobe_get(const struct bpf_gadget *g, size_t i)
+{
+	return g && i < g->n_uprobes ? &g->uprobes[i] : NULL;
+}
+
+int bpf_gadget_uprobe_attach(struct bpf_gadget *g, size_t i, const char *path, const char *shown,
+			     struct bpf_link **ret)
+{
+	const struct bpf_gadget_uprobe *u;
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	struct bpf_diag d;
+	int err;
+
+	if (!g || i >= g->n_uprobes || !path || !ret)
+		return -EINVAL;
+	if (!g->loaded)
+		return set_error(g, -EINVAL, "the gadget must be loaded before it is attached");
+	u = &g->uprobes[i];
+	shown = shown ? shown : path;
+	prog = bpf_object__find_program_by_name(g->obj, u->prog);
+	if (!prog)
+		return set_error(g, -ENOENT, "program '%s' is gone", u->prog);
+	bpf_diag_capture(&d);
+	if (u->kind == BPF_GADGET_USDT) {
+		char provider[GADGET_MAX_IDENT];
+		const char *name = strchr(u->symbol, ':');
+		size_t n = name ? (size_t)(name - u->symbol) : 0;
+
+		if (!name || n >= sizeof(provider)) {
+			bpf_diag_capture(NULL);
+			return set_error(g, -EINVAL, "%s: malformed USDT probe", u->section);
+		}
+		memcpy(provider, u->symbol, n);
+		provider[n] = '\0';
+		link = bpf_program__attach_usdt(prog, -1, path, provider, name + 1, NULL);
+	} else {
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = u->symbol,
+			    .retprobe = u->kind == BPF_GADGET_URETPROBE);
+
+		link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &o);
+	}
+	err = link ? 0 : (errno ? -errno : -EINVAL);
+	bpf_diag_capture(NULL);
+	if (err == -ENOENT || err == -ESRCH)
+		return set_error(g, -ENOENT, "%s: %s %s not found in %s", u->section,
+				 u->kind == BPF_GADGET_USDT ? "USDT probe" : "function", u->symbol,
+				 shown);
+	if (err)
+		return set_error(g, err, "%s: cannot attach to %s: %s", u->section, shown,
+				 d.last_warn[0] ? d.last_warn : strerror(-err));
+	*ret = link;
+	return 0;
+}
+
 int bpf_gadget_attach(struct bpf_gadget *g)
 {
 	struct bpf_program *prog;
@@ -1398,6 +1593,8 @@ int bpf_gadget_attach(struct bpf_gadget *g)
 	{
 		struct bpf_link *link = NULL;
 
+		if (uprobe_index(g, prog) >= 0)
+			continue; /* bpf_gadget_uprobe_attach(), per file */
 		err = bpf_hook_attach(prog, &link, g->error, sizeof(g->error));
 		if (err && skippable(prog)) {
 			/* keep the first reason: it is the error if nothing else attaches */

@@ -38,9 +38,10 @@
 struct btf;
 struct bpf_gadget;
 
-#define BPF_GADGET_MAX_ELF_BYTES  (256u << 20)
-#define BPF_GADGET_MAX_DS	  16
-#define BPF_GADGET_MAX_PARAMS	  64
+#define BPF_GADGET_MAX_ELF_BYTES (256u << 20)
+#define BPF_GADGET_MAX_DS	 16
+/* Params of one gadget: a bound on what a foreign object may declare. */
+#define BPF_GADGET_MAX_PARAMS	  1024
 #define BPF_GADGET_MAX_ITER_PROGS 3
 /* Enumerators listed for an enum param; a larger enum is refused. */
 #define BPF_GADGET_MAX_ENUM_VALUES 256
@@ -112,6 +113,13 @@ const char *bpf_gadget_name(const struct bpf_gadget *g);
 
 size_t bpf_gadget_ds_count(const struct bpf_gadget *g);
 const struct bpf_gadget_ds *bpf_gadget_ds_get(const struct bpf_gadget *g, size_t i);
+/*
+ * The fd of the gadget's map called name once loaded (borrowed), for what
+ * userspace reads beside the data sources (the stack maps ig_kstack and
+ * ig_ustack); -ENOENT when there is none or the gadget is not loaded.
+ */
+int bpf_gadget_map_fd(const struct bpf_gadget *g, const char *name);
+
 size_t bpf_gadget_param_count(const struct bpf_gadget *g);
 const struct bpf_gadget_param *bpf_gadget_param_get(const struct bpf_gadget *g, size_t i);
 const struct bpf_gadget_param *bpf_gadget_param_find(const struct bpf_gadget *g, const char *name);
@@ -147,9 +155,10 @@ int bpf_gadget_map_reuse(struct bpf_gadget *g, const char *name, int fd);
 
 int bpf_gadget_load(struct bpf_gadget *g);
 /*
- * Attaches every program except iter/ ones (those run in bpf_gadget_iter_run()).
- * On a kernel without kprobes, kprobe programs are left out as long as
- * another program attaches: bpf_gadget_attach_warning() then says which.
+ * Attaches every program except iter/ ones (those run in bpf_gadget_iter_run())
+ * and the uprobes below.  On a kernel without kprobes, kprobe programs are
+ * left out as long as another program attaches: bpf_gadget_attach_warning()
+ * then says which.
  */
 int bpf_gadget_attach(struct bpf_gadget *g);
 /* After a successful attach: why a program was left out, or NULL. */
@@ -168,6 +177,44 @@ int bpf_gadget_netns_attach(struct bpf_gadget *g, uint64_t netns_id, const char 
 int bpf_gadget_netns_detach(struct bpf_gadget *g, uint64_t netns_id);
 /* Network namespaces with socket filters now. */
 size_t bpf_gadget_netns_count(const struct bpf_gadget *g);
+
+/*
+ * uprobe/, uretprobe/ and usdt/ programs name a file and a place in it:
+ * "uprobe/libc:malloc", "uretprobe//usr/bin/bash:readline",
+ * "usdt/libc:libc:setjmp".  The file is a library's short name ("libc",
+ * "libssl") or an absolute path, and means what the traced processes see
+ * (the host's, or a container's rootfs): finding it is the caller's
+ * business, so these programs are not attached by bpf_gadget_attach() but
+ * one file at a time with bpf_gadget_uprobe_attach().
+ */
+enum bpf_gadget_uprobe_kind {
+	BPF_GADGET_UPROBE = 0,
+	BPF_GADGET_URETPROBE,
+	BPF_GADGET_USDT,
+};
+
+struct bpf_gadget_uprobe {
+	const char *prog;    /* program name; borrowed */
+	const char *section; /* "uprobe/libc:malloc"; borrowed */
+	enum bpf_gadget_uprobe_kind kind;
+	char *target; /* "libc", or an absolute path */
+	char *symbol; /* "malloc"; USDT: "provider:name" */
+};
+
+size_t bpf_gadget_uprobe_count(const struct bpf_gadget *g);
+const struct bpf_gadget_uprobe *bpf_gadget_uprobe_get(const struct bpf_gadget *g, size_t i);
+
+/*
+ * After load: attaches uprobe i, for every process, to the file at path
+ * (any path the kernel can open: "/proc/self/fd/7" for a file the caller
+ * found in a container).  shown is how messages name the file.  Returns 0
+ * with a new link in *ret (bpf_link__destroy() detaches it), or -errno with
+ * a one-line reason in bpf_gadget_last_error(): -ENOENT when the file has
+ * no such function (or USDT probe).
+ */
+struct bpf_link;
+int bpf_gadget_uprobe_attach(struct bpf_gadget *g, size_t i, const char *path, const char *shown,
+			     struct bpf_link **ret);
 
 /* A record from a tracer. data is valid only during the call.  size is what
  * the program submitted, which may be less than ds->layout->size (variable

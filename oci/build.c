@@ -53,6 +53,7 @@ struct build {
 	struct base_buf msg; /* what goes back to the caller */
 	char *argv[BUILD_MAX_ARGS + 1];
 	size_t argc;
+	struct oci_build_toolchain tools;
 };
 
 static int build_fail(struct build *b, int r, const char *fmt, ...)
@@ -258,6 +259,89 @@ static int build_run_tool(struct build *b, const char *what, const char *cwd)
 	return 0;
 }
 
+/* ---- the toolchain ---- */
+
+/* "clang-19" -> "-19": the version suffix of a clang executable's name, or "". */
+static const char *clang_suffix(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	if (strncmp(base, "clang-", 6) || !base[6] ||
+	    strspn(base + 6, "0123456789") != strlen(base + 6))
+		return "";
+	return base + 5;
+}
+
+/* The first line clang --version prints ("Debian clang version 19.1.7 ..."), or "". */
+static void clang_version(const char *clang, char *out, size_t len)
+{
+	struct build b = {.msg = BASE_BUF_INIT(OCI_BUILD_MAX_LOG)};
+
+	out[0] = '\0';
+	if (build_arg(&b, "%s", clang) == 0 && build_arg(&b, "--version") == 0 &&
+	    build_spawn(&b, clang, NULL) == 0 && b.msg.data)
+		snprintf(out, len, "%.*s", (int)strcspn(b.msg.data, "\n"), b.msg.data);
+	build_args_reset(&b);
+	base_buf_done(&b.msg);
+}
+
+static int find_toolchain(const char *clang, const char *strip, struct oci_build_toolchain *t,
+			  char *err, size_t errlen)
+{
+	static const char *const clangs[] = {OCI_BUILD_CLANGS};
+	char name[64];
+	int r = -ENOENT;
+
+	if (clang) {
+		r = build_find_tool(clang, t->clang, sizeof(t->clang));
+		if (r < 0) {
+			snprintf(err, errlen, "%s: command not found", clang);
+			return r;
+		}
+	} else {
+		for (size_t i = 0; i < sizeof(clangs) / sizeof(clangs[0]) && r < 0; i++)
+			r = build_find_tool(clangs[i], t->clang, sizeof(t->clang));
+		if (r < 0) {
+			snprintf(err, errlen,
+				 "no clang found in PATH (tried clang-19, -18, -17, -16, -15 and "
+				 "clang)");
+			return r;
+		}
+	}
+	if (!strip) {
+		/* the llvm-strip of the same LLVM, as Debian names them side by side */
+		snprintf(name, sizeof(name), "llvm-strip%s", clang_suffix(t->clang));
+		if (build_find_tool(name, t->strip, sizeof(t->strip)) == 0)
+			return 0;
+		strip = "llvm-strip";
+	}
+	r = build_find_tool(strip, t->strip, sizeof(t->strip));
+	if (r < 0)
+		snprintf(err, errlen, "%s: command not found", strip);
+	return r;
+}
+
+int oci_build_toolchain(const char *clang, const char *strip, struct oci_build_toolchain *ret,
+			char *err, size_t errlen)
+{
+	struct oci_build_toolchain t = {0};
+	char why[256] = "";
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	r = find_toolchain(clang, strip, &t, why, sizeof(why));
+	if (r < 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s", why);
+		return r;
+	}
+	clang_version(t.clang, t.version, sizeof(t.version));
+	*ret = t;
+	return 0;
+}
+
 /* ---- inputs ---- */
 
 static int build_read_file(struct build *b, const char *path, size_t max, char **ret,
@@ -295,6 +379,7 @@ static int build_load_build_yaml(struct build *b)
 	static const char *const keys[] = {"ebpfsource", "metadata"};
 	char **dsts[] = {&b->source, &b->metadata};
 	struct base_yaml y = {0};
+	const char *wasm;
 	char path[PATH_MAX], err[256];
 	yaml_node_t *root;
 	char *buf = NULL;
@@ -324,6 +409,14 @@ static int build_load_build_yaml(struct build *b)
 		if (v)
 			r = build_set_path(b, dsts[i], v, keys[i]);
 	}
+	/* Inspektor Gadget's images may carry a WebAssembly module too; not ours */
+	wasm = r == 0 ? base_yaml_text(base_yaml_get(&y, root, "wasm")) : NULL;
+	if (wasm && *wasm)
+		base_buf_printf(&b->msg,
+				"warning: " BUILD_YAML ": wasm module %.200s is not built: this "
+				"runtime does not run WebAssembly, the image holds the eBPF "
+				"program only\n",
+				wasm);
 	base_yaml_done(&y);
 	free(buf);
 	return r;
@@ -355,11 +448,18 @@ static int build_compile(struct build *b, const char *arch, const char *obj)
 	if (!target)
 		return build_fail(b, -EINVAL, "unsupported architecture %s", arch);
 	build_args_reset(b);
-	r = build_arg(b, "%s", o->clang ? o->clang : "clang");
+	r = build_arg(b, "%s", b->tools.clang);
 	if (!r)
 		r = build_arg(b, "-target");
 	if (!r)
 		r = build_arg(b, "bpf");
+	/*
+	 * v3: with clang 19's default (v1) a bounds check can land on a copy
+	 * of a register whose 32-bit value is then used, and the verifier
+	 * rejects gadgets it accepts from clang 14 (advise_seccomp).
+	 */
+	if (!r)
+		r = build_arg(b, "-mcpu=v3");
 	if (!r)
 		r = build_arg(b, "-O2");
 	if (!r)
@@ -404,11 +504,10 @@ static int build_compile(struct build *b, const char *arch, const char *obj)
 
 static int build_strip(struct build *b, const char *in, const char *out)
 {
-	const struct oci_build_opts *o = b->opts;
 	int r;
 
 	build_args_reset(b);
-	r = build_arg(b, "%s", o->strip ? o->strip : "llvm-strip");
+	r = build_arg(b, "%s", b->tools.strip);
 	if (!r)
 		r = build_arg(b, "-g");
 	if (!r)
@@ -663,6 +762,11 @@ int oci_build(const struct oci_build_opts *opts, char digest_out[OCI_DIGEST_SIZE
 			r = -EINVAL;
 			build_fail(&b, r, "%s: not a regular file", path);
 		}
+	}
+	if (r == 0) {
+		r = find_toolchain(opts->clang, opts->strip, &b.tools, err, sizeof(err));
+		if (r < 0)
+			build_fail(&b, r, "%s", err);
 	}
 	if (r < 0)
 		goto out;

@@ -12,7 +12,11 @@
  * is compiled with clang for the BPF target and stripped of DWARF with
  * llvm-strip -g, which keeps the .BTF and .BTF.ext sections the runtime
  * needs; gadget.yaml is checked with oci_metadata_parse() and stored
- * verbatim.  The result is an image index with one linux/<arch> manifest
+ * verbatim.  A build.yaml may also name a WebAssembly module (wasm:), which
+ * this runtime does not run: the build goes on without it and says so in
+ * the messages it returns.  The BPF target is -mcpu=v3 (32-bit
+ * subregisters and jumps, Linux 5.1 on), with which the verifier follows
+ * bounds that clang's v1 code loses.  The result is an image index with one linux/<arch> manifest
  * (config: gadget.yaml, one layer: the ELF), written to a store and tagged.
  *
  * Builds are reproducible: the compiler runs in the source directory with
@@ -44,10 +48,34 @@ struct oci_build_opts {
 	 * usually getenv("SOURCE_DATE_EPOCH"); NULL for the current time.
 	 */
 	const char *source_date_epoch;
-	const char *clang;	   /* NULL for "clang" from PATH */
-	const char *strip;	   /* NULL for "llvm-strip" from PATH */
+	const char *clang; /* NULL: the newest of OCI_BUILD_CLANGS (oci_build_toolchain()) */
+	const char *strip; /* NULL: llvm-strip of clang's version, else llvm-strip */
 	const char *const *cflags; /* extra compiler flags, NULL-terminated; may be NULL */
 };
+
+/*
+ * The compilers tried when none is given, newest first: Debian 12 offers
+ * clang 14 (its default "clang"), 15, 16 and 19, and clang 14 cannot build
+ * every gadget (it crashes on bpf_core_type_matches() and leaves memcmp()
+ * calls unresolved in some of Inspektor Gadget's gadgets).
+ */
+#define OCI_BUILD_CLANGS "clang-19", "clang-18", "clang-17", "clang-16", "clang-15", "clang"
+
+/* The compiler a build uses and how it describes itself. */
+struct oci_build_toolchain {
+	char clang[4096];  /* the executable: "/usr/bin/clang-19" */
+	char strip[4096];  /* the matching llvm-strip: "/usr/bin/llvm-strip-19" */
+	char version[160]; /* first line of clang --version: "Debian clang version 19.1.7 ..." */
+};
+
+/*
+ * Finds the compiler: clang as given (a name looked up in PATH, or a
+ * path), or when NULL the first of OCI_BUILD_CLANGS in PATH; llvm-strip of
+ * the same version when there is one (strip NULL), else llvm-strip.
+ * -ENOENT with the names tried in err when there is none.
+ */
+int oci_build_toolchain(const char *clang, const char *strip, struct oci_build_toolchain *ret,
+			char *err, size_t errlen);
 
 /*
  * Builds and tags the image.  Returns 0 and writes the digest of the image

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "base/err.h"
@@ -46,6 +47,8 @@ enum {
 	SEEN_EBPF = 1u << 9,
 	SEEN_KEY = 1u << 10,
 	SEEN_DEFAULT = 1u << 11,
+	SEEN_ALIAS = 1u << 12,
+	SEEN_PARAM_DEFAULTS = 1u << 13,
 };
 
 struct metadata_parser {
@@ -411,7 +414,7 @@ static int metadata_parse_field(struct metadata_parser *p, const char *ds,
 	if (r <= 0)
 		return r;
 	while ((r = metadata_next_entry(p, &key, &key_mark)) > 0) {
-		if (!strcmp(key, "annotations")) {
+		if (!strcasecmp(key, "annotations")) {
 			r = metadata_once(p, &seen, SEEN_ANNOTATIONS, key, &key_mark);
 			if (r >= 0)
 				r = metadata_parse_annotations(p, ds, f->name, &f->n_annotations,
@@ -477,12 +480,12 @@ static int metadata_parse_ds(struct metadata_parser *p, struct oci_metadata_ds *
 	if (r <= 0)
 		return r;
 	while ((r = metadata_next_entry(p, &key, &key_mark)) > 0) {
-		if (!strcmp(key, "annotations")) {
+		if (!strcasecmp(key, "annotations")) {
 			r = metadata_once(p, &seen, SEEN_ANNOTATIONS, key, &key_mark);
 			if (r >= 0)
 				r = metadata_parse_annotations(
 					p, ds->name, NULL, &ds->n_annotations, &ds->annotations);
-		} else if (!strcmp(key, "fields")) {
+		} else if (!strcasecmp(key, "fields")) {
 			r = metadata_once(p, &seen, SEEN_FIELDS, key, &key_mark);
 			if (r >= 0)
 				r = metadata_parse_fields(p, ds);
@@ -548,15 +551,18 @@ static int metadata_parse_param(struct metadata_parser *p, struct oci_metadata_p
 		char **dst = NULL;
 		unsigned int bit = 0;
 
-		if (!strcmp(key, "key")) {
+		if (!strcasecmp(key, "key")) {
 			dst = &param->key;
 			bit = SEEN_KEY;
-		} else if (!strcmp(key, "defaultValue")) {
+		} else if (!strcasecmp(key, "defaultValue")) {
 			dst = &param->default_value;
 			bit = SEEN_DEFAULT;
-		} else if (!strcmp(key, "description")) {
+		} else if (!strcasecmp(key, "description")) {
 			dst = &param->description;
 			bit = SEEN_DESCRIPTION;
+		} else if (!strcasecmp(key, "alias")) {
+			dst = &param->alias;
+			bit = SEEN_ALIAS;
 		}
 		if (dst) {
 			r = metadata_once(p, &seen, bit, key, &key_mark);
@@ -623,7 +629,7 @@ static int metadata_parse_params(struct metadata_parser *p, struct oci_metadata 
 	if (r <= 0)
 		return r;
 	while ((r = metadata_next_entry(p, &key, &key_mark)) > 0) {
-		if (!strcmp(key, "ebpf")) {
+		if (!strcasecmp(key, "ebpf")) {
 			r = metadata_once(p, &seen, SEEN_EBPF, key, &key_mark);
 			if (r >= 0)
 				r = metadata_parse_ebpf_params(p, m);
@@ -635,6 +641,48 @@ static int metadata_parse_params(struct metadata_parser *p, struct oci_metadata 
 		if (r < 0)
 			return r;
 	}
+	return r;
+}
+
+/*
+ * paramDefaults: {operator.oci.ebpf.map-fetch-interval: "0", ...}, the
+ * defaults a gadget gives to params that are not its own (the run's).
+ */
+static int metadata_parse_param_defaults(struct metadata_parser *p, struct oci_metadata *m)
+{
+	struct oci_metadata_annotation *a;
+	yaml_mark_t key_mark;
+	char *key = NULL;
+	int r;
+
+	r = metadata_begin_mapping(p, "'paramDefaults'");
+	if (r <= 0)
+		return r;
+	while ((r = metadata_next_entry(p, &key, &key_mark)) > 0) {
+		if (oci_metadata_param_default(m, key)) {
+			r = metadata_fail(p, &key_mark, -EINVAL, "duplicate param default '%s'",
+					  key);
+			goto out;
+		}
+		r = metadata_count_entry(p, &key_mark);
+		if (r < 0)
+			goto out;
+		a = metadata_grow(m->param_defaults, m->n_param_defaults, sizeof(*a));
+		if (!a) {
+			r = -ENOMEM;
+			goto out;
+		}
+		m->param_defaults = a;
+		a += m->n_param_defaults++;
+		memset(a, 0, sizeof(*a));
+		a->key = key;
+		key = NULL;
+		r = metadata_take_scalar(p, true, &a->value, "param default '%s'", a->key);
+		if (r < 0)
+			goto out;
+	}
+out:
+	free(key);
 	return r;
 }
 
@@ -661,7 +709,7 @@ static int metadata_parse_top(struct metadata_parser *p, struct oci_metadata *m)
 		size_t i;
 
 		for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
-			if (!strcmp(key, strings[i].key))
+			if (!strcasecmp(key, strings[i].key))
 				break;
 		if (i < sizeof(strings) / sizeof(strings[0])) {
 			char **dst = (char **)((char *)m + strings[i].offset);
@@ -669,14 +717,18 @@ static int metadata_parse_top(struct metadata_parser *p, struct oci_metadata *m)
 			r = metadata_once(p, &seen, strings[i].bit, key, &key_mark);
 			if (r >= 0)
 				r = metadata_take_scalar(p, false, dst, "'%s'", key);
-		} else if (!strcmp(key, "datasources")) {
+		} else if (!strcasecmp(key, "datasources")) {
 			r = metadata_once(p, &seen, SEEN_DATASOURCES, key, &key_mark);
 			if (r >= 0)
 				r = metadata_parse_datasources(p, m);
-		} else if (!strcmp(key, "params")) {
+		} else if (!strcasecmp(key, "params")) {
 			r = metadata_once(p, &seen, SEEN_PARAMS, key, &key_mark);
 			if (r >= 0)
 				r = metadata_parse_params(p, m);
+		} else if (!strcasecmp(key, "paramDefaults")) {
+			r = metadata_once(p, &seen, SEEN_PARAM_DEFAULTS, key, &key_mark);
+			if (r >= 0)
+				r = metadata_parse_param_defaults(p, m);
 		} else {
 			r = metadata_skip(p);
 		}
@@ -829,8 +881,10 @@ struct oci_metadata *oci_metadata_free(struct oci_metadata *m)
 		free(m->params[i].key);
 		free(m->params[i].default_value);
 		free(m->params[i].description);
+		free(m->params[i].alias);
 	}
 	free(m->params);
+	metadata_free_annotations(m->n_param_defaults, m->param_defaults);
 	free(m->name);
 	free(m->description);
 	free(m->homepage_url);
@@ -870,6 +924,13 @@ static const char *metadata_annotation(size_t n, const struct oci_metadata_annot
 		if (!strcmp(a[i].key, key))
 			return a[i].value;
 	return NULL;
+}
+
+const char *oci_metadata_param_default(const struct oci_metadata *m, const char *key)
+{
+	if (!m)
+		return NULL;
+	return metadata_annotation(m->n_param_defaults, m->param_defaults, key);
 }
 
 const char *oci_metadata_ds_annotation(const struct oci_metadata_ds *ds, const char *key)

@@ -37,7 +37,14 @@
  *    as not given (NULL); a null annotation value is the empty string;
  *  - an empty stream or a null document is an empty struct oci_metadata;
  *    a second document in the stream is an error;
- *  - keys are matched case-sensitively ("dataSources" is an unknown key).
+ *  - the keys of the format (datasources, fields, annotations, params, key,
+ *    defaultValue, ...) are matched without case, as Inspektor Gadget's
+ *    decoder does ("dataSources" is datasources); names the document gives
+ *    (datasources, fields, annotation keys, params) keep their case.
+ *
+ * Besides params.ebpf, the top-level paramDefaults mapping gives defaults to
+ * params that belong to the run rather than to the eBPF program, e.g.
+ * "operator.oci.ebpf.map-fetch-interval: 0" (no periodic fetch).
  */
 #ifndef OCI_METADATA_H
 #define OCI_METADATA_H
@@ -73,6 +80,7 @@ struct oci_metadata_param {
 	char *key;	     /* flag name without dashes: "failed"; NULL if not given */
 	char *default_value; /* NULL if not given */
 	char *description;   /* NULL if not given */
+	char *alias;	     /* a one-letter short flag: "k" for -k; NULL if not given */
 };
 
 struct oci_metadata {
@@ -85,6 +93,9 @@ struct oci_metadata {
 	struct oci_metadata_ds *datasources;
 	size_t n_params;
 	struct oci_metadata_param *params; /* params.ebpf */
+	/* paramDefaults: key = the param's full name, value = its default text */
+	size_t n_param_defaults;
+	struct oci_metadata_annotation *param_defaults;
 };
 
 /*
@@ -107,6 +118,8 @@ struct oci_metadata *oci_metadata_free(struct oci_metadata *m);
 const struct oci_metadata_ds *oci_metadata_find_ds(const struct oci_metadata *m, const char *name);
 const struct oci_metadata_param *oci_metadata_find_param(const struct oci_metadata *m,
 							 const char *name);
+/* The paramDefaults entry for key ("operator.oci.ebpf.map-fetch-interval"), or NULL. */
+const char *oci_metadata_param_default(const struct oci_metadata *m, const char *key);
 const char *oci_metadata_ds_annotation(const struct oci_metadata_ds *ds, const char *key);
 const struct oci_metadata_field *oci_metadata_find_field(const struct oci_metadata_ds *ds,
 							 const char *name);

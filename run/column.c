@@ -35,6 +35,8 @@ struct catalog {
 	/* the endpoint struct being walked, if any */
 	int ep_depth;
 	struct run_column_int ep_version;
+	/* the user stack struct being walked, if any: its numbers are hidden */
+	int us_depth;
 };
 
 static const char *ann(const struct catalog *b, const char *name, const char *key)
@@ -535,6 +537,14 @@ static int add_leaf(struct catalog *b, const struct bpf_layout_field *f)
 
 	if (f->special == BPF_LAYOUT_SPECIAL_MNTNS_ID || f->special == BPF_LAYOUT_SPECIAL_NETNS_ID)
 		hidden |= RUN_COLUMN_HIDDEN_COLS;
+	/*
+	 * Stacks are shown symbolised (run/stack.h): a kernel stack's id stays
+	 * in JSON under its _raw name, a user stack's numbers are for --fields
+	 */
+	if (f->special == BPF_LAYOUT_SPECIAL_KERNEL_STACK && raw)
+		hidden |= RUN_COLUMN_HIDDEN_COLS;
+	if (b->us_depth >= 0)
+		hidden |= RUN_COLUMN_HIDDEN;
 	if (f->special == BPF_LAYOUT_SPECIAL_IP_ADDR && b->ep_depth >= 0 && f->size >= 16)
 		return add_endpoint_addr(b, f, hidden, raw);
 	if (int_of(f, &v)) {
@@ -666,7 +676,7 @@ static int add_endpoint(struct catalog *b, size_t i)
 int run_column_catalog(const struct bpf_layout *l, const struct oci_metadata_ds *md,
 		       struct run_column **ret, size_t *ret_n)
 {
-	struct catalog b = {.l = l, .md = md, .ep_depth = -1};
+	struct catalog b = {.l = l, .md = md, .ep_depth = -1, .us_depth = -1};
 	int skip_depth = -1;
 	size_t i;
 	int r = 0;
@@ -679,11 +689,16 @@ int run_column_catalog(const struct bpf_layout *l, const struct oci_metadata_ds 
 		skip_depth = -1;
 		if (b.ep_depth >= 0 && (int)f->depth <= b.ep_depth)
 			b.ep_depth = -1;
-		/* "__" marks a gadget's internals; user stacks are resolved elsewhere. */
-		if (!f->name || !f->full_name || !strncmp(f->name, "__", 2) ||
-		    f->special == BPF_LAYOUT_SPECIAL_USER_STACK) {
+		if (b.us_depth >= 0 && (int)f->depth <= b.us_depth)
+			b.us_depth = -1;
+		/* "__" marks a gadget's internals */
+		if (!f->name || !f->full_name || !strncmp(f->name, "__", 2)) {
 			if (f->kind == BPF_LAYOUT_STRUCT)
 				skip_depth = (int)f->depth;
+			continue;
+		}
+		if (f->special == BPF_LAYOUT_SPECIAL_USER_STACK && f->kind == BPF_LAYOUT_STRUCT) {
+			b.us_depth = (int)f->depth;
 			continue;
 		}
 		if (f->kind == BPF_LAYOUT_STRUCT) {

@@ -277,7 +277,9 @@ static int set_flag(struct run_flags *f, const struct base_opt *o, const char *v
 			f->max_entries = (uint32_t)u;
 		return r;
 	case RUN_FLAG_FETCH_INTERVAL:
-		return set_duration(o, v, false, &f->fetch_interval_ms, err, errlen);
+		r = set_duration(o, v, false, &f->fetch_interval_ms, err, errlen);
+		f->fetch_interval_set = r == 0;
+		return r;
 	case RUN_FLAG_FETCH_COUNT:
 		r = set_uint(o, v, UINT32_MAX, &u, err, errlen);
 		if (!r)
@@ -434,8 +436,14 @@ int run_flags_parse(struct run_flags *f, unsigned int client, const struct base_
 				return r;
 			break;
 		case BASE_OPT_UNKNOWN:
-			if (a[1] != '-') {
-				/* gadget params are long options only */
+			/*
+			 * A gadget param is a long option, or on a host a
+			 * one-letter short one when gadget.yaml gives it an
+			 * alias (-k).  A cluster client learns the params from
+			 * the agents: an unknown short option there stays the
+			 * usage error it always was.
+			 */
+			if (a[1] != '-' && (a[2] || client != RUN_FLAGS_LOCAL)) {
 				run_flags_unknown(f->cmd, f->gadget, a, strlen(a), err, errlen);
 				return -EINVAL;
 			}
@@ -443,7 +451,8 @@ int run_flags_parse(struct run_flags *f, unsigned int client, const struct base_
 				return flag_err(err, errlen, "too many arguments (at most %d)",
 						RUN_FLAGS_MAX_WORDS);
 			{
-				const char *name = a + 2, *eq = strchr(name, '=');
+				const char *name = a + (a[1] == '-' ? 2 : 1),
+					   *eq = strchr(name, '=');
 
 				f->unknown[f->n_unknown].name = name;
 				f->unknown[f->n_unknown].len =
@@ -513,12 +522,22 @@ int run_flags_params(struct run_flags *f, const struct run_runner_param_info *co
 		int argi = f->unknown[i].argi;
 		const struct run_runner_param_info *p = NULL;
 
-		for (k = 0; k < n && !p; k++)
-			if (key_is(params[k]->key, name, len))
-				p = params[k];
-		for (k = 0; k < n && !p; k++)
-			if (key_is(params[k]->name, name, len))
-				p = params[k];
+		if (argv[argi][1] != '-') {
+			/* -k: a param's one-letter alias */
+			for (k = 0; k < n && !p; k++)
+				if (params[k]->alias && key_is(params[k]->alias, name, len))
+					p = params[k];
+		} else {
+			for (k = 0; k < n && !p; k++)
+				if (key_is(params[k]->key, name, len))
+					p = params[k];
+			for (k = 0; k < n && !p; k++)
+				if (key_is(params[k]->name, name, len))
+					p = params[k];
+			for (k = 0; k < n && !p; k++)
+				if (key_is(params[k]->compat_key, name, len))
+					p = params[k];
+		}
 		if (!p) {
 			run_flags_unknown(f->cmd, f->gadget, argv[argi], strcspn(argv[argi], "="),
 					  err, errlen);
@@ -533,9 +552,20 @@ int run_flags_params(struct run_flags *f, const struct run_runner_param_info *co
 			    take_word(f, argi + 1))
 				v = argv[argi + 1];
 		} else if (!v) {
-			if (argi + 1 >= argc || !take_word(f, argi + 1))
+			/*
+			 * The value is the next word, or the next unknown short
+			 * option when that is what it looked like: a negative
+			 * number (--ifindex -1) is the param's value, not an alias.
+			 */
+			if (argi + 1 < argc && i + 1 < f->n_unknown &&
+			    f->unknown[i + 1].argi == argi + 1 && argv[argi + 1][1] != '-') {
+				v = argv[argi + 1];
+				i++;
+			} else if (argi + 1 >= argc || !take_word(f, argi + 1)) {
 				return flag_err(err, errlen, "param --%s needs a value", p->key);
-			v = argv[argi + 1];
+			} else {
+				v = argv[argi + 1];
+			}
 		}
 		for (k = 0; k < f->n_params; k++)
 			if (!strcmp(f->params[k].key, p->key))

@@ -73,7 +73,7 @@ enum run_flag_id {
 
 /* -F filters and gadget params one run takes at most. */
 #define RUN_FLAGS_MAX_FILTERS RUN_PIPELINE_MAX_FILTERS
-#define RUN_FLAGS_MAX_PARAMS  RUN_RUNNER_MAX_PARAMS
+#define RUN_FLAGS_MAX_PARAMS  RUN_FLAGS_MAX_WORDS
 /* --annotate and --otel-metrics-name values one run takes at most. */
 #define RUN_FLAGS_MAX_ANNOTATIONS 64
 /* The default of --otel-metrics-listen-address, Inspektor Gadget's. */
@@ -108,8 +108,9 @@ struct run_flags {
 	const char *sort;
 	uint32_t max_entries; /* 0: all */
 	uint64_t fetch_interval_ms;
-	uint32_t fetch_count; /* 0: until stopped */
-	uint64_t timeout_ms;  /* 0: until stopped */
+	bool fetch_interval_set; /* given on the command line, not the default */
+	uint32_t fetch_count;	 /* 0: until stopped */
+	uint64_t timeout_ms;	 /* 0: until stopped */
 	bool no_header;
 	struct run_selector
 		sel; /* the container selectors; the namespace of a cluster is the client's */
@@ -179,9 +180,11 @@ typedef int (*run_flags_client_fn)(void *ctx, const struct base_opt *o, const ch
  * Reads argv[1..argc) (argv[0] is the command): the run flags of client
  * (RUN_FLAGS_LOCAL or _CLUSTER), the rows of the client's tables (handed
  * to fn), the gadget (the first plain word), and unknown "--key[=v]" kept
- * for run_flags_params().  -EINVAL with a one-line reason in err for a bad
- * value, a missing value, too many filters or words, or an unknown short
- * option ("-x" is never a gadget param).
+ * for run_flags_params() (so is, with RUN_FLAGS_LOCAL, an unknown
+ * one-letter "-k": a gadget's params may have such an alias).  -EINVAL with
+ * a one-line reason in err for a bad value, a missing value, too many
+ * filters or words, or an unknown short option that cannot be an alias
+ * ("-xy", or any for another client).
  */
 int run_flags_parse(struct run_flags *f, unsigned int client, const struct base_opt_table *extra,
 		    size_t n_extra, run_flags_client_fn fn, void *ctx, int argc, char *const *argv,
@@ -189,8 +192,9 @@ int run_flags_parse(struct run_flags *f, unsigned int client, const struct base_
 
 /*
  * Matches the unknown "--key[=v]" of the parse against the gadget's params
- * (a param is named by its key, with '-' and '_' alike, or by its eBPF
- * variable name): a boolean param takes "=v" or a following true/false
+ * (a param is named by its key, with '-' and '_' alike, by its eBPF
+ * variable name, or by the key earlier versions derived; "-k" by its
+ * alias): a boolean param takes "=v" or a following true/false
  * word, and is true alone; any other takes "=v" or the next word.  A plain
  * word left over is an error (one gadget per run).  -EINVAL with err for an
  * unknown option, a missing value; f->params holds the result.

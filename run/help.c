@@ -51,7 +51,11 @@ static void print_param(FILE *out, const struct run_runner_param_info *p)
 	char lhs[128];
 	size_t k;
 
-	snprintf(lhs, sizeof(lhs), "--%s %s", p->key, run_help_param_type(p->type));
+	if (p->alias)
+		snprintf(lhs, sizeof(lhs), "-%s, --%s %s", p->alias, p->key,
+			 run_help_param_type(p->type));
+	else
+		snprintf(lhs, sizeof(lhs), "--%s %s", p->key, run_help_param_type(p->type));
 	if (strlen(lhs) + 2 >= HELP_PARAM_COLUMN)
 		fprintf(out, "  %s\n  %-*s %s%s", lhs, HELP_PARAM_COLUMN - 2, "", d, *d ? " " : "");
 	else

@@ -270,7 +270,8 @@ static bool nested_names(const char *a, const char *b)
 	return !strncmp(a, b, nb) && a[nb] == '.';
 }
 
-int run_pipeline_add_column(struct run_pipeline *p, const struct run_column_def *def)
+/* Inserts the column at index at (the caller's columns go at n_ext, the front). */
+static int add_column_at(struct run_pipeline *p, const struct run_column_def *def, size_t at)
 {
 	struct run_column *cols;
 	size_t i;
@@ -296,24 +297,44 @@ int run_pipeline_add_column(struct run_pipeline *p, const struct run_column_def 
 	if (!cols)
 		return -ENOMEM;
 	p->cols = cols;
-	memmove(&cols[p->n_ext + 1], &cols[p->n_ext], (p->n_cols - p->n_ext) * sizeof(*cols));
-	r = run_column_init_extern(&cols[p->n_ext], def->name, def->description, def->hidden,
-				   def->width, def->text, def->ctx);
+	memmove(&cols[at + 1], &cols[at], (p->n_cols - at) * sizeof(*cols));
+	r = run_column_init_extern(&cols[at], def->name, def->description, def->hidden, def->width,
+				   def->text, def->ctx);
 	if (r < 0) {
-		memmove(&cols[p->n_ext], &cols[p->n_ext + 1],
-			(p->n_cols - p->n_ext) * sizeof(*cols));
+		memmove(&cols[at], &cols[at + 1], (p->n_cols - at) * sizeof(*cols));
 		return r;
 	}
 	if (def->number) {
-		cols[p->n_ext].flags |= RUN_COLUMN_NUMBER | RUN_COLUMN_RIGHT;
-		cols[p->n_ext].type = "uint64";
+		cols[at].flags |= RUN_COLUMN_NUMBER | RUN_COLUMN_RIGHT;
+		cols[at].type = "uint64";
 	}
 	if (def->hidden_columns)
-		cols[p->n_ext].flags |= RUN_COLUMN_HIDDEN_COLS;
-	cols[p->n_ext].source = def->source;
-	p->n_ext++;
+		cols[at].flags |= RUN_COLUMN_HIDDEN_COLS;
+	cols[at].source = def->source;
+	if (at <= p->n_ext)
+		p->n_ext++;
 	p->n_cols++;
 	return 0;
+}
+
+int run_pipeline_add_column(struct run_pipeline *p, const struct run_column_def *def)
+{
+	return add_column_at(p, def, p ? p->n_ext : 0);
+}
+
+int run_pipeline_add_column_after(struct run_pipeline *p, const struct run_column_def *def,
+				  const char *after)
+{
+	size_t i, at, len = after ? strlen(after) : 0;
+
+	if (!p || !after)
+		return -EINVAL;
+	/* after the field, and after its members when it is a struct */
+	for (i = 0, at = p->n_cols; i < p->n_cols; i++)
+		if (!strncmp(p->cols[i].name, after, len) &&
+		    (!p->cols[i].name[len] || p->cols[i].name[len] == '.'))
+			at = i + 1;
+	return add_column_at(p, def, at);
 }
 
 int run_pipeline_add_endpoint_k8s(struct run_pipeline *p, const struct run_endpoint_resolver *res)

@@ -185,6 +185,13 @@ int run_pipeline_new(const struct bpf_layout *layout, const struct oci_metadata_
  * -EINVAL for a bad or duplicate name, -EBUSY once prepared.
  */
 int run_pipeline_add_column(struct run_pipeline *p, const struct run_column_def *def);
+/*
+ * The same, placed after the column named after (and after its members
+ * when it names a struct), at the end when there is none: a column derived
+ * from a field stands beside it, as the stacks of run/stack.h do.
+ */
+int run_pipeline_add_column_after(struct run_pipeline *p, const struct run_column_def *def,
+				  const char *after);
 
 /*
  * Adds F.k8s.kind, F.k8s.name and F.k8s.namespace after every

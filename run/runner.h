@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bpf/gadget.h"
 #include "run/pipeline.h"
 #include "run/selector.h"
 
@@ -33,7 +34,7 @@ struct oci_metadata;
 struct run_runner;
 
 /* Params and -F filters one run takes at most. */
-#define RUN_RUNNER_MAX_PARAMS  64
+#define RUN_RUNNER_MAX_PARAMS  BPF_GADGET_MAX_PARAMS
 #define RUN_RUNNER_MAX_FILTERS RUN_PIPELINE_MAX_FILTERS
 
 /* Callbacks for RUN_RUNNER_SINK_CALLBACK output. */
@@ -198,6 +199,17 @@ int run_runner_consume(struct run_runner *r);
 /* Map iterators: one fetch of each (read and clear), then flush.  0 or -errno. */
 int run_runner_fetch(struct run_runner *r);
 
+/*
+ * The map fetch interval the gadget asks for when the user gives none:
+ * gadget.yaml's paramDefaults "operator.oci.ebpf.map-fetch-interval", as
+ * Inspektor Gadget names it ("0": no periodic fetch, the maps are read
+ * when the run stops).  0 with *ms set, -ENOENT when gadget.yaml says
+ * nothing, -EINVAL for a value that is not a duration.
+ */
+int run_runner_fetch_interval(const struct run_runner *r, uint64_t *ms);
+/* A map iterator is annotated ebpf.map.flush-on-stop: read it when the run stops. */
+bool run_runner_flush_on_stop(const struct run_runner *r);
+
 bool run_runner_has_tracer(const struct run_runner *r);
 bool run_runner_has_mapiter(const struct run_runner *r);
 /* Snapshot only: nothing left to do after run_runner_start(). */
@@ -237,7 +249,12 @@ struct run_runner_ds_info {
 };
 
 struct run_runner_param_info {
-	const char *key;  /* flag name: "failed" */
+	/*
+	 * Flag name: gadget.yaml's key, else Inspektor Gadget's name for the
+	 * well-known filter and stack params (pid, comm, collect-ustack), else
+	 * the variable's name ("target_syscall").
+	 */
+	const char *key;
 	const char *name; /* eBPF variable: "targ_failed" */
 	const char *description;
 	const char *default_value;
@@ -246,6 +263,8 @@ struct run_runner_param_info {
 	/* BPF_GADGET_PARAM_ENUM: the accepted names */
 	const char *const *values;
 	size_t n_values;
+	const char *alias;	/* gadget.yaml's one-letter short flag ("k" for -k), or NULL */
+	const char *compat_key; /* the flag earlier ig versions derived ("failed"), or NULL */
 };
 
 size_t run_runner_ds_count(const struct run_runner *r);

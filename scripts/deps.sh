@@ -7,8 +7,9 @@
 set -euo pipefail
 
 pkgs=(
-	# toolchain and BPF
-	clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+	# toolchain and BPF; gadgets are built with clang-19, the newest Debian 12
+	# offers: clang 14 cannot build every gadget (docs/gadget-devel.md)
+	clang llvm clang-19 llvm-19 bpftool libbpf-dev libelf-dev zlib1g-dev
 	# libraries
 	libyaml-dev libjansson-dev libssl-dev libcurl4-openssl-dev libarchive-dev
 	libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev libnghttp2-dev nettle-dev

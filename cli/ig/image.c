@@ -662,7 +662,9 @@ static void report_build_failure(const char *dir, char *msg, int r)
 
 static int verb_build(const struct image_verb *v, struct image_args *a)
 {
+	struct oci_build_toolchain tools;
 	struct include_set inc = {0};
+	char why[256];
 	struct oci_store *s = NULL;
 	char digest[OCI_DIGEST_SIZE], *msg = NULL;
 	const char *dir;
@@ -675,6 +677,12 @@ static int verb_build(const struct image_verb *v, struct image_args *a)
 		return IG_EXIT_USAGE;
 	}
 	dir = a->n_pos ? a->pos[0] : ".";
+	/* $CLANG and $LLVM_STRIP as make passes them; else the newest clang there is */
+	r = oci_build_toolchain(getenv("CLANG"), getenv("LLVM_STRIP"), &tools, why, sizeof(why));
+	if (r < 0) {
+		ig_error("%s", why);
+		return IG_EXIT_ERROR;
+	}
 	r = build_includes(a, &inc);
 	if (r == 0)
 		r = open_store(a, &s);
@@ -686,6 +694,8 @@ static int verb_build(const struct image_verb *v, struct image_args *a)
 			.ref = a->tag,
 			.arch = a->arch,
 			.source_date_epoch = getenv("SOURCE_DATE_EPOCH"),
+			.clang = tools.clang,
+			.strip = tools.strip,
 		};
 
 		sigset_t stop, old;
@@ -705,7 +715,11 @@ static int verb_build(const struct image_verb *v, struct image_args *a)
 		if (r < 0) {
 			report_build_failure(dir, msg, r);
 		} else {
-			/* warnings */
+			/* which compiler, and the warnings */
+			fflush(stdout);
+			fprintf(stderr, "ig: compiled with %s%s%s%s\n", tools.clang,
+				tools.version[0] ? " (" : "", tools.version,
+				tools.version[0] ? ")" : "");
 			if (msg && *msg) {
 				fflush(stdout);
 				fputs(msg, stderr);
@@ -1231,6 +1245,10 @@ static const struct image_verb image_verbs[] = {
 	 "program is compiled with clang against the gadget API headers and a vmlinux.h\n"
 	 "(found beside ig, else generated from /sys/kernel/btf/vmlinux with bpftool\n"
 	 "into $IG_CACHE_DIR or ~/.cache/ig), and the image is tagged in the store.\n"
+	 "The compiler is $CLANG, else the newest of clang-19 ... clang-15 and clang\n"
+	 "installed (named on stderr); llvm-strip is $LLVM_STRIP, else the one of the\n"
+	 "same version.  A WebAssembly module in build.yaml (wasm:) is not built: this\n"
+	 "runtime does not run them, and the build says so.\n"
 	 "Prints the digest of the image.  Set SOURCE_DATE_EPOCH for a reproducible\n"
 	 "creation time: the same sources, compiler and epoch give the same digest.\n"},
 	{"list", "ls", verb_list, BIT(IOPT_OUTPUT) | BIT(IOPT_NO_TRUNC), "",

@@ -384,7 +384,7 @@ static int run_loop(struct run_ctx *c)
 	bool has_tracer = run_runner_has_tracer(c->runner);
 	bool has_mapiter = run_runner_has_mapiter(c->runner);
 	int ep = -1, sfd = -1, drain = -1, fetch = -1, tmo = -1, lost = -1;
-	uint64_t fetches = 0;
+	uint64_t fetches = 0, gadget_ms = 0;
 	sigset_t mask;
 	int r = 0;
 
@@ -415,7 +415,15 @@ static int run_loop(struct run_ctx *c)
 			goto out_err;
 		}
 	}
-	if (has_mapiter) {
+	/*
+	 * A gadget may ask for no periodic fetch (paramDefaults
+	 * operator.oci.ebpf.map-fetch-interval: 0, as advise_seccomp does):
+	 * its maps are read once, when the run stops.
+	 */
+	if (has_mapiter && !c->f.fetch_interval_set &&
+	    run_runner_fetch_interval(c->runner, &gadget_ms) == 0)
+		c->f.fetch_interval_ms = gadget_ms;
+	if (has_mapiter && c->f.fetch_interval_ms) {
 		fetch = timer_new(c->f.fetch_interval_ms, true);
 		if (fetch < 0 || (r = ep_add(ep, fetch, TAG_FETCH)) < 0) {
 			r = fetch < 0 ? fetch : r;

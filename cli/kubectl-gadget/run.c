@@ -1008,7 +1008,8 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 	spec.n_filters = a.f.n_filters;
 	spec.sort = a.f.sort ? (char *)a.f.sort : "";
 	spec.max_entries = a.f.max_entries;
-	spec.map_fetch_interval_ms = a.f.fetch_interval_ms;
+	/* 0: the agent takes the gadget's own default (paramDefaults), else 1s */
+	spec.map_fetch_interval_ms = a.f.fetch_interval_set ? a.f.fetch_interval_ms : 0;
 	spec.map_fetch_count = a.f.fetch_count;
 	spec.timeout_ms = a.f.timeout_ms;
 	spec.annotate = (char **)a.f.annotate;

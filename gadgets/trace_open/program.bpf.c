@@ -10,6 +10,12 @@
  * delete per call, about a third of what tracing an open costs, and calls
  * already in flight when the gadget attaches are reported too.  Only
  * syscall tracepoints are used, so this works on kernels without kprobes.
+ *
+ * The fields are those of Inspektor Gadget's trace_open: with --paths,
+ * fpath is the path of the file opened, symlinks resolved, rebuilt in the
+ * kernel from the new descriptor; with --collect-ustack the record carries
+ * the caller's user stack.  fpath is the last field and is only sent with
+ * --paths, so that records stay small without it.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -18,9 +24,11 @@
 
 #include <gadget/buffer.h>
 #include <gadget/common.h>
+#include <gadget/filesystem.h>
 #include <gadget/filter.h>
 #include <gadget/macros.h>
 #include <gadget/types.h>
+#include <gadget/user_stack_map.h>
 
 #define NAME_MAX 255
 
@@ -32,11 +40,16 @@ struct event {
 	__u32 fd;
 	gadget_file_flags flags_raw;
 	gadget_file_mode mode_raw;
+	struct gadget_user_stack ustack;
 	char fname[NAME_MAX + 1];
+	char fpath[GADGET_PATH_MAX]; /* keep last: sent only with --paths */
 };
 
 const volatile bool targ_failed = false;
 GADGET_PARAM(targ_failed);
+
+const volatile bool paths = false;
+GADGET_PARAM(paths);
 
 GADGET_TRACER_MAP(events, 1024 * 256);
 GADGET_TRACER(open, events, event);
@@ -51,7 +64,11 @@ static __always_inline int emit(struct syscall_trace_exit *ctx, const char *fnam
 		return 0;
 	if (gadget_should_discard_data_current())
 		return 0;
-	e = gadget_reserve_buf(&events, sizeof(*e));
+	/* paths is constant once loaded: the verifier sees one fixed size */
+	if (paths)
+		e = gadget_reserve_buf(&events, sizeof(*e));
+	else
+		e = gadget_reserve_buf(&events, __builtin_offsetof(struct event, fpath));
 	if (!e)
 		return 0;
 	e->timestamp_raw = bpf_ktime_get_boot_ns();
@@ -60,9 +77,16 @@ static __always_inline int emit(struct syscall_trace_exit *ctx, const char *fnam
 	e->fd = ret < 0 ? 0 : ret;
 	e->flags_raw = flags;
 	e->mode_raw = mode;
+	gadget_get_user_stack_from_tracepoint(ctx, &e->ustack);
 	if (bpf_probe_read_user_str(e->fname, sizeof(e->fname), fname) < 0)
 		e->fname[0] = '\0';
-	gadget_submit_buf(ctx, &events, e, sizeof(*e));
+	if (paths) {
+		if (ret < 0 || read_full_path_of_open_file_fd(ret, e->fpath, sizeof(e->fpath)) <= 0)
+			e->fpath[0] = '\0';
+		gadget_submit_buf(ctx, &events, e, sizeof(*e));
+	} else {
+		gadget_submit_buf(ctx, &events, e, __builtin_offsetof(struct event, fpath));
+	}
 	return 0;
 }
 

@@ -19,11 +19,18 @@
  * The remembered caller is what close (and completed connect) events
  * carry: they mostly happen in softirq, where "current" is unrelated.
  * Sockets opened before the gadget started are not reported.
+ *
+ * As in Inspektor Gadget's trace_tcp, fd is the descriptor the call was
+ * made on (connect(2)'s socket, accept(2)'s listening socket; -1 for close)
+ * and accept_fd the descriptor accept(2) returned (-1 otherwise), and
+ * --accept-only, --connect-only and --failure-only select the events.
+ * Syscall arguments are read at exit from the registers saved at entry.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 
 #include <gadget/buffer.h>
 #include <gadget/common.h>
@@ -51,15 +58,47 @@ struct event {
 	struct gadget_l4endpoint_t dst; /* remote end */
 	gadget_netns_id netns_id;
 	gadget_errno error_raw;
+	int fd;	       /* connect: its socket; accept: the listening socket; close: -1 */
+	int accept_fd; /* accept: the new descriptor; otherwise -1 */
 };
 
-/* The process that connected or accepted, per struct sock. */
+/* The process that connected or accepted, and the descriptor, per struct sock. */
+struct owner {
+	struct gadget_process proc;
+	int fd;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, struct gadget_process);
+	__type(value, struct owner);
 } owners SEC(".maps");
+
+const volatile bool accept_only = false;
+GADGET_PARAM(accept_only);
+
+const volatile bool connect_only = false;
+GADGET_PARAM(connect_only);
+
+const volatile bool failure_only = false;
+GADGET_PARAM(failure_only);
+
+/* Whether the params let events of this type (and this outcome) through. */
+static __always_inline bool wanted(enum event_type type, bool failed)
+{
+	if (accept_only && type != accept)
+		return false;
+	if (connect_only && type != connect)
+		return false;
+	return !failure_only || failed;
+}
+
+/* The registers of the calling thread as saved on syscall entry. */
+static __always_inline struct pt_regs *entry_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
 
 GADGET_TRACER_MAP(events, 1024 * 256);
 GADGET_TRACER(tcp, events, event);
@@ -86,18 +125,22 @@ static __always_inline void set_endpoint(struct gadget_l4endpoint_t *ep, __u16 f
 
 /* Emits an event for a state change, the process taken from the owners map. */
 static __always_inline void emit_state(struct trace_event_raw_inet_sock_set_state *ctx,
-				       const struct gadget_process *owner, enum event_type type,
+				       const struct owner *owner, enum event_type type,
 				       gadget_errno error)
 {
 	const struct sock *sk = ctx->skaddr;
 	struct event *e;
 
+	if (!wanted(type, error != 0))
+		return;
 	e = gadget_reserve_buf(&events, sizeof(*e));
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->timestamp_raw = bpf_ktime_get_boot_ns();
-	e->proc = *owner;
+	e->proc = owner->proc;
+	e->fd = type == connect ? owner->fd : -1;
+	e->accept_fd = -1;
 	e->type_raw = type;
 	set_endpoint(&e->src, ctx->family, ctx->saddr, ctx->saddr_v6, ctx->sport);
 	set_endpoint(&e->dst, ctx->family, ctx->daddr, ctx->daddr_v6, ctx->dport);
@@ -110,7 +153,7 @@ SEC("tracepoint/sock/inet_sock_set_state")
 int ig_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	__u64 key = (__u64)ctx->skaddr;
-	struct gadget_process *owner;
+	struct owner *owner;
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
@@ -118,13 +161,14 @@ int ig_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 
 	if (ctx->newstate == TCP_SYN_SENT) {
-		/* Inside connect(2): the caller owns the socket. */
-		struct gadget_process p = {};
+		/* Inside connect(2): the caller owns the socket, its first argument. */
+		struct owner o = {};
 
 		if (gadget_should_discard_data_current())
 			return 0;
-		gadget_process_populate(&p);
-		bpf_map_update_elem(&owners, &key, &p, BPF_ANY);
+		gadget_process_populate(&o.proc);
+		o.fd = (int)PT_REGS_PARM1_CORE_SYSCALL(entry_regs());
+		bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
 		return 0;
 	}
 
@@ -155,11 +199,16 @@ static __always_inline int accepted(struct syscall_trace_exit *ctx)
 	struct socket *sock;
 	struct sock *sk;
 	struct file *file;
+	struct owner o = {};
 	struct event *e;
 	__u16 family;
 	__u64 key;
 
-	if (ctx->ret < 0)
+	/*
+	 * A failed accept has no connection to describe (and non-blocking
+	 * servers fail with EAGAIN all the time): not an event, as in IG.
+	 */
+	if (ctx->ret < 0 || !wanted(accept, false))
 		return 0;
 	if (gadget_should_discard_data_current())
 		return 0;
@@ -199,9 +248,13 @@ static __always_inline int accepted(struct syscall_trace_exit *ctx)
 		bpf_core_read(e->dst.addr_raw.v6, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 	e->netns_id = sock_netns(sk);
+	e->fd = (int)PT_REGS_PARM1_CORE_SYSCALL(entry_regs());
+	e->accept_fd = (int)ctx->ret;
 
 	key = (__u64)sk;
-	bpf_map_update_elem(&owners, &key, &e->proc, BPF_ANY);
+	o.proc = e->proc;
+	o.fd = (int)ctx->ret;
+	bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
 	gadget_submit_buf(ctx, &events, e, sizeof(*e));
 	return 0;
 }

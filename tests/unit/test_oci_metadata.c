@@ -293,9 +293,6 @@ static void test_unknown_keys_ignored(void **state)
 	(void)state;
 	/* Even unknown keys whose values look like known structure. */
 	m = parse_ok("operator: {ebpf: {emitstats: true}}\n"
-		     "dataSources:\n"
-		     "  wrongcase:\n"
-		     "    fields: [not, checked]\n"
 		     "datasources:\n"
 		     "  d:\n"
 		     "    extra: &anchor [1, [2, [3]], {x: y}]\n"
@@ -307,7 +304,6 @@ static void test_unknown_keys_ignored(void **state)
 		     "  custom: [1, 2]\n"
 		     "  ebpf:\n"
 		     "    p:\n"
-		     "      alias: x\n"
 		     "      patch: {k: [v, v]}\n"
 		     "      dup: 1\n"
 		     "      other: {dup: 1, dup: 2}\n"
@@ -319,6 +315,52 @@ static void test_unknown_keys_ignored(void **state)
 	assert_int_equal(m->n_params, 1);
 	assert_null(m->params[0].key);
 	oci_metadata_free(m);
+}
+
+/*
+ * Inspektor Gadget reads gadget.yaml without case in its keys (its own
+ * profile_blockio says dataSources), gives params a one-letter alias and
+ * the run's params defaults in paramDefaults.
+ */
+static void test_ig_keys(void **state)
+{
+	const struct oci_metadata_param *p;
+	struct oci_metadata *m;
+
+	(void)state;
+	m = parse_ok("dataSources:\n"
+		     "  blockio:\n"
+		     "    Annotations: {metrics.print: \"true\"}\n"
+		     "params:\n"
+		     "  ebpf:\n"
+		     "    kill_only:\n"
+		     "      key: kill-only\n"
+		     "      alias: k\n"
+		     "      defaultValue: \"false\"\n"
+		     "    target_signal:\n"
+		     "      DefaultValue: \"\"\n"
+		     "paramDefaults:\n"
+		     "  operator.oci.ebpf.map-fetch-interval: \"0\"\n");
+	assert_int_equal(m->n_datasources, 1);
+	assert_string_equal(
+		oci_metadata_ds_annotation(oci_metadata_find_ds(m, "blockio"), "metrics.print"),
+		"true");
+	p = oci_metadata_find_param(m, "kill_only");
+	assert_string_equal(p->alias, "k");
+	assert_string_equal(p->key, "kill-only");
+	p = oci_metadata_find_param(m, "target_signal");
+	assert_string_equal(p->default_value, "");
+	assert_null(p->alias);
+	assert_string_equal(oci_metadata_param_default(m, "operator.oci.ebpf.map-fetch-interval"),
+			    "0");
+	assert_null(oci_metadata_param_default(m, "other"));
+	oci_metadata_free(m);
+
+	/* one key whatever its case: twice is a duplicate */
+	expect_error("datasources: {}\ndataSources: {}\n", -EINVAL,
+		     "gadget.yaml:2: duplicate key 'dataSources'");
+	expect_error("paramDefaults: {a: 1, a: 2}\n", -EINVAL,
+		     "gadget.yaml:1: duplicate param default 'a'");
 }
 
 static void test_malformed_yaml(void **state)
@@ -620,23 +662,15 @@ static void test_free_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_golden),
-		cmocka_unit_test(test_lookups),
-		cmocka_unit_test(test_empty_document),
-		cmocka_unit_test(test_null_values),
-		cmocka_unit_test(test_scalars_as_text),
-		cmocka_unit_test(test_unknown_keys_ignored),
-		cmocka_unit_test(test_malformed_yaml),
-		cmocka_unit_test(test_wrong_types),
-		cmocka_unit_test(test_duplicate_keys),
-		cmocka_unit_test(test_alias_bomb),
-		cmocka_unit_test(test_too_deep),
-		cmocka_unit_test(test_too_big),
-		cmocka_unit_test(test_too_many_entries),
-		cmocka_unit_test(test_long_scalar),
-		cmocka_unit_test(test_other_errors),
-		cmocka_unit_test(test_load_errors),
-		cmocka_unit_test(test_load_fifo),
+		cmocka_unit_test(test_full_golden),	cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_empty_document),	cmocka_unit_test(test_null_values),
+		cmocka_unit_test(test_scalars_as_text), cmocka_unit_test(test_unknown_keys_ignored),
+		cmocka_unit_test(test_ig_keys),		cmocka_unit_test(test_malformed_yaml),
+		cmocka_unit_test(test_wrong_types),	cmocka_unit_test(test_duplicate_keys),
+		cmocka_unit_test(test_alias_bomb),	cmocka_unit_test(test_too_deep),
+		cmocka_unit_test(test_too_big),		cmocka_unit_test(test_too_many_entries),
+		cmocka_unit_test(test_long_scalar),	cmocka_unit_test(test_other_errors),
+		cmocka_unit_test(test_load_errors),	cmocka_unit_test(test_load_fifo),
 		cmocka_unit_test(test_free_null),
 	};
 

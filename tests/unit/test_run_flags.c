@@ -113,7 +113,11 @@ static void test_selectors_per_client(void **state)
 	assert_true(f.all_namespaces);
 	run_flags_done(&f);
 
-	assert_int_equal(parse(&f, RUN_FLAGS_LOCAL, 3, cl_on_host, err), -EINVAL);
+	/* -A could be a param's alias: known unknown once the params are */
+	assert_int_equal(parse(&f, RUN_FLAGS_LOCAL, 3, cl_on_host, err), 0);
+	assert_int_equal(
+		run_flags_params(&f, NULL, 0, 3, (char *const *)cl_on_host, err, sizeof(err)),
+		-EINVAL);
 	assert_string_equal(err, "unknown option '-A' (see 'ig run g --help' for the run flags and "
 				 "the gadget's params)");
 	run_flags_done(&f);
@@ -269,6 +273,73 @@ static void test_params(void **state)
 	run_flags_done(&f);
 }
 
+/* gadget.yaml's one-letter alias, and the keys earlier versions derived */
+static void test_param_alias(void **state)
+{
+	static const struct run_runner_param_info kill = {.key = "kill-only",
+							  .name = "kill_only",
+							  .alias = "k",
+							  .type = BPF_GADGET_PARAM_BOOL},
+						  sys = {.key = "target_syscall",
+							 .name = "target_syscall",
+							 .alias = "s",
+							 .type = BPF_GADGET_PARAM_INT},
+						  failed = {.key = "targ_failed",
+							    .name = "targ_failed",
+							    .compat_key = "failed",
+							    .type = BPF_GADGET_PARAM_BOOL};
+	const struct run_runner_param_info *params[] = {&kill, &sys, &failed};
+	const char *ok[] = {"run", "g", "-k", "-s", "59", "--failed"};
+	const char *negative[] = {"run", "g", "--target_syscall", "-1", "-k"};
+	const char *bundled[] = {"run", "g", "-ks"};
+	const char *unknown[] = {"run", "g", "-x"};
+	const char *attach[] = {"attach", "g", "-k"};
+	struct run_flags f;
+	char err[512];
+
+	assert_int_equal(parse(&f, RUN_FLAGS_LOCAL, 6, ok, err), 0);
+	assert_int_equal(run_flags_params(&f, params, 3, 6, (char *const *)ok, err, sizeof(err)),
+			 0);
+	assert_int_equal(f.n_params, 3);
+	assert_string_equal(f.params[0].key, "kill-only");
+	assert_string_equal(f.params[0].value, "true");
+	assert_string_equal(f.params[1].key, "target_syscall");
+	assert_string_equal(f.params[1].value, "59");
+	assert_string_equal(f.params[2].key, "targ_failed");
+	assert_string_equal(f.params[2].value, "true");
+	run_flags_done(&f);
+
+	/* a negative number after a param that takes a value is that value */
+	assert_int_equal(parse(&f, RUN_FLAGS_LOCAL, 5, negative, err), 0);
+	assert_int_equal(
+		run_flags_params(&f, params, 3, 5, (char *const *)negative, err, sizeof(err)), 0);
+	assert_int_equal(f.n_params, 2);
+	assert_string_equal(f.params[0].key, "target_syscall");
+	assert_string_equal(f.params[0].value, "-1");
+	assert_string_equal(f.params[1].key, "kill-only");
+	run_flags_done(&f);
+
+	/* no bundling of short options: "-ks" is not a param */
+	assert_int_equal(parse(&f, RUN_FLAGS_LOCAL, 3, bundled, err), -EINVAL);
+	assert_non_null(strstr(err, "unknown option '-ks'"));
+	run_flags_done(&f);
+
+	assert_int_equal(parse(&f, RUN_FLAGS_LOCAL, 3, unknown, err), 0);
+	assert_int_equal(
+		run_flags_params(&f, params, 3, 3, (char *const *)unknown, err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "unknown option '-x'"));
+	run_flags_done(&f);
+
+	/* attaching takes no params, and a cluster's are not known yet: an error at once */
+	assert_int_equal(parse(&f, RUN_FLAGS_ATTACH, 3, attach, err), -EINVAL);
+	assert_non_null(strstr(err, "unknown option '-k'"));
+	run_flags_done(&f);
+	assert_int_equal(parse(&f, RUN_FLAGS_CLUSTER, 3, attach, err), -EINVAL);
+	assert_non_null(strstr(err, "unknown option '-k'"));
+	run_flags_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_filters),
 		cmocka_unit_test(test_filter_commas),
 		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_param_alias),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

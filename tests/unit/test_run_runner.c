@@ -157,25 +157,29 @@ static void test_params_described_and_checked(void **state)
 
 	assert_int_equal(run_runner_new(&o, &r), 0);
 	assert_int_equal(run_runner_param_count(r), 7);
+	/* Inspektor Gadget's name: the variable's, without gadget.yaml; the old one still reads */
 	for (i = 0; i < run_runner_param_count(r); i++)
-		if (!strcmp(run_runner_param(r, i)->key, "magic"))
+		if (!strcmp(run_runner_param(r, i)->key, "targ_magic"))
 			p = run_runner_param(r, i);
 	assert_non_null(p);
 	assert_string_equal(p->name, "targ_magic");
+	assert_string_equal(p->compat_key, "magic");
+	assert_null(p->alias);
 	assert_string_equal(p->default_value, "4660");
 	assert_null(run_runner_param(r, 7));
 	assert_int_equal(p->n_values, 0);
 	/* an enum lists the names it accepts (GetGadgetInfo, ig run --help) */
 	for (i = 0; i < run_runner_param_count(r); i++)
-		if (!strcmp(run_runner_param(r, i)->key, "mode"))
+		if (!strcmp(run_runner_param(r, i)->key, "targ_mode"))
 			p = run_runner_param(r, i);
 	assert_string_equal(p->name, "targ_mode");
 	assert_int_equal(p->n_values, 3);
 	assert_string_equal(p->values[1], "TR_MODE_B");
 
-	/* by key and by eBPF variable name */
+	/* by key, by eBPF variable name and by the old key */
 	assert_int_equal(run_runner_set_param(r, "magic", "77"), 0);
 	assert_int_equal(run_runner_set_param(r, "targ_pid", "1"), 0);
+	assert_int_equal(run_runner_set_param(r, "pid", "1"), 0);
 
 	assert_int_equal(run_runner_set_param(r, "no-such", "1"), -ENOENT);
 	assert_non_null(strstr(err, "no-such"));

@@ -31,6 +31,14 @@
 const volatile bool collect_ustack = false;
 GADGET_PARAM(collect_ustack);
 
+/*
+ * Inspektor Gadget's --collect-build-id: here the build ids are read by
+ * userspace from the files the process maps (ustack.buildid), so the kernel
+ * has nothing more to do and no ig_build_id map is needed.
+ */
+const volatile bool collect_build_id = false;
+GADGET_PARAM(collect_build_id);
+
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, GADGET_USER_STACK_MAP_MAX_ENTRIES);
