@@ -982,6 +982,8 @@ int agent_instances_list_init(struct agent_instances *insts, struct agent_instan
 		v->node = (char *)insts->o.node;
 		v->records = in->run ? agent_run_records(in->run) : 0;
 		v->clients = in->run ? (uint32_t)agent_run_subscribers(in->run) : 0;
+		if (in->run)
+			agent_run_metrics_stats(in->run, &v->metrics_series, &v->metrics_dropped);
 		i++;
 	}
 	ret->il.instances = ret->pv;

@@ -1638,6 +1638,12 @@ const char *agent_run_image_ref(const struct agent_run *r)
 	return r->img ? r->img->ref : NULL;
 }
 
+void agent_run_metrics_stats(const struct agent_run *r, uint64_t *series, uint64_t *dropped)
+{
+	*series = r->metrics ? run_metrics_series(r->metrics) : 0;
+	*dropped = r->metrics ? run_metrics_dropped(r->metrics) : 0;
+}
+
 uint64_t agent_run_records(const struct agent_run *r)
 {
 	return r->seq;

@@ -234,6 +234,8 @@ uint64_t agent_run_id(const struct agent_run *r);
 const char *agent_run_image_ref(const struct agent_run *r);
 /* Records published since it was made, over every start. */
 uint64_t agent_run_records(const struct agent_run *r);
+/* Its metric series now, and records dropped past the series bound (0, 0 without metrics). */
+void agent_run_metrics_stats(const struct agent_run *r, uint64_t *series, uint64_t *dropped);
 size_t agent_run_subscribers(const struct agent_run *r);
 
 /* ------------------------------------------------------------ specs */

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -302,6 +303,43 @@ def test_agent_refuses_a_second_instance_with_the_same_name(agents, containerd):
     assert states == ["INSTANCE_FAILED", "INSTANCE_RUNNING"], lst
     failed = [i for i in lst["instances"] if i["state"] == "INSTANCE_FAILED"][0]
     assert "is already exported by instance" in failed["error"], failed
+
+
+def test_an_instance_past_its_series_bound_says_so(agents):  # noqa: F811
+    """otel-metrics-max-series 3 and a key with 40 values: 3 series, the rest
+    counted as dropped in the instance's status and in the exposition."""
+    mport = free_port()
+    a = agents(extra_config={"otel-metrics-listen": True,
+                             "otel-metrics-listen-address": f"127.0.0.1:{mport}",
+                             "otel-metrics-max-series": 3})
+    a.stop()
+    gen = subprocess.Popen([sys.executable, "-c", (
+        "import os, sys\n"
+        "sys.stdin.readline()\n"
+        "for i in range(40):\n"
+        "    try: os.open(f'/nonexistent-metrics-{i}', os.O_RDONLY)\n"
+        "    except OSError: pass\n")], stdin=subprocess.PIPE, text=True)
+    try:
+        write_instance(a, "opens", {
+            "image": "trace_open", "params": {"pid": str(gen.pid)},
+            "annotate": ["open:metrics.collect=true", "open.fname:metrics.type=key"],
+            "otelMetricsName": ["open:bounded"]})
+        a.start()
+        gen.stdin.write("go\n")
+        gen.stdin.flush()
+        gen.wait(30)
+        deadline = time.monotonic() + 15
+        inst = {}
+        while time.monotonic() < deadline and inst.get("metrics_dropped", 0) < 37:
+            rc, lst = a.answer("list")
+            inst = lst["instances"][0]
+            time.sleep(0.2)
+        assert inst["metrics_series"] == 3 and inst["metrics_dropped"] == 37, inst
+        text = scrape(mport, a.net)
+        assert 'gadget_metrics_dropped_series_total{run="instance opens"} 37' in text, text
+    finally:
+        if gen.poll() is None:
+            gen.kill()
 
 
 # ---------------------------------------------------------------- histograms
