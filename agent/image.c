@@ -197,6 +197,14 @@ int agent_image_resolve(const struct agent_image_opts *o, const char *image,
 		*ret_kind = AGENT_IMAGE_FAILED;
 		goto out;
 	}
+	if (o->pull == AGENT_IMAGE_PULL_ALWAYS && ref->registry) {
+		r = img_pull(o, s, ref, canonical, err, errlen);
+		if (r < 0) {
+			*ret_kind = r == -ENOENT ? AGENT_IMAGE_NOT_FOUND : AGENT_IMAGE_FAILED;
+			goto out;
+		}
+		pulled = true;
+	}
 	for (;;) {
 		r = oci_store_resolve(s, canonical, NULL, &g);
 		if (r == 0)
@@ -211,6 +219,14 @@ int agent_image_resolve(const struct agent_image_opts *o, const char *image,
 			snprintf(err, errlen,
 				 "gadget image %s not found in the store %s (a short name is "
 				 "looked up locally only; give host[:port]/name:tag to pull it)",
+				 canonical, o->store_dir);
+			*ret_kind = AGENT_IMAGE_NOT_FOUND;
+			r = -ENOENT;
+			goto out;
+		}
+		if (o->pull == AGENT_IMAGE_PULL_NEVER) {
+			snprintf(err, errlen,
+				 "image %s is not in the store %s and the pull policy is never",
 				 canonical, o->store_dir);
 			*ret_kind = AGENT_IMAGE_NOT_FOUND;
 			r = -ENOENT;

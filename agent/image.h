@@ -35,8 +35,15 @@
 #define AGENT_IMAGE_STALL_MS   10000
 #define AGENT_IMAGE_CONNECT_MS 5000
 
+enum agent_image_pull {
+	AGENT_IMAGE_PULL_MISSING = 0, /* a reference with a registry: when the store lacks it */
+	AGENT_IMAGE_PULL_ALWAYS,      /* ... before every resolution (PullImage, ig --pull) */
+	AGENT_IMAGE_PULL_NEVER,	      /* the store only */
+};
+
 struct agent_image_opts {
 	const char *store_dir;
+	enum agent_image_pull pull;
 	const char *const *insecure_registries; /* "host[:port]" */
 	size_t n_insecure_registries;
 	const char *const *allowed; /* oci.allowedGadgets; none: all */
@@ -72,7 +79,9 @@ int agent_image_check_allowed(const struct agent_image_opts *o, const char *imag
 			      size_t errlen);
 
 /*
- * Finds image, pulling it when it has a registry and the store lacks it.
+ * Finds image, pulling it when it has a registry and the store lacks it
+ * (o->pull says otherwise: always pull first, or never; a short name is
+ * never pulled).
  * Returns 0 and a new image in *ret (free with agent_image_free()), or
  * -errno with *ret_kind saying which kind of failure it was and a one-line
  * message in err.
