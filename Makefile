@@ -11,14 +11,23 @@
 #   make fuzz            builds and briefly runs the libFuzzer harnesses
 #   make bench           the benchmark (writes docs/benchmarks.md)
 #   make agent-image     build/agent-image.tar, the agent's OCI image
+#   make agent-image-push AGENT_IMAGE_REF=registry.example/gadget-agent:v1
+#   make install         PREFIX=/usr/local DESTDIR=... (make uninstall removes it again)
 #   make lint / format / check-format
+#
+# Flags: CPPFLAGS, CFLAGS and LDFLAGS from the command line or the environment
+# reach every object (Debian's `dpkg-buildflags` hardening builds as is).
+# WERROR=1 adds -Werror: the default in a git checkout (development, CI),
+# off in a tree without .git (a release tarball, a packager's build).
 
 SHELL := /bin/bash
 CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
 PYTHON ?= /usr/bin/python3
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+# the project's version is the file VERSION; a git checkout adds its commit
+VERSION_BASE := $(shell cat VERSION)
+VERSION := $(VERSION_BASE)$(shell git describe --always --dirty 2>/dev/null | sed 's/^/+g/')
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 SANITIZE ?= 0
@@ -30,20 +39,26 @@ BUILD ?= build
 SAN_FLAGS :=
 endif
 
-WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter \
-	-Wmissing-prototypes -Wstrict-prototypes
+WERROR ?= $(if $(wildcard .git),1,0)
+WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -Wformat=2 -Wshadow \
+	-Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/gen \
-	-DIG_VERSION='"$(VERSION)"'
+# what the user gave, for programs built like a user's (examples/)
+USER_CFLAGS := $(CFLAGS)
+# -fPIC: the library objects also make libig.so (the programs link them
+# statically; the linker relaxes the GOT accesses there, so this costs them
+# nothing measurable); after the user's flags, which may say -fPIE
+override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -fPIC -D_GNU_SOURCE -I. -Iinclude \
+	-I$(BUILD)/gen -DIG_VERSION='"$(VERSION)"'
 # --as-needed: a program records only the libraries it uses (ig does not need
 # libwebsockets, which only the kubectl plugin's port-forward uses)
-LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
+override LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
 # libcurl and libarchive are dlopen()ed (base/curl.c, base/archive.c): most
 # runs of ig need neither, and their dependencies cost every start
 LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c -lnghttp2 -lnettle \
 	-lwebsockets -lpthread
 
-LIB_DIRS := base bpf oci cri k8s run agent
+LIB_DIRS := base bpf oci cri k8s run agent libig
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
 # <module>/*.proto -> $(BUILD)/gen/<module>/*.pb-c.{c,h} by protoc-c, compiled into the library
 PROTOS := $(wildcard $(addsuffix /*.proto,$(LIB_DIRS)))
@@ -84,10 +99,11 @@ DEPS_STAMP := build/.deps-$(shell cat scripts/deps.sh | md5sum | cut -c1-8)
 GADGET ?= trace_exec
 ARGS ?=
 
-.PHONY: all deps tools gadgets test unit integration run valgrind fuzz bench lint format check-format clean
+.PHONY: all deps tools gadgets test unit integration run valgrind fuzz bench lint format check-format clean \
+	libig examples install uninstall
 .DEFAULT_GOAL := all
 
-all: $(BINS) gadgets
+all: $(BINS) gadgets libig examples
 
 $(DEPS_STAMP): scripts/deps.sh
 	@mkdir -p build
@@ -96,9 +112,17 @@ $(DEPS_STAMP): scripts/deps.sh
 
 deps: $(DEPS_STAMP)
 
-$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP) $(PROTO_H)
+# objects are rebuilt when the compiler flags change (not for the version string)
+FLAGS_STAMP := $(BUILD)/.flags-$(shell echo '$(CC) $(CPPFLAGS) $(filter-out -DIG_VERSION=%,$(CFLAGS))' \
+	| md5sum | cut -c1-8)
+$(FLAGS_STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/.flags-*
+	@touch $@
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP) | $(DEPS_STAMP) $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # kubectl-gadget embeds deploy/*.yaml with .incbin (see cli/kubectl-gadget/manifests.c)
 $(BUILD)/obj/cli/kubectl-gadget/manifests.o: $(wildcard deploy/*.yaml)
@@ -114,9 +138,9 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto | $(DEPS_STAMP)
 
 # generated code: built with the project's flags except the ones protoc-c's
 # output does not meet
-$(BUILD)/obj/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h
+$(BUILD)/obj/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -Wno-shadow -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -Wno-shadow -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -129,6 +153,35 @@ $(BUILD)/bin/$(1): $(call PROG_OBJS,$(1)) $(LIB)
 	$$(CC) $$(LDFLAGS) $(call PROG_OBJS,$(1)) $(LIB) $$(LDLIBS) -o $$@
 endef
 $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
+
+# ---- libig, the public library (include/ig/*.h, docs/library.md) ----
+# The archive $(LIB) that the programs link is libig.a itself; libig.so is
+# linked from the same objects and exports only the versioned ig_* symbols of
+# libig/libig.map.  ig.pc is written for the prefix it is installed under.
+LIBIG_HDRS := $(wildcard include/ig/*.h)
+LIBIG_SOMAJOR := 0
+LIBIG_SONAME := libig.so.$(LIBIG_SOMAJOR)
+LIBIG_REAL := libig.so.$(VERSION_BASE)
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+
+libig: $(BUILD)/libig.so $(LIB)
+
+$(BUILD)/$(LIBIG_REAL): $(LIB_OBJS) libig/libig.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIBIG_SONAME) -Wl,--version-script=libig/libig.map \
+		-Wl,-z,defs $(LIB_OBJS) $(LDLIBS) -o $@
+
+$(BUILD)/libig.so: $(BUILD)/$(LIBIG_REAL)
+	ln -sf $(LIBIG_REAL) $(BUILD)/$(LIBIG_SONAME)
+	ln -sf $(LIBIG_SONAME) $@
+
+# the examples are built as a user builds against libig: the public headers
+# and the shared library only, with the user's flags
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: examples/%.c $(LIBIG_HDRS) $(BUILD)/libig.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(USER_CFLAGS) -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) \
+		-Iinclude $(LDFLAGS) $< -L$(BUILD) -lig -Wl,-rpath,'$$ORIGIN/..' -o $@
 
 $(VMLINUX): | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -163,34 +216,34 @@ build/tests/data/%.bpf.o: tests/data/bpf/%.bpf.c $(VMLINUX) $(GADGET_HDRS)
 # -larchive: test_oci_store writes its hostile tarballs with libarchive itself
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_BPF_OBJS) $(VMLINUX)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
 		-DTEST_BPF_DIR='"$(CURDIR)/build/tests/data"' $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka \
 		-larchive -o $@
 
 # the tiny CRI client the containerd integration tests drive pods with
 $(BUILD)/tests/cri_pod: tests/helpers/cri_pod.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # the Kubernetes client driver the API server integration tests run
 $(BUILD)/tests/k8s_tool: tests/helpers/k8s_tool.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # the pods/portforward driver the port-forward integration tests run
 $(BUILD)/tests/pf_tool: tests/helpers/pf_tool.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # the control API client the agent integration tests run
 $(BUILD)/tests/agent_client: tests/helpers/agent_client.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # the raw gRPC client the CRI transport integration tests run
 $(BUILD)/tests/cri_call: tests/helpers/cri_call.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 unit: $(UNIT_BINS)
 	@./scripts/kernel-fs.sh
@@ -268,6 +321,38 @@ check-format:
 
 clean:
 	rm -rf build
+
+# ---- make install / uninstall ----
+# PREFIX/bin: ig, gadget-agent, kubectl-gadget; PREFIX/lib/ig/oci-store: the
+# in-tree gadgets (ig and libig find them there); LIBDIR: libig.so, libig.a and
+# pkgconfig/ig.pc; INCLUDEDIR/ig: the headers; man pages and completion files
+# when the build made them (build/man, build/completion); the docs.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/ig
+GADGETDIR := $(PREFIX)/lib/ig
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/vendor-completions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+
+$(BUILD)/ig.pc: libig/ig.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION_BASE)|' -e 's|@LIBS@|$(LDLIBS)|' $< > $@
+.PHONY: $(BUILD)/ig.pc
+
+install: all $(BUILD)/ig.pc
+	./scripts/install.sh install "$(DESTDIR)" "$(BUILD)" "$(BINDIR)" "$(LIBDIR)" \
+		"$(INCLUDEDIR)" "$(MANDIR)" "$(DOCDIR)" "$(GADGETDIR)" "$(BASHCOMPDIR)" \
+		"$(ZSHCOMPDIR)" "$(FISHCOMPDIR)" "$(LIBIG_REAL)" "$(LIBIG_SONAME)"
+
+uninstall:
+	./scripts/install.sh uninstall "$(DESTDIR)" "$(BUILD)" "$(BINDIR)" "$(LIBDIR)" \
+		"$(INCLUDEDIR)" "$(MANDIR)" "$(DOCDIR)" "$(GADGETDIR)" "$(BASHCOMPDIR)" \
+		"$(ZSHCOMPDIR)" "$(FISHCOMPDIR)" "$(LIBIG_REAL)" "$(LIBIG_SONAME)"
 
 # keep the test objects the unit tests need between runs
 .SECONDARY: $(TEST_BPF_OBJS) $(PROTO_C) $(PROTO_H)
