@@ -841,7 +841,8 @@ int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv)
 		kg_error("invalid --timeout '%s' (e.g. 30s, 2m)", timeout_text);
 		return KG_EXIT_USAGE;
 	}
-	if (load_objects(g, NULL, &objs) < 0)
+	/* the objects as the files have them: undeploy takes no deploy flags */
+	if (load_objects(g, &(struct deploy_settings){0}, &objs) < 0)
 		return KG_EXIT_ERROR;
 	if (kg_connect(g) < 0)
 		goto out;
