@@ -91,6 +91,7 @@ int agent_config_init(struct agent_config *c)
 	r |= cfg_set_str(&c->instance_label, AGENT_CONFIG_DEFAULT_LABEL);
 	r |= cfg_set_str(&c->listen_address, AGENT_CONFIG_DEFAULT_LISTEN);
 	r |= cfg_set_str(&c->listen_unix, AGENT_CONFIG_DEFAULT_UNIX);
+	r |= cfg_set_str(&c->listen_unix_group, "");
 	r |= cfg_set_str(&c->health_address, AGENT_CONFIG_DEFAULT_HEALTH);
 	r |= cfg_set_str(&c->store_dir, AGENT_CONFIG_DEFAULT_STORE);
 	r |= cfg_default_runtimes(c);
@@ -108,6 +109,7 @@ void agent_config_done(struct agent_config *c)
 	cfg_runtimes_clear(c);
 	free(c->listen_address);
 	free(c->listen_unix);
+	free(c->listen_unix_group);
 	free(c->health_address);
 	free(c->store_dir);
 	free(c->metrics_address);
@@ -170,6 +172,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"listen", CFG_MAP, 0, 0, 0, 0},
 	{"listen.address", CFG_STRING, CFG_OFF(listen_address), 0, 0, 0},
 	{"listen.unixSocket", CFG_STRING, CFG_OFF(listen_unix), 0, 0, 0},
+	{"listen.unixSocketGroup", CFG_STRING, CFG_OFF(listen_unix_group), 0, 0, 0},
 	{"health", CFG_MAP, 0, 0, 0, 0},
 	{"health.address", CFG_STRING, CFG_OFF(health_address), 0, 0, 0},
 	{"oci", CFG_MAP, 0, 0, 0, 0},

@@ -66,6 +66,8 @@ struct agent_config {
 	size_t n_runtimes;
 	char *listen_address;
 	char *listen_unix; /* "" turns the unix socket off */
+	/* group name or gid that may use the unix socket too (0660); "": root only (0600) */
+	char *listen_unix_group;
 	char *health_address;
 	char *store_dir;
 	char **insecure_registries;

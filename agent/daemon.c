@@ -21,6 +21,8 @@
 #include "agent/daemon.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -74,6 +76,7 @@ struct agent_daemon {
 	int64_t started_ms;
 	int ep, sig_fd, retry_fd;
 	bool stopping;
+	bool host_service;
 	struct agent_image_opts img_opts;
 	struct agent_metrics *metrics;
 	struct agent_worker_pool *pool;
@@ -338,11 +341,36 @@ static int on_gadget_metrics(void *ctx, struct base_buf *out)
 	return agent_run_table_write_metrics(d->runs, out);
 }
 
+/* listen.unixSocketGroup: a group name or a number; 0 when none (root only). */
+static int unix_group(const char *name, unsigned int *ret, char *err, size_t errlen)
+{
+	struct group gr, *found = NULL;
+	char buf[4096], *end;
+	unsigned long v;
+
+	*ret = 0;
+	if (!*name)
+		return 0;
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (!*end && !errno && v <= UINT32_MAX - 1) {
+		*ret = (unsigned int)v;
+		return 0;
+	}
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &found) != 0 || !found) {
+		snprintf(err, errlen, "listen.unixSocketGroup: no group named '%.128s'", name);
+		return -EINVAL;
+	}
+	*ret = (unsigned int)found->gr_gid;
+	return 0;
+}
+
 /* The control API (TCP and the unix socket) and the health port. */
 static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 {
 	struct agent_server_opts so = {
-		.tcp_address = d->cfg->listen_address,
+		/* the host service never listens on TCP: the unix socket is its access control */
+		.tcp_address = d->host_service ? NULL : d->cfg->listen_address,
 		.max_queue_records = d->cfg->queue_max_records,
 		.node = d->node,
 		.version = d->version,
@@ -357,11 +385,14 @@ static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 			return -ENOMEM;
 	}
 	so.unix_path = d->unix_path;
+	rc = unix_group(d->cfg->listen_unix_group, &so.unix_gid, err, errlen);
+	if (rc < 0)
+		return rc;
 	rc = agent_server_new(&so, &d->srv, err, errlen);
 	if (rc < 0)
 		return rc;
 	rc = ep_add(d, agent_server_fd(d->srv), SRC_SERVER);
-	if (rc < 0)
+	if (rc < 0 || d->host_service)
 		return rc;
 	rc = agent_health_new(d->cfg->health_address, &ho, &d->health, err, errlen);
 	if (rc < 0)
@@ -409,6 +440,7 @@ static int runs_setup(struct agent_daemon *d, char *err, size_t errlen)
 {
 	struct agent_run_table_opts ro = {
 		.node = d->node,
+		.no_node_field = d->host_service,
 		.pool = d->pool,
 		.metrics = d->metrics,
 		.containers = d->containers,
@@ -491,6 +523,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	}
 	d->cfg = opts->cfg;
 	d->kcfg = opts->k8s;
+	d->host_service = opts->host_service;
 	d->started_ms = agent_clock_unix_ms();
 	d->ep = d->sig_fd = d->retry_fd = -1;
 	d->node = strdup(opts->node_name);
@@ -526,9 +559,14 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	else
 		base_log_info("agent: no Kubernetes API; node %s; instances in %s/instances",
 			      d->node, d->state_dir);
-	base_log_info("agent: control API on %s%s%s, health on %s", d->cfg->listen_address,
-		      d->unix_path ? " and " : "", d->unix_path ? d->unix_path : "",
-		      d->cfg->health_address);
+	if (d->host_service)
+		base_log_info("agent: control API on unix://%s (%s)",
+			      d->unix_path ? d->unix_path : "(none)",
+			      d->cfg->listen_unix_group[0] ? "root and its group" : "root only");
+	else
+		base_log_info("agent: control API on %s%s%s, health on %s", d->cfg->listen_address,
+			      d->unix_path ? " and " : "", d->unix_path ? d->unix_path : "",
+			      d->cfg->health_address);
 	*ret = d;
 	return 0;
 fail:

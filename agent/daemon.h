@@ -42,6 +42,11 @@ struct agent_daemon_opts {
 	/* The Kubernetes API, taken over (freed with the daemon); NULL: a plain host. */
 	struct k8s_config *k8s;
 	const char *state_dir; /* NULL: AGENT_DAEMON_STATE_DIR */
+	/*
+	 * ig daemon, the host service: the control API on the unix socket only
+	 * (listen.address is not opened), and no health port.
+	 */
+	bool host_service;
 };
 
 /*

@@ -54,6 +54,7 @@ struct agent_server_ops {
 struct agent_server_opts {
 	const char *tcp_address;    /* "127.0.0.1:8484"; NULL or "": none */
 	const char *unix_path;	    /* the socket's full path; NULL or "": none */
+	unsigned int unix_gid;	    /* 0: root only (0600); else root:gid, 0660 */
 	size_t max_queue_bytes;	    /* 0: AGENT_WIRE_MAX_QUEUE */
 	uint32_t max_queue_records; /* 0: bytes only */
 	const char *node;	    /* for Welcome */
@@ -70,8 +71,9 @@ struct agent_server_stats {
 };
 
 /*
- * Opens the listeners (the unix socket with mode 0600, replacing a stale
- * one; -EADDRINUSE when another process answers on it).  -errno with a
+ * Opens the listeners (the unix socket with mode 0600, or 0660 and the
+ * group unix_gid, replacing a stale one; -EADDRINUSE when another process
+ * answers on it).  -errno with a
  * one-line reason in err.  Free with agent_server_free().
  */
 int agent_server_new(const struct agent_server_opts *opts, struct agent_server **ret, char *err,

@@ -41,7 +41,7 @@
 
 /* Protocol version this code speaks; see docs/api.md "Versioning". */
 #define AGENT_WIRE_PROTOCOL_MAJOR 1
-#define AGENT_WIRE_PROTOCOL_MINOR 1
+#define AGENT_WIRE_PROTOCOL_MINOR 2
 
 #define AGENT_WIRE_HEADER_BYTES 4
 /* Largest message body either side accepts. */

@@ -369,10 +369,10 @@ def test_hello_with_another_major_is_refused(agents):
     assert rc == 1
     (err,) = lines
     assert err["code"] == "ERROR_UNSUPPORTED_VERSION"
-    assert "2.1" in err["message"] and "1.1" in err["message"]
-    # a newer minor of the same major is fine: the session uses 1.1
+    assert "2.1" in err["message"] and "1.2" in err["message"]
+    # a newer minor of the same major is fine: the session uses 1.2
     rc, lines, _ = a.client("hello", "--hello-minor", "7")
-    assert rc == 0 and lines[0]["protocol_major"] == 1 and lines[0]["protocol_minor"] == 1
+    assert rc == 0 and lines[0]["protocol_major"] == 1 and lines[0]["protocol_minor"] == 2
     assert lines[0]["node"] == "n1"
 
 
@@ -444,7 +444,7 @@ def test_agent_info(agents, containerd):  # noqa: F811
         assert info["kernel_release"] == os.uname().release
         assert info["arch"] == os.uname().machine
         assert info["runtimes"] == ["containerd"]
-        assert info["protocol_major"] == 1 and info["protocol_minor"] == 1
+        assert info["protocol_major"] == 1 and info["protocol_minor"] == 2
         assert info["max_message_bytes"] == 16 << 20 and info["max_queue_bytes"] == 8 << 20
         assert abs(info["started_unix_ms"] / 1000 - time.time()) < 120
         assert info["runs"] == 0 and info["instances"] == 0
