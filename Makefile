@@ -67,9 +67,12 @@ PROTO_H := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.h)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(PROTO_C:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
 LIB := $(BUILD)/libig.a
 
-# one program per directory of cli/: cli/<prog>/*.c -> $(BUILD)/bin/<prog>
-PROGS := $(patsubst cli/%/,%,$(sort $(dir $(wildcard cli/*/*.c))))
-PROG_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/$(1)/*.c))
+# one program per directory of cli/: cli/<prog>/*.c -> $(BUILD)/bin/<prog>; cli/client/ is
+# the control API client that ig (--remote) and kubectl-gadget share, linked into both
+PROGS := $(filter-out client,$(patsubst cli/%/,%,$(sort $(dir $(wildcard cli/*/*.c)))))
+CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/client/*.c))
+PROG_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/$(1)/*.c)) \
+	$(if $(filter ig kubectl-gadget,$(1)),$(CLIENT_OBJS))
 ALL_PROG_OBJS := $(foreach p,$(PROGS),$(call PROG_OBJS,$(p)))
 BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
 

@@ -97,10 +97,6 @@ extern const struct base_opt kg_help_opts[1];
 
 int kg_cmd_deploy(struct kg_global *g, int argc, char **argv);
 int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv);
-int kg_cmd_run(struct kg_global *g, int argc, char **argv);
-int kg_cmd_attach(struct kg_global *g, int argc, char **argv);
-int kg_cmd_list(struct kg_global *g, int argc, char **argv);
-int kg_cmd_delete(struct kg_global *g, int argc, char **argv);
 int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv);
 int kg_cmd_version(struct kg_global *g, int argc, char **argv);
 

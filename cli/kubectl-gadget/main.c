@@ -19,9 +19,59 @@
 #include <string.h>
 
 #include "base/curl.h"
+#include "cli/client/client.h"
+#include "cli/kubectl-gadget/agents.h"
 #include "base/log.h"
 #include "k8s/client.h"
 #include "k8s/config.h"
+
+/* run, attach, list, delete: the client's commands (cli/client), over port-forwards */
+static struct client_front kg_front(struct kg_global *g)
+{
+	return (struct client_front){
+		.prog = KG_NAME,
+		.cmd = "kubectl gadget",
+		.cluster = true,
+		.connect = kg_front_connect,
+		.namespace_ = kg_front_namespace,
+		.ctx = g,
+	};
+}
+
+static int kg_cmd_run(struct kg_global *g, int argc, char **argv)
+{
+	struct client_front f = kg_front(g);
+
+	return client_cmd_run(&f, argc, argv);
+}
+
+static int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
+{
+	struct client_front f = kg_front(g);
+
+	return client_cmd_attach(&f, argc, argv);
+}
+
+static int kg_cmd_list(struct kg_global *g, int argc, char **argv)
+{
+	struct client_front f = kg_front(g);
+
+	return client_cmd_list(&f, argc, argv);
+}
+
+static int kg_cmd_delete(struct kg_global *g, int argc, char **argv)
+{
+	struct client_front f = kg_front(g);
+
+	return client_cmd_delete(&f, argc, argv);
+}
+
+static int kg_cmd_show(struct kg_global *g, int argc, char **argv)
+{
+	struct client_front f = kg_front(g);
+
+	return client_cmd_show(&f, argc, argv);
+}
 
 static const struct kg_cmd kg_cmds[] = {
 	{"deploy", kg_cmd_deploy, "install the gadget agents (a DaemonSet) and wait for them"},
@@ -30,6 +80,7 @@ static const struct kg_cmd kg_cmds[] = {
 	{"attach", kg_cmd_attach, "show the records of a detached gadget instance"},
 	{"list", kg_cmd_list, "list the detached gadget instances"},
 	{"delete", kg_cmd_delete, "delete a detached gadget instance"},
+	{"show", kg_cmd_show, "show a detached gadget instance and its state on every node"},
 	{"list-containers", kg_cmd_list_containers, "list the containers the agents see"},
 	{"version", kg_cmd_version, "print the version of the plugin and of every agent"},
 };
@@ -292,6 +343,7 @@ int main(int argc, char **argv)
 
 	/* a closed stdout (| head) is an error to see, not a signal to die of */
 	signal(SIGPIPE, SIG_IGN);
+	client_set_prog(KG_NAME);
 	argc = take_globals(&g, argc, argv);
 	if (argc < 0)
 		return KG_EXIT_USAGE;
