@@ -31,6 +31,7 @@
 #include "base/log.h"
 #include "cri/collection.h"
 #include "k8s/client.h"
+#include "oci/ref.h"
 #include "oci/store.h"
 #include "run/selector.h"
 
@@ -710,8 +711,26 @@ static void req_pull_image(struct agent_requests *q, struct agent_session *s, ui
 {
 	struct req_job *j;
 
+	struct oci_ref *ref = NULL;
+	bool registry;
+
 	if (!req_image_ok(q, s, id, pi->image))
 		return;
+	if (oci_ref_parse(pi->image, &ref) < 0) {
+		agent_session_send_error(s, id, ERRC(IMAGE),
+					 "'%.256s' is not a valid image reference", pi->image);
+		return;
+	}
+	registry = ref->registry != NULL;
+	oci_ref_free(ref);
+	if (!registry) {
+		agent_session_send_error(
+			s, id, ERRC(BAD_REQUEST),
+			"%.256s has no registry to pull from (a short name is an image "
+			"of the store: give host[:port]/name:tag)",
+			pi->image);
+		return;
+	}
 	j = job_new(q, JOB_PULL, agent_session_id(s), id, pi->image);
 	if (!j) {
 		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));

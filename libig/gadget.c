@@ -354,11 +354,14 @@ static int resolve_image(struct ig_gadget *g, const char *image, const struct ig
 	}
 	r = -ENOENT;
 	for (i = 0; i < n; i++) {
-		if (!stores[i] || (short_name && !store_exists(stores[i])))
+		bool exists = stores[i] && store_exists(stores[i]);
+
+		if (stores[i] && off < sizeof(tried))
+			off += (size_t)snprintf(tried + off, sizeof(tried) - off, "%s%s%s",
+						off ? ", " : "", stores[i],
+						exists ? "" : " (no store there)");
+		if (!stores[i] || (short_name && !exists))
 			continue;
-		if (off < sizeof(tried))
-			off += (size_t)snprintf(tried + off, sizeof(tried) - off, "%s%s",
-						off ? ", " : "", stores[i]);
 		io.store_dir = stores[i];
 		r = agent_image_resolve(&io, image, &g->img, &kind, g->err, sizeof(g->err));
 		if (r == 0 || kind != AGENT_IMAGE_NOT_FOUND || !short_name)
@@ -368,10 +371,10 @@ static int resolve_image(struct ig_gadget *g, const char *image, const struct ig
 		free(stores[i]);
 	if (r == 0)
 		return 0;
-	if (short_name && kind == AGENT_IMAGE_NOT_FOUND)
-		fail(g, r, "gadget image %.256s not found (looked in the stores %s)", image,
-		     tried[0] ? tried : "(none exists)");
-	else if (!g->err[0])
+	if (short_name && (kind == AGENT_IMAGE_NOT_FOUND || kind == AGENT_IMAGE_OK)) {
+		fail(g, r, "gadget image %.256s not found: looked in the stores %s", image, tried);
+		kind = AGENT_IMAGE_NOT_FOUND;
+	} else if (!g->err[0])
 		fail(g, r, "%s", strerror(-r));
 	return image_kind_errno(kind, r);
 }
