@@ -298,7 +298,7 @@ valgrind: $(UNIT_BINS)
 
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(PROTO_C:$(BUILD)/%=build/%) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ibuild/gen \
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Iinclude -Ibuild/gen \
 		-DIG_VERSION='"fuzz"' $< $(LIB_SRCS) $(PROTO_C:$(BUILD)/%=build/%) $(LDLIBS) -o $@
 
 FUZZ_SECONDS ?= 20

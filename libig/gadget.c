@@ -542,14 +542,29 @@ static int set_str(struct ig_gadget *g, char **dst, const char *s)
 	return 0;
 }
 
+/* Keys match as flags do: '-' and '_' alike. */
+static bool key_eq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (*a != *b && !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
+			return false;
+	return *a == *b;
+}
+
 int ig_gadget_set_param(struct ig_gadget *g, const char *key, const char *value)
 {
+	size_t i;
 	int r = check_setup(g);
 
 	if (r < 0)
 		return r;
 	if (!key || !value)
 		return fail(g, -EINVAL, "a param needs a key and a value");
+	for (i = 0; i < g->n_params; i++)
+		if (key_eq(key, g->params[i].key) || key_eq(key, g->params[i].name)) {
+			key = g->params[i].key;
+			break;
+		}
 	r = run_runner_set_param(g->runner, key, value);
 	if (r == -ENOENT && !g->err[0])
 		return fail(g, r, "gadget %s has no param '%.256s'", g->name, key);
