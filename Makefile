@@ -12,6 +12,7 @@
 #   make bench           the benchmark (writes docs/benchmarks.md)
 #   make agent-image     build/agent-image.tar, the agent's OCI image
 #   make agent-image-push AGENT_IMAGE_REF=registry.example/gadget-agent:v1
+#   make krew            build/krew: kubectl-gadget's krew archive and plugin manifest
 #   make install         PREFIX=/usr/local DESTDIR=... (make uninstall removes it again)
 #   make lint / format / check-format
 #
@@ -257,13 +258,31 @@ tools: ; ./scripts/k8s-tools.sh
 # the agent's container image, an OCI image tarball for `ctr -n k8s.io images
 # import` (the name deploy/ and charts/gadget use); see docs/agent.md
 AGENT_BIN ?= $(BUILD)/bin/gadget-agent
-AGENT_IMAGE ?= gadget-agent:latest
+# named with the project's version: the tag deploy/ and the chart's appVersion use
+AGENT_IMAGE ?= gadget-agent:$(VERSION_BASE)
 .PHONY: agent-image
 agent-image: $(AGENT_BIN) scripts/agent-image.py
 	SOURCE_DATE_EPOCH=$(GADGET_EPOCH) $(PYTHON) scripts/agent-image.py --binary $(AGENT_BIN) \
 		--name $(AGENT_IMAGE) --install-name gadget-agent --out build/agent-image.tar \
 		--dlopen $(call SONAME_OF,libcurl.so) \
 		--dlopen $(call SONAME_OF,libarchive.so)
+
+# pushes that image to the registry reference AGENT_IMAGE_REF with ig's own
+# registry client (docs/install.md); AGENT_IMAGE_INSECURE=1 for plain HTTP
+AGENT_IMAGE_REF ?=
+AGENT_IMAGE_INSECURE ?=
+.PHONY: agent-image-push
+agent-image-push: agent-image $(BUILD)/bin/ig
+	./scripts/agent-image-push.sh $(BUILD)/bin/ig build/agent-image.tar "$(AGENT_IMAGE)" \
+		"$(AGENT_IMAGE_REF)" "$(AGENT_IMAGE_INSECURE)"
+
+# kubectl-gadget as a krew plugin: build/krew/{gadget.yaml,kubectl-gadget-linux-<arch>.tar.gz},
+# the manifest pointing at KREW_URI_BASE/<archive> (docs/install.md)
+KREW_URI_BASE ?= https://example.invalid/ig/releases/download/v$(VERSION_BASE)
+.PHONY: krew
+krew: $(BUILD)/bin/kubectl-gadget packaging/krew/gadget.yaml.in
+	SOURCE_DATE_EPOCH=$(GADGET_EPOCH) ./scripts/krew.sh $(BUILD)/bin/kubectl-gadget \
+		$(VERSION_BASE) "$(KREW_URI_BASE)" build/krew
 
 integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool \
 		$(BUILD)/tests/pf_tool $(BUILD)/tests/agent_client $(BUILD)/tests/cri_call

@@ -523,7 +523,7 @@ enum deploy_opt_id {
 
 static const struct base_opt deploy_opts[] = {
 	{"image", 0, BASE_OPT_VALUE, D_IMAGE, "IMAGE",
-	 "the agent image (default: the manifests' gadget-agent:latest)", 0},
+	 "the agent image (default: the manifests' gadget-agent:<version>)", 0},
 	{"timeout", 0, BASE_OPT_VALUE, D_TIMEOUT, "DURATION",
 	 "how long to wait for the agents to be ready (default " DEPLOY_DEFAULT_TIMEOUT ")", 0},
 	{"no-wait", 0, BASE_OPT_SWITCH, D_NO_WAIT, NULL, "apply the objects and return at once", 0},
