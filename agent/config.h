@@ -128,6 +128,14 @@ int agent_config_set(struct agent_config *c, const char *key, const char *value,
  */
 int agent_config_validate(const struct agent_config *c, char *err, size_t errlen);
 
+/*
+ * listen.unixSocketGroup as a gid: a number, or a group name looked up in
+ * the group database; 0 when it is "" (root only).  -EINVAL with
+ * "listen.unixSocketGroup: ..." in err for a name that is no group.
+ */
+int agent_config_unix_group(const struct agent_config *c, unsigned int *ret_gid, char *err,
+			    size_t errlen);
+
 /* "debug", "info", "warn", "error" -> level; -EINVAL otherwise. */
 int agent_config_parse_log_level(const char *s, enum base_log_level *ret);
 

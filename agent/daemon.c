@@ -21,7 +21,6 @@
 #include "agent/daemon.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -341,30 +340,6 @@ static int on_gadget_metrics(void *ctx, struct base_buf *out)
 	return agent_run_table_write_metrics(d->runs, out);
 }
 
-/* listen.unixSocketGroup: a group name or a number; 0 when none (root only). */
-static int unix_group(const char *name, unsigned int *ret, char *err, size_t errlen)
-{
-	struct group gr, *found = NULL;
-	char buf[4096], *end;
-	unsigned long v;
-
-	*ret = 0;
-	if (!*name)
-		return 0;
-	errno = 0;
-	v = strtoul(name, &end, 10);
-	if (!*end && !errno && v <= UINT32_MAX - 1) {
-		*ret = (unsigned int)v;
-		return 0;
-	}
-	if (getgrnam_r(name, &gr, buf, sizeof(buf), &found) != 0 || !found) {
-		snprintf(err, errlen, "listen.unixSocketGroup: no group named '%.128s'", name);
-		return -EINVAL;
-	}
-	*ret = (unsigned int)found->gr_gid;
-	return 0;
-}
-
 /* The control API (TCP and the unix socket) and the health port. */
 static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 {
@@ -385,7 +360,7 @@ static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 			return -ENOMEM;
 	}
 	so.unix_path = d->unix_path;
-	rc = unix_group(d->cfg->listen_unix_group, &so.unix_gid, err, errlen);
+	rc = agent_config_unix_group(d->cfg, &so.unix_gid, err, errlen);
 	if (rc < 0)
 		return rc;
 	rc = agent_server_new(&so, &d->srv, err, errlen);

@@ -181,7 +181,8 @@ def test_values_overrides_appear_in_render(tmp_path):
     assert cfg["queue"] == {"maxRecords": 1024}
     assert cfg["oci"] == values["config"]["oci"]
     # keys not overridden keep their defaults; the namespace is filled in
-    assert cfg["listen"] == {"address": "127.0.0.1:8484", "unixSocket": "/run/gadget/agent.sock"}
+    assert cfg["listen"] == {"address": "127.0.0.1:8484", "unixSocket": "/run/gadget/agent.sock",
+                             "unixSocketGroup": ""}
     assert cfg["gadgetNamespace"] == "gadget"
     # the health address moves the container port, the probes' target and the
     # Prometheus annotation with it
