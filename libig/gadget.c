@@ -263,8 +263,12 @@ static bool store_exists(const char *dir)
 	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* <directory of libig.so>/ig/oci-store: gadgets installed with the library. */
-static char *store_beside_library(void)
+/*
+ * <directory of libig.so>/rel: the gadgets installed with the library
+ * (LIBDIR/ig/oci-store), or built with it (build/oci-store beside
+ * build/libig.so).
+ */
+static char *store_beside_library(const char *rel)
 {
 	Dl_info info;
 	const char *slash;
@@ -275,7 +279,7 @@ static char *store_beside_library(void)
 	slash = strrchr(info.dli_fname, '/');
 	if (!slash)
 		return NULL;
-	if (asprintf(&p, "%.*s/ig/oci-store", (int)(slash - info.dli_fname), info.dli_fname) < 0)
+	if (asprintf(&p, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, rel) < 0)
 		return NULL;
 	return p;
 }
@@ -318,7 +322,7 @@ static int resolve_image(struct ig_gadget *g, const char *image, const struct ig
 		.n_insecure_registries = insecure ? OPT(o, n_insecure_registries, 0) : 0,
 		.authfile = OPT(o, authfile, NULL),
 	};
-	char *stores[4] = {NULL}, tried[1024] = "";
+	char *stores[5] = {NULL}, tried[1024] = "";
 	enum agent_image_error kind = AGENT_IMAGE_OK;
 	struct oci_ref *ref = NULL;
 	bool short_name;
@@ -348,7 +352,8 @@ static int resolve_image(struct ig_gadget *g, const char *image, const struct ig
 			    image);
 	stores[n++] = strdup(default_store(o));
 	if (short_name) {
-		stores[n++] = store_beside_library();
+		stores[n++] = store_beside_library("ig/oci-store");
+		stores[n++] = store_beside_library("oci-store");
 		stores[n++] = strdup(LIBIG_STORE_LOCAL);
 		stores[n++] = strdup(LIBIG_STORE_SYSTEM);
 	}

@@ -740,6 +740,11 @@ int client_cmd_run(const struct client_front *f, int argc, char **argv)
 		client_error("--timeout does not go with --detach: an instance runs until deleted");
 		goto out;
 	}
+	if (!f->cluster && (a.f.metrics_listen || a.f.metrics_listen_address)) {
+		client_error("--otel-metrics-listen is the daemon's to set (otel-metrics-listen in "
+			     "its configuration): its metrics endpoint serves every run");
+		goto out;
+	}
 	if ((a.name || a.n_tags) && !a.detach) {
 		client_error("--name and --tag are for --detach");
 		goto out;

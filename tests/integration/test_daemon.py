@@ -344,6 +344,10 @@ def test_bad_flags_are_usage_errors_before_anything_runs(daemons):
     assert r.returncode == 1 and "no_such_gadget" in r.stderr
     r = d.ig("run", "trace_open", "--node", "x")
     assert r.returncode == 2 and "--node" in r.stderr
+    # what configures a local ig run is the daemon's business
+    for flag in (["--store", "/tmp"], ["--pull", "never"], ["--otel-metrics-listen"]):
+        r = d.ig("run", "trace_open", *flag)
+        assert r.returncode == 2 and flag[0] in r.stderr, (flag, r.stderr)
     assert d.alive()
 
 
