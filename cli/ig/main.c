@@ -178,11 +178,10 @@ static void usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", ig_cmds[i].name, ig_cmds[i].summary);
 	for (i = 0; i < sizeof(ig_remote_cmds) / sizeof(ig_remote_cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", ig_remote_cmds[i].name, ig_remote_cmds[i].summary);
-	fprintf(f,
-		"\nWith --remote unix:///path (also --remote-address, Inspektor Gadget's\n"
-		"name), run and image list/pull go to the gadget daemon at that socket\n"
-		"('ig daemon'); attach, list, delete and show always do, at " IG_DAEMON_ADDRESS "\n"
-		"unless --remote names another.\n");
+	fprintf(f, "\nWith --remote unix:///path (or --remote-address, Inspektor Gadget's name),\n"
+		   "run and image list|pull go to the gadget daemon at that socket ('ig daemon');\n"
+		   "attach, list, delete and show always go to a daemon: the one at\n"
+		   "  " IG_DAEMON_ADDRESS " unless --remote names another.\n");
 	fprintf(f, "\nRun 'ig <command> --help' for the options of a command, and\n"
 		   "'ig run <gadget> --help' for the params and fields of a gadget.\n"
 		   "\nExamples:\n"
