@@ -60,7 +60,7 @@ static const struct base_opt daemon_opts[] = {
 	 0},
 	{"log-level", 0, BASE_OPT_VALUE, D_LOG_LEVEL, "LEVEL", "debug, info, warn or error", 0},
 	{"node-name", 0, BASE_OPT_VALUE, D_NODE_NAME, "NAME",
-	 "the name records carry in k8s.node (default: the host name)", 0},
+	 "the name the daemon reports, e.g. in list's STATE (default: the host name)", 0},
 };
 
 #define N_DAEMON_OPTS (sizeof(daemon_opts) / sizeof(daemon_opts[0]))
