@@ -10,7 +10,8 @@
 # they are empty, so it never touches anything it did not put there.
 #
 # Man pages and completion files are installed when the build has them:
-# build/man/<name>.<section> into <mandir>/man<section>/; build/completion/
+# build/man/<name>.<section>[.gz] (at any depth) into <mandir>/man<section>/;
+# under build/completion, files in bash/, zsh/ or fish/, or named
 # <name>.bash (or <name> alone) for bash, <name>.zsh or _<name> for zsh,
 # <name>.fish for fish.
 set -euo pipefail
@@ -69,26 +70,32 @@ do_install() {
 		done < <(find build/oci-store -type f ! -name '*.lock' ! -name '.*' -print0 | sort -z)
 	fi
 
+	# man pages: build/man/<name>.<section>[.gz], also in subdirectories (man1/...)
 	if [[ -d "$build/man" ]]; then
-		for f in "$build"/man/*.[1-8]; do
-			[[ -f "$f" ]] || continue
-			sec=${f##*.}
-			put "$f" "$mandir/man$sec/$(basename "$f")" 0644
-		done
-	fi
-	if [[ -d "$build/completion" ]]; then
-		for f in "$build"/completion/*; do
-			[[ -f "$f" ]] || continue
+		while IFS= read -r -d '' f; do
 			name=$(basename "$f")
-			case "$name" in
-			*.zsh) put "$f" "$zshdir/_${name%.zsh}" 0644 ;;
-			_*) put "$f" "$zshdir/$name" 0644 ;;
-			*.fish) put "$f" "$fishdir/$name" 0644 ;;
-			*.bash) put "$f" "$bashdir/${name%.bash}" 0644 ;;
-			*.*) ;;
+			sec=${name%.gz}
+			sec=${sec##*.}
+			put "$f" "$mandir/man$sec/$name" 0644
+		done < <(find "$build/man" -type f \( -name '*.[1-8]' -o -name '*.[1-8].gz' \) -print0 |
+			sort -z)
+	fi
+	# completion files: by their directory (bash/, zsh/, fish/) or their name
+	if [[ -d "$build/completion" ]]; then
+		while IFS= read -r -d '' f; do
+			name=$(basename "$f")
+			case "$(basename "$(dirname "$f")")/$name" in
+			bash/* | bash-completion/*) put "$f" "$bashdir/${name%.bash}" 0644 ;;
+			zsh/*) put "$f" "$zshdir/$name" 0644 ;;
+			fish/*) put "$f" "$fishdir/$name" 0644 ;;
+			*/*.zsh) put "$f" "$zshdir/_${name%.zsh}" 0644 ;;
+			*/_*) put "$f" "$zshdir/$name" 0644 ;;
+			*/*.fish) put "$f" "$fishdir/$name" 0644 ;;
+			*/*.bash) put "$f" "$bashdir/${name%.bash}" 0644 ;;
+			*/*.*) ;;
 			*) put "$f" "$bashdir/$name" 0644 ;;
 			esac
-		done
+		done < <(find "$build/completion" -type f -print0 | sort -z)
 	fi
 
 	put README.md "$docdir/README.md" 0644

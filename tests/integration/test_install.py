@@ -132,6 +132,38 @@ def test_uninstall_removes_what_install_put(tmp_path):
     assert not os.path.exists(under(dest, "lib", "ig"))
 
 
+def test_install_takes_man_pages_and_completions_the_build_made(tmp_path):
+    """What another part of the build writes to build/man and build/completion
+    is installed (a build directory of its own stands for it here)."""
+    build = tmp_path / "build"
+    (build / "bin").mkdir(parents=True)
+    for f in ("libig.a", f"libig.so.{VERSION}", "ig.pc"):
+        shutil.copy(os.path.join(REPO, "build", f), build / f)
+    shutil.copy(IG, build / "bin" / "ig")
+    (build / "man" / "man1").mkdir(parents=True)
+    (build / "man" / "man1" / "ig.1").write_text(".TH IG 1\n")
+    (build / "man" / "ig-daemon.8").write_text(".TH IG-DAEMON 8\n")
+    (build / "completion" / "zsh").mkdir(parents=True)
+    (build / "completion" / "ig.bash").write_text("complete -F _ig ig\n")
+    (build / "completion" / "zsh" / "_ig").write_text("#compdef ig\n")
+    (build / "completion" / "kubectl-gadget.fish").write_text("complete -c kubectl-gadget\n")
+    dest = str(tmp_path / "dest")
+    share = f"{PREFIX}/share"
+    args = [dest, str(build), f"{PREFIX}/bin", f"{PREFIX}/lib", f"{PREFIX}/include",
+            f"{share}/man", f"{share}/doc/ig", f"{PREFIX}/lib/ig",
+            f"{share}/bash-completion/completions", f"{share}/zsh/vendor-completions",
+            f"{share}/fish/vendor_completions.d", f"libig.so.{VERSION}", "libig.so.0"]
+    subprocess.run([os.path.join(REPO, "scripts", "install.sh"), "install", *args], cwd=REPO,
+                   check=True, capture_output=True)
+    for path in ("man/man1/ig.1", "man/man8/ig-daemon.8", "bash-completion/completions/ig",
+                 "zsh/vendor-completions/_ig",
+                 "fish/vendor_completions.d/kubectl-gadget.fish"):
+        assert os.path.isfile(under(dest, "share", path)), path
+    subprocess.run([os.path.join(REPO, "scripts", "install.sh"), "uninstall", *args],
+                   cwd=REPO, check=True, capture_output=True)
+    assert not [f for _, _, fs in os.walk(dest) for f in fs]
+
+
 # ---------------------------------------------------------------- libig
 
 
