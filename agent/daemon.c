@@ -515,6 +515,8 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	d->img_opts.n_insecure_registries = d->cfg->n_insecure_registries;
 	d->img_opts.allowed = (const char *const *)d->cfg->allowed_gadgets;
 	d->img_opts.n_allowed = d->cfg->n_allowed_gadgets;
+	d->img_opts.fallback_stores = opts->fallback_stores;
+	d->img_opts.n_fallback_stores = opts->n_fallback_stores;
 
 	if ((rc = loop_setup(d, err, errlen)) < 0 || (rc = containers_setup(d)) < 0 ||
 	    (rc = listeners_setup(d, err, errlen)) < 0)

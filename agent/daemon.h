@@ -47,6 +47,9 @@ struct agent_daemon_opts {
 	 * (listen.address is not opened), and no health port.
 	 */
 	bool host_service;
+	/* short names the store lacks are looked up here too (agent_image_opts); borrowed */
+	const char *const *fallback_stores;
+	size_t n_fallback_stores;
 };
 
 /*

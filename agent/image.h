@@ -49,6 +49,13 @@ struct agent_image_opts {
 	const char *const *allowed; /* oci.allowedGadgets; none: all */
 	size_t n_allowed;
 	const char *authfile; /* NULL: oci_auth_file(NULL) */
+	/*
+	 * A short name the store does not have is looked up in these stores
+	 * too, in order, read only (ig daemon: the gadgets installed with ig);
+	 * a directory without a store is skipped.
+	 */
+	const char *const *fallback_stores;
+	size_t n_fallback_stores;
 };
 
 /* A resolved gadget; everything owned. */

@@ -109,6 +109,10 @@ do_install() {
 	installed+=("$manifest")
 	mkdir -p "$(dirname "$dest$manifest")"
 	printf '%s\n' "${installed[@]}" > "$dest$manifest"
+	# a real install: the dynamic linker learns of the new libig.so.0
+	if [[ -z "$dest" && $(id -u) -eq 0 ]] && command -v ldconfig >/dev/null; then
+		ldconfig || true
+	fi
 	echo "installed ${#installed[@]} files under ${dest:-/} (list: $manifest)"
 }
 
@@ -130,6 +134,9 @@ do_uninstall() {
 	for d in "$gadgetdir/oci-store" "$gadgetdir" "$includedir/ig" "$docdir/examples" "$docdir"; do
 		[[ -d "$dest$d" ]] && find "$dest$d" -depth -type d -empty -delete
 	done
+	if [[ -z "$dest" && $(id -u) -eq 0 ]] && command -v ldconfig >/dev/null; then
+		ldconfig || true
+	fi
 	echo "removed $n files from ${dest:-/}"
 }
 

@@ -29,6 +29,7 @@
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "base/log.h"
+#include "cli/ig/resolve.h"
 
 #define DAEMON_LOG_LINE 2048
 
@@ -253,6 +254,9 @@ int ig_cmd_daemon(int argc, char **argv)
 		.cmd = "daemon", .tables = t, .n_tables = 2, .fn = daemon_opt, .ctx = &f};
 	struct agent_daemon_opts dopts = {0};
 	struct agent_daemon *d = NULL;
+	char *stores[4] = {NULL};
+	const char *fallback[4];
+	size_t n_fallback = 0, i;
 	struct agent_config cfg;
 	char err[1024], host[256];
 	sigset_t mask;
@@ -295,9 +299,24 @@ int ig_cmd_daemon(int argc, char **argv)
 	dopts.version = IG_VERSION;
 	dopts.state_dir = f.state_dir;
 	dopts.host_service = true;
+	/*
+	 * The in-tree gadgets shipped with ig, where ig run finds them: short
+	 * names the daemon's store lacks run from there.
+	 */
+	stores[0] = ig_resolve_exe_path("../oci-store");
+	stores[1] = ig_resolve_exe_path("../lib/ig/oci-store");
+	stores[2] = strdup("/usr/local/lib/ig/oci-store");
+	stores[3] = strdup("/usr/lib/ig/oci-store");
+	for (i = 0; i < 4; i++)
+		if (stores[i])
+			fallback[n_fallback++] = stores[i];
+	dopts.fallback_stores = fallback;
+	dopts.n_fallback_stores = n_fallback;
 	r = agent_daemon_new(&dopts, &d, err, sizeof(err));
 	if (r < 0) {
 		base_log_error("ig daemon: cannot start: %s", err);
+		for (i = 0; i < 4; i++)
+			free(stores[i]);
 		agent_config_done(&cfg);
 		return IG_EXIT_ERROR;
 	}
@@ -306,6 +325,8 @@ int ig_cmd_daemon(int argc, char **argv)
 		      cfg.store_dir);
 	r = agent_daemon_run(d);
 	agent_daemon_free(d);
+	for (i = 0; i < 4; i++)
+		free(stores[i]);
 	if (r < 0)
 		base_log_error("ig daemon: event loop: %s", strerror(-r));
 	else

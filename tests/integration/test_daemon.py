@@ -333,6 +333,16 @@ def test_remote_run_prints_what_ig_run_prints(daemons, tmp_path):
     assert row in outs[0] and row in outs[1], outs
 
 
+def test_short_names_run_from_the_gadgets_installed_with_ig(daemons, tmp_path):
+    # an empty store of its own: trace_exec comes from the in-tree gadgets beside ig
+    d = daemons(extra_config={"oci": {"storeDir": str(tmp_path / "empty-store")}})
+    r = d.ig("run", "trace_exec", "-t", "1", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    r = d.ig("run", "no_such_gadget_here")
+    assert r.returncode == 1
+    assert "not found in the store" in r.stderr and "installed gadgets" in r.stderr
+
+
 def test_bad_flags_are_usage_errors_before_anything_runs(daemons):
     d = daemons()
     r = d.ig("run", "trace_open", "--no-such-flag", "1")

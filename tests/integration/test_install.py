@@ -279,6 +279,27 @@ def test_top_example_reads_a_map_iterator(installed, tmp_path):
     assert " writes=" in row and " wbytes=" in row
 
 
+def test_the_first_example_of_library_md_builds_and_runs(installed, tmp_path):
+    """A new user's first program: copied from the installed docs, built with
+    pkg-config, run as root against the kernel."""
+    doc = open(under(installed, "share", "doc", "ig", "library.md")).read()
+    code = doc.split("```c\n", 1)[1].split("```", 1)[0]
+    src = tmp_path / "opens.c"
+    src.write_text(code)
+    out = str(tmp_path / "opens")
+    r = subprocess.run(["cc", str(src), *pkg_config(installed, "--cflags", "--libs"), "-o", out],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    target = str(tmp_path / f"doc{uuid.uuid4().hex[:8]}")
+    open(target, "w").close()
+    p = run_lib(installed, [out])
+    try:
+        line = p.until(target, lambda: subprocess.run(["cat", target], capture_output=True))
+    finally:
+        p.finish()
+    assert line == f"cat opened {target}", (p.out[-5:], p.err)
+
+
 # ---------------------------------------------------------------- ig installed
 
 
