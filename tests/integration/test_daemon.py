@@ -253,7 +253,7 @@ def test_unprivileged_user_is_refused_and_a_group_member_is_not(daemons, users):
     # root is served
     r = d.ig("list")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["NAME", "IMAGE", "NODES", "STATE", "RECORDS", "TAGS"]
+    assert r.stdout.split() == ["ID", "NAME", "IMAGE", "NODES", "STATE", "RECORDS", "TAGS"]
     assert d.alive()
 
     # with -G, members of that group are served, others still are not
@@ -386,11 +386,17 @@ def test_detach_list_attach_replay_then_live_delete(daemons, bgs, tmp_path):
     (state,) = inst["states"].values()
     assert state["state"] == "running"
     r = d.ig("list")
-    assert r.stdout.splitlines()[1].split()[:3] == ["execs", "trace_exec", "all"]
+    assert r.stdout.splitlines()[1].split()[:4] == [inst["id"][:12], "execs", "trace_exec", "all"]
 
-    r = d.ig("show", "execs")
-    shown = yaml.safe_load(r.stdout)
-    assert shown["id"] == inst["id"] and shown["image"] == "trace_exec"
+    # show as Inspektor Gadget shows it, by name or by the start of the id
+    for ref in ("execs", inst["id"][:6]):
+        r = d.ig("show", ref)
+        assert r.returncode == 0, r.stderr
+        shown = yaml.safe_load(r.stdout)
+        assert shown["ID"] == inst["id"] and shown["Name"] == "execs"
+        assert shown["Image"] == "trace_exec" and shown["Tags"] == ["audit"]
+        assert [n["Status"] for n in shown["NodeInstances"]] == ["Running"]
+    assert json.loads(d.ig("show", "execs", "-o", "json").stdout)["id"] == inst["id"]
 
     a = bgs(d, "attach", "execs", "-o", "json")
     replayed = a.wait_for(lambda recs: [x for x in recs if x.get("args", "").endswith("before")])
@@ -404,8 +410,9 @@ def test_detach_list_attach_replay_then_live_delete(daemons, bgs, tmp_path):
     # the instance went on without the attach
     assert json.loads(d.ig("list", "-o", "json").stdout)[0]["states"]
 
-    r = d.ig("delete", "execs")
-    assert r.returncode == 0 and r.stdout == "gadget instance execs deleted\n"
+    # deleted by the start of its id: the daemon deletes it, named as it is
+    r = d.ig("delete", inst["id"][:8])
+    assert r.returncode == 0 and r.stdout == "gadget instance execs deleted\n", r.stderr
     assert not os.path.exists(os.path.join(d.state, "instances", "execs.yaml"))
     assert json.loads(d.ig("list", "-o", "json").stdout) == []
     r = d.ig("delete", "execs")
