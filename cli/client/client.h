@@ -63,7 +63,8 @@ struct client_front {
 	 * printing its outcome and returning a CLIENT_EXIT_* code.  In a cluster
 	 * they are ConfigMaps the user writes with their own credentials; NULL:
 	 * CreateInstance and DeleteInstance through the agent (a host's daemon).
-	 * delete_instance gets the instance's name, or its id when it has none.
+	 * delete_instance gets the word the user typed (a name, an id or the
+	 * start of one) and resolves it itself: deleting needs no agent there.
 	 */
 	int (*create_instance)(void *ctx, const Gadget__Agent__V1__InstanceSpec *spec);
 	int (*delete_instance)(void *ctx, const char *name_or_id);

@@ -581,8 +581,12 @@ static void delete_help(const struct client_front *f)
 	base_opt_help(stdout, &t, 1);
 }
 
-/* DeleteInstance through the first agent that answers (a host's daemon). */
-static int delete_through_agent(const struct client_front *f, const char *id, const char *shown)
+/*
+ * DeleteInstance of what (a name or a whole id) through the first agent that
+ * answers (a host's daemon); shown names it in messages.  CLIENT_EXIT_*, or
+ * -ENOENT, not said, when the agent has no such instance.
+ */
+static int delete_through_agent(const struct client_front *f, const char *what, const char *shown)
 {
 	Gadget__Agent__V1__DeleteInstance di = GADGET__AGENT__V1__DELETE_INSTANCE__INIT;
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
@@ -593,7 +597,7 @@ static int delete_through_agent(const struct client_front *f, const char *id, co
 
 	if (f->connect(f->ctx, NULL, 0, false, &as) < 0)
 		return CLIENT_EXIT_ERROR;
-	di.instance = (char *)id;
+	di.instance = (char *)what;
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_DELETE_INSTANCE;
 	req.delete_instance = &di;
 	for (i = 0; i < as.n; i++) {
@@ -611,7 +615,7 @@ static int delete_through_agent(const struct client_front *f, const char *id, co
 		ret = CLIENT_EXIT_OK;
 	} else if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR &&
 		   m->error->code == GADGET__AGENT__V1__ERROR_CODE__ERROR_NOT_FOUND) {
-		client_error("no gadget instance named '%s' (see '%s list')", shown, f->cmd);
+		ret = -ENOENT;
 	} else if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR) {
 		client_error("%s: %s", shown, client_agent_error_text(m->error));
 	} else {
@@ -626,7 +630,7 @@ static int delete_through_agent(const struct client_front *f, const char *id, co
 int client_cmd_delete(const struct client_front *f, int argc, char **argv)
 {
 	struct base_opt_table t = {.opts = delete_opts, .n = 1};
-	int k, ret = CLIENT_EXIT_OK, first = 0;
+	int k, rc, ret = CLIENT_EXIT_OK, first = 0;
 
 	for (k = 1; k < argc; k++) {
 		const struct base_opt *o = NULL;
@@ -651,17 +655,28 @@ int client_cmd_delete(const struct client_front *f, int argc, char **argv)
 
 		if (argv[k][0] == '-')
 			continue;
-		/* a prefix of an id is resolved as the agents list them (it prints why not) */
-		if (client_instance_resolve(f, argv[k], &id, &name) < 0) {
-			ret = CLIENT_EXIT_ERROR;
+		if (f->delete_instance) {
+			/* the front end resolves names, ids and prefixes itself */
+			if (!*argv[k]) {
+				client_error("an empty instance name or id");
+				ret = CLIENT_EXIT_ERROR;
+			} else if (f->delete_instance(f->ctx, argv[k]) != CLIENT_EXIT_OK) {
+				ret = CLIENT_EXIT_ERROR;
+			}
 			continue;
 		}
-		if (f->delete_instance) {
-			if (f->delete_instance(f->ctx, *name ? name : id) != CLIENT_EXIT_OK)
-				ret = CLIENT_EXIT_ERROR;
-		} else if (delete_through_agent(f, id, *name ? name : id) != CLIENT_EXIT_OK) {
-			ret = CLIENT_EXIT_ERROR;
+		/* a name or a whole id the daemon knows at once (a name is taken as it is) */
+		rc = delete_through_agent(f, argv[k], argv[k]);
+		/* a prefix of an id is resolved as the agents list them (it prints why not) */
+		if (rc == -ENOENT && client_instance_resolve(f, argv[k], &id, &name) == 0) {
+			rc = strcmp(id, argv[k]) ? delete_through_agent(f, id, *name ? name : id)
+						 : -ENOENT;
+			if (rc == -ENOENT)
+				client_error("no gadget instance named '%s' (see '%s list')",
+					     argv[k], f->cmd);
 		}
+		if (rc != CLIENT_EXIT_OK)
+			ret = CLIENT_EXIT_ERROR;
 		free(id);
 		free(name);
 	}
