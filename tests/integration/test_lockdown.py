@@ -249,7 +249,8 @@ def test_unix_socket_for_a_group(tmp_path, sockdir):
     cfg["listen"]["unixSocketGroup"] = "no-such-group"
     p = run_on_host(tmp_path, cfg)
     out, err = p.communicate(timeout=30)
-    assert p.returncode == 1 and "listen.unixSocketGroup: no group 'no-such-group'" in err, err
+    # refused with the configuration, before anything starts: exit code 2
+    assert p.returncode == 2 and "listen.unixSocketGroup: no group named 'no-such-group'" in err, err
 
 
 # ---------------------------------------------------------------- 4. filters and bad specs
