@@ -827,8 +827,7 @@ static void make_name(const char *image, char *out, size_t size)
 }
 
 /* CreateInstance through the first agent that answers (a host's daemon). */
-static int create_through_agent(const struct client_front *f, struct client_agents *as,
-				const Gadget__Agent__V1__InstanceSpec *is)
+static int create_through_agent(struct client_agents *as, const Gadget__Agent__V1__InstanceSpec *is)
 {
 	Gadget__Agent__V1__CreateInstance ci = GADGET__AGENT__V1__CREATE_INSTANCE__INIT;
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
@@ -868,7 +867,6 @@ static int create_through_agent(const struct client_front *f, struct client_agen
 			     agent_wire_response_name(m->payload_case));
 	}
 	agent_wire_response_free(m);
-	(void)f;
 	return ret;
 }
 
@@ -896,7 +894,7 @@ static int run_detach(const struct client_front *f, struct client_agents *as, st
 	is.n_tags = a->n_tags;
 	if (f->create_instance)
 		return f->create_instance(f->ctx, &is);
-	return create_through_agent(f, as, &is);
+	return create_through_agent(as, &is);
 }
 
 /* The per-node state of s, every node JSON until it says otherwise. */
