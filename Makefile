@@ -11,7 +11,15 @@
 #   make fuzz            builds and briefly runs the libFuzzer harnesses
 #   make bench           the benchmark (writes docs/benchmarks.md)
 #   make agent-image     build/agent-image.tar, the agent's OCI image
+#   make agent-image-push AGENT_IMAGE_REF=registry.example/gadget-agent:v1
+#   make krew            build/krew: kubectl-gadget's krew archive and plugin manifest
+#   make install         PREFIX=/usr/local DESTDIR=... (make uninstall removes it again)
 #   make lint / format / check-format
+#
+# Flags: CPPFLAGS, CFLAGS and LDFLAGS from the command line or the environment
+# reach every object (Debian's `dpkg-buildflags` hardening builds as is).
+# WERROR=1 adds -Werror: the default in a git checkout (development, CI),
+# off in a tree without .git (a release tarball, a packager's build).
 
 SHELL := /bin/bash
 CC ?= gcc
@@ -25,7 +33,9 @@ LLVM_STRIP ?= $(shell command -v llvm-strip$(patsubst clang%,%,$(notdir $(BPF_CL
 	command -v llvm-strip)
 BPFTOOL ?= bpftool
 PYTHON ?= /usr/bin/python3
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+# the project's version is the file VERSION; a git checkout adds its commit
+VERSION_BASE := $(shell cat VERSION)
+VERSION := $(VERSION_BASE)$(shell git describe --always --dirty 2>/dev/null | sed 's/^/+g/')
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 SANITIZE ?= 0
@@ -37,20 +47,26 @@ BUILD ?= build
 SAN_FLAGS :=
 endif
 
-WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter \
-	-Wmissing-prototypes -Wstrict-prototypes
+WERROR ?= $(if $(wildcard .git),1,0)
+WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -Wformat=2 -Wshadow \
+	-Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/gen \
-	-DIG_VERSION='"$(VERSION)"'
+# what the user gave, for programs built like a user's (examples/)
+USER_CFLAGS := $(CFLAGS)
+# -fPIC: the library objects also make libig.so (the programs link them
+# statically; the linker relaxes the GOT accesses there, so this costs them
+# nothing measurable); after the user's flags, which may say -fPIE
+override CFLAGS += -std=gnu11 $(WARN) $(SAN_FLAGS) -fPIC -D_GNU_SOURCE -I. -Iinclude \
+	-I$(BUILD)/gen -DIG_VERSION='"$(VERSION)"'
 # --as-needed: a program records only the libraries it uses (ig does not need
 # libwebsockets, which only the kubectl plugin's port-forward uses)
-LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
+override LDFLAGS += $(SAN_FLAGS) -Wl,--as-needed
 # libcurl, libarchive and libcrypto are dlopen()ed (base/curl.c, base/archive.c,
 # base/crypto.c): most runs of ig need none, and their dependencies cost every start
 LDLIBS := -lbpf -lelf -lz -lyaml -ljansson -lssl -lcrypto -lprotobuf-c -lnghttp2 -lnettle -lzstd -lpcre2-8 \
 	-lwebsockets -lpthread
 
-LIB_DIRS := base bpf oci cri k8s run agent
+LIB_DIRS := base bpf oci cri k8s run agent libig
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
 # <module>/*.proto -> $(BUILD)/gen/<module>/*.pb-c.{c,h} by protoc-c, compiled into the library
 PROTOS := $(wildcard $(addsuffix /*.proto,$(LIB_DIRS)))
@@ -59,9 +75,12 @@ PROTO_H := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.h)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(PROTO_C:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
 LIB := $(BUILD)/libig.a
 
-# one program per directory of cli/: cli/<prog>/*.c -> $(BUILD)/bin/<prog>
-PROGS := $(patsubst cli/%/,%,$(sort $(dir $(wildcard cli/*/*.c))))
-PROG_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/$(1)/*.c))
+# one program per directory of cli/: cli/<prog>/*.c -> $(BUILD)/bin/<prog>; cli/client/ is
+# the control API client that ig (--remote) and kubectl-gadget share, linked into both
+PROGS := $(filter-out client,$(patsubst cli/%/,%,$(sort $(dir $(wildcard cli/*/*.c)))))
+CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/client/*.c))
+PROG_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/$(1)/*.c)) \
+	$(if $(filter ig kubectl-gadget,$(1)),$(CLIENT_OBJS))
 ALL_PROG_OBJS := $(foreach p,$(PROGS),$(call PROG_OBJS,$(p)))
 BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
 
@@ -92,10 +111,11 @@ DEPS_STAMP := build/.deps-$(shell cat scripts/deps.sh | md5sum | cut -c1-8)
 GADGET ?= trace_exec
 ARGS ?=
 
-.PHONY: all deps tools gadgets test unit integration run valgrind fuzz bench lint format check-format clean
+.PHONY: all deps tools gadgets test unit integration run valgrind fuzz bench lint format check-format clean \
+	libig examples install uninstall
 .DEFAULT_GOAL := all
 
-all: $(BINS) $(BUILD)/bin/kubectl_complete-gadget gadgets man
+all: $(BINS) $(BUILD)/bin/kubectl_complete-gadget gadgets man libig examples
 
 $(DEPS_STAMP): scripts/deps.sh
 	@mkdir -p build
@@ -104,22 +124,30 @@ $(DEPS_STAMP): scripts/deps.sh
 
 deps: $(DEPS_STAMP)
 
-$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP) $(PROTO_H)
+# objects are rebuilt when the compiler flags change (not for the version string)
+FLAGS_STAMP := $(BUILD)/.flags-$(shell echo '$(CC) $(CPPFLAGS) $(filter-out -DIG_VERSION=%,$(CFLAGS))' \
+	| md5sum | cut -c1-8)
+$(FLAGS_STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/.flags-*
+	@touch $@
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP) | $(DEPS_STAMP) $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # kubectl-gadget embeds deploy/*.yaml with .incbin (see cli/kubectl-gadget/manifests.c)
 $(BUILD)/obj/cli/kubectl-gadget/manifests.o: $(wildcard deploy/*.yaml)
-# kubectl gadget completes the in-tree gadgets' names (cli/kubectl-gadget/run.c)
-$(BUILD)/obj/cli/kubectl-gadget/run.o: CFLAGS += -DKG_INTREE_GADGETS='"$(GADGET_NAMES)"'
-$(BUILD)/obj/cli/kubectl-gadget/run.o: $(wildcard gadgets/*/program.bpf.c)
+# kubectl gadget completes the in-tree gadgets' names (cli/kubectl-gadget/complete.c)
+$(BUILD)/obj/cli/kubectl-gadget/complete.o: CFLAGS += -DKG_INTREE_GADGETS='"$(GADGET_NAMES)"'
+$(BUILD)/obj/cli/kubectl-gadget/complete.o: $(wildcard gadgets/*/program.bpf.c)
 # kubectl's plugin completion runs kubectl_complete-gadget from PATH: the
 # plugin itself under that name (cli/kubectl-gadget/complete.c)
 $(BUILD)/bin/kubectl_complete-gadget: $(BUILD)/bin/kubectl-gadget
 	ln -sf kubectl-gadget $@
 
 # man pages, from the same --help texts the commands print (help2man)
-MAN_PAGES := $(addprefix $(BUILD)/man/,ig.1 ig-run.1 ig-image.1 kubectl-gadget.1 \
+MAN_PAGES := $(addprefix $(BUILD)/man/,ig.1 ig-run.1 ig-image.1 ig-daemon.1 kubectl-gadget.1 \
 	kubectl-gadget-run.1 kubectl-gadget-deploy.1 kubectl-gadget-attach.1 gadget-agent.1)
 HELP2MAN = help2man -N --no-discard-stderr --version-string=$(VERSION)
 .PHONY: man
@@ -153,9 +181,9 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto | $(DEPS_STAMP)
 
 # generated code: built with the project's flags except the ones protoc-c's
 # output does not meet
-$(BUILD)/obj/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h
+$(BUILD)/obj/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -Wno-shadow -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -Wno-shadow -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -168,6 +196,35 @@ $(BUILD)/bin/$(1): $(call PROG_OBJS,$(1)) $(LIB)
 	$$(CC) $$(LDFLAGS) $(call PROG_OBJS,$(1)) $(LIB) $$(LDLIBS) -o $$@
 endef
 $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
+
+# ---- libig, the public library (include/ig/*.h, docs/library.md) ----
+# The archive $(LIB) that the programs link is libig.a itself; libig.so is
+# linked from the same objects and exports only the versioned ig_* symbols of
+# libig/libig.map.  ig.pc is written for the prefix it is installed under.
+LIBIG_HDRS := $(wildcard include/ig/*.h)
+LIBIG_SOMAJOR := 0
+LIBIG_SONAME := libig.so.$(LIBIG_SOMAJOR)
+LIBIG_REAL := libig.so.$(VERSION_BASE)
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+
+libig: $(BUILD)/libig.so $(LIB)
+
+$(BUILD)/$(LIBIG_REAL): $(LIB_OBJS) libig/libig.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIBIG_SONAME) -Wl,--version-script=libig/libig.map \
+		-Wl,-z,defs $(LIB_OBJS) $(LDLIBS) -o $@
+
+$(BUILD)/libig.so: $(BUILD)/$(LIBIG_REAL)
+	ln -sf $(LIBIG_REAL) $(BUILD)/$(LIBIG_SONAME)
+	ln -sf $(LIBIG_SONAME) $@
+
+# the examples are built as a user builds against libig: the public headers
+# and the shared library only, with the user's flags
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: examples/%.c $(LIBIG_HDRS) $(BUILD)/libig.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(USER_CFLAGS) -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) \
+		-Iinclude $(LDFLAGS) $< -L$(BUILD) -lig -Wl,-rpath,'$$ORIGIN/..' -o $@
 
 $(VMLINUX): | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -213,7 +270,7 @@ build/tests/data/%.bpf.o: tests/data/bpf/%.bpf.c $(VMLINUX) $(GADGET_HDRS)
 # -larchive: test_oci_store writes its hostile tarballs with libarchive itself
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_BPF_OBJS) $(VMLINUX)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
 		-DTEST_BPF_DIR='"$(CURDIR)/build/tests/data"' \
 		-DTEST_GADGETS_DIR='"$(CURDIR)/build/gadgets"' $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka \
 		-larchive -o $@
@@ -221,27 +278,27 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_BPF_OBJS) $(VMLINUX)
 # the tiny CRI client the containerd integration tests drive pods with
 $(BUILD)/tests/cri_pod: tests/helpers/cri_pod.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # the Kubernetes client driver the API server integration tests run
 $(BUILD)/tests/k8s_tool: tests/helpers/k8s_tool.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # the pods/portforward driver the port-forward integration tests run
 $(BUILD)/tests/pf_tool: tests/helpers/pf_tool.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # the control API client the agent integration tests run
 $(BUILD)/tests/agent_client: tests/helpers/agent_client.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # the raw gRPC client the CRI transport integration tests run
 $(BUILD)/tests/cri_call: tests/helpers/cri_call.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # test_agent_raw renders records in the layouts of the gadgets built here
 unit: $(UNIT_BINS) $(GADGET_OBJS) $(GADGET_YAMLS)
@@ -253,7 +310,8 @@ tools: ; ./scripts/k8s-tools.sh
 # the agent's container image, an OCI image tarball for `ctr -n k8s.io images
 # import` (the name deploy/ and charts/gadget use); see docs/agent.md
 AGENT_BIN ?= $(BUILD)/bin/gadget-agent
-AGENT_IMAGE ?= gadget-agent:latest
+# named with the project's version: the tag deploy/ and the chart's appVersion use
+AGENT_IMAGE ?= gadget-agent:$(VERSION_BASE)
 .PHONY: agent-image
 agent-image: $(AGENT_BIN) scripts/agent-image.py
 	SOURCE_DATE_EPOCH=$(GADGET_EPOCH) $(PYTHON) scripts/agent-image.py --binary $(AGENT_BIN) \
@@ -261,6 +319,23 @@ agent-image: $(AGENT_BIN) scripts/agent-image.py
 		--dlopen $(call SONAME_OF,libcurl.so) \
 		--dlopen $(call SONAME_OF,libarchive.so) \
 		--dlopen $(call SONAME_OF,libcrypto.so)
+
+# pushes that image to the registry reference AGENT_IMAGE_REF with ig's own
+# registry client (docs/install.md); AGENT_IMAGE_INSECURE=1 for plain HTTP
+AGENT_IMAGE_REF ?=
+AGENT_IMAGE_INSECURE ?=
+.PHONY: agent-image-push
+agent-image-push: agent-image $(BUILD)/bin/ig
+	./scripts/agent-image-push.sh $(BUILD)/bin/ig build/agent-image.tar "$(AGENT_IMAGE)" \
+		"$(AGENT_IMAGE_REF)" "$(AGENT_IMAGE_INSECURE)"
+
+# kubectl-gadget as a krew plugin: build/krew/{gadget.yaml,kubectl-gadget-linux-<arch>.tar.gz},
+# the manifest pointing at KREW_URI_BASE/<archive> (docs/install.md)
+KREW_URI_BASE ?= https://example.invalid/ig/releases/download/v$(VERSION_BASE)
+.PHONY: krew
+krew: $(BUILD)/bin/kubectl-gadget packaging/krew/gadget.yaml.in
+	SOURCE_DATE_EPOCH=$(GADGET_EPOCH) ./scripts/krew.sh $(BUILD)/bin/kubectl-gadget \
+		$(VERSION_BASE) "$(KREW_URI_BASE)" build/krew
 
 integration: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool \
 		$(BUILD)/tests/pf_tool $(BUILD)/tests/agent_client $(BUILD)/tests/cri_call
@@ -295,7 +370,7 @@ valgrind: $(UNIT_BINS)
 
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(PROTO_C:$(BUILD)/%=build/%) $(LIB_BPF_OBJS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ibuild/gen \
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Iinclude -Ibuild/gen \
 		-DIG_VERSION='"fuzz"' $< $(LIB_SRCS) $(PROTO_C:$(BUILD)/%=build/%) $(LDLIBS) -o $@
 
 FUZZ_SECONDS ?= 20
@@ -321,6 +396,38 @@ check-format:
 
 clean:
 	rm -rf build
+
+# ---- make install / uninstall ----
+# PREFIX/bin: ig, gadget-agent, kubectl-gadget; PREFIX/lib/ig/oci-store: the
+# in-tree gadgets (ig and libig find them there); LIBDIR: libig.so, libig.a and
+# pkgconfig/ig.pc; INCLUDEDIR/ig: the headers; man pages and completion files
+# when the build made them (build/man, build/completion); the docs.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/ig
+GADGETDIR := $(PREFIX)/lib/ig
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/vendor-completions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+
+$(BUILD)/ig.pc: libig/ig.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION_BASE)|' -e 's|@LIBS@|$(LDLIBS)|' $< > $@
+.PHONY: $(BUILD)/ig.pc
+
+install: all $(BUILD)/ig.pc
+	./scripts/install.sh install "$(DESTDIR)" "$(BUILD)" "$(BINDIR)" "$(LIBDIR)" \
+		"$(INCLUDEDIR)" "$(MANDIR)" "$(DOCDIR)" "$(GADGETDIR)" "$(BASHCOMPDIR)" \
+		"$(ZSHCOMPDIR)" "$(FISHCOMPDIR)" "$(LIBIG_REAL)" "$(LIBIG_SONAME)"
+
+uninstall:
+	./scripts/install.sh uninstall "$(DESTDIR)" "$(BUILD)" "$(BINDIR)" "$(LIBDIR)" \
+		"$(INCLUDEDIR)" "$(MANDIR)" "$(DOCDIR)" "$(GADGETDIR)" "$(BASHCOMPDIR)" \
+		"$(ZSHCOMPDIR)" "$(FISHCOMPDIR)" "$(LIBIG_REAL)" "$(LIBIG_SONAME)"
 
 # keep the test objects the unit tests need between runs
 .SECONDARY: $(TEST_BPF_OBJS) $(PROTO_C) $(PROTO_H)

@@ -11,7 +11,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +100,7 @@ int agent_config_init(struct agent_config *c)
 	r |= cfg_set_str(&c->instance_label, AGENT_CONFIG_DEFAULT_LABEL);
 	r |= cfg_set_str(&c->listen_address, AGENT_CONFIG_DEFAULT_LISTEN);
 	r |= cfg_set_str(&c->listen_unix, AGENT_CONFIG_DEFAULT_UNIX);
+	r |= cfg_set_str(&c->listen_unix_group, "");
 	r |= cfg_set_str(&c->health_address, AGENT_CONFIG_DEFAULT_HEALTH);
 	r |= cfg_set_str(&c->store_dir, AGENT_CONFIG_DEFAULT_STORE);
 	r |= cfg_default_runtimes(c);
@@ -700,8 +703,34 @@ int agent_config_validate(const struct agent_config *c, char *err, size_t errlen
 	return r;
 }
 
+int agent_config_unix_group(const struct agent_config *c, unsigned int *ret_gid, char *err,
+			    size_t errlen)
+{
+	struct group gr, *found = NULL;
+	const char *name = c->listen_unix_group ? c->listen_unix_group : "";
+	char buf[4096], *end;
+	unsigned long v;
+
+	*ret_gid = 0;
+	if (!*name)
+		return 0;
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (!*end && !errno && v < UINT32_MAX && name[0] != '-') {
+		*ret_gid = (unsigned int)v;
+		return 0;
+	}
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &found) != 0 || !found) {
+		snprintf(err, errlen, "listen.unixSocketGroup: no group named '%.128s'", name);
+		return -EINVAL;
+	}
+	*ret_gid = (unsigned int)found->gr_gid;
+	return 0;
+}
+
 static int cfg_validate(const struct agent_config *c, char *err, size_t errlen)
 {
+	unsigned int gid;
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	const char *eq;
@@ -740,6 +769,8 @@ static int cfg_validate(const struct agent_config *c, char *err, size_t errlen)
 			 c->listen_unix);
 		return -EINVAL;
 	}
+	if (agent_config_unix_group(c, &gid, err, errlen) < 0)
+		return -EINVAL;
 	if (c->host_root[0] != '/') {
 		snprintf(err, errlen, "hostRoot: '%s' is not an absolute path", c->host_root);
 		return -EINVAL;

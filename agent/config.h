@@ -75,8 +75,9 @@ struct agent_config {
 	struct agent_config_runtime runtimes[AGENT_CONFIG_MAX_RUNTIMES];
 	size_t n_runtimes;
 	char *listen_address;
-	char *listen_unix;	 /* "" turns the unix socket off */
-	char *listen_unix_group; /* a group name or gid that may use it too; NULL: root only */
+	char *listen_unix; /* "" turns the unix socket off */
+	/* group name or gid that may use the unix socket too (0660); "": root only (0600) */
+	char *listen_unix_group;
 	char *health_address;
 	char *store_dir;
 	char **insecure_registries;
@@ -145,6 +146,14 @@ int agent_config_set(struct agent_config *c, const char *key, const char *value,
  * patterns, publicKeys PEM public keys.  -EINVAL with "<key>: <why>" in err.
  */
 int agent_config_validate(const struct agent_config *c, char *err, size_t errlen);
+
+/*
+ * listen.unixSocketGroup as a gid: a number, or a group name looked up in
+ * the group database; 0 when it is "" (root only).  -EINVAL with
+ * "listen.unixSocketGroup: ..." in err for a name that is no group.
+ */
+int agent_config_unix_group(const struct agent_config *c, unsigned int *ret_gid, char *err,
+			    size_t errlen);
 
 /* "debug", "info", "warn", "error" -> level; -EINVAL otherwise. */
 int agent_config_parse_log_level(const char *s, enum base_log_level *ret);

@@ -21,7 +21,7 @@
 #include "agent/daemon.h"
 
 #include <errno.h>
-#include <grp.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -77,6 +77,7 @@ struct agent_daemon {
 	int64_t started_ms;
 	int ep, sig_fd, retry_fd;
 	bool stopping;
+	bool host_service;
 	struct agent_image_opts img_opts;
 	struct agent_metrics *metrics;
 	struct agent_worker_pool *pool;
@@ -361,25 +362,6 @@ static int on_gadget_metrics(void *ctx, struct base_buf *out)
 	return agent_run_table_write_metrics(d->runs, out);
 }
 
-/* A group name, or a number, as a gid. */
-static int group_id(const char *name, int *ret)
-{
-	struct group gr, *res = NULL;
-	char buf[4096], *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(name, &end, 10);
-	if (!errno && !*end && end != name && v < INT32_MAX) {
-		*ret = (int)v;
-		return 0;
-	}
-	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
-		return -ENOENT;
-	*ret = (int)gr.gr_gid;
-	return 0;
-}
-
 static void mib(uint64_t bytes, char *out, size_t len)
 {
 	snprintf(out, len, "%.1f MiB", (double)bytes / (1 << 20));
@@ -443,7 +425,8 @@ static int budgets_setup(struct agent_daemon *d, char *err, size_t errlen)
 static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 {
 	struct agent_server_opts so = {
-		.tcp_address = d->cfg->listen_address,
+		/* the host service never listens on TCP: the unix socket is its access control */
+		.tcp_address = d->host_service ? NULL : d->cfg->listen_address,
 		.max_queue_records = d->cfg->queue_max_records,
 		.node = d->node,
 		.version = d->version,
@@ -461,21 +444,15 @@ static int listeners_setup(struct agent_daemon *d, char *err, size_t errlen)
 		if (!d->unix_path)
 			return -ENOMEM;
 	}
-	so.unix_gid = -1;
-	if (d->cfg->listen_unix_group && d->cfg->listen_unix_group[0]) {
-		rc = group_id(d->cfg->listen_unix_group, &so.unix_gid);
-		if (rc < 0) {
-			snprintf(err, errlen, "listen.unixSocketGroup: no group '%s' here",
-				 d->cfg->listen_unix_group);
-			return rc;
-		}
-	}
 	so.unix_path = d->unix_path;
+	rc = agent_config_unix_group(d->cfg, &so.unix_gid, err, errlen);
+	if (rc < 0)
+		return rc;
 	rc = agent_server_new(&so, &d->srv, err, errlen);
 	if (rc < 0)
 		return rc;
 	rc = ep_add(d, agent_server_fd(d->srv), SRC_SERVER);
-	if (rc < 0)
+	if (rc < 0 || d->host_service)
 		return rc;
 	rc = agent_health_new(d->cfg->health_address, &ho, &d->health, err, errlen);
 	if (rc < 0)
@@ -523,6 +500,7 @@ static int runs_setup(struct agent_daemon *d, char *err, size_t errlen)
 {
 	struct agent_run_table_opts ro = {
 		.node = d->node,
+		.no_node_field = d->host_service,
 		.pool = d->pool,
 		.metrics = d->metrics,
 		.containers = d->containers,
@@ -607,6 +585,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	}
 	d->cfg = opts->cfg;
 	d->kcfg = opts->k8s;
+	d->host_service = opts->host_service;
 	d->started_ms = agent_clock_unix_ms();
 	d->ep = d->sig_fd = d->retry_fd = -1;
 	d->node = strdup(opts->node_name);
@@ -622,6 +601,8 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	if (rc < 0)
 		goto fail;
 	d->img_opts.pull_timeout_ms = d->cfg->pull_timeout_ms;
+	d->img_opts.fallback_stores = opts->fallback_stores;
+	d->img_opts.n_fallback_stores = opts->n_fallback_stores;
 
 	if ((rc = budgets_setup(d, err, errlen)) < 0 || (rc = loop_setup(d, err, errlen)) < 0 ||
 	    (rc = containers_setup(d)) < 0 || (rc = listeners_setup(d, err, errlen)) < 0)
@@ -641,10 +622,15 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	else
 		base_log_info("agent: no Kubernetes API; node %s; instances in %s/instances",
 			      d->node, d->state_dir);
-	base_log_info("agent: control API on %s%s%s, health on %s",
-		      d->cfg->listen_address[0] ? d->cfg->listen_address : "no TCP address",
-		      d->unix_path ? " and " : "", d->unix_path ? d->unix_path : "",
-		      d->cfg->health_address);
+	if (d->host_service)
+		base_log_info("agent: control API on unix://%s (%s)",
+			      d->unix_path ? d->unix_path : "(none)",
+			      d->cfg->listen_unix_group[0] ? "root and its group" : "root only");
+	else
+		base_log_info("agent: control API on %s%s%s, health on %s",
+			      d->cfg->listen_address[0] ? d->cfg->listen_address : "no TCP address",
+			      d->unix_path ? " and " : "", d->unix_path ? d->unix_path : "",
+			      d->cfg->health_address);
 	*ret = d;
 	return 0;
 fail:

@@ -51,6 +51,14 @@ struct agent_daemon_opts {
 	/* The Kubernetes API, taken over (freed with the daemon); NULL: a plain host. */
 	struct k8s_config *k8s;
 	const char *state_dir; /* NULL: AGENT_DAEMON_STATE_DIR */
+	/*
+	 * ig daemon, the host service: the control API on the unix socket only
+	 * (listen.address is not opened), and no health port.
+	 */
+	bool host_service;
+	/* short names the store lacks are looked up here too (agent_image_opts); borrowed */
+	const char *const *fallback_stores;
+	size_t n_fallback_stores;
 };
 
 /*

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/config.h"
 #include "base/log.h"
@@ -245,6 +246,32 @@ static int img_take(struct oci_store_gadget *g, const struct oci_ref *ref, const
 	return 0;
 }
 
+/* A short name the store lacks, in the fallback stores: 0 with *ret, -ENOENT, or -errno. */
+static int img_from_fallbacks(const struct agent_image_opts *o, const char *canonical,
+			      struct oci_store_gadget **ret)
+{
+	char layout[4096];
+	size_t i;
+	int r;
+
+	for (i = 0; i < o->n_fallback_stores; i++) {
+		struct oci_store *s = NULL;
+
+		snprintf(layout, sizeof(layout), "%s/oci-layout", o->fallback_stores[i]);
+		if (access(layout, F_OK) < 0 || oci_store_open(o->fallback_stores[i], &s) < 0)
+			continue;
+		r = oci_store_resolve(s, canonical, NULL, ret);
+		oci_store_free(s);
+		if (r != -ENOENT) {
+			if (r == 0)
+				base_log_debug("agent: %s from %s", canonical,
+					       o->fallback_stores[i]);
+			return r;
+		}
+	}
+	return -ENOENT;
+}
+
 int agent_image_resolve(const struct agent_image_opts *o, const char *image,
 			struct agent_image **ret, enum agent_image_error *ret_kind, char *err,
 			size_t errlen)
@@ -273,6 +300,22 @@ int agent_image_resolve(const struct agent_image_opts *o, const char *image,
 		*ret_kind = AGENT_IMAGE_FAILED;
 		goto out;
 	}
+	if (o->pull == AGENT_IMAGE_PULL_ALWAYS && ref->registry && o->disallow_pulling) {
+		snprintf(err, errlen,
+			 "image %s: pulling is disabled on this node (oci.disallowPulling)",
+			 canonical);
+		*ret_kind = AGENT_IMAGE_NOT_ALLOWED;
+		r = -EACCES;
+		goto out;
+	}
+	if (o->pull == AGENT_IMAGE_PULL_ALWAYS && ref->registry) {
+		r = img_pull(o, s, ref, canonical, err, errlen);
+		if (r < 0) {
+			*ret_kind = r == -ENOENT ? AGENT_IMAGE_NOT_FOUND : AGENT_IMAGE_FAILED;
+			goto out;
+		}
+		pulled = true;
+	}
 	for (;;) {
 		r = oci_store_resolve(s, canonical, NULL, &g);
 		if (r == 0)
@@ -283,10 +326,27 @@ int agent_image_resolve(const struct agent_image_opts *o, const char *image,
 			*ret_kind = AGENT_IMAGE_FAILED;
 			goto out;
 		}
+		if (!ref->registry && (r = img_from_fallbacks(o, canonical, &g)) != -ENOENT) {
+			if (r == 0)
+				break;
+			snprintf(err, errlen, "image %s in an installed store: %s", canonical,
+				 strerror(-r));
+			*ret_kind = AGENT_IMAGE_FAILED;
+			goto out;
+		}
 		if (!ref->registry) {
 			snprintf(err, errlen,
-				 "gadget image %s not found in the store %s (a short name is "
+				 "gadget image %s not found in the store %s%s (a short name is "
 				 "looked up locally only; give host[:port]/name:tag to pull it)",
+				 canonical, o->store_dir,
+				 o->n_fallback_stores ? " nor in the installed gadgets" : "");
+			*ret_kind = AGENT_IMAGE_NOT_FOUND;
+			r = -ENOENT;
+			goto out;
+		}
+		if (o->pull == AGENT_IMAGE_PULL_NEVER) {
+			snprintf(err, errlen,
+				 "image %s is not in the store %s and the pull policy is never",
 				 canonical, o->store_dir);
 			*ret_kind = AGENT_IMAGE_NOT_FOUND;
 			r = -ENOENT;

@@ -43,8 +43,15 @@ struct oci_key_set;
 #define AGENT_IMAGE_STALL_MS   10000
 #define AGENT_IMAGE_CONNECT_MS 5000
 
+enum agent_image_pull {
+	AGENT_IMAGE_PULL_MISSING = 0, /* a reference with a registry: when the store lacks it */
+	AGENT_IMAGE_PULL_ALWAYS,      /* ... before every resolution (PullImage, ig --pull) */
+	AGENT_IMAGE_PULL_NEVER,	      /* the store only */
+};
+
 struct agent_image_opts {
 	const char *store_dir;
+	enum agent_image_pull pull;
 	const char *const *insecure_registries; /* "host[:port]" */
 	size_t n_insecure_registries;
 	const char *const *allowed; /* oci.allowedGadgets; none: all */
@@ -54,6 +61,13 @@ struct agent_image_opts {
 	const struct oci_key_set *keys; /* verify signatures with these; NULL: no check */
 	/* A whole pull (oci.pullTimeout); 0: the registry client's default. */
 	uint64_t pull_timeout_ms;
+	/*
+	 * A short name the store does not have is looked up in these stores
+	 * too, in order, read only (ig daemon: the gadgets installed with ig);
+	 * a directory without a store is skipped.
+	 */
+	const char *const *fallback_stores;
+	size_t n_fallback_stores;
 };
 
 /* A resolved gadget; everything owned. */
@@ -98,7 +112,9 @@ int agent_image_check_allowed(const struct agent_image_opts *o, const char *imag
 			      size_t errlen);
 
 /*
- * Finds image, pulling it when it has a registry and the store lacks it.
+ * Finds image, pulling it when it has a registry and the store lacks it
+ * (o->pull says otherwise: always pull first, or never; a short name is
+ * never pulled).
  * Returns 0 and a new image in *ret (free with agent_image_free()), or
  * -errno with *ret_kind saying which kind of failure it was and a one-line
  * message in err.

@@ -32,6 +32,8 @@
 #include "agent/worker.h"
 #include "base/log.h"
 #include "cri/collection.h"
+#include "oci/ref.h"
+#include "oci/store.h"
 #include "run/selector.h"
 
 #define ERRC(x)	  GADGET__AGENT__V1__ERROR_CODE__ERROR_##x
@@ -54,6 +56,8 @@ enum req_purpose {
 	JOB_INFO = 1, /* GetGadgetInfo: resolve */
 	JOB_RUN,      /* RunGadget: resolve */
 	JOB_CREATE,   /* CreateInstance: resolve, to validate */
+	JOB_IMAGES,   /* ListImages: read the store */
+	JOB_PULL,     /* PullImage: pull, then resolve */
 };
 
 struct req_job {
@@ -73,6 +77,8 @@ struct req_job {
 	enum agent_image_error ikind;
 	char err[AGENT_IMAGE_ERRLEN];
 	struct agent_image *img;
+	struct oci_store_image *images; /* ListImages */
+	size_t n_images;
 };
 
 /* Whether a client asked for the gadget's own record bytes (docs/api.md "Record encodings"). */
@@ -93,7 +99,24 @@ static void job_free(struct req_job *j)
 	agent_run_spec_free(j->spec);
 	agent_instance_spec_free(j->ispec);
 	agent_image_free(j->img);
+	oci_store_images_free(j->images, j->n_images);
 	free(j);
+}
+
+/* The store's images, in a worker: reading it may wait for the disk. */
+static int job_list_images(struct req_job *j)
+{
+	struct oci_store *s = NULL;
+	int rc;
+
+	rc = oci_store_open(j->img_opts->store_dir, &s);
+	if (rc == 0)
+		rc = oci_store_list(s, &j->images, &j->n_images);
+	if (rc < 0)
+		snprintf(j->err, sizeof(j->err), "the image store %s: %s", j->img_opts->store_dir,
+			 s && oci_store_errmsg(s)[0] ? oci_store_errmsg(s) : strerror(-rc));
+	oci_store_free(s);
+	return rc;
 }
 
 static void job_work(struct agent_worker_job *w)
@@ -107,6 +130,17 @@ static void job_work(struct agent_worker_job *w)
 		j->rc = agent_image_resolve(j->img_opts, j->image, &j->img, &j->ikind, j->err,
 					    sizeof(j->err));
 		break;
+	case JOB_IMAGES:
+		j->rc = job_list_images(j);
+		break;
+	case JOB_PULL: {
+		struct agent_image_opts o = *j->img_opts;
+
+		o.pull = AGENT_IMAGE_PULL_ALWAYS;
+		j->rc = agent_image_resolve(&o, j->image, &j->img, &j->ikind, j->err,
+					    sizeof(j->err));
+		break;
+	}
 	}
 }
 
@@ -568,6 +602,113 @@ static void req_containers(struct agent_requests *q, struct agent_session *s, ui
 	run_selector_done(&sel);
 }
 
+static void req_list_images(struct agent_requests *q, struct agent_session *s, uint64_t id)
+{
+	struct req_job *j = job_new(q, JOB_IMAGES, agent_session_id(s), id, NULL);
+
+	if (!j) {
+		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
+		return;
+	}
+	job_submit(q, j);
+}
+
+static void done_list_images(struct agent_requests *q, struct req_job *j, struct agent_session *s)
+{
+	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
+	Gadget__Agent__V1__ImageList il = GADGET__AGENT__V1__IMAGE_LIST__INIT;
+	Gadget__Agent__V1__Image *v = NULL, **pv = NULL;
+	size_t i;
+
+	if (j->rc < 0) {
+		agent_session_send_error(s, j->rid, ERRC(IMAGE), "%s", j->err);
+		return;
+	}
+	if (j->n_images) {
+		v = calloc(j->n_images, sizeof(*v));
+		pv = calloc(j->n_images, sizeof(*pv));
+		if (!v || !pv) {
+			free(v);
+			free(pv);
+			agent_session_send_error(s, j->rid, ERRC(INTERNAL), "%s", strerror(ENOMEM));
+			return;
+		}
+	}
+	for (i = 0; i < j->n_images; i++) {
+		gadget__agent__v1__image__init(&v[i]);
+		v[i].reference = j->images[i].ref;
+		v[i].digest = j->images[i].digest;
+		v[i].created = j->images[i].created ? j->images[i].created : "";
+		v[i].size = j->images[i].size;
+		pv[i] = &v[i];
+	}
+	il.images = pv;
+	il.n_images = j->n_images;
+	resp.payload_case = RESP(IMAGES);
+	resp.images = &il;
+	send_resp(s, j->rid, &resp);
+	free(v);
+	free(pv);
+}
+
+static void req_pull_image(struct agent_requests *q, struct agent_session *s, uint64_t id,
+			   const Gadget__Agent__V1__PullImage *pi)
+{
+	struct req_job *j;
+
+	struct oci_ref *ref = NULL;
+	bool registry;
+
+	if (!req_image_ok(q, s, id, pi->image))
+		return;
+	if (oci_ref_parse(pi->image, &ref) < 0) {
+		agent_session_send_error(s, id, ERRC(IMAGE),
+					 "'%.256s' is not a valid image reference", pi->image);
+		return;
+	}
+	registry = ref->registry != NULL;
+	oci_ref_free(ref);
+	if (!registry) {
+		agent_session_send_error(
+			s, id, ERRC(BAD_REQUEST),
+			"%.256s has no registry to pull from (a short name is an image "
+			"of the store: give host[:port]/name:tag)",
+			pi->image);
+		return;
+	}
+	j = job_new(q, JOB_PULL, agent_session_id(s), id, pi->image);
+	if (!j) {
+		agent_session_send_error(s, id, ERRC(INTERNAL), "%s", strerror(ENOMEM));
+		return;
+	}
+	job_submit(q, j);
+}
+
+static void done_pull_image(struct agent_requests *q, struct req_job *j, struct agent_session *s)
+{
+	pb_response resp = GADGET__AGENT__V1__RESPONSE__INIT;
+	Gadget__Agent__V1__ImagePulled ip = GADGET__AGENT__V1__IMAGE_PULLED__INIT;
+
+	if (j->rc < 0) {
+		agent_session_send_error(s, j->rid, image_errcode(j->ikind), "%s", j->err);
+		return;
+	}
+	if (!j->img->pulled) {
+		agent_session_send_error(
+			s, j->rid, ERRC(BAD_REQUEST),
+			"%s has no registry to pull from (a short name is an image "
+			"of the store: give host[:port]/name:tag)",
+			j->img->ref);
+		return;
+	}
+	base_log_info("agent: pulled %s (%s)", j->img->ref, j->img->digest);
+	ip.image = j->img->ref;
+	ip.digest = j->img->digest;
+	resp.payload_case = RESP(IMAGE_PULLED);
+	resp.image_pulled = &ip;
+	send_resp(s, j->rid, &resp);
+}
+
 void agent_requests_handle(struct agent_requests *q, struct agent_session *s,
 			   const Gadget__Agent__V1__Request *req)
 {
@@ -608,6 +749,12 @@ void agent_requests_handle(struct agent_requests *q, struct agent_session *s,
 		agent_run_table_ack(q->o.runs, s, req->records_ack->run_id,
 				    req->records_ack->bytes);
 		break;
+	case REQ(LIST_IMAGES):
+		req_list_images(q, s, req->id);
+		break;
+	case REQ(PULL_IMAGE):
+		req_pull_image(q, s, req->id, req->pull_image);
+		break;
 	default:
 		agent_session_send_error(s, req->id, ERRC(UNIMPLEMENTED),
 					 "this agent does not know the request");
@@ -631,6 +778,14 @@ static void job_done(struct agent_worker_job *w)
 	case JOB_CREATE:
 		if (s)
 			done_create(q, j, s);
+		break;
+	case JOB_IMAGES:
+		if (s)
+			done_list_images(q, j, s);
+		break;
+	case JOB_PULL:
+		if (s)
+			done_pull_image(q, j, s);
 		break;
 	}
 	job_free(j);

@@ -1153,7 +1153,7 @@ static int build(struct agent_run *r, const Gadget__Agent__V1__KeyValue *const *
 		.coll = agent_containers_collection(t->o.containers),
 		.enrich = agent_containers_enrich(t->o.containers),
 		.k8s = t->o.k8s,
-		.node_name = t->o.node,
+		.node_name = t->o.no_node_field ? NULL : t->o.node,
 		.errbuf = r->errbuf,
 		.problem = run_problem,
 		.problem_ctx = r,

@@ -53,9 +53,10 @@ struct agent_run_table;
 struct agent_run;
 
 struct agent_run_table_opts {
-	const char *node;		     /* RunStarted.node and k8s.node; borrowed */
-	struct agent_worker_pool *pool;	     /* where loaded gadgets are detached */
-	struct agent_metrics *metrics;	     /* the per-gadget counters runs add to */
+	const char *node;		/* RunStarted.node and k8s.node; borrowed */
+	bool no_node_field;		/* ig daemon: records as ig run has them, no k8s.node */
+	struct agent_worker_pool *pool; /* where loaded gadgets are detached */
+	struct agent_metrics *metrics;	/* the per-gadget counters runs add to */
 	struct agent_containers *containers; /* read at each start */
 	struct k8s_enrich *k8s;		     /* NULL: no Kubernetes API */
 	/*

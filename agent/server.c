@@ -720,7 +720,8 @@ static int srv_mkdir_p(const char *path)
 	return 0;
 }
 
-static int srv_listen_unix(struct agent_server *srv, const char *path, char *err, size_t errlen)
+static int srv_listen_unix(struct agent_server *srv, const char *path, unsigned int gid, char *err,
+			   size_t errlen)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat st;
@@ -765,10 +766,11 @@ static int srv_listen_unix(struct agent_server *srv, const char *path, char *err
 		return r;
 	}
 	srv->unix_path = strdup(path);
-	/* root only (or its group too), before anyone can connect */
-	if (!srv->unix_path ||
-	    (srv->opts.unix_gid >= 0 && chown(path, (uid_t)-1, (gid_t)srv->opts.unix_gid) < 0) ||
-	    chmod(path, srv->opts.unix_gid >= 0 ? 0660 : 0600) < 0 || listen(srv->unx.fd, 64) < 0) {
+	/* root only, before anyone can connect */
+	if (!srv->unix_path || chmod(path, 0600) < 0 ||
+	    /* and the group the configuration names */
+	    (gid && (chown(path, 0, (gid_t)gid) < 0 || chmod(path, 0660) < 0)) ||
+	    listen(srv->unx.fd, 64) < 0) {
 		r = srv->unix_path ? -errno : -ENOMEM;
 		snprintf(err, errlen, "listen.unixSocket %s: %s", path, strerror(-r));
 		return r;
@@ -860,7 +862,7 @@ int agent_server_new(const struct agent_server_opts *opts, struct agent_server *
 			goto fail;
 	}
 	if (opts->unix_path && opts->unix_path[0]) {
-		r = srv_listen_unix(srv, opts->unix_path, err, errlen);
+		r = srv_listen_unix(srv, opts->unix_path, opts->unix_gid, err, errlen);
 		if (r < 0)
 			goto fail;
 	}

@@ -74,7 +74,7 @@ struct agent_server_ops {
 struct agent_server_opts {
 	const char *tcp_address;    /* "127.0.0.1:8484"; NULL or "": none */
 	const char *unix_path;	    /* the socket's full path; NULL or "": none */
-	int unix_gid;		    /* a group that may connect too (mode 0660); -1: root only */
+	unsigned int unix_gid;	    /* 0: root only (0600); else root:gid, 0660 */
 	size_t max_queue_bytes;	    /* 0: AGENT_WIRE_MAX_QUEUE */
 	uint32_t max_queue_records; /* 0: bytes only */
 	const char *node;	    /* for Welcome */

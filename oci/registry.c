@@ -1641,6 +1641,8 @@ int oci_registry_get_manifest(struct oci_registry *r, const char *ref, size_t ma
 	long status = 0;
 	int err;
 
+	/* a request of its own (signature lookups): its own deadline, as a pull has */
+	r->deadline_at = base_time_mono_ms() + (uint64_t)r->deadline_ms;
 	err = oci_ref_parse(ref, &pr);
 	if (err < 0)
 		return reg_fail(r, err, "invalid image reference \"%.200s\"", ref);
@@ -1666,6 +1668,7 @@ int oci_registry_get_blob(struct oci_registry *r, const char *ref, const char *d
 	long status = 0;
 	int err;
 
+	r->deadline_at = base_time_mono_ms() + (uint64_t)r->deadline_ms;
 	if (!oci_digest_is_sha256(digest) || size > OCI_STORE_MAX_BLOB)
 		return reg_fail(r, -EINVAL, "cannot fetch blob %.100s of %llu bytes", digest,
 				(unsigned long long)size);
@@ -1694,6 +1697,7 @@ int oci_registry_get_referrers(struct oci_registry *r, const char *ref, const ch
 	long status = 0;
 	int err;
 
+	r->deadline_at = base_time_mono_ms() + (uint64_t)r->deadline_ms;
 	if (!oci_digest_is_sha256(digest))
 		return reg_fail(r, -EINVAL, "invalid digest %.100s", digest);
 	err = reg_lazy_curl(r);

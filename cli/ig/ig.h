@@ -72,6 +72,18 @@ void ig_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ig_ensure_kernel_fs(void);
 
 int ig_cmd_run(int argc, char **argv);
+
+/* ig daemon (daemon.c): the host's gadget service, and where clients find it */
+#define IG_DAEMON_SOCKET  "/var/run/ig/ig.socket"
+#define IG_DAEMON_ADDRESS "unix://" IG_DAEMON_SOCKET
+#define IG_DAEMON_CONFIG  "/etc/ig/daemon.yaml"
+int ig_cmd_daemon(int argc, char **argv);
+/*
+ * ig --remote ADDR CMD ... (remote.c): run, attach, list, delete, show and
+ * image list/pull against the daemon at addr ("unix:///path"); given says
+ * whether the user named it (messages then repeat it).  argv[0] is CMD.
+ */
+int ig_remote_cmd(const char *addr, bool given, int argc, char **argv);
 int ig_cmd_version(int argc, char **argv);
 /* The command table, for completion (main.c). */
 const struct ig_cmd *ig_commands(size_t *n);

@@ -24,6 +24,7 @@
 
 static const struct ig_cmd ig_cmds[] = {
 	{"run", ig_cmd_run, "run a gadget on this host and print its events"},
+	{"daemon", ig_cmd_daemon, "serve gadgets to 'ig --remote' clients on a unix socket"},
 	{"image", ig_cmd_image, "build, list, push and pull gadget images"},
 	{"login", ig_cmd_login, "save credentials for a registry"},
 	{"logout", ig_cmd_logout, "forget the credentials for a registry"},
@@ -165,15 +166,29 @@ int ig_cmd_version(int argc, char **argv)
 	return IG_EXIT_OK;
 }
 
+/* The commands of a client of ig daemon (remote.c); with --remote, run and image are too. */
+static const struct ig_cmd ig_remote_cmds[] = {
+	{"attach", NULL, "show the records of a detached gadget instance of the daemon"},
+	{"list", NULL, "list the daemon's detached gadget instances"},
+	{"delete", NULL, "delete detached gadget instances of the daemon"},
+	{"show", NULL, "show a detached gadget instance of the daemon"},
+};
+
 static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: ig [-v|--verbose] <command> [args]\n\n"
+	fprintf(f, "Usage: ig [-v|--verbose] [--remote ADDR] <command> [args]\n\n"
 		   "Runs eBPF gadgets on this host: programs that trace kernel events and\n"
 		   "print them as a table, JSON or YAML.\n\nCommands:\n");
 	for (i = 0; i < sizeof(ig_cmds) / sizeof(ig_cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", ig_cmds[i].name, ig_cmds[i].summary);
+	for (i = 0; i < sizeof(ig_remote_cmds) / sizeof(ig_remote_cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", ig_remote_cmds[i].name, ig_remote_cmds[i].summary);
+	fprintf(f, "\nWith --remote unix:///path (or --remote-address, Inspektor Gadget's name),\n"
+		   "run and image list|pull go to the gadget daemon at that socket ('ig daemon');\n"
+		   "attach, list, delete and show always go to a daemon: the one at\n"
+		   "  " IG_DAEMON_ADDRESS " unless --remote names another.\n");
 	fprintf(f, "\nRun 'ig <command> --help' for the options of a command, and\n"
 		   "'ig run <gadget> --help' for the params and fields of a gadget.\n"
 		   "\nExamples:\n"
@@ -182,15 +197,50 @@ static void usage(FILE *f)
 		   "  ig run top_file --sort -rbytes_raw --max-entries 10\n");
 }
 
+/* "--remote X", "--remote=X" (and --remote-address): 1 when argv[*i] is one. */
+static int remote_flag(int argc, char **argv, int *i, const char **ret)
+{
+	static const char *const names[] = {"--remote", "--remote-address"};
+	size_t k, len;
+
+	for (k = 0; k < 2; k++) {
+		len = strlen(names[k]);
+		if (strncmp(argv[*i], names[k], len))
+			continue;
+		if (argv[*i][len] == '=') {
+			*ret = argv[*i] + len + 1;
+		} else if (!argv[*i][len] && *i + 1 < argc) {
+			*ret = argv[++*i];
+		} else if (!argv[*i][len]) {
+			ig_error("%s needs an address (unix:///path)", names[k]);
+			return -EINVAL;
+		} else {
+			continue;
+		}
+		if (!**ret) {
+			ig_error("%s needs an address (unix:///path)", names[k]);
+			return -EINVAL;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	int i = 1;
+	const char *remote = NULL;
+	int i = 1, r;
 	size_t c;
 
 	/* the completion scripts' callback: before anything prints or fails */
 	if (argc > 1 && !strcmp(argv[1], "__complete"))
 		return ig_cmd_complete(argc - 1, argv + 1);
 	for (; i < argc && argv[i][0] == '-'; i++) {
+		r = remote_flag(argc, argv, &i, &remote);
+		if (r < 0)
+			return IG_EXIT_USAGE;
+		if (r)
+			continue;
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			base_log_set_level(BASE_LOG_DEBUG);
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -215,6 +265,13 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return IG_EXIT_OK;
 		}
+		for (c = 0; c < sizeof(ig_remote_cmds) / sizeof(ig_remote_cmds[0]); c++) {
+			if (strcmp(argv[i + 1], ig_remote_cmds[c].name))
+				continue;
+			hargv[0] = argv[i + 1];
+			return ig_remote_cmd(remote ? remote : IG_DAEMON_ADDRESS, remote != NULL, 2,
+					     hargv);
+		}
 		for (c = 0; c < sizeof(ig_cmds) / sizeof(ig_cmds[0]); c++) {
 			if (strcmp(argv[i + 1], ig_cmds[c].name))
 				continue;
@@ -224,6 +281,13 @@ int main(int argc, char **argv)
 		ig_error("unknown command '%s' (see 'ig --help')", argv[i + 1]);
 		return IG_EXIT_USAGE;
 	}
+	/* the daemon's clients: always for these, for run and image with --remote */
+	for (c = 0; c < sizeof(ig_remote_cmds) / sizeof(ig_remote_cmds[0]); c++)
+		if (!strcmp(argv[i], ig_remote_cmds[c].name))
+			return ig_remote_cmd(remote ? remote : IG_DAEMON_ADDRESS, remote != NULL,
+					     argc - i, argv + i);
+	if (remote)
+		return ig_remote_cmd(remote, true, argc - i, argv + i);
 	for (c = 0; c < sizeof(ig_cmds) / sizeof(ig_cmds[0]); c++)
 		if (!strcmp(argv[i], ig_cmds[c].name))
 			return ig_cmds[c].fn(argc - i, argv + i);

@@ -29,7 +29,7 @@
 #include "oci/signature.h"
 #include "oci/store.h"
 
-#define N_SHORT_NAME_STORES 4
+#define N_SHORT_NAME_STORES 5
 #define N_GADGET_DIRS	    4
 
 static bool is_file(const char *p)
@@ -426,8 +426,10 @@ static int from_short_name(const char *spec, const struct oci_ref *ref, const ch
 	if (ref) {
 		stores[0] = strdup(ig_store_dir(o->store_dir));
 		stores[1] = in_tree_store();
-		stores[2] = strdup("/usr/local/lib/ig/oci-store");
-		stores[3] = strdup("/usr/lib/ig/oci-store");
+		/* make install: PREFIX/bin/ig and PREFIX/lib/ig/oci-store, wherever PREFIX is */
+		stores[2] = ig_resolve_exe_path("../lib/ig/oci-store");
+		stores[3] = strdup("/usr/local/lib/ig/oci-store");
+		stores[4] = strdup("/usr/lib/ig/oci-store");
 		base_buf_printf(&tried, "tried the image %s in the stores ", canonical);
 	}
 	for (i = 0; i < N_SHORT_NAME_STORES && r == 0; i++) {

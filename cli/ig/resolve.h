@@ -9,7 +9,8 @@
  *    from its registry first when the pull policy says so;
  *  - a short name ("trace_open", "mygadget:v2"): the local image store,
  *    then the store of in-tree gadgets shipped beside the binary
- *    (<exe>/../oci-store, /usr/local/lib/ig/oci-store, /usr/lib/ig/oci-store),
+ *    (<exe>/../oci-store in the build tree, <exe>/../lib/ig/oci-store where
+ *    make install put it, /usr/local/lib/ig/oci-store, /usr/lib/ig/oci-store),
  *    then, for a bare name, the directories of built gadgets ($IG_GADGETS,
  *    <exe>/../gadgets, /usr/local/lib/ig/gadgets, /usr/lib/ig/gadgets).
  *

@@ -17,9 +17,18 @@
 #include <string.h>
 
 #include "base/complete.h"
+#include "cli/client/client.h"
+#include "cli/kubectl-gadget/agents.h"
+#include "run/flags.h"
 
 /* The name kubectl runs for the plugin's completions. */
 #define KG_COMPLETE_NAME "kubectl_complete-gadget"
+
+#ifndef KG_INTREE_GADGETS
+#define KG_INTREE_GADGETS ""
+#endif
+/* Params of a gadget are asked from one agent; completion does not wait longer. */
+#define RUN_COMPLETE_INFO_TIMEOUT_MS 5000
 
 int kg_cmd_completion(struct kg_global *g, int argc, char **argv)
 {
@@ -40,6 +49,95 @@ int kg_cmd_completion(struct kg_global *g, int argc, char **argv)
 		return KG_EXIT_USAGE;
 	}
 	return KG_EXIT_OK;
+}
+
+/* --PARAM of the gadget, as the first agent that answers lists them. */
+static void complete_params(struct kg_global *g, struct base_complete *c, const char *image)
+{
+	Gadget__Agent__V1__GetGadgetInfo gi = GADGET__AGENT__V1__GET_GADGET_INFO__INIT;
+	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
+	Gadget__Agent__V1__Response *m = NULL;
+	struct client_agents as = {0};
+	char name[300];
+	size_t all;
+
+	if (kg_agents_find(g, NULL, 0, &as) < 0)
+		return;
+	/* one agent is enough: the others are not connected at all */
+	all = as.n;
+	as.n = 1;
+	if (kg_agents_connect(g, &as) == 0)
+		goto out;
+	gi.image = (char *)image;
+	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_GET_GADGET_INFO;
+	req.get_gadget_info = &gi;
+	if (client_agent_call(&as.v[0], &req, RUN_COMPLETE_INFO_TIMEOUT_MS, &m) < 0 || !m)
+		goto out;
+	if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_GADGET_INFO)
+		for (size_t i = 0; i < m->gadget_info->n_params; i++) {
+			const Gadget__Agent__V1__ParamInfo *p = m->gadget_info->params[i];
+
+			snprintf(name, sizeof(name), "--%s", p->key);
+			base_complete_add(c, name, p->description);
+		}
+	agent_wire_response_free(m);
+out:
+	as.n = all;
+	client_agents_done(&as);
+}
+
+/*
+ * run and attach: flags, -o values, the in-tree gadgets, and a gadget's
+ * params asked from an agent (g: the global flags typed, not connected).
+ */
+static void run_complete(struct kg_global *g, struct base_complete *c, int argc, char **argv,
+			 const char *prev)
+{
+	struct client_front f = kg_front(g);
+	bool attach = !strcmp(argv[0], "attach");
+	struct base_opt_table t[2] = {
+		run_flags_view(attach ? RUN_FLAGS_ATTACH : RUN_FLAGS_CLUSTER),
+		client_run_own_opts(&f, attach),
+	};
+	const struct base_opt *o;
+	const char *value, *gadget = NULL;
+
+	c->directive = BASE_COMPLETE_NOFILE;
+	o = base_complete_value_of(t, 2, prev, c->word, &value);
+	if (o) {
+		if (o->id == RUN_FLAG_OUTPUT)
+			base_complete_add_list(c, "columns json jsonpretty yaml", NULL);
+		return;
+	}
+	for (int i = 1; i < argc; i++) {
+		const struct base_opt *row = NULL;
+		const char *v = NULL;
+		char err[256];
+		int r = base_opt_next(t, 2, argc, argv, &i, &row, &v, err, sizeof(err));
+
+		if (r == BASE_OPT_WORD && !gadget)
+			gadget = argv[i];
+		if (r < 0 || r == BASE_OPT_END)
+			break;
+	}
+	if (c->word[0] == '-') {
+		base_complete_flags(c, t, 2);
+		if (gadget && !attach && c->word[1] == '-')
+			complete_params(g, c, gadget);
+		if (strchr(c->word, '='))
+			c->directive |= BASE_COMPLETE_NOSPACE;
+		return;
+	}
+	if (!gadget && !attach)
+		base_complete_add_list(c, KG_INTREE_GADGETS, NULL);
+}
+
+/* list, show, delete: the client's commands' options. */
+static bool instances_opts(struct kg_global *g, const char *cmd, struct base_opt_table *ret)
+{
+	struct client_front f = kg_front(g);
+
+	return client_instances_opts(&f, cmd, ret);
 }
 
 /* Keeps what the global flags among the words say, for asking agents. */
@@ -114,7 +212,7 @@ int kg_complete_main(int argc, char **argv)
 		}
 		c.directive = BASE_COMPLETE_NOFILE;
 	} else if (!strcmp(argv[cmd], "run") || !strcmp(argv[cmd], "attach")) {
-		kg_run_complete(&g, &c, argc - 1 - cmd, argv + cmd, prev);
+		run_complete(&g, &c, argc - 1 - cmd, argv + cmd, prev);
 		if (word[0] == '-')
 			base_complete_flags(&c, &gt, 1);
 	} else if (!strcmp(argv[cmd], "help") || !strcmp(argv[cmd], "completion")) {
@@ -126,7 +224,7 @@ int kg_complete_main(int argc, char **argv)
 					base_complete_add(&c, cmds[k].name, cmds[k].summary);
 		}
 		c.directive = BASE_COMPLETE_NOFILE;
-	} else if (kg_deploy_opts(argv[cmd], &t) || kg_instances_opts(argv[cmd], &t) ||
+	} else if (kg_deploy_opts(argv[cmd], &t) || instances_opts(&g, argv[cmd], &t) ||
 		   kg_containers_opts(argv[cmd], &t)) {
 		if (base_complete_value_of(&t, 1, prev, word, &value)) {
 			if (!strcmp(prev, "-o") || !strcmp(prev, "--output") ||

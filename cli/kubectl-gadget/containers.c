@@ -22,7 +22,7 @@
 #include "run/selector.h"
 #include "base/buf.h"
 #include "cli/kubectl-gadget/agents.h"
-#include "cli/kubectl-gadget/output.h"
+#include "cli/client/printer.h"
 
 #define ASK_TIMEOUT_MS 30000
 /* Most containers listed over all nodes. */
@@ -30,13 +30,13 @@
 
 /* One request to every connected agent, one answer each, within ASK_TIMEOUT_MS. */
 struct ask_ctx {
-	struct kg_agents *as;
+	struct client_agents *as;
 	uint64_t *req_ids;
-	int (*on_answer)(struct ask_ctx *c, struct kg_agent *a, Gadget__Agent__V1__Response *m);
+	int (*on_answer)(struct ask_ctx *c, struct client_agent *a, Gadget__Agent__V1__Response *m);
 	void *ud;
 };
 
-static int ask_response(void *ud, struct kg_agent *a, Gadget__Agent__V1__Response *m)
+static int ask_response(void *ud, struct client_agent *a, Gadget__Agent__V1__Response *m)
 {
 	struct ask_ctx *c = ud;
 	size_t i = (size_t)(a - c->as->v);
@@ -45,18 +45,18 @@ static int ask_response(void *ud, struct kg_agent *a, Gadget__Agent__V1__Respons
 	if (m->id != c->req_ids[i])
 		return 0;
 	if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR) {
-		kg_agent_fail(a, -EIO, "%s", kg_agent_error_text(m->error));
+		client_agent_fail(a, -EIO, "%s", client_agent_error_text(m->error));
 		return 0;
 	}
 	r = c->on_answer(c, a, m);
 	/* one answer is all this command wants from the agent */
-	kg_agent_close(a);
+	client_agent_close(a);
 	return r;
 }
 
-static int ask_all(struct kg_agents *as, Gadget__Agent__V1__Request *req, struct ask_ctx *c)
+static int ask_all(struct client_agents *as, Gadget__Agent__V1__Request *req, struct ask_ctx *c)
 {
-	struct kg_loop l = {.on_response = ask_response, .ud = c, .sigfd = -1};
+	struct client_loop l = {.on_response = ask_response, .ud = c, .sigfd = -1};
 	size_t i;
 	int r;
 
@@ -65,14 +65,14 @@ static int ask_all(struct kg_agents *as, Gadget__Agent__V1__Request *req, struct
 	if (!c->req_ids)
 		return -ENOMEM;
 	for (i = 0; i < as->n; i++)
-		if (kg_agent_connected(&as->v[i]))
-			kg_agent_send(&as->v[i], req, &c->req_ids[i]);
+		if (client_agent_connected(&as->v[i]))
+			client_agent_send(&as->v[i], req, &c->req_ids[i]);
 	l.deadline_ms = kg_now_ms() + ASK_TIMEOUT_MS;
-	r = kg_agents_loop(as, &l);
+	r = client_agents_loop(as, &l);
 	for (i = 0; i < as->n; i++)
-		if (kg_agent_connected(&as->v[i]))
-			kg_agent_fail(&as->v[i], -ETIMEDOUT, "no answer within %d s",
-				      ASK_TIMEOUT_MS / 1000);
+		if (client_agent_connected(&as->v[i]))
+			client_agent_fail(&as->v[i], -ETIMEDOUT, "no answer within %d s",
+					  ASK_TIMEOUT_MS / 1000);
 	free(c->req_ids);
 	c->req_ids = NULL;
 	return r == -ETIMEDOUT ? 0 : r;
@@ -128,14 +128,14 @@ struct lc_ctx {
 	bool cut;
 };
 
-static int lc_answer(struct ask_ctx *c, struct kg_agent *a, Gadget__Agent__V1__Response *m)
+static int lc_answer(struct ask_ctx *c, struct client_agent *a, Gadget__Agent__V1__Response *m)
 {
 	struct lc_ctx *lc = c->ud;
 	size_t i;
 
 	if (m->payload_case != GADGET__AGENT__V1__RESPONSE__PAYLOAD_CONTAINERS) {
-		kg_agent_fail(a, -EPROTO, "unexpected answer %s",
-			      agent_wire_response_name(m->payload_case));
+		client_agent_fail(a, -EPROTO, "unexpected answer %s",
+				  agent_wire_response_name(m->payload_case));
 		return 0;
 	}
 	for (i = 0; i < m->containers->n_containers; i++) {
@@ -257,11 +257,11 @@ int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv)
 	Gadget__Agent__V1__KeyValue lkv[RUN_SELECTOR_MAX_LABELS];
 	Gadget__Agent__V1__KeyValue *lkvp[RUN_SELECTOR_MAX_LABELS];
 	enum run_output o = RUN_OUTPUT_COLUMNS;
-	const char *nodes[KG_MAX_NODE_FLAGS], *labels = NULL, *pod = NULL, *ctr = NULL;
+	const char *nodes[CLIENT_MAX_NODE_FLAGS], *labels = NULL, *pod = NULL, *ctr = NULL;
 	struct run_selector sel = {0};
 	struct lc_ctx lctx = {0};
 	struct ask_ctx c = {.on_answer = lc_answer, .ud = &lctx};
-	struct kg_agents as = {0};
+	struct client_agents as = {0};
 	bool all_ns = false;
 	size_t n_nodes = 0, i;
 	char why[256] = "";
@@ -291,7 +291,7 @@ int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv)
 			labels = v;
 			break;
 		case C_NODE:
-			if (n_nodes == KG_MAX_NODE_FLAGS) {
+			if (n_nodes == CLIENT_MAX_NODE_FLAGS) {
 				kg_error("too many --node names");
 				return KG_EXIT_USAGE;
 			}
@@ -338,7 +338,7 @@ int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv)
 	ret = KG_EXIT_OK;
 	for (i = 0; i < as.n; i++) {
 		if (as.v[i].error) {
-			kg_agent_report(&as.v[i]);
+			client_agent_report(&as.v[i]);
 			ret = KG_EXIT_ERROR;
 		}
 	}
@@ -349,7 +349,7 @@ int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv)
 out:
 	json_decref(lctx.all);
 	run_selector_done(&sel);
-	kg_agents_done(&as);
+	client_agents_done(&as);
 	return ret;
 }
 
@@ -359,14 +359,14 @@ struct version_row {
 	char *text;
 };
 
-static int version_answer(struct ask_ctx *c, struct kg_agent *a, Gadget__Agent__V1__Response *m)
+static int version_answer(struct ask_ctx *c, struct client_agent *a, Gadget__Agent__V1__Response *m)
 {
 	struct version_row *rows = c->ud;
 	const Gadget__Agent__V1__AgentInfo *ai = m->agent_info;
 
 	if (m->payload_case != GADGET__AGENT__V1__RESPONSE__PAYLOAD_AGENT_INFO) {
-		kg_agent_fail(a, -EPROTO, "unexpected answer %s",
-			      agent_wire_response_name(m->payload_case));
+		client_agent_fail(a, -EPROTO, "unexpected answer %s",
+				  agent_wire_response_name(m->payload_case));
 		return 0;
 	}
 	if (asprintf(&rows[a - c->as->v].text,
@@ -383,7 +383,7 @@ int kg_cmd_version(struct kg_global *g, int argc, char **argv)
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
 	struct version_row *rows = NULL;
 	struct ask_ctx c = {.on_answer = version_answer};
-	struct kg_agents as = {0};
+	struct client_agents as = {0};
 	size_t i;
 	int ret = KG_EXIT_ERROR;
 
@@ -438,7 +438,7 @@ out:
 	for (i = 0; rows && i < as.n; i++)
 		free(rows[i].text);
 	free(rows);
-	kg_agents_done(&as);
+	client_agents_done(&as);
 	return ret;
 }
 

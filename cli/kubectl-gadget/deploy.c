@@ -561,7 +561,7 @@ enum deploy_opt_id {
 
 static const struct base_opt deploy_opts[] = {
 	{"image", 0, BASE_OPT_VALUE, D_IMAGE, "IMAGE",
-	 "the agent image (default: the manifests' gadget-agent:latest)", 0},
+	 "the agent image (default: the manifests' gadget-agent:<version>)", 0},
 	{"timeout", 't', BASE_OPT_VALUE, D_TIMEOUT, "DURATION",
 	 "how long to wait for the agents to be ready (default " DEPLOY_DEFAULT_TIMEOUT ")", 0},
 	{"no-wait", 0, BASE_OPT_SWITCH, D_NO_WAIT, NULL, "apply the objects and return at once", 0},
@@ -995,7 +995,8 @@ int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv)
 		kg_error("invalid --timeout '%s' (e.g. 30s, 2m)", timeout_text);
 		return KG_EXIT_USAGE;
 	}
-	if (load_objects(g, NULL, &objs) < 0)
+	/* the objects as the files have them: undeploy takes no deploy flags */
+	if (load_objects(g, &(struct deploy_settings){0}, &objs) < 0)
 		return KG_EXIT_ERROR;
 	if (kg_connect(g) < 0)
 		goto out;

@@ -65,32 +65,41 @@ int kg_instance_cm_create(struct kg_global *g, const Gadget__Agent__V1__Instance
 	return ret;
 }
 
-/* The instance an id names: the whole id, or the start of only one (Inspektor Gadget's rule). */
+/* Names of the instances a prefix matched, for the message; at most this many. */
+#define FIND_MAX_SHOWN 8
+
 struct find_ctx {
 	const char *id;
-	char *name;	   /* the whole id's */
-	char *prefix_name; /* the first one the id begins */
-	size_t n_prefixed; /* ids that begin with it */
+	char *name;	       /* the instance whose uid is id, or the one it begins */
+	bool exact;	       /* name's uid is id itself */
+	size_t n_prefixed;     /* instances whose uid begins with id */
+	struct base_buf shown; /* "name (uid12), ..." of those */
 };
 
+/*
+ * An instance ConfigMap whose uid is f->id, or begins with it (Inspektor
+ * Gadget's id prefixes): the whole uid wins over any prefix.
+ */
 static int find_by_uid(void *userdata, json_t *item)
 {
 	struct find_ctx *f = userdata;
 	json_t *md = json_object_get(item, "metadata");
 	const char *uid = json_string_value(json_object_get(md, "uid"));
 	const char *name = json_string_value(json_object_get(md, "name"));
-	size_t n = strlen(f->id);
+	bool exact;
 
-	if (!uid || !name || !n)
+	if (!uid || !name || f->exact || strncmp(uid, f->id, strlen(f->id)))
 		return 0;
-	if (!f->name && !strcmp(uid, f->id)) {
+	exact = !strcmp(uid, f->id);
+	if (exact || !f->name) {
+		free(f->name);
 		f->name = strdup(name);
-		return f->name ? 0 : -ENOMEM;
+		if (!f->name)
+			return -ENOMEM;
 	}
-	if (strncmp(uid, f->id, n))
-		return 0;
-	if (!f->n_prefixed++ && !(f->prefix_name = strdup(name)))
-		return -ENOMEM;
+	f->exact = exact;
+	if (f->n_prefixed++ < FIND_MAX_SHOWN)
+		base_buf_printf(&f->shown, "%s%s (%.12s)", f->shown.len ? ", " : "", name, uid);
 	return 0;
 }
 
@@ -108,7 +117,7 @@ int kg_instance_cm_delete(struct kg_global *g, const char *name_or_id)
 	struct k8s_client_list_opts lo = {.label_selector = KG_INSTANCE_LABEL_KEY
 					  "=" KG_INSTANCE_LABEL_VALUE};
 	char path[K8S_CLIENT_MAX_URL], err[KG_ERRLEN] = "";
-	struct find_ctx f = {.id = name_or_id};
+	struct find_ctx f = {.id = name_or_id, .shown = BASE_BUF_INIT(0)};
 	json_t *cm = NULL, *opts = NULL;
 	const char *name = name_or_id, *uid;
 	int r, ret = KG_EXIT_ERROR;
@@ -118,21 +127,19 @@ int kg_instance_cm_delete(struct kg_global *g, const char *name_or_id)
 	r = strchr(name_or_id, '/') ? -ENOENT
 				    : k8s_client_get(g->client, path, &cm, err, sizeof(err));
 	if (r == -ENOENT || (r >= 0 && !is_instance(cm))) {
-		/* not a name: an id, the uid of an instance's ConfigMap */
+		/* not a name: an id, the uid of an instance's ConfigMap, or its start */
 		json_decref(cm);
 		cm = NULL;
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps",
 			 g->gadget_namespace);
-		r = k8s_client_list(g->client, path, &lo, find_by_uid, &f, NULL, err, sizeof(err));
-		if (r >= 0 && !f.name && f.n_prefixed > 1) {
-			kg_error("'%s' begins the id of %zu instances; give more of the id (see "
-				 "'kubectl gadget list')",
-				 name_or_id, f.n_prefixed);
+		r = *name_or_id ? k8s_client_list(g->client, path, &lo, find_by_uid, &f, NULL, err,
+						  sizeof(err))
+				: 0;
+		if (r >= 0 && !f.exact && f.n_prefixed > 1) {
+			kg_error("'%s' begins the id of %zu instances: %s%s; give more of the id",
+				 name_or_id, f.n_prefixed, f.shown.data,
+				 f.n_prefixed > FIND_MAX_SHOWN ? ", ..." : "");
 			goto out;
-		}
-		if (r >= 0 && !f.name && f.n_prefixed == 1) {
-			f.name = f.prefix_name;
-			f.prefix_name = NULL;
 		}
 		if (r >= 0 && f.name) {
 			name = f.name;
@@ -142,7 +149,7 @@ int kg_instance_cm_delete(struct kg_global *g, const char *name_or_id)
 		} else if (r >= 0) {
 			kg_error("no gadget instance named '%s' (see 'kubectl gadget list')",
 				 name_or_id);
-			return KG_EXIT_ERROR;
+			goto out;
 		}
 	}
 	if (r < 0) {
@@ -175,6 +182,6 @@ out:
 	json_decref(cm);
 	json_decref(opts);
 	free(f.name);
-	free(f.prefix_name);
+	base_buf_done(&f.shown);
 	return ret;
 }

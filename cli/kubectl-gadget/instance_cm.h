@@ -27,10 +27,10 @@ int kg_instance_cm_create(struct kg_global *g, const Gadget__Agent__V1__Instance
 
 /*
  * Deletes the ConfigMap of the instance named, or with id (the ConfigMap's
- * uid), name_or_id, or whose id is the only one that begins with it, on the
- * condition that it is still that one.  Only a
- * ConfigMap that carries the instance label is deleted.  0, or prints the
- * reason and returns KG_EXIT_ERROR.
+ * uid), name_or_id, or whose id begins with it when only one does, on the
+ * condition that it is still that one.  Only a ConfigMap that carries the
+ * instance label is deleted; no agent is needed.  0, or prints the reason
+ * (not found, a prefix of several ids) and returns KG_EXIT_ERROR.
  */
 int kg_instance_cm_delete(struct kg_global *g, const char *name_or_id);
 

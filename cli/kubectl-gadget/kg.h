@@ -109,19 +109,6 @@ extern const struct base_opt kg_help_opts[1];
 
 int kg_cmd_deploy(struct kg_global *g, int argc, char **argv);
 int kg_cmd_undeploy(struct kg_global *g, int argc, char **argv);
-int kg_cmd_run(struct kg_global *g, int argc, char **argv);
-int kg_cmd_attach(struct kg_global *g, int argc, char **argv);
-int kg_cmd_list(struct kg_global *g, int argc, char **argv);
-int kg_cmd_delete(struct kg_global *g, int argc, char **argv);
-int kg_cmd_show(struct kg_global *g, int argc, char **argv);
-
-/*
- * The detached instance arg means: its name, its whole id, or the start of
- * its id when only one id starts so (Inspektor Gadget's rule), as the agents
- * list them.  0 with copies in *ret_id and *ret_name (free()); else -errno
- * after printing the error (not found, ambiguous, no agent).
- */
-int kg_instance_resolve(struct kg_global *g, const char *arg, char **ret_id, char **ret_name);
 int kg_cmd_list_containers(struct kg_global *g, int argc, char **argv);
 int kg_cmd_version(struct kg_global *g, int argc, char **argv);
 
@@ -140,13 +127,6 @@ struct base_opt_table kg_global_table(void);
 const struct kg_cmd *kg_commands(size_t *n);
 /* A command's option table: false when the file has no such command. */
 bool kg_deploy_opts(const char *cmd, struct base_opt_table *ret);
-bool kg_instances_opts(const char *cmd, struct base_opt_table *ret);
 bool kg_containers_opts(const char *cmd, struct base_opt_table *ret);
-/*
- * run and attach: flags, -o values, the in-tree gadgets, and a gadget's
- * params asked from an agent (g: the global flags typed, not connected).
- */
-void kg_run_complete(struct kg_global *g, struct base_complete *c, int argc, char **argv,
-		     const char *prev);
 
 #endif /* CLI_KG_H */

@@ -19,9 +19,47 @@
 #include <string.h>
 
 #include "base/curl.h"
+#include "cli/client/client.h"
+#include "cli/kubectl-gadget/agents.h"
 #include "base/log.h"
 #include "k8s/client.h"
 #include "k8s/config.h"
+
+/* run, attach, list, show, delete: the client's commands (cli/client), over port-forwards */
+static int kg_cmd_run(struct kg_global *g, int argc, char **argv)
+{
+	struct client_front f = kg_front(g);
+
+	return client_cmd_run(&f, argc, argv);
+}
+
+static int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
+{
+	struct client_front f = kg_front(g);
+
+	return client_cmd_attach(&f, argc, argv);
+}
+
+static int kg_cmd_list(struct kg_global *g, int argc, char **argv)
+{
+	struct client_front f = kg_front(g);
+
+	return client_cmd_list(&f, argc, argv);
+}
+
+static int kg_cmd_delete(struct kg_global *g, int argc, char **argv)
+{
+	struct client_front f = kg_front(g);
+
+	return client_cmd_delete(&f, argc, argv);
+}
+
+static int kg_cmd_show(struct kg_global *g, int argc, char **argv)
+{
+	struct client_front f = kg_front(g);
+
+	return client_cmd_show(&f, argc, argv);
+}
 
 static const struct kg_cmd kg_cmds[] = {
 	{"deploy", kg_cmd_deploy, "install the gadget agents (a DaemonSet) and wait for them"},
@@ -450,6 +488,7 @@ int main(int argc, char **argv)
 
 	/* a closed stdout (| head) is an error to see, not a signal to die of */
 	signal(SIGPIPE, SIG_IGN);
+	client_set_prog(KG_NAME);
 	/* kubectl's plugin completion runs us as kubectl_complete-gadget */
 	{
 		const char *base = strrchr(argv[0], '/');

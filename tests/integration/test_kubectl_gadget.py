@@ -247,7 +247,9 @@ def test_deploy_waits_for_the_daemonset(apiserver):
         got = json.loads(api.kubectl(*args).stdout)
         assert got["metadata"].get("labels", {}).get("k8s-app") == "gadget", got
     ds = json.loads(api.kubectl("get", "ds", "-n", "gadget", "gadget", "-o", "json").stdout)
-    assert ds["spec"]["template"]["spec"]["containers"][0]["image"] == "gadget-agent:latest"
+    with open(os.path.join(REPO, "VERSION")) as f:
+        version = f.read().strip()
+    assert ds["spec"]["template"]["spec"]["containers"][0]["image"] == f"gadget-agent:{version}"
 
     # deploying again with another image updates in place (server-side apply);
     # the controller has not seen generation 2 yet: not ready until it has

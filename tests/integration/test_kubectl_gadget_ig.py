@@ -212,23 +212,21 @@ def test_bad_regex_refused_in_the_request(apiserver, agent):  # noqa: F811
 def test_bad_regex_refused_by_the_agent_itself(apiserver, agent):  # noqa: F811
     """A client of the control API that checks nothing itself: RunGadget and
     GetGadgetInfo with a pattern that cannot compile are each answered with
-    ERROR_INVALID_PARAM, and nothing runs; a cluster's agent creates no
-    instance at all, and the plugin checks an instance's filters before it
-    writes its ConfigMap."""
+    ERROR_INVALID_PARAM, and nothing runs.  CreateInstance is refused before
+    its spec is read: in a cluster instances are ConfigMaps the user writes."""
     assert AGENT_CLIENT, "AGENT_CLIENT is not set"
-    # the agent listens inside its pod's network namespace
-    for args in (["run", "trace_exec", "--filter", "args~(a", "--timeout", "2000"],
-                 ["gadget-info", "trace_exec", "--filter", "args~[z-a]"],
-                 ["create", "badre", "trace_exec", "--filter", "comm~(x)\\1"]):
-        r = subprocess.run([*agent.net.prefix(), AGENT_CLIENT, "127.0.0.1:8484", *args],
+    # the agent listens on its pod's loopback only: the client goes in there
+    def ask(*args):
+        r = subprocess.run(agent.net.prefix() + [AGENT_CLIENT, "127.0.0.1:8484", *args],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 1, (args, r.stdout, r.stderr)
-        err = [json.loads(x) for x in r.stdout.splitlines() if '"error"' in x][-1]
-        if args[0] == "create":
-            assert err["code"] == "ERROR_PERMISSION_DENIED", err
-            continue
+        return [json.loads(x) for x in r.stdout.splitlines() if '"error"' in x][-1]
+
+    for args in (["run", "trace_exec", "--filter", "args~(a", "--timeout", "2000"],
+                 ["gadget-info", "trace_exec", "--filter", "args~[z-a]"]):
+        err = ask(*args)
         assert err["code"] in ("ERROR_INVALID_PARAM", 4) or "INVALID_PARAM" in str(err), err
         assert "regular expression" in json.dumps(err), err
-    r = kg(apiserver, "run", "trace_exec", "--detach", "--name", "badre", "-F", "comm~(x)\\1")
-    assert r.returncode != 0 and "regular expression" in r.stderr, r.stderr
+    err = ask("create", "badre", "trace_exec", "--filter", "comm~(x)\\1")
+    assert err["code"] == "ERROR_PERMISSION_DENIED", err
     assert kg(apiserver, "list").stdout.splitlines()[1:] == []

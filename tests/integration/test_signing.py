@@ -532,9 +532,10 @@ def test_agents_refuse_unverified_instances(reg, pushed, tmp_path, cluster):
     try:
         for node in ("n1", "n2"):
             cfg = dict(oci, storeDir=str(tmp_path / f"store-{node}"))
+            # agents run in a pod's network namespace: the registry is forwarded in
             agents.append(Agent(tmp_path / f"agent-{node}", node=node,
                                 kubeconfig=cluster.kubeconfig,
-                                extra_config={"oci": cfg}).start())
+                                extra_config={"oci": cfg}, forward=[reg.port]).start())
         want = {
             "signed": (f"{reg.host}/gadgets/trace_open:v1", None),
             "unsigned": (f"{reg.host}/gadgets/trace_exec:v1",
@@ -582,7 +583,8 @@ def test_allowed_gadgets_by_digest(reg, pushed, tmp_path):
     store = str(tmp_path / "store")
     a = Agent(tmp_path / "agent", extra_config={"oci": {
         "storeDir": store, "insecureRegistries": [reg.host],
-        "allowedGadgets": [f"{reg.host}/gadgets/trace_open@{pushed['trace_open']}"]}}).start()
+        "allowedGadgets": [f"{reg.host}/gadgets/trace_open@{pushed['trace_open']}"]}},
+              forward=[reg.port]).start()
     try:
         rc, gi = a.answer("gadget-info", f"{reg.host}/gadgets/trace_open:v1")
         assert gi["type"] == "gadget_info", gi
@@ -622,7 +624,7 @@ def test_chart_and_deploy_policy_reach_the_agent(reg, pushed, tmp_path):
 
     for i, oci in enumerate((chart_oci, deploy_oci)):
         cfg = dict(oci, storeDir=str(tmp_path / f"s{i}"), insecureRegistries=[reg.host])
-        a = Agent(tmp_path / f"a{i}", extra_config={"oci": cfg}).start()
+        a = Agent(tmp_path / f"a{i}", extra_config={"oci": cfg}, forward=[reg.port]).start()
         try:
             rc, gi = a.answer("gadget-info", f"{reg.host}/gadgets/trace_open:v1")
             assert gi["type"] == "gadget_info", (gi, a.log())

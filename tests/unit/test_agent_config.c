@@ -294,6 +294,26 @@ static void test_validation(void **state)
 	expect_invalid("nodeName: ''", "nodeName: empty");
 }
 
+/* listen.unixSocketGroup: a gid, a group name, or nothing (root only). */
+static void test_unix_socket_group(void **state)
+{
+	unsigned int gid = 77;
+
+	(void)state;
+	assert_int_equal(agent_config_unix_group(&cfg, &gid, err, sizeof(err)), 0);
+	assert_int_equal(gid, 0);
+	assert_int_equal(parse("listen: {unixSocketGroup: 4242}"), 0);
+	assert_int_equal(agent_config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(agent_config_unix_group(&cfg, &gid, err, sizeof(err)), 0);
+	assert_int_equal(gid, 4242);
+	assert_int_equal(parse("listen: {unixSocketGroup: root}"), 0);
+	assert_int_equal(agent_config_unix_group(&cfg, &gid, err, sizeof(err)), 0);
+	assert_int_equal(gid, 0);
+	expect_invalid("listen: {unixSocketGroup: no-such-group-at-all}",
+		       "listen.unixSocketGroup: no group named 'no-such-group-at-all'");
+	expect_invalid("listen: {unixSocketGroup: '-1'}", "listen.unixSocketGroup");
+}
+
 static void test_addresses(void **state)
 {
 	struct sockaddr_storage ss;
@@ -423,6 +443,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overrides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unix_socket_group, setup, teardown),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test_setup_teardown(test_deploy_configmap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),

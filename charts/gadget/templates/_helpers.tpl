@@ -26,7 +26,7 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 
 {{- define "gadget.image" -}}
 {{- $repo := required "image.repository is required" .Values.image.repository -}}
-{{- $tag := required "image.tag is required" (toString .Values.image.tag) -}}
+{{- $tag := toString (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- printf "%s:%s" $repo $tag -}}
 {{- end -}}
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * kubectl gadget run / attach: a gadget on the nodes, its records merged.
+ * run / attach of kubectl gadget and ig --remote: a gadget run by the agents
+ * (every node's, or one host's daemon), its records merged.
  *
  * run finds the agents, asks one of them what the gadget is
  * (GetGadgetInfo: its params, so that `run IMAGE --help` lists them and an
@@ -13,25 +14,30 @@
  *
  * attach does the same for an instance (AttachInstance): the kept records
  * first, then the live ones; Ctrl-C detaches and the instance runs on.
+ *
+ * Records come in the gadget's own bytes (ENCODING_RAW, docs/api.md
+ * "Record encodings") and are rendered by agent_raw_client as `ig run`
+ * renders them; agents before protocol 1.2 send JSON, which the JSON
+ * printer (printer.h) prints.
+ *
+ * The run flags are ig run's (run/flags.h): a cluster's container
+ * selectors for kubectl gadget, the host's for ig --remote; --node exists
+ * only on a cluster.
  */
-#include "cli/kubectl-gadget/kg.h"
+#include "cli/client/client.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "agent/raw.h"
-#include "base/complete.h"
 #include "run/flags.h"
 #include "run/selector.h"
-#include "cli/kubectl-gadget/agents.h"
-#include "cli/kubectl-gadget/instance_cm.h"
-#include "cli/kubectl-gadget/output.h"
+#include "cli/client/agents.h"
+#include "cli/client/printer.h"
 
 #define RUN_MAX_TAGS 32
 /* GetGadgetInfo may make the agent pull the image first. */
@@ -43,27 +49,22 @@
 /* Most bytes of an instance name (a DNS label). */
 #define RUN_MAX_NAME 63
 /*
- * Whether to ask the agents for zstd-compressed record batches (they
- * compress only batches where it pays); see docs/benchmarks.md.
- */
-#define KG_COMPRESS_RECORDS true
-/*
  * Record bytes a node may have in flight to this client (in the API
  * server's and the kubelet's buffers) before it counts the next batches as
  * dropped: a client that falls behind is seen at the node before those
  * buffers grow; acknowledged every quarter of it.
  */
-#define KG_WINDOW_BYTES (4u << 20)
+#define CLIENT_WINDOW_BYTES (4u << 20)
 /*
  * --sort timestamp on a tracer: how long records of every node are held to
  * be printed in the order of their timestamps (docs/kubectl-gadget.md).
  */
-#define KG_SORT_DELAY_MS 500
+#define CLIENT_SORT_DELAY_MS 500
 /* Records a node dropped for this client are told at most this often, per node. */
 #define RUN_LOST_EVERY_MS 1000
 
-/* kubectl gadget's own run flags; the run flags themselves are run/flags.h's */
-enum kg_run_opt_id {
+/* the client's own run flags; the run flags themselves are run/flags.h's */
+enum client_run_opt_id {
 	R_NODE = RUN_FLAG_CLIENT_FIRST,
 	R_DETACH,
 	R_NAME,
@@ -72,7 +73,8 @@ enum kg_run_opt_id {
 	R_NO_REPLAY,
 };
 
-static const struct base_opt kg_run_opts[] = {
+/* the first row, --node, is a cluster's only */
+static const struct base_opt client_run_opts[] = {
 	{"node", 0, BASE_OPT_VALUE, R_NODE, "NODE",
 	 "only these nodes (repeatable, or a comma-separated list; default: every node)", 0},
 	{"detach", 0, BASE_OPT_SWITCH, R_DETACH, NULL,
@@ -85,21 +87,30 @@ static const struct base_opt kg_run_opts[] = {
 	 "--detach: comma-separated tags (Inspektor Gadget's spelling)", 0},
 };
 
-static const struct base_opt kg_attach_opts[] = {
+static const struct base_opt client_attach_opts[] = {
 	{"node", 0, BASE_OPT_VALUE, R_NODE, "NODE",
 	 "only these nodes (repeatable, or a comma-separated list)", 0},
 	{"no-replay", 0, BASE_OPT_SWITCH, R_NO_REPLAY, NULL, "only new records, not the ones kept",
 	 0},
 };
 
-#define N_KG_RUN_OPTS	 (sizeof(kg_run_opts) / sizeof(kg_run_opts[0]))
-#define N_KG_ATTACH_OPTS (sizeof(kg_attach_opts) / sizeof(kg_attach_opts[0]))
+#define N_RUN_OPTS    (sizeof(client_run_opts) / sizeof(client_run_opts[0]))
+#define N_ATTACH_OPTS (sizeof(client_attach_opts) / sizeof(client_attach_opts[0]))
+
+struct base_opt_table client_run_own_opts(const struct client_front *f, bool attach)
+{
+	const struct base_opt *o = attach ? client_attach_opts : client_run_opts;
+	size_t n = attach ? N_ATTACH_OPTS : N_RUN_OPTS;
+
+	return f->cluster ? (struct base_opt_table){.opts = o, .n = n}
+			  : (struct base_opt_table){.opts = o + 1, .n = n - 1};
+}
 
 struct run_args {
 	struct run_flags f; /* the run flags and the gadget's params */
-	const char *nodes[KG_MAX_NODE_FLAGS];
+	const char *nodes[CLIENT_MAX_NODE_FLAGS];
 	size_t n_nodes;
-	char *node_text[KG_MAX_NODE_FLAGS]; /* copies the names point into */
+	char *node_text[CLIENT_MAX_NODE_FLAGS]; /* copies the names point into */
 	size_t n_node_text;
 	bool detach, no_replay;
 	const char *name;
@@ -130,7 +141,7 @@ static int add_nodes(struct run_args *a, const char *v, char *err, size_t errlen
 {
 	char *copy, *p, *save = NULL;
 
-	if (a->n_node_text == KG_MAX_NODE_FLAGS)
+	if (a->n_node_text == CLIENT_MAX_NODE_FLAGS)
 		goto too_many;
 	copy = strdup(v);
 	if (!copy)
@@ -141,17 +152,17 @@ static int add_nodes(struct run_args *a, const char *v, char *err, size_t errlen
 			p++;
 		if (!*p)
 			continue;
-		if (a->n_nodes == KG_MAX_NODE_FLAGS)
+		if (a->n_nodes == CLIENT_MAX_NODE_FLAGS)
 			goto too_many;
 		a->nodes[a->n_nodes++] = p;
 	}
 	return 0;
 too_many:
-	snprintf(err, errlen, "too many --node names (at most %d)", KG_MAX_NODE_FLAGS);
+	snprintf(err, errlen, "too many --node names (at most %d)", CLIENT_MAX_NODE_FLAGS);
 	return -E2BIG;
 }
 
-/* One of kubectl gadget's own run flags (run_flags_client_fn). */
+/* One of the client's own run flags (run_flags_client_fn). */
 static int set_opt(void *ctx, const struct base_opt *o, const char *v, char *err, size_t errlen)
 {
 	struct run_args *a = ctx;
@@ -200,15 +211,17 @@ static int set_opt(void *ctx, const struct base_opt *o, const char *v, char *err
 	return -EINVAL;
 }
 
-static int parse_args(struct run_args *a, unsigned int client, int argc, char **argv)
+static int parse_args(const struct client_front *f, struct run_args *a, bool attach, int argc,
+		      char **argv)
 {
-	struct base_opt_table t = {.opts = kg_run_opts, .n = N_KG_RUN_OPTS};
-	char err[KG_ERRLEN];
+	unsigned int client = attach	   ? RUN_FLAGS_ATTACH
+			      : f->cluster ? RUN_FLAGS_CLUSTER
+					   : RUN_FLAGS_LOCAL;
+	struct base_opt_table t = client_run_own_opts(f, attach);
+	char err[CLIENT_ERRLEN];
 
-	if (client == RUN_FLAGS_ATTACH)
-		t = (struct base_opt_table){.opts = kg_attach_opts, .n = N_KG_ATTACH_OPTS};
 	if (run_flags_parse(&a->f, client, &t, 1, set_opt, a, argc, argv, err, sizeof(err)) < 0) {
-		kg_error("%s", err);
+		client_error("%s", err);
 		return -EINVAL;
 	}
 	return 0;
@@ -218,12 +231,12 @@ static int parse_args(struct run_args *a, unsigned int client, int argc, char **
 static int resolve_params(struct run_args *a, const struct agent_wire_desc *desc, int argc,
 			  char **argv)
 {
-	char err[KG_ERRLEN];
+	char err[CLIENT_ERRLEN];
 	size_t k;
 
 	if (run_flags_params(&a->f, desc->help.params, desc->help.n_params, argc, argv, err,
 			     sizeof(err)) < 0) {
-		kg_error("%s", err);
+		client_error("%s", err);
 		return -EINVAL;
 	}
 	for (k = 0; k < a->f.n_params; k++) {
@@ -236,37 +249,61 @@ static int resolve_params(struct run_args *a, const struct agent_wire_desc *desc
 	return 0;
 }
 
-static void run_help(const char *cmd)
+static void run_help(const struct client_front *f)
 {
 	struct base_opt_table t[2] = {
-		run_flags_view(RUN_FLAGS_CLUSTER),
-		{.opts = kg_run_opts, .n = N_KG_RUN_OPTS},
+		run_flags_view(f->cluster ? RUN_FLAGS_CLUSTER : RUN_FLAGS_LOCAL),
+		client_run_own_opts(f, false),
 	};
 
-	printf("Usage: kubectl gadget run IMAGE [options] [--PARAM VALUE ...]\n\n"
-	       "Runs the gadget IMAGE on every node through the gadget agents (see\n"
-	       "'kubectl gadget deploy') and prints the records of all nodes as they come;\n"
-	       "each record says its node in k8s.node.  IMAGE is what the agents run: a\n"
-	       "short name of an image in their store (trace_exec, trace_open:latest) or a\n"
-	       "full reference they pull (ghcr.io/org/gadget:v1).\n\n"
-	       "Which pods: those of -n NS (or the context's namespace), of every namespace\n"
-	       "with -A, narrowed by -p, -c and -l; --node limits the nodes.  A node that\n"
-	       "fails is reported on stderr (\"node-2: ...\") and the others go on; the exit\n"
-	       "code is then 1.  Ctrl-C stops the gadget everywhere.\n\nOptions:\n");
+	printf("Usage: %s run IMAGE [options] [--PARAM VALUE ...]\n\n", f->cmd);
+	if (f->cluster)
+		printf("Runs the gadget IMAGE on every node through the gadget agents (see\n"
+		       "'%s deploy') and prints the records of all nodes as they come;\n"
+		       "each record says its node in k8s.node.  IMAGE is what the agents run: a\n"
+		       "short name of an image in their store (trace_exec, trace_open:latest) or "
+		       "a\n"
+		       "full reference they pull (ghcr.io/org/gadget:v1).\n\n"
+		       "Which pods: those of -n NS (or the context's namespace), of every "
+		       "namespace\n"
+		       "with -A, narrowed by -p, -c and -l; --node limits the nodes.  A node that\n"
+		       "fails is reported on stderr (\"node-2: ...\") and the others go on; the "
+		       "exit\n"
+		       "code is then 1.  Ctrl-C stops the gadget everywhere.\n\nOptions:\n",
+		       f->cmd);
+	else
+		printf("Runs the gadget IMAGE in the host's gadget daemon ('ig daemon') and "
+		       "prints\n"
+		       "its records as 'ig run' does: the same flags, the same output.  IMAGE is\n"
+		       "what the daemon runs: a short name of an image in its store (trace_exec,\n"
+		       "trace_open:latest) or a full reference it pulls (ghcr.io/org/gadget:v1).\n"
+		       "With --detach the gadget keeps running in the daemon, across client exits\n"
+		       "and daemon restarts ('%s list', 'attach', 'delete').  Ctrl-C stops\n"
+		       "a streaming run.\n\nOptions:\n",
+		       f->cmd);
 	base_opt_help(stdout, t, 2);
-	printf("\n'kubectl gadget %s IMAGE --help' also lists the params and fields of IMAGE\n"
-	       "(asked from one agent).\n"
-	       "\nDifferences from Inspektor Gadget, on purpose: -t also takes units (5s,\n"
-	       "500ms); regexes are RE2 syntax run by PCRE2 under limits (back-references\n"
-	       "refused); -E/--filter-expr, --id, --event-buffer-length, --pull and\n"
-	       "--verify-image are not taken: pulling and verifying are the agents' policy.\n"
-	       "\nExamples:\n"
-	       "  kubectl gadget run trace_exec -n shop\n"
-	       "  kubectl gadget run trace_exec -A -o json --timeout 10s\n"
-	       "  kubectl gadget run trace_open -n shop -p web-1 --failed --fields comm,fname\n"
-	       "  kubectl gadget run trace_tcp -A --node node-1,node-2\n"
-	       "  kubectl gadget run trace_exec -n shop --detach --name execs --tag audit\n",
-	       cmd);
+	printf("\n'%s run IMAGE --help' also lists the params and fields of IMAGE\n"
+	       "(asked from %s).\n",
+	       f->cmd, f->cluster ? "one agent" : "the daemon");
+	if (f->cluster)
+		printf("\nDifferences from Inspektor Gadget, on purpose: -t also takes units (5s,\n"
+		       "500ms); regexes are RE2 syntax run by PCRE2 under limits (back-references\n"
+		       "refused); -E/--filter-expr, --id, --event-buffer-length, --pull and\n"
+		       "--verify-image are not taken: pulling and verifying are the agents' "
+		       "policy.\n"
+		       "\nExamples:\n"
+		       "  %1$s run trace_exec -n shop\n"
+		       "  %1$s run trace_exec -A -o json --timeout 10s\n"
+		       "  %1$s run trace_open -n shop -p web-1 --failed --fields comm,fname\n"
+		       "  %1$s run trace_tcp -A --node node-1,node-2\n"
+		       "  %1$s run trace_exec -n shop --detach --name execs --tag audit\n",
+		       f->cmd);
+	else
+		printf("\nExamples:\n"
+		       "  %1$s run trace_exec\n"
+		       "  %1$s run trace_open -o json --failed --timeout 10s\n"
+		       "  %1$s run trace_exec -c web --detach --name execs --tag audit\n",
+		       f->cmd);
 }
 
 /* ---- the agents' answers ---- */
@@ -288,10 +325,11 @@ struct run_node {
 };
 
 struct stream {
-	struct kg_agents *as;
+	struct client_agents *as;
 	struct run_node *nodes;
-	struct kg_printer *pr;	      /* records as JSON (agents before protocol 1.2) */
+	struct client_printer *pr;    /* records as JSON (agents before protocol 1.2) */
 	struct agent_raw_client *raw; /* the gadget's own records (docs/api.md) */
+	bool compress;		      /* ask for zstd-compressed batches (client_front) */
 	enum run_output output;
 	bool no_header;
 	unsigned int sort_delay_ms; /* --sort timestamp across nodes */
@@ -303,23 +341,23 @@ struct stream {
 	int out_err;
 };
 
-static struct run_node *node_of(struct stream *s, struct kg_agent *a)
+static struct run_node *node_of(struct stream *s, struct client_agent *a)
 {
 	return &s->nodes[a - s->as->v];
 }
 
-static void send_stop(struct kg_agent *a, struct run_node *n)
+static void send_stop(struct client_agent *a, struct run_node *n)
 {
 	Gadget__Agent__V1__StopRun stop = GADGET__AGENT__V1__STOP_RUN__INIT;
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
 
-	if (n->stop_sent || n->ended || !kg_agent_connected(a))
+	if (n->stop_sent || n->ended || !client_agent_connected(a))
 		return;
 	stop.run_id = n->run_id;
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_STOP_RUN;
 	req.stop_run = &stop;
 	n->stop_sent = true;
-	kg_agent_send(a, &req, NULL);
+	client_agent_send(a, &req, NULL);
 }
 
 /* 1234567 -> "1,234,567" */
@@ -348,33 +386,32 @@ static void count_dropped(struct run_node *n, uint64_t sum, uint64_t total)
 }
 
 /* "node-2: 1,234 records lost ...", at most once a second per node, and at the end. */
-static void tell_lost(struct kg_agent *a, struct run_node *n, bool now)
+static void tell_lost(struct client_agent *a, struct run_node *n, bool now)
 {
 	char num[32];
-	int64_t t = kg_now_ms();
+	int64_t t = client_now_ms();
 
 	if (!n->lost_untold || (!now && t - n->lost_told_ms < RUN_LOST_EVERY_MS))
 		return;
 	fflush(stdout);
-	fprintf(stderr,
-		KG_NAME ": %s: %s records lost: this client did not read them fast enough\n",
-		a->node, commas(n->lost_untold, num, sizeof(num)));
+	fprintf(stderr, "%s: %s: %s records lost: this client did not read them fast enough\n",
+		client_prog, a->node, commas(n->lost_untold, num, sizeof(num)));
 	n->lost_untold = 0;
 	n->lost_told_ms = t;
 }
 
-static int on_raw_records(struct stream *s, struct kg_agent *a, struct run_node *n,
+static int on_raw_records(struct stream *s, struct client_agent *a, struct run_node *n,
 			  const Gadget__Agent__V1__RecordBatch *b)
 {
-	char err[KG_ERRLEN];
+	char err[CLIENT_ERRLEN];
 	uint64_t before = agent_raw_client_records(s->raw);
 	int r = agent_raw_client_batch(s->raw, n->raw, b, err, sizeof(err));
 
 	n->records += agent_raw_client_records(s->raw) - before;
 	if (r == -EINVAL) {
 		/* a node that sends what cannot be read is dropped; the others go on */
-		kg_agent_fail(a, -EPROTO, "a malformed record batch: %s", err);
-		kg_agent_report(a);
+		client_agent_fail(a, -EPROTO, "a malformed record batch: %s", err);
+		client_agent_report(a);
 		return 0;
 	}
 	if (r >= 0)
@@ -385,7 +422,7 @@ static int on_raw_records(struct stream *s, struct kg_agent *a, struct run_node 
 }
 
 /* Tells the node what this client has taken, every quarter of the window. */
-static void ack(struct kg_agent *a, struct run_node *n, const Gadget__Agent__V1__RecordBatch *b)
+static void ack(struct client_agent *a, struct run_node *n, const Gadget__Agent__V1__RecordBatch *b)
 {
 	Gadget__Agent__V1__RecordsAck ra = GADGET__AGENT__V1__RECORDS_ACK__INIT;
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
@@ -394,17 +431,17 @@ static void ack(struct kg_agent *a, struct run_node *n, const Gadget__Agent__V1_
 	n->taken += b->raw.len;
 	for (i = 0; i < b->n_records; i++)
 		n->taken += b->records[i].len;
-	if (n->taken - n->acked < KG_WINDOW_BYTES / 4 || !kg_agent_connected(a))
+	if (n->taken - n->acked < CLIENT_WINDOW_BYTES / 4 || !client_agent_connected(a))
 		return;
 	ra.run_id = n->run_id;
 	ra.bytes = n->taken;
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_RECORDS_ACK;
 	req.records_ack = &ra;
-	if (kg_agent_send(a, &req, NULL) >= 0)
+	if (client_agent_send(a, &req, NULL) >= 0)
 		n->acked = n->taken;
 }
 
-static int on_records(struct stream *s, struct kg_agent *a, struct run_node *n,
+static int on_records(struct stream *s, struct client_agent *a, struct run_node *n,
 		      const Gadget__Agent__V1__RecordBatch *b)
 {
 	size_t i;
@@ -421,15 +458,15 @@ static int on_records(struct stream *s, struct kg_agent *a, struct run_node *n,
 		return r;
 	}
 	for (i = 0; i < b->n_records; i++) {
-		r = kg_printer_record(s->pr, b->data_source, b->fetch, b->records[i].data,
-				      b->records[i].len);
+		r = client_printer_record(s->pr, b->data_source, b->fetch, b->records[i].data,
+					  b->records[i].len);
 		if (r < 0) {
 			s->out_err = r;
 			return r;
 		}
 		n->records++;
 	}
-	r = kg_printer_flush(s->pr);
+	r = client_printer_flush(s->pr);
 	if (r < 0)
 		s->out_err = r;
 	else
@@ -437,7 +474,7 @@ static int on_records(struct stream *s, struct kg_agent *a, struct run_node *n,
 	return r;
 }
 
-static void on_ended(struct stream *s, struct kg_agent *a, struct run_node *n,
+static void on_ended(struct stream *s, struct client_agent *a, struct run_node *n,
 		     const Gadget__Agent__V1__RunEnded *e)
 {
 	n->ended = true;
@@ -446,17 +483,18 @@ static void on_ended(struct stream *s, struct kg_agent *a, struct run_node *n,
 		n->kernel_lost = e->kernel_lost;
 	switch (e->reason) {
 	case GADGET__AGENT__V1__RUN_END_REASON__RUN_END_ERROR:
-		kg_agent_fail(a, -EIO, "the gadget failed: %s", kg_agent_error_text(e->error));
-		kg_agent_report(a);
+		client_agent_fail(a, -EIO, "the gadget failed: %s",
+				  client_agent_error_text(e->error));
+		client_agent_report(a);
 		return;
 	case GADGET__AGENT__V1__RUN_END_REASON__RUN_END_SHUTDOWN:
-		kg_agent_fail(a, -ESHUTDOWN, "the agent is shutting down: the run ended early");
-		kg_agent_report(a);
+		client_agent_fail(a, -ESHUTDOWN, "the agent is shutting down: the run ended early");
+		client_agent_report(a);
 		return;
 	case GADGET__AGENT__V1__RUN_END_REASON__RUN_END_DELETED:
 		if (!s->deleted) {
 			fflush(stdout);
-			fprintf(stderr, KG_NAME ": the instance was deleted\n");
+			fprintf(stderr, "%s: the instance was deleted\n", client_prog);
 		}
 		s->deleted = true;
 		break;
@@ -464,11 +502,11 @@ static void on_ended(struct stream *s, struct kg_agent *a, struct run_node *n,
 		break;
 	}
 	/* nothing more will come about this run */
-	kg_agent_close(a);
+	client_agent_close(a);
 }
 
 /* A node that sends the gadget's own records: the raw printer learns them. */
-static void on_raw_started(struct stream *s, struct kg_agent *a, struct run_node *n,
+static void on_raw_started(struct stream *s, struct client_agent *a, struct run_node *n,
 			   const Gadget__Agent__V1__RunStarted *rs)
 {
 	struct agent_raw_client_opts o = {
@@ -479,19 +517,19 @@ static void on_raw_started(struct stream *s, struct kg_agent *a, struct run_node
 		.out_fd = STDOUT_FILENO,
 		.sort_delay_ms = s->sort_delay_ms,
 	};
-	char err[KG_ERRLEN];
+	char err[CLIENT_ERRLEN];
 	bool first = !s->raw;
 	int r;
 
 	if (!s->raw && agent_raw_client_new(&o, &s->raw) < 0) {
-		kg_agent_fail(a, -ENOMEM, "%s", strerror(ENOMEM));
-		kg_agent_report(a);
+		client_agent_fail(a, -ENOMEM, "%s", strerror(ENOMEM));
+		client_agent_report(a);
 		return;
 	}
 	r = agent_raw_client_started(s->raw, a->node, rs, err, sizeof(err));
 	if (r < 0) {
-		kg_agent_fail(a, r, "%s", err[0] ? err : strerror(-r));
-		kg_agent_report(a);
+		client_agent_fail(a, r, "%s", err[0] ? err : strerror(-r));
+		client_agent_report(a);
 		if (r == -EINVAL && first && strstr(err, "field"))
 			s->invalid++;
 		return;
@@ -499,7 +537,7 @@ static void on_raw_started(struct stream *s, struct kg_agent *a, struct run_node
 	n->raw = r;
 	if (first) {
 		/* what is on stdout already (the JSON printer's) goes first */
-		kg_printer_flush(s->pr);
+		client_printer_flush(s->pr);
 		if (agent_raw_client_begin(s->raw) < 0 || agent_raw_client_flush(s->raw) < 0)
 			s->out_err = -EPIPE;
 	}
@@ -507,7 +545,7 @@ static void on_raw_started(struct stream *s, struct kg_agent *a, struct run_node
 		send_stop(a, n);
 }
 
-static int on_response(void *ud, struct kg_agent *a, Gadget__Agent__V1__Response *m)
+static int on_response(void *ud, struct client_agent *a, Gadget__Agent__V1__Response *m)
 {
 	struct stream *s = ud;
 	struct run_node *n = node_of(s, a);
@@ -519,13 +557,13 @@ static int on_response(void *ud, struct kg_agent *a, Gadget__Agent__V1__Response
 		if (s->attach && m->error->code == GADGET__AGENT__V1__ERROR_CODE__ERROR_NOT_FOUND) {
 			n->not_found = true;
 			n->ended = true;
-			kg_agent_close(a);
+			client_agent_close(a);
 			return 0;
 		}
 		if (m->error->code == GADGET__AGENT__V1__ERROR_CODE__ERROR_INVALID_PARAM)
 			s->invalid++;
-		kg_agent_fail(a, -EINVAL, "%s", kg_agent_error_text(m->error));
-		kg_agent_report(a);
+		client_agent_fail(a, -EINVAL, "%s", client_agent_error_text(m->error));
+		client_agent_report(a);
 		return 0;
 	case GADGET__AGENT__V1__RESPONSE__PAYLOAD_RUN_STARTED:
 		n->started = true;
@@ -534,14 +572,14 @@ static int on_response(void *ud, struct kg_agent *a, Gadget__Agent__V1__Response
 			on_raw_started(s, a, n, m->run_started);
 			return 0;
 		}
-		if (!kg_printer_has_info(s->pr) && m->run_started->info) {
-			char err[KG_ERRLEN] = "";
+		if (!client_printer_has_info(s->pr) && m->run_started->info) {
+			char err[CLIENT_ERRLEN] = "";
 
-			if (kg_printer_set_info(s->pr, m->run_started->info, s->fields, err,
-						sizeof(err)) < 0)
-				kg_warn("%s", err);
+			if (client_printer_set_info(s->pr, m->run_started->info, s->fields, err,
+						    sizeof(err)) < 0)
+				client_warn("%s", err);
 		}
-		if (kg_printer_has_info(s->pr) && kg_printer_begin(s->pr) < 0)
+		if (client_printer_has_info(s->pr) && client_printer_begin(s->pr) < 0)
 			s->out_err = -EPIPE;
 		if (s->stopping)
 			send_stop(a, n);
@@ -556,23 +594,12 @@ static int on_response(void *ud, struct kg_agent *a, Gadget__Agent__V1__Response
 	}
 }
 
-static void on_closed(void *ud, struct kg_agent *a)
+static void on_closed(void *ud, struct client_agent *a)
 {
 	struct stream *s = ud;
 
 	if (!node_of(s, a)->ended)
-		kg_agent_report(a);
-}
-
-static int block_signals(void)
-{
-	sigset_t mask;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+		client_agent_report(a);
 }
 
 /*
@@ -587,7 +614,7 @@ static int sort_tick(void *ud)
 
 	if (!s->raw || !s->sort_delay_ms)
 		return 0;
-	r = agent_raw_client_tick(s->raw, (uint64_t)kg_now_ms(), false);
+	r = agent_raw_client_tick(s->raw, (uint64_t)client_now_ms(), false);
 	if (r < -1) {
 		s->out_err = r;
 		return r;
@@ -597,7 +624,7 @@ static int sort_tick(void *ud)
 
 static int stream_all(struct stream *s, int sigfd, uint64_t timeout_ms)
 {
-	struct kg_loop l = {
+	struct client_loop l = {
 		.on_response = on_response,
 		.on_closed = on_closed,
 		.tick = sort_tick,
@@ -606,38 +633,40 @@ static int stream_all(struct stream *s, int sigfd, uint64_t timeout_ms)
 		.sigfd = sigfd,
 		/* a run ends itself at its timeout; an attach is ended here, at once */
 		.deadline_ms = !timeout_ms ? 0
-			       : s->attach ? kg_now_ms() + (int64_t)timeout_ms
-					   : kg_now_ms() + (int64_t)timeout_ms + RUN_END_GRACE_MS,
+			       : s->attach
+				       ? client_now_ms() + (int64_t)timeout_ms
+				       : client_now_ms() + (int64_t)timeout_ms + RUN_END_GRACE_MS,
 	};
 	size_t i;
 	int r;
 
-	r = kg_agents_loop(s->as, &l);
+	r = client_agents_loop(s->as, &l);
 	if (r == -EINTR || r == -ETIMEDOUT) {
 		if (r == -ETIMEDOUT && !s->attach)
 			for (i = 0; i < s->as->n; i++)
-				if (kg_agent_connected(&s->as->v[i]) && !s->nodes[i].ended) {
-					kg_agent_fail(&s->as->v[i], -ETIMEDOUT,
-						      "the run did not end %d s after its timeout",
-						      RUN_END_GRACE_MS / 1000);
-					kg_agent_report(&s->as->v[i]);
+				if (client_agent_connected(&s->as->v[i]) && !s->nodes[i].ended) {
+					client_agent_fail(
+						&s->as->v[i], -ETIMEDOUT,
+						"the run did not end %d s after its timeout",
+						RUN_END_GRACE_MS / 1000);
+					client_agent_report(&s->as->v[i]);
 				}
 		s->stopping = true;
 		for (i = 0; i < s->as->n; i++)
 			if (s->nodes[i].started)
 				send_stop(&s->as->v[i], &s->nodes[i]);
 		/* a second Ctrl-C, or the grace period, ends it at once */
-		l.deadline_ms = kg_now_ms() + RUN_STOP_GRACE_MS;
-		r = kg_agents_loop(s->as, &l);
+		l.deadline_ms = client_now_ms() + RUN_STOP_GRACE_MS;
+		r = client_agents_loop(s->as, &l);
 	}
 	/* closing a session stops whatever still runs on it */
 	for (i = 0; i < s->as->n; i++)
-		kg_agent_close(&s->as->v[i]);
+		client_agent_close(&s->as->v[i]);
 	if (r == -EINTR || r == -ETIMEDOUT)
 		r = 0;
 	/* what the sort still holds goes out, in order */
 	if (s->raw && s->sort_delay_ms && !s->out_err) {
-		int t = agent_raw_client_tick(s->raw, (uint64_t)kg_now_ms(), true);
+		int t = agent_raw_client_tick(s->raw, (uint64_t)client_now_ms(), true);
 
 		if (t < -1)
 			s->out_err = t;
@@ -656,23 +685,23 @@ static void report_losses(struct stream *s)
 		if (n->lost_untold)
 			tell_lost(&s->as->v[i], &s->nodes[i], true);
 		if (n->kernel_lost)
-			kg_warn("%s: %llu records lost in the kernel (ring buffer full)", node,
-				(unsigned long long)n->kernel_lost);
+			client_warn("%s: %llu records lost in the kernel (ring buffer full)", node,
+				    (unsigned long long)n->kernel_lost);
 	}
 }
 
-/* 0 when no node failed, KG_EXIT_USAGE when all that failed refused the params. */
+/* 0 when no node failed, CLIENT_EXIT_USAGE when all that failed refused the params. */
 static int exit_code(struct stream *s)
 {
 	size_t i, failed = 0;
 
 	for (i = 0; i < s->as->n; i++) {
-		kg_agent_report(&s->as->v[i]);
+		client_agent_report(&s->as->v[i]);
 		failed += s->as->v[i].error != 0;
 	}
 	if (!failed)
-		return KG_EXIT_OK;
-	return s->invalid == failed ? KG_EXIT_USAGE : KG_EXIT_ERROR;
+		return CLIENT_EXIT_OK;
+	return s->invalid == failed ? CLIENT_EXIT_USAGE : CLIENT_EXIT_ERROR;
 }
 
 /* ---- run ---- */
@@ -682,7 +711,7 @@ static int exit_code(struct stream *s)
  * parsed command line), also whether its params, fields, filters and sort
  * are good, as a run would check them.
  */
-static int gadget_info(struct kg_agents *as, const char *image, const struct run_args *a,
+static int gadget_info(struct client_agents *as, const char *image, const struct run_args *a,
 		       Gadget__Agent__V1__Response **ret)
 {
 	Gadget__Agent__V1__GetGadgetInfo gi = GADGET__AGENT__V1__GET_GADGET_INFO__INIT;
@@ -706,37 +735,40 @@ static int gadget_info(struct kg_agents *as, const char *image, const struct run
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_GET_GADGET_INFO;
 	req.get_gadget_info = &gi;
 	for (i = 0; i < as->n; i++) {
-		struct kg_agent *ag = &as->v[i];
+		struct client_agent *ag = &as->v[i];
 
-		if (!kg_agent_connected(ag))
+		if (!client_agent_connected(ag))
 			continue;
-		r = kg_agent_call(ag, &req, RUN_INFO_TIMEOUT_MS, ret);
+		r = client_agent_call(ag, &req, RUN_INFO_TIMEOUT_MS, ret);
 		if (r >= 0)
 			return 0;
 		if (!ag->error)
-			kg_agent_fail(ag, r, "no answer about the gadget: %s", strerror(-r));
-		kg_agent_report(ag);
+			client_agent_fail(ag, r, "no answer about the gadget: %s", strerror(-r));
+		client_agent_report(ag);
 	}
 	return r;
 }
 
-static void report_connect_failures(struct kg_agents *as)
-{
-	size_t i;
-
-	for (i = 0; i < as->n; i++)
-		kg_agent_report(&as->v[i]);
-}
-
-/* The selector of GadgetSpec, from the run flags (labels already parsed there). */
-static void build_selector(const struct run_args *a, Gadget__Agent__V1__Selector *ps,
-			   Gadget__Agent__V1__KeyValue *lkv, Gadget__Agent__V1__KeyValue **lkvp)
+/*
+ * The selector of GadgetSpec, from the run flags (labels already parsed
+ * there): a cluster's -n/-A, -p, -c, -l, or a host's -c (the runtime's
+ * container name), --k8s-namespace, --k8s-podname, --k8s-containername,
+ * --k8s-selector and --host.
+ */
+static void build_selector(const struct client_front *f, const struct run_args *a,
+			   Gadget__Agent__V1__Selector *ps, Gadget__Agent__V1__KeyValue *lkv,
+			   Gadget__Agent__V1__KeyValue **lkvp)
 {
 	const struct run_selector *sel = &a->f.sel;
 	size_t i;
 
 	ps->podname = sel->k8s_podname ? (char *)sel->k8s_podname : "";
 	ps->containername = sel->k8s_containername ? (char *)sel->k8s_containername : "";
+	if (!f->cluster) {
+		ps->namespace_ = sel->k8s_namespace ? (char *)sel->k8s_namespace : "";
+		ps->runtime_containername = sel->container_name ? (char *)sel->container_name : "";
+		ps->host = a->f.host;
+	}
 	for (i = 0; i < sel->n_labels; i++) {
 		gadget__agent__v1__key_value__init(&lkv[i]);
 		lkv[i].key = (char *)sel->labels[i].key;
@@ -787,19 +819,65 @@ static void make_name(const char *image, char *out, size_t size)
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		for (i = 0; i < sizeof(rnd); i++)
-			rnd[i] = (unsigned char)(kg_now_ms() >> (i * 5));
+			rnd[i] = (unsigned char)(client_now_ms() >> (i * 5));
 	out[n++] = '-';
 	for (i = 0; i < sizeof(rnd); i++)
 		out[n++] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
 	out[n] = '\0';
 }
 
+/* CreateInstance through the first agent that answers (a host's daemon). */
+static int create_through_agent(struct client_agents *as, const Gadget__Agent__V1__InstanceSpec *is)
+{
+	Gadget__Agent__V1__CreateInstance ci = GADGET__AGENT__V1__CREATE_INSTANCE__INIT;
+	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
+	Gadget__Agent__V1__Response *m = NULL;
+	int ret = CLIENT_EXIT_ERROR, r = -ENOTCONN;
+	size_t i;
+
+	ci.spec = (Gadget__Agent__V1__InstanceSpec *)is;
+	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_CREATE_INSTANCE;
+	req.create_instance = &ci;
+	for (i = 0; i < as->n; i++) {
+		if (!client_agent_connected(&as->v[i]))
+			continue;
+		r = client_agent_call(&as->v[i], &req, RUN_INFO_TIMEOUT_MS, &m);
+		if (r >= 0)
+			break;
+		client_agent_report(&as->v[i]);
+	}
+	if (r < 0) {
+		client_error("no agent could create the instance");
+		return CLIENT_EXIT_ERROR;
+	}
+	if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_INSTANCE) {
+		printf("gadget instance %s created (id %s)\n",
+		       m->instance->spec && *m->instance->spec->name ? m->instance->spec->name
+								     : is->name,
+		       m->instance->id);
+		ret = CLIENT_EXIT_OK;
+	} else if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR) {
+		client_error("cannot create the gadget instance '%s': %s", is->name,
+			     client_agent_error_text(m->error));
+		if (m->error->code == GADGET__AGENT__V1__ERROR_CODE__ERROR_INVALID_PARAM ||
+		    m->error->code == GADGET__AGENT__V1__ERROR_CODE__ERROR_BAD_REQUEST)
+			ret = CLIENT_EXIT_USAGE;
+	} else {
+		client_error("unexpected answer %s to CreateInstance",
+			     agent_wire_response_name(m->payload_case));
+	}
+	agent_wire_response_free(m);
+	return ret;
+}
+
 /*
- * The instance is a ConfigMap the user writes with their own credentials:
- * the agents have checked the gadget, its params and filters already
- * (GetGadgetInfo), and read the ConfigMap to run it.
+ * The agents have checked the gadget, its params and filters already
+ * (GetGadgetInfo).  In a cluster the instance is a ConfigMap the user
+ * writes with their own credentials (f->create_instance), which the agents
+ * read to run it; a host's daemon creates it itself (CreateInstance).
  */
-static int run_detach(struct kg_global *g, struct run_args *a, Gadget__Agent__V1__GadgetSpec *spec)
+static int run_detach(const struct client_front *f, struct client_agents *as, struct run_args *a,
+		      Gadget__Agent__V1__GadgetSpec *spec)
 {
 	Gadget__Agent__V1__InstanceSpec is = GADGET__AGENT__V1__INSTANCE_SPEC__INIT;
 	char name[RUN_MAX_NAME + 1];
@@ -814,22 +892,25 @@ static int run_detach(struct kg_global *g, struct run_args *a, Gadget__Agent__V1
 	is.n_nodes = a->n_nodes;
 	is.tags = (char **)a->tags;
 	is.n_tags = a->n_tags;
-	return kg_instance_cm_create(g, &is);
+	if (f->create_instance)
+		return f->create_instance(f->ctx, &is);
+	return create_through_agent(as, &is);
 }
 
 /* The per-node state of s, every node JSON until it says otherwise. */
-static int stream_init(struct stream *s, struct kg_agents *as, struct kg_printer *pr,
-		       const struct run_args *a)
+static int stream_init(const struct client_front *f, struct stream *s, struct client_agents *as,
+		       struct client_printer *pr, const struct run_args *a)
 {
 	size_t i;
 
 	s->as = as;
+	s->compress = f->compress;
 	s->pr = pr;
 	s->output = a->f.output;
 	s->no_header = a->f.no_header;
 	/* tracers' records sort by time across nodes; fetches are sorted by each node */
 	if (a->f.sort && (!strcmp(a->f.sort, "timestamp") || !strcmp(a->f.sort, "timestamp_raw")))
-		s->sort_delay_ms = KG_SORT_DELAY_MS;
+		s->sort_delay_ms = CLIENT_SORT_DELAY_MS;
 	s->fields = a->f.fields;
 	s->nodes = calloc(as->n ? as->n : 1, sizeof(*s->nodes));
 	if (!s->nodes)
@@ -846,7 +927,8 @@ static void stream_done(struct stream *s)
 	s->raw = agent_raw_client_free(s->raw);
 }
 
-static int run_stream(struct kg_agents *as, struct kg_printer *pr, const struct run_args *a,
+static int run_stream(const struct client_front *f, struct client_agents *as,
+		      struct client_printer *pr, const struct run_args *a,
 		      Gadget__Agent__V1__GadgetSpec *spec, uint64_t timeout_ms)
 {
 	Gadget__Agent__V1__RunGadget rg = GADGET__AGENT__V1__RUN_GADGET__INIT;
@@ -855,22 +937,22 @@ static int run_stream(struct kg_agents *as, struct kg_printer *pr, const struct 
 	int sigfd, r, ret;
 	size_t i;
 
-	if (stream_init(&s, as, pr, a) < 0) {
-		kg_error("out of memory");
-		return KG_EXIT_ERROR;
+	if (stream_init(f, &s, as, pr, a) < 0) {
+		client_error("out of memory");
+		return CLIENT_EXIT_ERROR;
 	}
-	sigfd = block_signals();
+	sigfd = client_block_signals();
 	rg.spec = spec;
 	rg.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
-	rg.compress = KG_COMPRESS_RECORDS;
-	rg.window_bytes = KG_WINDOW_BYTES;
+	rg.compress = s.compress;
+	rg.window_bytes = CLIENT_WINDOW_BYTES;
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_RUN_GADGET;
 	req.run_gadget = &rg;
 	for (i = 0; i < as->n; i++) {
-		if (!kg_agent_connected(&as->v[i]))
+		if (!client_agent_connected(&as->v[i]))
 			continue;
-		if (kg_agent_send(&as->v[i], &req, &s.nodes[i].req_id) < 0)
-			kg_agent_report(&as->v[i]);
+		if (client_agent_send(&as->v[i], &req, &s.nodes[i].req_id) < 0)
+			client_agent_report(&as->v[i]);
 	}
 	r = stream_all(&s, sigfd, timeout_ms);
 	if (sigfd >= 0)
@@ -878,17 +960,17 @@ static int run_stream(struct kg_agents *as, struct kg_printer *pr, const struct 
 	if (r == -EPIPE || s.out_err == -EPIPE) {
 		/* the reader went away (| head): not an error */
 		stream_done(&s);
-		return KG_EXIT_OK;
+		return CLIENT_EXIT_OK;
 	}
 	if (r < 0)
-		kg_error("%s", strerror(-r));
+		client_error("%s", strerror(-r));
 	report_losses(&s);
-	ret = r < 0 ? KG_EXIT_ERROR : exit_code(&s);
+	ret = r < 0 ? CLIENT_EXIT_ERROR : exit_code(&s);
 	stream_done(&s);
 	return ret;
 }
 
-int kg_cmd_run(struct kg_global *g, int argc, char **argv)
+int client_cmd_run(const struct client_front *f, int argc, char **argv)
 {
 	struct run_args a = {0};
 	Gadget__Agent__V1__Selector ps = GADGET__AGENT__V1__SELECTOR__INIT;
@@ -897,83 +979,84 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 	Gadget__Agent__V1__KeyValue *lkvp[RUN_SELECTOR_MAX_LABELS];
 	Gadget__Agent__V1__Response *info = NULL, *checked = NULL;
 	struct agent_wire_desc *desc = NULL;
-	struct kg_agents as = {0};
-	struct kg_printer *pr = NULL;
-	char err[KG_ERRLEN] = "", *fields = NULL;
-	int ret = KG_EXIT_USAGE;
+	struct client_agents as = {0};
+	struct client_printer *pr = NULL;
+	char err[CLIENT_ERRLEN] = "", *fields = NULL, cmd[256];
+	int ret = CLIENT_EXIT_USAGE;
 
-	run_flags_init(&a.f, "kubectl gadget run");
-	if (parse_args(&a, RUN_FLAGS_CLUSTER, argc, argv) < 0)
+	snprintf(cmd, sizeof(cmd), "%s run", f->cmd);
+	run_flags_init(&a.f, cmd);
+	if (parse_args(f, &a, false, argc, argv) < 0)
 		goto out;
 	if (!a.f.gadget) {
 		if (a.f.help) {
-			run_help("run");
-			ret = KG_EXIT_OK;
+			run_help(f);
+			ret = CLIENT_EXIT_OK;
 		} else {
-			kg_error("which gadget? usage: kubectl gadget run IMAGE [options] (see "
-				 "'kubectl gadget run --help')");
+			client_error("which gadget? usage: %s IMAGE [options] (see '%s --help')",
+				     cmd, cmd);
 		}
 		goto out;
 	}
 	if (a.detach && a.f.timeout_ms) {
-		kg_error("--timeout does not go with --detach: an instance runs until deleted");
+		client_error("--timeout does not go with --detach: an instance runs until deleted");
+		goto out;
+	}
+	if (!f->cluster && (a.f.metrics_listen || a.f.metrics_listen_address)) {
+		client_error("--otel-metrics-listen is the daemon's to set (otel-metrics-listen in "
+			     "its configuration): its metrics endpoint serves every run");
 		goto out;
 	}
 	if ((a.name || a.n_tags) && !a.detach) {
-		kg_error("--name and --tag are for --detach");
+		client_error("--name and --tag are for --detach");
 		goto out;
 	}
 	if (a.name && !dns_label(a.name)) {
-		kg_error("invalid instance name '%s': lower-case letters, digits and '-', at most "
-			 "%d, starting and ending with a letter or digit",
-			 a.name, RUN_MAX_NAME);
+		client_error(
+			"invalid instance name '%s': lower-case letters, digits and '-', at most "
+			"%d, starting and ending with a letter or digit",
+			a.name, RUN_MAX_NAME);
 		goto out;
 	}
-	build_selector(&a, &ps, lkv, lkvp);
+	build_selector(f, &a, &ps, lkv, lkvp);
 
-	ret = KG_EXIT_ERROR;
-	if (kg_agents_find(g, a.nodes, a.n_nodes, &as) < 0) {
+	ret = CLIENT_EXIT_ERROR;
+	if (f->connect(f->ctx, a.nodes, a.n_nodes, a.f.help, &as) < 0) {
 		if (a.f.help)
-			run_help("run");
+			run_help(f);
 		goto out;
 	}
 	/* the context's namespace is known now that the kubeconfig is loaded */
-	ps.namespace_ = a.f.all_namespaces ? "" : (char *)kg_namespace(g);
-	if (kg_agents_connect(g, &as) == 0) {
-		report_connect_failures(&as);
-		kg_error("no gadget agent could be reached");
-		goto out;
-	}
-	if (!a.f.help)
-		report_connect_failures(&as);
+	if (f->cluster)
+		ps.namespace_ = a.f.all_namespaces ? "" : (char *)f->namespace_(f->ctx);
 	if (gadget_info(&as, a.f.gadget, NULL, &info) < 0) {
-		kg_error("no agent could tell what the gadget %s is", a.f.gadget);
+		client_error("no agent could tell what the gadget %s is", a.f.gadget);
 		goto out;
 	}
 	if (info->payload_case != GADGET__AGENT__V1__RESPONSE__PAYLOAD_GADGET_INFO) {
 		if (info->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR)
-			kg_error("%s: %s", a.f.gadget, kg_agent_error_text(info->error));
+			client_error("%s: %s", a.f.gadget, client_agent_error_text(info->error));
 		else
-			kg_error("unexpected answer %s to GetGadgetInfo",
-				 agent_wire_response_name(info->payload_case));
+			client_error("unexpected answer %s to GetGadgetInfo",
+				     agent_wire_response_name(info->payload_case));
 		goto out;
 	}
 	if (agent_wire_desc_new(info->gadget_info, &desc) < 0) {
-		kg_error("out of memory");
+		client_error("out of memory");
 		goto out;
 	}
 	if (a.f.help) {
-		run_help("run");
+		run_help(f);
 		run_help_gadget(stdout, &desc->help);
-		ret = KG_EXIT_OK;
+		ret = CLIENT_EXIT_OK;
 		goto out;
 	}
-	ret = KG_EXIT_USAGE;
+	ret = CLIENT_EXIT_USAGE;
 	if (resolve_params(&a, desc, argc, argv) < 0)
 		goto out;
-	if (kg_printer_new(a.f.output, a.f.no_header, stdout, &pr) < 0 ||
-	    kg_printer_set_info(pr, info->gadget_info, a.f.fields, err, sizeof(err)) < 0) {
-		kg_error("%s", err[0] ? err : "out of memory");
+	if (client_printer_new(a.f.output, a.f.no_header, stdout, &pr) < 0 ||
+	    client_printer_set_info(pr, info->gadget_info, a.f.fields, err, sizeof(err)) < 0) {
+		client_error("%s", err[0] ? err : "out of memory");
 		goto out;
 	}
 	if (a.n_kv || a.f.n_filters || a.f.sort || a.f.fields || a.f.n_annotate ||
@@ -984,14 +1067,14 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 		 * the first answer, which stays until the end.
 		 */
 		if (gadget_info(&as, a.f.gadget, &a, &checked) < 0) {
-			ret = KG_EXIT_ERROR;
+			ret = CLIENT_EXIT_ERROR;
 			goto out;
 		}
 		if (checked->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_ERROR) {
-			kg_error("%s", kg_agent_error_text(checked->error));
+			client_error("%s", client_agent_error_text(checked->error));
 			if (checked->error->code !=
 			    GADGET__AGENT__V1__ERROR_CODE__ERROR_INVALID_PARAM)
-				ret = KG_EXIT_ERROR;
+				ret = CLIENT_EXIT_ERROR;
 			goto out;
 		}
 	}
@@ -1002,7 +1085,7 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 	spec.selector = &ps;
 	/* an instance is not printed here: it keeps the fields as the user gave them */
 	fields = a.detach ? (a.f.fields ? strdup(a.f.fields) : NULL)
-			  : kg_printer_spec_fields(pr, a.f.fields);
+			  : client_printer_spec_fields(pr, a.f.fields);
 	spec.fields = fields ? fields : "";
 	spec.filters = (char **)a.f.filters;
 	spec.n_filters = a.f.n_filters;
@@ -1017,81 +1100,77 @@ int kg_cmd_run(struct kg_global *g, int argc, char **argv)
 	spec.otel_metrics_name = (char **)a.f.metrics_names;
 	spec.n_otel_metrics_name = a.f.n_metrics_names;
 	if (a.detach)
-		ret = run_detach(g, &a, &spec);
+		ret = run_detach(f, &as, &a, &spec);
 	else
-		ret = run_stream(&as, pr, &a, &spec, a.f.timeout_ms);
+		ret = run_stream(f, &as, pr, &a, &spec, a.f.timeout_ms);
 out:
 	free(fields);
 	agent_wire_desc_free(desc);
 	agent_wire_response_free(checked);
 	agent_wire_response_free(info);
-	kg_printer_free(pr);
-	kg_agents_done(&as);
+	client_printer_free(pr);
+	client_agents_done(&as);
 	run_args_done(&a);
 	return ret;
 }
 
 /* ---- attach ---- */
 
-static void attach_help(void)
+static void attach_help(const struct client_front *f)
 {
 	struct base_opt_table t[2] = {
 		run_flags_view(RUN_FLAGS_ATTACH),
-		{.opts = kg_attach_opts, .n = N_KG_ATTACH_OPTS},
+		client_run_own_opts(f, true),
 	};
 
-	printf("Usage: kubectl gadget attach NAME|ID [options]\n\n"
+	printf("Usage: %1$s attach NAME|ID [options]\n\n"
 	       "Shows the records of the detached gadget instance NAME (or whose id is ID or\n"
-	       "starts with it; see 'kubectl gadget run --detach' and 'kubectl gadget list')\n"
-	       "from every node it runs on: first the records each agent kept, then new ones\n"
+	       "starts with it; see '%1$s run --detach' and '%1$s list')\n"
+	       "from every %2$s it runs on: first the records %3$s kept, then new ones\n"
 	       "as they come.  Ctrl-C detaches (so does the end of --timeout); the instance\n"
-	       "keeps running.  Also 'a'.\n\nOptions:\n");
+	       "keeps running.%4$s\n\nOptions:\n",
+	       f->cmd, f->cluster ? "node" : "daemon", f->cluster ? "each agent" : "the daemon",
+	       f->cluster ? "  Also 'a'." : "");
 	base_opt_help(stdout, t, 2);
 }
 
 /*
  * Attaches to target on every agent until Ctrl-C or the instance's end.
- * KG_EXIT_* after reporting, or -ENOENT (not reported) when every agent
+ * CLIENT_EXIT_* after reporting, or -ENOENT (not reported) when every agent
  * answered that it has no such instance.
  */
-static int attach_once(struct kg_global *g, struct run_args *a, const char *target)
+static int attach_once(const struct client_front *f, struct run_args *a, const char *target)
 {
 	Gadget__Agent__V1__AttachInstance at = GADGET__AGENT__V1__ATTACH_INSTANCE__INIT;
 	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
-	struct kg_agents as = {0};
+	struct client_agents as = {0};
 	struct stream s = {0};
-	struct kg_printer *pr = NULL;
-	int ret = KG_EXIT_ERROR, sigfd = -1, r;
+	struct client_printer *pr = NULL;
+	int ret = CLIENT_EXIT_ERROR, sigfd = -1, r;
 	size_t i, found = 0;
 
-	if (kg_agents_find(g, a->nodes, a->n_nodes, &as) < 0)
+	if (f->connect(f->ctx, a->nodes, a->n_nodes, false, &as) < 0)
 		goto out;
-	if (kg_agents_connect(g, &as) == 0) {
-		report_connect_failures(&as);
-		kg_error("no gadget agent could be reached");
+	if (client_printer_new(a->f.output, a->f.no_header, stdout, &pr) < 0)
 		goto out;
-	}
-	report_connect_failures(&as);
-	if (kg_printer_new(a->f.output, a->f.no_header, stdout, &pr) < 0)
-		goto out;
-	if (stream_init(&s, &as, pr, a) < 0)
+	if (stream_init(f, &s, &as, pr, a) < 0)
 		goto out;
 	s.attach = true;
-	sigfd = block_signals();
+	sigfd = client_block_signals();
 	at.instance = (char *)target;
 	at.no_replay = a->no_replay;
 	at.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
-	at.compress = KG_COMPRESS_RECORDS;
-	at.window_bytes = KG_WINDOW_BYTES;
+	at.compress = s.compress;
+	at.window_bytes = CLIENT_WINDOW_BYTES;
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_ATTACH_INSTANCE;
 	req.attach_instance = &at;
 	for (i = 0; i < as.n; i++)
-		if (kg_agent_connected(&as.v[i]) &&
-		    kg_agent_send(&as.v[i], &req, &s.nodes[i].req_id) < 0)
-			kg_agent_report(&as.v[i]);
+		if (client_agent_connected(&as.v[i]) &&
+		    client_agent_send(&as.v[i], &req, &s.nodes[i].req_id) < 0)
+			client_agent_report(&as.v[i]);
 	r = stream_all(&s, sigfd, a->f.timeout_ms);
 	if (r == -EPIPE || s.out_err == -EPIPE) {
-		ret = KG_EXIT_OK;
+		ret = CLIENT_EXIT_OK;
 		goto out;
 	}
 	for (i = 0; i < as.n; i++)
@@ -1105,54 +1184,53 @@ static int attach_once(struct kg_global *g, struct run_args *a, const char *targ
 		}
 	}
 	report_losses(&s);
-	ret = r < 0 ? KG_EXIT_ERROR : exit_code(&s);
+	ret = r < 0 ? CLIENT_EXIT_ERROR : exit_code(&s);
 out:
 	if (sigfd >= 0)
 		close(sigfd);
 	stream_done(&s);
-	kg_printer_free(pr);
-	kg_agents_done(&as);
+	client_printer_free(pr);
+	client_agents_done(&as);
 	return ret;
 }
 
-int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
+int client_cmd_attach(const struct client_front *f, int argc, char **argv)
 {
 	struct run_args a = {0};
 	const char *name = NULL;
-	char *id = NULL, *iname = NULL;
-	int ret = KG_EXIT_USAGE;
+	char *id = NULL, *iname = NULL, cmd[256];
+	int ret = CLIENT_EXIT_USAGE;
 
-	run_flags_init(&a.f, "kubectl gadget attach");
-	if (parse_args(&a, RUN_FLAGS_ATTACH, argc, argv) < 0)
+	snprintf(cmd, sizeof(cmd), "%s attach", f->cmd);
+	run_flags_init(&a.f, cmd);
+	if (parse_args(f, &a, true, argc, argv) < 0)
 		goto out;
 	name = a.f.gadget;
 	if (a.f.n_unknown || a.f.n_words) {
 		int extra = a.f.n_unknown ? a.f.unknown[0].argi : a.f.words[0];
 
-		kg_error("unexpected argument '%s' (see 'kubectl gadget attach --help')",
-			 argv[extra]);
+		client_error("unexpected argument '%s' (see '%s --help')", argv[extra], cmd);
 		goto out;
 	}
 	if (a.f.help) {
-		attach_help();
-		ret = KG_EXIT_OK;
+		attach_help(f);
+		ret = CLIENT_EXIT_OK;
 		goto out;
 	}
 	if (!name || !*name) {
-		kg_error("which instance? usage: kubectl gadget attach NAME|ID");
+		client_error("which instance? usage: %s NAME|ID", cmd);
 		goto out;
 	}
 	/* a name or a whole id the agents know at once; a prefix of an id after a list */
-	ret = attach_once(g, &a, name);
+	ret = attach_once(f, &a, name);
 	if (ret == -ENOENT) {
-		ret = KG_EXIT_ERROR;
-		if (kg_instance_resolve(g, name, &id, &iname) == 0) {
-			ret = strcmp(id, name) ? attach_once(g, &a, id) : -ENOENT;
+		ret = CLIENT_EXIT_ERROR;
+		if (client_instance_resolve(f, name, &id, &iname) == 0) {
+			ret = strcmp(id, name) ? attach_once(f, &a, id) : -ENOENT;
 			if (ret == -ENOENT) {
-				kg_error(
-					"no gadget instance named '%s' (see 'kubectl gadget list')",
-					name);
-				ret = KG_EXIT_ERROR;
+				client_error("no gadget instance named '%s' (see '%s list')", name,
+					     f->cmd);
+				ret = CLIENT_EXIT_ERROR;
 			}
 		}
 	}
@@ -1161,89 +1239,4 @@ out:
 	free(iname);
 	run_args_done(&a);
 	return ret;
-}
-
-/* ---- shell completion ---- */
-
-#ifndef KG_INTREE_GADGETS
-#define KG_INTREE_GADGETS ""
-#endif
-/* Params of a gadget are asked from one agent; completion does not wait longer. */
-#define RUN_COMPLETE_INFO_TIMEOUT_MS 5000
-
-/* --PARAM of the gadget, as the first agent that answers lists them. */
-static void complete_params(struct kg_global *g, struct base_complete *c, const char *image)
-{
-	Gadget__Agent__V1__GetGadgetInfo gi = GADGET__AGENT__V1__GET_GADGET_INFO__INIT;
-	Gadget__Agent__V1__Request req = GADGET__AGENT__V1__REQUEST__INIT;
-	Gadget__Agent__V1__Response *m = NULL;
-	struct kg_agents as = {0};
-	char name[300];
-	size_t all;
-
-	if (kg_agents_find(g, NULL, 0, &as) < 0)
-		return;
-	/* one agent is enough: the others are not connected at all */
-	all = as.n;
-	as.n = 1;
-	if (kg_agents_connect(g, &as) == 0)
-		goto out;
-	gi.image = (char *)image;
-	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_GET_GADGET_INFO;
-	req.get_gadget_info = &gi;
-	if (kg_agent_call(&as.v[0], &req, RUN_COMPLETE_INFO_TIMEOUT_MS, &m) < 0 || !m)
-		goto out;
-	if (m->payload_case == GADGET__AGENT__V1__RESPONSE__PAYLOAD_GADGET_INFO)
-		for (size_t i = 0; i < m->gadget_info->n_params; i++) {
-			const Gadget__Agent__V1__ParamInfo *p = m->gadget_info->params[i];
-
-			snprintf(name, sizeof(name), "--%s", p->key);
-			base_complete_add(c, name, p->description);
-		}
-	agent_wire_response_free(m);
-out:
-	as.n = all;
-	kg_agents_done(&as);
-}
-
-void kg_run_complete(struct kg_global *g, struct base_complete *c, int argc, char **argv,
-		     const char *prev)
-{
-	bool attach = !strcmp(argv[0], "attach");
-	struct base_opt_table t[2] = {
-		run_flags_view(attach ? RUN_FLAGS_ATTACH : RUN_FLAGS_CLUSTER),
-		attach ? (struct base_opt_table){.opts = kg_attach_opts, .n = N_KG_ATTACH_OPTS}
-		       : (struct base_opt_table){.opts = kg_run_opts, .n = N_KG_RUN_OPTS},
-	};
-	const struct base_opt *o;
-	const char *value, *gadget = NULL;
-
-	c->directive = BASE_COMPLETE_NOFILE;
-	o = base_complete_value_of(t, 2, prev, c->word, &value);
-	if (o) {
-		if (o->id == RUN_FLAG_OUTPUT)
-			base_complete_add_list(c, "columns json jsonpretty yaml", NULL);
-		return;
-	}
-	for (int i = 1; i < argc; i++) {
-		const struct base_opt *row = NULL;
-		const char *v = NULL;
-		char err[256];
-		int r = base_opt_next(t, 2, argc, argv, &i, &row, &v, err, sizeof(err));
-
-		if (r == BASE_OPT_WORD && !gadget)
-			gadget = argv[i];
-		if (r < 0 || r == BASE_OPT_END)
-			break;
-	}
-	if (c->word[0] == '-') {
-		base_complete_flags(c, t, 2);
-		if (gadget && !attach && c->word[1] == '-')
-			complete_params(g, c, gadget);
-		if (strchr(c->word, '='))
-			c->directive |= BASE_COMPLETE_NOSPACE;
-		return;
-	}
-	if (!gadget && !attach)
-		base_complete_add_list(c, KG_INTREE_GADGETS, NULL);
 }

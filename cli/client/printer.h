@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Printing the records agents send.
+ * Printing the records agents send (kubectl gadget run/attach, ig --remote
+ * run/attach): the one place that knows how a record travels, so that a
+ * new encoding on the wire changes only this file.
  *
  * Every record arrives as a JSON object, exactly a line of `ig run -o json`
  * (docs/api.md "Records").  json output passes it through as one line;
@@ -17,8 +19,8 @@
  * line, and table cells go through run_escape_cell() so no control
  * character reaches the terminal.
  */
-#ifndef CLI_KG_OUTPUT_H
-#define CLI_KG_OUTPUT_H
+#ifndef CLI_CLIENT_PRINTER_H
+#define CLI_CLIENT_PRINTER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,14 +30,14 @@
 #include "agent/api.pb-c.h"
 #include "run/pipeline.h" /* enum run_output */
 
-struct kg_printer;
+struct client_printer;
 
 /*
- * Returns a new printer writing to out (borrowed); free with kg_printer_free().
+ * Returns a new printer writing to out (borrowed); free with client_printer_free().
  * no_header: columns output without the header lines.
  */
-int kg_printer_new(enum run_output o, bool no_header, FILE *out, struct kg_printer **ret);
-struct kg_printer *kg_printer_free(struct kg_printer *p);
+int client_printer_new(enum run_output o, bool no_header, FILE *out, struct client_printer **ret);
+struct client_printer *client_printer_free(struct client_printer *p);
 
 /*
  * Checks fields (--fields, NULL for the default set) against every data
@@ -43,32 +45,32 @@ struct kg_printer *kg_printer_free(struct kg_printer *p);
  * call decides; later ones (other nodes' RunStarted) are ignored.  -EINVAL
  * with a one-line reason in err.
  */
-int kg_printer_set_info(struct kg_printer *p, const Gadget__Agent__V1__GadgetInfo *info,
-			const char *fields, char *err, size_t errlen);
-bool kg_printer_has_info(const struct kg_printer *p);
+int client_printer_set_info(struct client_printer *p, const Gadget__Agent__V1__GadgetInfo *info,
+			    const char *fields, char *err, size_t errlen);
+bool client_printer_has_info(const struct client_printer *p);
 
 /*
  * What GadgetSpec.fields should be so the records hold what is printed:
  * for columns output of a one-data-source gadget, the chosen columns by
  * full name ("a,b,c"); otherwise fields as given.  A new string (free()),
- * or NULL for the default set; after kg_printer_set_info().
+ * or NULL for the default set; after client_printer_set_info().
  */
-char *kg_printer_spec_fields(const struct kg_printer *p, const char *fields);
+char *client_printer_spec_fields(const struct client_printer *p, const char *fields);
 
 /*
  * Prints one record of data source ds (fetch: its map fetch number, 0 for
  * tracers; columns output starts a new table at each new fetch).  0, or
  * -EPIPE / -errno when the output is gone.
  */
-int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, const uint8_t *rec,
-		      size_t len);
+int client_printer_record(struct client_printer *p, const char *ds, uint64_t fetch,
+			  const uint8_t *rec, size_t len);
 /*
  * The gadget runs (a node said RunStarted): a columns table of a tracer
  * shows its header now, as ig run does, so a quiet run shows it is working.
- * After kg_printer_set_info(); later calls do nothing.  0 or -errno.
+ * After client_printer_set_info(); later calls do nothing.  0 or -errno.
  */
-int kg_printer_begin(struct kg_printer *p);
+int client_printer_begin(struct client_printer *p);
 /* Writes what stdio holds; -EPIPE when the reader went away. */
-int kg_printer_flush(struct kg_printer *p);
+int client_printer_flush(struct client_printer *p);
 
-#endif /* CLI_KG_OUTPUT_H */
+#endif /* CLI_CLIENT_PRINTER_H */

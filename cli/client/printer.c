@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Rendering agent records as columns, json, jsonpretty or yaml; see
- * output.h.
+ * printer.h.
  */
-#include "cli/kubectl-gadget/output.h"
+#include "cli/client/printer.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -14,61 +14,61 @@
 #include "run/fields.h"
 #include "base/buf.h"
 #include "base/yaml_emit.h"
-#include "cli/kubectl-gadget/yaml.h"
+#include "cli/client/client.h"
 
 /* Data sources and columns one gadget may describe. */
-#define KG_OUTPUT_MAX_DS     64
-#define KG_OUTPUT_MAX_FIELDS 1024
+#define CLIENT_PRINTER_MAX_DS	  64
+#define CLIENT_PRINTER_MAX_FIELDS 1024
 /* Longest header name kept. */
-#define KG_OUTPUT_MAX_HEADER 128
+#define CLIENT_PRINTER_MAX_HEADER 128
 /* Most bytes of one output line (a record in columns or json output). */
-#define KG_OUTPUT_MAX_LINE (32u << 20)
+#define CLIENT_PRINTER_MAX_LINE (32u << 20)
 
-struct kg_col {
+struct printer_col {
 	char *name;   /* dotted path in the record */
 	char *header; /* upper-cased */
 	unsigned int width;
 	bool right;
 };
 
-struct kg_ds_cols {
+struct printer_ds_cols {
 	char *name;
 	bool tracer;
-	struct kg_col *cols;
+	struct printer_col *cols;
 	size_t n;
 };
 
-struct kg_printer {
+struct client_printer {
 	enum run_output o;
 	bool no_header;
 	FILE *out;
 	bool has_info;
-	struct kg_ds_cols ds[KG_OUTPUT_MAX_DS];
+	struct printer_ds_cols ds[CLIENT_PRINTER_MAX_DS];
 	size_t n_ds;
 	struct base_buf line;
 
 	/* columns: which table is on screen */
-	const struct kg_ds_cols *shown_ds;
+	const struct printer_ds_cols *shown_ds;
 	uint64_t shown_fetch;
 	bool any_table;
 	bool bad_record_warned;
 };
 
-int kg_printer_new(enum run_output o, bool no_header, FILE *out, struct kg_printer **ret)
+int client_printer_new(enum run_output o, bool no_header, FILE *out, struct client_printer **ret)
 {
-	struct kg_printer *p = calloc(1, sizeof(*p));
+	struct client_printer *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
 	p->o = o;
 	p->no_header = no_header;
 	p->out = out;
-	p->line.max = KG_OUTPUT_MAX_LINE;
+	p->line.max = CLIENT_PRINTER_MAX_LINE;
 	*ret = p;
 	return 0;
 }
 
-static void ds_cols_done(struct kg_ds_cols *d)
+static void ds_cols_done(struct printer_ds_cols *d)
 {
 	size_t i;
 
@@ -81,7 +81,7 @@ static void ds_cols_done(struct kg_ds_cols *d)
 	memset(d, 0, sizeof(*d));
 }
 
-struct kg_printer *kg_printer_free(struct kg_printer *p)
+struct client_printer *client_printer_free(struct client_printer *p)
 {
 	size_t i;
 
@@ -94,7 +94,7 @@ struct kg_printer *kg_printer_free(struct kg_printer *p)
 	return NULL;
 }
 
-bool kg_printer_has_info(const struct kg_printer *p)
+bool client_printer_has_info(const struct client_printer *p)
 {
 	return p->has_info;
 }
@@ -136,8 +136,8 @@ static char *upper_dup(const char *s)
 	size_t i, n = strlen(s);
 	char *u;
 
-	if (n > KG_OUTPUT_MAX_HEADER)
-		n = KG_OUTPUT_MAX_HEADER;
+	if (n > CLIENT_PRINTER_MAX_HEADER)
+		n = CLIENT_PRINTER_MAX_HEADER;
 	u = malloc(n + 1);
 	if (!u)
 		return NULL;
@@ -147,7 +147,7 @@ static char *upper_dup(const char *s)
 	return u;
 }
 
-static int build_cols(struct kg_ds_cols *d, const Gadget__Agent__V1__FieldInfo **sel, size_t n)
+static int build_cols(struct printer_ds_cols *d, const Gadget__Agent__V1__FieldInfo **sel, size_t n)
 {
 	size_t i, j;
 
@@ -173,8 +173,8 @@ static int build_cols(struct kg_ds_cols *d, const Gadget__Agent__V1__FieldInfo *
 	return 0;
 }
 
-int kg_printer_set_info(struct kg_printer *p, const Gadget__Agent__V1__GadgetInfo *info,
-			const char *fields, char *err, size_t errlen)
+int client_printer_set_info(struct client_printer *p, const Gadget__Agent__V1__GadgetInfo *info,
+			    const char *fields, char *err, size_t errlen)
 {
 	const Gadget__Agent__V1__FieldInfo **sel;
 	bool columns = p->o == RUN_OUTPUT_COLUMNS;
@@ -183,18 +183,19 @@ int kg_printer_set_info(struct kg_printer *p, const Gadget__Agent__V1__GadgetInf
 
 	if (p->has_info)
 		return 0;
-	if (info->n_data_sources > KG_OUTPUT_MAX_DS) {
-		snprintf(err, errlen, "the gadget has more than %d data sources", KG_OUTPUT_MAX_DS);
+	if (info->n_data_sources > CLIENT_PRINTER_MAX_DS) {
+		snprintf(err, errlen, "the gadget has more than %d data sources",
+			 CLIENT_PRINTER_MAX_DS);
 		return -E2BIG;
 	}
 	for (i = 0; i < info->n_data_sources; i++) {
-		if (info->data_sources[i]->n_fields > KG_OUTPUT_MAX_FIELDS) {
+		if (info->data_sources[i]->n_fields > CLIENT_PRINTER_MAX_FIELDS) {
 			snprintf(err, errlen, "data source '%s' has more than %d fields",
-				 info->data_sources[i]->name, KG_OUTPUT_MAX_FIELDS);
+				 info->data_sources[i]->name, CLIENT_PRINTER_MAX_FIELDS);
 			return -E2BIG;
 		}
 	}
-	sel = calloc(KG_OUTPUT_MAX_FIELDS, sizeof(*sel));
+	sel = calloc(CLIENT_PRINTER_MAX_FIELDS, sizeof(*sel));
 	if (!sel)
 		return -ENOMEM;
 	for (i = 0; i < info->n_data_sources && r >= 0; i++) {
@@ -220,7 +221,7 @@ int kg_printer_set_info(struct kg_printer *p, const Gadget__Agent__V1__GadgetInf
 	return 0;
 }
 
-char *kg_printer_spec_fields(const struct kg_printer *p, const char *fields)
+char *client_printer_spec_fields(const struct client_printer *p, const char *fields)
 {
 	struct base_buf b = BASE_BUF_INIT(0);
 	size_t i;
@@ -238,14 +239,14 @@ char *kg_printer_spec_fields(const struct kg_printer *p, const char *fields)
 
 /* ---- printing ---- */
 
-static int out_write(struct kg_printer *p, const char *s, size_t n)
+static int out_write(struct client_printer *p, const char *s, size_t n)
 {
 	if (n && fwrite(s, 1, n, p->out) != n)
 		return errno ? -errno : -EIO;
 	return 0;
 }
 
-int kg_printer_flush(struct kg_printer *p)
+int client_printer_flush(struct client_printer *p)
 {
 	if (fflush(p->out) == EOF || ferror(p->out))
 		return errno ? -errno : -EIO;
@@ -305,7 +306,8 @@ static int cell_text(struct base_buf *b, const json_t *v)
 }
 
 /* A cell as ig prints it: the last one is neither cut nor padded (unless right-aligned). */
-static int put_cell(struct base_buf *b, const struct kg_col *c, const char *s, size_t n, bool last)
+static int put_cell(struct base_buf *b, const struct printer_col *c, const char *s, size_t n,
+		    bool last)
 {
 	size_t w = c->width;
 
@@ -314,7 +316,7 @@ static int put_cell(struct base_buf *b, const struct kg_col *c, const char *s, s
 	return run_escape_cell(b, s, n, w, c->right, !last || c->right);
 }
 
-static int put_header(struct kg_printer *p, const struct kg_ds_cols *d)
+static int put_header(struct client_printer *p, const struct printer_ds_cols *d)
 {
 	size_t i;
 	int r = 0;
@@ -335,7 +337,7 @@ static int put_header(struct kg_printer *p, const struct kg_ds_cols *d)
 	return r < 0 ? r : out_write(p, p->line.data, p->line.len);
 }
 
-static const struct kg_ds_cols *find_ds(const struct kg_printer *p, const char *name)
+static const struct printer_ds_cols *find_ds(const struct client_printer *p, const char *name)
 {
 	size_t i;
 
@@ -346,10 +348,10 @@ static const struct kg_ds_cols *find_ds(const struct kg_printer *p, const char *
 	return p->n_ds == 1 && !*name ? &p->ds[0] : NULL;
 }
 
-static int print_columns(struct kg_printer *p, const struct kg_ds_cols *d, uint64_t fetch,
+static int print_columns(struct client_printer *p, const struct printer_ds_cols *d, uint64_t fetch,
 			 json_t *rec)
 {
-	struct base_buf val = BASE_BUF_INIT(KG_OUTPUT_MAX_LINE);
+	struct base_buf val = BASE_BUF_INIT(CLIENT_PRINTER_MAX_LINE);
 	size_t i;
 	int r = 0;
 
@@ -375,7 +377,7 @@ static int print_columns(struct kg_printer *p, const struct kg_ds_cols *d, uint6
 	return r < 0 ? r : out_write(p, p->line.data, p->line.len);
 }
 
-int kg_printer_begin(struct kg_printer *p)
+int client_printer_begin(struct client_printer *p)
 {
 	int r = 0;
 
@@ -385,13 +387,13 @@ int kg_printer_begin(struct kg_printer *p)
 		r = put_header(p, &p->ds[0]);
 	p->shown_ds = &p->ds[0];
 	p->shown_fetch = 0;
-	return r < 0 ? r : kg_printer_flush(p);
+	return r < 0 ? r : client_printer_flush(p);
 }
 
-int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, const uint8_t *rec,
-		      size_t len)
+int client_printer_record(struct client_printer *p, const char *ds, uint64_t fetch,
+			  const uint8_t *rec, size_t len)
 {
-	const struct kg_ds_cols *d = NULL;
+	const struct printer_ds_cols *d = NULL;
 	json_error_t jerr;
 	json_t *v;
 	char *s;
@@ -422,8 +424,7 @@ int kg_printer_record(struct kg_printer *p, const char *ds, uint64_t fetch, cons
 	if (!v || !json_is_object(v)) {
 		if (!p->bad_record_warned) {
 			fflush(p->out);
-			fprintf(stderr, "kubectl-gadget: warning: skipping a record that is not a "
-					"JSON object\n");
+			client_warn("skipping a record that is not a JSON object");
 			p->bad_record_warned = true;
 		}
 		json_decref(v);
