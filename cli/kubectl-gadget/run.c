@@ -45,8 +45,20 @@
  * compress only batches where it pays); see docs/benchmarks.md.
  */
 #define KG_COMPRESS_RECORDS true
+/* The benchmark's way to ask otherwise (bench/cluster.py); not for users. */
+#define KG_BENCH_COMPRESS_ENV "KG_BENCH_COMPRESS"
 /* Records a node dropped for this client are told at most this often, per node. */
 #define RUN_LOST_EVERY_MS 1000
+
+/* KG_COMPRESS_RECORDS, unless the benchmark set KG_BENCH_COMPRESS to 0 or 1. */
+static bool compress_records(void)
+{
+	const char *e = getenv(KG_BENCH_COMPRESS_ENV);
+
+	if (e && (!strcmp(e, "0") || !strcmp(e, "1")))
+		return *e == '1';
+	return KG_COMPRESS_RECORDS;
+}
 
 /* kubectl gadget's own run flags; the run flags themselves are run/flags.h's */
 enum kg_run_opt_id {
@@ -791,7 +803,7 @@ static int run_stream(struct kg_agents *as, struct kg_printer *pr, const struct 
 	sigfd = block_signals();
 	rg.spec = spec;
 	rg.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
-	rg.compress = KG_COMPRESS_RECORDS;
+	rg.compress = compress_records();
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_RUN_GADGET;
 	req.run_gadget = &rg;
 	for (i = 0; i < as->n; i++) {
@@ -1025,7 +1037,7 @@ int kg_cmd_attach(struct kg_global *g, int argc, char **argv)
 	at.instance = (char *)name;
 	at.no_replay = a.no_replay;
 	at.encoding = GADGET__AGENT__V1__RECORD_ENCODING__ENCODING_RAW;
-	at.compress = KG_COMPRESS_RECORDS;
+	at.compress = compress_records();
 	req.payload_case = GADGET__AGENT__V1__REQUEST__PAYLOAD_ATTACH_INSTANCE;
 	req.attach_instance = &at;
 	for (i = 0; i < as.n; i++)
