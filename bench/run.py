@@ -23,7 +23,8 @@ Environment:
   BENCH_LOAD_MS=MS    length of one load run (default 2000, quick 1000)
   BENCH_ONLY=a,b      run only these measurements: open, exec, rate, startup,
                       containers (bench/containers.py), k8s (bench/k8s_scale.py),
-                      agent (bench/agent.py), enrich (bench/enrich.py)
+                      agent (bench/agent.py), enrich (bench/enrich.py),
+                      cluster (bench/cluster.py)
   BENCH_SUBJECTS=a,b  run only these subjects (and the no-tracer baselines)
   BENCH_IG=PATH       the ig binary to measure (default build/bin/ig)
 """
@@ -1055,6 +1056,12 @@ def evaluate_targets(results):
     rows.append(("`ig run` first record within 50 ms", "<= 50 ms",
                  "%.1f ms" % first if first is not None else why_missing("startup", "ig-json"),
                  verdict(first is not None and first <= 50, first is None)))
+    if "cluster" in results:
+        import cluster  # bench/cluster.py
+        rows += cluster.targets(results["cluster"])
+    else:
+        rows.append(("cluster path: 100k events/s per node, no loss through port-forward",
+                     ">= 100000/s", "not measured (BENCH_ONLY)", "n/a"))
     idle = get(results, "agent", "median", "idle_rss_mb")
     rows.append(("agent idle RSS under 20 MB", "< 20 MB",
                  "%.1f MB" % idle if idle is not None else
@@ -1336,6 +1343,9 @@ def render_report(results, cfg):
     if "enrich" in results:
         import enrich  # bench/enrich.py
         w("\n".join(enrich.render(results["enrich"])))
+    if "cluster" in results:
+        import cluster  # bench/cluster.py
+        w("\n".join(cluster.render(results["cluster"])))
     try:
         with open(os.path.join(REPO, "bench", "changes.md")) as f:
             w(f.read())
@@ -1397,6 +1407,9 @@ def main():
         if cfg.wants("enrich"):
             import enrich  # bench/enrich.py
             results["enrich"] = enrich.measure(cfg.rounds, log)
+        if cfg.wants("cluster"):
+            import cluster  # bench/cluster.py
+            results["cluster"] = cluster.measure(cfg.rate_rounds, log, cfg.rate_ms)
         results["targets"] = evaluate_targets(results)
     finally:
         kill_all_children()
