@@ -784,10 +784,17 @@ def targets(res):
     z = kg[near]["summary"] if near else {}
     vz = z.get("cpu_us", {}).get("agent") if z and not z.get("error") else None
     got = [x for x in (v, vz) if x is not None]
-    rows.append(("cluster: agent CPU under 1 µs per record", "< 1 µs",
-                 "raw %s µs (unix socket, %.0f/s); raw + zstd %s µs (port-forward, %s)"
+    # shown, not judged: at 30k/s a drain's fixed costs weigh on fewer records
+    per_node = [t["cpu_us"].get(n) for t in res["three_nodes"]["trials"] if "error" not in t
+                for n in res["three_nodes"]["nodes"]]
+    per_node = [x for x in per_node if x is not None]
+    rows.append(("cluster: agent CPU under 1 µs per record (at 100k/s)", "< 1 µs",
+                 "raw %s µs (unix socket, %.0f/s); raw + zstd %s µs (port-forward, %s)%s"
                  % (fmt(v), raw.get("rate") or 0, fmt(vz),
-                    "%.0f/s" % z["rate"] if vz is not None else "-"),
+                    "%.0f/s" % z["rate"] if vz is not None else "-",
+                    "; each of 3 nodes at %dk/s: %.2f .. %.2f µs" % (
+                        res["nodes_rate"] // 1000, min(per_node), max(per_node))
+                    if per_node else ""),
                  "n/a" if not got else "pass" if max(got) < TARGET_AGENT_US else "FAIL"))
     ok, complete = three_summary(res)
     rows.append(("cluster: 3 nodes at %dk/s each merged by one client, no loss"
@@ -942,6 +949,11 @@ def render(res):
             t["dropped"], t["kernel_lost"], fmt(c.get("kg")),
             " / ".join(fmt(c.get(n)) for n in tn["nodes"]), fmt(c.get("apiserver"))))
     out.append("")
+    out.append("Each agent drains its ring every 10 ms: at %dk records/s a drain's fixed costs (a "
+               "zstd call, a send, the timer, reading the loss counter) are shared by a third "
+               "of the records they are at 100k/s, and three agents, the relay and the client "
+               "share CPU %d, so the agents' CPU per record is higher here than in the rate "
+               "steps.\n" % (res["nodes_rate"] // 1000, HARNESS_CPU))
     if res.get("agent_problems"):
         out.append("**Agents at teardown**: %s\n" % "; ".join(
             p.splitlines()[0] for p in res["agent_problems"]))
