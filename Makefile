@@ -379,7 +379,7 @@ fuzz: $(FUZZ_BINS)
 		echo "== $$n"; $$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus-$$n \
 		tests/fuzz/corpus/$$n 2>&1 | tail -2; done
 
-bench: all $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool $(BUILD)/tests/agent_client
+bench: all tools $(BUILD)/tests/cri_pod $(BUILD)/tests/k8s_tool $(BUILD)/tests/agent_client
 	$(PYTHON) bench/run.py
 
 LINT_BANNED := '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|system|popen)\s*\('

@@ -786,6 +786,8 @@ static int on_raw(void *ctx, size_t ds, const void *rec, size_t size)
 		rc = run_remote_enc_record(r->enc[ds], rec, size, &news);
 		if (rc < 0)
 			return rc;
+		/* not what follows a last string's NUL: trace_open 346 -> 138 bytes a record */
+		len = run_remote_enc_size(r->enc[ds], rec, len);
 	}
 	mark = b->raw.raw.len;
 	rc = agent_raw_batch_add(&b->raw, rec, len, len);

@@ -24,7 +24,7 @@ Environment:
   BENCH_ONLY=a,b      run only these measurements: open, exec, rate, startup,
                       containers (bench/containers.py), k8s (bench/k8s_scale.py),
                       agent (bench/agent.py), enrich (bench/enrich.py), dns (bench/dns.py),
-                      metrics (bench/metrics.py)
+                      metrics (bench/metrics.py), cluster (bench/cluster.py)
   BENCH_SUBJECTS=a,b  run only these subjects (and the no-tracer baselines)
   BENCH_IG=PATH       the ig binary to measure (default build/bin/ig)
 """
@@ -1104,6 +1104,12 @@ def evaluate_targets(results):
                  "%.1f ms" % first if first is not None else why_missing("startup", "ig-json"),
                  verdict(first is not None and first <= 50, first is None)))
     rows += metrics_targets(results, added)
+    if "cluster" in results:
+        import cluster  # bench/cluster.py
+        rows += cluster.targets(results["cluster"])
+    else:
+        rows.append(("cluster path: 100k events/s per node, no loss through port-forward",
+                     ">= 100000/s", "not measured (BENCH_ONLY)", "n/a"))
     idle = get(results, "agent", "median", "idle_rss_mb")
     rows.append(("agent idle RSS under 20 MB", "< 20 MB",
                  "%.1f MB" % idle if idle is not None else
@@ -1476,6 +1482,9 @@ def render_report(results, cfg):
     if "metrics" in results:
         import metrics  # bench/metrics.py
         w("\n".join(metrics.render(results["metrics"])))
+    if "cluster" in results:
+        import cluster  # bench/cluster.py
+        w("\n".join(cluster.render(results["cluster"])))
     try:
         with open(os.path.join(REPO, "bench", "changes.md")) as f:
             w(f.read())
@@ -1543,6 +1552,9 @@ def main():
         if cfg.wants("metrics"):
             import metrics  # bench/metrics.py
             results["metrics"] = metrics.measure(min(cfg.rounds, 3), log, cfg.quick)
+        if cfg.wants("cluster"):
+            import cluster  # bench/cluster.py
+            results["cluster"] = cluster.measure(cfg.rate_rounds, log, cfg.rate_ms)
         results["targets"] = evaluate_targets(results)
     finally:
         kill_all_children()

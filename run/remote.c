@@ -268,8 +268,57 @@ struct run_remote_enc {
 	uint64_t now_ms;
 	uint64_t last_mntns; /* the last record's, already looked at this tick */
 	bool last_valid;
-	struct base_buf *texts; /* one per container column */
+	struct base_buf *texts;	     /* one per container column */
+	uint32_t tail_off, tail_end; /* the record's last field is a string there; 0: it is not */
 };
+
+/* The end of the last byte column c reads from a record (0: none). */
+static uint32_t col_end(const struct run_column *c)
+{
+	const struct run_column_int *ints[] = {&c->v, &c->port, &c->proto, &c->version};
+	uint32_t end = c->size ? c->off + c->size : 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		if (ints[i]->size && ints[i]->off + ints[i]->size > end)
+			end = ints[i]->off + ints[i]->size;
+	return end;
+}
+
+/*
+ * A record whose last field is a string shown up to its NUL (trace_open's
+ * fname): a gadget writes the string and leaves the rest of the array as
+ * the ring buffer had it, an older record's bytes, which no column shows.
+ * They are not sent (run_remote_enc_size()); a client reads what a record
+ * lacks as zeros.  Only when nothing else lies at or past the string: no
+ * other field (a union, an internal one), no column of another kind.
+ */
+static void find_tail(struct run_remote_enc *e, const struct run_column *cols, size_t n)
+{
+	const struct bpf_layout *l = run_pipeline_layout(e->p);
+	const struct run_column *s = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cols[i].kind == RUN_COLUMN_STRING && cols[i].size &&
+		    (!s || cols[i].off > s->off))
+			s = &cols[i];
+	if (!s || !s->off)
+		return;
+	for (i = 0; i < l->n_fields; i++) {
+		const struct bpf_layout_field *f = &l->fields[i];
+
+		if (f->kind == BPF_LAYOUT_STRUCT || (f->offset == s->off && f->size == s->size))
+			continue;
+		if (f->offset + f->size > s->off)
+			return;
+	}
+	for (i = 0; i < n; i++)
+		if (&cols[i] != s && col_end(&cols[i]) > s->off)
+			return;
+	e->tail_off = s->off;
+	e->tail_end = s->off + s->size;
+}
 
 int run_remote_enc_new(struct run_pipeline *p, struct run_remote_enc **ret)
 {
@@ -299,6 +348,7 @@ int run_remote_enc_new(struct run_pipeline *p, struct run_remote_enc **ret)
 	}
 	e->containers.n_values = e->n_ccols;
 	e->endpoints.n_values = 3;
+	find_tail(e, cols, n);
 	*ret = e;
 	return 0;
 }
@@ -410,6 +460,16 @@ int run_remote_enc_record(struct run_remote_enc *e, const void *rec, size_t size
 	if (r >= 0 && e->n_eps)
 		r = enc_endpoints(e, rec, size, news);
 	return r;
+}
+
+size_t run_remote_enc_size(const struct run_remote_enc *e, const void *rec, size_t size)
+{
+	size_t n;
+
+	if (!e->tail_off || size <= e->tail_off)
+		return size;
+	n = size < e->tail_end ? size - e->tail_off : e->tail_end - e->tail_off;
+	return e->tail_off + strnlen((const char *)rec + e->tail_off, n);
 }
 
 int run_remote_enc_all(struct run_remote_enc *e, const struct run_remote_news *news)

@@ -101,6 +101,13 @@ void run_remote_enc_tick(struct run_remote_enc *e, uint64_t now_ms);
  */
 int run_remote_enc_record(struct run_remote_enc *e, const void *rec, size_t size,
 			  const struct run_remote_news *news);
+/*
+ * The bytes of rec (size of them, at most the layout's) worth sending: all,
+ * or up to the end of the string that ends the record, when it does (the
+ * rest is an older record's bytes that nothing shows; a client reads them
+ * as zeros).
+ */
+size_t run_remote_enc_size(const struct run_remote_enc *e, const void *rec, size_t size);
 /* Every entry kept, for a client that attaches to a running instance. */
 int run_remote_enc_all(struct run_remote_enc *e, const struct run_remote_news *news);
 

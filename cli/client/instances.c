@@ -123,7 +123,8 @@ static void merge_instance(struct list_ctx *c, struct client_agent *a,
 		json_object_set_new(st, "error", json_string(in->error));
 	/* an instance exporting metrics: its series, and what the series bound dropped */
 	if (st && (in->metrics_series || in->metrics_dropped)) {
-		json_object_set_new(st, "metricsSeries", json_integer((json_int_t)in->metrics_series));
+		json_object_set_new(st, "metricsSeries",
+				    json_integer((json_int_t)in->metrics_series));
 		json_object_set_new(st, "metricsDropped",
 				    json_integer((json_int_t)in->metrics_dropped));
 	}

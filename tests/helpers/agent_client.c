@@ -31,7 +31,14 @@
  * --encoding raw (run, attach: the gadget's own record bytes), --compress,
  * --window BYTES (record bytes in flight), --ack (RecordsAck after each batch),
  * --wait-ms N (give up, exit 3; default 60000), --quiet-records (print
- * n_records instead of the records).
+ * n_records instead of the records), --count TOKEN (with --quiet-records:
+ * token_records, how many records of the batch hold TOKEN: a JSON record
+ * anywhere, a raw one, decompressed first, in the string of the field
+ * --count-field NAME (default fname) of the first data source, since the
+ * bytes after a string's NUL may be an older record's; bench/cluster.py
+ * counts its load with it).
+ * A quiet records line has wire_bytes too: the message as it came, header
+ * included.
  *
  * Each line is {"t_ms": ms since start, "req": the Response's id, "type": "welcome"|...,
  * <the payload's fields>}.  Records are embedded as JSON objects.  Exit
@@ -52,6 +59,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "agent/wire.h"
 #include "base/time.h"
@@ -79,6 +87,8 @@ struct client {
 	bool no_replay, no_hello, quiet, raw, compress, ack;
 	uint32_t window;
 	uint64_t taken;
+	const char *count, *count_field; /* --count TOKEN, --count-field NAME */
+	uint32_t count_off, count_size;	 /* of that field, from RunStarted */
 	uint32_t major, minor;
 	long pause_ms, stop_after_ms, exit_after_ms, wait_ms;
 	uint64_t stop_after;
@@ -88,6 +98,9 @@ struct client {
 	uint64_t run_id;
 	bool have_run, stop_sent;
 	uint64_t started_at, records;
+	size_t msg_len; /* of the response being handled */
+	void *unz;	/* --count: a compressed batch's records */
+	size_t unz_cap;
 	struct agent_wire_reader *rd;
 	struct agent_wire_writer *wr;
 };
@@ -219,6 +232,10 @@ static void parse(struct client *c, int argc, char **argv)
 			c->ack = true;
 		else if (OPT("--window"))
 			c->window = (uint32_t)num(v);
+		else if (OPT("--count"))
+			c->count = *v ? v : (usage_fail("--count: an empty token"), NULL);
+		else if (OPT("--count-field"))
+			c->count_field = v;
 		else if (OPT("--encoding"))
 			c->raw = !strcmp(v, "raw") ? true
 				 : !strcmp(v, "json")
@@ -389,6 +406,57 @@ static json_t *msg_json(const ProtobufCMessage *m)
 	return o;
 }
 
+/* Records of b holding c->count in their bytes; -1 when they cannot be read. */
+static json_int_t count_token(struct client *c, const Gadget__Agent__V1__RecordBatch *b)
+{
+	size_t tl = strlen(c->count), i, n = 0;
+	const uint8_t *p = b->raw.data, *end = p + b->raw.len;
+
+	for (i = 0; i < b->n_records; i++)
+		n += memmem(b->records[i].data, b->records[i].len, c->count, tl) != NULL;
+	if (b->compressed) {
+		size_t got;
+
+		if (b->raw_len > AGENT_WIRE_MAX_MESSAGE)
+			return -1;
+		if (b->raw_len > c->unz_cap) {
+			void *q = realloc(c->unz, b->raw_len);
+
+			if (!q)
+				return -1;
+			c->unz = q;
+			c->unz_cap = b->raw_len;
+		}
+		got = ZSTD_decompress(c->unz, c->unz_cap, b->raw.data, b->raw.len);
+		if (ZSTD_isError(got) || got != b->raw_len)
+			return -1;
+		p = c->unz;
+		end = p + got;
+	}
+	for (i = 0; i < b->n_raw; i++) {
+		uint64_t len = 0;
+		unsigned shift = 0;
+
+		do {
+			if (p == end || shift > 63)
+				return -1;
+			len |= (uint64_t)(*p & 0x7f) << shift;
+			shift += 7;
+		} while (*p++ & 0x80);
+		if (len > (uint64_t)(end - p))
+			return -1;
+		if (c->count_off < len) {
+			size_t sz = len - c->count_off < c->count_size ? len - c->count_off
+								       : c->count_size;
+
+			n += memmem(p + c->count_off, strnlen((const char *)p + c->count_off, sz),
+				    c->count, tl) != NULL;
+		}
+		p += len;
+	}
+	return (json_int_t)n;
+}
+
 static void print_response(struct client *c, const Gadget__Agent__V1__Response *resp)
 {
 	json_t *o = json_object(), *payload = NULL;
@@ -454,6 +522,12 @@ static void print_response(struct client *c, const Gadget__Agent__V1__Response *
 			(json_int_t)b->dropped_total, "data_source", b->data_source, "fetch",
 			(json_int_t)b->fetch, "fetch_end", b->fetch_end, "replay", b->replay,
 			"kernel_lost", (json_int_t)b->kernel_lost);
+		json_object_set_new(
+			payload, "wire_bytes",
+			json_integer((json_int_t)(c->msg_len + AGENT_WIRE_HEADER_BYTES)));
+		if (c->count)
+			json_object_set_new(payload, "token_records",
+					    json_integer(count_token(c, b)));
 	} else if (pm) {
 		payload = msg_json(pm);
 	}
@@ -617,6 +691,21 @@ static void send_ack(struct client *c, const Gadget__Agent__V1__RecordBatch *b)
 	send_req(c, &req);
 }
 
+/* Where --count looks in a raw record: the field --count-field names. */
+static void count_field_of(struct client *c, const Gadget__Agent__V1__DataSourceLayout *l)
+{
+	const char *want = c->count_field ? c->count_field : "fname";
+	size_t i;
+
+	for (i = 0; i < l->n_fields; i++)
+		if (!strcmp(l->fields[i]->full_name, want)) {
+			c->count_off = l->fields[i]->offset;
+			c->count_size = l->fields[i]->size;
+			return;
+		}
+	c->count_off = UINT32_MAX;
+}
+
 /* Returns an exit code when the client is done, -1 to go on. */
 static int handle(struct client *c, const Gadget__Agent__V1__Response *resp)
 {
@@ -636,6 +725,8 @@ static int handle(struct client *c, const Gadget__Agent__V1__Response *resp)
 	case GADGET__AGENT__V1__RESPONSE__PAYLOAD_RUN_STARTED:
 		c->run_id = resp->run_started->run_id;
 		c->have_run = true;
+		if (resp->run_started->n_layouts)
+			count_field_of(c, resp->run_started->layouts[0]);
 		c->started_at = base_time_mono_ms();
 		return -1;
 	case GADGET__AGENT__V1__RESPONSE__PAYLOAD_RECORDS:
@@ -738,6 +829,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "agent_client: a response that does not decode\n");
 				return EXIT_ERR;
 			}
+			c.msg_len = len;
 			done = handle(&c, resp);
 			agent_wire_response_free(resp);
 			if (done >= 0)

@@ -224,7 +224,12 @@ static int node_raw(void *ctx, const void *rec, size_t size)
 	};
 	int r = run_remote_enc_record(n->enc, rec, size, &news);
 
-	return r < 0 ? r : agent_raw_batch_add(&n->b, rec, size, n->max);
+	/* as the agent does: what follows a last string's NUL stays home */
+	if (r >= 0)
+		r = agent_raw_batch_add(
+			&n->b, rec, run_remote_enc_size(n->enc, rec, size < n->max ? size : n->max),
+			n->max);
+	return r;
 }
 
 /* The batch the node filled, across the wire to the client. */
@@ -545,6 +550,86 @@ static void test_gadgets_render_alike(void **state)
 	closedir(dir);
 	/* the gadgets are built: a test that looked at none would prove nothing */
 	assert_true(seen >= 9);
+}
+
+/* A runner of an in-tree gadget, prepared, its data source 0 described by *ret_l. */
+static struct run_runner *gadget_runner(const char *name, struct oci_metadata **ret_md)
+{
+	char obj[512], yaml[512], err[512] = "";
+	struct run_runner_opts o = {
+		.sz = sizeof(o),
+		.name = name,
+		.out_fd = -1,
+		.errbuf = err,
+		.errbuf_len = sizeof(err),
+	};
+	struct run_runner *r = NULL;
+
+	snprintf(obj, sizeof(obj), "%s/%s/program.bpf.o", TEST_GADGETS_DIR, name);
+	snprintf(yaml, sizeof(yaml), "%s/%s/gadget.yaml", TEST_GADGETS_DIR, name);
+	assert_int_equal(oci_metadata_load(yaml, ret_md, err, sizeof(err)), 0);
+	o.elf_path = obj;
+	o.md = *ret_md;
+	if (run_runner_new(&o, &r) < 0 || run_runner_prepare(r) < 0)
+		print_error("%s: %s\n", name, err);
+	assert_non_null(r);
+	return r;
+}
+
+static const struct bpf_layout_field *field_named(const struct bpf_layout *l, const char *name)
+{
+	for (size_t i = 0; i < l->n_fields; i++)
+		if (!strcmp(l->fields[i].full_name, name))
+			return &l->fields[i];
+	fail_msg("no field %s", name);
+	return NULL;
+}
+
+/*
+ * trace_open's records end with fname: the bytes after its NUL (an older
+ * record's, in a ring buffer) are not sent, nor the padding after it; a
+ * record without a NUL there goes up to the end of the string.  A gadget
+ * whose last field is no plain string (trace_exec: its args are shown
+ * NUL-separated) is sent whole.
+ */
+static void test_string_tail_not_sent(void **state)
+{
+	struct oci_metadata *md = NULL;
+	struct run_runner *r = gadget_runner("trace_open", &md);
+	struct run_pipeline *p = run_runner_ds_pipeline(r, 0);
+	const struct bpf_layout *l = run_pipeline_layout(p);
+	const struct bpf_layout_field *f = field_named(l, "fname");
+	struct run_remote_enc *enc = NULL;
+	uint8_t *rec = calloc(1, l->size);
+
+	assert_non_null(rec);
+	assert_int_equal(run_remote_enc_new(p, &enc), 0);
+	memset(rec, 0x5a, l->size);
+	memcpy(rec + f->offset, "/etc/passwd", 12);
+	assert_int_equal(run_remote_enc_size(enc, rec, l->size), f->offset + 11);
+	assert_int_equal(run_remote_enc_size(enc, rec, f->offset + 5), f->offset + 5);
+	assert_int_equal(run_remote_enc_size(enc, rec, f->offset - 1), f->offset - 1);
+	rec[f->offset] = '\0';
+	assert_int_equal(run_remote_enc_size(enc, rec, l->size), f->offset);
+	memset(rec + f->offset, 'x', f->size);
+	assert_int_equal(run_remote_enc_size(enc, rec, l->size), f->offset + f->size);
+	run_remote_enc_free(enc);
+	run_runner_free(r);
+	oci_metadata_free(md);
+
+	md = NULL;
+	r = gadget_runner("trace_exec", &md);
+	p = run_runner_ds_pipeline(r, 0);
+	l = run_pipeline_layout(p);
+	rec = realloc(rec, l->size);
+	assert_non_null(rec);
+	memset(rec, 0, l->size);
+	assert_int_equal(run_remote_enc_new(p, &enc), 0);
+	assert_int_equal(run_remote_enc_size(enc, rec, l->size), l->size);
+	run_remote_enc_free(enc);
+	run_runner_free(r);
+	oci_metadata_free(md);
+	free(rec);
 }
 
 static struct bpf_layout *types_layout(void)
@@ -922,6 +1007,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_field_kind),
 		cmocka_unit_test(test_gadgets_render_alike),
+		cmocka_unit_test(test_string_tail_not_sent),
 		cmocka_unit_test(test_bad_layouts),
 		cmocka_unit_test(test_bad_batches),
 		cmocka_unit_test(test_nodes_alike_and_not),
