@@ -268,8 +268,16 @@ struct run_remote_enc {
 	uint64_t now_ms;
 	uint64_t last_mntns; /* the last record's, already looked at this tick */
 	bool last_valid;
-	struct base_buf *texts;	     /* one per container column */
-	uint32_t tail_off, tail_end; /* the record's last field is a string there; 0: it is not */
+	struct base_buf *texts; /* one per container column */
+	/*
+	 * Strings a record may end with, by offset: each has after it only
+	 * other such strings (trace_open's fname, then fpath that only --paths
+	 * sends).  A record ends with the last of them that starts in it.
+	 */
+	struct {
+		uint32_t off, end;
+	} tails[RUN_REMOTE_MAX_TAILS];
+	size_t n_tails;
 };
 
 /* The end of the last byte column c reads from a record (0: none). */
@@ -290,34 +298,70 @@ static uint32_t col_end(const struct run_column *c)
  * fname): a gadget writes the string and leaves the rest of the array as
  * the ring buffer had it, an older record's bytes, which no column shows.
  * They are not sent (run_remote_enc_size()); a client reads what a record
- * lacks as zeros.  Only when nothing else lies at or past the string: no
- * other field (a union, an internal one), no column of another kind.
+ * lacks as zeros.  Only when nothing else lies at or past the string but
+ * other such strings: no other field (a union, an internal one), no column
+ * of another kind, nothing derived from the bytes after the struct.
  */
-static void find_tail(struct run_remote_enc *e, const struct run_column *cols, size_t n)
+static bool tail_ok(const struct run_remote_enc *e, const struct run_column *cols, size_t n,
+		    const struct run_column *s)
 {
 	const struct bpf_layout *l = run_pipeline_layout(e->p);
-	const struct run_column *s = NULL;
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < n; i++)
-		if (cols[i].kind == RUN_COLUMN_STRING && cols[i].size &&
-		    (!s || cols[i].off > s->off))
-			s = &cols[i];
-	if (!s || !s->off)
-		return;
+	/* what lies past it must be one of the tails found already (all after it) */
 	for (i = 0; i < l->n_fields; i++) {
 		const struct bpf_layout_field *f = &l->fields[i];
+		bool tail = false;
 
-		if (f->kind == BPF_LAYOUT_STRUCT || (f->offset == s->off && f->size == s->size))
+		if (f->kind == BPF_LAYOUT_STRUCT || (f->offset == s->off && f->size == s->size) ||
+		    f->offset + f->size <= s->off)
 			continue;
-		if (f->offset + f->size > s->off)
-			return;
+		for (k = 0; k < e->n_tails && !tail; k++)
+			tail = f->offset == e->tails[k].off &&
+			       f->offset + f->size == e->tails[k].end;
+		if (!tail || f->offset < s->off + s->size)
+			return false;
 	}
+	for (i = 0; i < n; i++) {
+		bool tail = false;
+
+		if (&cols[i] == s || col_end(&cols[i]) <= s->off)
+			continue;
+		for (k = 0; k < e->n_tails && !tail; k++)
+			tail = cols[i].kind == RUN_COLUMN_STRING && cols[i].off == e->tails[k].off;
+		if (!tail)
+			return false;
+	}
+	return true;
+}
+
+static void find_tails(struct run_remote_enc *e, const struct run_column *cols, size_t n)
+{
+	uint32_t below = UINT32_MAX;
+	size_t i;
+
+	/* bytes after the struct are read by a derived column: nothing may be cut */
 	for (i = 0; i < n; i++)
-		if (&cols[i] != s && col_end(&cols[i]) > s->off)
+		if (cols[i].kind == RUN_COLUMN_EXTERN &&
+		    cols[i].source == RUN_COLUMN_SOURCE_DERIVED)
 			return;
-	e->tail_off = s->off;
-	e->tail_end = s->off + s->size;
+	/* from the last string down, while each has only tails after it */
+	while (e->n_tails < RUN_REMOTE_MAX_TAILS) {
+		const struct run_column *s = NULL;
+
+		for (i = 0; i < n; i++)
+			if (cols[i].kind == RUN_COLUMN_STRING && cols[i].size && cols[i].off &&
+			    cols[i].off < below && (!s || cols[i].off > s->off))
+				s = &cols[i];
+		if (!s || !tail_ok(e, cols, n, s))
+			break;
+		/* kept in ascending order: the new one goes first */
+		memmove(&e->tails[1], &e->tails[0], e->n_tails * sizeof(e->tails[0]));
+		e->tails[0].off = s->off;
+		e->tails[0].end = s->off + s->size;
+		e->n_tails++;
+		below = s->off;
+	}
 }
 
 int run_remote_enc_new(struct run_pipeline *p, struct run_remote_enc **ret)
@@ -348,7 +392,7 @@ int run_remote_enc_new(struct run_pipeline *p, struct run_remote_enc **ret)
 	}
 	e->containers.n_values = e->n_ccols;
 	e->endpoints.n_values = 3;
-	find_tail(e, cols, n);
+	find_tails(e, cols, n);
 	*ret = e;
 	return 0;
 }
@@ -464,12 +508,18 @@ int run_remote_enc_record(struct run_remote_enc *e, const void *rec, size_t size
 
 size_t run_remote_enc_size(const struct run_remote_enc *e, const void *rec, size_t size)
 {
-	size_t n;
+	size_t i, n;
 
-	if (!e->tail_off || size <= e->tail_off)
-		return size;
-	n = size < e->tail_end ? size - e->tail_off : e->tail_end - e->tail_off;
-	return e->tail_off + strnlen((const char *)rec + e->tail_off, n);
+	/* the last tail that starts in the record, and it must end there too */
+	for (i = e->n_tails; i-- > 0;) {
+		if (size <= e->tails[i].off)
+			continue;
+		if (size > e->tails[i].end)
+			return size;
+		n = size - e->tails[i].off;
+		return e->tails[i].off + strnlen((const char *)rec + e->tails[i].off, n);
+	}
+	return size;
 }
 
 int run_remote_enc_all(struct run_remote_enc *e, const struct run_remote_news *news)

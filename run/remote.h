@@ -42,6 +42,8 @@ struct oci_metadata_ds;
 /* Nodes and data sources one printer follows. */
 #define RUN_REMOTE_MAX_NODES 1024
 #define RUN_REMOTE_MAX_DS    16
+/* Strings a record may end with that the encoder looks at (run_remote_enc_size()). */
+#define RUN_REMOTE_MAX_TAILS 4
 /* Computed columns of one data source. */
 #define RUN_REMOTE_MAX_CONTAINER_COLUMNS 64
 

@@ -602,17 +602,24 @@ static void test_string_tail_not_sent(void **state)
 	struct run_remote_enc *enc = NULL;
 	uint8_t *rec = calloc(1, l->size);
 
+	const struct bpf_layout_field *fp = field_named(l, "fpath");
+	/* without --paths the gadget sends the record up to fpath */
+	size_t sent = fp->offset;
+
 	assert_non_null(rec);
 	assert_int_equal(run_remote_enc_new(p, &enc), 0);
 	memset(rec, 0x5a, l->size);
 	memcpy(rec + f->offset, "/etc/passwd", 12);
-	assert_int_equal(run_remote_enc_size(enc, rec, l->size), f->offset + 11);
+	assert_int_equal(run_remote_enc_size(enc, rec, sent), f->offset + 11);
 	assert_int_equal(run_remote_enc_size(enc, rec, f->offset + 5), f->offset + 5);
 	assert_int_equal(run_remote_enc_size(enc, rec, f->offset - 1), f->offset - 1);
 	rec[f->offset] = '\0';
-	assert_int_equal(run_remote_enc_size(enc, rec, l->size), f->offset);
+	assert_int_equal(run_remote_enc_size(enc, rec, sent), f->offset);
 	memset(rec + f->offset, 'x', f->size);
-	assert_int_equal(run_remote_enc_size(enc, rec, l->size), f->offset + f->size);
+	assert_int_equal(run_remote_enc_size(enc, rec, sent), f->offset + f->size);
+	/* with --paths it ends with fpath: that one is cut, fname's bytes stay */
+	memcpy(rec + fp->offset, "/etc", 5);
+	assert_int_equal(run_remote_enc_size(enc, rec, l->size), fp->offset + 4);
 	run_remote_enc_free(enc);
 	run_runner_free(r);
 	oci_metadata_free(md);
