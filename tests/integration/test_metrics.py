@@ -322,9 +322,17 @@ def test_an_instance_past_its_series_bound_says_so(agents):  # noqa: F811
     try:
         write_instance(a, "opens", {
             "image": "trace_open", "params": {"pid": str(gen.pid)},
-            "annotate": ["open:metrics.collect=true", "open.fname:metrics.type=key"],
+            "annotate": ["open:metrics.collect=true", "open:metrics.implicit-counter.name=opens",
+                         "open.fname:metrics.type=key"],
             "otelMetricsName": ["open:bounded"]})
         a.start()
+        # the instance starts after the agent listens: opens made before it runs are not seen
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            rc, lst = a.answer("list")
+            if lst["instances"] and lst["instances"][0]["state"] == "INSTANCE_RUNNING":
+                break
+            time.sleep(0.05)
         gen.stdin.write("go\n")
         gen.stdin.flush()
         gen.wait(30)

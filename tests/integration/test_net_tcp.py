@@ -246,12 +246,14 @@ def test_trace_dns_names_dns_service(make_apiserver, ig_run):  # noqa: F811
 def test_agent_runs_network_gadgets(tmp_path):
     """The node agent runs the same runner: snapshot_socket names this
     process's listener, trace_dns sees and decodes a query, both through the
-    control API."""
+    control API.  The agent runs in a pod's network namespace; init's is
+    not readable here, so the namespace it treats as the host's is its own,
+    and the traffic is made there."""
     from test_agent import Agent
 
     a = Agent(tmp_path / "agent").start()
     client = None
-    srv = listener()
+    srv = a.net.inside(listener)
     port = srv.getsockname()[1]
     try:
         rc, lines, err = a.client("run", "snapshot_socket")
@@ -266,7 +268,7 @@ def test_agent_runs_network_gadgets(tmp_path):
         query = (struct.pack(">HHHHHH", 0x6161, 0x0100, 1, 0, 0, 0) +
                  b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) +
                  b"\0\0\1\0\1")
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = a.net.inside(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
         client.wait_for(lambda msgs: [r for m in msgs if m["type"] == "records"
                                       for r in m["records"] if r.get("name") == name + "."],
                         trigger=lambda: s.sendto(query, ("127.0.0.1", 53)))
