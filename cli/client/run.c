@@ -33,7 +33,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "agent/instance.h"
 #include "agent/raw.h"
+#include "base/parse.h"
 #include "run/flags.h"
 #include "run/selector.h"
 #include "cli/client/agents.h"
@@ -71,6 +73,9 @@ enum client_run_opt_id {
 	R_TAG,
 	R_TAGS,
 	R_NO_REPLAY,
+	R_LOGS,
+	R_LOGS_SIZE,
+	R_LOGS_BACKUPS,
 };
 
 /* the first row, --node, is a cluster's only */
@@ -85,6 +90,15 @@ static const struct base_opt client_run_opts[] = {
 	 "--detach: a free-form tag for 'list' (repeatable)", 0},
 	{"tags", 0, BASE_OPT_VALUE, R_TAGS, "TAG,...",
 	 "--detach: comma-separated tags (Inspektor Gadget's spelling)", 0},
+	{"logs", 0, BASE_OPT_VALUE, R_LOGS, "CHANNEL",
+	 "--detach: the instance's records as JSON lines to none, stdout (the node's log "
+	 "collector) or file (rotated, under the agent's logs.directory); default: the agent's "
+	 "logs.channel",
+	 0},
+	{"logs-max-size-mb", 0, BASE_OPT_VALUE, R_LOGS_SIZE, "MB",
+	 "--detach, --logs file: rotate the log past this size (default: the agent's)", 0},
+	{"logs-max-backups", 0, BASE_OPT_VALUE, R_LOGS_BACKUPS, "N",
+	 "--detach, --logs file: rotated files kept (default: the agent's)", 0},
 };
 
 static const struct base_opt client_attach_opts[] = {
@@ -118,6 +132,8 @@ struct run_args {
 	size_t n_tags;
 	char *tags_text[RUN_MAX_TAGS]; /* copies --tags values are cut in */
 	size_t n_tags_text;
+	Gadget__Agent__V1__InstanceLogs logs; /* --logs* */
+	bool has_logs;
 
 	/* the params as GadgetSpec carries them */
 	Gadget__Agent__V1__KeyValue kv[RUN_FLAGS_MAX_PARAMS];
@@ -206,6 +222,33 @@ static int set_opt(void *ctx, const struct base_opt *o, const char *v, char *err
 	case R_NO_REPLAY:
 		a->no_replay = !strcmp(v, "true");
 		return 0;
+	case R_LOGS:
+		if (strcmp(v, "none") && strcmp(v, "stdout") && strcmp(v, "file")) {
+			snprintf(err, errlen, "invalid value '%s' for --logs: none, stdout or file",
+				 v);
+			return -EINVAL;
+		}
+		a->logs.channel = (char *)v;
+		a->has_logs = true;
+		return 0;
+	case R_LOGS_SIZE:
+	case R_LOGS_BACKUPS: {
+		uint64_t n;
+		uint64_t max = o->id == R_LOGS_SIZE ? AGENT_INSTANCE_MAX_LOG_MB
+						    : AGENT_INSTANCE_MAX_LOG_BACKUPS;
+
+		if (base_parse_uint(v, max, &n) < 0 || !n) {
+			snprintf(err, errlen, "invalid value '%s' for %s: 1 to %llu", v,
+				 base_opt_spelling(o), (unsigned long long)max);
+			return -EINVAL;
+		}
+		if (o->id == R_LOGS_SIZE)
+			a->logs.max_size_mb = (uint32_t)n;
+		else
+			a->logs.max_backups = (uint32_t)n;
+		a->has_logs = true;
+		return 0;
+	}
 	}
 	snprintf(err, errlen, "%s: not handled", base_opt_spelling(o));
 	return -EINVAL;
@@ -892,6 +935,8 @@ static int run_detach(const struct client_front *f, struct client_agents *as, st
 	is.n_nodes = a->n_nodes;
 	is.tags = (char **)a->tags;
 	is.n_tags = a->n_tags;
+	if (a->has_logs)
+		is.logs = &a->logs;
 	if (f->create_instance)
 		return f->create_instance(f->ctx, &is);
 	return create_through_agent(as, &is);
@@ -986,6 +1031,7 @@ int client_cmd_run(const struct client_front *f, int argc, char **argv)
 
 	snprintf(cmd, sizeof(cmd), "%s run", f->cmd);
 	run_flags_init(&a.f, cmd);
+	gadget__agent__v1__instance_logs__init(&a.logs);
 	if (parse_args(f, &a, false, argc, argv) < 0)
 		goto out;
 	if (!a.f.gadget) {
@@ -1007,8 +1053,8 @@ int client_cmd_run(const struct client_front *f, int argc, char **argv)
 			     "its configuration): its metrics endpoint serves every run");
 		goto out;
 	}
-	if ((a.name || a.n_tags) && !a.detach) {
-		client_error("--name and --tag are for --detach");
+	if ((a.name || a.n_tags || a.has_logs) && !a.detach) {
+		client_error("--name, --tag and --logs are for --detach");
 		goto out;
 	}
 	if (a.name && !dns_label(a.name)) {

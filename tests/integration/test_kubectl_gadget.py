@@ -779,7 +779,7 @@ def test_list_containers_without_runtime(apiserver, agent):
 def test_detached_instance(apiserver, agent, execs):
     api = apiserver
     r = kg(api, "run", "trace_exec", "-A", "--detach", "--name", "execs", "--tag", "audit",
-           "--comm", "true")
+           "--comm", "true", "--logs", "stdout", "--logs-max-size-mb", "5")
     assert r.returncode == 0, r.stderr + agent.log_tail()
     assert r.stdout.startswith("gadget instance execs created (id ")
     try:
@@ -789,6 +789,7 @@ def test_detached_instance(apiserver, agent, execs):
         spec = yaml.safe_load(cm[0]["data"]["instance.yaml"])
         assert spec["image"] == "trace_exec" and spec["params"] == {"comm": "true"}
         assert spec["tags"] == ["audit"]
+        assert spec["logs"] == {"channel": "stdout", "maxSizeMB": 5}, spec
         # taken names are refused, naming the name
         r = kg(api, "run", "trace_exec", "-A", "--detach", "--name", "execs")
         assert r.returncode == 1 and "execs" in r.stderr
