@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #include "agent/budget.h"
-#include "agent/clock.h"
 #include "agent/config.h"
 #include "agent/containers.h"
 #include "agent/health.h"
@@ -47,6 +46,7 @@
 #include "base/buf.h"
 #include "base/cgroup.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "cri/collection.h"
 #include "k8s/cache.h"
 #include "k8s/client.h"
@@ -127,7 +127,7 @@ static void pods_touch(void *userdata)
 {
 	struct agent_daemon *d = userdata;
 
-	atomic_store(&d->pods_last_event_ms, agent_clock_mono_ms());
+	atomic_store(&d->pods_last_event_ms, base_time_mono_ms());
 }
 
 static void pods_on_add(void *userdata, const struct k8s_cache_obj *o)
@@ -230,7 +230,7 @@ static void coll_try(struct agent_daemon *d)
 {
 	if (agent_containers_try(d->containers) <= 0)
 		return;
-	agent_clock_timer_set(d->retry_fd, 0, 0);
+	base_time_timer_set(d->retry_fd, 0, 0);
 	if (d->insts)
 		agent_instances_retry(d->insts);
 }
@@ -490,8 +490,8 @@ static int containers_setup(struct agent_daemon *d)
 		return rc;
 	coll_try(d);
 	if (!agent_containers_collection(d->containers))
-		agent_clock_timer_set(d->retry_fd, AGENT_DAEMON_RUNTIME_RETRY_MS,
-				      AGENT_DAEMON_RUNTIME_RETRY_MS);
+		base_time_timer_set(d->retry_fd, AGENT_DAEMON_RUNTIME_RETRY_MS,
+				    AGENT_DAEMON_RUNTIME_RETRY_MS);
 	return 0;
 }
 
@@ -586,7 +586,7 @@ int agent_daemon_new(const struct agent_daemon_opts *opts, struct agent_daemon *
 	d->cfg = opts->cfg;
 	d->kcfg = opts->k8s;
 	d->host_service = opts->host_service;
-	d->started_ms = agent_clock_unix_ms();
+	d->started_ms = base_time_unix_ms();
 	d->ep = d->sig_fd = d->retry_fd = -1;
 	d->node = strdup(opts->node_name);
 	d->version = strdup(opts->version ? opts->version : "");
@@ -656,7 +656,7 @@ static void shutdown_streams(struct agent_daemon *d)
 	/* 2. and 3. every stream ends with RunEnded, every gadget is detached */
 	agent_run_table_end_all(d->runs, END(SHUTDOWN));
 	/* the clients get a moment to take their last messages */
-	deadline = agent_clock_mono_ms() + AGENT_DAEMON_SHUTDOWN_FLUSH_MS;
+	deadline = base_time_mono_ms() + AGENT_DAEMON_SHUTDOWN_FLUSH_MS;
 	agent_server_flush(d->srv);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, agent_server_fd(d->srv), &ev) < 0) {
@@ -664,7 +664,7 @@ static void shutdown_streams(struct agent_daemon *d)
 			close(ep);
 		return;
 	}
-	while (agent_server_pending(d->srv) && agent_clock_mono_ms() < deadline) {
+	while (agent_server_pending(d->srv) && base_time_mono_ms() < deadline) {
 		if (epoll_wait(ep, &ev, 1, 50) < 0 && errno != EINTR)
 			break;
 		agent_server_process(d->srv);
@@ -704,7 +704,7 @@ int agent_daemon_run(struct agent_daemon *d)
 				break;
 			}
 			case SRC_RETRY:
-				agent_clock_drain(d->retry_fd);
+				base_time_timer_drain(d->retry_fd);
 				coll_try(d);
 				agent_containers_expire(d->containers);
 				break;

@@ -29,7 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
 #include "agent/image.h"
 #include "agent/instance.h"
 #include "agent/run.h"
@@ -38,6 +37,7 @@
 #include "base/buf.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "base/time.h"
 
 #define ERRC(x)	  GADGET__AGENT__V1__ERROR_CODE__ERROR_##x
 #define END(x)	  GADGET__AGENT__V1__RUN_END_REASON__RUN_END_##x
@@ -490,7 +490,7 @@ static void cm_signal(struct agent_instances *insts)
 {
 	uint64_t one = 1;
 
-	atomic_store(&insts->last_event_ms, agent_clock_mono_ms());
+	atomic_store(&insts->last_event_ms, base_time_mono_ms());
 	if (write(insts->fd, &one, sizeof(one)) < 0)
 		base_log_debug("agent: configmap wakeup: %s", strerror(errno));
 }
@@ -582,7 +582,7 @@ static void cm_reconcile(struct agent_instances *insts)
 	bool synced;
 	size_t i;
 
-	agent_clock_drain(insts->fd);
+	base_time_timer_drain(insts->fd);
 	pthread_mutex_lock(&insts->lock);
 	synced = insts->synced;
 	snap.v = calloc(insts->cur.n ? insts->cur.n : 1, sizeof(*snap.v));
@@ -1023,7 +1023,7 @@ int agent_instances_create_file(struct agent_instances *insts,
 				char ret_id[AGENT_INSTANCES_ID_SIZE], int64_t *ret_created_ms,
 				pb_errcode *code, char *msg, size_t len)
 {
-	int64_t now = agent_clock_unix_ms();
+	int64_t now = base_time_unix_ms();
 	Gadget__Agent__V1__InstanceSpec *copy = NULL;
 	char id[AGENT_INSTANCES_ID_SIZE];
 	int rc;

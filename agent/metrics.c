@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "agent/budget.h"
-#include "agent/clock.h"
+#include "base/time.h"
 
 struct agent_metrics {
 	struct agent_metrics_gadget gadgets[AGENT_METRICS_MAX_GADGETS];
@@ -76,7 +76,7 @@ static void prom_head(struct base_buf *b, const char *name, const char *type, co
 /* One family at a time: the text format wants a family's samples together. */
 static void prom_caches(struct base_buf *b, const struct agent_metrics_cache *rows, size_t n)
 {
-	uint64_t now = agent_clock_mono_ms();
+	uint64_t now = base_time_mono_ms();
 	size_t i;
 
 	prom_head(b, "gadget_k8s_synced", "gauge",

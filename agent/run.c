@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #include "agent/budget.h"
-#include "agent/clock.h"
 #include "agent/containers.h"
 #include "agent/gadget_info.h"
 #include "agent/image.h"
@@ -43,6 +42,7 @@
 #include "agent/worker.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "bpf/layout.h"
 #include "oci/metadata.h"
 #include "run/annotate.h"
@@ -891,7 +891,7 @@ static int raw_setup(struct agent_run *r)
 
 static void raw_tick(struct agent_run *r)
 {
-	uint64_t now = agent_clock_mono_ms();
+	uint64_t now = base_time_mono_ms();
 	size_t i;
 
 	for (i = 0; r->enc && i < r->n_ds; i++)
@@ -923,7 +923,7 @@ static void drain_update(struct agent_run_table *t)
 		need = r->runner && r->has_tracer;
 	if (need == t->drain_on)
 		return;
-	agent_clock_timer_set(t->drain_fd, need ? t->o.drain_ms : 0, need ? t->o.drain_ms : 0);
+	base_time_timer_set(t->drain_fd, need ? t->o.drain_ms : 0, need ? t->o.drain_ms : 0);
 	t->drain_on = need;
 }
 
@@ -1271,7 +1271,7 @@ static int go(struct agent_run *r, uint64_t timeout_ms)
 			return -errno;
 		rc = ep_add(t, r->fetch_fd, &r->fetch_src, SRC_FETCH, r);
 		if (!rc)
-			rc = agent_clock_timer_set(r->fetch_fd, ms, ms);
+			rc = base_time_timer_set(r->fetch_fd, ms, ms);
 		if (rc < 0)
 			return rc;
 	}
@@ -1281,7 +1281,7 @@ static int go(struct agent_run *r, uint64_t timeout_ms)
 			return -errno;
 		rc = ep_add(t, r->timeout_fd, &r->timeout_src, SRC_TIMEOUT, r);
 		if (!rc)
-			rc = agent_clock_timer_set(r->timeout_fd, timeout_ms, 0);
+			rc = base_time_timer_set(r->timeout_fd, timeout_ms, 0);
 		if (rc < 0)
 			return rc;
 	}
@@ -1337,7 +1337,7 @@ static void fetch(struct agent_run *r)
 	const Gadget__Agent__V1__GadgetSpec *g = r->spec;
 	int rc;
 
-	agent_clock_drain(r->fetch_fd);
+	base_time_timer_drain(r->fetch_fd);
 	if (!r->runner)
 		return;
 	r->cur_fetch = ++r->fetches;
@@ -1720,7 +1720,7 @@ int agent_run_table_process(struct agent_run_table *t)
 		t->freed = false;
 		switch (src->kind) {
 		case SRC_DRAIN:
-			agent_clock_drain(t->drain_fd);
+			base_time_timer_drain(t->drain_fd);
 			drain_all(t);
 			break;
 		case SRC_RING:
@@ -1730,7 +1730,7 @@ int agent_run_table_process(struct agent_run_table *t)
 			fetch(src->run);
 			break;
 		case SRC_TIMEOUT:
-			agent_clock_drain(src->run->timeout_fd);
+			base_time_timer_drain(src->run->timeout_fd);
 			/* ebpf.map.flush-on-stop: what the maps hold goes out before the end */
 			if (src->run->runner && run_runner_flush_on_stop(src->run->runner) &&
 			    run_runner_fetch(src->run->runner) >= 0)

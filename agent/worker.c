@@ -18,8 +18,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
 #include "base/log.h"
+#include "base/time.h"
 
 /* More than the agent starts. */
 #define MAX_WORKERS 16
@@ -151,7 +151,7 @@ void agent_worker_pool_complete(struct agent_worker_pool *p)
 {
 	struct agent_worker_job *finished, *j, *next, *rev = NULL;
 
-	agent_clock_drain(p->fd);
+	base_time_timer_drain(p->fd);
 	pthread_mutex_lock(&p->lock);
 	finished = p->finished;
 	p->finished = NULL;

@@ -23,6 +23,14 @@ typedef void (*base_log_fn)(enum base_log_level level, const char *fmt, va_list 
 
 /* Installs fn as the sink; NULL restores the default stderr sink. */
 void base_log_set_fn(base_log_fn fn);
+/*
+ * The daemons' sink: one line per message on stderr, "<UTC time
+ * 2026-01-02T03:04:05.678Z> <level> <message>", written with one write() so
+ * that the lines of several threads never interleave; a message past
+ * BASE_LOG_LINE bytes is cut.
+ */
+#define BASE_LOG_LINE 2048
+void base_log_timestamped(enum base_log_level level, const char *fmt, va_list ap);
 void base_log_set_level(enum base_log_level level);
 enum base_log_level base_log_get_level(void);
 

@@ -26,6 +26,7 @@
 #define DIAG_MAX_MESSAGE (32u << 20)
 
 static __thread struct bpf_diag *capture;
+static bool warnings_as_warn;
 static pthread_once_t diag_once = PTHREAD_ONCE_INIT;
 
 static void copy_line(char *dst, size_t len, const char *src, size_t n)
@@ -178,10 +179,12 @@ static void record(struct bpf_diag *d, const char *msg)
 static int diag_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	struct base_buf b = BASE_BUF_INIT(DIAG_MAX_MESSAGE);
-	bool want_debug = base_log_get_level() >= BASE_LOG_DEBUG;
+	enum base_log_level at =
+		warnings_as_warn && level == LIBBPF_WARN ? BASE_LOG_WARN : BASE_LOG_DEBUG;
+	bool want_log = base_log_get_level() >= at;
 	bool want_capture = capture && level == LIBBPF_WARN;
 
-	if (!want_debug && !want_capture)
+	if (!want_log && !want_capture)
 		return 0;
 	/* A message past the maximum keeps what fits: enough to explain. */
 	base_buf_vprintf(&b, fmt, ap);
@@ -189,8 +192,8 @@ static int diag_print(enum libbpf_print_level level, const char *fmt, va_list ap
 		return 0;
 	while (b.len && b.data[b.len - 1] == '\n')
 		b.data[--b.len] = '\0';
-	if (want_debug)
-		base_log_debug("%s%s", starts_with(b.data, "libbpf: ") ? "" : "libbpf: ", b.data);
+	if (want_log)
+		base_log(at, "%s%s", starts_with(b.data, "libbpf: ") ? "" : "libbpf: ", b.data);
 	if (want_capture)
 		record(capture, b.data);
 	base_buf_done(&b);
@@ -205,6 +208,11 @@ static void diag_install(void)
 void bpf_diag_init(void)
 {
 	pthread_once(&diag_once, diag_install);
+}
+
+void bpf_diag_warnings_to_log(bool on)
+{
+	warnings_as_warn = on;
 }
 
 void bpf_diag_capture(struct bpf_diag *d)

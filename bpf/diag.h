@@ -35,6 +35,11 @@ struct bpf_diag {
 
 /* Installs the libbpf print callback (once per process; thread safe). */
 void bpf_diag_init(void);
+/*
+ * libbpf's warnings at the log's warn level instead of debug (a library
+ * whose user asked for them); captured the same either way.
+ */
+void bpf_diag_warnings_to_log(bool on);
 
 /*
  * Starts recording this thread's libbpf warnings into d (cleared first);

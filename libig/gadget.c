@@ -25,13 +25,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "agent/image.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "bpf/gadget.h"
 #include "cri/collection.h"
 #include "libig/ig.h"
@@ -882,26 +882,6 @@ int ig_gadget_prepare(struct ig_gadget *g)
 	return 0;
 }
 
-static int timer_new(uint64_t ms, bool periodic)
-{
-	struct itimerspec its = {0};
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-
-	if (fd < 0)
-		return -errno;
-	its.it_value.tv_sec = (time_t)(ms / 1000);
-	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	if (periodic)
-		its.it_interval = its.it_value;
-	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 static int ep_add(struct ig_gadget *g, int fd, enum tag tag)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
@@ -921,21 +901,23 @@ static int loop_setup(struct ig_gadget *g)
 
 		if (fd >= 0 && (r = ep_add(g, fd, TAG_RING)) < 0)
 			return r;
-		g->drain_fd = timer_new(LIBIG_DRAIN_MS, true);
+		g->drain_fd = base_time_timer_new(LIBIG_DRAIN_MS, LIBIG_DRAIN_MS);
 		if (g->drain_fd < 0)
 			return g->drain_fd;
 		if ((r = ep_add(g, g->drain_fd, TAG_DRAIN)) < 0)
 			return r;
 	}
 	if (run_runner_has_mapiter(g->runner)) {
-		g->fetch_fd = timer_new(g->fetch_ms ? g->fetch_ms : LIBIG_DEFAULT_FETCH_MS, true);
+		uint64_t ms = g->fetch_ms ? g->fetch_ms : LIBIG_DEFAULT_FETCH_MS;
+
+		g->fetch_fd = base_time_timer_new(ms, ms);
 		if (g->fetch_fd < 0)
 			return g->fetch_fd;
 		if ((r = ep_add(g, g->fetch_fd, TAG_FETCH)) < 0)
 			return r;
 	}
 	if (g->timeout_ms) {
-		g->tmo_fd = timer_new(g->timeout_ms, false);
+		g->tmo_fd = base_time_timer_new(g->timeout_ms, 0);
 		if (g->tmo_fd < 0)
 			return g->tmo_fd;
 		if ((r = ep_add(g, g->tmo_fd, TAG_TIMEOUT)) < 0)
@@ -974,14 +956,6 @@ int ig_gadget_start(struct ig_gadget *g)
 }
 
 /* ---- running ---- */
-
-static void timer_ack(int fd)
-{
-	uint64_t n;
-
-	if (read(fd, &n, sizeof(n)) < 0)
-		return;
-}
 
 static int consume(struct ig_gadget *g)
 {
@@ -1038,16 +1012,16 @@ static int dispatch(struct ig_gadget *g, const struct epoll_event *evs, int n)
 			drain = true;
 			break;
 		case TAG_DRAIN:
-			timer_ack(g->drain_fd);
+			base_time_timer_drain(g->drain_fd);
 			drain = true;
 			break;
 		case TAG_FETCH:
-			timer_ack(g->fetch_fd);
+			base_time_timer_drain(g->fetch_fd);
 			if (!g->done)
 				r = fetch(g);
 			break;
 		case TAG_TIMEOUT:
-			timer_ack(g->tmo_fd);
+			base_time_timer_drain(g->tmo_fd);
 			r = finish(g);
 			break;
 		case TAG_CRI:

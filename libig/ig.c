@@ -16,11 +16,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <bpf/libbpf.h>
-
 #include <ig/ig.h>
 
 #include "base/log.h"
+#include "bpf/diag.h"
 
 /* Longest message handed to the callback; longer ones are cut. */
 #define LOG_LINE 2048
@@ -60,16 +59,6 @@ static void base_sink(enum base_log_level level, const char *fmt, va_list ap)
 	deliver(level <= BASE_LOG_DEBUG ? map[level] : IG_LOG_DEBUG, fmt, ap);
 }
 
-static int libbpf_sink(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	enum ig_log_level l = level == LIBBPF_WARN ? IG_LOG_WARN : IG_LOG_DEBUG;
-
-	if (l > (enum ig_log_level)base_log_get_level())
-		return 0;
-	deliver(l, fmt, ap);
-	return 0;
-}
-
 void ig_set_log(ig_log_fn fn, enum ig_log_level level, void *ctx)
 {
 	static const enum base_log_level map[] = {
@@ -84,7 +73,8 @@ void ig_set_log(ig_log_fn fn, enum ig_log_level level, void *ctx)
 	log_set = true;
 	base_log_set_fn(base_sink);
 	base_log_set_level((unsigned int)level <= IG_LOG_DEBUG ? map[level] : BASE_LOG_DEBUG);
-	libbpf_set_print(libbpf_sink);
+	bpf_diag_init();
+	bpf_diag_warnings_to_log(true);
 }
 
 void libig_log_init(void)

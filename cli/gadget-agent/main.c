@@ -18,59 +18,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/libbpf.h>
-
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "agent/hostnet.h"
 #include "base/log.h"
+#include "bpf/diag.h"
 #include "k8s/config.h"
 
 #define EXIT_USAGE 2
-#define LOG_LINE   2048
 
 static const char *prog = "gadget-agent";
-
-static void agent_log_sink(enum base_log_level level, const char *fmt, va_list ap)
-{
-	static const char *const names[] = {"error", "warn", "info", "debug"};
-	char line[LOG_LINE];
-	struct timespec ts;
-	struct tm tm;
-	size_t off;
-	int n;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line + off, sizeof(line) - off, ".%03ldZ %s ", ts.tv_nsec / 1000000,
-		     names[level <= BASE_LOG_DEBUG ? level : BASE_LOG_DEBUG]);
-	if (n > 0)
-		off += (size_t)n;
-	n = vsnprintf(line + off, sizeof(line) - off - 1, fmt, ap);
-	off = n < 0				    ? off
-	      : off + (size_t)n >= sizeof(line) - 1 ? sizeof(line) - 2
-						    : off + (size_t)n;
-	line[off++] = '\n';
-	/* one write per line: lines from the agent's threads never interleave */
-	if (write(STDERR_FILENO, line, off) < 0)
-		return;
-}
-
-static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	char buf[LOG_LINE];
-	size_t n;
-
-	if (base_log_get_level() < BASE_LOG_DEBUG)
-		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	base_log_debug("libbpf: %s", buf);
-	return 0;
-}
 
 static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -237,9 +194,9 @@ int main(int argc, char **argv)
 	override(&cfg, "logLevel", f.log_level, "--log-level");
 	if (agent_config_validate(&cfg, err, sizeof(err)) < 0)
 		die_usage("%s", err);
-	base_log_set_fn(agent_log_sink);
+	base_log_set_fn(base_log_timestamped);
 	base_log_set_level(cfg.log_level);
-	libbpf_set_print(libbpf_print_fn);
+	bpf_diag_init();
 	if (agent_hostnet_check_listen(&cfg, &tcp_off, err, sizeof(err)) < 0)
 		die_usage("%s", err);
 	if (tcp_off)

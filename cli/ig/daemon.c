@@ -24,14 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/libbpf.h>
-
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "base/log.h"
+#include "bpf/diag.h"
 #include "cli/ig/resolve.h"
-
-#define DAEMON_LOG_LINE 2048
 
 enum daemon_opt_id {
 	D_HOST = IG_OPT_COMMAND_FIRST,
@@ -122,47 +119,6 @@ static void daemon_help(void)
 	       "  ig daemon\n"
 	       "  ig daemon -H unix:///run/ig/ig.socket -G gadget\n"
 	       "  ig --remote unix:///var/run/ig/ig.socket run trace_open --detach --name opens\n");
-}
-
-/* One line per message on stderr, "<UTC time> <level> <message>", as the agent writes. */
-static void log_sink(enum base_log_level level, const char *fmt, va_list ap)
-{
-	static const char *const names[] = {"error", "warn", "info", "debug"};
-	char line[DAEMON_LOG_LINE];
-	struct timespec ts;
-	struct tm tm;
-	size_t off;
-	int n;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line + off, sizeof(line) - off, ".%03ldZ %s ", ts.tv_nsec / 1000000,
-		     names[level <= BASE_LOG_DEBUG ? level : BASE_LOG_DEBUG]);
-	if (n > 0)
-		off += (size_t)n;
-	n = vsnprintf(line + off, sizeof(line) - off - 1, fmt, ap);
-	off = n < 0				    ? off
-	      : off + (size_t)n >= sizeof(line) - 1 ? sizeof(line) - 2
-						    : off + (size_t)n;
-	line[off++] = '\n';
-	if (write(STDERR_FILENO, line, off) < 0)
-		return;
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	char buf[DAEMON_LOG_LINE];
-	size_t n;
-
-	if (base_log_get_level() < BASE_LOG_DEBUG)
-		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	base_log_debug("libbpf: %s", buf);
-	return 0;
 }
 
 /* Replaces an owned string of the configuration. */
@@ -277,9 +233,9 @@ int ig_cmd_daemon(int argc, char **argv)
 		agent_config_done(&cfg);
 		return IG_EXIT_ERROR;
 	}
-	base_log_set_fn(log_sink);
+	base_log_set_fn(base_log_timestamped);
 	base_log_set_level(cfg.log_level);
-	libbpf_set_print(libbpf_print);
+	bpf_diag_init();
 	if (!cfg.node_name) {
 		if (gethostname(host, sizeof(host)) < 0)
 			snprintf(host, sizeof(host), "localhost");

@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "agent/health.h"
@@ -42,6 +41,7 @@
 #include "base/buf.h"
 #include "base/complete.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "bpf/gadget.h"
 #include "cli/ig/resolve.h"
 #include "cri/collection.h"
@@ -325,34 +325,6 @@ static void report_lost(struct run_ctx *c, bool final)
 	}
 }
 
-static int timer_new(uint64_t ms, bool periodic)
-{
-	struct itimerspec its = {0};
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-
-	if (fd < 0)
-		return -errno;
-	its.it_value.tv_sec = (time_t)(ms / 1000);
-	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	if (periodic)
-		its.it_interval = its.it_value;
-	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-static void timer_ack(int fd)
-{
-	uint64_t n;
-
-	if (read(fd, &n, sizeof(n)) < 0)
-		return;
-}
-
 enum loop_tag {
 	TAG_SIGNAL = 1,
 	TAG_RING,
@@ -407,8 +379,8 @@ static int run_loop(struct run_ctx *c)
 
 		if (pfd >= 0 && (r = ep_add(ep, pfd, TAG_RING)) < 0)
 			goto out_err;
-		drain = timer_new(c->drain_ms, true);
-		lost = timer_new(RUN_LOST_CHECK_MS, true);
+		drain = base_time_timer_new(c->drain_ms, c->drain_ms);
+		lost = base_time_timer_new(RUN_LOST_CHECK_MS, RUN_LOST_CHECK_MS);
 		if (drain < 0 || lost < 0 || (r = ep_add(ep, drain, TAG_DRAIN)) < 0 ||
 		    (r = ep_add(ep, lost, TAG_LOST)) < 0) {
 			r = drain < 0 ? drain : lost < 0 ? lost : r;
@@ -424,7 +396,7 @@ static int run_loop(struct run_ctx *c)
 	    run_runner_fetch_interval(c->runner, &gadget_ms) == 0)
 		c->f.fetch_interval_ms = gadget_ms;
 	if (has_mapiter && c->f.fetch_interval_ms) {
-		fetch = timer_new(c->f.fetch_interval_ms, true);
+		fetch = base_time_timer_new(c->f.fetch_interval_ms, c->f.fetch_interval_ms);
 		if (fetch < 0 || (r = ep_add(ep, fetch, TAG_FETCH)) < 0) {
 			r = fetch < 0 ? fetch : r;
 			goto out_err;
@@ -435,7 +407,7 @@ static int run_loop(struct run_ctx *c)
 	if (c->metrics_srv && (r = ep_add(ep, agent_health_fd(c->metrics_srv), TAG_METRICS)) < 0)
 		goto out_err;
 	if (c->f.timeout_ms) {
-		tmo = timer_new(c->f.timeout_ms, false);
+		tmo = base_time_timer_new(c->f.timeout_ms, 0);
 		if (tmo < 0 || (r = ep_add(ep, tmo, TAG_TIMEOUT)) < 0) {
 			r = tmo < 0 ? tmo : r;
 			goto out_err;
@@ -463,11 +435,11 @@ static int run_loop(struct run_ctx *c)
 				consume = true;
 				break;
 			case TAG_DRAIN:
-				timer_ack(drain);
+				base_time_timer_drain(drain);
 				consume = true;
 				break;
 			case TAG_LOST:
-				timer_ack(lost);
+				base_time_timer_drain(lost);
 				report_lost(c, false);
 				break;
 			case TAG_METRICS:
@@ -484,7 +456,7 @@ static int run_loop(struct run_ctx *c)
 				run_enrich_expire(c->enrich);
 				break;
 			case TAG_FETCH:
-				timer_ack(fetch);
+				base_time_timer_drain(fetch);
 				r = run_runner_fetch(c->runner);
 				if (r < 0) {
 					loop_error(c, r);

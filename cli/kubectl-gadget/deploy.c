@@ -104,8 +104,8 @@ static void lower(const char *s, char *out, size_t size)
 	out[i] = '\0';
 }
 
-/* Sets every container image of a pod template to image. */
-static void set_images(json_t *obj, const char *image)
+/* Sets key to value in every container (init ones too) of a pod template. */
+static void set_in_containers(json_t *obj, const char *key, const char *value)
 {
 	static const char *const lists[] = {"containers", "initContainers"};
 	json_t *podspec =
@@ -115,20 +115,7 @@ static void set_images(json_t *obj, const char *image)
 
 	for (i = 0; podspec && i < sizeof(lists) / sizeof(lists[0]); i++)
 		json_array_foreach(json_object_get(podspec, lists[i]), j, c)
-			json_object_set_new(c, "image", json_string(image));
-}
-
-static void set_pull_policy(json_t *obj, const char *policy)
-{
-	static const char *const lists[] = {"containers", "initContainers"};
-	json_t *podspec =
-		json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec");
-	size_t i, j;
-	json_t *c;
-
-	for (i = 0; podspec && i < sizeof(lists) / sizeof(lists[0]); i++)
-		json_array_foreach(json_object_get(podspec, lists[i]), j, c)
-			json_object_set_new(c, "imagePullPolicy", json_string(policy));
+			json_object_set_new(c, key, json_string(value));
 }
 
 /*
@@ -251,7 +238,7 @@ static int load_objects(const struct kg_global *g, const struct deploy_settings 
 					json_object_set_new(sub, "namespace", json_string(ns));
 			}
 			if (image && !strcmp(k->kind, "DaemonSet"))
-				set_images(obj, image);
+				set_in_containers(obj, "image", image);
 			if (st->metrics_port && !strcmp(k->kind, "DaemonSet"))
 				set_metrics_port(obj, st->metrics_port);
 			if (!strcmp(k->kind, "ConfigMap") &&
@@ -262,7 +249,7 @@ static int load_objects(const struct kg_global *g, const struct deploy_settings 
 				return -EINVAL;
 			}
 			if (st->pull_policy && !strcmp(k->kind, "DaemonSet"))
-				set_pull_policy(obj, st->pull_policy);
+				set_in_containers(obj, "imagePullPolicy", st->pull_policy);
 			if (st->affinity && !strcmp(k->kind, "DaemonSet"))
 				json_object_set(
 					json_object_get(
