@@ -153,6 +153,7 @@ struct transport_conn {
 	bool goaway; /* the server is going away: no new calls */
 	int err;     /* sticky: the connection failed */
 	bool used;   /* a call completed on it */
+	bool full;   /* nghttp2 stopped sending because out was full */
 };
 
 struct cri_transport {
@@ -446,8 +447,10 @@ static ssize_t on_send(nghttp2_session *h2, const uint8_t *data, size_t len, int
 		r = out_write(k);
 		if (r < 0)
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
-		if (r > 0)
+		if (r > 0) {
+			k->full = true;
 			return NGHTTP2_ERR_WOULDBLOCK;
+		}
 	}
 	room = sizeof(k->out) - k->out_len;
 	if (len > room)
@@ -773,12 +776,21 @@ static int conn_flush(struct transport_conn *k)
 
 	if (k->err)
 		return k->err;
-	r = nghttp2_session_send(k->h2);
-	if (r < 0)
-		return conn_fail(k, r);
-	r = out_write(k);
-	if (k->err)
-		return k->err;
+	/*
+	 * nghttp2 stops when out is full and the socket would block; the
+	 * socket may have drained by the out_write() below, and then nothing
+	 * but another send takes the rest: polling for input alone would wait
+	 * for a server that waits for the rest of the request.
+	 */
+	do {
+		k->full = false;
+		r = nghttp2_session_send(k->h2);
+		if (r < 0)
+			return conn_fail(k, r);
+		r = out_write(k);
+		if (k->err)
+			return k->err;
+	} while (r == 0 && k->full);
 	return r;
 }
 
