@@ -97,12 +97,14 @@ def fill(srv):
 
 class Agent:
     def __init__(self, work, kubeconfig, cri_socket):
-        self.port, self.hport = free_port(), free_port()
+        self.hport = free_port()
+        self.unix = os.path.join(work, "agent.sock")
         cfg = os.path.join(work, "agent.yaml")
+        # in the host's network namespace the control API is the unix socket only
         with open(cfg, "w") as f:
             f.write(f"""listen:
-  address: 127.0.0.1:{self.port}
-  unixSocket: ""
+  address: ""
+  unixSocket: {self.unix}
 health:
   address: 127.0.0.1:{self.hport}
 oci:
@@ -149,7 +151,7 @@ def busy(agent, work):
     os.makedirs(files, exist_ok=True)
     for i in range(FILES):
         open(os.path.join(files, f"agentbench{i:05d}"), "w").close()
-    client = subprocess.Popen([CLIENT, f"127.0.0.1:{agent.port}", "run", "trace_open",
+    client = subprocess.Popen([CLIENT, agent.unix, "run", "trace_open",
                                "--timeout", str(LOAD_MS + 3000), "--quiet-records"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # the run is attached once RunStarted arrives (after the Welcome)

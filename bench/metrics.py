@@ -168,12 +168,14 @@ class Agent:
         self.dir = os.path.join(work, name)
         state = os.path.join(self.dir, "state")
         os.makedirs(os.path.join(state, "instances"))
-        self.port, self.hport, self.mport = free_port(), free_port(), free_port()
+        self.hport, self.mport = free_port(), free_port()
+        self.unix = os.path.join(self.dir, "agent.sock")
         cfg = os.path.join(self.dir, "agent.yaml")
+        # in the host's network namespace the control API is the unix socket only
         with open(cfg, "w") as f:
             f.write(f"""listen:
-  address: 127.0.0.1:{self.port}
-  unixSocket: ""
+  address: ""
+  unixSocket: {self.unix}
 health:
   address: 127.0.0.1:{self.hport}
 oci:

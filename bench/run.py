@@ -27,6 +27,8 @@ Environment:
                       metrics (bench/metrics.py), cluster (bench/cluster.py)
   BENCH_SUBJECTS=a,b  run only these subjects (and the no-tracer baselines)
   BENCH_IG=PATH       the ig binary to measure (default build/bin/ig)
+  BENCH_RENDER=1      measure nothing: write the report again from the last
+                      results.json, the targets judged anew
 """
 
 import atexit
@@ -1125,10 +1127,10 @@ def evaluate_targets(results):
         rows.append(("cluster path: 100k events/s per node, no loss through port-forward",
                      ">= 100000/s", "not measured (BENCH_ONLY)", "n/a"))
     idle = get(results, "agent", "median", "idle_rss_mb")
-    rows.append(("agent idle RSS under 20 MB", "< 20 MB",
+    rows.append(("agent idle RSS under 16 MB", "< 16 MB",
                  "%.1f MB" % idle if idle is not None else
                  (get(results, "agent", "skipped") or "not measured (BENCH_ONLY)"),
-                 verdict(idle is not None and idle < 20, idle is None)))
+                 verdict(idle is not None and idle < 16, idle is None)))
     return [dict(zip(("target", "threshold", "measured", "result"), r)) for r in rows]
 
 
@@ -1516,7 +1518,26 @@ def log(msg):
     print("[%6.1fs] %s" % (time.monotonic() - T0, msg), flush=True)
 
 
+def render_only():
+    """BENCH_RENDER=1: the report again from build/bench/results.json, with
+    the targets judged anew (after a change to a threshold or to the report)."""
+    with open(RESULTS) as f:
+        results = json.load(f)
+    c = results["config"]
+    cfg = Config(**{k: (set(c[k]) if k == "only" else c[k])
+                    for k in (f.name for f in dataclasses.fields(Config))})
+    results["targets"] = evaluate_targets(results)
+    with open(RESULTS, "w") as f:
+        json.dump(results, f, indent=1, default=str)
+    with open(REPORT, "w") as f:
+        f.write(render_report(results, cfg))
+    log("wrote %s again from %s" % (os.path.relpath(REPORT, REPO), os.path.relpath(RESULTS, REPO)))
+    return 0
+
+
 def main():
+    if os.environ.get("BENCH_RENDER", "") not in ("", "0"):
+        return render_only()
     cfg = Config.from_env()
     if os.geteuid() != 0:
         print("bench: tracers need root", file=sys.stderr)
