@@ -53,6 +53,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import cpu_ns
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 AGENT_CLIENT = os.path.join(REPO, "build", "tests", "agent_client")
@@ -103,19 +105,6 @@ class Failed(Exception):
 # ---------------------------------------------------------------------------
 # Processes and their CPU.
 
-def cpu_ns(pid):
-    """CPU time of every thread of pid in ns (sum_exec_runtime)."""
-    total = 0
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            try:
-                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                    total += int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-    except OSError:
-        return None
-    return total
 
 
 class Child:

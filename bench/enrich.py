@@ -63,6 +63,8 @@ import threading
 import time
 import uuid
 
+from benchlib import cpu_ns
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IG = os.environ.get("BENCH_IG") or os.path.join(REPO, "build", "bin", "ig")
 GADGETS = os.path.join(REPO, "build", "gadgets")
@@ -88,7 +90,6 @@ READ_CHUNK = 1 << 20
 PIPE_BYTES = 1 << 20
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 SAMPLES = 5
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # The container's pod, as CRI and the API know it.  The API has one label
 # more than the sandbox (release=canary): records showing it took it from the
@@ -119,24 +120,6 @@ class Failed(Exception):
 # ---------------------------------------------------------------------------
 # ig and its output.
 
-def cpu_ns(pid):
-    """CPU time of every thread of pid in ns (sum_exec_runtime); falls back to
-    /proc/PID/stat ticks where schedstat is not kept."""
-    total = 0
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            try:
-                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                    total += int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-        if total:
-            return total
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1000000000 // CLK_TCK
-    except OSError:
-        return None
 
 
 def vm_hwm_kb(pid):

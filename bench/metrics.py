@@ -47,12 +47,13 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from benchlib import free_port, status_kb
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IG = os.environ.get("BENCH_IG") or os.path.join(REPO, "build", "bin", "ig")
@@ -84,21 +85,8 @@ class Failed(Exception):
     """The section cannot be measured here; the message says why."""
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def status_kb(pid, key):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def stat_ticks(pid):
