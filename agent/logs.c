@@ -189,11 +189,18 @@ fail:
 	return r;
 }
 
-/* "2026-12-07T10:00:00.123456789Z", the time the line is logged. */
+/*
+ * "2026-12-07T10:00:00.123456789Z", the time the line is logged: on every
+ * record, so the seconds are formatted once a second and the nanoseconds by
+ * hand.
+ */
 static int put_timestamp(struct agent_logs *l)
 {
+	char frac[12]; /* .NNNNNNNNNZ" */
 	struct timespec ts;
 	struct tm tm;
+	long ns;
+	int r;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (ts.tv_sec != l->ts_sec) {
@@ -201,7 +208,18 @@ static int put_timestamp(struct agent_logs *l)
 		strftime(l->ts_text, sizeof(l->ts_text), "%Y-%m-%dT%H:%M:%S", &tm);
 		l->ts_sec = ts.tv_sec;
 	}
-	return base_buf_printf(&l->pending, "\"%s.%09ldZ\"", l->ts_text, ts.tv_nsec);
+	frac[0] = '.';
+	ns = ts.tv_nsec;
+	for (int i = 9; i >= 1; i--, ns /= 10)
+		frac[i] = (char)('0' + ns % 10);
+	frac[10] = 'Z';
+	frac[11] = '"';
+	r = base_buf_putc(&l->pending, '"');
+	if (r >= 0)
+		r = base_buf_puts(&l->pending, l->ts_text);
+	if (r >= 0)
+		r = base_buf_append(&l->pending, frac, sizeof(frac));
+	return r;
 }
 
 int agent_logs_record(struct agent_logs *l, const char *ds, uint64_t seq, const char *json,
@@ -220,7 +238,11 @@ int agent_logs_record(struct agent_logs *l, const char *ds, uint64_t seq, const 
 	if (r >= 0)
 		r = base_buf_put_u64(&l->pending, seq);
 	if (r >= 0)
-		r = base_buf_printf(&l->pending, ",\"gadget\":%s,\"datasource\":", l->gadget);
+		r = base_buf_puts(&l->pending, ",\"gadget\":");
+	if (r >= 0)
+		r = base_buf_puts(&l->pending, l->gadget);
+	if (r >= 0)
+		r = base_buf_puts(&l->pending, ",\"datasource\":");
 	if (r >= 0)
 		r = run_escape_json(&l->pending, ds, strlen(ds), 0);
 	if (r >= 0)
