@@ -389,9 +389,20 @@ int ig_record_get_str(struct ig_record *r, const char *field, const char **ret, 
 	return 0;
 }
 
-/* A number token as a NUL-terminated copy, for strto*() (the token is not terminated). */
-static int number_text(const char *v, size_t vlen, char *buf, size_t size)
+/*
+ * The number token of field as a NUL-terminated copy in buf, for strto*()
+ * (the token is not terminated): value_of()'s errors, -EINVAL for another
+ * token or one longer than size.
+ */
+static int number_of(const struct ig_record *r, const char *field, char *buf, size_t size)
 {
+	const char *v;
+	size_t vlen;
+	int e;
+
+	e = value_of(r, field, &v, &vlen);
+	if (e < 0)
+		return e;
 	if (!vlen || vlen >= size || !(v[0] == '-' || (v[0] >= '0' && v[0] <= '9')))
 		return -EINVAL;
 	memcpy(buf, v, vlen);
@@ -402,16 +413,12 @@ static int number_text(const char *v, size_t vlen, char *buf, size_t size)
 int ig_record_get_int(struct ig_record *r, const char *field, int64_t *ret)
 {
 	char buf[32], *endp;
-	const char *v;
-	size_t vlen;
 	long long x;
 	int e;
 
-	e = value_of(r, field, &v, &vlen);
+	e = number_of(r, field, buf, sizeof(buf));
 	if (e < 0)
 		return e;
-	if (number_text(v, vlen, buf, sizeof(buf)) < 0)
-		return -EINVAL;
 	errno = 0;
 	x = strtoll(buf, &endp, 10);
 	if (*endp)
@@ -426,15 +433,11 @@ int ig_record_get_uint(struct ig_record *r, const char *field, uint64_t *ret)
 {
 	char buf[32], *endp;
 	unsigned long long x;
-	const char *v;
-	size_t vlen;
 	int e;
 
-	e = value_of(r, field, &v, &vlen);
+	e = number_of(r, field, buf, sizeof(buf));
 	if (e < 0)
 		return e;
-	if (number_text(v, vlen, buf, sizeof(buf)) < 0)
-		return -EINVAL;
 	if (buf[0] == '-')
 		return -ERANGE;
 	errno = 0;
@@ -450,16 +453,12 @@ int ig_record_get_uint(struct ig_record *r, const char *field, uint64_t *ret)
 int ig_record_get_double(struct ig_record *r, const char *field, double *ret)
 {
 	char buf[64], *endp;
-	const char *v;
-	size_t vlen;
 	double x;
 	int e;
 
-	e = value_of(r, field, &v, &vlen);
+	e = number_of(r, field, buf, sizeof(buf));
 	if (e < 0)
 		return e;
-	if (number_text(v, vlen, buf, sizeof(buf)) < 0)
-		return -EINVAL;
 	errno = 0;
 	x = strtod(buf, &endp);
 	if (*endp)
